@@ -1,0 +1,14 @@
+"""The monitor screen: placeholder, filled in by its issue."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+
+class MonitorScreen(Screen):
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("Monitor: not built yet")
+        yield Footer()

@@ -1,0 +1,66 @@
+"""How numbers, shapes and layers are written for people: 50,186; 16.1M; 1.9 MiB;
+(64, 32, 28, 28); Conv2d(1, 32, kernel_size=3, padding=1)."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from .layers import LAYER_TYPES
+
+
+def grouped(n: int) -> str:
+    return f"{n:,}"
+
+
+def compact(n: float) -> str:
+    """16.1M, 401.4K, 3.2G: three significant figures at most, for tables."""
+    for unit, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if abs(n) >= scale:
+            return f"{n / scale:.3g}{unit}" if n / scale < 100 else f"{n / scale:.0f}{unit}"
+    return f"{n:g}" if isinstance(n, float) else str(n)
+
+
+def binary_bytes(n: float) -> str:
+    """1.9 MiB, 384.0 KiB, 12 B."""
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if abs(n) >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{int(n)} B"
+
+
+def shape(value: tuple[int, ...] | None) -> str:
+    if value is None:
+        return "?"
+    return "(" + ", ".join(str(v) for v in value) + ")"
+
+
+def _literal(value: Any) -> str:
+    if isinstance(value, tuple) and len(value) == 2 and value[0] == value[1]:
+        value = value[0]
+    if isinstance(value, tuple):
+        return "(" + ", ".join(_literal(v) for v in value) + ")"
+    if isinstance(value, str):
+        return repr(value)
+    return repr(value)
+
+
+def layer_call(type_name: str, args: Mapping[str, Any]) -> str:
+    """The layer as it is written in PyTorch code, defaults left out:
+    ``Conv2d(1, 32, kernel_size=3, padding=1)``."""
+    ltype = LAYER_TYPES.get(type_name)
+    if ltype is None:
+        inner = ", ".join(f"{k}={_literal(v)}" for k, v in args.items())
+        return f"{type_name}({inner})"
+    parts = []
+    for field in ltype.fields:
+        if field.name not in args:
+            if field.name in ltype.always_shown and field.default is not None:
+                parts.append(f"{field.name}={_literal(field.default)}")
+            continue
+        value = args[field.name]
+        if field.name in ltype.positional:
+            parts.append(_literal(value))
+        elif field.name in ltype.always_shown or value != field.default:
+            parts.append(f"{field.name}={_literal(value)}")
+    extra = [f"{k}={_literal(v)}" for k, v in args.items() if ltype.field(k) is None]
+    return f"{type_name}({', '.join(parts + extra)})"

@@ -1,0 +1,302 @@
+"""The catalogue of supported layers: their constructor arguments, PyTorch's defaults,
+and how each argument's value is checked and normalised.
+
+Pure Python: the builder, the CLI and the shape engine read this without importing torch.
+A layer's ``type`` is the PyTorch class name and its fields are that class's constructor
+arguments, so a spec reads like the PyTorch code it stands for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+Pair = tuple[int, int]
+
+
+class ArgError(ValueError):
+    """An argument value PyTorch would reject; ``suggestion`` says what would work."""
+
+    def __init__(self, message: str, suggestion: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.suggestion = suggestion
+
+
+# --- value parsers: each takes the raw value and the field name, returns it normalised ---
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _as_pair(value: Any, name: str, minimum: int, what: str) -> Pair:
+    items = (value, value) if _is_int(value) else value
+    if (
+        isinstance(items, (tuple, list))
+        and len(items) == 2
+        and all(_is_int(v) for v in items)
+    ):
+        if all(v >= minimum for v in items):
+            return (items[0], items[1])
+    shown = list(value) if isinstance(value, tuple) else value
+    raise ArgError(
+        f"{name} must be {what} or a pair (h, w) of them, got {shown!r}",
+        f"use e.g. {name} = {max(minimum, 1)}",
+    )
+
+
+def positive_int(value: Any, name: str) -> int:
+    if _is_int(value) and value >= 1:
+        return value
+    raise ArgError(f"{name} must be a positive integer, got {value!r}", f"use e.g. {name} = 1")
+
+
+def positive_pair(value: Any, name: str) -> Pair:
+    return _as_pair(value, name, 1, "a positive integer")
+
+
+def non_negative_pair(value: Any, name: str) -> Pair:
+    return _as_pair(value, name, 0, "a non-negative integer")
+
+
+def conv_padding(value: Any, name: str) -> Pair | str:
+    if value in ("same", "valid"):
+        return value
+    if isinstance(value, str):
+        raise ArgError(
+            f"padding must be 'same', 'valid', an integer or a pair, got {value!r}",
+            "use padding = \"same\" to keep H and W, or an integer such as 1",
+        )
+    return _as_pair(value, name, 0, "a non-negative integer")
+
+
+def optional_stride(value: Any, name: str) -> Pair | None:
+    return None if value is None else positive_pair(value, name)
+
+
+def output_size(value: Any, name: str) -> tuple[int | None, int | None]:
+    items = (value, value) if (_is_int(value) or value is None) else value
+    if isinstance(items, (tuple, list)) and len(items) == 2:
+        if all(v is None or (_is_int(v) and v >= 1) for v in items):
+            return (items[0], items[1])
+    raise ArgError(
+        f"{name} must be a positive integer or a pair (h, w) of them, got {value!r}",
+        f"use e.g. {name} = 1 for global pooling",
+    )
+
+
+def boolean(value: Any, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise ArgError(f"{name} must be true or false, got {value!r}")
+
+
+def number(value: Any, name: str) -> float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
+    raise ArgError(f"{name} must be a number, got {value!r}")
+
+
+def probability(value: Any, name: str) -> float:
+    p = number(value, name)
+    if 0 <= p <= 1:
+        return p
+    raise ArgError(
+        f"{name} is a probability and must lie between 0 and 1, got {value!r}",
+        f"use e.g. {name} = 0.5",
+    )
+
+
+def integer(value: Any, name: str) -> int:
+    if _is_int(value):
+        return value
+    raise ArgError(f"{name} must be an integer, got {value!r}")
+
+
+def optional_nonzero_int(value: Any, name: str) -> int | None:
+    if value is None or (_is_int(value) and value != 0):
+        return value
+    raise ArgError(f"{name} must be a non-zero integer or left out, got {value!r}")
+
+
+def choice(*options: str) -> Callable[[Any, str], str]:
+    def parse(value: Any, name: str) -> str:
+        if value in options:
+            return value
+        listed = ", ".join(repr(o) for o in options)
+        raise ArgError(f"{name} must be one of {listed}, got {value!r}", f"use {name} = {options[0]!r}")
+
+    return parse
+
+
+# --- the catalogue ---
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    name: str
+    parse: Callable[[Any, str], Any]
+    default: Any = None
+    required: bool = False
+    inferred: bool = False  # in_channels & co: taken from the incoming tensor unless given
+    help: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LayerType:
+    name: str
+    category: str  # conv | pool | norm | activation | dropout | reshape | linear
+    fields: tuple[Field, ...]
+    positional: tuple[str, ...] = ()  # printed without keyword, as people write them
+    always_shown: tuple[str, ...] = ()  # printed even when equal to the default
+    summary: str = ""
+
+    def field(self, name: str) -> Field | None:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        return None
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields)
+
+
+def _inplace() -> Field:
+    return Field("inplace", boolean, False, help="overwrite the input (saves memory)")
+
+
+def _activation(name: str, summary: str, *extra: Field) -> LayerType:
+    return LayerType(name, "activation", extra, summary=summary)
+
+
+_KERNEL = Field("kernel_size", positive_pair, required=True, help="window size (h, w)")
+
+LAYER_TYPES: dict[str, LayerType] = {
+    t.name: t
+    for t in (
+        LayerType(
+            "Conv2d",
+            "conv",
+            (
+                Field("in_channels", positive_int, inferred=True, help="channels coming in"),
+                Field("out_channels", positive_int, required=True, help="number of filters"),
+                _KERNEL,
+                Field("stride", positive_pair, 1, help="step between windows"),
+                Field("padding", conv_padding, 0, help="zeros added on each side, or 'same'/'valid'"),
+                Field("dilation", positive_pair, 1, help="spacing between kernel taps"),
+                Field("groups", positive_int, 1, help="split channels into independent groups"),
+                Field("bias", boolean, True, help="add a learned bias per filter"),
+                Field(
+                    "padding_mode",
+                    choice("zeros", "reflect", "replicate", "circular"),
+                    "zeros",
+                    help="what the padding is filled with",
+                ),
+            ),
+            positional=("in_channels", "out_channels"),
+            always_shown=("kernel_size",),
+            summary="slides out_channels learned filters over the image",
+        ),
+        LayerType(
+            "MaxPool2d",
+            "pool",
+            (
+                _KERNEL,
+                Field("stride", optional_stride, None, help="defaults to kernel_size"),
+                Field("padding", non_negative_pair, 0, help="at most half the kernel"),
+                Field("dilation", positive_pair, 1),
+                Field("ceil_mode", boolean, False, help="round the output size up"),
+            ),
+            always_shown=("kernel_size",),
+            summary="keeps the largest value of each window",
+        ),
+        LayerType(
+            "AvgPool2d",
+            "pool",
+            (
+                _KERNEL,
+                Field("stride", optional_stride, None, help="defaults to kernel_size"),
+                Field("padding", non_negative_pair, 0, help="at most half the kernel"),
+                Field("ceil_mode", boolean, False, help="round the output size up"),
+                Field("count_include_pad", boolean, True, help="average over padding zeros too"),
+                Field("divisor_override", optional_nonzero_int, None),
+            ),
+            always_shown=("kernel_size",),
+            summary="averages each window",
+        ),
+        LayerType(
+            "AdaptiveAvgPool2d",
+            "pool",
+            (Field("output_size", output_size, required=True, help="target (h, w)"),),
+            always_shown=("output_size",),
+            summary="averages into a fixed output size, whatever comes in",
+        ),
+        LayerType(
+            "AdaptiveMaxPool2d",
+            "pool",
+            (Field("output_size", output_size, required=True, help="target (h, w)"),),
+            always_shown=("output_size",),
+            summary="max-pools into a fixed output size, whatever comes in",
+        ),
+        LayerType(
+            "BatchNorm2d",
+            "norm",
+            (
+                Field("num_features", positive_int, inferred=True, help="channels coming in"),
+                Field("eps", number, 1e-5),
+                Field("momentum", number, 0.1),
+                Field("affine", boolean, True, help="learn a scale and shift per channel"),
+                Field("track_running_stats", boolean, True),
+            ),
+            positional=("num_features",),
+            summary="normalises each channel over the batch",
+        ),
+        LayerType(
+            "Dropout",
+            "dropout",
+            (Field("p", probability, 0.5, help="probability of zeroing a value"), _inplace()),
+            always_shown=("p",),
+            summary="zeroes random values while training",
+        ),
+        LayerType(
+            "Dropout2d",
+            "dropout",
+            (Field("p", probability, 0.5, help="probability of zeroing a channel"), _inplace()),
+            always_shown=("p",),
+            summary="zeroes whole random channels while training",
+        ),
+        LayerType(
+            "Flatten",
+            "reshape",
+            (Field("start_dim", integer, 1), Field("end_dim", integer, -1)),
+            summary="turns (N, C, H, W) into (N, C*H*W) for the classifier",
+        ),
+        LayerType(
+            "Linear",
+            "linear",
+            (
+                Field("in_features", positive_int, inferred=True, help="features coming in"),
+                Field("out_features", positive_int, required=True, help="outputs (classes)"),
+                Field("bias", boolean, True),
+            ),
+            positional=("in_features", "out_features"),
+            summary="fully connected: every input to every output",
+        ),
+        _activation("ReLU", "max(0, x)", _inplace()),
+        _activation(
+            "LeakyReLU",
+            "x if x > 0 else negative_slope * x",
+            Field("negative_slope", number, 0.01),
+            _inplace(),
+        ),
+        _activation("GELU", "x * P(X <= x), smooth ReLU", Field("approximate", choice("none", "tanh"), "none")),
+        _activation("SiLU", "x * sigmoid(x)", _inplace()),
+        _activation("Sigmoid", "1 / (1 + exp(-x))"),
+        _activation("Tanh", "tanh(x)"),
+    )
+}
+
+#: Arguments PyTorch accepts but a Sequential classifier cannot use (the output becomes a tuple).
+UNSUPPORTED_ARGS = {"return_indices": "it makes the layer return a tuple, which a Sequential cannot pass on"}

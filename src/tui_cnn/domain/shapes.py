@@ -1,0 +1,548 @@
+"""The shape engine: what every layer does to the tensor's shape, parameters, compute and
+memory, and every way the stack would fail in PyTorch, found before PyTorch runs.
+
+Pure Python, no torch import: the builder re-validates on every keystroke. Conventions:
+- output sizes follow PyTorch's own formulas (conv, pooling with ceil_mode, "same"/"valid"),
+- MACs follow torchinfo: Conv2d = parameters x N x H_out x W_out; other layers with
+  parameters (Linear, BatchNorm2d) = parameters x N,
+- memory is float32: 4 bytes a value.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from .layers import LAYER_TYPES, UNSUPPORTED_ARGS, ArgError, LayerType, Pair
+from .spec import Diagnostic, Fix, LayerSpec, ModelSpec
+
+BYTES_PER_VALUE = 4  # float32
+Shape = tuple[int, ...]
+
+#: How the training-memory estimate is made, shown to users next to the figure.
+TRAINING_MEMORY_RULE = (
+    "weights + gradients + Adam's two moments (4 x parameters) + buffers"
+    " + the input batch + every layer's output twice (kept for backward, and its gradient)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Geometry:
+    """A sliding window along (H, W), resolved to numbers: what the formula panel shows."""
+
+    kernel: Pair
+    stride: Pair
+    pad_before: Pair
+    pad_after: Pair
+    dilation: Pair
+    ceil_mode: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class LayerReport:
+    index: int
+    type: str
+    args: dict[str, Any]  # constructor arguments as given, plus the inferred ones
+    input_shape: Shape | None
+    output_shape: Shape | None  # None: unknown (an error here or before)
+    params: int
+    trainable_params: int
+    buffers: int
+    macs: int
+    activation_bytes: int
+    receptive_field: Pair | None  # on the input image; None once the tensor is flat
+    jump: Pair | None  # distance on the input image between neighbouring outputs
+    geometry: Geometry | None
+    diagnostics: tuple[Diagnostic, ...]
+
+    @property
+    def has_error(self) -> bool:
+        return any(d.is_error for d in self.diagnostics)
+
+    @property
+    def has_warning(self) -> bool:
+        return any(not d.is_error for d in self.diagnostics)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "type": self.type,
+            "args": {k: _json_value(v) for k, v in self.args.items()},
+            "input_shape": _json_value(self.input_shape),
+            "output_shape": _json_value(self.output_shape),
+            "params": self.params,
+            "trainable_params": self.trainable_params,
+            "non_trainable_params": self.params - self.trainable_params,
+            "buffers": self.buffers,
+            "macs": self.macs,
+            "activation_bytes": self.activation_bytes,
+            "receptive_field": _square_or_pair(self.receptive_field),
+            "jump": _square_or_pair(self.jump),
+            "valid": not self.has_error,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    params: int
+    trainable_params: int
+    buffers: int
+    macs: int
+    param_bytes: int
+    input_bytes: int
+    activation_bytes: int
+    training_bytes: int  # estimate, see TRAINING_MEMORY_RULE
+
+    def to_json(self) -> dict[str, int]:
+        return {
+            "params": self.params,
+            "trainable_params": self.trainable_params,
+            "non_trainable_params": self.params - self.trainable_params,
+            "buffers": self.buffers,
+            "macs": self.macs,
+            "param_bytes": self.param_bytes,
+            "input_bytes": self.input_bytes,
+            "activation_bytes": self.activation_bytes,
+            "training_bytes": self.training_bytes,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    spec: ModelSpec
+    batch_size: int
+    input_shape: Shape
+    layers: tuple[LayerReport, ...]
+    diagnostics: tuple[Diagnostic, ...]  # the model's own, then every layer's, in order
+    totals: Totals
+
+    @property
+    def valid(self) -> bool:
+        return not any(d.is_error for d in self.diagnostics)
+
+    @property
+    def errors(self) -> tuple[Diagnostic, ...]:
+        return tuple(d for d in self.diagnostics if d.is_error)
+
+    @property
+    def output_shape(self) -> Shape | None:
+        return self.layers[-1].output_shape if self.layers else self.input_shape
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "model": self.spec.name,
+            "valid": self.valid,
+            "input_shape": list(self.input_shape),
+            "output_shape": _json_value(self.output_shape),
+            "layers": [r.to_json() for r in self.layers],
+            "totals": self.totals.to_json(),
+            "diagnostics": [d.to_json() for d in self.diagnostics],
+        }
+
+
+def _json_value(value: Any) -> Any:
+    return list(_json_value(v) for v in value) if isinstance(value, tuple) else value
+
+
+def _square_or_pair(pair: Pair | None) -> int | list[int] | None:
+    if pair is None:
+        return None
+    return pair[0] if pair[0] == pair[1] else list(pair)
+
+
+def show_pair(pair: Pair) -> int | Pair:
+    """How people write a pair: 3 for (3, 3), (3, 5) otherwise."""
+    return pair[0] if pair[0] == pair[1] else pair
+
+
+def hw(shape: Shape) -> str:
+    return f"{shape[-2]}x{shape[-1]}"
+
+
+# --- the per-layer machinery ---
+
+
+class _Layer:
+    """One layer under analysis: its parsed arguments, incoming shape, and diagnostics."""
+
+    def __init__(self, index: int, spec: LayerSpec, ltype: LayerType, shape: Shape | None, origin: str | None):
+        self.index = index
+        self.spec = spec
+        self.type = ltype
+        self.shape = shape
+        self.origin = origin  # how a flat feature count came about, e.g. "64x7x7"
+        self.diagnostics: list[Diagnostic] = []
+        self.args: dict[str, Any] = {}  # parsed value of every field, defaults filled in
+        self.resolved: dict[str, Any] = {}  # constructor arguments: given + inferred
+        self.broken = False  # a required argument is unusable: no output shape
+
+    def error(self, field: str | None, message: str, suggestion: str | None = None, fix: Fix | None = None) -> None:
+        self.diagnostics.append(Diagnostic(self.index, field, "error", message, suggestion, fix))
+
+    def warn(self, field: str | None, message: str, suggestion: str | None = None, fix: Fix | None = None) -> None:
+        self.diagnostics.append(Diagnostic(self.index, field, "warning", message, suggestion, fix))
+
+    def set_fix(self, label: str, **values: Any) -> Fix:
+        return Fix(label, self.index, set_args=tuple(values.items()))
+
+    def parse(self) -> None:
+        given = self.spec.args
+        for name, raw in given.items():
+            field = self.type.field(name)
+            if field is not None:
+                continue
+            if name in UNSUPPORTED_ARGS:
+                self.error(name, f"{self.type.name}'s {name} is not supported: {UNSUPPORTED_ARGS[name]}",
+                           f"remove {name}", self.set_fix(f"remove {name}", **{name: None}))
+                continue
+            close = difflib.get_close_matches(name, self.type.field_names, n=1)
+            if close and close[0] not in given:
+                fix = Fix(f"rename {name} to {close[0]}", self.index, ((name, None), (close[0], raw)))
+                self.error(name, f"{self.type.name} has no argument {name!r}", f"did you mean {close[0]}?", fix)
+            else:
+                known = ", ".join(self.type.field_names) or "none"
+                self.error(name, f"{self.type.name} has no argument {name!r} (it takes: {known})",
+                           f"remove {name}", self.set_fix(f"remove {name}", **{name: None}))
+        for field in self.type.fields:
+            if field.name in given:
+                try:
+                    self.args[field.name] = field.parse(given[field.name], field.name)
+                    self.resolved[field.name] = given[field.name]
+                except ArgError as exc:
+                    self._bad_value(field.name, exc, required=field.required)
+            elif field.required:
+                example = _EXAMPLE_VALUES.get(field.name, 1)
+                self.error(field.name, f"{self.type.name} needs {field.name}",
+                           f"add {field.name} = {example}",
+                           self.set_fix(f"set {field.name} = {example}", **{field.name: example}))
+                self.broken = True
+            elif not field.inferred:
+                self.args[field.name] = field.parse(field.default, field.name) if field.default is not None else None
+
+    def _bad_value(self, name: str, exc: ArgError, required: bool) -> None:
+        field = self.type.field(name)
+        fix = None
+        if field is not None and not field.required and not field.inferred:
+            fix = self.set_fix(f"reset {name} to PyTorch's default", **{name: None})
+            self.args[name] = field.parse(field.default, name) if field.default is not None else None
+        else:
+            self.broken = True
+        self.error(name, exc.message, exc.suggestion, fix)
+
+    def infer(self, name: str, actual: int, what: str) -> int:
+        """Fill an inferable size (in_channels & co) from the incoming tensor, or check it."""
+        given = self.args.get(name)
+        if given is None:
+            self.resolved[name] = actual
+            return actual
+        if given != actual:
+            source = f" = {self.origin}" if self.origin else ""
+            self.error(name, f"{name} = {given} but the incoming tensor has {actual}{source} {what}",
+                       f"set {name} = {actual}, or leave it out to infer it",
+                       self.set_fix(f"set {name} = {actual}", **{name: actual}))
+        return given
+
+    def needs_image(self) -> bool:
+        """Conv and pooling need an (N, C, H, W) tensor; say so when the tensor is flat."""
+        if self.shape is None:
+            return False
+        if len(self.shape) == 4:
+            return True
+        self.error(None, f"{self.type.name} expects an (N, C, H, W) tensor but gets {self.shape}",
+                   "move the Flatten after the convolution and pooling layers")
+        return False
+
+
+_EXAMPLE_VALUES: dict[str, Any] = {"out_channels": 32, "kernel_size": 3, "out_features": 10, "output_size": 1}
+
+
+@dataclass(slots=True)
+class _Result:
+    output: Shape | None
+    params: int = 0
+    buffers: int = 0
+    macs: int = 0
+    geometry: Geometry | None = None
+
+
+def _window_output(size: int, kernel: int, stride: int, before: int, after: int, dilation: int, ceil: bool) -> int:
+    """PyTorch's output size of a sliding window; for pooling, with ceil_mode's rule that
+    the last window must start inside the input or its left padding."""
+    span = size + before + after - dilation * (kernel - 1) - 1
+    out = (span + (stride - 1 if ceil else 0)) // stride + 1
+    if ceil and (out - 1) * stride >= size + before:
+        out -= 1
+    return out
+
+
+def _shrink_error(layer: _Layer, geometry: Geometry, out: Pair) -> None:
+    """The output would be empty: say where and how to fix it (largest kernel that fits)."""
+    shape = layer.shape
+    fits = tuple(
+        max(1, (size + geometry.pad_before[i] + geometry.pad_after[i] - 1) // geometry.dilation[i] + 1)
+        for i, size in enumerate(shape[2:])
+    )
+    kernel = show_pair(fits)
+    fix = layer.set_fix(f"set kernel_size = {kernel}", kernel_size=kernel)
+    layer.error(
+        "kernel_size",
+        f"{hw(shape)} shrinks to {out[0]}x{out[1]} at layer {layer.index}: the "
+        f"{geometry.kernel[0]}x{geometry.kernel[1]} window does not fit in the (padded) input",
+        f"reduce kernel_size to {kernel} or add padding",
+        fix,
+    )
+
+
+def _windowed(layer: _Layer, geometry: Geometry, channels: int) -> Shape | None:
+    n, _, h, w = layer.shape
+    out = tuple(
+        _window_output(size, geometry.kernel[i], geometry.stride[i], geometry.pad_before[i],
+                       geometry.pad_after[i], geometry.dilation[i], geometry.ceil_mode)
+        for i, size in enumerate((h, w))
+    )
+    if min(out) < 1:
+        _shrink_error(layer, geometry, out)
+        return None
+    return (n, channels, out[0], out[1])
+
+
+def _conv2d(layer: _Layer) -> _Result:
+    a = layer.args
+    if layer.broken or not layer.needs_image():
+        return _Result(None)
+    in_ch = layer.infer("in_channels", layer.shape[1], "channels")
+    out_ch, groups = a["out_channels"], a["groups"]
+    if in_ch % groups or out_ch % groups:
+        layer.error("groups", f"groups = {groups} must divide both in_channels ({in_ch}) and out_channels ({out_ch})",
+                    "use groups = 1, or a common divisor of both", layer.set_fix("set groups = 1", groups=1))
+        groups = 1
+    kernel, stride, dilation = a["kernel_size"], a["stride"], a["dilation"]
+    padding = a["padding"]
+    total = (dilation[0] * (kernel[0] - 1), dilation[1] * (kernel[1] - 1))
+    if padding == "same" and stride != (1, 1):
+        keep = show_pair((total[0] // 2, total[1] // 2))
+        layer.error("padding", "padding = \"same\" needs stride 1: PyTorch does not support it for strided convolutions",
+                    f"use padding = {keep}, which with this stride divides H and W by the stride",
+                    layer.set_fix(f"set padding = {keep}", padding=keep))
+        padding = (total[0] // 2, total[1] // 2)
+    if padding == "same":
+        before = (total[0] // 2, total[1] // 2)
+        after = (total[0] - before[0], total[1] - before[1])
+    elif padding == "valid":
+        before = after = (0, 0)
+    else:
+        before = after = padding
+    _check_padding_mode(layer, a["padding_mode"], after)
+    geometry = Geometry(kernel, stride, before, after, dilation)
+    output = _windowed(layer, geometry, out_ch)
+    params = out_ch * (in_ch // groups) * kernel[0] * kernel[1] + (out_ch if a["bias"] else 0)
+    macs = params * output[0] * output[2] * output[3] if output else 0
+    return _Result(output, params, 0, macs, geometry)
+
+
+def _check_padding_mode(layer: _Layer, mode: str, pad: Pair) -> None:
+    """Reflect padding needs pad < size and circular pad <= size, as F.pad checks."""
+    if mode not in ("reflect", "circular"):
+        return
+    sizes = layer.shape[2:]
+    too_big = any(p >= s if mode == "reflect" else p > s for p, s in zip(pad, sizes))
+    if too_big:
+        layer.error("padding", f"{mode} padding of {show_pair(pad)} is too large for a {hw(layer.shape)} input",
+                    "use padding_mode = \"zeros\" or less padding",
+                    layer.set_fix("set padding_mode = \"zeros\"", padding_mode="zeros"))
+
+
+def _pool2d(layer: _Layer) -> _Result:
+    a = layer.args
+    if layer.broken or not layer.needs_image():
+        return _Result(None)
+    kernel = a["kernel_size"]
+    stride = a["stride"] or kernel
+    padding = a["padding"]
+    half = (kernel[0] // 2, kernel[1] // 2)
+    if padding[0] > half[0] or padding[1] > half[1]:
+        layer.error("padding", f"padding = {show_pair(padding)} is more than half the {kernel[0]}x{kernel[1]} window; "
+                    f"PyTorch allows at most {show_pair(half)}",
+                    f"use padding = {show_pair(half)}, or a larger kernel_size",
+                    layer.set_fix(f"set padding = {show_pair(half)}", padding=show_pair(half)))
+        padding = (min(padding[0], half[0]), min(padding[1], half[1]))
+    geometry = Geometry(kernel, stride, padding, padding, a.get("dilation") or (1, 1), a["ceil_mode"])
+    return _Result(_windowed(layer, geometry, layer.shape[1]), geometry=geometry)
+
+
+def _adaptive_pool2d(layer: _Layer) -> _Result:
+    if layer.broken or not layer.needs_image():
+        return _Result(None)
+    n, c, h, w = layer.shape
+    oh, ow = layer.args["output_size"]
+    oh, ow = oh or h, ow or w
+    # The windows vary in size; this geometry approximates them for the receptive field.
+    kernel = (-(-h // oh), -(-w // ow))
+    stride = (max(1, h // oh), max(1, w // ow))
+    geometry = Geometry(kernel, stride, (0, 0), (0, 0), (1, 1))
+    return _Result((n, c, oh, ow), geometry=geometry)
+
+
+def _batchnorm2d(layer: _Layer) -> _Result:
+    a = layer.args
+    if layer.shape is None:
+        return _Result(None)
+    if len(layer.shape) != 4:
+        layer.error(None, f"BatchNorm2d expects an (N, C, H, W) tensor but gets {layer.shape}",
+                    "use it between convolutions, before the Flatten")
+        return _Result(None)
+    channels = layer.infer("num_features", layer.shape[1], "channels")
+    params = 2 * channels if a["affine"] else 0
+    buffers = 2 * channels + 1 if a["track_running_stats"] else 0
+    return _Result(layer.shape, params, buffers, params * layer.shape[0])
+
+
+def _linear(layer: _Layer) -> _Result:
+    a = layer.args
+    if layer.broken or layer.shape is None:
+        return _Result(None)
+    shape = layer.shape
+    features = shape[-1]
+    if len(shape) == 4:
+        flat = shape[1] * shape[2] * shape[3]
+        flatten = Fix("insert Flatten before this layer", layer.index, insert_before=LayerSpec("Flatten"))
+        advice = f"insert a Flatten before it (in_features would then be {flat} = {shape[1]}x{shape[2]}x{shape[3]})"
+        if a.get("in_features") == flat:
+            layer.error("in_features", f"in_features = {flat} matches the flattened tensor, but no Flatten comes "
+                        f"before this Linear: it gets {shape}", advice, flatten)
+            return _Result(None)
+        layer.warn(None, f"Linear on a 4-D tensor {shape} acts on the last dimension (W = {features}) only; "
+                   "in a CNN that is nearly always a missing Flatten", advice, flatten)
+    in_f = layer.infer("in_features", features, "features")
+    out_f = a["out_features"]
+    params = in_f * out_f + (out_f if a["bias"] else 0)
+    return _Result(shape[:-1] + (out_f,), params, 0, params * shape[0])
+
+
+def _flatten(layer: _Layer) -> _Result:
+    if layer.shape is None:
+        return _Result(None)
+    shape, rank = layer.shape, len(layer.shape)
+    start, end = layer.args["start_dim"], layer.args["end_dim"]
+    for name, dim in (("start_dim", start), ("end_dim", end)):
+        if not -rank <= dim < rank:
+            layer.error(name, f"{name} = {dim} is out of range for a {rank}-D tensor {shape}",
+                        f"use {name} = {1 if name == 'start_dim' else -1}",
+                        layer.set_fix(f"reset {name}", **{name: None}))
+            return _Result(None)
+    start, end = start % rank, end % rank
+    if start > end:
+        layer.error("start_dim", f"start_dim ({start}) comes after end_dim ({end})", "use the defaults",
+                    Fix("reset start_dim and end_dim", layer.index, (("start_dim", None), ("end_dim", None))))
+        return _Result(None)
+    merged = math.prod(shape[start:end + 1])
+    return _Result(shape[:start] + (merged,) + shape[end + 1:])
+
+
+def _dropout(layer: _Layer) -> _Result:
+    if layer.type.name == "Dropout2d" and layer.shape is not None and len(layer.shape) != 4:
+        layer.warn(None, f"Dropout2d zeroes whole channels of an (N, C, H, W) tensor but gets {layer.shape}",
+                   "use Dropout after the Flatten", Fix("change to Dropout", layer.index, new_type="Dropout"))
+    return _Result(layer.shape)
+
+
+def _elementwise(layer: _Layer) -> _Result:
+    return _Result(layer.shape)
+
+
+_HANDLERS: dict[str, Callable[[_Layer], _Result]] = {
+    "Conv2d": _conv2d,
+    "MaxPool2d": _pool2d,
+    "AvgPool2d": _pool2d,
+    "AdaptiveAvgPool2d": _adaptive_pool2d,
+    "AdaptiveMaxPool2d": _adaptive_pool2d,
+    "BatchNorm2d": _batchnorm2d,
+    "Linear": _linear,
+    "Flatten": _flatten,
+    "Dropout": _dropout,
+    "Dropout2d": _dropout,
+}
+# Layers that keep the tensor as it is, so a flat feature count keeps its origin.
+_KEEPS_ORIGIN = {"activation", "dropout", "norm"}
+
+
+def _unknown_layer(index: int, spec: LayerSpec) -> Diagnostic:
+    close = difflib.get_close_matches(spec.type, LAYER_TYPES, n=1, cutoff=0.5)
+    if close:
+        fix = Fix(f"change to {close[0]}", index, new_type=close[0])
+        return Diagnostic(index, "type", "error", f"unknown layer type {spec.type!r}", f"did you mean {close[0]}?", fix)
+    known = ", ".join(LAYER_TYPES)
+    return Diagnostic(index, "type", "error", f"unknown layer type {spec.type!r}", f"supported: {known}")
+
+
+def _check_input(spec: ModelSpec, batch_size: int) -> tuple[Shape | None, list[Diagnostic]]:
+    diagnostics = []
+    shape = tuple(spec.input_shape)
+    if len(shape) != 3 or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in shape):
+        diagnostics.append(Diagnostic(None, "input_shape", "error",
+                                      f"input_shape must be three positive integers (C, H, W), got {list(shape)}",
+                                      "use e.g. input_shape = [1, 28, 28] for MNIST"))
+        return None, diagnostics
+    if not (isinstance(batch_size, int) and batch_size >= 1):
+        diagnostics.append(Diagnostic(None, "batch_size", "error",
+                                      f"batch size must be a positive integer, got {batch_size!r}", "use e.g. 64"))
+        return None, diagnostics
+    return (batch_size, *shape), diagnostics
+
+
+def analyze(spec: ModelSpec, batch_size: int = 64) -> Analysis:
+    """Walk the stack once: shapes, parameters, MACs, memory, receptive field, diagnostics.
+
+    Every layer after an error is still checked as far as it can be: its own arguments always,
+    its shapes whenever the incoming shape is known.
+    """
+    input_shape, diagnostics = _check_input(spec, batch_size)
+    shape, origin = input_shape, None
+    rf: Pair | None = (1, 1) if input_shape else None
+    jump: Pair | None = (1, 1) if input_shape else None
+    reports = []
+    for index, layer_spec in enumerate(spec.layers):
+        ltype = LAYER_TYPES.get(layer_spec.type)
+        if ltype is None:
+            diag = _unknown_layer(index, layer_spec)
+            reports.append(LayerReport(index, layer_spec.type, dict(layer_spec.args), shape, None, 0, 0, 0, 0, 0,
+                                       None, None, None, (diag,)))
+            diagnostics.append(diag)
+            shape = rf = jump = None
+            continue
+        layer = _Layer(index, layer_spec, ltype, shape, origin)
+        layer.parse()
+        result = _HANDLERS.get(ltype.name, _elementwise)(layer)
+        output = result.output
+        if output is None or len(output) != 4:
+            rf = jump = None
+        elif result.geometry is not None and rf is not None:
+            g = result.geometry
+            rf = tuple(rf[i] + g.dilation[i] * (g.kernel[i] - 1) * jump[i] for i in range(2))
+            jump = (jump[0] * g.stride[0], jump[1] * g.stride[1])
+        if ltype.name == "Flatten" and shape is not None and output is not None and len(shape) == 4:
+            origin = "x".join(str(v) for v in shape[1:])
+        elif ltype.category not in _KEEPS_ORIGIN:
+            origin = None
+        activation = math.prod(output) * BYTES_PER_VALUE if output else 0
+        reports.append(LayerReport(index, ltype.name, layer.resolved, shape, output, result.params, result.params,
+                                   result.buffers, result.macs, activation, rf, jump, result.geometry,
+                                   tuple(layer.diagnostics)))
+        diagnostics.extend(layer.diagnostics)
+        shape = output
+    return Analysis(spec, batch_size, input_shape or (batch_size, *spec.input_shape), tuple(reports),
+                    tuple(diagnostics), _totals(input_shape, reports))
+
+
+def _totals(input_shape: Shape | None, reports: list[LayerReport]) -> Totals:
+    params = sum(r.params for r in reports)
+    trainable = sum(r.trainable_params for r in reports)
+    buffers = sum(r.buffers for r in reports)
+    activations = sum(r.activation_bytes for r in reports)
+    input_bytes = math.prod(input_shape) * BYTES_PER_VALUE if input_shape else 0
+    param_bytes = (params + buffers) * BYTES_PER_VALUE
+    training = 4 * params * BYTES_PER_VALUE + buffers * BYTES_PER_VALUE + input_bytes + 2 * activations
+    return Totals(params, trainable, buffers, sum(r.macs for r in reports), param_bytes, input_bytes,
+                  activations, training)
