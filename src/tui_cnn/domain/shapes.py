@@ -13,7 +13,7 @@ from __future__ import annotations
 import difflib
 import math
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from .layers import LAYER_TYPES, UNSUPPORTED_ARGS, ArgError, LayerType, Pair
 from .spec import Diagnostic, Fix, LayerSpec, ModelSpec
@@ -519,9 +519,7 @@ def analyze(spec: ModelSpec, batch_size: int = 64) -> Analysis:
         if output is None or len(output) != 4:
             rf = jump = None
         elif result.geometry is not None and rf is not None:
-            g = result.geometry
-            rf = tuple(rf[i] + g.dilation[i] * (g.kernel[i] - 1) * jump[i] for i in range(2))
-            jump = (jump[0] * g.stride[0], jump[1] * g.stride[1])
+            rf, jump = grow_receptive_field(rf, jump, result.geometry)
         if ltype.name == "Flatten" and shape is not None and output is not None and len(shape) == 4:
             origin = "x".join(str(v) for v in shape[1:])
         elif ltype.category not in _KEEPS_ORIGIN:
@@ -534,6 +532,18 @@ def analyze(spec: ModelSpec, batch_size: int = 64) -> Analysis:
         shape = output
     return Analysis(spec, batch_size, input_shape or (batch_size, *spec.input_shape), tuple(reports),
                     tuple(diagnostics), _totals(input_shape, reports))
+
+
+def grow_receptive_field(rf: Pair, jump: Pair, g: Geometry) -> tuple[Pair, Pair]:
+    """A sliding window widens what each output sees by dilation*(kernel-1) input steps of
+    the current jump, and multiplies the jump by its stride."""
+    rf = (rf[0] + g.dilation[0] * (g.kernel[0] - 1) * jump[0], rf[1] + g.dilation[1] * (g.kernel[1] - 1) * jump[1])
+    return rf, (jump[0] * g.stride[0], jump[1] * g.stride[1])
+
+
+def totals_of(input_shape: Shape | None, reports: Sequence[LayerReport]) -> Totals:
+    """The totals of any layer reports: the tracker also sums a tracked nn.Module's layers."""
+    return _totals(input_shape, list(reports))
 
 
 def _totals(input_shape: Shape | None, reports: list[LayerReport]) -> Totals:
