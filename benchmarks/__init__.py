@@ -1,0 +1,11 @@
+"""Benchmarks for every performance figure tui-cnn promises (not installed with the app).
+
+Run ``python -m benchmarks`` from the repository root. Each module measures one thing and
+returns ``Figure`` records; ``harness`` holds the timing code they share.
+"""
+
+from . import datapath, gpu, shapes, startup, training, ui
+
+#: Run order: cheap and independent of the training engine first.
+BENCHMARKS = {module.__name__.rsplit(".", 1)[1]: module
+              for module in (startup, shapes, training, datapath, ui, gpu)}

@@ -1,0 +1,86 @@
+"""Where figures go: the machine they came from, a rich table, and a JSON file."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from tui_cnn.domain.specfile import atomic_write_text
+
+from .harness import Figure, show
+
+RESULTS_DIR = Path(__file__).parent / "results"
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def describe_machine(device: str) -> dict[str, Any]:
+    """The hardware and software the figures came from (no host name: results are shared)."""
+    import torch
+
+    info: dict[str, Any] = {
+        "device": device,
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "os": f"{platform.system()} {platform.release()}",
+    }
+    if device == "cuda":
+        info["gpu"] = torch.cuda.get_device_name()
+    return info
+
+
+def machine_name(machine: dict[str, Any]) -> str:
+    """``cpu-2core`` or ``cuda-nvidia-h100-80gb-hbm3``: the results file's name."""
+    if machine["device"] == "cuda":
+        return "cuda-" + re.sub(r"[^a-z0-9]+", "-", machine["gpu"].lower()).strip("-")
+    return f"cpu-{machine['cores']}core"
+
+
+def print_table(console: Console, figures: list[Figure], skipped: dict[str, str], errors: dict[str, str]) -> None:
+    table = Table(title="tui-cnn benchmarks", title_justify="left")
+    for column, justify in (("benchmark", "left"), ("figure", "left"), ("value", "right"),
+                            ("target", "right"), ("", "center"), ("how", "left")):
+        table.add_column(column, justify=justify)
+    for figure in figures:
+        met = {True: "[green]met[/]", False: "[red]missed[/]", None: ""}[figure.met]
+        target = show(float(figure.target.split()[1]), figure.unit) if figure.target else ""
+        target = f"{figure.target.split()[0]} {target}" if target else ""
+        table.add_row(figure.benchmark, figure.name, show(figure.value, figure.unit), target, met, figure.how)
+    for name, reason in skipped.items():
+        table.add_row(name, "[dim]skipped[/]", "", "", "", reason)
+    for name, reason in errors.items():
+        table.add_row(name, "[red]failed[/]", "", "", "", reason)
+    console.print(table)
+
+
+def write_results(path: Path, machine: dict[str, Any], command: str, quick: bool,
+                  figures: list[Figure], skipped: dict[str, str], errors: dict[str, str]) -> None:
+    document = {
+        "machine": machine,
+        "command": command,
+        "quick": quick,
+        "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "figures": [figure.to_json() for figure in figures],
+        "skipped": skipped,
+        "failed": errors,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
