@@ -1,0 +1,57 @@
+"""The benchmark command runs and records what it measured (timings themselves are never
+asserted: these machines are noisy)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from benchmarks.__main__ import main
+from benchmarks.harness import Figure, alternate, percentile, show
+
+
+def test_quick_run_of_one_benchmark_writes_its_figures_and_the_machine(tmp_path):
+    output = tmp_path / "results.json"
+
+    assert main(["--only", "shapes", "gpu", "--quick", "--device", "cpu", "--output", str(output)]) == 0
+
+    results = json.loads(output.read_text())
+    names = [figure["name"] for figure in results["figures"]]
+    assert names == ["analyze, 10 layers", "analyze, 100 layers", "analyze, 1,000 layers",
+                     "growth, per-layer cost 100 -> 1,000 layers"]
+    assert all(figure["value"] > 0 for figure in results["figures"])
+    assert results["figures"][1]["target"] == "< 0.002"
+    assert "no CUDA device" in results["skipped"]["gpu"]
+    assert results["machine"]["device"] == "cpu" and results["machine"]["torch"]
+    assert results["command"] == "python -m benchmarks --only shapes gpu --quick --device cpu --output " + str(output)
+
+
+def test_unknown_benchmark_is_a_usage_error():
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--only", "nonsense"])
+    assert exit_info.value.code == 2
+
+
+def test_alternation_flips_the_order_every_round():
+    calls = []
+    times = alternate({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, rounds=3, warmup=0)
+    assert calls == ["a", "b", "b", "a", "a", "b"]
+    assert [len(samples) for samples in times.values()] == [3, 3]
+
+
+def test_percentile_is_nearest_rank():
+    samples = [float(v) for v in range(1, 101)]
+    assert percentile(samples, 50) == 50.0
+    assert percentile(samples, 95) == 95.0
+    assert percentile([3.0], 95) == 3.0
+
+
+def test_figures_read_as_a_person_writes_them():
+    assert show(0.312, "s") == "312 ms"
+    assert show(41.2e-6, "s") == "41.2 µs"
+    assert show(12480.4, "images/s") == "12,480 images/s"
+    assert show(0.98123, "x") == "0.981x"
+    assert Figure("t", "fast enough", 0.4, "s", target="< 0.5").met is True
+    assert Figure("t", "fast enough", 0.6, "s", target="< 0.5").met is False
+    assert Figure("t", "no target", 0.6, "s").met is None
