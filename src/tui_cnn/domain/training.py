@@ -18,7 +18,9 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-DATASETS = ("mnist", "mnist-sample", "fashion-mnist", "kmnist", "cifar10")
+from . import datasets
+
+DATASETS = tuple(datasets.DATASETS)  # ("mnist", "mnist-sample", "fashion-mnist", "kmnist", "cifar10")
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "step", "cosine", "onecycle")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -45,6 +47,7 @@ class TrainConfig:
     val_fraction: float = 0.0  # > 0: hold out this much of train for validation instead of test
     run_dir: str | None = None  # None: runs/<date>-<time>-<model>/
     progress_every: int = 10  # batches between BatchProgress events
+    resume: str | None = None  # a run directory: continue it at the epoch after its last checkpoint
 
     def validate(self) -> list[str]:
         """Problems a person can fix before the run starts, in plain words."""
@@ -65,6 +68,8 @@ class TrainConfig:
             problems.append(f"learning rate must be positive, got {self.lr}")
         if not 0 <= self.val_fraction < 1:
             problems.append(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+        if self.progress_every < 1:
+            problems.append(f"progress_every must be at least 1, got {self.progress_every}")
         if not 0 <= self.label_smoothing < 1:
             problems.append(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
         return problems
@@ -191,7 +196,46 @@ TrainingEvent = (
 )
 
 
+EVENT_TYPES: dict[str, type] = {
+    cls.__name__: cls
+    for cls in (RunStarted, BatchProgress, EpochEnd, Evaluated, Finished, Stopped, Failed, Paused, Resumed, LogMessage)
+}
+
+
+def event_to_json(event: TrainingEvent) -> dict[str, Any]:
+    """``{"event": "EpochEnd", ...fields}``: one line of events.jsonl."""
+    return {"event": type(event).__name__, **asdict(event)}
+
+
+def event_from_json(data: dict[str, Any]) -> TrainingEvent:
+    values = {k: v for k, v in data.items() if k != "event"}
+    kind = data["event"]
+    if kind == "EpochEnd":
+        values["metrics"] = EpochMetrics(**values["metrics"])
+    elif kind == "Evaluated":
+        values["evaluation"] = _evaluation_from_json(values["evaluation"])
+    return EVENT_TYPES[kind](**values)
+
+
+def _evaluation_from_json(data: dict[str, Any]) -> Evaluation:
+    return Evaluation(**{**data, "misclassified": [Misclassified(**m) for m in data.get("misclassified", [])]})
+
+
 # --- reading a run directory (no torch) ---
+
+
+def read_events(run_dir: str | Path) -> list[TrainingEvent]:
+    """Every event so far; a line still being written (a live run) is skipped."""
+    path = Path(run_dir) / "events.jsonl"
+    if not path.exists():
+        return []
+    events = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            events.append(event_from_json(json.loads(line)))
+        except (ValueError, KeyError, TypeError):
+            continue
+    return events
 
 
 def read_metrics(run_dir: str | Path) -> list[EpochMetrics]:
@@ -209,9 +253,7 @@ def read_evaluation(run_dir: str | Path) -> Evaluation | None:
     path = Path(run_dir) / "eval.json"
     if not path.exists():
         return None
-    data = json.loads(path.read_text(encoding="utf-8"))
-    data["misclassified"] = [Misclassified(**m) for m in data.get("misclassified", [])]
-    return Evaluation(**data)
+    return _evaluation_from_json(json.loads(path.read_text(encoding="utf-8")))
 
 
 def read_run_config(run_dir: str | Path) -> dict[str, Any]:

@@ -1,0 +1,109 @@
+"""Which device trains, what it is, and how busy the GPU is.
+
+torch is imported inside the functions that need it and NVML (nvidia-ml-py) inside
+``gpu_stats``, so a monitor can poll GPU statistics without paying for either up front.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    kind: str  # "cuda" | "mps" | "cpu"
+    name: str  # "NVIDIA H100 80GB HBM3", "Apple GPU", the CPU's model name
+    total_bytes: int | None
+    free_bytes: int | None
+
+
+@dataclass(frozen=True)
+class GpuStats:
+    utilization_percent: int
+    memory_used_bytes: int
+    memory_total_bytes: int
+    temperature_c: int | None
+    power_w: float | None
+
+
+def resolve_device(name: str) -> str:
+    """``auto`` picks CUDA, then Apple MPS, then the CPU; any other name is kept as given."""
+    if name != "auto":
+        return name
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def describe_device(device: str) -> DeviceInfo:
+    import torch
+
+    kind = device.split(":")[0]
+    if kind == "cuda":
+        index = torch.device(device).index or 0
+        free, total = torch.cuda.mem_get_info(index)
+        return DeviceInfo(kind, torch.cuda.get_device_name(index), total, free)
+    if kind == "mps":
+        return DeviceInfo(kind, "Apple GPU", torch.mps.recommended_max_memory(), None)
+    total, free = _system_memory()
+    return DeviceInfo("cpu", _cpu_name(), total, free)
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return f"{line.split(':', 1)[1].strip()} ({os.cpu_count()} cores)"
+    except OSError:
+        pass
+    return f"{platform.processor() or platform.machine() or 'CPU'} ({os.cpu_count()} cores)"
+
+
+def _system_memory() -> tuple[int | None, int | None]:
+    """(total, available) bytes from /proc/meminfo; (None, None) where there is none."""
+    try:
+        fields = dict(line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines() if ":" in line)
+        kib = lambda key: int(fields[key].split()[0]) * 1024  # noqa: E731
+        return kib("MemTotal"), kib("MemAvailable")
+    except (OSError, KeyError, ValueError):
+        return None, None
+
+
+def gpu_stats(index: int = 0) -> GpuStats | None:
+    """Utilisation, memory, temperature and power of NVIDIA GPU ``index``; None when there is
+    no NVIDIA GPU or NVML cannot be loaded. Never raises: a monitor calls it on a timer."""
+    try:
+        pynvml = _nvml()
+        handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+        utilization = pynvml.nvmlDeviceGetUtilizationRates(handle)
+        memory = pynvml.nvmlDeviceGetMemoryInfo(handle)
+        return GpuStats(int(utilization.gpu), int(memory.used), int(memory.total),
+                        _optional(lambda: int(pynvml.nvmlDeviceGetTemperature(handle, pynvml.NVML_TEMPERATURE_GPU))),
+                        _optional(lambda: pynvml.nvmlDeviceGetPowerUsage(handle) / 1000.0))
+    except Exception:  # noqa: BLE001 - NVML missing, no driver, no such GPU: no statistics
+        return None
+
+
+@functools.cache
+def _nvml():
+    """NVML, initialised once per process (a failure is not cached: it raises again)."""
+    import pynvml
+
+    pynvml.nvmlInit()
+    return pynvml
+
+
+def _optional(read):
+    """Some GPUs do not report temperature or power; that hides one figure, not all."""
+    try:
+        return read()
+    except Exception:  # noqa: BLE001
+        return None

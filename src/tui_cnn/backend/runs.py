@@ -1,0 +1,109 @@
+"""A run's directory: the source of truth for a run, written as it goes so that a monitor
+(or a person with ``cat``) can follow it by reading the files alone. The layout is
+documented in ``tui_cnn.domain.training``."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+import os
+import re
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Any, IO
+
+import torch
+
+from ..domain.export import export_code
+from ..domain.specfile import atomic_write_text, spec_to_dict
+from ..domain.spec import ModelSpec
+from ..domain.training import EpochMetrics, Evaluation, TrainingEvent, event_to_json
+
+RUNS_DIR = Path("runs")
+LAST_CHECKPOINT = "checkpoint-last.pt"
+BEST_CHECKPOINT = "checkpoint-best.pt"
+
+
+def new_run_dir(model_name: str, base: str | os.PathLike[str] = RUNS_DIR, now: datetime | None = None) -> Path:
+    """``runs/<YYYYmmdd-HHMMSS>-<model>/``, with -2, -3... when two runs start in one second.
+    Only the path: the trainer creates it once the run is sure to start."""
+    stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", model_name).strip("-") or "model"
+    path = Path(base) / f"{stamp}-{slug}"
+    suffix = 2
+    while path.exists():
+        path = Path(base) / f"{stamp}-{slug}-{suffix}"
+        suffix += 1
+    return path
+
+
+def write_json(path: Path, data: Any, indent: int | None = 2) -> None:
+    atomic_write_text(path, json.dumps(data, indent=indent) + "\n")
+
+
+def write_config(run_dir: Path, spec: ModelSpec, config: dict[str, Any], dataset: dict[str, Any],
+                 device: dict[str, Any]) -> None:
+    import torchvision
+
+    write_json(run_dir / "config.json", {
+        "spec": spec_to_dict(spec), "config": config, "dataset": dataset, "device": device,
+        "versions": {"torch": torch.__version__, "torchvision": torchvision.__version__},
+    })
+
+
+def write_model_code(run_dir: Path, spec: ModelSpec) -> None:
+    atomic_write_text(run_dir / "model.py", export_code(spec))
+
+
+def write_evaluation(run_dir: Path, evaluation: Evaluation) -> None:
+    write_json(run_dir / "eval.json", asdict(evaluation), indent=None)  # image pixels: one line, not 10,000
+
+
+class JsonLines:
+    """An append-only JSON-lines file, flushed after every line so readers see whole lines."""
+
+    def __init__(self, path: Path):
+        self._file: IO[str] = path.open("a", encoding="utf-8")
+
+    def append(self, data: dict[str, Any]) -> None:
+        self._file.write(json.dumps(data) + "\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class RunRecorder:
+    """Writes metrics.jsonl and events.jsonl for a run, appending (so resume continues them)."""
+
+    def __init__(self, run_dir: Path):
+        self.metrics = JsonLines(run_dir / "metrics.jsonl")
+        self.events = JsonLines(run_dir / "events.jsonl")
+
+    def record_event(self, event: TrainingEvent) -> None:
+        self.events.append(event_to_json(event))
+
+    def record_epoch(self, metrics: EpochMetrics) -> None:
+            self.metrics.append(asdict(metrics))
+
+    def close(self) -> None:
+        self.metrics.close()
+        self.events.close()
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """torch.save to a temporary file beside ``path``, then rename: a crash mid-write leaves
+    the previous checkpoint intact."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save(state, handle)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_checkpoint(path: Path, device: str = "cpu") -> dict[str, Any]:
+    return torch.load(path, map_location=device, weights_only=True)

@@ -1,0 +1,378 @@
+"""The training engine. One ``Trainer`` trains one spec with one ``TrainConfig``, writes the
+run directory as it goes, and tells its listeners what happens through the events of
+``tui_cnn.domain.training``.
+
+Speed: the data lives on the device (``backend.data``), and the loop never waits for the
+device on a batch it does not report on: losses and predictions of the batches since the
+last progress event are kept as device tensors and read in one sync every
+``progress_every`` batches. Events, metrics and checkpoints happen at those syncs and at
+epoch ends only.
+
+Failures are events, never exceptions: ``run()`` returns after emitting ``Failed`` with
+the reason in plain words (out of memory, a NaN loss, missing data, a bad spec...).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import math
+import threading
+import time
+import traceback
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..domain.datasets import check_spec_matches
+from ..domain.spec import ModelSpec
+from ..domain.training import (BatchProgress, EpochEnd, EpochMetrics, Evaluated, Failed, Finished, LogMessage, Paused,
+                               Resumed, RunStarted, Stopped, TrainConfig, TrainingEvent)
+from . import runs
+from .build import InvalidSpecError, build_model, count_parameters
+from .data import DeviceData, MissingDataError, load_data
+from .devices import describe_device, resolve_device
+from .evaluate import evaluate, validate
+
+Listener = Callable[[TrainingEvent], None]
+EVAL_BATCH_SIZE = 1024
+LOSS_SMOOTHING = 0.9  # weight of the past in the smoothed loss
+
+
+class TrainingFailed(Exception):
+    """Raised inside the engine, caught by ``run()`` and turned into a ``Failed`` event."""
+
+    def __init__(self, reason: str, step: int | None = None):
+        super().__init__(reason)
+        self.reason, self.step = reason, step
+
+
+@dataclass
+class _Progress:
+    """Where the run stands: what a checkpoint saves and a resume restores."""
+
+    epoch: int = 0  # epochs completed
+    batches_done: int = 0  # batches of the next epoch already trained (a run stopped mid-epoch)
+    step: int = 0  # optimizer steps taken
+    best_val_acc: float = -1.0
+    best_epoch: int = 0
+    smoothed_loss: float | None = None
+
+
+class Trainer:
+    def __init__(self, spec: ModelSpec, config: TrainConfig, listeners: Sequence[Listener] = (), *,
+                 resume: str | Path | None = None):
+        self.spec, self.config = spec, config
+        self.listeners = list(listeners)
+        resume = resume or config.resume
+        self.resume_dir = Path(resume) if resume else None
+        if self.resume_dir is not None:
+            self.run_dir = self.resume_dir
+        else:
+            self.run_dir = Path(config.run_dir) if config.run_dir else runs.new_run_dir(spec.name)
+        self._stop_requested = threading.Event()
+        self._unpaused = threading.Event()
+        self._unpaused.set()
+        self._recorder: runs.RunRecorder | None = None
+        self._progress = _Progress()
+
+    # --- control, from any thread; the loop looks once per batch ---
+
+    def stop(self) -> None:
+        """Stop after the current batch; the checkpoint is kept."""
+        self._stop_requested.set()
+        self._unpaused.set()
+
+    def pause(self) -> None:
+        self._unpaused.clear()
+
+    def resume(self) -> None:
+        self._unpaused.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._unpaused.is_set()
+
+    # --- the run ---
+
+    def run(self) -> None:
+        """Train to the end, a stop, or a failure; emit events all the way. Never raises
+        for training problems."""
+        try:
+            self._run()
+        except TrainingFailed as failure:
+            self._emit(Failed(failure.reason, failure.step))
+        except Exception as exc:  # noqa: BLE001 - any failure is an event, never a crash of the caller
+            self._emit(self._failure(exc))
+        finally:
+            if self._recorder is not None:
+                self._recorder.close()
+
+    def _failure(self, exc: Exception) -> Failed:
+        step = self._progress.step or None
+        if isinstance(exc, torch.OutOfMemoryError) or "out of memory" in str(exc):
+            size = self.config.batch_size
+            return Failed(f"out of memory at batch size {size}: try --batch-size {max(size // 2, 1)}", step)
+        self._emit(LogMessage("".join(traceback.format_exception(exc)), "error"))
+        return Failed(f"unexpected error: {type(exc).__name__}: {exc}", step)
+
+    def _run(self) -> None:
+        config = self.config
+        started = time.perf_counter()
+        problems = config.validate()
+        if problems:
+            raise TrainingFailed("; ".join(problems))
+        device = self._device()
+        torch.manual_seed(config.seed)
+        try:
+            model = build_model(self.spec)
+        except InvalidSpecError as exc:
+            raise TrainingFailed(str(exc)) from None
+        mismatch = check_spec_matches(self.spec, config.dataset)
+        if mismatch:
+            raise TrainingFailed(mismatch)
+        on_cuda = device.startswith("cuda")
+        try:
+            data = load_data(config.dataset, config.data_dir, device, val_fraction=config.val_fraction,
+                             seed=config.seed, channels_last=on_cuda, log=lambda text: self._emit(LogMessage(text)))
+        except MissingDataError as exc:
+            raise TrainingFailed(str(exc)) from None
+        batches = data.batches_per_epoch(config.batch_size)
+        if batches == 0:
+            raise TrainingFailed(f"batch size {config.batch_size} is larger than the training set "
+                                 f"({len(data.train)} images): use --batch-size {len(data.train)} or less")
+        if on_cuda:
+            torch.backends.cudnn.benchmark = True  # every batch has one shape: the tuned kernels pay off
+        model.to(device, memory_format=torch.channels_last if on_cuda else torch.preserve_format)
+        optimizer = make_optimizer(model, config, fused=on_cuda)
+        scheduler = make_scheduler(optimizer, config, batches)
+        if self.resume_dir is not None:
+            self._restore(model, optimizer, scheduler, device)
+        step_model = torch.compile(model) if config.compile else model
+        autocast = self._autocast(device)
+
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        sizes = {"name": config.dataset, "train_size": len(data.train), "val_size": len(data.val),
+                 "test_size": len(data.test), "classes": list(data.info.classes)}
+        info = describe_device(device)
+        runs.write_config(self.run_dir, self.spec, config.to_json(), sizes, asdict(info))
+        runs.write_model_code(self.run_dir, self.spec)
+        self._recorder = runs.RunRecorder(self.run_dir)
+        self._emit(RunStarted(str(self.run_dir), self.spec.name, config.to_json(), device, info.name, config.dataset,
+                              len(data.train), len(data.val), len(data.test), count_parameters(model), config.epochs,
+                              batches, start_epoch=self._progress.epoch + 1))
+
+        state = _Loop(model, step_model, optimizer, scheduler, data, autocast, device)
+        for epoch in range(self._progress.epoch + 1, config.epochs + 1):
+            if not self._train_epoch(state, epoch):
+                path = self._checkpoint(state, runs.LAST_CHECKPOINT)
+                self._emit(Stopped(epoch, str(path)))
+                return
+            self._end_epoch(state, epoch)
+        evaluation = evaluate(model, data, EVAL_BATCH_SIZE, autocast)
+        runs.write_evaluation(self.run_dir, evaluation)
+        self._emit(Evaluated(evaluation))
+        self._emit(Finished(self._progress.best_epoch, self._progress.best_val_acc, time.perf_counter() - started))
+
+    def _device(self) -> str:
+        device = resolve_device(self.config.device)
+        if device == "cuda" and not torch.cuda.is_available():
+            raise TrainingFailed("CUDA is not available here (no NVIDIA GPU or driver): use --device cpu or auto")
+        if device == "mps" and not torch.backends.mps.is_available():
+            raise TrainingFailed("Apple MPS is not available here: use --device cpu or auto")
+        return device
+
+    def _autocast(self, device: str) -> Callable[[], contextlib.AbstractContextManager]:
+        if self.config.amp and device.startswith("cuda"):
+            if torch.cuda.is_bf16_supported():
+                return functools.partial(torch.autocast, "cuda", dtype=torch.bfloat16)
+            self._emit(LogMessage("this GPU has no bfloat16: training in float32", "warning"))
+        return contextlib.nullcontext
+
+    # --- one epoch ---
+
+    def _train_epoch(self, loop: "_Loop", epoch: int) -> bool:
+        """Train one epoch; False when stopped part-way."""
+        config, progress = self.config, self._progress
+        batches = loop.data.batches_per_epoch(config.batch_size)
+        loop.begin_epoch()
+        generator = torch.Generator(device=loop.device).manual_seed(config.seed * 1_000_003 + epoch)
+        window: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []  # (loss, logits, labels) not yet read
+        epoch_batches = loop.data.train_batches(config.batch_size, generator, config.augment, skip=progress.batches_done)
+        for batch, (images, labels) in enumerate(epoch_batches, start=progress.batches_done + 1):
+            if self._stop_requested.is_set() or not self._wait_while_paused(loop):
+                progress.batches_done = batch - 1
+                return False
+            with loop.autocast():
+                logits = loop.step_model(images)
+                loss = F.cross_entropy(logits, labels, label_smoothing=config.label_smoothing)
+            loop.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            loop.optimizer.step()
+            if loop.scheduler is not None:
+                loop.scheduler.step()
+            progress.step += 1
+            window.append((loss.detach(), logits.detach(), labels))
+            if batch % config.progress_every == 0 or batch == batches:
+                self._report(loop, window, epoch, batch, batches)
+                window = []
+        progress.batches_done = 0
+        return True
+
+    def _wait_while_paused(self, loop: "_Loop") -> bool:
+        """Block while paused (the time paused does not count as training time); False if
+        stopped meanwhile."""
+        if self._unpaused.is_set():
+            return True
+        self._emit(Paused())
+        paused_at = time.perf_counter()
+        self._unpaused.wait()
+        loop.paused_s += time.perf_counter() - paused_at
+        if self._stop_requested.is_set():
+            return False
+        self._emit(Resumed())
+        return True
+
+    def _report(self, loop: "_Loop", window: list, epoch: int, batch: int, batches: int) -> None:
+        """The one device sync per ``progress_every`` batches: read the losses and
+        predictions since the last report, check them, and emit progress."""
+        losses = torch.stack([loss for loss, _, _ in window]).float().tolist()
+        loop.correct += int(sum((logits.argmax(1) == labels).sum() for _, logits, labels in window))
+        first = self._progress.step - len(losses) + 1
+        for offset, value in enumerate(losses):
+            if not math.isfinite(value):
+                step = first + offset
+                raise TrainingFailed(
+                    f"the loss became {value} at step {step} (epoch {epoch}, batch {batch - len(losses) + offset + 1})"
+                    f": training diverged; lower the learning rate (e.g. --lr {self.config.lr / 10:g})", step)
+            smoothed = self._progress.smoothed_loss
+            self._progress.smoothed_loss = value if smoothed is None else LOSS_SMOOTHING * smoothed + (1 - LOSS_SMOOTHING) * value
+        loop.loss_sum += sum(losses)
+        loop.trained += len(losses) * self.config.batch_size
+        elapsed = loop.elapsed()
+        self._emit(BatchProgress(epoch, batch, batches, self._progress.step, losses[-1], self._progress.smoothed_loss,
+                                 loop.trained / max(elapsed, 1e-9), loop.lr(), elapsed))
+
+    def _end_epoch(self, loop: "_Loop", epoch: int) -> None:
+        train_time = loop.elapsed()
+        val_loss, val_acc = validate(loop.model, loop.data, EVAL_BATCH_SIZE, loop.autocast)
+        progress = self._progress
+        best = val_acc > progress.best_val_acc
+        if best:
+            progress.best_val_acc, progress.best_epoch = val_acc, epoch
+        progress.epoch = epoch
+        count = max(loop.trained, 1)
+        metrics = EpochMetrics(epoch, loop.loss_sum * self.config.batch_size / count, loop.correct / count,
+                               val_loss, val_acc, loop.lr(), loop.elapsed(), loop.trained / max(train_time, 1e-9),
+                               loop.peak_memory())
+        self._recorder.record_epoch(metrics)
+        self._checkpoint(loop, runs.LAST_CHECKPOINT)
+        if best:
+            self._checkpoint(loop, runs.BEST_CHECKPOINT)
+        self._emit(EpochEnd(metrics, best))
+
+    # --- checkpoints ---
+
+    def _checkpoint(self, loop: "_Loop", name: str) -> Path:
+        path = self.run_dir / name
+        runs.save_checkpoint(path, {
+            "model": loop.model.state_dict(),
+            "optimizer": loop.optimizer.state_dict(),
+            "scheduler": loop.scheduler.state_dict() if loop.scheduler is not None else None,
+            "progress": self._progress.__dict__.copy(),
+            "rng": {"cpu": torch.get_rng_state(),
+                    "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
+        })
+        return path
+
+    def _restore(self, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any, device: str) -> None:
+        path = self.resume_dir / runs.LAST_CHECKPOINT
+        if not path.is_file():
+            raise TrainingFailed(f"{self.resume_dir} has no {runs.LAST_CHECKPOINT}: nothing to resume")
+        state = runs.load_checkpoint(path, device)
+        try:
+            model.load_state_dict(state["model"])
+        except RuntimeError as exc:
+            raise TrainingFailed(f"the checkpoint in {self.resume_dir} is for a different model than "
+                                 f"{self.spec.name}: {str(exc).splitlines()[0]}") from None
+        optimizer.load_state_dict(state["optimizer"])
+        if scheduler is not None and state["scheduler"] is not None:
+            scheduler.load_state_dict(state["scheduler"])
+        self._progress = _Progress(**state["progress"])
+        if self._progress.epoch >= self.config.epochs:
+            raise TrainingFailed(f"{self.resume_dir} already trained {self._progress.epoch} epochs: "
+                                 f"pass --epochs {self._progress.epoch + 1} or more to train further")
+        torch.set_rng_state(state["rng"]["cpu"].cpu())
+        if state["rng"]["cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all([s.cpu() for s in state["rng"]["cuda"]])
+
+    # --- events ---
+
+    def _emit(self, event: TrainingEvent) -> None:
+        """To the run's events.jsonl, then to every listener. A listener that raises is
+        dropped (and the error logged), so a broken display never stops training."""
+        if self._recorder is not None:
+            self._recorder.record_event(event)
+        for listener in list(self.listeners):
+            try:
+                listener(event)
+            except Exception as exc:  # noqa: BLE001
+                self.listeners.remove(listener)
+                self._emit(LogMessage(f"a listener failed and gets no more events: {type(exc).__name__}: {exc}",
+                                      "error"))
+
+
+class _Loop:
+    """What the epoch loop works with, and the running sums of the current epoch."""
+
+    def __init__(self, model: nn.Module, step_model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any,
+                 data: DeviceData, autocast: Callable[[], contextlib.AbstractContextManager], device: str):
+        self.model, self.step_model, self.optimizer, self.scheduler = model, step_model, optimizer, scheduler
+        self.data, self.autocast, self.device = data, autocast, device
+
+    def begin_epoch(self) -> None:
+        self.loss_sum, self.correct, self.trained, self.paused_s = 0.0, 0, 0, 0.0
+        if self.device.startswith("cuda"):
+            torch.cuda.reset_peak_memory_stats()
+        self.started = time.perf_counter()
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started - self.paused_s
+
+    def lr(self) -> float:
+        return self.optimizer.param_groups[0]["lr"]
+
+    def peak_memory(self) -> int | None:
+        if self.device.startswith("cuda"):
+            return torch.cuda.max_memory_allocated()
+        if self.device == "mps":
+            return torch.mps.driver_allocated_memory()
+        return None  # the CPU has no per-run allocator statistics
+
+
+def make_optimizer(model: nn.Module, config: TrainConfig, fused: bool = False) -> torch.optim.Optimizer:
+    params, options = model.parameters(), {"lr": config.lr, "weight_decay": config.weight_decay}
+    if fused:
+        options["fused"] = True  # one kernel for the whole update on CUDA
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(params, momentum=config.momentum, nesterov=config.nesterov, **options)
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(params, **options)
+    return torch.optim.Adam(params, **options)
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig, batches_per_epoch: int) -> Any:
+    """Schedules step once per batch, so they are smooth even for a one-epoch run."""
+    total = config.epochs * batches_per_epoch
+    lr_scheduler = torch.optim.lr_scheduler
+    if config.schedule == "step":  # a tenth of the rate after each third of the run
+        return lr_scheduler.StepLR(optimizer, step_size=max(total // 3, 1), gamma=0.1)
+    if config.schedule == "cosine":
+        return lr_scheduler.CosineAnnealingLR(optimizer, T_max=total)
+    if config.schedule == "onecycle":
+        return lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=total)
+    return None

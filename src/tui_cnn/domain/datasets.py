@@ -1,0 +1,114 @@
+"""The datasets a model can train on, as plain data: what their images look like, their
+classes, and which files torchvision reads from where. Pure Python (no torch), so the app
+and the command line can check a spec against a dataset and tell whether its files are
+present before anything heavy is imported.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .shapes import analyze
+from .spec import ModelSpec
+
+_MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+_CIFAR10_FILES = tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch", "batches.meta")
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    name: str  # what --dataset takes
+    title: str
+    input_shape: tuple[int, int, int]  # C, H, W
+    classes: tuple[str, ...]
+    torchvision_class: str  # torchvision.datasets.<this>(root, train=..., download=...)
+    files: tuple[str, ...]  # relative to the torchvision root
+    mean: tuple[float, ...]  # per channel, of the training images scaled to 0..1
+    std: tuple[float, ...]
+    flips: bool = False  # a mirrored image keeps its class (CIFAR-10 yes, digits no)
+    packaged: bool = False  # shipped inside tui-cnn: always available, never downloaded
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+
+def _idx_files(folder: str) -> tuple[str, ...]:
+    return tuple(f"{folder}/raw/{name}" for name in _MNIST_FILES)
+
+
+_DIGITS = tuple(str(d) for d in range(10))
+
+DATASETS: dict[str, DatasetInfo] = {
+    info.name: info
+    for info in (
+        DatasetInfo("mnist", "MNIST handwritten digits (60,000 / 10,000)", (1, 28, 28), _DIGITS, "MNIST",
+                    _idx_files("MNIST"), (0.1307,), (0.3081,)),
+        DatasetInfo("mnist-sample", "MNIST sample shipped with tui-cnn (4,000 / 1,000)", (1, 28, 28), _DIGITS,
+                    "MNIST", _idx_files("MNIST"), (0.1307,), (0.3081,), packaged=True),
+        DatasetInfo("fashion-mnist", "Fashion-MNIST clothing (60,000 / 10,000)", (1, 28, 28),
+                    ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                     "Ankle boot"), "FashionMNIST", _idx_files("FashionMNIST"), (0.2860,), (0.3530,)),
+        DatasetInfo("kmnist", "Kuzushiji-MNIST cursive Japanese (60,000 / 10,000)", (1, 28, 28),
+                    ("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"), "KMNIST", _idx_files("KMNIST"),
+                    (0.1918,), (0.3483,)),
+        DatasetInfo("cifar10", "CIFAR-10 colour photos (50,000 / 10,000)", (3, 32, 32),
+                    ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
+                    "CIFAR10", tuple(f"cifar-10-batches-py/{name}" for name in _CIFAR10_FILES),
+                    (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616), flips=True),
+    )
+}
+
+
+def _chw(shape: tuple[int, ...]) -> str:
+    return "x".join(str(v) for v in shape)
+
+
+def default_data_dir() -> Path:
+    """The per-user torchvision root: $XDG_CACHE_HOME/tui-cnn/data (~/.cache/tui-cnn/data)."""
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "tui-cnn" / "data"
+
+
+def dataset_root(name: str, data_dir: str | os.PathLike[str] | None = None) -> Path:
+    """The torchvision root for a dataset. The packaged sample is unpacked into its own
+    folder so it never mixes with a full MNIST download."""
+    root = Path(data_dir) if data_dir is not None else default_data_dir()
+    return root / "mnist-sample" if DATASETS[name].packaged else root
+
+
+def missing_files(name: str, data_dir: str | os.PathLike[str] | None = None) -> list[Path]:
+    root = dataset_root(name, data_dir)
+    return [root / file for file in DATASETS[name].files if not (root / file).is_file()]
+
+
+def is_available(name: str, data_dir: str | os.PathLike[str] | None = None) -> bool:
+    """Whether training on the dataset needs no download (the packaged sample always is)."""
+    return DATASETS[name].packaged or not missing_files(name, data_dir)
+
+
+def default_dataset(data_dir: str | os.PathLike[str] | None = None) -> tuple[str, str]:
+    """Full MNIST when its files are present, else the built-in sample; and why, in words."""
+    where = Path(data_dir) if data_dir is not None else default_data_dir()
+    if is_available("mnist", data_dir):
+        return "mnist", f"MNIST found in {where}"
+    return "mnist-sample", f"MNIST not found in {where}; using the built-in 5,000-digit sample"
+
+
+def check_spec_matches(spec: ModelSpec, dataset: str) -> str | None:
+    """Why the model cannot train on the dataset as it stands, with the fix; None if it can."""
+    info = DATASETS[dataset]
+    if tuple(spec.input_shape) != info.input_shape:
+        same_shape = [n for n, d in DATASETS.items() if d.input_shape == tuple(spec.input_shape)]
+        alternative = f", or train on {' / '.join(same_shape)}" if same_shape else ""
+        return (f"{spec.name} takes {_chw(spec.input_shape)} images but {dataset} images are "
+                f"{_chw(info.input_shape)}: set the model's input_shape to {list(info.input_shape)}"
+                f"{alternative}")
+    output = analyze(spec, batch_size=1).output_shape
+    if output is not None and output != (1, info.num_classes):
+        got = f"{output[1]} outputs" if len(output) == 2 else f"an output of shape {_chw(output[1:])}"
+        return (f"{spec.name} ends in {got} but {dataset} has {info.num_classes} classes: "
+                f"end the model with Flatten and a Linear layer with out_features = {info.num_classes}")
+    return None
