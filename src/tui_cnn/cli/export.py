@@ -1,11 +1,46 @@
-"""`tui-cnn export`: placeholder, filled in by its issue."""
+"""``tui-cnn export``: a spec as a runnable PyTorch ``model.py``."""
 
 from __future__ import annotations
 
 import click
 
+from .common import EXIT_INVALID, InputShape, fail, load_model_or_exit, model_argument
+
 
 @click.command()
-def export() -> None:
-    """Not built yet."""
-    raise click.ClickException("tui-cnn export is not built yet")
+@model_argument()
+@click.option("--to", "target", metavar="FILE", default="-", show_default=True,
+              help="where to write the code (atomically); - prints it")
+@click.option("--input", "input_shape", type=InputShape(), help="override the input shape, e.g. 3,32,32")
+def export(model: str, target: str, input_shape: tuple[int, int, int] | None) -> None:
+    """Write the model as PyTorch code: an nn.Module with features and classifier.
+
+    Exit 1 (with the diagnostics) if the model is invalid, 2 for a bad command line,
+    spec or target file."""
+    from ..domain.export import class_name, export_code
+    from ..domain.shapes import analyze
+    from ..domain.specfile import atomic_write_text
+
+    spec = load_model_or_exit(model)
+    if input_shape:
+        spec = spec.with_input_shape(input_shape)
+    analysis = analyze(spec, batch_size=1)
+    if not analysis.valid:
+        fail("\n".join([f"{spec.name} is not a valid model, nothing exported:", *map(_problem, analysis.errors)]),
+             EXIT_INVALID)
+    code = export_code(spec)
+    if target == "-":
+        click.echo(code, nl=False)
+        return
+    try:
+        atomic_write_text(target, code)
+    except OSError as exc:
+        fail(f"cannot write {target}: {exc.strerror or exc}")
+    click.echo(f"wrote {target}: class {class_name(spec)}, {analysis.totals.params:,} parameters", err=True)
+
+
+def _problem(diagnostic) -> str:
+    where = "model" if diagnostic.layer is None else f"layer {diagnostic.layer}"
+    field = f" {diagnostic.field}" if diagnostic.field else ""
+    fix = f" (fix: {diagnostic.suggestion})" if diagnostic.suggestion else ""
+    return f"  {where}{field}: {diagnostic.message}{fix}"

@@ -1,0 +1,89 @@
+"""The exported model.py, imported and run by torch, is the model the shape engine describes."""
+
+import importlib.util
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from tui_cnn.backend.build import build_model
+from tui_cnn.cli import main
+from tui_cnn.domain import load_preset
+from tui_cnn.domain.export import export_code
+from tui_cnn.domain.shapes import analyze
+from tui_cnn.domain.spec import LayerSpec, ModelSpec
+from tui_cnn.domain.specfile import save_spec
+
+ODD_ARGUMENTS = ModelSpec("odd args 2", (3, 17, 23), (
+    LayerSpec.of("Conv2d", out_channels=8, kernel_size=(3, 5), padding="same", bias=False),
+    LayerSpec.of("BatchNorm2d", momentum=0.2),
+    LayerSpec.of("LeakyReLU", negative_slope=0.1),
+    LayerSpec.of("MaxPool2d", kernel_size=3, stride=2, ceil_mode=True),
+    LayerSpec.of("AdaptiveAvgPool2d", output_size=(2, None)),
+    LayerSpec.of("Flatten"),
+    LayerSpec.of("Dropout", p=0.25),
+    LayerSpec.of("Linear", out_features=5),
+))
+
+
+def import_module(path):
+    spec = importlib.util.spec_from_file_location(f"exported_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("spec", [load_preset("SimpleCNN"), load_preset("LeNet5"), load_preset("VGGSmall"), ODD_ARGUMENTS],
+                         ids=lambda spec: spec.name)
+def test_exported_model_runs_with_the_shapes_and_parameters_of_the_shape_engine(spec, tmp_path):
+    path = tmp_path / "model.py"
+    path.write_text(export_code(spec))
+    module = import_module(path)
+    model = module.build_model().eval()
+    analysis = analyze(spec, batch_size=2)
+    with torch.no_grad():
+        output = model(torch.randn(2, *module.INPUT_SHAPE))
+    assert tuple(output.shape) == analysis.output_shape
+    assert sum(p.numel() for p in model.parameters()) == analysis.totals.params
+    # Checkpoints from the training backend load into the exported class.
+    assert model.state_dict().keys() == build_model(spec).state_dict().keys()
+
+
+def test_export_refuses_an_invalid_model(simple_cnn):
+    with pytest.raises(ValueError, match="layer 0"):
+        export_code(simple_cnn.replace_layer(0, simple_cnn.layers[0].with_arg("kernel_size", 31)))
+
+
+# --- tui-cnn export ---
+
+
+def test_cli_writes_a_model_file(tmp_path):
+    target = tmp_path / "model.py"
+    result = CliRunner().invoke(main, ["export", "SimpleCNN", "--to", str(target)])
+    assert result.exit_code == 0, result.output
+    assert "class SimpleCNN(nn.Module)" in target.read_text()
+    assert "50,186 parameters" in result.output
+    assert [p.name for p in tmp_path.iterdir()] == ["model.py"]  # no temporary file left behind
+
+
+def test_cli_exports_a_spec_file_to_stdout(tmp_path, simple_cnn):
+    path = tmp_path / "mine.toml"
+    save_spec(simple_cnn, path)
+    result = CliRunner().invoke(main, ["export", str(path)])
+    assert result.exit_code == 0
+    assert result.output == export_code(simple_cnn)
+
+
+def test_cli_says_why_an_invalid_model_is_not_exported(tmp_path):
+    target = tmp_path / "model.py"
+    result = CliRunner().invoke(main, ["export", "SimpleCNN", "--input", "1,2,2", "--to", str(target)])
+    assert result.exit_code == 1
+    assert "layer 5 kernel_size" in result.output and "fix:" in result.output
+    assert not target.exists()
+
+
+@pytest.mark.parametrize("args", [["nope"], ["SimpleCNN", "--to", "/no/such/dir/model.py"], ["SimpleCNN", "--input", "1,x"]])
+def test_cli_exits_2_for_bad_input(args):
+    result = CliRunner().invoke(main, ["export", *args])
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
