@@ -1,11 +1,119 @@
-"""`tui-cnn train`: placeholder, filled in by its issue."""
+"""``tui-cnn train``: train a spec or preset, in the app's monitor or, with --headless, in
+the terminal (rich progress bars on a TTY; one plain line per epoch in a log file)."""
 
 from __future__ import annotations
 
+import signal
+import sys
+from dataclasses import fields, replace
+from typing import Any
+
 import click
+
+from ..domain.training import DATASETS, DEVICES, OPTIMIZERS, SCHEDULES, TrainConfig
+from .common import EXIT_INVALID, EXIT_OK, fail, load_model_or_exit, model_argument
+
+EXIT_STOPPED = 130  # stopped with Ctrl+C (the shell's convention for SIGINT); checkpoint kept
+_DEFAULTS = TrainConfig()
+
+
+def _default(name: str) -> str:
+    return f"(default: {getattr(_DEFAULTS, name)})"
 
 
 @click.command()
-def train() -> None:
-    """Not built yet."""
-    raise click.ClickException("tui-cnn train is not built yet")
+@model_argument(required=False)
+@click.option("--dataset", type=click.Choice(DATASETS), help="default: mnist if found in --data-dir, else mnist-sample")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="torchvision root holding MNIST/raw/... "
+              "(default: ~/.cache/tui-cnn/data)")
+@click.option("--epochs", type=click.IntRange(min=1), help=_default("epochs"))
+@click.option("--batch-size", "-b", type=click.IntRange(min=1), help=_default("batch_size"))
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), help=_default("lr"))
+@click.option("--optimizer", type=click.Choice(OPTIMIZERS), help=_default("optimizer"))
+@click.option("--schedule", type=click.Choice(SCHEDULES), help=_default("schedule"))
+@click.option("--weight-decay", type=click.FloatRange(min=0), help=_default("weight_decay"))
+@click.option("--label-smoothing", type=click.FloatRange(0, 1, max_open=True), help=_default("label_smoothing"))
+@click.option("--device", type=click.Choice(DEVICES), help="auto: CUDA, then Apple MPS, then the CPU")
+@click.option("--seed", type=int, help=_default("seed"))
+@click.option("--no-amp", "amp", flag_value=False, default=None, help="no bfloat16 autocast on CUDA")
+@click.option("--compile", "compile_", is_flag=True, default=None, help="torch.compile the model")
+@click.option("--augment", is_flag=True, default=None, help="random shifts (and flips for CIFAR-10), on the device")
+@click.option("--val-fraction", type=click.FloatRange(0, 1, max_open=True),
+              help="hold out this much of the training split for validation (default: validate on test)")
+@click.option("--run-dir", type=click.Path(file_okay=False), help="default: runs/<date>-<time>-<model>/")
+@click.option("--resume", "resume", type=click.Path(exists=True, file_okay=False),
+              help="continue this run directory at the epoch after its last checkpoint")
+@click.option("--headless", is_flag=True, help="train in the terminal, without the app")
+def train(model: str | None, resume: str | None, headless: bool, **options: Any) -> None:
+    """Train a spec file or preset (default SimpleCNN). Exit 0 when training finished, 1 when
+    it failed, 2 for bad arguments, 130 when stopped with Ctrl+C (the checkpoint is kept)."""
+    from ..domain.datasets import check_spec_matches
+
+    given = {name.rstrip("_"): value for name, value in options.items() if value is not None}
+    spec, config = _resumed(resume, model, given) if resume else _new_run(model, given)
+    problems = config.validate()
+    if problems:
+        fail("; ".join(problems))
+    mismatch = check_spec_matches(spec, config.dataset)
+    if mismatch:
+        fail(mismatch)
+    if not headless:
+        from ..app.app import TuiCnnApp
+
+        TuiCnnApp(spec, start_mode="monitor", train_config=config).run()
+        return
+    sys.exit(_train_headless(spec, config))
+
+
+def _new_run(model: str | None, given: dict[str, Any]):
+    from ..domain.datasets import default_dataset
+
+    spec = load_model_or_exit(model)
+    if "dataset" not in given:
+        given["dataset"], why = default_dataset(given.get("data_dir"))
+        click.echo(why, err=True)
+    return spec, TrainConfig(**given)
+
+
+def _resumed(run_dir: str, model: str | None, given: dict[str, Any]):
+    """The run's own spec and configuration, with the options given now on top (e.g. more
+    --epochs). A spec given as well must be the run's."""
+    from ..domain.specfile import SpecError, spec_from_dict
+    from ..domain.training import read_run_config
+
+    try:
+        saved = read_run_config(run_dir)
+        spec = spec_from_dict(saved["spec"], f"{run_dir}/config.json")
+        config = TrainConfig.from_json(saved["config"])
+    except (OSError, ValueError, KeyError, SpecError) as exc:
+        fail(f"{run_dir} is not a run directory with a readable config.json ({exc})")
+    if model is not None and load_model_or_exit(model) != spec:
+        fail(f"{model} is not the model {run_dir} trained ({spec.name}); leave it out to resume that run")
+    known = {f.name for f in fields(TrainConfig)}
+    return spec, replace(config, **{k: v for k, v in given.items() if k in known}, resume=run_dir, run_dir=run_dir)
+
+
+def _train_headless(spec, config: TrainConfig) -> int:
+    from ..backend.trainer import Trainer
+    from .train_report import make_reporter
+
+    reporter = make_reporter(sys.stdout.isatty())
+    trainer = Trainer(spec, config, [reporter])
+    previous = signal.getsignal(signal.SIGINT)
+
+    def stop_on_ctrl_c(signum: int, frame: Any) -> None:
+        reporter.note("stopping after this batch (Ctrl+C again to abort)")
+        trainer.stop()
+        signal.signal(signal.SIGINT, previous)
+
+    signal.signal(signal.SIGINT, stop_on_ctrl_c)
+    try:
+        with reporter:
+            trainer.run()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if reporter.failure is not None:
+        click.echo(f"tui-cnn: training failed: {reporter.failure}", err=True)
+        return EXIT_INVALID
+    return EXIT_STOPPED if reporter.stopped else EXIT_OK
+
