@@ -80,6 +80,7 @@ class BuilderScreen(Screen):
         Binding("f", "add('Flatten')", "Flatten", show=False),
         Binding("l", "add('Linear')", "Linear", show=False),
         Binding("a", "pick_layer", "Any layer"),
+        Binding("i", "model_settings", "Input & classes", show=False),
         Binding("k", "conv_block", "Conv block"),
         Binding("delete,backspace", "delete_layer", "Delete"),
         Binding("D", "duplicate", "Duplicate", show=False),
@@ -294,6 +295,11 @@ class BuilderScreen(Screen):
             return
         self._commit(offered.fix.apply(self.spec), select=offered.fix.layer)
         self.notify(f"Applied: {offered.fix.label}", timeout=2)
+
+    def action_model_settings(self) -> None:
+        self._stack.move_cursor(row=0)
+        self._show_form(refill=True)
+        self._form.rows["input"].input.focus()
 
     def action_focus_stack(self) -> None:
         self._stack.focus()

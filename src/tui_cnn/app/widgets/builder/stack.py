@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from rich.style import Style
 from rich.text import Text
+from textual.binding import Binding
 from textual.color import Color
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable
@@ -27,6 +28,11 @@ def per_sample(shape: tuple[int, ...] | None) -> str:
 
 class StackTable(DataTable):
     """Row 0 is the input, rows 1..n the layers, row n+1 the output."""
+
+    BINDINGS = [  # rows, not columns: home and end go to the input and the output
+        Binding("home", "scroll_top", "First row", show=False),
+        Binding("end", "scroll_bottom", "Last row", show=False),
+    ]
 
     def __init__(self, **kwargs) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
