@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -16,6 +16,9 @@ from .screens.builder import BuilderScreen
 from .screens.monitor import MonitorScreen
 from .screens.tracker import TrackerScreen
 from .widgets.confirm import ConfirmScreen
+
+if TYPE_CHECKING:
+    from .screens.tracker import Tracked
 
 SCREENS_BY_KEY = (("1", "tracker", "Tracker"), ("2", "builder", "Builder"), ("3", "monitor", "Train"))
 
@@ -42,10 +45,16 @@ class TuiCnnApp(App[None]):
         start_mode: str = "tracker",
         train_config: TrainConfig | None = None,
         run_dir: str | None = None,
+        batch_size: int | None = None,
+        tracked: Tracked | None = None,
     ) -> None:
         super().__init__()
         if spec is not None:
             self.set_reactive(TuiCnnApp.spec, spec)
+        if batch_size is not None:
+            self.set_reactive(TuiCnnApp.batch_size, batch_size)
+        #: Set by `tui-cnn track`: the tracker opens on this user's nn.Module instead of the spec.
+        self.tracked = tracked
         self.start_mode = start_mode
         #: Set by `tui-cnn train` (without --headless): the monitor starts this run at once.
         self.train_config = train_config
@@ -60,6 +69,12 @@ class TuiCnnApp(App[None]):
         for key, mode, label in SCREENS_BY_KEY:
             yield SystemCommand(f"Show {label}", f"Switch to the {label.lower()} screen (key {key})",
                                 lambda mode=mode: self.switch_mode(mode))
+        yield SystemCommand("Track your own nn.Module", "Import MODULE:ATTR and show it in the tracker (key t)",
+                            self._track_module)
+
+    def _track_module(self) -> None:
+        self.switch_mode("tracker")
+        self.call_after_refresh(lambda: self.screen.run_action("track_module"))
 
     def action_help(self) -> None:
         from .widgets.help import HelpScreen

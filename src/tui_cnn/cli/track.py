@@ -1,11 +1,41 @@
-"""`tui-cnn track`: placeholder, filled in by its issue."""
+"""``tui-cnn track MODULE:ATTR --input C,H,W``: the tracker on a user's own nn.Module, traced
+on torch's meta device (nothing allocated). Importing that module is the only time tui-cnn
+runs code from outside."""
 
 from __future__ import annotations
 
+import json
+
 import click
+
+from .common import EXIT_INVALID, EXIT_USAGE, InputShape, fail
 
 
 @click.command()
-def track() -> None:
-    """Not built yet."""
-    raise click.ClickException("tui-cnn track is not built yet")
+@click.argument("target", metavar="MODULE:ATTR")
+@click.option("--input", "input_shape", type=InputShape(), required=True, help="input shape C,H,W, e.g. 1,28,28")
+@click.option("--batch-size", "-b", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="print the layers as JSON instead of opening the app")
+def track(target: str, input_shape: tuple[int, int, int], batch_size: int, as_json: bool) -> None:
+    """Track your own nn.Module: a class with a no-argument constructor, or a function that
+    returns a module, from the current directory or an installed package (e.g. mymodel:Net).
+
+    Exit 2 if it cannot be imported or built, 1 if its forward pass fails on this input.
+    """
+    from ..backend.introspect import TrackError, load_target, track as track_module
+
+    try:
+        model = load_target(target)
+    except TrackError as exc:
+        fail(str(exc), EXIT_USAGE)
+    try:
+        summary = track_module(model, input_shape, batch_size, target)
+    except TrackError as exc:
+        fail(str(exc), EXIT_INVALID)
+    if as_json:
+        click.echo(json.dumps(summary.to_json(), indent=2))
+        return
+    from ..app.app import TuiCnnApp
+    from ..app.screens.tracker import Tracked
+
+    TuiCnnApp(batch_size=batch_size, tracked=Tracked(target, model, input_shape)).run()

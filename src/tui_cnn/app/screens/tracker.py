@@ -1,14 +1,304 @@
-"""The tracker screen: placeholder, filled in by its issue."""
+"""The dimension tracker: every layer's shapes, parameters, compute and memory, the worked
+formulas of the layer under the cursor, and the tensor's shape at a glance.
+
+It shows the app's current model (``app.spec``, which the builder sets) or a user's own
+nn.Module tracked on the meta device (``tui-cnn track``, or the t key); both arrive as a
+``ModelSummary``, so there is one table for both.
+"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.markup import escape
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import DataTable, Footer, Header, Input, Label, Static
+
+from ...domain import format as fmt
+from ...domain.shapes import analyze
+from ...domain.summary import ModelSummary
+from ..widgets.formula_panel import FormulaPanel
+from ..widgets.layer_table import LayerTable
+from ..widgets.shape_bars import ShapeFlow
+
+if TYPE_CHECKING:
+    from torch import nn
+
+WIDE = 120  # columns from which the table shows every column and the panels sit side by side
+MAX_BATCH = 1_000_000
+
+
+def parse_input_shape(text: str) -> tuple[int, int, int]:
+    """``1,28,28`` or ``3x32x32``; ValueError says what is wrong."""
+    parts = [p for p in text.replace("x", ",").replace(" ", ",").split(",") if p]
+    if len(parts) != 3 or not all(p.isdigit() and int(p) >= 1 for p in parts):
+        raise ValueError("input shape must be three positive integers C,H,W (e.g. 1,28,28)")
+    return int(parts[0]), int(parts[1]), int(parts[2])
+
+
+def parse_batch_size(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= MAX_BATCH:
+        raise ValueError(f"batch size must be a whole number from 1 to {MAX_BATCH:,}")
+    return int(text)
+
+
+class Tracked:
+    """A user's nn.Module (on the meta device) and the input it was last tracked with."""
+
+    def __init__(self, target: str, model: "nn.Module", input_shape: tuple[int, int, int]) -> None:
+        self.target, self.model, self.input_shape = target, model, input_shape
+
+    def summary(self, batch_size: int) -> ModelSummary:
+        from ...backend.introspect import track
+
+        return track(self.model, self.input_shape, batch_size, self.target)
 
 
 class TrackerScreen(Screen):
+    CSS_PATH = "tracker.tcss"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE, "-wide")]
+    BINDINGS = [
+        Binding("i", "edit('input-shape')", "Input", tooltip="Edit the input shape C,H,W"),
+        Binding("b", "edit('batch-size')", "Batch", tooltip="Edit the batch size"),
+        Binding("v", "toggle_flow", "Bars", tooltip="Swap the detail panel for the shape bars"),
+        Binding("t", "track_module", "Track", tooltip="Track your own nn.Module (MODULE:ATTR)"),
+        Binding("m", "show_model", "Model", tooltip="Back to the app's model"),
+        Binding("escape", "focus_table", "Table", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tracked: Tracked | None = None
+        self.summary: ModelSummary | None = None
+        self._static_text: dict[str, str] = {}
+
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static("Tracker: not built yet")
+        with Horizontal(id="controls"):
+            yield Label("Input C,H,W", classes="label")
+            yield Input(id="input-shape", restrict=r"[0-9, x]*", max_length=24, select_on_focus=False)
+            yield Label("Batch", classes="label")
+            yield Input(id="batch-size", restrict=r"[0-9]*", max_length=7, select_on_focus=False)
+            yield Static(id="edit-error")
+            yield Static(id="status")
+        with Vertical(id="body"):
+            with Vertical(id="main"):
+                yield LayerTable(id="layers")
+                yield Static(id="totals")
+                yield ShapeFlow(id="flow")
+            yield FormulaPanel(id="detail")
         yield Footer()
+
+    def on_mount(self) -> None:
+        self.tracked = getattr(self.app, "tracked", None)
+        self.watch(self.app, "spec", self._spec_changed, init=False)
+        self.watch(self.app, "batch_size", self._batch_changed, init=False)
+        self.query_one("#batch-size", Input).value = str(self.app.batch_size)
+        self._show_input_shape()
+        self.refresh_summary()
+        self.query_one(LayerTable).focus()
+
+    # --- what is shown ---
+
+    @property
+    def wide(self) -> bool:
+        return self.size.width >= WIDE
+
+    def refresh_summary(self) -> None:
+        if self.tracked is not None:
+            self._track_in_background()
+        else:
+            self.show(ModelSummary.of_analysis(analyze(self.app.spec, self.app.batch_size)))
+
+    def show(self, summary: ModelSummary) -> None:
+        self.summary = summary
+        self.sub_title = summary.title + (" (tracked nn.Module)" if summary.tracked else "")
+        self.query_one(LayerTable).show(summary, self.wide)
+        self.query_one(ShapeFlow).show(summary)
+        self._update_static("#totals", self._totals_text(summary))
+        self._update_static("#status", self._status_text(summary))
+        self._show_detail()
+
+    def _update_static(self, selector: str, markup: str) -> None:
+        """Statics repaint only when their text changes."""
+        if self._static_text.get(selector) != markup:
+            self._static_text[selector] = markup
+            self.query_one(selector, Static).update(markup)
+
+    def _totals_text(self, s: ModelSummary) -> str:
+        t = s.totals
+        trainable = "" if t.trainable_params == t.params else f" ({fmt.grouped(t.trainable_params)} trainable)"
+        lines = [
+            f"[b]Params[/b] {fmt.grouped(t.params)}{trainable}  [b]MACs[/b] {fmt.compact(t.macs)}  "
+            f"[b]Memory[/b] weights {fmt.binary_bytes(t.param_bytes)} + activations {fmt.binary_bytes(t.activation_bytes)}",
+            f"[b]Training memory[/b] ≈ {fmt.binary_bytes(t.training_bytes)} for batch {s.batch_size} "
+            "[dim](estimate, rule in the detail panel)[/dim]",
+        ]
+        for d in s.model_diagnostics:
+            colour = "$text-error" if d.is_error else "$text-warning"
+            lines.append(f"[{colour}]{'✗' if d.is_error else '!'} {escape(d.message)}[/]")
+        return "\n".join(lines)
+
+    def _status_text(self, s: ModelSummary) -> str:
+        errors = sum(d.is_error for d in s.diagnostics)
+        warnings = len(s.diagnostics) - errors
+        if errors:
+            return f"[$text-error]✗ {errors} error{'s' * (errors > 1)}[/]"
+        if warnings:
+            return f"[$text-warning]! {warnings} warning{'s' * (warnings > 1)}[/]"
+        return "[$text-success]✓ valid[/]"
+
+    def _show_detail(self) -> None:
+        if self.summary is None:
+            return
+        table = self.query_one(LayerTable)
+        rows = self.summary.rows
+        row = rows[table.cursor_row] if rows and 0 <= table.cursor_row < len(rows) else None
+        self.query_one(FormulaPanel).show(self.summary, row)
+        self.query_one(ShapeFlow).highlight = table.cursor_row if row else None
+
+    @on(DataTable.RowHighlighted)
+    def _row_highlighted(self) -> None:
+        self._show_detail()
+
+    def on_resize(self) -> None:
+        if self.summary is not None:
+            self.query_one(LayerTable).show(self.summary, self.wide)
+
+    # --- the app's model changed elsewhere (the builder) ---
+
+    def _spec_changed(self) -> None:
+        self.tracked = None  # the builder's edit is what the user wants to see now
+        self._show_input_shape()
+        self.refresh_summary()
+
+    def _batch_changed(self) -> None:
+        box = self.query_one("#batch-size", Input)
+        if box.value != str(self.app.batch_size):
+            box.value = str(self.app.batch_size)
+        self.refresh_summary()
+
+    def _show_input_shape(self) -> None:
+        shape = self.tracked.input_shape if self.tracked else self.app.spec.input_shape
+        box = self.query_one("#input-shape", Input)
+        try:
+            if parse_input_shape(box.value) == tuple(shape):
+                return
+        except ValueError:
+            pass
+        box.value = ",".join(str(v) for v in shape)
+
+    # --- edits on this screen ---
+
+    @on(Input.Changed, "#input-shape")
+    def _input_shape_edited(self, event: Input.Changed) -> None:
+        try:
+            shape = parse_input_shape(event.value)
+        except ValueError as exc:
+            return self._edit_error(event.input, str(exc))
+        self._edit_error(event.input, None)
+        if self.tracked is not None:
+            if shape != self.tracked.input_shape:
+                self.tracked.input_shape = shape
+                self.refresh_summary()
+        elif shape != tuple(self.app.spec.input_shape):
+            self.app.spec = self.app.spec.with_input_shape(shape)
+
+    @on(Input.Changed, "#batch-size")
+    def _batch_size_edited(self, event: Input.Changed) -> None:
+        try:
+            batch = parse_batch_size(event.value)
+        except ValueError as exc:
+            return self._edit_error(event.input, str(exc))
+        self._edit_error(event.input, None)
+        self.app.batch_size = batch
+
+    @on(Input.Submitted)
+    def _submitted(self) -> None:
+        self.action_focus_table()
+
+    def _edit_error(self, box: Input, message: str | None) -> None:
+        """A bad value is said next to the inputs; the last good model stays on screen."""
+        box.set_class(message is not None, "-invalid")
+        self._update_static("#edit-error", f"[$text-error]✗ {message}[/]" if message else "")
+
+    # --- actions ---
+
+    def action_edit(self, input_id: str) -> None:
+        self.query_one(f"#{input_id}", Input).focus()
+
+    def action_focus_table(self) -> None:
+        self.query_one(LayerTable).focus()
+
+    def action_toggle_flow(self) -> None:
+        self.toggle_class("-flow")
+
+    def action_track_module(self) -> None:
+        from ..widgets.track_prompt import TrackPrompt
+
+        def chosen(target: str | None) -> None:
+            if target:
+                self.notify(f"Importing {target} and tracing it on the meta device…", timeout=3)
+                self._load_and_track(target)
+
+        self.app.push_screen(TrackPrompt(), chosen)
+
+    def action_show_model(self) -> None:
+        self.tracked = None
+        self._show_input_shape()
+        self.refresh_summary()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "show_model":
+            return self.tracked is not None
+        if action == "toggle_flow":
+            return not self.wide
+        return True
+
+    # --- tracking a user's nn.Module, off the UI's thread (torch loads there) ---
+
+    def _load_and_track(self, target: str) -> None:
+        input_shape = tuple(self.app.spec.input_shape)
+        batch = self.app.batch_size
+
+        def work() -> None:
+            from ...backend.introspect import TrackError, load_target
+
+            try:
+                tracked = Tracked(target, load_target(target), input_shape)
+                summary = tracked.summary(batch)
+            except TrackError as exc:
+                self.app.call_from_thread(self.notify, str(exc), title="Cannot track", severity="error", timeout=10)
+                return
+            self.app.call_from_thread(self._tracked_ready, tracked, summary)
+
+        self.run_worker(work, thread=True, exclusive=True, group="track")
+
+    def _tracked_ready(self, tracked: Tracked, summary: ModelSummary) -> None:
+        self.tracked = tracked
+        self._show_input_shape()
+        self.show(summary)
+        self.refresh_bindings()
+
+    def _track_in_background(self) -> None:
+        tracked, batch = self.tracked, self.app.batch_size
+
+        def work() -> None:
+            from ...backend.introspect import TrackError
+
+            try:
+                summary = tracked.summary(batch)
+            except TrackError as exc:
+                self.app.call_from_thread(self._edit_error, self.query_one("#input-shape", Input), str(exc))
+                return
+            self.app.call_from_thread(self._show_if_current, tracked, summary)
+
+        self.run_worker(work, thread=True, exclusive=True, group="track")
+
+    def _show_if_current(self, tracked: Tracked, summary: ModelSummary) -> None:
+        if tracked is self.tracked:
+            self.show(summary)

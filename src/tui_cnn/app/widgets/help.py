@@ -22,7 +22,8 @@ class HelpScreen(ModalScreen[None]):
         for key, binding in self._bindings_of(self._under):
             if binding.description and (key, binding.description) not in seen:
                 seen.add((key, binding.description))
-                lines.append(f"  [b]{self.app.get_key_display(binding):>10}[/b]  {binding.description}")
+                what = binding.tooltip or binding.description
+                lines.append(f"  [b]{self.app.get_key_display(binding):>10}[/b]  {what}")
         lines += ["", "  [b]    ctrl+p[/b]  command palette", "", "[dim]escape closes this help[/dim]"]
         with VerticalScroll(id="dialog"):
             yield Static("\n".join(lines))

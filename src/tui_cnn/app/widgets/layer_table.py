@@ -1,0 +1,117 @@
+"""The tracker's table: one row a layer, for a spec or a tracked nn.Module alike (LayerRow).
+
+Updates are diffed cell by cell: a new model that changes one layer's figures repaints
+those cells only (over SSH every repaint costs bandwidth).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.markup import parse_style
+from textual.widgets import DataTable
+
+from ...domain import format as fmt
+from ...domain.explain import mark
+from ...domain.summary import LayerRow, ModelSummary
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    key: str
+    label: str
+    numeric: bool = False
+    wide_only: bool = False  # left out on narrow terminals; the detail panel shows it
+
+
+COLUMNS = (
+    Column("index", "#"),
+    Column("layer", "Layer"),
+    Column("input", "Input", wide_only=True),
+    Column("output", "Output"),
+    Column("params", "Params", numeric=True),
+    Column("macs", "MACs", numeric=True),
+    Column("memory", "Act. mem", numeric=True, wide_only=True),
+    Column("rf", "RF", numeric=True),
+)
+
+
+def chw(shape: tuple[int, ...] | None) -> str:
+    """A shape without its batch dimension, which every row shares: 32x28x28, 3136."""
+    if shape is None:
+        return "?"
+    return "x".join(str(v) for v in shape[1:])
+
+
+def _count(n: int, text: str) -> str:
+    return text if n else "–"
+
+
+def row_cells(row: LayerRow) -> dict[str, str]:
+    r = row.report
+    rf = r.receptive_field
+    return {
+        "index": f"{mark(r)} {row.name}".strip(),
+        "layer": row.call,
+        "input": chw(r.input_shape),
+        "output": chw(r.output_shape),
+        "params": _count(r.params, fmt.grouped(r.params)),
+        "macs": _count(r.macs, fmt.compact(r.macs)),
+        "memory": fmt.binary_bytes(r.activation_bytes) if r.output_shape else "?",
+        "rf": "" if rf is None else (str(rf[0]) if rf[0] == rf[1] else f"{rf[0]}x{rf[1]}"),
+    }
+
+
+def _severity(row: LayerRow) -> str | None:
+    return "error" if row.report.has_error else ("warning" if row.report.has_warning else None)
+
+
+class LayerTable(DataTable):
+    def __init__(self, **kwargs) -> None:
+        super().__init__(cursor_type="row", **kwargs)
+        self._columns: tuple[Column, ...] = ()
+        self._shown: list[tuple[dict[str, str], str | None]] = []  # per row: cells, severity
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "theme", self._restyle, init=False)
+
+    def show(self, summary: ModelSummary, wide: bool) -> None:
+        columns = tuple(c for c in COLUMNS if wide or not c.wide_only)
+        shown = [(row_cells(row), _severity(row)) for row in summary.rows]
+        if columns != self._columns:
+            self.clear(columns=True)
+            for column in columns:
+                self.add_column(Text(column.label, justify="right" if column.numeric else "left"), key=column.key)
+            self._columns, self._shown = columns, []
+        if len(shown) != len(self._shown):
+            self._replace_rows(shown)
+        else:
+            self._update_changed(shown)
+        self._shown = shown
+
+    def _cell(self, column: Column, cells: dict[str, str], severity: str | None) -> Text:
+        style = parse_style(f"$text-{severity}").rich_style if severity and column.key in ("index", "layer") else ""
+        return Text(cells[column.key], style=style, justify="right" if column.numeric else "left", no_wrap=True)
+
+    def _replace_rows(self, shown: list[tuple[dict[str, str], str | None]]) -> None:
+        cursor = self.cursor_row
+        self.clear()
+        for index, (cells, severity) in enumerate(shown):
+            self.add_row(*(self._cell(c, cells, severity) for c in self._columns), key=str(index))
+        if shown:
+            self.move_cursor(row=min(max(cursor, 0), len(shown) - 1), animate=False)
+
+    def _update_changed(self, shown: list[tuple[dict[str, str], str | None]]) -> None:
+        for index, (new, old) in enumerate(zip(shown, self._shown)):
+            if new == old:
+                continue
+            for column in self._columns:
+                if new[0][column.key] != old[0][column.key] or new[1] != old[1]:
+                    self.update_cell(str(index), column.key, self._cell(column, *new), update_width=True)
+
+    def _restyle(self) -> None:
+        """Colours come from the theme: a new theme re-renders the marked rows."""
+        shown, self._shown = self._shown, [(cells, None) for cells, _ in self._shown]
+        self._update_changed(shown)
+        self._shown = shown

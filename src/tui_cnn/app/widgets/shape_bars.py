@@ -1,0 +1,71 @@
+"""The tensor's journey at a glance: a bar per layer whose length follows the image's side
+(sqrt(H*W), so 28x28 -> 7x7 reads as a quarter) and whose shading deepens with the channels
+(░ few ... █ the most), so it reads without colour too. Flat tensors are a thin line."""
+
+from __future__ import annotations
+
+import math
+
+from textual.content import Content
+from textual.reactive import reactive
+from textual.widget import Widget
+
+from ...domain.summary import ModelSummary
+from .layer_table import chw
+
+SHADES = "░▒▓█"
+
+
+def _shade(channels: int, most: int) -> str:
+    """Deeper tensors get denser glyphs, on a log scale (1 -> ░, the deepest -> █)."""
+    if most <= 1:
+        return SHADES[-1]
+    level = math.log(channels) / math.log(most)
+    return SHADES[min(len(SHADES) - 1, round(level * (len(SHADES) - 1)))]
+
+
+class ShapeFlow(Widget, can_focus=False):
+    highlight: reactive[int | None] = reactive(None)
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._summary: ModelSummary | None = None
+        self._shapes: tuple = ()
+
+    def show(self, summary: ModelSummary) -> None:
+        shapes = (summary.input_shape, *(row.report.output_shape for row in summary.rows))
+        names = tuple(row.name for row in summary.rows)
+        self._summary = summary
+        if (shapes, names) != self._shapes:  # repaint only when a shape (or a name) changed
+            self._shapes = (shapes, names)
+            self.refresh(layout=True)
+
+    def get_content_height(self, container, viewport, width: int) -> int:
+        return len(self._summary.rows) + 1 if self._summary else 1
+
+    def render(self) -> Content:
+        if self._summary is None:
+            return Content("")
+        rows = [("", "input", self._summary.input_shape)]
+        rows += [(row.name, row.report.type, row.report.output_shape) for row in self._summary.rows]
+        images = [s for _, _, s in rows if s is not None and len(s) == 4]
+        widest = max((math.sqrt(s[2] * s[3]) for s in images), default=1)
+        deepest = max((s[1] for s in images), default=1)
+        name_width = max(len(name) for name, _, _ in rows)
+        type_width = min(18, max(len(t) for _, t, _ in rows))
+        label_width = max(len(chw(s)) for _, _, s in rows)
+        room = max(4, self.size.width - name_width - type_width - label_width - 4)
+        lines = []
+        for index, (name, type_name, shape) in enumerate(rows):
+            label = f"{name:>{name_width}} {type_name[:type_width]:<{type_width}} {chw(shape):>{label_width}} "
+            if shape is None:
+                bar, style = "?", "$text-error"
+            elif len(shape) == 4:
+                length = max(1, round(room * math.sqrt(shape[2] * shape[3]) / widest))
+                bar, style = _shade(shape[1], deepest) * length, "$primary"
+            else:
+                bar, style = "▏", "$secondary"
+            selected = self.highlight is not None and index == self.highlight + 1
+            label_style = "reverse" if selected else "$text-muted"
+            lines.append(Content.from_markup(f"[{label_style}]$label[/][{style}]$bar[/]", label=label, bar=bar))
+        return Content("\n").join(lines)
