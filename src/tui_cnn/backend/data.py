@@ -39,6 +39,9 @@ class Split:
     def __len__(self) -> int:
         return len(self.labels)
 
+    def to(self, device: str) -> "Split":
+        return Split(self.images.to(device), self.labels.to(device))
+
     def subset(self, index: torch.Tensor) -> "Split":
         return Split(self.images[index], self.labels[index])
 
@@ -110,15 +113,13 @@ def load_data(name: str, data_dir: str | os.PathLike[str] | None, device: str, *
         unpack_sample(root)
     elif missing_files(name, data_dir):
         _download(info, root, log)
-    train, test = (_read(info, root, train=is_train) for is_train in (True, False))
+    train, test = (_read(info, root, train=is_train).to(device) for is_train in (True, False))
+    val = test  # the same tensors: one copy on the device, not two
     if val_fraction > 0:
-        order = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))
+        order = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed)).to(device)
         held_out = round(len(train) * val_fraction)
         train, val = train.subset(order[held_out:]), train.subset(order[:held_out])
-    else:
-        val = test
-    on_device = [Split(s.images.to(device), s.labels.to(device)) for s in (train, val, test)]
-    return DeviceData(info, *on_device, channels_last=channels_last)
+    return DeviceData(info, train, val, test, channels_last=channels_last)
 
 
 def _read(info: DatasetInfo, root: Path, train: bool) -> Split:

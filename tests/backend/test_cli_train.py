@@ -1,0 +1,48 @@
+"""`tui-cnn train --headless` as scripts and CI see it: plain lines, exit statuses."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+
+from tui_cnn.cli import main
+from tui_cnn.domain.training import read_metrics
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, ["train", *args])
+
+
+def test_headless_training_prints_one_plain_line_per_epoch(mnist_root, tmp_path):
+    result = run("SimpleCNN", "--headless", "--data-dir", str(mnist_root), "--epochs", "2", "-b", "64",
+                 "--run-dir", str(tmp_path / "run"))
+
+    assert result.exit_code == 0, result.output
+    epoch_lines = [line for line in result.output.splitlines() if line.startswith("epoch ")]
+    assert [line.split()[1] for line in epoch_lines] == ["1/2", "2/2"]
+    assert "\r" not in result.output and "\x1b[" not in result.output  # no redrawn bars in a log file
+    assert "MNIST found in" in result.output and "test accuracy" in result.output
+    assert len(read_metrics(tmp_path / "run")) == 2
+
+
+def test_resume_takes_the_runs_own_model_and_settings(mnist_root, tmp_path):
+    run_dir = str(tmp_path / "run")
+    run("SimpleCNN", "--headless", "--data-dir", str(mnist_root), "--epochs", "1", "-b", "64", "--run-dir", run_dir)
+    result = run("--resume", run_dir, "--epochs", "2", "--headless")
+
+    assert result.exit_code == 0, result.output
+    assert "resuming at epoch 2" in result.output
+    assert [m.epoch for m in read_metrics(run_dir)] == [1, 2]
+
+
+def test_failed_training_exits_1_with_the_reason(tmp_path, offline):
+    result = run("SimpleCNN", "--headless", "--dataset", "mnist", "--data-dir", str(tmp_path))
+
+    assert result.exit_code == 1
+    assert "training failed" in result.output and "--data-dir" in result.output
+
+
+def test_bad_arguments_exit_2():
+    assert run("SimpleCNN", "--headless", "--dataset", "cifar10").exit_code == 2  # 1x28x28 model, 3x32x32 images
+    assert run("SimpleCNN", "--headless", "--epochs", "0").exit_code == 2
+    assert run("NoSuchModel", "--headless").exit_code == 2
+    assert run("--resume", "/no/such/run", "--headless").exit_code == 2
