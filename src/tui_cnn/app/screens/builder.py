@@ -97,6 +97,11 @@ class BuilderScreen(Screen):
         Binding("escape", "focus_stack", "Back to the stack", show=False),
     ]
 
+    #: Shown with the model's settings, where a blank model starts.
+    ADD_KEYS = "add after the cursor: " + " · ".join(
+        f"{b.key} {b.description.lower()}" for b in BINDINGS if b.action.startswith(("add(", "conv_block", "pick_"))
+    )
+
     def __init__(self) -> None:
         super().__init__()
         self._history: History[ModelSpec] | None = None  # None until mounted
@@ -154,7 +159,7 @@ class BuilderScreen(Screen):
     def _show_form(self, refill: bool) -> None:
         index = self._stack.layer_index
         if index is None:
-            self._form.show_model(self.spec, refill)
+            self._form.show_model(self.spec, refill, self.ADD_KEYS)
         else:
             self._form.show_layer(index, self._analysis.layers[index], dict(self.spec.layers[index].args), refill)
 

@@ -115,7 +115,7 @@ class LayerForm(VerticalScroll):
             return "required"
         return "None" if field.default is None else show_value(field.default)
 
-    def show_model(self, spec: ModelSpec, refill: bool) -> None:
+    def show_model(self, spec: ModelSpec, refill: bool, hint: str = "") -> None:
         classes = last_linear(spec)
         values = {
             "name": spec.name,
@@ -124,7 +124,7 @@ class LayerForm(VerticalScroll):
         }
         if self.target != ("model",):
             rows = [FieldRow(name, values[name], hint, hint) for name, hint in MODEL_FIELDS]
-            self._rebuild(("model",), "[b]Model[/b]  [dim]input shape and classes[/dim]", rows)
+            self._rebuild(("model",), f"[b]Model[/b]  input shape and classes\n[dim]{escape(hint)}[/dim]", rows)
         elif refill:
             self._refill(values)
         self.rows["classes"].input.placeholder = "add a Linear first (l)" if classes is None else "classes"

@@ -14,11 +14,29 @@ from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 
 from ....domain import format as fmt
+from ....domain.layers import LAYER_TYPES
 from ....domain.shapes import Analysis, LayerReport
 
 Row = tuple[Text, str, str, Text]  # mark, index, output shape, layer
 
 ERROR_MARK, WARNING_MARK = "✗", "!"
+
+
+class _Unknown:
+    """An inferred argument that cannot be inferred (an error upstream): written ``?``, so
+    ``Conv2d(?, 64, ...)`` never reads as 64 input channels."""
+
+    def __repr__(self) -> str:
+        return "?"
+
+
+UNKNOWN = _Unknown()
+
+
+def call_text(report: LayerReport) -> str:
+    ltype = LAYER_TYPES.get(report.type)
+    unknown = {f.name: UNKNOWN for f in ltype.fields if f.inferred} if ltype else {}
+    return fmt.layer_call(report.type, unknown | report.args)
 
 
 def per_sample(shape: tuple[int, ...] | None) -> str:
@@ -84,7 +102,7 @@ class StackTable(DataTable):
 
     def _layer_row(self, report: LayerReport) -> Row:
         style = self._styles["error"] if report.has_error else Style()
-        call = Text(fmt.layer_call(report.type, report.args), style=style)
+        call = Text(call_text(report), style=style)
         return (self._mark(report), str(report.index), per_sample(report.output_shape), call)
 
     def _rows_for(self, analysis: Analysis) -> list[Row]:
