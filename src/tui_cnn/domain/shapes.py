@@ -231,17 +231,21 @@ class _Layer:
             self.broken = True
         self.error(name, exc.message, exc.suggestion, fix)
 
-    def infer(self, name: str, actual: int, what: str) -> int:
-        """Fill an inferable size (in_channels & co) from the incoming tensor, or check it."""
+    def infer(self, name: str, actual: int, what: str, unused_because: str | None = None) -> int:
+        """Fill an inferable size (in_channels & co) from the incoming tensor, or check it.
+        ``unused_because``: PyTorch never reads the size here, so a mismatch only warns."""
         given = self.args.get(name)
         if given is None:
             self.resolved[name] = actual
             return actual
         if given != actual:
             source = f" = {self.origin}" if self.origin else ""
-            self.error(name, f"{name} = {given} but the incoming tensor has {actual}{source} {what}",
-                       f"set {name} = {actual}, or leave it out to infer it",
-                       self.set_fix(f"set {name} = {actual}", **{name: actual}))
+            message = f"{name} = {given} but the incoming tensor has {actual}{source} {what}"
+            report = self.error
+            if unused_because:
+                message, report = f"{message}; PyTorch ignores it only because {unused_because}", self.warn
+            report(name, message, f"set {name} = {actual}, or leave it out to infer it",
+                   self.set_fix(f"set {name} = {actual}", **{name: actual}))
         return given
 
     def needs_image(self) -> bool:
@@ -393,7 +397,15 @@ def _batchnorm2d(layer: _Layer) -> _Result:
         layer.error(None, f"BatchNorm2d expects an (N, C, H, W) tensor but gets {layer.shape}",
                     "use it between convolutions, before the Flatten")
         return _Result(None)
-    channels = layer.infer("num_features", layer.shape[1], "channels")
+    stateless = not (a["affine"] or a["track_running_stats"])
+    channels = layer.infer("num_features", layer.shape[1], "channels",
+                           "affine and track_running_stats are both false" if stateless else None)
+    n, _, h, w = layer.shape
+    if n * h * w == 1:
+        # A warning, not an error: it is the batch size that fails, the model is fine.
+        layer.warn(None, f"BatchNorm2d gets one value per channel (batch {n}, {h}x{w} map): it cannot compute "
+                   "batch statistics, so training raises \"Expected more than 1 value per channel\"",
+                   "train with a batch size above 1, or move BatchNorm2d before the pooling that shrinks to 1x1")
     params = 2 * channels if a["affine"] else 0
     buffers = 2 * channels + 1 if a["track_running_stats"] else 0
     return _Result(layer.shape, params, buffers, params * layer.shape[0])
@@ -409,7 +421,7 @@ def _linear(layer: _Layer) -> _Result:
         flat = shape[1] * shape[2] * shape[3]
         flatten = Fix("insert Flatten before this layer", layer.index, insert_before=LayerSpec("Flatten"))
         advice = f"insert a Flatten before it (in_features would then be {flat} = {shape[1]}x{shape[2]}x{shape[3]})"
-        if a.get("in_features") == flat:
+        if a.get("in_features") == flat != features:
             layer.error("in_features", f"in_features = {flat} matches the flattened tensor, but no Flatten comes "
                         f"before this Linear: it gets {shape}", advice, flatten)
             return _Result(None)
@@ -442,10 +454,13 @@ def _flatten(layer: _Layer) -> _Result:
 
 
 def _dropout(layer: _Layer) -> _Result:
-    if layer.type.name == "Dropout2d" and layer.shape is not None and len(layer.shape) != 4:
-        layer.warn(None, f"Dropout2d zeroes whole channels of an (N, C, H, W) tensor but gets {layer.shape}",
-                   "use Dropout after the Flatten", Fix("change to Dropout", layer.index, new_type="Dropout"))
-    return _Result(layer.shape)
+    if layer.type.name != "Dropout2d" or layer.shape is None or len(layer.shape) == 4:
+        return _Result(layer.shape)
+    # PyTorch still runs it on 2-D and 3-D tensors (deprecated) but not on 1-D ones.
+    report = layer.error if len(layer.shape) < 2 else layer.warn
+    report(None, f"Dropout2d zeroes whole channels of an (N, C, H, W) tensor but gets {layer.shape}",
+           "use Dropout after the Flatten", Fix("change to Dropout", layer.index, new_type="Dropout"))
+    return _Result(layer.shape if len(layer.shape) >= 2 else None)
 
 
 def _elementwise(layer: _Layer) -> _Result:
