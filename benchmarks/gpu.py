@@ -9,7 +9,7 @@ data on the device, channels_last, cudnn.benchmark.
 from __future__ import annotations
 
 from .harness import Figure, Options, Skipped, measure, median
-from .plain import simple_cnn, synchronize, train_epoch
+from .plain import adam, simple_cnn, synchronize, train_epoch
 
 IMAGES = 60_000
 BATCH_SIZES = (64, 256, 1024, 4096)
@@ -30,7 +30,7 @@ def run(options: Options) -> list[Figure]:
     for mode, (amp, compiled) in MODES.items():
         for batch_size in batch_sizes:
             model = simple_cnn("cuda", channels_last=True)
-            optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+            optimizer = adam(model, "cuda")
             step_model = torch.compile(model) if compiled else model
 
             def epoch() -> None:

@@ -12,10 +12,12 @@ import operator
 import statistics
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from functools import partial
+from typing import Any, Callable, TypeVar
 
 from tui_cnn.domain.format import binary_bytes, grouped
 
+T = TypeVar("T")
 _COMPARE = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 
 
@@ -100,18 +102,21 @@ def measure(fn: Callable[[], Any], runs: int, warmup: int = 1) -> list[float]:
     return [seconds(fn) for _ in range(runs)]
 
 
-def alternate(contenders: dict[str, Callable[[], Any]], rounds: int, warmup: int = 1) -> dict[str, list[float]]:
-    """Seconds per call of each contender, taking turns; the order flips every round so a
+def take_turns(contenders: dict[str, Callable[[], T]], rounds: int) -> dict[str, list[T]]:
+    """What each contender returns, calling them in turn; the order flips every round so a
     machine that speeds up or slows down during the run favours none of them."""
     names = list(contenders)
-    for _ in range(warmup):
-        for name in names:
-            contenders[name]()
-    times: dict[str, list[float]] = {name: [] for name in names}
+    results: dict[str, list[T]] = {name: [] for name in names}
     for round_ in range(rounds):
         for name in names if round_ % 2 == 0 else reversed(names):
-            times[name].append(seconds(contenders[name]))
-    return times
+            results[name].append(contenders[name]())
+    return results
+
+
+def alternate(contenders: dict[str, Callable[[], Any]], rounds: int, warmup: int = 1) -> dict[str, list[float]]:
+    """Seconds per call of each contender, taking turns after ``warmup`` untimed rounds."""
+    take_turns(contenders, warmup)
+    return take_turns({name: partial(seconds, fn) for name, fn in contenders.items()}, rounds)
 
 
 def per_call(fn: Callable[[], Any], min_seconds: float = 0.05) -> float:
