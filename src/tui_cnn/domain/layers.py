@@ -31,6 +31,8 @@ def _is_int(value: Any) -> bool:
 
 
 def _as_pair(value: Any, name: str, minimum: int, what: str) -> Pair:
+    if type(value) is int and value >= minimum:  # the common case, first: this runs per keystroke
+        return (value, value)
     items = (value, value) if _is_int(value) else value
     if (
         isinstance(items, (tuple, list))

@@ -189,44 +189,44 @@ class _Layer:
 
     def parse(self) -> None:
         given = self.spec.args
-        for name, raw in given.items():
-            field = self.type.field(name)
-            if field is not None:
-                continue
-            if name in UNSUPPORTED_ARGS:
-                self.error(name, f"{self.type.name}'s {name} is not supported: {UNSUPPORTED_ARGS[name]}",
-                           f"remove {name}", self.set_fix(f"remove {name}", **{name: None}))
-                continue
-            close = difflib.get_close_matches(name, self.type.field_names, n=1)
-            if close and close[0] not in given:
-                fix = Fix(f"rename {name} to {close[0]}", self.index, ((name, None), (close[0], raw)))
-                self.error(name, f"{self.type.name} has no argument {name!r}", f"did you mean {close[0]}?", fix)
-            else:
-                known = ", ".join(self.type.field_names) or "none"
-                self.error(name, f"{self.type.name} has no argument {name!r} (it takes: {known})",
-                           f"remove {name}", self.set_fix(f"remove {name}", **{name: None}))
+        known = _FIELDS_BY_TYPE[self.type.name]
+        for name in given:
+            if name not in known:
+                self._unknown_argument(name)
+        self.args = dict(_PARSED_DEFAULTS[self.type.name])
         for field in self.type.fields:
             if field.name in given:
                 try:
                     self.args[field.name] = field.parse(given[field.name], field.name)
                     self.resolved[field.name] = given[field.name]
                 except ArgError as exc:
-                    self._bad_value(field.name, exc, required=field.required)
+                    self._bad_value(field.name, exc)
             elif field.required:
                 example = _EXAMPLE_VALUES.get(field.name, 1)
                 self.error(field.name, f"{self.type.name} needs {field.name}",
                            f"add {field.name} = {example}",
                            self.set_fix(f"set {field.name} = {example}", **{field.name: example}))
                 self.broken = True
-            elif not field.inferred:
-                self.args[field.name] = field.parse(field.default, field.name) if field.default is not None else None
 
-    def _bad_value(self, name: str, exc: ArgError, required: bool) -> None:
-        field = self.type.field(name)
+    def _unknown_argument(self, name: str) -> None:
+        if name in UNSUPPORTED_ARGS:
+            self.error(name, f"{self.type.name}'s {name} is not supported: {UNSUPPORTED_ARGS[name]}",
+                       f"remove {name}", self.set_fix(f"remove {name}", **{name: None}))
+            return
+        given = self.spec.args
+        close = difflib.get_close_matches(name, self.type.field_names, n=1)
+        if close and close[0] not in given:
+            fix = Fix(f"rename {name} to {close[0]}", self.index, ((name, None), (close[0], given[name])))
+            self.error(name, f"{self.type.name} has no argument {name!r}", f"did you mean {close[0]}?", fix)
+        else:
+            known = ", ".join(self.type.field_names) or "none"
+            self.error(name, f"{self.type.name} has no argument {name!r} (it takes: {known})",
+                       f"remove {name}", self.set_fix(f"remove {name}", **{name: None}))
+
+    def _bad_value(self, name: str, exc: ArgError) -> None:
         fix = None
-        if field is not None and not field.required and not field.inferred:
+        if name in self.args:  # it has a default (already in args): carry on with that
             fix = self.set_fix(f"reset {name} to PyTorch's default", **{name: None})
-            self.args[name] = field.parse(field.default, name) if field.default is not None else None
         else:
             self.broken = True
         self.error(name, exc.message, exc.suggestion, fix)
@@ -259,6 +259,14 @@ class _Layer:
         return False
 
 
+# Looked up on every keystroke, so computed once: each type's fields by name, and the parsed
+# PyTorch default of every field that has one (required and inferred fields have none).
+_FIELDS_BY_TYPE = {t.name: {f.name: f for f in t.fields} for t in LAYER_TYPES.values()}
+_PARSED_DEFAULTS = {
+    t.name: {f.name: None if f.default is None else f.parse(f.default, f.name)
+             for f in t.fields if not (f.required or f.inferred)}
+    for t in LAYER_TYPES.values()
+}
 _EXAMPLE_VALUES: dict[str, Any] = {"out_channels": 32, "kernel_size": 3, "out_features": 10, "output_size": 1}
 
 
