@@ -108,6 +108,7 @@ class BuilderScreen(Screen):
         self._saved: ModelSpec | None = None  # the model as last saved or opened
         self._path: str | None = None
         self._analysis: Analysis | None = None
+        self._one_line = False  # the problems panel shows the one-line "valid" summary
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -180,9 +181,12 @@ class BuilderScreen(Screen):
         analysis = self._analysis
         panel = self.query_one("#problems", Static)
         if not analysis.diagnostics:
+            # One line before and after: no re-layout, the cheap case while typing.
             panel.update(f"[$success]✓ valid[/] · {fmt.grouped(analysis.totals.params)} parameters · "
-                         f"output {per_sample(analysis.output_shape)} · [b]t[/b] trains it")
+                         f"output {per_sample(analysis.output_shape)} · [b]t[/b] trains it", layout=not self._one_line)
+            self._one_line = True
             return
+        self._one_line = False
         offered = self._fix_to_offer()
         lines = []
         for diagnostic in analysis.diagnostics:

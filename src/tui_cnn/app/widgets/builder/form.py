@@ -41,14 +41,17 @@ class FieldRow(Horizontal):
         self.error = Static("", classes="field-error")
         self.error.display = False
         self._label = Label(name, classes="field-name")
+        self._shown_error: str | None = None
 
     def compose(self) -> ComposeResult:
         yield self._label
         yield self.input
 
     def show_error(self, message: str | None) -> None:
-        self.error.update(escape(message or ""))
-        self.error.display = bool(message)
+        if message != self._shown_error:  # most keystrokes change no error: no re-layout
+            self._shown_error = message
+            self.error.update(escape(message or ""))
+            self.error.display = bool(message)
 
 
 class LayerForm(VerticalScroll):

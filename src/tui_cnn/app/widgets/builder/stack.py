@@ -125,6 +125,7 @@ class StackTable(DataTable):
         else:
             for r, (old, new) in enumerate(zip(self._rows, rows)):
                 for c, (before, after) in enumerate(zip(old, new)):
-                    if before != after:
-                        self.update_cell_at(Coordinate(r, c), after, update_width=True)
+                    if before != after:  # widen a column when needed, never re-measure it for less
+                        wider = len(str(after)) > len(str(before))
+                        self.update_cell_at(Coordinate(r, c), after, update_width=wider)
         self._rows, self._analysis = rows, analysis
