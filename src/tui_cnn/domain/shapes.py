@@ -167,8 +167,10 @@ def hw(shape: Shape) -> str:
 class _Layer:
     """One layer under analysis: its parsed arguments, incoming shape, and diagnostics."""
 
-    def __init__(self, index: int, spec: LayerSpec, ltype: LayerType, shape: Shape | None, origin: str | None):
+    def __init__(self, index: int, spec: LayerSpec, ltype: LayerType, shape: Shape | None, origin: str | None,
+                 image: Shape):
         self.index = index
+        self.image = image  # the model's input, (N, C, H, W): messages say what became of it
         self.spec = spec
         self.type = ltype
         self.shape = shape
@@ -224,12 +226,19 @@ class _Layer:
                        f"remove {name}", self.set_fix(f"remove {name}", **{name: None}))
 
     def _bad_value(self, name: str, exc: ArgError) -> None:
-        fix = None
-        if name in self.args:  # it has a default (already in args): carry on with that
+        """Report an unusable value and carry on with the best stand-in there is."""
+        suggestion = exc.suggestion
+        if name in self.args:  # PyTorch's default, already filled in
             fix = self.set_fix(f"reset {name} to PyTorch's default", **{name: None})
-        else:
+        elif _FIELDS_BY_TYPE[self.type.name][name].inferred:  # as if left out
+            fix = self.set_fix(f"leave {name} out (inferred)", **{name: None})
+            suggestion = f"leave {name} out: it is inferred from the incoming tensor"
+        else:  # required: nothing to go on with, so no output shape
+            example = _EXAMPLE_VALUES.get(name, 1)
+            fix = self.set_fix(f"set {name} = {example}", **{name: example})
+            suggestion = f"use e.g. {name} = {example}"
             self.broken = True
-        self.error(name, exc.message, exc.suggestion, fix)
+        self.error(name, exc.message, suggestion, fix)
 
     def infer(self, name: str, actual: int, what: str, unused_because: str | None = None) -> int:
         """Fill an inferable size (in_channels & co) from the incoming tensor, or check it.
@@ -254,8 +263,10 @@ class _Layer:
             return False
         if len(self.shape) == 4:
             return True
-        self.error(None, f"{self.type.name} expects an (N, C, H, W) tensor but gets {self.shape}",
-                   "move the Flatten after the convolution and pooling layers")
+        message = f"{self.type.name} expects an (N, C, H, W) tensor but gets {self.shape}"
+        if len(self.shape) == 3:  # PyTorch would run, taking the batch for an image's channels
+            message += ": PyTorch would take it for one unbatched image and mix up the batch"
+        self.error(None, message, "move the Flatten after the convolution and pooling layers")
         return False
 
 
@@ -290,20 +301,20 @@ def _window_output(size: int, kernel: int, stride: int, before: int, after: int,
 
 
 def _shrink_error(layer: _Layer, geometry: Geometry, out: Pair) -> None:
-    """The output would be empty: say where and how to fix it (largest kernel that fits)."""
-    shape = layer.shape
-    fits = tuple(
-        max(1, (size + geometry.pad_before[i] + geometry.pad_after[i] - 1) // geometry.dilation[i] + 1)
-        for i, size in enumerate(shape[2:])
-    )
-    kernel = show_pair(fits)
-    fix = layer.set_fix(f"set kernel_size = {kernel}", kernel_size=kernel)
+    """The output would be empty: say where the image vanished, why, and the largest kernel
+    that fits."""
+    g, (h, w) = geometry, layer.shape[2:]
+    padded = (h + g.pad_before[0] + g.pad_after[0], w + g.pad_before[1] + g.pad_after[1])
+    window = tuple(g.dilation[i] * (g.kernel[i] - 1) + 1 for i in range(2))
+    fits = show_pair(tuple(max(1, (padded[i] - 1) // g.dilation[i] + 1) for i in range(2)))
+    dilated = f" ({g.kernel[0]}x{g.kernel[1]} dilated)" if g.dilation != (1, 1) else ""
+    with_padding = f" ({padded[0]}x{padded[1]} with padding)" if padded != (h, w) else ""
     layer.error(
         "kernel_size",
-        f"{hw(shape)} shrinks to {out[0]}x{out[1]} at layer {layer.index}: the "
-        f"{geometry.kernel[0]}x{geometry.kernel[1]} window does not fit in the (padded) input",
-        f"reduce kernel_size to {kernel} or add padding",
-        fix,
+        f"{hw(layer.image)} shrinks to {max(out[0], 0)}x{max(out[1], 0)} at layer {layer.index}: the "
+        f"{window[0]}x{window[1]} window{dilated} is larger than the {h}x{w} input it gets{with_padding}",
+        f"reduce kernel_size to {fits} or add padding",
+        layer.set_fix(f"set kernel_size = {fits}", kernel_size=fits),
     )
 
 
@@ -535,7 +546,7 @@ def analyze(spec: ModelSpec, batch_size: int = 64) -> Analysis:
             diagnostics.append(diag)
             shape = rf = jump = None
             continue
-        layer = _Layer(index, layer_spec, ltype, shape, origin)
+        layer = _Layer(index, layer_spec, ltype, shape, origin, input_shape)
         layer.parse()
         result = _HANDLERS.get(ltype.name, _elementwise)(layer)
         output = result.output

@@ -1,0 +1,193 @@
+"""Each diagnostic a learner can meet: where it points, what it says, what it suggests, and
+that applying its fix makes the error go away."""
+
+from __future__ import annotations
+
+import pytest
+
+from tui_cnn.domain.shapes import analyze
+from tui_cnn.domain.spec import Diagnostic, LayerSpec, ModelSpec
+
+conv = LayerSpec.of
+
+
+def mnist(*layers: LayerSpec) -> ModelSpec:
+    return ModelSpec("test", (1, 28, 28), tuple(layers))
+
+
+def only_error(spec: ModelSpec) -> Diagnostic:
+    errors = analyze(spec).errors
+    assert len(errors) == 1, errors
+    return errors[0]
+
+
+def assert_fix_clears_it(spec: ModelSpec, diagnostic: Diagnostic) -> ModelSpec:
+    assert diagnostic.fix is not None
+    fixed = diagnostic.fix.apply(spec)
+    analysis = analyze(fixed)
+    assert analysis.valid, analysis.errors
+    return fixed
+
+
+def test_output_below_one_says_where_the_image_vanished_and_how_to_fix_it():
+    block = (conv("Conv2d", out_channels=8, kernel_size=5), conv("MaxPool2d", kernel_size=2))
+    spec = mnist(*block, *block, conv("Conv2d", out_channels=8, kernel_size=5))
+    error = only_error(spec)
+    assert (error.layer, error.field) == (4, "kernel_size")
+    assert error.message == "28x28 shrinks to 0x0 at layer 4: the 5x5 window is larger than the 4x4 input it gets"
+    assert error.suggestion == "reduce kernel_size to 4 or add padding"
+    fixed = assert_fix_clears_it(spec, error)
+    assert analyze(fixed).output_shape == (64, 8, 1, 1)
+
+
+def test_output_below_one_counts_dilation_and_padding():
+    spec = ModelSpec("test", (1, 4, 4), (conv("Conv2d", out_channels=2, kernel_size=5, dilation=2, padding=1),))
+    error = only_error(spec)
+    assert error.message == ("4x4 shrinks to 0x0 at layer 0: the 9x9 window (5x5 dilated) is larger than "
+                             "the 4x4 input it gets (6x6 with padding)")
+    assert_fix_clears_it(spec, error)
+
+
+def test_same_padding_with_stride_suggests_the_explicit_padding():
+    spec = mnist(conv("Conv2d", out_channels=8, kernel_size=3, stride=2, padding="same"))
+    error = only_error(spec)
+    assert (error.layer, error.field) == (0, "padding")
+    assert 'padding = "same" needs stride 1' in error.message
+    assert error.suggestion.startswith("use padding = 1")
+    fixed = assert_fix_clears_it(spec, error)
+    assert analyze(fixed).output_shape == (64, 8, 14, 14)  # halved, as "same" with stride 2 would hope
+
+
+def test_pool_padding_over_half_the_kernel():
+    spec = mnist(conv("MaxPool2d", kernel_size=2, padding=2))
+    error = only_error(spec)
+    assert error.field == "padding"
+    assert error.message == "padding = 2 is more than half the 2x2 window; PyTorch allows at most 1"
+    assert error.suggestion == "use padding = 1, or a larger kernel_size"
+    assert_fix_clears_it(spec, error)
+
+
+def test_groups_that_do_not_divide_the_channels():
+    spec = mnist(conv("Conv2d", out_channels=6, kernel_size=3), conv("Conv2d", out_channels=8, kernel_size=3, groups=4))
+    error = only_error(spec)
+    assert (error.layer, error.field) == (1, "groups")
+    assert error.message == "groups = 4 must divide both in_channels (6) and out_channels (8)"
+    assert_fix_clears_it(spec, error)
+
+
+def test_given_in_features_that_disagree_say_where_the_number_comes_from(simple_cnn):
+    spec = simple_cnn.replace_layer(7, conv("Linear", in_features=3000, out_features=10))
+    error = only_error(spec)
+    assert (error.layer, error.field) == (7, "in_features")
+    assert error.message == "in_features = 3000 but the incoming tensor has 3136 = 64x7x7 features"
+    assert error.suggestion == "set in_features = 3136, or leave it out to infer it"
+    fixed = assert_fix_clears_it(spec, error)
+    assert fixed.layers[7].args["in_features"] == 3136
+
+
+def test_given_in_channels_that_disagree():
+    spec = mnist(conv("Conv2d", in_channels=3, out_channels=8, kernel_size=3))
+    error = only_error(spec)
+    assert error.message == "in_channels = 3 but the incoming tensor has 1 channels"
+    assert_fix_clears_it(spec, error)
+
+
+def test_unknown_layer_type_asks_did_you_mean():
+    spec = mnist(conv("Conv2D", out_channels=8, kernel_size=3))
+    error = only_error(spec)
+    assert (error.layer, error.field) == (0, "type")
+    assert error.message == "unknown layer type 'Conv2D'"
+    assert error.suggestion == "did you mean Conv2d?"
+    assert_fix_clears_it(spec, error)
+
+
+def test_unknown_layer_type_with_no_close_match_lists_the_supported_ones():
+    error = only_error(mnist(conv("Transformer")))
+    assert error.fix is None
+    assert error.suggestion.startswith("supported: Conv2d, MaxPool2d")
+
+
+def test_misspelt_argument_is_renamed_by_its_fix():
+    spec = mnist(conv("Conv2d", out_channels=8, kernal_size=3))
+    errors = analyze(spec).errors
+    typo = next(e for e in errors if e.field == "kernal_size")
+    assert typo.message == "Conv2d has no argument 'kernal_size'"
+    assert typo.suggestion == "did you mean kernel_size?"
+    fixed = assert_fix_clears_it(spec, typo)
+    assert dict(fixed.layers[0].args) == {"out_channels": 8, "kernel_size": 3}
+
+
+def test_argument_with_no_close_match_is_removed_by_its_fix():
+    spec = mnist(conv("ReLU", colour="red"))
+    error = only_error(spec)
+    assert error.message == "ReLU has no argument 'colour' (it takes: inplace)"
+    assert_fix_clears_it(spec, error)
+
+
+@pytest.mark.parametrize(
+    ("layer", "field", "message"),
+    [
+        (conv("Conv2d", out_channels=0, kernel_size=3), "out_channels", "out_channels must be a positive integer, got 0"),
+        (conv("Conv2d", out_channels=8.5, kernel_size=3), "out_channels",
+         "out_channels must be a positive integer, got 8.5"),
+        (conv("Conv2d", out_channels=8, kernel_size=2.5), "kernel_size",
+         "kernel_size must be a positive integer or a pair (h, w) of them, got 2.5"),
+        (conv("Conv2d", out_channels=8, kernel_size=(3, 0)), "kernel_size",
+         "kernel_size must be a positive integer or a pair (h, w) of them, got [3, 0]"),
+        (conv("Conv2d", out_channels=8, kernel_size=3, stride=0), "stride",
+         "stride must be a positive integer or a pair (h, w) of them, got 0"),
+        (conv("Conv2d", out_channels=8, kernel_size=3, padding=-1), "padding",
+         "padding must be a non-negative integer or a pair (h, w) of them, got -1"),
+        (conv("Conv2d", in_channels=0, out_channels=8, kernel_size=3), "in_channels",
+         "in_channels must be a positive integer, got 0"),
+        (conv("MaxPool2d", kernel_size=True), "kernel_size",
+         "kernel_size must be a positive integer or a pair (h, w) of them, got True"),
+        (conv("Dropout", p=1.5), "p", "p is a probability and must lie between 0 and 1, got 1.5"),
+    ],
+)
+def test_non_positive_and_non_integer_sizes(layer, field, message):
+    spec = mnist(layer)
+    error = only_error(spec)
+    assert (error.layer, error.field, error.message) == (0, field, message)
+    assert error.suggestion
+    assert_fix_clears_it(spec, error)
+
+
+def test_bad_input_shape_is_about_the_model():
+    error = only_error(ModelSpec("test", (1, 0, 28), (conv("ReLU"),)))
+    assert (error.layer, error.field) == (None, "input_shape")
+    assert error.message == "input_shape must be three positive integers (C, H, W), got [1, 0, 28]"
+
+
+def test_linear_on_an_image_is_a_warning_whose_fix_inserts_a_flatten():
+    spec = mnist(conv("Conv2d", out_channels=4, kernel_size=3), conv("Linear", out_features=10))
+    analysis = analyze(spec)
+    assert analysis.valid  # PyTorch runs it: on the last dimension
+    (warning,) = analysis.diagnostics
+    assert (warning.layer, warning.severity) == (1, "warning")
+    assert "nearly always a missing Flatten" in warning.message
+    assert warning.suggestion == "insert a Flatten before it (in_features would then be 2704 = 4x26x26)"
+    fixed = warning.fix.apply(spec)
+    assert [layer.type for layer in fixed.layers] == ["Conv2d", "Flatten", "Linear"]
+    assert analyze(fixed).diagnostics == ()
+    assert analyze(fixed).output_shape == (64, 10)
+
+
+def test_dropout2d_on_features_is_a_warning_whose_fix_changes_it_to_dropout():
+    spec = mnist(conv("Flatten"), conv("Dropout2d", p=0.2))
+    (warning,) = analyze(spec).diagnostics
+    assert warning.severity == "warning"
+    assert analyze(warning.fix.apply(spec)).diagnostics == ()
+
+
+def test_layers_after_the_first_error_are_still_checked():
+    spec = mnist(
+        conv("Conv2d", out_channels=6, kernel_size=3, groups=4),  # error; shapes still known
+        conv("MaxPool2d", kernel_size=2, padding=3),  # error; shapes still known
+        conv("Maxpool2d", kernel_size=2),  # unknown type: shapes unknown from here
+        conv("Linear", out_features=10, bias="yes"),  # its own argument is still checked
+    )
+    analysis = analyze(spec)
+    assert [(d.layer, d.field) for d in analysis.errors] == [(0, "groups"), (1, "padding"), (2, "type"), (3, "bias")]
+    assert analysis.layers[1].output_shape == (64, 6, 14, 14)  # padding taken as 1
+    assert analysis.layers[3].output_shape is None
