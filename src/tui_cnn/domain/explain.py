@@ -87,7 +87,7 @@ def _output_size(report: LayerReport) -> list[Section]:
 
 def _window_lines(g: Geometry, before: tuple[int, ...], after: tuple[int, ...]) -> list[str]:
     rounding = "ceil" if g.ceil_mode else "floor"
-    lines = [f"PyTorch: {rounding}((in + padding - dilation*(kernel-1) - 1)/stride + 1)"]
+    lines = [f"PyTorch: out = {rounding}((in + 2p - d*(k-1) - 1)/s + 1)"]
     dropped_last_window = False
     for axis in range(2):
         size, out = before[2 + axis], after[2 + axis]

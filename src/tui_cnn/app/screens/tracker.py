@@ -8,7 +8,7 @@ nn.Module tracked on the meta device (``tui-cnn track``, or the t key); both arr
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Callable
 
 from textual import on
 from textual.app import ComposeResult
@@ -16,10 +16,12 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.markup import escape
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Header, Input, Label, Static
 
 from ...domain import format as fmt
 from ...domain.shapes import analyze
+from ...domain.spec import ModelSpec
 from ...domain.summary import ModelSummary
 from ..widgets.formula_panel import FormulaPanel
 from ..widgets.layer_table import LayerTable
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
 
 WIDE = 120  # columns from which the table shows every column and the panels sit side by side
 MAX_BATCH = 1_000_000
+APPLY_AFTER_S = 0.4  # an edit applies once typing pauses this long
 
 
 def parse_input_shape(text: str) -> tuple[int, int, int]:
@@ -63,7 +66,7 @@ class TrackerScreen(Screen):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE, "-wide")]
     BINDINGS = [
         Binding("i", "edit('input-shape')", "Input", tooltip="Edit the input shape C,H,W"),
-        Binding("b", "edit('batch-size')", "Batch", tooltip="Edit the batch size"),
+        Binding("b", "edit('batch-size')", "Batch", tooltip="Edit the batch size", show=False),
         Binding("v", "toggle_flow", "Bars", tooltip="Swap the detail panel for the shape bars"),
         Binding("t", "track_module", "Track", tooltip="Track your own nn.Module (MODULE:ATTR)"),
         Binding("m", "show_model", "Model", tooltip="Back to the app's model"),
@@ -75,6 +78,7 @@ class TrackerScreen(Screen):
         self.tracked: Tracked | None = None
         self.summary: ModelSummary | None = None
         self._static_text: dict[str, str] = {}
+        self._pending_edit: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -91,10 +95,11 @@ class TrackerScreen(Screen):
                 yield Static(id="totals")
                 yield ShapeFlow(id="flow")
             yield FormulaPanel(id="detail")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.tracked = getattr(self.app, "tracked", None)
+        self._spec_seen = self.app.spec
         self.watch(self.app, "spec", self._spec_changed, init=False)
         self.watch(self.app, "batch_size", self._batch_changed, init=False)
         self.query_one("#batch-size", Input).value = str(self.app.batch_size)
@@ -171,7 +176,10 @@ class TrackerScreen(Screen):
 
     # --- the app's model changed elsewhere (the builder) ---
 
-    def _spec_changed(self) -> None:
+    def _spec_changed(self, spec: ModelSpec) -> None:
+        if spec == self._spec_seen:  # Textual calls watchers once when a reactive initialises
+            return
+        self._spec_seen = spec
         self.tracked = None  # the builder's edit is what the user wants to see now
         self._show_input_shape()
         self.refresh_summary()
@@ -194,32 +202,43 @@ class TrackerScreen(Screen):
 
     # --- edits on this screen ---
 
-    @on(Input.Changed, "#input-shape")
-    def _input_shape_edited(self, event: Input.Changed) -> None:
+    @on(Input.Changed)
+    def _edited(self, event: Input.Changed) -> None:
+        """Checked on every keystroke; applied once typing pauses (or on enter), so the
+        half-typed values in between never become the app's model."""
+        if self._pending_edit is not None:
+            self._pending_edit.stop()
+            self._pending_edit = None
         try:
-            shape = parse_input_shape(event.value)
+            apply = self._edit_of(event.input)
         except ValueError as exc:
             return self._edit_error(event.input, str(exc))
         self._edit_error(event.input, None)
+        self._pending_edit = self.set_timer(APPLY_AFTER_S, apply)
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        if self._pending_edit is not None:
+            self._pending_edit.stop()
+            self._pending_edit = None
+            self._edit_of(event.input)()
+        self.action_focus_table()
+
+    def _edit_of(self, box: Input) -> Callable[[], None]:
+        """What the input's value would change, or ValueError saying why it cannot."""
+        if box.id == "batch-size":
+            batch = parse_batch_size(box.value)
+            return lambda: setattr(self.app, "batch_size", batch)
+        shape = parse_input_shape(box.value)
+        return lambda: self._set_input_shape(shape)
+
+    def _set_input_shape(self, shape: tuple[int, int, int]) -> None:
         if self.tracked is not None:
             if shape != self.tracked.input_shape:
                 self.tracked.input_shape = shape
                 self.refresh_summary()
         elif shape != tuple(self.app.spec.input_shape):
             self.app.spec = self.app.spec.with_input_shape(shape)
-
-    @on(Input.Changed, "#batch-size")
-    def _batch_size_edited(self, event: Input.Changed) -> None:
-        try:
-            batch = parse_batch_size(event.value)
-        except ValueError as exc:
-            return self._edit_error(event.input, str(exc))
-        self._edit_error(event.input, None)
-        self.app.batch_size = batch
-
-    @on(Input.Submitted)
-    def _submitted(self) -> None:
-        self.action_focus_table()
 
     def _edit_error(self, box: Input, message: str | None) -> None:
         """A bad value is said next to the inputs; the last good model stays on screen."""

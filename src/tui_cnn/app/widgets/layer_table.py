@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rich.text import Text
+from textual.binding import Binding
 from textual.markup import parse_style
 from textual.widgets import DataTable
 
@@ -68,10 +69,23 @@ def _severity(row: LayerRow) -> str | None:
 
 
 class LayerTable(DataTable):
+    BINDINGS = [
+        Binding("home,g", "first_row", "First layer", show=False),
+        Binding("end,G", "last_row", "Last layer", show=False),
+        Binding("j", "cursor_down", "Next layer", show=False),
+        Binding("k", "cursor_up", "Previous layer", show=False),
+    ]
+
     def __init__(self, **kwargs) -> None:
         super().__init__(cursor_type="row", **kwargs)
         self._columns: tuple[Column, ...] = ()
         self._shown: list[tuple[dict[str, str], str | None]] = []  # per row: cells, severity
+
+    def action_first_row(self) -> None:
+        self.move_cursor(row=0)
+
+    def action_last_row(self) -> None:
+        self.move_cursor(row=self.row_count - 1)
 
     def on_mount(self) -> None:
         self.watch(self.app, "theme", self._restyle, init=False)

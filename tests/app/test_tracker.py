@@ -1,0 +1,142 @@
+"""The tracker as a user drives it: move through the table, edit the batch size and the input
+shape, and read what the screen says."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import Input, Static
+
+from tui_cnn.app.app import TuiCnnApp
+from tui_cnn.app.screens.tracker import APPLY_AFTER_S
+from tui_cnn.app.widgets.layer_table import LayerTable
+from tui_cnn.domain import LayerSpec, load_preset
+
+
+def detail(app: TuiCnnApp) -> str:
+    return str(app.screen.query_one("#formulas", Static).render())
+
+
+def text_of(app: TuiCnnApp, selector: str) -> str:
+    return str(app.screen.query_one(selector, Static).render())
+
+
+def cell(app: TuiCnnApp, row: int, column: str) -> str:
+    return app.screen.query_one(LayerTable).get_cell(str(row), column).plain
+
+
+async def replace_text(pilot, key: str, text: str, then: str = "enter") -> None:
+    """Focus an input with its key, clear it, type and press enter, as a user would."""
+    await pilot.press(key, "end", *["backspace"] * 12, *text, then)
+    await pilot.pause()
+
+
+async def test_moving_through_the_table_shows_each_layers_formula():
+    app = TuiCnnApp(load_preset("SimpleCNN"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert "H_out = floor((28 + 2*1 - 1*(3-1) - 1)/1 + 1) = 28" in detail(app)
+        assert "32 * (1*3*3) + 32 = 320" in detail(app)
+        assert "784 x 25,088 = 19,668,992 weights" in detail(app)
+        await pilot.press("down", "down")
+        assert "H_out = floor((28 + 2*0 - 1*(2-1) - 1)/2 + 1) = 14" in detail(app)
+        assert "each 2x2 window, moved 2 at a time, keeps its largest value" in detail(app)
+        await pilot.press("down", "down", "down", "down", "down")
+        assert "3136 * 10 + 10 = 31,370" in detail(app)
+        await pilot.press("up")
+        assert "64*7*7 = 3,136 values per sample" in detail(app)
+        assert "31,370" not in detail(app)
+
+
+async def test_the_table_and_totals_show_the_lecture_figures():
+    app = TuiCnnApp(load_preset("SimpleCNN"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert cell(app, 0, "layer") == "Conv2d(1, 32, kernel_size=3, padding=1)"
+        assert cell(app, 0, "output") == "32x28x28"
+        assert cell(app, 0, "macs") == "16.1M"
+        assert cell(app, 3, "params") == "18,496"
+        assert cell(app, 5, "rf") == "10"
+        totals = text_of(app, "#totals")
+        assert "Params 50,186" in totals
+        assert "for batch 64" in totals
+
+
+async def test_changing_the_batch_size_updates_every_figure():
+    app = TuiCnnApp(load_preset("SimpleCNN"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await replace_text(pilot, "b", "8")
+        assert app.batch_size == 8
+        assert cell(app, 0, "macs") == "2.01M"  # 320 x 8 x 28 x 28
+        assert "for batch 8" in text_of(app, "#totals")
+        assert "320 * 8 * 28 * 28 = 2,007,040" in detail(app)
+
+
+async def test_changing_the_input_shape_re_runs_the_shapes():
+    app = TuiCnnApp(load_preset("SimpleCNN"))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause()
+        await replace_text(pilot, "i", "3,32,32", then="tab")  # no enter: applies once typing pauses
+        assert app.spec.input_shape == (1, 28, 28)
+        await pilot.pause(APPLY_AFTER_S + 0.5)
+        assert app.spec.input_shape == (3, 32, 32)
+        assert cell(app, 0, "input") == "3x32x32"
+        assert cell(app, 6, "output") == "4096"
+        assert cell(app, 7, "layer") == "Linear(4096, 10)"
+        assert "Params 60,362" in text_of(app, "#totals")  # 896 + 18,496 + 40,970
+
+
+@pytest.mark.parametrize("key, bad, message", [
+    ("i", "3,32", "three positive integers"),
+    ("i", "0,28,28", "three positive integers"),
+    ("b", "0", "batch size must be"),
+    ("b", "", "batch size must be"),
+])
+async def test_a_bad_value_is_said_inline_and_keeps_the_last_good_model(key, bad, message):
+    app = TuiCnnApp(load_preset("SimpleCNN"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await replace_text(pilot, key, bad)
+        assert message in text_of(app, "#edit-error")
+        assert app.spec.input_shape == (1, 28, 28) and app.batch_size == 64
+        assert cell(app, 0, "macs") == "16.1M"
+        await pilot.press("escape")  # back to the table, still working
+        await pilot.press("down")
+        assert "Activation memory" in detail(app)
+
+
+async def test_an_invalid_layer_is_marked_and_explained():
+    spec = load_preset("SimpleCNN")
+    spec = spec.replace_layer(7, LayerSpec.of("Linear", in_features=3000, out_features=10))
+    app = TuiCnnApp(spec)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert cell(app, 7, "index") == "✗ 7"
+        assert cell(app, 0, "index") == "0"
+        assert "✗ 1 error" in text_of(app, "#status")
+        await pilot.press("end")
+        assert "in_features = 3000 but the incoming tensor has 3136" in detail(app)
+        assert "fix: set in_features = 3136" in detail(app)
+
+
+async def test_a_model_set_elsewhere_replaces_the_table():
+    app = TuiCnnApp(load_preset("SimpleCNN"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        app.spec = load_preset("VGGSmall")
+        await pilot.pause()
+        assert app.screen.query_one("#input-shape", Input).value == "3,32,32"
+        assert app.screen.query_one(LayerTable).row_count == len(app.spec.layers)
+        assert "VGGSmall" in app.screen.sub_title
+
+
+async def test_the_shape_bars_replace_the_detail_panel_on_a_narrow_terminal():
+    app = TuiCnnApp(load_preset("SimpleCNN"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        flow, panel = app.screen.query_one("#flow"), app.screen.query_one("#detail")
+        assert panel.display and not flow.display
+        await pilot.press("v")
+        assert flow.display and not panel.display
+        assert "64x7x7" in str(flow.render())
+
