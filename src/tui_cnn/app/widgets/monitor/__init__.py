@@ -1,0 +1,1 @@
+"""The training monitor's widgets; each renders part of a ``RunState``."""

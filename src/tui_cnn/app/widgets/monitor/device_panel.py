@@ -1,0 +1,47 @@
+"""The device that trains: its name, and on NVIDIA GPUs utilisation, memory, temperature and
+power (NVML, polled by the screen); otherwise torch's peak memory from the epochs."""
+
+from __future__ import annotations
+
+from textual.widgets import Static
+
+from ....domain.format import binary_bytes
+
+
+class DevicePanel(Static):
+    def __init__(self, **kwargs) -> None:
+        super().__init__("", **kwargs)
+        self._device = ""  # "cpu", "cuda"...
+        self._name = ""
+        self._free: int | None = None
+        self._gpu = None  # devices.GpuStats
+        self._peak: int | None = None
+
+    def show_device(self, device: str, name: str, free_bytes: int | None = None) -> None:
+        self._device, self._name, self._free = device, name, free_bytes
+        self._redraw()
+
+    def show_gpu(self, stats) -> None:
+        self._gpu = stats
+        self._redraw()
+
+    def show_peak(self, peak_bytes: int | None) -> None:
+        if peak_bytes != self._peak:
+            self._peak = peak_bytes
+            self._redraw()
+
+    def _redraw(self) -> None:
+        lines = [f"[b]{self._device or 'device'}[/b] {self._name or '…'}"]
+        gpu = self._gpu
+        if gpu is not None:
+            lines.append(f"GPU {gpu.utilization_percent}%  mem {binary_bytes(gpu.memory_used_bytes)}"
+                         f"/{binary_bytes(gpu.memory_total_bytes)}")
+            extras = [f"{gpu.temperature_c}°C" if gpu.temperature_c is not None else "",
+                      f"{gpu.power_w:.0f} W" if gpu.power_w is not None else ""]
+            if any(extras):
+                lines.append("  ".join(e for e in extras if e))
+        elif self._free is not None:
+            lines.append(f"{binary_bytes(self._free)} free")
+        if self._peak is not None:
+            lines.append(f"peak (torch) {binary_bytes(self._peak)}")
+        self.update("\n".join(lines))

@@ -1,0 +1,52 @@
+"""One row per epoch; the best epoch (by validation accuracy) is coloured and starred, so it
+reads without colour too."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from ....domain.format import compact
+from ....domain.training import EpochMetrics
+from .text import duration, learning_rate, percent
+
+BEST_MARK = "★"
+COLUMNS = ("", "epoch", "train loss", "train acc", "val loss", "val acc", "lr", "time", "img/s")
+
+
+class EpochTable(DataTable):
+    COMPONENT_CLASSES = {"epoch-table--best"}
+    DEFAULT_CSS = """
+    EpochTable > .epoch-table--best {
+        color: $text-success;
+        text-style: bold;
+    }
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        self._shown: tuple[int, int | None] = (0, None)
+
+    def on_mount(self) -> None:
+        self.add_columns(*COLUMNS)
+
+    def show(self, epochs: list[EpochMetrics], best_epoch: int | None) -> None:
+        """Redraw only when an epoch ended or the best one changed (rows are few)."""
+        if (len(epochs), best_epoch) == self._shown:
+            return
+        self._shown = (len(epochs), best_epoch)
+        self.clear()
+        best_style = self.get_component_rich_style("epoch-table--best")
+        for metrics in epochs:
+            best = metrics.epoch == best_epoch
+            cells = self._cells(metrics, best)
+            self.add_row(*(Text(cell, style=best_style if best else "", justify="right") for cell in cells),
+                         key=str(metrics.epoch))
+        if epochs:
+            self.move_cursor(row=len(epochs) - 1)
+
+    @staticmethod
+    def _cells(m: EpochMetrics, best: bool) -> tuple[str, ...]:
+        return (BEST_MARK if best else "", str(m.epoch), f"{m.train_loss:.4f}", percent(m.train_acc),
+                f"{m.val_loss:.4f}", percent(m.val_acc), learning_rate(m.lr), duration(m.epoch_time_s),
+                compact(round(m.images_per_s)))

@@ -1,0 +1,98 @@
+"""The test-set evaluation once a run ends: accuracy, the confusion matrix as a coloured
+grid with per-class accuracy beside it (numbers in every cell, so it reads without colour),
+and misclassified test images with their true and predicted labels."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.color import Color
+from textual.containers import HorizontalScroll, VerticalScroll
+from textual.widgets import Static
+
+from ....domain.format import grouped
+from ....domain.training import Evaluation
+from .digits import half_block_image
+from .text import percent
+
+MAX_DIGITS = 8
+CELL = 6  # characters per confusion-matrix column
+
+
+def class_label(index: int, classes: list[str]) -> str:
+    name = classes[index] if index < len(classes) else str(index)
+    return name if name == str(index) else f"{index} {name}"
+
+
+class ConfusionGrid(Static):
+    """Rows are true classes, columns predictions. A diagonal cell's green deepens with the
+    class's accuracy; an off-diagonal cell's red with its share of the row's images."""
+
+    def show(self, evaluation: Evaluation) -> None:
+        self.update(self._grid(evaluation))
+
+    def _grid(self, evaluation: Evaluation) -> Text:
+        matrix, classes = evaluation.confusion_matrix, evaluation.classes
+        theme = self.app.theme_variables
+        base = Color.parse(theme.get("surface", "#1e1e1e"))
+        good, bad = Color.parse(theme.get("success", "green")), Color.parse(theme.get("error", "red"))
+        label_width = max([len(class_label(i, classes)) for i in range(len(matrix))] + [10])
+        text = Text(no_wrap=True)
+        text.append("true \\ pred".ljust(label_width), "bold")
+        for column in range(len(matrix)):
+            text.append(str(column).rjust(CELL), "bold")
+        text.append("  class acc\n", "bold")
+        for row, counts in enumerate(matrix):
+            total = max(sum(counts), 1)
+            text.append(class_label(row, classes).ljust(label_width)[:label_width])
+            for column, count in enumerate(counts):
+                share = count / total
+                if column == row:
+                    background = base.blend(good, 0.25 + 0.75 * share)
+                elif count:
+                    background = base.blend(bad, 0.35 + 0.65 * min(share * 5, 1.0))
+                else:
+                    background = base
+                style = f"{background.get_contrast_text(1.0).rich_color.name} on {background.rich_color.name}"
+                text.append(str(count).rjust(CELL), style + (" bold" if column == row else ""))
+            accuracy = evaluation.per_class_accuracy[row] if row < len(evaluation.per_class_accuracy) else None
+            text.append(f"  {percent(accuracy, 1):>9}")
+            if row < len(matrix) - 1:
+                text.append("\n")
+        return text
+
+
+class MisclassifiedDigits(HorizontalScroll):
+    def show(self, evaluation: Evaluation) -> None:
+        self.remove_children()
+        self.mount_all(self._cards(evaluation))
+
+    @staticmethod
+    def _cards(evaluation: Evaluation) -> list[Static]:
+        cards = []
+        for wrong in evaluation.misclassified[:MAX_DIGITS]:
+            image = half_block_image(wrong.image)
+            image.append(f"\ntrue {class_label(wrong.true, evaluation.classes)}\n"
+                         f"said {class_label(wrong.predicted, evaluation.classes)}")
+            cards.append(Static(image, classes="digit"))
+        return cards
+
+
+class EvaluationPanel(VerticalScroll):
+    def compose(self) -> ComposeResult:
+        yield Static("No evaluation yet: it appears when a run finishes.", id="eval-summary")
+        yield ConfusionGrid(id="confusion")
+        yield Static("", id="misclassified-title")
+        yield MisclassifiedDigits(id="misclassified")
+
+    def show(self, evaluation: Evaluation | None) -> None:
+        if evaluation is None:
+            return
+        tested = sum(map(sum, evaluation.confusion_matrix))
+        self.query_one("#eval-summary", Static).update(
+            f"[b]Test accuracy {percent(evaluation.accuracy)}[/b] on {grouped(tested)} test images")
+        self.query_one(ConfusionGrid).show(evaluation)
+        wrong = len(evaluation.misclassified)
+        self.query_one("#misclassified-title", Static).update(
+            f"[b]Misclassified[/b] ({min(wrong, MAX_DIGITS)} shown)" if wrong else "")
+        self.query_one(MisclassifiedDigits).show(evaluation)

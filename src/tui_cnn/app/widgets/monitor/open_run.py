@@ -1,0 +1,27 @@
+"""Asks for a run directory to open (a finished run, read from disk)."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label
+
+
+class OpenRunScreen(ModalScreen[str | None]):
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+    DEFAULT_CSS = """
+    OpenRunScreen { align: center middle; }
+    OpenRunScreen > #dialog {
+        width: 72; height: auto; border: thick $primary; background: $surface; padding: 1 2;
+    }
+    """
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Label("[b]Open a run directory[/b] (enter opens, escape cancels)")
+            yield Input(placeholder="runs/20260101-120000-SimpleCNN", id="run-path")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value.strip() or None)

@@ -1,0 +1,55 @@
+"""Curves: loss and accuracy per epoch (train and validation), and the loss of each
+reported batch within the current epoch."""
+
+from __future__ import annotations
+
+from textual_plotext import PlotextPlot
+
+from ....domain.training import EpochMetrics
+
+
+class _Plot(PlotextPlot):
+    def __init__(self, title: str, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._title = title
+        self._drawn: object = None
+
+    def _draw(self, key: object, series: list[tuple[list[float], list[float], str]], xlabel: str) -> None:
+        """Plot the series (x, y, label); skip when ``key`` says nothing changed, since
+        plotext renders in Python on the UI thread."""
+        if key == self._drawn:
+            return
+        self._drawn = key
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        plt.title(self._title)
+        plt.xlabel(xlabel)
+        for xs, ys, label in series:
+            if xs:
+                plt.plot(xs, ys, label=label, marker="braille")
+        self.refresh()
+
+
+class EpochCurves(_Plot):
+    """Train and validation curves of one metric ("loss" or "acc") per epoch."""
+
+    def __init__(self, metric: str, title: str, **kwargs) -> None:
+        super().__init__(title, **kwargs)
+        self._metric = metric
+
+    def show(self, epochs: list[EpochMetrics]) -> None:
+        xs = [m.epoch for m in epochs]
+        scale = 100.0 if self._metric == "acc" else 1.0  # accuracies in percent
+        train = [getattr(m, f"train_{self._metric}") * scale for m in epochs]
+        val = [getattr(m, f"val_{self._metric}") * scale for m in epochs]
+        self._draw(len(epochs), [(xs, train, "train"), (xs, val, "val")], "epoch")
+        if len(epochs) == 1:  # plotext draws a lone point poorly: give the axis some room
+            self.plt.xlim(0.5, 1.5)
+
+
+class BatchLossPlot(_Plot):
+    def show(self, epoch: int, losses: list[tuple[int, float]]) -> None:
+        xs = [batch for batch, _ in losses]
+        ys = [loss for _, loss in losses]
+        self._draw((epoch, len(losses)), [(xs, ys, f"epoch {epoch}")], "batch")

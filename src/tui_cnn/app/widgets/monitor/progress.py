@@ -1,0 +1,89 @@
+"""Two bars (the whole run in epochs, the current epoch in batches) with counts, elapsed
+time and ETA, and a line with the smoothed loss, images/s and learning rate."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Label, ProgressBar, Static
+
+from ....domain.format import compact
+from .run_state import RunState
+from .text import duration, eta, learning_rate
+
+STATUS_WORDS = {
+    "idle": "no run yet: set one up (s) and start it (r), or open a run directory (o)",
+    "starting": "starting (loading torch and the data)…",
+    "running": "training",
+    "paused": "PAUSED (p resumes)",
+    "stopping": "stopping after this batch…",
+    "finished": "finished",
+    "stopped": "stopped (checkpoint kept)",
+    "failed": "FAILED",
+    "loaded": "finished run, read from disk",
+}
+
+
+class RunProgress(Vertical):
+    def compose(self) -> ComposeResult:
+        with Horizontal(classes="bar-row"):
+            yield Label("Run  ", classes="bar-name")
+            yield ProgressBar(total=1, show_eta=False, id="run-bar")
+            yield Label("", id="run-info", classes="bar-info")
+        with Horizontal(classes="bar-row"):
+            yield Label("Epoch", classes="bar-name")
+            yield ProgressBar(total=1, show_eta=False, id="epoch-bar")
+            yield Label("", id="epoch-info", classes="bar-info")
+        yield Static("", id="run-stats")
+
+    def show(self, state: RunState, now: float) -> None:
+        self._show_run(state, now)
+        self._show_epoch(state)
+        self._show_stats(state)
+
+    def _show_run(self, state: RunState, now: float) -> None:
+        total = max(state.epochs_total, 1)
+        done = float(state.epochs_done)
+        batch = state.batch
+        if batch is not None and batch.epoch > state.epochs_done:
+            done += batch.batch / max(batch.batches, 1)
+        if state.status in ("finished", "loaded") and state.epochs_done >= state.epochs_total:
+            done = total
+        self.query_one("#run-bar", ProgressBar).update(total=total, progress=done)
+        elapsed = state.elapsed_s(now)
+        trained_from = state.start_epoch - 1  # a resumed run's earlier epochs took no time here
+        left = eta(elapsed, done - trained_from, total - trained_from) if state.active else None
+        self.query_one("#run-info", Label).update(
+            f"{state.epochs_done}/{state.epochs_total} epochs  elapsed {duration(elapsed)}"
+            + (f"  ETA {duration(left)}" if state.active else ""))
+
+    def _show_epoch(self, state: RunState) -> None:
+        batch = state.batch
+        bar = self.query_one("#epoch-bar", ProgressBar)
+        info = self.query_one("#epoch-info", Label)
+        if state.status == "loaded" or (batch is None and state.epochs):
+            bar.update(total=1, progress=1)
+            info.update(f"epoch {state.current_epoch} done")
+            return
+        if batch is None:
+            bar.update(total=max(state.batches_per_epoch, 1), progress=0)
+            info.update(f"0/{state.batches_per_epoch} batches" if state.batches_per_epoch else "")
+            return
+        bar.update(total=batch.batches, progress=batch.batch)
+        left = eta(batch.elapsed_s, batch.batch, batch.batches) if state.active else None
+        info.update(f"epoch {batch.epoch}: {batch.batch}/{batch.batches} batches  elapsed {duration(batch.elapsed_s)}"
+                    + (f"  ETA {duration(left)}" if state.active else ""))
+
+    def _show_stats(self, state: RunState) -> None:
+        stats = self.query_one("#run-stats", Static)
+        stats.set_class(state.status == "failed", "-failed")
+        stats.set_class(state.status == "paused", "-paused")
+        words = STATUS_WORDS[state.status]
+        if state.status == "failed" and state.failure:
+            words = f"FAILED: {state.failure}"
+        batch = state.batch
+        if batch is None or state.status == "failed":
+            stats.update(words)
+            return
+        stats.update(f"loss {batch.smoothed_loss:.4f} (smoothed)  {compact(batch.images_per_s)} img/s  "
+                     f"lr {learning_rate(batch.lr)}  · {words}")

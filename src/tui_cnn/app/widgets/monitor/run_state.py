@@ -1,0 +1,165 @@
+"""What the monitor knows about one run, folded from the engine's events (live) or read from
+a run directory (finished). Pure Python: the widgets render from it, the tests check it."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ....domain.training import (
+    BatchProgress,
+    EpochEnd,
+    EpochMetrics,
+    Evaluated,
+    Evaluation,
+    Failed,
+    Finished,
+    Paused,
+    Resumed,
+    RunStarted,
+    Stopped,
+    TrainingEvent,
+    read_evaluation,
+    read_metrics,
+    read_run_config,
+)
+
+#: A run in one of these states has a live trainer behind it.
+ACTIVE = ("starting", "running", "paused", "stopping")
+
+
+@dataclass
+class RunState:
+    status: str = "idle"  # idle | starting | running | paused | stopping | finished | stopped | failed | loaded
+    model: str = ""
+    dataset: str = ""
+    device: str = ""
+    device_name: str = ""
+    run_dir: str | None = None
+    epochs_total: int = 0
+    batches_per_epoch: int = 0
+    start_epoch: int = 1
+    epochs: list[EpochMetrics] = field(default_factory=list)
+    best_epoch: int | None = None
+    batch: BatchProgress | None = None
+    #: (batch number, loss) within the current epoch, for the per-batch plot
+    batch_losses: list[tuple[int, float]] = field(default_factory=list)
+    evaluation: Evaluation | None = None
+    failure: str | None = None
+    started_at: float | None = None  # time.monotonic() when RunStarted arrived
+    finished_after_s: float | None = None  # the run's duration once it has ended
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE
+
+    @property
+    def current_epoch(self) -> int:
+        """The epoch being trained (or the last one trained, once the run is over)."""
+        if self.batch is not None:
+            return self.batch.epoch
+        return self.epochs[-1].epoch if self.epochs else self.start_epoch
+
+    @property
+    def epochs_done(self) -> int:
+        return self.epochs[-1].epoch if self.epochs else self.start_epoch - 1
+
+    @property
+    def peak_mem_bytes(self) -> int | None:
+        peaks = [m.peak_mem_bytes for m in self.epochs if m.peak_mem_bytes is not None]
+        return max(peaks) if peaks else None
+
+    def elapsed_s(self, now: float) -> float:
+        if self.finished_after_s is not None:
+            return self.finished_after_s
+        if self.started_at is None:
+            return sum(m.epoch_time_s for m in self.epochs)
+        return now - self.started_at
+
+    # --- folding events in ---
+
+    def apply(self, event: TrainingEvent, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        handler = _HANDLERS.get(type(event))
+        if handler is not None:
+            handler(self, event, now)
+
+    def _started(self, event: RunStarted, now: float) -> None:
+        self.status = "running"
+        self.model, self.dataset, self.run_dir = event.model, event.dataset, event.run_dir
+        self.device, self.device_name = event.device, event.device_name
+        self.epochs_total, self.batches_per_epoch = event.epochs, event.batches_per_epoch
+        self.start_epoch, self.started_at = event.start_epoch, now
+
+    def _batch(self, event: BatchProgress, now: float) -> None:
+        if self.batch is None or event.epoch != self.batch.epoch:
+            self.batch_losses = []
+        self.batch = event
+        self.batch_losses.append((event.batch, event.loss))
+
+    def _epoch_end(self, event: EpochEnd, now: float) -> None:
+        self.epochs.append(event.metrics)
+        if event.best:
+            self.best_epoch = event.metrics.epoch
+
+    def _evaluated(self, event: Evaluated, now: float) -> None:
+        self.evaluation = event.evaluation
+
+    def _ended(self, status: str, now: float) -> None:
+        self.status = status
+        if self.started_at is not None:
+            self.finished_after_s = now - self.started_at
+
+    def _finished(self, event: Finished, now: float) -> None:
+        self._ended("finished", now)
+        self.best_epoch = event.best_epoch or self.best_epoch
+
+    def _stopped(self, event: Stopped, now: float) -> None:
+        self._ended("stopped", now)
+
+    def _failed(self, event: Failed, now: float) -> None:
+        self._ended("failed", now)
+        self.failure = event.reason
+
+    def _paused(self, event: Paused, now: float) -> None:
+        if self.status in ("running", "stopping"):
+            self.status = "paused"
+
+    def _resumed(self, event: Resumed, now: float) -> None:
+        if self.status == "paused":
+            self.status = "running"
+
+    # --- a finished run, from disk ---
+
+    @classmethod
+    def from_run_dir(cls, run_dir: str | Path) -> "RunState":
+        """Raises OSError / ValueError (bad JSON) / TypeError (unknown fields) for a folder
+        that is not a readable run directory; the caller says so in words."""
+        run = read_run_config(run_dir)
+        config: dict[str, Any] = run.get("config", {})
+        epochs = read_metrics(run_dir)
+        state = cls(status="loaded", run_dir=str(run_dir), epochs=epochs, evaluation=read_evaluation(run_dir))
+        state.model = run.get("spec", {}).get("name", "") or Path(run_dir).name
+        dataset, device = run.get("dataset") or {}, run.get("device") or {}
+        state.dataset = dataset.get("name", "") or config.get("dataset", "")
+        state.device = device.get("kind", "") or config.get("device", "")
+        state.device_name = device.get("name", "")
+        state.epochs_total = max(int(config.get("epochs", 0)), state.epochs_done)
+        if epochs:
+            state.best_epoch = max(epochs, key=lambda m: m.val_acc).epoch
+        return state
+
+
+_HANDLERS = {
+    RunStarted: RunState._started,
+    BatchProgress: RunState._batch,
+    EpochEnd: RunState._epoch_end,
+    Evaluated: RunState._evaluated,
+    Finished: RunState._finished,
+    Stopped: RunState._stopped,
+    Failed: RunState._failed,
+    Paused: RunState._paused,
+    Resumed: RunState._resumed,
+}

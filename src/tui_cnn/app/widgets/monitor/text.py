@@ -1,0 +1,30 @@
+"""How the monitor writes times, rates and accuracies."""
+
+from __future__ import annotations
+
+import math
+
+
+def duration(seconds: float | None) -> str:
+    """0:07, 12:34, 1:02:03; '--' when unknown."""
+    if seconds is None or not math.isfinite(seconds) or seconds < 0:
+        return "--"
+    whole = int(round(seconds))
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def percent(fraction: float | None, digits: int = 2) -> str:
+    return "--" if fraction is None else f"{fraction * 100:.{digits}f}%"
+
+
+def learning_rate(lr: float) -> str:
+    return f"{lr:.2e}"
+
+
+def eta(elapsed_s: float, done: float, total: float) -> float | None:
+    """Seconds left when ``done`` of ``total`` took ``elapsed_s``; None before any progress."""
+    if done <= 0 or total <= 0:
+        return None
+    return max(elapsed_s * (total - done) / done, 0.0)
