@@ -3,6 +3,7 @@ crash or a full disk never leaves half a spec behind."""
 
 from __future__ import annotations
 
+import difflib
 import os
 import tempfile
 import tomllib
@@ -19,6 +20,7 @@ class SpecError(ValueError):
 
 
 def spec_from_dict(data: dict[str, Any], source: str = "spec") -> ModelSpec:
+    _reject_misspelt_tables(data, source)
     model = data.get("model")
     if not isinstance(model, dict):
         raise SpecError(f"{source}: missing [model] table (with name and input_shape)")
@@ -35,6 +37,27 @@ def spec_from_dict(data: dict[str, Any], source: str = "spec") -> ModelSpec:
         args = {k: freeze(v) for k, v in layer.items() if k != "type"}
         specs.append(LayerSpec(layer["type"], args))
     return ModelSpec(str(model.get("name", "model")), tuple(shape), tuple(specs))
+
+
+def _reject_misspelt_tables(data: dict[str, Any], source: str) -> None:
+    """``[[layer]]`` for ``[[layers]]`` would silently give a model without layers. Other
+    unknown keys are left alone: tools may keep their own tables beside the model."""
+    for key, table in (("layers", "[[layers]]"), ("model", "[model]")):
+        if key in data:
+            continue
+        close = difflib.get_close_matches(key, [k for k in data if k not in ("layers", "model")], n=1, cutoff=0.7)
+        if close:
+            raise SpecError(f"{source}: unknown table {close[0]!r}: did you mean {table}?")
+
+
+def _check_writable(spec: ModelSpec) -> None:
+    """TOML has no null: PyTorch's None (e.g. AdaptiveAvgPool2d output_size = (None, 7))
+    cannot be written, so say which value it is instead of failing inside the writer."""
+    for index, layer in enumerate(spec.layers):
+        for name, value in layer.args.items():
+            if value is None or (isinstance(value, tuple) and None in value):
+                raise SpecError(f"layer {index} ({layer.type}): {name} = {value!r} cannot be saved to TOML, "
+                                "which has no None; use numbers")
 
 
 def spec_to_dict(spec: ModelSpec) -> dict[str, Any]:
@@ -55,8 +78,24 @@ def loads_spec(text: str, source: str = "spec") -> ModelSpec:
     return spec_from_dict(data, source)
 
 
+def _toml_line(key: str, value: Any) -> str:
+    """``key = value`` on one line: ``kernel_size = [3, 5]``, where tomli_w would spread an
+    array over one line per item. tomli_w still quotes the keys and escapes the strings."""
+    if not isinstance(value, (tuple, list)):
+        return tomli_w.dumps({key: value}).rstrip("\n")
+    quoted_key = tomli_w.dumps({key: 0}).removesuffix(" = 0\n")
+    items = (tomli_w.dumps({"v": item}).removeprefix("v = ").rstrip("\n") for item in value)
+    return f"{quoted_key} = [{', '.join(items)}]"
+
+
 def dumps_spec(spec: ModelSpec) -> str:
-    return tomli_w.dumps(spec_to_dict(spec))
+    """The TOML text of a spec, laid out as people write it (see the presets)."""
+    _check_writable(spec)
+    data = spec_to_dict(spec)
+    tables = [("[model]", data["model"])] + [("[[layers]]", layer) for layer in data["layers"]]
+    return "\n".join(
+        "\n".join([header, *(_toml_line(k, v) for k, v in table.items())]) + "\n" for header, table in tables
+    )
 
 
 def load_spec(path: str | os.PathLike[str]) -> ModelSpec:
