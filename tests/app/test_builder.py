@@ -234,3 +234,17 @@ async def test_export_writes_the_code_and_t_goes_to_training(tmp_path, monkeypat
         assert (tmp_path / "model.py").read_text() == export_code(simple_cnn)
         await pilot.press("t")
         assert app.current_mode == "monitor"
+
+
+async def test_quitting_with_unsaved_changes_asks_first_and_help_lists_every_key(simple_cnn):
+    app = TuiCnnApp(simple_cnn, start_mode="builder")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        help_text = " ".join(str(s.render()) for s in app.screen.query("Static"))
+        for description in ("Conv", "Pool", "Flatten", "Conv block", "Any layer", "Duplicate", "Move up", "Undo",
+                            "Apply fix", "Save", "Open", "Export .py", "Train", "Input & classes"):
+            assert description in help_text
+        await pilot.press("escape", "b", "ctrl+q")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        assert app.is_running and app.spec.layers[0].type == "BatchNorm2d"  # the cursor was on the input

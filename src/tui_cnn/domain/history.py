@@ -58,19 +58,17 @@ class History(Generic[T]):
 
     def undo(self) -> T | None:
         """Step back; None when there is nothing to undo."""
-        if not self._past:
-            return None
-        self._future.append(self.present)
-        self.present = self._past.pop()
-        self._group = None
-        return self.present
+        return self._step(self._past, self._future)
 
     def redo(self) -> T | None:
         """Step forward again; None when there is nothing to redo."""
-        if not self._future:
+        return self._step(self._future, self._past)
+
+    def _step(self, source: list[T], target: list[T]) -> T | None:
+        if not source:
             return None
-        self._past.append(self.present)
-        self.present = self._future.pop()
+        target.append(self.present)
+        self.present = source.pop()
         self._group = None
         return self.present
 
