@@ -248,3 +248,15 @@ async def test_quitting_with_unsaved_changes_asks_first_and_help_lists_every_key
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("n")
         assert app.is_running and app.spec.layers[0].type == "BatchNorm2d"  # the cursor was on the input
+
+
+async def test_a_model_set_elsewhere_shows_in_the_builder_and_can_be_undone(simple_cnn):
+    app = TuiCnnApp(simple_cnn, start_mode="builder")
+    async with app.run_test(size=SIZE) as pilot:
+        lenet = load_preset("LeNet5")
+        app.spec = lenet
+        await pilot.pause()
+        assert "Conv2d(1, 6, kernel_size=5, padding=2)" in row_text(app, 1)
+        await pilot.press("ctrl+z")
+        assert app.spec == simple_cnn
+        assert "Conv2d(1, 32, kernel_size=3, padding=1)" in row_text(app, 1)
