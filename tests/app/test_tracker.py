@@ -140,3 +140,28 @@ async def test_the_shape_bars_replace_the_detail_panel_on_a_narrow_terminal():
         assert flow.display and not panel.display
         assert "64x7x7" in str(flow.render())
 
+
+
+async def test_help_lists_the_trackers_keys():
+    app = TuiCnnApp(load_preset("SimpleCNN"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("question_mark")
+        help_text = str(app.screen.query_one(Static).render())
+        assert "Edit the input shape C,H,W" in help_text and "Track your own nn.Module" in help_text
+        await pilot.press("escape")
+        assert app.screen.query_one(LayerTable)
+
+
+async def test_the_command_palette_asks_which_module_to_track():
+    from tui_cnn.app.widgets.track_prompt import TrackPrompt
+
+    app = TuiCnnApp(load_preset("SimpleCNN"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("ctrl+p", *"Track your own", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, TrackPrompt)
+        await pilot.press(*"no_such_module_here:Net", "enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert any("no module named 'no_such_module_here'" in str(n.message) for n in app._notifications)
+        assert app.screen.query_one(LayerTable).row_count == 8  # still SimpleCNN

@@ -12,8 +12,6 @@ from textual.screen import Screen
 from ..domain.presets import DEFAULT_PRESET, load_preset
 from ..domain.spec import ModelSpec
 from ..domain.training import TrainConfig
-from .screens.builder import BuilderScreen
-from .screens.monitor import MonitorScreen
 from .screens.tracker import TrackerScreen
 from .widgets.confirm import ConfirmScreen
 
@@ -23,10 +21,23 @@ if TYPE_CHECKING:
 SCREENS_BY_KEY = (("1", "tracker", "Tracker"), ("2", "builder", "Builder"), ("3", "monitor", "Train"))
 
 
+def _builder_screen() -> Screen:
+    """Imported when first shown: the first frame (the tracker) does not wait for it."""
+    from .screens.builder import BuilderScreen
+
+    return BuilderScreen()
+
+
+def _monitor_screen() -> Screen:
+    from .screens.monitor import MonitorScreen
+
+    return MonitorScreen()
+
+
 class TuiCnnApp(App[None]):
     TITLE = "tui-cnn"
     CSS_PATH = "app.tcss"
-    MODES = {"tracker": TrackerScreen, "builder": BuilderScreen, "monitor": MonitorScreen}
+    MODES = {"tracker": TrackerScreen, "builder": _builder_screen, "monitor": _monitor_screen}
     BINDINGS = [
         *(Binding(key, f"switch_mode('{mode}')", label) for key, mode, label in SCREENS_BY_KEY),
         Binding("question_mark", "help", "Help"),
