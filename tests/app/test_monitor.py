@@ -20,7 +20,7 @@ from tui_cnn.domain.training import TrainConfig
 
 pytestmark = pytest.mark.slow
 
-TRAIN_IMAGES, TEST_IMAGES = 256, 64
+TRAIN_IMAGES, TEST_IMAGES = 128, 40
 
 
 def _digit_image(label: int, variant: int) -> bytes:
@@ -109,3 +109,73 @@ async def test_a_run_set_up_on_the_screen_trains_to_the_end(tiny_data, tmp_path,
         assert "Test accuracy" in str(screen.query_one("#eval-summary").render())
         assert str(evaluation.confusion_matrix[0][0]) in str(screen.query_one(ConfusionGrid).render())
         assert (Path(screen.state.run_dir) / "eval.json").is_file()
+
+
+async def log_text(screen: MonitorScreen, pilot) -> str:
+    """The log as shown (RichLog renders its lines once visible)."""
+    await pilot.press("l")
+    await pilot.pause()
+    return "\n".join(line.text for line in screen.query_one("#log-pane").lines)
+
+
+async def test_pause_resume_and_stop_keep_the_checkpoint_and_survive_switching_screens(tiny_data, tmp_path):
+    run_dir = tmp_path / "run"
+    app = TuiCnnApp(start_mode="monitor", train_config=tiny_config(tiny_data, run_dir, epochs=50, progress_every=1))
+    async with app.run_test(size=(100, 32)) as pilot:
+        screen = app.screen
+        await wait_for_status(screen, "running")
+        while screen.state.batch is None:
+            await asyncio.sleep(0.05)
+        await pilot.press("p")
+        await wait_for_status(screen, "paused")
+        await pilot.pause(0.3)
+        step = screen.state.batch.step
+        assert "PAUSED" in str(screen.query_one("#run-stats").render())
+
+        await pilot.press("1")  # the tracker, then back: the run and what the monitor shows stay
+        assert app.current_mode == "tracker"
+        await pilot.press("3")
+        assert app.screen is screen and screen.state.status == "paused"
+        assert screen.state.batch.step == step  # nothing trained while paused
+
+        await pilot.press("p")
+        await wait_for_status(screen, "running")
+        while screen.state.batch.step == step:
+            await asyncio.sleep(0.05)
+        await pilot.press("x")
+        await wait_for_status(screen, "stopped")
+        await finish(app, pilot)
+        assert (run_dir / "checkpoint-last.pt").is_file()
+        assert "checkpoint kept" in await log_text(screen, pilot)
+        assert screen.quit_warning() is None
+
+
+async def test_a_diverging_run_shows_why_and_the_app_stays_usable(tiny_data, tmp_path):
+    config = tiny_config(tiny_data, tmp_path / "run", optimizer="sgd", lr=1e9, epochs=1, progress_every=1)
+    app = TuiCnnApp(start_mode="monitor", train_config=config)
+    async with app.run_test(size=(100, 32)) as pilot:
+        screen = app.screen
+        await wait_for_status(screen, "failed", "finished")
+        screen = await finish(app, pilot)
+        assert screen.state.status == "failed"
+        stats = str(screen.query_one("#run-stats").render())
+        assert "FAILED" in stats and "lower the learning rate" in stats
+        assert "lower the learning rate" in await log_text(screen, pilot)
+        await pilot.press("s")  # keys still work, and a new run may start
+        assert screen.query_one(TabbedContent).active == "setup"
+        assert screen.quit_warning() is None and not screen.state.active
+
+
+async def test_quitting_mid_run_asks_then_stops_the_trainer(tiny_data, tmp_path):
+    run_dir = tmp_path / "run"
+    app = TuiCnnApp(start_mode="monitor", train_config=tiny_config(tiny_data, run_dir, epochs=50, progress_every=1))
+    async with app.run_test(size=(100, 32)) as pilot:
+        screen = app.screen
+        await wait_for_status(screen, "running")
+        assert "Training SimpleCNN is running" in screen.quit_warning()
+        await pilot.press("ctrl+q")
+        assert app.screen.__class__.__name__ == "ConfirmScreen"
+        await pilot.press("y")
+    assert screen._trainer_done.is_set()  # leaving the app waited for the trainer thread
+    events = [json.loads(line)["event"] for line in (run_dir / "events.jsonl").read_text().splitlines()]
+    assert events[-1] == "Stopped"

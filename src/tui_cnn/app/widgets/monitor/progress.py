@@ -85,5 +85,5 @@ class RunProgress(Vertical):
         if batch is None or state.status == "failed":
             stats.update(words)
             return
-        stats.update(f"loss {batch.smoothed_loss:.4f} (smoothed)  {compact(batch.images_per_s)} img/s  "
+        stats.update(f"loss {batch.smoothed_loss:.4f} (smoothed)  {compact(round(batch.images_per_s))} img/s  "
                      f"lr {learning_rate(batch.lr)}  · {words}")
