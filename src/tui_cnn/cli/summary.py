@@ -1,46 +1,104 @@
-"""The shape engine's report as a rich table, in torchinfo's spirit: one row a layer,
-totals under it, diagnostics after."""
+"""The shape engine's report as a rich table, in torchinfo's spirit: one row a layer, no
+vertical rules, totals under it, diagnostics after. The table fits the terminal: an input
+shape column when there is room, and a layer call cut short with "…" rather than wrapped."""
 
 from __future__ import annotations
 
-from rich.console import Group
+from rich import box
+from rich.console import Console, ConsoleOptions, Group, RenderResult
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
 from ..domain import format as fmt
-from ..domain.shapes import TRAINING_MEMORY_RULE, Analysis
+from ..domain.shapes import TRAINING_MEMORY_RULE, Analysis, LayerReport
 
 
-def _receptive(report) -> str:
+def _receptive(report: LayerReport) -> str:
     if report.receptive_field is None:
         return ""
     h, w = report.receptive_field
     return str(h) if h == w else f"{h}x{w}"
 
 
-def render_summary(analysis: Analysis) -> Group:
-    table = Table(title=f"{analysis.spec.name}  input {fmt.shape(analysis.input_shape)}", title_justify="left")
-    for header, justify in (("#", "right"), ("Layer", "left"), ("Output shape", "left"), ("Params", "right"),
-                            ("MACs", "right"), ("Act. mem", "right"), ("RF", "right")):
-        table.add_column(header, justify=justify)
-    for r in analysis.layers:
-        mark = "✗ " if r.has_error else ("! " if r.has_warning else "")
-        style = "red" if r.has_error else ("yellow" if r.has_warning else "")
-        table.add_row(str(r.index), Text(mark + fmt.layer_call(r.type, r.args), style=style), fmt.shape(r.output_shape),
-                      fmt.grouped(r.params), fmt.compact(r.macs), fmt.binary_bytes(r.activation_bytes), _receptive(r))
+def _layer_cell(report: LayerReport) -> Text:
+    mark = "✗ " if report.has_error else ("! " if report.has_warning else "")
+    style = "red" if report.has_error else ("yellow" if report.has_warning else "")
+    # Cut short with "…" rather than wrapped: one row a layer, as in torchinfo.
+    return Text(mark + fmt.layer_call(report.type, report.args), style=style, no_wrap=True, overflow="ellipsis")
+
+
+#: Columns given up, in this order, until the layer calls fit the terminal uncut.
+OPTIONAL_COLUMNS = ("Input shape", "Act. mem")
+
+
+def layer_table(analysis: Analysis, hidden: tuple[str, ...] = ()) -> Table:
+    """Every column but Layer keeps its full width (min_width); Layer gives way with "…"."""
+    headers = ["#", "Layer", "Input shape", "Output shape", "Params", "MACs", "Act. mem", "RF"]
+    rows = [
+        [str(r.index), _layer_cell(r), fmt.shape(r.input_shape), fmt.shape(r.output_shape), fmt.grouped(r.params),
+         fmt.compact(r.macs), fmt.binary_bytes(r.activation_bytes), _receptive(r)]
+        for r in analysis.layers
+    ]
+    shown = [i for i, header in enumerate(headers) if header not in hidden]
+    headers = [headers[i] for i in shown]
+    rows = [[row[i] for i in shown] for row in rows]
+    table = Table(title=f"{analysis.spec.name}  input {fmt.shape(analysis.input_shape)}", title_justify="left",
+                  box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+    for column, header in enumerate(headers):
+        if header == "Layer":  # the one column rich may narrow
+            table.add_column(header)
+            continue
+        width = max([len(header)] + [len(row[column]) for row in rows])
+        justify = "left" if header.endswith("shape") else "right"
+        table.add_column(header, justify=justify, no_wrap=True, min_width=width)
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def totals_grid(analysis: Analysis) -> Table:
     t = analysis.totals
-    totals = Table.grid(padding=(0, 2))
-    totals.add_row("Parameters", fmt.grouped(t.params), "trainable", fmt.grouped(t.trainable_params))
-    totals.add_row("MACs (mult-adds)", fmt.compact(t.macs), "batch", str(analysis.batch_size))
-    totals.add_row("Parameter memory", fmt.binary_bytes(t.param_bytes), "activations", fmt.binary_bytes(t.activation_bytes))
-    totals.add_row("Training memory (est.)", fmt.binary_bytes(t.training_bytes), "", "")
-    parts = [table, totals, Text(f"training memory = {TRAINING_MEMORY_RULE}", style="dim")]
+    grid = Table.grid(padding=(0, 2))
+    grid.add_row("Parameters", fmt.grouped(t.params), "trainable", fmt.grouped(t.trainable_params))
+    grid.add_row("MACs (mult-adds)", fmt.compact(t.macs), "batch", str(analysis.batch_size))
+    grid.add_row("Parameter memory", fmt.binary_bytes(t.param_bytes), "activations", fmt.binary_bytes(t.activation_bytes))
+    grid.add_row("Training memory (est.)", fmt.binary_bytes(t.training_bytes), "", "")
+    return grid
+
+
+def diagnostic_lines(analysis: Analysis) -> list[Text]:
+    lines = []
     for d in analysis.diagnostics:
         where = f"layer {d.layer}" if d.layer is not None else "model"
         field = f" [{d.field}]" if d.field else ""
-        colour = "red" if d.is_error else "yellow"
-        line = Text(f"{d.severity}: {where}{field}: {d.message}", style=colour)
+        line = Text(f"{d.severity}: {where}{field}: {d.message}", style="red" if d.is_error else "yellow")
         if d.suggestion:
             line.append(f"\n  fix: {d.suggestion}", style="dim")
-        parts.append(line)
-    return Group(*parts)
+        lines.append(line)
+    return lines
+
+
+class Summary:
+    """Renders at the console's width: the widest layout that fits without wrapping a row."""
+
+    def __init__(self, analysis: Analysis):
+        self.analysis = analysis
+
+    def _widest_table_that_fits(self, console: Console, options: ConsoleOptions) -> Table:
+        unbounded = options.update_width(1 << 16)
+        for dropped in range(len(OPTIONAL_COLUMNS) + 1):
+            table = layer_table(self.analysis, OPTIONAL_COLUMNS[:dropped])
+            if Measurement.get(console, unbounded, table).maximum <= options.max_width:
+                break
+        return table
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield self._widest_table_that_fits(console, options)
+        yield totals_grid(self.analysis)
+        yield Text(f"training memory = {TRAINING_MEMORY_RULE}", style="dim")
+        yield from diagnostic_lines(self.analysis)
+
+
+def render_summary(analysis: Analysis) -> Group:
+    return Group(Summary(analysis))
