@@ -22,7 +22,7 @@ from pathlib import Path
 from .harness import Figure, Options, Skipped, median
 
 #: Text the tracker paints on SimpleCNN: its first layer, as PyTorch prints it.
-FIRST_FRAME_MARKER = "Tracker"
+FIRST_FRAME_MARKER = "Conv2d"
 TERMINAL_SIZE = (24, 80)  # rows, columns
 PAINT_TIMEOUT_S = 15.0
 _ESCAPE_SEQUENCE = re.compile(rb"\x1b\[[0-9;?<>=$]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)|\x1b[()][0-9A-B]")
