@@ -173,6 +173,7 @@ class TrackerScreen(Screen):
     def on_resize(self) -> None:
         if self.summary is not None:
             self.query_one(LayerTable).show(self.summary, self.wide)
+        self.refresh_bindings()  # v (shape bars) is offered on narrow terminals only
 
     # --- the app's model changed elsewhere (the builder) ---
 

@@ -88,7 +88,7 @@ class LayerTable(DataTable):
         self.move_cursor(row=self.row_count - 1)
 
     def on_mount(self) -> None:
-        self.watch(self.app, "theme", self._restyle, init=False)
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._restyle())
 
     def show(self, summary: ModelSummary, wide: bool) -> None:
         columns = tuple(c for c in COLUMNS if wide or not c.wide_only)
