@@ -52,6 +52,8 @@ def test_a_run_learns_and_writes_every_file(simple_cnn, tiny_config):
 
 def test_resume_continues_at_the_next_epoch(simple_cnn, tiny_config):
     first, _ = train(simple_cnn, tiny_config)
+    _, clash = train(simple_cnn, tiny_config)  # the same --run-dir, without resume
+    assert "already holds a run" in clash[-1].reason
     _, events = train(simple_cnn, replace(tiny_config, epochs=2), resume=first.run_dir)
 
     assert events[0].start_epoch == 2 and isinstance(events[-1], Finished)

@@ -121,11 +121,30 @@ class Trainer:
         return Failed(f"unexpected error: {type(exc).__name__}: {exc}", step)
 
     def _run(self) -> None:
-        config = self.config
         started = time.perf_counter()
+        loop = self._prepare()
+        self._open_run_dir(loop)
+        for epoch in range(self._progress.epoch + 1, self.config.epochs + 1):
+            if not self._train_epoch(loop, epoch):
+                path = self._checkpoint(loop, runs.LAST_CHECKPOINT)
+                self._emit(Stopped(epoch, str(path)))
+                return
+            self._end_epoch(loop, epoch)
+        evaluation = evaluate(loop.model, loop.data, EVAL_BATCH_SIZE, loop.autocast)
+        runs.write_evaluation(self.run_dir, evaluation)
+        self._emit(Evaluated(evaluation))
+        self._emit(Finished(self._progress.best_epoch, self._progress.best_val_acc, time.perf_counter() - started))
+
+    def _prepare(self) -> "_Loop":
+        """Everything that can fail before the run directory exists: the configuration, the
+        spec, the device, the data, the checkpoint to resume from."""
+        config = self.config
         problems = config.validate()
         if problems:
             raise TrainingFailed("; ".join(problems))
+        if self.resume_dir is None and (self.run_dir / "config.json").exists():
+            raise TrainingFailed(f"{self.run_dir} already holds a run: choose another --run-dir, "
+                                 f"or continue that run with --resume {self.run_dir}")
         device = self._device()
         torch.manual_seed(config.seed)
         try:
@@ -153,30 +172,21 @@ class Trainer:
         if self.resume_dir is not None:
             self._restore(model, optimizer, scheduler, device)
         step_model = torch.compile(model) if config.compile else model
-        autocast = self._autocast(device)
+        return _Loop(model, step_model, optimizer, scheduler, data, self._autocast(device), device)
 
+    def _open_run_dir(self, loop: "_Loop") -> None:
+        config, data = self.config, loop.data
         self.run_dir.mkdir(parents=True, exist_ok=True)
         sizes = {"name": config.dataset, "train_size": len(data.train), "val_size": len(data.val),
                  "test_size": len(data.test), "classes": list(data.info.classes)}
-        info = describe_device(device)
+        info = describe_device(loop.device)
         runs.write_config(self.run_dir, self.spec, config.to_json(), sizes, asdict(info))
         runs.write_model_code(self.run_dir, self.spec)
         self._recorder = runs.RunRecorder(self.run_dir)
-        self._emit(RunStarted(str(self.run_dir), self.spec.name, config.to_json(), device, info.name, config.dataset,
-                              len(data.train), len(data.val), len(data.test), count_parameters(model), config.epochs,
-                              batches, start_epoch=self._progress.epoch + 1))
-
-        state = _Loop(model, step_model, optimizer, scheduler, data, autocast, device)
-        for epoch in range(self._progress.epoch + 1, config.epochs + 1):
-            if not self._train_epoch(state, epoch):
-                path = self._checkpoint(state, runs.LAST_CHECKPOINT)
-                self._emit(Stopped(epoch, str(path)))
-                return
-            self._end_epoch(state, epoch)
-        evaluation = evaluate(model, data, EVAL_BATCH_SIZE, autocast)
-        runs.write_evaluation(self.run_dir, evaluation)
-        self._emit(Evaluated(evaluation))
-        self._emit(Finished(self._progress.best_epoch, self._progress.best_val_acc, time.perf_counter() - started))
+        self._emit(RunStarted(str(self.run_dir), self.spec.name, config.to_json(), loop.device, info.name,
+                              config.dataset, len(data.train), len(data.val), len(data.test),
+                              count_parameters(loop.model), config.epochs, data.batches_per_epoch(config.batch_size),
+                              start_epoch=self._progress.epoch + 1))
 
     def _device(self) -> str:
         device = resolve_device(self.config.device)

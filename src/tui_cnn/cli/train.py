@@ -90,7 +90,8 @@ def _resumed(run_dir: str, model: str | None, given: dict[str, Any]):
     if model is not None and load_model_or_exit(model) != spec:
         fail(f"{model} is not the model {run_dir} trained ({spec.name}); leave it out to resume that run")
     known = {f.name for f in fields(TrainConfig)}
-    return spec, replace(config, **{k: v for k, v in given.items() if k in known}, resume=run_dir, run_dir=run_dir)
+    overrides = {k: v for k, v in given.items() if k in known} | {"resume": run_dir, "run_dir": run_dir}
+    return spec, replace(config, **overrides)
 
 
 def _train_headless(spec, config: TrainConfig) -> int:
