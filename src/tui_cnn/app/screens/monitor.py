@@ -19,6 +19,7 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, RichLog, TabbedContent, TabPane
@@ -91,9 +92,10 @@ class MonitorScreen(Screen):
                 yield RunSetupForm(self._form_defaults())
             with TabPane("Training", id="training"):
                 yield EpochTable(id="epochs")
-                yield BatchLossPlot("loss per batch (this epoch)", id="batch-loss")
-                yield EpochCurves("loss", "loss per epoch", id="loss-curves")
-                yield EpochCurves("acc", "accuracy per epoch (%)", id="acc-curves")
+                with Horizontal(id="plots"):
+                    yield EpochCurves("loss", "loss per epoch", id="loss-curves")
+                    yield EpochCurves("acc", "accuracy per epoch (%)", id="acc-curves")
+                    yield BatchLossPlot("loss per batch, this epoch", id="batch-loss")
             with TabPane("Evaluation", id="evaluation"):
                 yield EvaluationPanel()
             with TabPane("Log", id="log"):

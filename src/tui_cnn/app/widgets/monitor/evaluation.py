@@ -73,7 +73,7 @@ class MisclassifiedDigits(HorizontalScroll):
         for wrong in evaluation.misclassified[:MAX_DIGITS]:
             image = half_block_image(wrong.image)
             image.append(f"\ntrue {class_label(wrong.true, evaluation.classes)}\n"
-                         f"said {class_label(wrong.predicted, evaluation.classes)}")
+                         f"predicted {class_label(wrong.predicted, evaluation.classes)}")
             cards.append(Static(image, classes="digit"))
         return cards
 

@@ -14,7 +14,8 @@ class _Plot(PlotextPlot):
         self._title = title
         self._drawn: object = None
 
-    def _draw(self, key: object, series: list[tuple[list[float], list[float], str]], xlabel: str) -> None:
+    def _draw(self, key: object, series: list[tuple[list[float], list[float], str]], xlabel: str,
+              xticks: list[int] | None = None) -> None:
         """Plot the series (x, y, label); skip when ``key`` says nothing changed, since
         plotext renders in Python on the UI thread."""
         if key == self._drawn:
@@ -25,6 +26,8 @@ class _Plot(PlotextPlot):
         plt.clear_figure()
         plt.title(self._title)
         plt.xlabel(xlabel)
+        if xticks:
+            plt.xticks(xticks)
         for xs, ys, label in series:
             if xs:
                 plt.plot(xs, ys, label=label, marker="braille")
@@ -43,13 +46,12 @@ class EpochCurves(_Plot):
         scale = 100.0 if self._metric == "acc" else 1.0  # accuracies in percent
         train = [getattr(m, f"train_{self._metric}") * scale for m in epochs]
         val = [getattr(m, f"val_{self._metric}") * scale for m in epochs]
-        self._draw(len(epochs), [(xs, train, "train"), (xs, val, "val")], "epoch")
-        if len(epochs) == 1:  # plotext draws a lone point poorly: give the axis some room
-            self.plt.xlim(0.5, 1.5)
+        every = max(len(xs) // 8, 1)  # whole epochs only, at most ~8 labels
+        self._draw(len(epochs), [(xs, train, "train"), (xs, val, "val")], "epoch", xs[::every])
 
 
 class BatchLossPlot(_Plot):
     def show(self, epoch: int, losses: list[tuple[int, float]]) -> None:
         xs = [batch for batch, _ in losses]
         ys = [loss for _, loss in losses]
-        self._draw((epoch, len(losses)), [(xs, ys, f"epoch {epoch}")], "batch")
+        self._draw((epoch, len(losses)), [(xs, ys, f"epoch {epoch}")], "batch" if losses else "batch (live runs only)")

@@ -141,7 +141,7 @@ class RunState:
         config: dict[str, Any] = run.get("config", {})
         epochs = read_metrics(run_dir)
         state = cls(status="loaded", run_dir=str(run_dir), epochs=epochs, evaluation=read_evaluation(run_dir))
-        state.model = run.get("spec", {}).get("name", "") or Path(run_dir).name
+        state.model = run.get("spec", {}).get("model", {}).get("name", "") or Path(run_dir).name
         dataset, device = run.get("dataset") or {}, run.get("device") or {}
         state.dataset = dataset.get("name", "") or config.get("dataset", "")
         state.device = device.get("kind", "") or config.get("device", "")

@@ -1,0 +1,83 @@
+"""The monitor showing a finished run opened from its directory: fixed metrics, no clock,
+so the picture only changes when the screen does."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import struct
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from tui_cnn.app.app import TuiCnnApp
+from tui_cnn.domain.presets import load_preset
+from tui_cnn.domain.specfile import spec_to_dict
+
+EPOCHS = [  # epoch, train loss, train acc, val loss, val acc, lr
+    (1, 0.6123, 0.8212, 0.2871, 0.9140, 1e-3),
+    (2, 0.2217, 0.9345, 0.1902, 0.9420, 1e-3),
+    (3, 0.1410, 0.9581, 0.1377, 0.9610, 1e-3),
+    (4, 0.1032, 0.9690, 0.1451, 0.9580, 1e-3),
+]
+WRONG = [(0, 4, 9), (1, 7, 1), (2, 3, 5), (3, 2, 7)]  # (test image index, true, predicted)
+
+
+def packaged_test_digits(count: int) -> list[list[list[int]]]:
+    """The first test images of the MNIST sample shipped with tui-cnn (real digits)."""
+    path = resources.files("tui_cnn").joinpath("data/mnist-sample/MNIST/raw/t10k-images-idx3-ubyte.gz")
+    with path.open("rb") as raw, gzip.open(raw) as idx:
+        _, _, rows, cols = struct.unpack(">IIII", idx.read(16))
+        data = idx.read(count * rows * cols)
+    return [[list(data[(n * rows + r) * cols:(n * rows + r + 1) * cols]) for r in range(rows)] for n in range(count)]
+
+
+def confusion_matrix() -> list[list[int]]:
+    matrix = [[0] * 10 for _ in range(10)]
+    for true in range(10):
+        matrix[true][true] = 95 + true % 4
+        matrix[true][(true + 3) % 10] = true % 3
+        matrix[true][(true + 7) % 10] = 1 + true % 2 * 4
+    return matrix
+
+
+def write_finished_run(run_dir: Path) -> Path:
+    """config.json, metrics.jsonl and eval.json as the training engine writes them."""
+    run_dir.mkdir(parents=True)
+    config = {"dataset": "mnist-sample", "epochs": 4, "batch_size": 64, "optimizer": "adam", "lr": 1e-3,
+              "device": "cpu", "seed": 0}
+    (run_dir / "config.json").write_text(json.dumps({
+        "spec": spec_to_dict(load_preset("SimpleCNN")), "config": config,
+        "dataset": {"name": "mnist-sample", "train_size": 4000, "val_size": 1000, "test_size": 1000,
+                    "classes": [str(d) for d in range(10)]},
+        "device": {"kind": "cpu", "name": "Example CPU (2 cores)", "total_bytes": None, "free_bytes": None},
+        "versions": {"torch": "2.14.1", "torchvision": "0.29.1"}}))
+    (run_dir / "metrics.jsonl").write_text("".join(
+        json.dumps({"epoch": e, "train_loss": tl, "train_acc": ta, "val_loss": vl, "val_acc": va, "lr": lr,
+                    "epoch_time_s": 11.0 + e, "images_per_s": 3400.0 + 10 * e, "peak_mem_bytes": None}) + "\n"
+        for e, tl, ta, vl, va, lr in EPOCHS))
+    matrix = confusion_matrix()
+    digits = packaged_test_digits(len(WRONG))
+    (run_dir / "eval.json").write_text(json.dumps({
+        "accuracy": sum(matrix[i][i] for i in range(10)) / sum(map(sum, matrix)),
+        "per_class_accuracy": [row[i] / sum(row) for i, row in enumerate(matrix)],
+        "confusion_matrix": matrix, "classes": [str(d) for d in range(10)],
+        "misclassified": [{"image": digits[index], "true": true, "predicted": predicted}
+                          for index, true, predicted in WRONG]}))
+    return run_dir
+
+
+@pytest.fixture
+def finished_run(tmp_path: Path) -> Path:
+    return write_finished_run(tmp_path / "run")
+
+
+def test_finished_run_curves_and_table(snap_compare, finished_run):
+    app = TuiCnnApp(start_mode="monitor", run_dir=str(finished_run))
+    assert snap_compare(app, terminal_size=(120, 36))
+
+
+def test_finished_run_evaluation(snap_compare, finished_run):
+    app = TuiCnnApp(start_mode="monitor", run_dir=str(finished_run))
+    assert snap_compare(app, press=["e"], terminal_size=(120, 44))
