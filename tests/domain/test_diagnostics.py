@@ -85,6 +85,13 @@ def test_given_in_features_that_disagree_say_where_the_number_comes_from(simple_
     assert fixed.layers[7].args["in_features"] == 3136
 
 
+def test_partial_flatten_does_not_claim_the_features_are_c_x_h_x_w(simple_cnn):
+    spec = simple_cnn.replace_layer(6, conv("Flatten", start_dim=2)).replace_layer(
+        7, conv("Linear", in_features=50, out_features=10))
+    error = only_error(spec)
+    assert error.message == "in_features = 50 but the incoming tensor has 49 features"
+
+
 def test_given_in_channels_that_disagree():
     spec = mnist(conv("Conv2d", in_channels=3, out_channels=8, kernel_size=3))
     error = only_error(spec)

@@ -554,7 +554,7 @@ def analyze(spec: ModelSpec, batch_size: int = 64) -> Analysis:
             rf = jump = None
         elif result.geometry is not None and rf is not None:
             rf, jump = grow_receptive_field(rf, jump, result.geometry)
-        if ltype.name == "Flatten" and shape is not None and output is not None and len(shape) == 4:
+        if ltype.name == "Flatten" and _flattens_image(shape, output):
             origin = "x".join(str(v) for v in shape[1:])
         elif ltype.category not in _KEEPS_ORIGIN:
             origin = None
@@ -566,6 +566,11 @@ def analyze(spec: ModelSpec, batch_size: int = 64) -> Analysis:
         shape = output
     return Analysis(spec, batch_size, input_shape or (batch_size, *spec.input_shape), tuple(reports),
                     tuple(diagnostics), _totals(input_shape, reports))
+
+
+def _flattens_image(shape: Shape | None, output: Shape | None) -> bool:
+    """(N, C, H, W) -> (N, C*H*W): only then is a feature count "C x H x W"."""
+    return shape is not None and output is not None and len(shape) == 4 and output == (shape[0], math.prod(shape[1:]))
 
 
 def grow_receptive_field(rf: Pair, jump: Pair, g: Geometry) -> tuple[Pair, Pair]:
