@@ -46,3 +46,16 @@ def test_bad_arguments_exit_2():
     assert run("SimpleCNN", "--headless", "--epochs", "0").exit_code == 2
     assert run("NoSuchModel", "--headless").exit_code == 2
     assert run("--resume", "/no/such/run", "--headless").exit_code == 2
+
+
+def test_without_headless_the_app_opens_on_the_monitor_with_the_run(monkeypatch, mnist_root):
+    from tui_cnn.app.app import TuiCnnApp
+
+    opened = []
+    monkeypatch.setattr(TuiCnnApp, "run", lambda app: opened.append(app))
+    result = run("LeNet5", "--data-dir", str(mnist_root), "--epochs", "4", "--optimizer", "sgd")
+
+    assert result.exit_code == 0, result.output
+    app = opened[0]
+    assert app.start_mode == "monitor" and app.spec.name == "LeNet5"
+    assert (app.train_config.dataset, app.train_config.epochs, app.train_config.optimizer) == ("mnist", 4, "sgd")

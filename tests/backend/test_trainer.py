@@ -7,6 +7,7 @@ import threading
 from dataclasses import replace
 
 import pytest
+import torch
 
 from tui_cnn.backend.build import build_model
 from tui_cnn.backend.runs import load_checkpoint
@@ -163,3 +164,13 @@ def test_schedules_change_the_learning_rate(simple_cnn, tiny_config, schedule):
     rates = [p.lr for p in of_type(events, BatchProgress)]
     assert isinstance(events[-1], Finished) and len(set(rates)) > 1
 
+
+
+def test_out_of_memory_fails_suggesting_half_the_batch(simple_cnn, tiny_config, monkeypatch):
+    def out_of_memory(*args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr("tui_cnn.backend.trainer.F.cross_entropy", out_of_memory)
+    _, events = train(simple_cnn, tiny_config)
+
+    assert events[-1].reason == "out of memory at batch size 32: try --batch-size 16"
