@@ -61,7 +61,9 @@ class StackTable(DataTable):
     def on_mount(self) -> None:
         for label in ("", "#", "Output", "Layer"):
             self.add_column(label)
-        self.watch(self.app, "theme", self._use_theme_colours)
+        self._use_theme_colours()
+        # The signal, not a watch on app.theme: it fires once the new theme's variables apply.
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._use_theme_colours())
 
     def _use_theme_colours(self) -> None:
         variables = self.app.get_css_variables()
