@@ -95,7 +95,16 @@ def test_partial_flatten_does_not_claim_the_features_are_c_x_h_x_w(simple_cnn):
 def test_given_in_channels_that_disagree():
     spec = mnist(conv("Conv2d", in_channels=3, out_channels=8, kernel_size=3))
     error = only_error(spec)
-    assert error.message == "in_channels = 3 but the incoming tensor has 1 channels"
+    assert error.message == "in_channels = 3 but the incoming tensor has 1 channel"
+    assert_fix_clears_it(spec, error)
+
+
+@pytest.mark.parametrize(("mode", "limit"), [("reflect", "smaller than"), ("circular", "at most")])
+def test_padding_that_copies_pixels_must_fit_in_the_image(mode, limit):
+    spec = ModelSpec("test", (1, 2, 2), (conv("Conv2d", out_channels=2, kernel_size=1, padding=3, padding_mode=mode),))
+    error = only_error(spec)
+    assert error.message == (f"{mode} padding of 3 does not fit a 2x2 input: it copies pixels from inside the "
+                             f"image, so it must be {limit} the image's height and width")
     assert_fix_clears_it(spec, error)
 
 

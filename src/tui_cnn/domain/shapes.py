@@ -249,6 +249,7 @@ class _Layer:
             return actual
         if given != actual:
             source = f" = {self.origin}" if self.origin else ""
+            what = what.removesuffix("s") if actual == 1 else what
             message = f"{name} = {given} but the incoming tensor has {actual}{source} {what}"
             report = self.error
             if unused_because:
@@ -372,7 +373,9 @@ def _check_padding_mode(layer: _Layer, mode: str, pad: Pair) -> None:
     sizes = layer.shape[2:]
     too_big = any(p >= s if mode == "reflect" else p > s for p, s in zip(pad, sizes))
     if too_big:
-        layer.error("padding", f"{mode} padding of {show_pair(pad)} is too large for a {hw(layer.shape)} input",
+        limit = "smaller than" if mode == "reflect" else "at most"
+        layer.error("padding", f"{mode} padding of {show_pair(pad)} does not fit a {hw(layer.shape)} input: it copies "
+                    f"pixels from inside the image, so it must be {limit} the image's height and width",
                     "use padding_mode = \"zeros\" or less padding",
                     layer.set_fix("set padding_mode = \"zeros\"", padding_mode="zeros"))
 
