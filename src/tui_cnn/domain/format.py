@@ -13,17 +13,19 @@ def grouped(n: int) -> str:
 
 
 def compact(n: float) -> str:
-    """16.1M, 401.4K, 3.2G: three significant figures at most, for tables."""
+    """16.1M, 401K, 3.2G: three significant figures at most, for tables. Rounded before the
+    unit is chosen, so 999,999 is 1M rather than 1000K."""
+    rounded = float(f"{n:.3g}")
     for unit, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("K", 1e3)):
-        if abs(n) >= scale:
-            return f"{n / scale:.3g}{unit}" if n / scale < 100 else f"{n / scale:.0f}{unit}"
+        if abs(rounded) >= scale:
+            return f"{rounded / scale:.3g}{unit}" if abs(rounded) < 1000 * scale else f"{rounded / scale:.0f}{unit}"
     return f"{n:g}" if isinstance(n, float) else str(n)
 
 
 def binary_bytes(n: float) -> str:
-    """1.9 MiB, 384.0 KiB, 12 B."""
+    """1.9 MiB, 384.0 KiB, 1023 B; 1.0 MiB rather than 1024.0 KiB."""
     for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if abs(n) >= scale:
+        if abs(n) >= scale or (abs(n) >= 1 << 10 and round(abs(n) / scale, 1) >= 1):
             return f"{n / scale:.1f} {unit}"
     return f"{int(n)} B"
 

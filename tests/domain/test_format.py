@@ -1,0 +1,48 @@
+"""How numbers, shapes and layers are written for people."""
+
+from __future__ import annotations
+
+import pytest
+
+from tui_cnn.domain import format as fmt
+
+
+@pytest.mark.parametrize(
+    ("n", "text"),
+    [(0, "0"), (999, "999"), (1000, "1K"), (4096, "4.1K"), (401_408, "401K"), (999_999, "1M"),
+     (16_056_320, "16.1M"), (250_000_000, "250M"), (2_510_000_000, "2.51G"), (2.5, "2.5")],
+)
+def test_compact_keeps_three_significant_figures(n, text):
+    assert fmt.compact(n) == text
+
+
+@pytest.mark.parametrize(
+    ("n", "text"),
+    [(12, "12 B"), (1023, "1023 B"), (1024, "1.0 KiB"), (802_816, "784.0 KiB"), (1_048_560, "1.0 MiB"),
+     (2_000_000, "1.9 MiB")],
+)
+def test_binary_bytes(n, text):
+    assert fmt.binary_bytes(n) == text
+
+
+def test_grouped_and_shape():
+    assert fmt.grouped(50_186) == "50,186"
+    assert fmt.shape((64, 32, 28, 28)) == "(64, 32, 28, 28)"
+    assert fmt.shape(None) == "?"
+
+
+@pytest.mark.parametrize(
+    ("type_name", "args", "call"),
+    [
+        ("Conv2d", {"in_channels": 1, "out_channels": 32, "kernel_size": 3, "padding": 1},
+         "Conv2d(1, 32, kernel_size=3, padding=1)"),
+        ("Conv2d", {"in_channels": 3, "out_channels": 8, "kernel_size": (3, 5), "padding": "same", "stride": 1},
+         "Conv2d(3, 8, kernel_size=(3, 5), padding='same')"),
+        ("MaxPool2d", {"kernel_size": (2, 2)}, "MaxPool2d(kernel_size=2)"),
+        ("Dropout", {}, "Dropout(p=0.5)"),
+        ("Linear", {"in_features": 3136, "out_features": 10, "bias": False}, "Linear(3136, 10, bias=False)"),
+        ("Dense", {"units": 10}, "Dense(units=10)"),
+    ],
+)
+def test_layer_call_reads_like_pytorch(type_name, args, call):
+    assert fmt.layer_call(type_name, args) == call
