@@ -347,8 +347,8 @@ class BuilderScreen(Screen):
     def _save(self, path: str) -> None:
         try:
             save_spec(self.spec, path)
-        except OSError as exc:
-            self.notify(f"Cannot save to {path}: {exc.strerror or exc}", severity="error")
+        except (OSError, SpecError) as exc:  # SpecError: a value TOML cannot hold, e.g. output_size (None, 7)
+            self.notify(f"Cannot save to {path}: {getattr(exc, 'strerror', None) or exc}", severity="error")
             return
         self._saved, self._path = self.spec, path
         self._show_title()
