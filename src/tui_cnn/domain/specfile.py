@@ -56,8 +56,8 @@ def _check_writable(spec: ModelSpec) -> None:
     for index, layer in enumerate(spec.layers):
         for name, value in layer.args.items():
             if value is None or (isinstance(value, tuple) and None in value):
-                raise SpecError(f"layer {index} ({layer.type}): {name} = {value!r} cannot be saved to TOML, "
-                                "which has no None; use numbers")
+                raise SpecError(f"layer {index} ({layer.type}): {name} = {value!r} cannot be saved: TOML has no "
+                                "None, so write the number it stands for (the incoming height or width)")
 
 
 def spec_to_dict(spec: ModelSpec) -> dict[str, Any]:
