@@ -234,7 +234,7 @@ mistyped = st.one_of(
     ),
 )
 any_layer = st.one_of(conv2d, conv2d, max_pool, avg_pool, adaptive_pool, batch_norm, dropout, flatten,
-                      linear, linear, activation, _sometimes(activation, mistyped))
+                      linear, linear, activation, mistyped)
 # A CNN-shaped stack: image layers, then maybe Flatten and a classifier.
 image_layer = st.one_of(conv2d, conv2d, max_pool, avg_pool, batch_norm, activation, adaptive_pool)
 cnn_stack = st.tuples(
