@@ -25,7 +25,7 @@ from torch import nn
 
 from tui_cnn.domain.layers import LAYER_TYPES
 from tui_cnn.domain.shapes import Analysis, analyze
-from tui_cnn.domain.spec import LayerSpec, ModelSpec
+from tui_cnn.domain.spec import Fix, LayerSpec, ModelSpec
 
 # --- what PyTorch does, layer by layer ---
 
@@ -316,3 +316,31 @@ def test_receptive_field_is_what_the_gradient_reaches(layers):
             nn.init.ones_(module.weight)
             nn.init.zeros_(module.bias)
     assert _reach(model, size) == analysis.layers[-1].receptive_field
+
+
+# --- every fix the engine offers applies and removes what it was offered for ---
+
+
+def _index_after(fix: Fix, index: int | None) -> int | None:
+    """Where a layer is after the fix: inserting before it moves it down one, removing one
+    before it moves it up."""
+    if index is not None and fix.insert_before is not None and index >= fix.layer:
+        return index + 1
+    if index is not None and fix.remove_layer and index > fix.layer:
+        return index - 1
+    return index
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(stacks, input_shapes)
+def test_every_offered_fix_removes_its_own_diagnostic(layers, input_shape):
+    spec = _spec(layers, input_shape)
+    for diagnostic in analyze(spec).diagnostics:
+        if diagnostic.fix is None:
+            continue
+        after = analyze(diagnostic.fix.apply(spec)).diagnostics
+        if diagnostic.fix.remove_layer and diagnostic.layer == diagnostic.fix.layer:
+            continue  # the layer and all it said are gone
+        where = (_index_after(diagnostic.fix, diagnostic.layer), diagnostic.field, diagnostic.message)
+        left = [d for d in after if (d.layer, d.field, d.message) == where]
+        assert not left, f"{diagnostic.fix} left {left}"

@@ -207,3 +207,11 @@ def test_layers_after_the_first_error_are_still_checked():
     assert [(d.layer, d.field) for d in analysis.errors] == [(0, "groups"), (1, "padding"), (2, "type"), (3, "bias")]
     assert analysis.layers[1].output_shape == (64, 6, 14, 14)  # padding taken as 1
     assert analysis.layers[3].output_shape is None
+
+
+def test_flatten_of_a_flat_tensor_is_removed_by_its_fix():
+    spec = mnist(conv("Flatten", start_dim=0), conv("Flatten"))
+    error = only_error(spec)
+    assert error.message == "start_dim = 1 is out of range for a 1-D tensor (50176,)"
+    assert error.suggestion == "remove this Flatten: the tensor is already flat"
+    assert [layer.type for layer in error.fix.apply(spec).layers] == ["Flatten"]

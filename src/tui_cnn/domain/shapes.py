@@ -461,11 +461,16 @@ def _flatten(layer: _Layer) -> _Result:
     shape, rank = layer.shape, len(layer.shape)
     start, end = layer.args["start_dim"], layer.args["end_dim"]
     for name, dim in (("start_dim", start), ("end_dim", end)):
-        if not -rank <= dim < rank:
-            layer.error(name, f"{name} = {dim} is out of range for a {rank}-D tensor {shape}",
-                        f"use {name} = {1 if name == 'start_dim' else -1}",
+        if -rank <= dim < rank:
+            continue
+        message = f"{name} = {dim} is out of range for a {rank}-D tensor {shape}"
+        if rank < 2:  # even the defaults are: there is nothing left to flatten
+            layer.error(name, message, "remove this Flatten: the tensor is already flat",
+                        Fix("remove this Flatten", layer.index, remove_layer=True))
+        else:
+            layer.error(name, message, f"use {name} = {1 if name == 'start_dim' else -1}",
                         layer.set_fix(f"reset {name}", **{name: None}))
-            return _Result(None)
+        return _Result(None)
     start, end = start % rank, end % rank
     if start > end:
         layer.error("start_dim", f"start_dim ({start}) comes after end_dim ({end})", "use the defaults",
