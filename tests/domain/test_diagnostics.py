@@ -3,8 +3,14 @@ that applying its fix makes the error go away."""
 
 from __future__ import annotations
 
-import pytest
+import json
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tui_cnn.domain.format import layer_call
+from tui_cnn.domain.layers import LAYER_TYPES
 from tui_cnn.domain.shapes import analyze
 from tui_cnn.domain.spec import Diagnostic, LayerSpec, ModelSpec
 
@@ -215,3 +221,27 @@ def test_flatten_of_a_flat_tensor_is_removed_by_its_fix():
     assert error.message == "start_dim = 1 is out of range for a 1-D tensor (50176,)"
     assert error.suggestion == "remove this Flatten: the tensor is already flat"
     assert [layer.type for layer in error.fix.apply(spec).layers] == ["Flatten"]
+
+
+# --- whatever is typed, the engine answers with diagnostics, never an exception ---
+
+_any_value = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 40) | st.floats(allow_nan=True) | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3).map(tuple), max_leaves=4,
+)
+_field_names = sorted({f.name for t in LAYER_TYPES.values() for f in t.fields}) + ["typo", "return_indices"]
+_any_layer = st.builds(LayerSpec, st.sampled_from([*LAYER_TYPES, "Conv2D", ""]),
+                       st.dictionaries(st.sampled_from(_field_names), _any_value, max_size=4))
+_any_input = st.tuples(st.integers(-1, 30) | st.floats(0, 3) | st.just(True), st.integers(-1, 30), st.integers(-1, 30))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_any_layer, max_size=6), _any_input, st.integers(-1, 3))
+def test_any_input_gives_diagnostics_not_exceptions(layers, input_shape, batch_size):
+    analysis = analyze(ModelSpec("fuzz", input_shape, tuple(layers)), batch_size)
+    json.dumps(analysis.to_json())
+    for report in analysis.layers:
+        layer_call(report.type, report.args)
+    for diagnostic in analysis.diagnostics:
+        if diagnostic.fix is not None:
+            analyze(diagnostic.fix.apply(analysis.spec))
