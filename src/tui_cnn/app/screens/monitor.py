@@ -269,7 +269,7 @@ class MonitorScreen(Screen):
         now = time.monotonic() if now is None else now
         self.query_one(RunProgress).show(state, now)
         self.query_one(EpochTable).show(state.epochs, state.best_epoch)
-        self.query_one(BatchLossPlot).show(state.current_epoch, state.batch_losses)
+        self.query_one(BatchLossPlot).show(state.current_epoch, state.batch_losses, now)
         for curves in self.query(EpochCurves):
             curves.show(state.epochs)
         self.query_one(DevicePanel).show_peak(state.peak_mem_bytes)
@@ -351,12 +351,14 @@ class MonitorScreen(Screen):
         self.action_show_tab("training")
 
     def action_show_tab(self, tab: str) -> None:
-        """Show a tab and move the focus into it (focus left in a hidden pane would switch
-        back to it). The set-up form gets no focus, so single keys stay commands."""
+        """Show a tab. Focus left in a now hidden pane is dropped (it would switch back to its
+        pane); otherwise the focus stays put, since a focus change rebuilds the footer and
+        tab switches are meant to be instant."""
         tabs = self.query_one(TabbedContent)
         tabs.active = tab
-        focusable = [w for w in tabs.get_pane(tab).query("*") if w.focusable] if tab != "setup" else []
-        self.set_focus(focusable[0] if focusable else None)
+        focused = self.focused
+        if focused is not None and tabs.get_pane(tab) not in focused.ancestors:
+            self.set_focus(None)
 
     def action_leave_field(self) -> None:
         self.set_focus(None)

@@ -13,6 +13,7 @@ class _Plot(PlotextPlot):
         super().__init__(**kwargs)
         self._title = title
         self._drawn: object = None
+        self._rendered: tuple[object, object] = (None, None)  # (what was drawn at which size, the Text)
 
     def _draw(self, key: object, series: list[tuple[list[float], list[float], str]], xlabel: str,
               xticks: list[int] | None = None) -> None:
@@ -34,6 +35,15 @@ class _Plot(PlotextPlot):
         self.refresh()
 
 
+    def render(self):
+        """plotext rebuilds the whole picture on every render (tens of ms in Python): keep it
+        until the data, size or theme change, so switching tabs stays quick."""
+        key = (self._drawn, self.size, self.app.theme)
+        if self._rendered[0] != key:
+            self._rendered = (key, super().render())
+        return self._rendered[1]
+
+
 class EpochCurves(_Plot):
     """Train and validation curves of one metric ("loss" or "acc") per epoch."""
 
@@ -51,7 +61,18 @@ class EpochCurves(_Plot):
 
 
 class BatchLossPlot(_Plot):
-    def show(self, epoch: int, losses: list[tuple[int, float]]) -> None:
+    #: plotext draws in Python while training wants the CPU: at most this often mid-epoch
+    REDRAW_EVERY_S = 1.0
+
+    def __init__(self, title: str, **kwargs) -> None:
+        super().__init__(title, **kwargs)
+        self._drawn_at = float("-inf")
+
+    def show(self, epoch: int, losses: list[tuple[int, float]], now: float) -> None:
+        same_epoch = isinstance(self._drawn, tuple) and self._drawn[0] == epoch
+        if same_epoch and now - self._drawn_at < self.REDRAW_EVERY_S:
+            return
+        self._drawn_at = now
         xs = [batch for batch, _ in losses]
         ys = [loss for _, loss in losses]
         self._draw((epoch, len(losses)), [(xs, ys, f"epoch {epoch}")], "batch" if losses else "batch (live runs only)")

@@ -24,6 +24,13 @@ STATUS_WORDS = {
 }
 
 
+def _show_text(widget: Static, text: str, layout: bool = False) -> None:
+    """Update only on change: an update repaints (and with ``layout``, lays the screen out
+    again), and these lines are redrawn several times a second while training."""
+    if str(widget.content) != text:
+        widget.update(text, layout=layout)
+
+
 class RunProgress(Vertical):
     def compose(self) -> ComposeResult:
         with Horizontal(classes="bar-row"):
@@ -53,7 +60,7 @@ class RunProgress(Vertical):
         elapsed = state.elapsed_s(now)
         trained_from = state.start_epoch - 1  # a resumed run's earlier epochs took no time here
         left = eta(elapsed, done - trained_from, total - trained_from) if state.active else None
-        self.query_one("#run-info", Label).update(
+        _show_text(self.query_one("#run-info", Label),
             f"{state.epochs_done}/{state.epochs_total} epochs  elapsed {duration(elapsed)}"
             + (f"  ETA {duration(left)}" if state.active else ""))
 
@@ -63,15 +70,15 @@ class RunProgress(Vertical):
         info = self.query_one("#epoch-info", Label)
         if state.status == "loaded" or (batch is None and state.epochs):
             bar.update(total=1, progress=1)
-            info.update(f"epoch {state.current_epoch} done")
+            _show_text(info, f"epoch {state.current_epoch} done")
             return
         if batch is None:
             bar.update(total=max(state.batches_per_epoch, 1), progress=0)
-            info.update(f"0/{state.batches_per_epoch} batches" if state.batches_per_epoch else "")
+            _show_text(info, f"0/{state.batches_per_epoch} batches" if state.batches_per_epoch else "")
             return
         bar.update(total=batch.batches, progress=batch.batch)
         left = eta(batch.elapsed_s, batch.batch, batch.batches) if state.active else None
-        info.update(f"epoch {batch.epoch}: {batch.batch}/{batch.batches} batches  elapsed {duration(batch.elapsed_s)}"
+        _show_text(info, f"epoch {batch.epoch}: {batch.batch}/{batch.batches} batches  elapsed {duration(batch.elapsed_s)}"
                     + (f"  ETA {duration(left)}" if state.active else ""))
 
     def _show_stats(self, state: RunState) -> None:
@@ -83,7 +90,7 @@ class RunProgress(Vertical):
             words = f"FAILED: {state.failure}"
         batch = state.batch
         if batch is None or state.status == "failed":
-            stats.update(words)
+            _show_text(stats, words, layout=True)
             return
-        stats.update(f"loss {batch.smoothed_loss:.4f} (smoothed)  {compact(round(batch.images_per_s))} img/s  "
+        _show_text(stats, f"loss {batch.smoothed_loss:.4f} (smoothed)  {compact(round(batch.images_per_s))} img/s  "
                      f"lr {learning_rate(batch.lr)}  · {words}")
