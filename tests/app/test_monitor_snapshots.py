@@ -81,3 +81,39 @@ def test_finished_run_curves_and_table(snap_compare, finished_run):
 def test_finished_run_evaluation(snap_compare, finished_run):
     app = TuiCnnApp(start_mode="monitor", run_dir=str(finished_run))
     assert snap_compare(app, press=["e"], terminal_size=(120, 44))
+
+
+async def test_o_opens_a_run_directory_and_says_when_it_is_not_one(finished_run, tmp_path):
+    from tui_cnn.app.widgets.monitor.epoch_table import EpochTable
+
+    app = TuiCnnApp(start_mode="monitor")
+    async with app.run_test(size=(100, 32)) as pilot:
+        await pilot.press("o")
+        app.screen.query_one("#run-path").value = str(tmp_path / "nowhere")
+        await pilot.press("enter")
+        assert app.screen.state.status == "idle"
+        assert any("not a readable run directory" in n.message for n in app._notifications)
+
+        await pilot.press("o")
+        app.screen.query_one("#run-path").value = str(finished_run)
+        await pilot.press("enter")
+        screen = app.screen
+        assert screen.state.status == "loaded"
+        assert screen.query_one(EpochTable).row_count == len(EPOCHS)
+        assert screen.state.best_epoch == 3 and screen.state.evaluation.accuracy > 0.9
+
+
+async def test_a_batch_too_big_for_the_device_asks_before_starting():
+    app = TuiCnnApp(start_mode="monitor")
+    async with app.run_test(size=(100, 32)) as pilot:
+        form = app.screen.query_one("RunSetupForm")
+        form.query_one("#field-device").value = "cpu"
+        await pilot.pause()
+        form.show_device_memory("cpu", 1 << 20)  # as if the device had 1 MiB free
+        await pilot.pause()
+        assert "free" in str(form.query_one("#memory-note").render())
+        assert form.query_one("#memory-note").has_class("-warning")
+        await pilot.press("r")
+        assert app.screen.__class__.__name__ == "ConfirmScreen"
+        await pilot.press("n")
+        assert app.screen.state.status == "idle"  # not started
