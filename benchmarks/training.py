@@ -71,14 +71,15 @@ def compare(options: Options, workdir: Path, batch_size: int) -> list[Figure]:
 
     spec = load_preset("SimpleCNN")
     device = options.device
-    epochs = 2  # the first warms up
-    rounds = options.runs(full=4, quick=1)
+    epochs = options.runs(full=3, quick=2)  # the first of each run warms up
+    rounds = options.runs(full=3, quick=1)
     data = load_data(DATASET, workdir, device, channels_last=device.startswith("cuda"))
     runs = iter(range(1_000_000))
 
     def engine() -> list[float]:
+        run_dir = workdir / f"run-batch{batch_size}-{next(runs)}"  # the engine never reuses a run's folder
         config = TrainConfig(dataset=DATASET, data_dir=str(workdir), epochs=epochs, batch_size=batch_size,
-                             optimizer="adam", lr=1e-3, device=device, run_dir=str(workdir / f"run-{next(runs)}"))
+                             optimizer="adam", lr=1e-3, device=device, run_dir=str(run_dir))
         return engine_run(spec, config)
 
     contenders: dict[str, Callable[[], list[float]]] = {
