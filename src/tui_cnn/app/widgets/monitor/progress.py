@@ -61,7 +61,7 @@ class RunProgress(Vertical):
         trained_from = state.start_epoch - 1  # a resumed run's earlier epochs took no time here
         left = eta(elapsed, done - trained_from, total - trained_from) if state.active else None
         _show_text(self.query_one("#run-info", Label),
-            f"{state.epochs_done}/{state.epochs_total} epochs  elapsed {duration(elapsed)}"
+            f"{state.epochs_done}/{state.epochs_total} epochs done  elapsed {duration(elapsed)}"
             + (f"  ETA {duration(left)}" if state.active else ""))
 
     def _show_epoch(self, state: RunState) -> None:
@@ -78,8 +78,9 @@ class RunProgress(Vertical):
             return
         bar.update(total=batch.batches, progress=batch.batch)
         left = eta(batch.elapsed_s, batch.batch, batch.batches) if state.active else None
-        _show_text(info, f"epoch {batch.epoch}: {batch.batch}/{batch.batches} batches  elapsed {duration(batch.elapsed_s)}"
-                    + (f"  ETA {duration(left)}" if state.active else ""))
+        _show_text(info, f"epoch {batch.epoch}: batch {batch.batch}/{batch.batches}  "
+                         f"elapsed {duration(batch.elapsed_s)}"
+                         + (f"  ETA {duration(left)}" if state.active else ""))
 
     def _show_stats(self, state: RunState) -> None:
         stats = self.query_one("#run-stats", Static)
