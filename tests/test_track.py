@@ -7,9 +7,7 @@ import json
 import textwrap
 
 import pytest
-import torch
 from click.testing import CliRunner
-from torch import nn
 
 from tui_cnn.backend.introspect import TrackError, load_target, track
 from tui_cnn.cli import main

@@ -2,7 +2,8 @@
 
 import pytest
 
-from tui_cnn.app.widgets.builder.values import parse_field, parse_input_shape, parse_text, show_value
+from tui_cnn.app.widgets.builder.values import parse_field, parse_text, show_value
+from tui_cnn.domain.spec import parse_input_shape
 from tui_cnn.domain.layers import LAYER_TYPES, ArgError
 
 

@@ -132,3 +132,13 @@ def test_a_failed_write_removes_its_temporary_file_and_keeps_the_old_one(tmp_pat
         atomic_write_text(path, "new")
     assert path.read_text() == "old"
     assert _files_in(tmp_path) == ["model.toml"]
+
+
+def test_saved_files_get_the_usual_permissions_not_mkstemps_private_ones(tmp_path, simple_cnn):
+    # Run files (checkpoints, metrics, specs) must be readable by whoever could read a file
+    # written with open(): mkstemp alone would leave them 0600.
+    path = tmp_path / "model.toml"
+    save_spec(simple_cnn, path)
+    mask = os.umask(0)
+    os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~mask

@@ -13,7 +13,6 @@ from __future__ import annotations
 import gzip
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -23,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from ..domain.datasets import DATASETS, DatasetInfo, dataset_root, missing_files
+from ..domain.specfile import atomic_writer
 
 MAX_SHIFT = 2  # pixels, random translation when augmenting
 
@@ -166,12 +166,6 @@ def unpack_sample(root: Path) -> None:
         if target.is_file():
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        try:
-            with packaged.joinpath(f"{relative}.gz").open("rb") as compressed, gzip.open(compressed) as source, \
-                    os.fdopen(fd, "wb") as out:
-                shutil.copyfileobj(source, out)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with packaged.joinpath(f"{relative}.gz").open("rb") as compressed, gzip.open(compressed) as source, \
+                atomic_writer(target) as out:
+            shutil.copyfileobj(source, out)

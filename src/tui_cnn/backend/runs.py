@@ -5,10 +5,9 @@ documented in ``tui_cnn.domain.training``."""
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 import os
 import re
-import tempfile
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any, IO
@@ -16,7 +15,7 @@ from typing import Any, IO
 import torch
 
 from ..domain.export import export_code
-from ..domain.specfile import atomic_write_text, spec_to_dict
+from ..domain.specfile import atomic_write_text, atomic_writer, spec_to_dict
 from ..domain.spec import ModelSpec
 from ..domain.training import EpochMetrics, Evaluation, TrainingEvent, event_to_json
 
@@ -95,14 +94,8 @@ class RunRecorder:
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     """torch.save to a temporary file beside ``path``, then rename: a crash mid-write leaves
     the previous checkpoint intact."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(state, handle)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_writer(path) as handle:
+        torch.save(state, handle)
 
 
 def load_checkpoint(path: Path, device: str = "cpu") -> dict[str, Any]:

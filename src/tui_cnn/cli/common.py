@@ -8,7 +8,7 @@ from typing import Any, NoReturn
 import click
 
 from ..domain.presets import DEFAULT_PRESET, load_preset, resolve_spec
-from ..domain.spec import ModelSpec
+from ..domain.spec import ModelSpec, parse_input_shape
 from ..domain.specfile import SpecError
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
@@ -41,11 +41,7 @@ class InputShape(click.ParamType):
     def convert(self, value: Any, param: Any, ctx: Any) -> tuple[int, int, int]:
         if isinstance(value, tuple):
             return value
-        parts = str(value).replace("x", ",").split(",")
         try:
-            shape = tuple(int(p) for p in parts)
-        except ValueError:
-            shape = ()
-        if len(shape) != 3 or min(shape) < 1:
-            self.fail(f"{value!r} is not three positive integers C,H,W (e.g. 1,28,28)", param, ctx)
-        return shape
+            return parse_input_shape(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)

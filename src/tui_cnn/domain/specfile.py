@@ -8,7 +8,8 @@ import os
 import tempfile
 import tomllib
 from pathlib import Path
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, BinaryIO, Iterator
 
 import tomli_w
 
@@ -107,19 +108,40 @@ def load_spec(path: str | os.PathLike[str]) -> ModelSpec:
     return loads_spec(text, str(path))
 
 
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
-    """Write to a temporary file beside the target, then rename it into place."""
+def _read_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# Read once, at import: os.umask can only be read by setting it, which is unsafe once the
+# trainer's thread may be creating files at the same moment.
+_UMASK = _read_umask()
+
+
+@contextmanager
+def atomic_writer(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
+    """A binary file handle whose content replaces ``path`` only when the block succeeds:
+    written to a temporary file beside it, synced, then renamed into place. A crash or a full
+    disk leaves the old file intact and no temporary file behind."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        # mkstemp makes the file private (0600); give it what a plain open() would.
+        os.fchmod(fd, 0o666 & ~_UMASK)
+        with os.fdopen(fd, "wb") as handle:
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    with atomic_writer(path) as handle:
+        handle.write(text.encode("utf-8"))
 
 
 def save_spec(spec: ModelSpec, path: str | os.PathLike[str]) -> None:

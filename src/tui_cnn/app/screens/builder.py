@@ -26,12 +26,12 @@ from ...domain.history import History
 from ...domain.layers import LAYER_TYPES, ArgError
 from ...domain.presets import PRESETS, load_preset, resolve_spec
 from ...domain.shapes import Analysis, analyze
-from ...domain.spec import Diagnostic, LayerSpec, ModelSpec
+from ...domain.spec import Diagnostic, LayerSpec, ModelSpec, parse_input_shape
 from ...domain.specfile import SpecError, atomic_write_text, save_spec
 from ..widgets.builder.dialogs import PathScreen, PickScreen
 from ..widgets.builder.form import LayerForm, last_linear
 from ..widgets.builder.stack import ERROR_MARK, WARNING_MARK, StackTable, per_sample
-from ..widgets.builder.values import parse_field, parse_input_shape, parse_positive_int
+from ..widgets.builder.values import parse_field, parse_positive_int
 from ..widgets.confirm import ConfirmScreen
 
 #: What a new layer starts with: PyTorch's required arguments, set to the usual choice.

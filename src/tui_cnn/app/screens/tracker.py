@@ -21,7 +21,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Label, Static
 
 from ...domain import format as fmt
 from ...domain.shapes import analyze
-from ...domain.spec import ModelSpec
+from ...domain.spec import ModelSpec, parse_input_shape
 from ...domain.summary import ModelSummary
 from ..widgets.formula_panel import FormulaPanel
 from ..widgets.layer_table import LayerTable
@@ -33,14 +33,6 @@ if TYPE_CHECKING:
 WIDE = 120  # columns from which the table shows every column and the panels sit side by side
 MAX_BATCH = 1_000_000
 APPLY_AFTER_S = 0.4  # an edit applies once typing pauses this long
-
-
-def parse_input_shape(text: str) -> tuple[int, int, int]:
-    """``1,28,28`` or ``3x32x32``; ValueError says what is wrong."""
-    parts = [p for p in text.replace("x", ",").replace(" ", ",").split(",") if p]
-    if len(parts) != 3 or not all(p.isdigit() and int(p) >= 1 for p in parts):
-        raise ValueError("input shape must be three positive integers C,H,W (e.g. 1,28,28)")
-    return int(parts[0]), int(parts[1]), int(parts[2])
 
 
 def parse_batch_size(text: str) -> int:

@@ -65,18 +65,6 @@ def show_value(value: Any) -> str:
     return str(value)
 
 
-def parse_input_shape(text: str) -> tuple[int, int, int]:
-    """``1, 28, 28`` or ``3x32x32``: three positive integers C, H, W."""
-    parts = text.replace("x", ",").strip("()[] ").split(",")
-    try:
-        shape = tuple(int(part) for part in parts)
-    except ValueError:
-        shape = ()
-    if len(shape) != 3 or min(shape) < 1:
-        raise ArgError(f"input shape must be three positive integers C, H, W, got {text!r}", "e.g. 1, 28, 28")
-    return shape
-
-
 def parse_positive_int(text: str, name: str) -> int:
     try:
         value = int(text.strip())
