@@ -13,7 +13,6 @@ import asyncio
 import queue
 import threading
 import time
-from dataclasses import replace
 
 from rich.text import Text
 from textual import work

@@ -16,12 +16,15 @@ from .digits import half_block_image
 from .text import percent
 
 MAX_DIGITS = 8
-CELL = 6  # characters per confusion-matrix column
+CELL = 5  # characters per confusion-matrix column: 10 classes + labels fit 80 columns
 
 
 def class_label(index: int, classes: list[str]) -> str:
     name = classes[index] if index < len(classes) else str(index)
     return name if name == str(index) else f"{index} {name}"
+
+
+_CORNER = "true\\pred"
 
 
 class ConfusionGrid(Static):
@@ -36,12 +39,12 @@ class ConfusionGrid(Static):
         theme = self.app.theme_variables
         base = Color.parse(theme.get("surface", "#1e1e1e"))
         good, bad = Color.parse(theme.get("success", "green")), Color.parse(theme.get("error", "red"))
-        label_width = max([len(class_label(i, classes)) for i in range(len(matrix))] + [10])
+        label_width = max([len(class_label(i, classes)) for i in range(len(matrix))] + [len(_CORNER)])
         text = Text(no_wrap=True)
-        text.append("true \\ pred".ljust(label_width), "bold")
+        text.append(_CORNER.ljust(label_width), "bold")
         for column in range(len(matrix)):
             text.append(str(column).rjust(CELL), "bold")
-        text.append("  class acc\n", "bold")
+        text.append("     acc\n", "bold")
         for row, counts in enumerate(matrix):
             total = max(sum(counts), 1)
             text.append(class_label(row, classes).ljust(label_width)[:label_width])
@@ -56,7 +59,7 @@ class ConfusionGrid(Static):
                 style = f"{background.get_contrast_text(1.0).rich_color.name} on {background.rich_color.name}"
                 text.append(str(count).rjust(CELL), style + (" bold" if column == row else ""))
             accuracy = evaluation.per_class_accuracy[row] if row < len(evaluation.per_class_accuracy) else None
-            text.append(f"  {percent(accuracy, 1):>9}")
+            text.append(f"  {percent(accuracy, 1):>6}")
             if row < len(matrix) - 1:
                 text.append("\n")
         return text
