@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import format as fmt
 from .shapes import analyze
 from .spec import ModelSpec
 
@@ -62,10 +63,6 @@ DATASETS: dict[str, DatasetInfo] = {
 }
 
 
-def _chw(shape: tuple[int, ...]) -> str:
-    return "x".join(str(v) for v in shape)
-
-
 def default_data_dir() -> Path:
     """The per-user torchvision root: $XDG_CACHE_HOME/tui-cnn/data (~/.cache/tui-cnn/data)."""
     cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
@@ -103,12 +100,12 @@ def check_spec_matches(spec: ModelSpec, dataset: str) -> str | None:
     if tuple(spec.input_shape) != info.input_shape:
         same_shape = [n for n, d in DATASETS.items() if d.input_shape == tuple(spec.input_shape)]
         alternative = f", or train on {' / '.join(same_shape)}" if same_shape else ""
-        return (f"{spec.name} takes {_chw(spec.input_shape)} images but {dataset} images are "
-                f"{_chw(info.input_shape)}: set the model's input_shape to {list(info.input_shape)}"
+        return (f"{spec.name} takes {fmt.dims(spec.input_shape)} images but {dataset} images are "
+                f"{fmt.dims(info.input_shape)}: set the model's input_shape to {list(info.input_shape)}"
                 f"{alternative}")
     output = analyze(spec, batch_size=1).output_shape
     if output is not None and output != (1, info.num_classes):
-        got = f"{output[1]} outputs" if len(output) == 2 else f"an output of shape {_chw(output[1:])}"
+        got = f"{output[1]} outputs" if len(output) == 2 else f"an output of shape {fmt.dims(output[1:])}"
         return (f"{spec.name} ends in {got} but {dataset} has {info.num_classes} classes: "
                 f"end the model with Flatten and a Linear layer with out_features = {info.num_classes}")
     return None

@@ -189,15 +189,11 @@ def _versus_fully_connected(report: LayerReport) -> list[Section]:
     n_in, n_out = math.prod(before[1:]), math.prod(after[1:])
     dense = n_in * n_out
     return [Section("A fully connected layer instead", (
-        f"{_chw(before)} = {fmt.grouped(n_in)} inputs to {_chw(after)} = {fmt.grouped(n_out)} outputs:",
+        f"{fmt.per_sample(before)} = {fmt.grouped(n_in)} inputs to {fmt.per_sample(after)} = {fmt.grouped(n_out)} outputs:",
         f"{fmt.grouped(n_in)} x {fmt.grouped(n_out)} = {fmt.grouped(dense)} weights ({fmt.compact(dense)}),",
         f"{fmt.grouped(round(dense / report.params))}x this layer's {fmt.grouped(report.params)}: "
         "a convolution reuses one small filter at every position",
     ))]
-
-
-def _chw(shape: tuple[int, ...]) -> str:
-    return "x".join(str(v) for v in shape[1:])
 
 
 def _pooling(report: LayerReport) -> list[Section]:

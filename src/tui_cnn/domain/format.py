@@ -30,6 +30,16 @@ def binary_bytes(n: float) -> str:
     return f"{int(n)} B"
 
 
+def dims(values: tuple[int, ...]) -> str:
+    """64x7x7: sizes as people say them."""
+    return "x".join(str(v) for v in values)
+
+
+def per_sample(shape: tuple[int, ...] | None) -> str:
+    """A shape without its batch dimension, which every layer shares: 32x28x28, 3136."""
+    return "?" if shape is None else dims(shape[1:])
+
+
 def shape(value: tuple[int, ...] | None) -> str:
     if value is None:
         return "?"

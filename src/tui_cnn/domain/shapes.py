@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
+from .format import per_sample
 from .layers import LAYER_TYPES, UNSUPPORTED_ARGS, ArgError, LayerType, Pair
 from .spec import Diagnostic, Fix, LayerSpec, ModelSpec
 
@@ -563,7 +564,7 @@ def analyze(spec: ModelSpec, batch_size: int = 64) -> Analysis:
         elif result.geometry is not None and rf is not None:
             rf, jump = grow_receptive_field(rf, jump, result.geometry)
         if ltype.name == "Flatten" and _flattens_image(shape, output):
-            origin = "x".join(str(v) for v in shape[1:])
+            origin = per_sample(shape)
         elif ltype.category not in _KEEPS_ORIGIN:
             origin = None
         activation = math.prod(output) * BYTES_PER_VALUE if output else 0

@@ -38,13 +38,6 @@ COLUMNS = (
 )
 
 
-def chw(shape: tuple[int, ...] | None) -> str:
-    """A shape without its batch dimension, which every row shares: 32x28x28, 3136."""
-    if shape is None:
-        return "?"
-    return "x".join(str(v) for v in shape[1:])
-
-
 def _count(n: int, text: str) -> str:
     return text if n else "–"
 
@@ -55,8 +48,8 @@ def row_cells(row: LayerRow) -> dict[str, str]:
     return {
         "index": f"{mark(r)} {row.name}".strip(),
         "layer": row.call,
-        "input": chw(r.input_shape),
-        "output": chw(r.output_shape),
+        "input": fmt.per_sample(r.input_shape),
+        "output": fmt.per_sample(r.output_shape),
         "params": _count(r.params, fmt.grouped(r.params)),
         "macs": _count(r.macs, fmt.compact(r.macs)),
         "memory": fmt.binary_bytes(r.activation_bytes) if r.output_shape else "?",

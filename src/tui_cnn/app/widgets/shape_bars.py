@@ -10,8 +10,8 @@ from textual.content import Content
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from ...domain import format as fmt
 from ...domain.summary import ModelSummary
-from .layer_table import chw
 
 SHADES = "░▒▓█"
 
@@ -53,11 +53,11 @@ class ShapeFlow(Widget, can_focus=False):
         deepest = max((s[1] for s in images), default=1)
         name_width = max(len(name) for name, _, _ in rows)
         type_width = min(18, max(len(t) for _, t, _ in rows))
-        label_width = max(len(chw(s)) for _, _, s in rows)
+        label_width = max(len(fmt.per_sample(s)) for _, _, s in rows)
         room = max(4, self.size.width - name_width - type_width - label_width - 4)
         lines = []
         for index, (name, type_name, shape) in enumerate(rows):
-            label = f"{name:>{name_width}} {type_name[:type_width]:<{type_width}} {chw(shape):>{label_width}} "
+            label = f"{name:>{name_width}} {type_name[:type_width]:<{type_width}} {fmt.per_sample(shape):>{label_width}} "
             if shape is None:
                 bar, style = "?", "$text-error"
             elif len(shape) == 4:
