@@ -9,7 +9,6 @@ from __future__ import annotations
 import click
 
 from .. import __version__
-from .common import model_argument
 from .export import export
 from .shapes import presets, shapes
 from .track import track
@@ -30,21 +29,26 @@ class _OpenByDefault(click.Group):
 def main() -> None:
     """Design, understand and train convolutional neural networks in the terminal.
 
-    Run with no command to open the app on the built-in SimpleCNN, or give a spec file
-    (TOML) or a preset name to open that model.
+    Run with no command to open the app on the built-in SimpleCNN, give a spec file
+    (TOML) or a preset name to open that model, or a run directory to see its results.
     """
 
 
 @main.command("open")
-@model_argument(required=False)
-def open_app(model: str | None) -> None:
-    """Open the app on a spec file or preset (default: SimpleCNN)."""
-    from .common import load_model_or_exit
+@click.argument("target", metavar="SPEC_OR_PRESET_OR_RUN_DIR", required=False)
+def open_app(target: str | None) -> None:
+    """Open the app on a spec file or preset (default: SimpleCNN), or on a finished
+    run's directory (its curves, table and evaluation, on the training monitor)."""
+    from .common import is_run_dir, load_model_or_exit, load_run_or_exit
 
-    spec = load_model_or_exit(model)
+    if target is not None and is_run_dir(target):
+        spec, _ = load_run_or_exit(target)
+        app_options = {"start_mode": "monitor", "run_dir": target}
+    else:
+        spec, app_options = load_model_or_exit(target), {}
     from ..app.app import TuiCnnApp
 
-    TuiCnnApp(spec).run()
+    TuiCnnApp(spec, **app_options).run()
 
 
 for command in (shapes, presets, train, export, track):

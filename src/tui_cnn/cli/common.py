@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any, NoReturn
 
 import click
 
 from ..domain.presets import DEFAULT_PRESET, load_preset, resolve_spec
 from ..domain.spec import ModelSpec, parse_input_shape
+from ..domain.training import TrainConfig
 from ..domain.specfile import SpecError
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
@@ -27,6 +29,22 @@ def load_model_or_exit(name_or_path: str | None) -> ModelSpec:
         return resolve_spec(name_or_path)
     except SpecError as exc:
         fail(str(exc))
+
+
+def is_run_dir(path: str) -> bool:
+    return (Path(path) / "config.json").is_file()
+
+
+def load_run_or_exit(run_dir: str) -> tuple[ModelSpec, TrainConfig]:
+    """The spec and configuration a run directory was trained with."""
+    from ..domain.specfile import spec_from_dict
+    from ..domain.training import read_run_config
+
+    try:
+        saved = read_run_config(run_dir)
+        return spec_from_dict(saved["spec"], f"{run_dir}/config.json"), TrainConfig.from_json(saved["config"])
+    except (OSError, ValueError, KeyError, TypeError, SpecError) as exc:
+        fail(f"{run_dir} is not a run directory with a readable config.json ({exc})")
 
 
 def model_argument(required: bool = True) -> Any:

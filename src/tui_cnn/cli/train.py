@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from ..domain.training import DATASETS, DEVICES, OPTIMIZERS, SCHEDULES, TrainConfig
-from .common import EXIT_INVALID, EXIT_OK, fail, load_model_or_exit, model_argument
+from .common import EXIT_INVALID, EXIT_OK, fail, load_model_or_exit, load_run_or_exit, model_argument
 
 EXIT_STOPPED = 130  # stopped with Ctrl+C (the shell's convention for SIGINT); checkpoint kept
 _DEFAULTS = TrainConfig()
@@ -78,15 +78,7 @@ def _new_run(model: str | None, given: dict[str, Any]):
 def _resumed(run_dir: str, model: str | None, given: dict[str, Any]):
     """The run's own spec and configuration, with the options given now on top (e.g. more
     --epochs). A spec given as well must be the run's."""
-    from ..domain.specfile import SpecError, spec_from_dict
-    from ..domain.training import read_run_config
-
-    try:
-        saved = read_run_config(run_dir)
-        spec = spec_from_dict(saved["spec"], f"{run_dir}/config.json")
-        config = TrainConfig.from_json(saved["config"])
-    except (OSError, ValueError, KeyError, SpecError) as exc:
-        fail(f"{run_dir} is not a run directory with a readable config.json ({exc})")
+    spec, config = load_run_or_exit(run_dir)
     if model is not None and load_model_or_exit(model) != spec:
         fail(f"{model} is not the model {run_dir} trained ({spec.name}); leave it out to resume that run")
     known = {f.name for f in fields(TrainConfig)}

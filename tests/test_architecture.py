@@ -1,0 +1,15 @@
+"""The architecture, checked: cli -> app -> backend -> domain, and a pure-Python domain.
+The contracts live in pyproject.toml ([tool.importlinter])."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from importlinter.cli import lint_imports
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_import_contracts_are_kept(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    assert lint_imports(config_filename=str(ROOT / "pyproject.toml"), no_cache=True) == 0

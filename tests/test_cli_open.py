@@ -1,0 +1,59 @@
+"""``tui-cnn [TARGET]``: which model and which screen the app opens on."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from tui_cnn.app.app import TuiCnnApp
+from tui_cnn.cli import main
+from tui_cnn.domain.specfile import spec_to_dict
+from tui_cnn.domain.training import TrainConfig
+
+
+@pytest.fixture
+def opened(monkeypatch):
+    """Record how the app would open instead of taking over the terminal."""
+    seen = {}
+
+    def fake_run(app: TuiCnnApp) -> None:
+        seen.update(model=app.spec.name, mode=app.start_mode, run_dir=app.run_dir)
+
+    monkeypatch.setattr(TuiCnnApp, "run", fake_run)
+    return seen
+
+
+def test_no_argument_opens_the_tracker_on_simple_cnn(opened):
+    result = CliRunner().invoke(main, [])
+    assert result.exit_code == 0, result.output
+    assert opened == {"model": "SimpleCNN", "mode": "tracker", "run_dir": None}
+
+
+def test_a_preset_name_opens_that_model(opened):
+    assert CliRunner().invoke(main, ["lenet5"]).exit_code == 0
+    assert opened["model"] == "LeNet5"
+
+
+def test_a_run_directory_opens_its_results_on_the_monitor(opened, tmp_path, simple_cnn):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({"spec": spec_to_dict(simple_cnn.with_input_shape((1, 32, 32))),
+                                                 "config": TrainConfig(epochs=2).to_json()}))
+    result = CliRunner().invoke(main, [str(run)])
+    assert result.exit_code == 0, result.output
+    assert opened == {"model": "SimpleCNN", "mode": "monitor", "run_dir": str(run)}
+
+
+def test_a_broken_run_directory_says_so_in_one_line(opened, tmp_path):
+    (tmp_path / "config.json").write_text("{not json")
+    result = CliRunner().invoke(main, [str(tmp_path)])
+    assert result.exit_code == 2
+    assert "is not a run directory with a readable config.json" in result.output
+    assert "Traceback" not in result.output and opened == {}
+
+
+def test_an_unknown_target_exits_2(opened):
+    result = CliRunner().invoke(main, ["no-such-model"])
+    assert result.exit_code == 2 and "no such spec file or preset" in result.output
