@@ -71,16 +71,23 @@ def print_table(console: Console, figures: list[Figure], skipped: dict[str, str]
     console.print(table)
 
 
-def write_results(path: Path, machine: dict[str, Any], command: str, quick: bool,
-                  figures: list[Figure], skipped: dict[str, str], errors: dict[str, str]) -> None:
+def write_results(path: Path, machine: dict[str, Any], command: str, quick: bool, figures: list[Figure],
+                  skipped: dict[str, str], failed: dict[str, str], ran: list[str], all_ran: bool) -> None:
+    """Write the results file. A run of some benchmarks (--only) replaces their entries in
+    an existing file and keeps the others', each figure stamped with the command it came from."""
+    previous = json.loads(path.read_text(encoding="utf-8")) if path.exists() and not all_ran else {}
+    kept = [f for f in previous.get("figures", []) if f["benchmark"] not in ran]
     document = {
         "machine": machine,
-        "command": command,
         "quick": quick,
         "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "figures": [figure.to_json() for figure in figures],
-        "skipped": skipped,
-        "failed": errors,
+        "figures": kept + [{**figure.to_json(), "command": command} for figure in figures],
+        "skipped": {**_others(previous.get("skipped", {}), ran), **skipped},
+        "failed": {**_others(previous.get("failed", {}), ran), **failed},
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+
+
+def _others(entries: dict[str, str], ran: list[str]) -> dict[str, str]:
+    return {name: reason for name, reason in entries.items() if name not in ran}

@@ -114,7 +114,7 @@ def run(options: Options) -> list[Figure]:
         from tui_cnn.backend.trainer import Trainer  # noqa: F401
     except ImportError as missing:
         raise Skipped(f"the training engine is not there yet ({missing})") from None
-    presses = options.runs(full=100, quick=6)
+    presses = options.runs(full=50, quick=6)  # per run with the monitor open: 100 in all
     rounds = options.runs(full=2, quick=1)
     epochs = options.runs(full=3, quick=2)
     # Half the sample trains (a quarter in quick mode), the rest validates: short epochs.

@@ -24,7 +24,19 @@ def test_quick_run_of_one_benchmark_writes_its_figures_and_the_machine(tmp_path)
     assert results["figures"][1]["target"] == "< 0.002"
     assert "no CUDA device" in results["skipped"]["gpu"]
     assert results["machine"]["device"] == "cpu" and results["machine"]["torch"]
-    assert results["command"] == "python -m benchmarks --only shapes gpu --quick --device cpu --output " + str(output)
+    assert results["figures"][0]["command"] == ("python -m benchmarks --only shapes gpu --quick --device cpu "
+                                                "--output " + str(output))
+
+
+def test_a_run_of_one_benchmark_keeps_the_others_figures(tmp_path):
+    output = tmp_path / "results.json"
+    main(["--only", "shapes", "--quick", "--device", "cpu", "--output", str(output)])
+
+    main(["--only", "gpu", "--quick", "--device", "cpu", "--output", str(output)])
+
+    results = json.loads(output.read_text())
+    assert {figure["benchmark"] for figure in results["figures"]} == {"shapes"}
+    assert list(results["skipped"]) == ["gpu"]
 
 
 def test_unknown_benchmark_is_a_usage_error():
