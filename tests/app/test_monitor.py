@@ -56,6 +56,11 @@ def tiny_config(data: Path, run_dir: Path, **changes) -> TrainConfig:
     return TrainConfig(**{**values, **changes})
 
 
+#: For runs a test stops itself: tiny data trains 50 epochs in well under a second, faster
+#: than the monitor redraws, so a shorter run could end before the test sees it running.
+UNTIL_STOPPED = 100_000
+
+
 async def wait_for_status(screen: MonitorScreen, *statuses: str, timeout: float = 60) -> None:
     for _ in range(int(timeout * 20)):
         if screen.state.status in statuses:
@@ -120,7 +125,7 @@ async def log_text(screen: MonitorScreen, pilot) -> str:
 
 async def test_pause_resume_and_stop_keep_the_checkpoint_and_survive_switching_screens(tiny_data, tmp_path):
     run_dir = tmp_path / "run"
-    app = TuiCnnApp(start_mode="monitor", train_config=tiny_config(tiny_data, run_dir, epochs=50, progress_every=1))
+    app = TuiCnnApp(start_mode="monitor", train_config=tiny_config(tiny_data, run_dir, epochs=UNTIL_STOPPED, progress_every=1))
     async with app.run_test(size=(100, 32)) as pilot:
         screen = app.screen
         await wait_for_status(screen, "running")
@@ -168,7 +173,7 @@ async def test_a_diverging_run_shows_why_and_the_app_stays_usable(tiny_data, tmp
 
 async def test_quitting_mid_run_asks_then_stops_the_trainer(tiny_data, tmp_path):
     run_dir = tmp_path / "run"
-    app = TuiCnnApp(start_mode="monitor", train_config=tiny_config(tiny_data, run_dir, epochs=50, progress_every=1))
+    app = TuiCnnApp(start_mode="monitor", train_config=tiny_config(tiny_data, run_dir, epochs=UNTIL_STOPPED, progress_every=1))
     async with app.run_test(size=(100, 32)) as pilot:
         screen = app.screen
         await wait_for_status(screen, "running")
