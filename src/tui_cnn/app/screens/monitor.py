@@ -1,10 +1,11 @@
 """The training monitor: set up a run, watch it train live, and read its evaluation; or
 open a finished run's directory.
 
-Threads: the engine runs in a thread worker (torch is imported there, never on the UI's
-event loop). Its listener only puts events on a queue; a timer drains the queue a few
-times a second and redraws once per drain, so the UI's cost is bounded however fast
-batches go by. Stop, pause and resume call the trainer's thread-safe controls.
+Processes and threads: the engine trains in a child process (``backend.train_process``;
+torch never loads in the app for training, and the UI's redraws never hold a GIL the
+training needs). A thread worker relays the child's events onto a queue; a timer drains the
+queue a few times a second and redraws once per drain, so the UI's cost is bounded however
+fast batches go by. Stop, pause and resume are lines to the child.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ class MonitorScreen(Screen):
         super().__init__()
         self.state = RunState()
         self._events: queue.SimpleQueue[TrainingEvent] = queue.SimpleQueue()
-        self._trainer = None  # backend.trainer.Trainer while a run is live
+        self._trainer = None  # backend.train_process.TrainingProcess while a run is live
         self._trainer_lock = threading.Lock()
         self._stop_requested = False
         self._trainer_done: threading.Event | None = None
@@ -141,7 +142,7 @@ class MonitorScreen(Screen):
                              decided)
 
     def start_run(self, config: TrainConfig, spec: ModelSpec | None = None) -> None:
-        """Train ``spec`` (the app's current model) with ``config`` in a thread worker."""
+        """Train ``spec`` (the app's current model) with ``config`` in a child process."""
         spec = spec or self.app.spec
         self.state = RunState(status="starting", model=spec.name, dataset=config.dataset,
                               epochs_total=config.epochs, started_at=time.monotonic())
@@ -155,24 +156,16 @@ class MonitorScreen(Screen):
 
     @work(thread=True, exclusive=True, group="training", exit_on_error=False)
     def _train(self, spec: ModelSpec, config: TrainConfig, done: threading.Event) -> None:
-        worker = get_current_worker()
         try:
-            from ...backend.trainer import Trainer
+            from ...backend.train_process import TrainingProcess
 
-            trainer = None
-
-            def listen(event: TrainingEvent) -> None:
-                self._events.put(event)
-                if worker.is_cancelled and trainer is not None:  # the screen went away: stop
-                    trainer.stop()
-
-            trainer = Trainer(spec, config, listeners=[listen])
+            trainer = TrainingProcess(spec, config, self._events.put)
             with self._trainer_lock:
                 self._trainer = trainer
-                if self._stop_requested or worker.is_cancelled:
+                if self._stop_requested or get_current_worker().is_cancelled:
                     trainer.stop()
             trainer.run()
-        except Exception as exc:  # noqa: BLE001 - the engine reports its failures; this is torch failing to load
+        except Exception as exc:  # noqa: BLE001 - the engine reports its failures; this is the process failing to start
             self._events.put(Failed(f"could not start training: {type(exc).__name__}: {exc}"))
         finally:
             with self._trainer_lock:
@@ -213,7 +206,7 @@ class MonitorScreen(Screen):
                 f"{self.state.epochs_total}): quitting stops it; the last checkpoint is kept.")
 
     async def on_unmount(self) -> None:
-        """Leaving the app stops the run and waits for the trainer thread to end."""
+        """Leaving the app stops the run and waits for the training process to end."""
         self._stop_training()
         if self._trainer_done is not None:
             await asyncio.to_thread(self._trainer_done.wait, STOP_WAIT_S)
