@@ -253,6 +253,7 @@ async def test_quitting_with_unsaved_changes_asks_first_and_help_lists_every_key
 async def test_a_model_set_elsewhere_shows_in_the_builder_and_can_be_undone(simple_cnn):
     app = TuiCnnApp(simple_cnn, start_mode="builder")
     async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()  # the builder has shown its model: "elsewhere" comes after that
         lenet = load_preset("LeNet5")
         app.spec = lenet
         await pilot.pause()
