@@ -75,3 +75,14 @@ def test_progress_is_written_in_batches_and_other_events_at_once():
     write(LogMessage("checkpoint saved"))
     lines = out.getvalue().splitlines()
     assert len(lines) == 3 and '"LogMessage"' in lines[-1]
+
+
+def test_an_app_that_went_away_silences_the_writer_without_an_error():
+    class BrokenPipe(io.StringIO):
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+    write = EventWriter(BrokenPipe())
+    write(LogMessage("started"))  # raises nothing: the run goes on to its stop
+    write(LogMessage("stopped"))
+    assert write.out is None

@@ -145,16 +145,22 @@ class EventWriter:
     4 times a second 2%). Other events go at once, with the progress before them."""
 
     def __init__(self, out: IO[str], flush_every_s: float = PROGRESS_FLUSH_S):
-        self.out, self.flush_every_s = out, flush_every_s
+        self.out: IO[str] | None = out
+        self.flush_every_s = flush_every_s
         self._lines: list[str] = []
         self._flushed_at = time.monotonic()
 
     def __call__(self, event: TrainingEvent) -> None:
+        if self.out is None:
+            return
         self._lines.append(json.dumps(event_to_json(event)) + "\n")
         now = time.monotonic()
         if not isinstance(event, BatchProgress) or now - self._flushed_at >= self.flush_every_s:
-            self.out.write("".join(self._lines))
-            self.out.flush()
+            try:
+                self.out.write("".join(self._lines))
+                self.out.flush()
+            except OSError:  # the app is gone (a broken pipe); its closed stdin stops the run
+                self.out = None
             self._lines.clear()
             self._flushed_at = now
 
