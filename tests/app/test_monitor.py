@@ -114,6 +114,7 @@ async def test_a_run_set_up_on_the_screen_trains_to_the_end(tiny_data, tmp_path,
         assert "Test accuracy" in str(screen.query_one("#eval-summary").render())
         assert str(evaluation.confusion_matrix[0][0]) in str(screen.query_one(ConfusionGrid).render())
         assert (Path(screen.state.run_dir) / "eval.json").is_file()
+        assert "peak (process RSS)" in str(screen.query_one("#device").render())  # trained on the CPU
 
 
 async def log_text(screen: MonitorScreen, pilot) -> str:

@@ -40,6 +40,7 @@ def test_a_run_learns_and_writes_every_file(simple_cnn, tiny_config):
     assert [m.epoch for m in metrics] == [1, 2]
     assert metrics[1].train_loss < metrics[0].train_loss
     assert metrics == [e.metrics for e in of_type(events, EpochEnd)]
+    assert all(m.peak_mem_bytes > 2**20 for m in metrics)  # torch's on a GPU, the process's resident memory on the CPU
     progress = of_type(events, BatchProgress)
     assert [p.batch for p in progress[:4]] == [2, 4, 6, 8]  # every 2 batches; 256 // 32 = 8 a epoch
     evaluation = read_evaluation(trainer.run_dir)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import os
 import platform
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,6 +76,18 @@ def _system_memory() -> tuple[int | None, int | None]:
         return kib("MemTotal"), kib("MemAvailable")
     except (OSError, KeyError, ValueError):
         return None, None
+
+
+def peak_resident_bytes() -> int | None:
+    """The process's peak resident memory (RSS): on the CPU, where torch keeps no allocator
+    statistics, the nearest figure to a training run's peak memory (the monitor trains in a
+    process of its own). None where the OS does not say (Windows)."""
+    try:
+        import resource
+    except ImportError:
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024  # macOS counts bytes, Linux KiB
 
 
 def gpu_stats(index: int = 0) -> GpuStats | None:

@@ -35,7 +35,7 @@ from ..domain.training import (BatchProgress, EpochEnd, EpochMetrics, Evaluated,
 from . import runs
 from .build import InvalidSpecError, build_model, count_parameters
 from .data import DeviceData, MissingDataError, load_data
-from .devices import describe_device, resolve_device
+from .devices import describe_device, peak_resident_bytes, resolve_device
 from .evaluate import evaluate, validate
 
 Listener = Callable[[TrainingEvent], None]
@@ -361,7 +361,7 @@ class _Loop:
             return torch.cuda.max_memory_allocated()
         if self.device == "mps":
             return torch.mps.driver_allocated_memory()
-        return None  # the CPU has no per-run allocator statistics
+        return peak_resident_bytes()
 
 
 def make_optimizer(model: nn.Module, config: TrainConfig, fused: bool = False) -> torch.optim.Optimizer:

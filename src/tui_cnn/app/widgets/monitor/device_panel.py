@@ -1,5 +1,6 @@
 """The device that trains: its name, and on NVIDIA GPUs utilisation, memory, temperature and
-power (NVML, polled by the screen); otherwise torch's peak memory from the epochs."""
+power (NVML, polled by the screen); and the run's peak memory from its epochs: torch's on a
+GPU, the training process's resident memory on the CPU."""
 
 from __future__ import annotations
 
@@ -43,5 +44,6 @@ class DevicePanel(Static):
         elif self._free is not None:
             lines.append(f"{binary_bytes(self._free)} free")
         if self._peak is not None:
-            lines.append(f"peak (torch) {binary_bytes(self._peak)}")
+            source = "process RSS" if self._device == "cpu" else "torch"
+            lines.append(f"peak ({source}) {binary_bytes(self._peak)}")
         self.update("\n".join(lines))
