@@ -86,3 +86,12 @@ def test_an_app_that_went_away_silences_the_writer_without_an_error():
     write(LogMessage("started"))  # raises nothing: the run goes on to its stop
     write(LogMessage("stopped"))
     assert write.out is None
+
+
+def test_a_run_directory_that_cannot_be_made_fails_in_plain_words(simple_cnn, tiny_config, tmp_path):
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    events = run_in_a_child(simple_cnn, dataclasses.replace(tiny_config, run_dir=str(blocked / "run")))
+    assert isinstance(events[-1], Failed)
+    assert "cannot make the run directory" in events[-1].reason and "--run-dir" in events[-1].reason
+    assert not any(isinstance(e, LogMessage) and "Traceback" in e.message for e in events)

@@ -28,21 +28,12 @@ from typing import IO
 
 from ..domain.spec import ModelSpec
 from ..domain.specfile import spec_from_dict, spec_to_dict
-from ..domain.training import (
-    BatchProgress,
-    Failed,
-    Finished,
-    Stopped,
-    TrainConfig,
-    TrainingEvent,
-    event_from_json,
-    event_to_json,
-)
+from ..domain.training import (BatchProgress, Failed, Finished, Stopped, TrainConfig, TrainingEvent, event_from_json,
+                               event_to_json)
 
 Listener = Callable[[TrainingEvent], None]
 CONTROLS = ("stop", "pause", "resume")
 ENDINGS = (Finished, Stopped, Failed)
-STDERR_TAIL_CHARS = 2_000
 PROGRESS_FLUSH_S = 0.25  # the app redraws 4 times a second
 
 
@@ -98,7 +89,10 @@ class TrainingProcess:
     def _relay_events(self, lines: IO[str]) -> bool:
         ended = False
         for line in lines:
-            event = event_from_json(json.loads(line))
+            try:
+                event = event_from_json(json.loads(line))
+            except (ValueError, KeyError, TypeError):
+                continue  # not an event: the protocol reads past it, as read_events does
             ended = ended or isinstance(event, ENDINGS)
             self.listener(event)
         return ended
@@ -113,14 +107,16 @@ class TrainingProcess:
         try:
             self._process.stdin.write(line + "\n")
             self._process.stdin.flush()
-        except (BrokenPipeError, ValueError, OSError):
+        except (OSError, ValueError):  # a broken pipe, or stdin already closed
             pass
 
 
 def _death_notice(status: int, stderr: str) -> str:
+    """Why the child ended, in one line: how it ended and the last line it wrote to stderr
+    (a traceback's last line names the error)."""
     how = f"killed by signal {-status}" if status < 0 else f"exit status {status}"
-    tail = stderr.strip()[-STDERR_TAIL_CHARS:]
-    return f"the training process ended without a word ({how})" + (f": {tail}" if tail else "")
+    last = next((line.strip() for line in reversed(stderr.splitlines()) if line.strip()), "")
+    return f"the training process ended without a word ({how})" + (f": {last}" if last else "")
 
 
 # --- the child's side ---
@@ -130,10 +126,14 @@ def serve() -> None:
     """Train the requested run, events to stdout, following control lines on stdin."""
     events_out = _claim_stdout()
     request = json.loads(sys.stdin.readline())
-    from .trainer import Trainer  # torch loads here, in the child
+    write_event = EventWriter(events_out)
+    try:
+        from .trainer import Trainer  # torch loads here, in the child
 
-    trainer = Trainer(spec_from_dict(request["spec"]), TrainConfig.from_json(request["config"]),
-                      [EventWriter(events_out)])
+        trainer = Trainer(spec_from_dict(request["spec"]), TrainConfig.from_json(request["config"]), [write_event])
+    except Exception as exc:  # noqa: BLE001 - an event says why, as the engine's own failures do
+        write_event(Failed(f"could not start training: {type(exc).__name__}: {exc}"))
+        return
     threading.Thread(target=_follow_controls, args=(trainer,), daemon=True).start()
     trainer.run()
 

@@ -176,7 +176,11 @@ class Trainer:
 
     def _open_run_dir(self, loop: "_Loop") -> None:
         config, data = self.config, loop.data
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise TrainingFailed(f"cannot make the run directory {self.run_dir}: {exc.strerror or exc}; "
+                                 "choose another with --run-dir") from None
         sizes = {"name": config.dataset, "train_size": len(data.train), "val_size": len(data.val),
                  "test_size": len(data.test), "classes": list(data.info.classes)}
         info = describe_device(loop.device)
