@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
             except Exception as error:  # one broken benchmark must not hide the others' figures
                 failed[name] = f"{type(error).__name__}: {error}"
                 console.print(f"[red]{name} failed[/]\n{traceback.format_exc()}")
-    print_table(console, figures, skipped, failed)
+    print_table(console, figures, skipped, failed, quick=args.quick)
     machine = describe_machine(device)
     output = args.output or RESULTS_DIR / f"{machine_name(machine)}.json"
     command = shlex.join(["python", "-m", "benchmarks", *argv])

@@ -11,12 +11,10 @@ app renders that shows the new tab (the frame it would write to the terminal).
 Throughput is measured apart from the keys, as a person watches: runs with the monitor open
 on its training tab (bars, table, plots updating) take turns with the same run headless (the
 engine alone, no app); each run's images/s is what the engine records in metrics.jsonl
-(training time alone). Each run has a fresh process, as ``tui-cnn train`` and ``tui-cnn train
---headless`` do: in one shared process the headless run (on the main thread) leaves libgomp's
-OpenMP team of that thread behind, and with more OpenMP threads than cores libgomp stops
-spin-waiting, so every later run on another thread (the monitor's worker) trains ~20% slower
-(measured: ~4,500 voluntary context switches an epoch instead of none). That is a cost of the
-benchmark sharing a process, not of the monitor.
+(training time alone). Each run has a fresh process, as it would in use (``tui-cnn train``,
+``tui-cnn train --headless``): runs sharing one process slow each other down (a thread that
+trained leaves libgomp's OpenMP team behind, and with more OpenMP threads than cores libgomp
+stops spin-waiting: ~20% slower, ~4,500 voluntary context switches an epoch instead of none).
 """
 
 from __future__ import annotations
@@ -132,12 +130,19 @@ def headless_run(config: TrainConfig) -> None:
     Trainer(load_preset("SimpleCNN"), config).run()
 
 
-#: How a throughput run trains, each in a process of its own; what it prints (JSON) on the
-#: last line of its stdout.
+def monitor_open(config: TrainConfig) -> dict[str, float]:
+    return {"app_cpu": asyncio.run(watch_training(config))}
+
+
+def headless(config: TrainConfig) -> dict[str, float]:
+    headless_run(config)
+    return {}
+
+
+#: How a throughput run trains, each in a process of its own; what it returns is printed as
+#: JSON on the last line of that process's stdout.
 RUNS_IN_A_PROCESS: dict[str, Callable[[TrainConfig], dict[str, float]]] = {
-    "monitor open": lambda config: {"app_cpu": asyncio.run(watch_training(config))},
-    "headless": lambda config: headless_run(config) or {},
-}
+    "monitor open": monitor_open, "headless": headless}
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -182,7 +187,7 @@ def run(options: Options) -> list[Figure]:
         keyed_run = config(UNTIL_STOPPED, dataset=DATASET, data_dir=tmp, val_fraction=0.5)
         latencies = asyncio.run(key_latencies(keyed_run, presses))
 
-        def fresh_process(how: str) -> Callable[[], list[float]]:
+        def fresh_process(how: str) -> Callable[[], tuple[list[float], dict[str, float]]]:
             return lambda: run_in_fresh_process(how, config(epochs))
 
         results = take_turns({how: fresh_process(how) for how in RUNS_IN_A_PROCESS}, rounds)
