@@ -28,7 +28,7 @@ from typing import IO
 
 from ..domain.spec import ModelSpec
 from ..domain.specfile import spec_from_dict, spec_to_dict
-from ..domain.training import (BatchProgress, Failed, Finished, Stopped, TrainConfig, TrainingEvent, event_from_json,
+from ..domain.training import (BatchProgress, Failed, Finished, Stopped, TrainConfig, TrainingEvent, event_from_line,
                                event_to_json)
 
 Listener = Callable[[TrainingEvent], None]
@@ -89,10 +89,9 @@ class TrainingProcess:
     def _relay_events(self, lines: IO[str]) -> bool:
         ended = False
         for line in lines:
-            try:
-                event = event_from_json(json.loads(line))
-            except (ValueError, KeyError, TypeError):
-                continue  # not an event: the protocol reads past it, as read_events does
+            event = event_from_line(line)
+            if event is None:
+                continue  # not an event: the protocol reads past it
             ended = ended or isinstance(event, ENDINGS)
             self.listener(event)
         return ended

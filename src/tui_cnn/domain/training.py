@@ -229,13 +229,17 @@ def read_events(run_dir: str | Path) -> list[TrainingEvent]:
     path = Path(run_dir) / "events.jsonl"
     if not path.exists():
         return []
-    events = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            events.append(event_from_json(json.loads(line)))
-        except (ValueError, KeyError, TypeError):
-            continue
-    return events
+    events = (event_from_line(line) for line in path.read_text(encoding="utf-8").splitlines())
+    return [event for event in events if event is not None]
+
+
+def event_from_line(line: str) -> TrainingEvent | None:
+    """One line of events.jsonl (or of a training process's stdout) as an event; None for a
+    line that is not one (cut short while being written, or not an event at all)."""
+    try:
+        return event_from_json(json.loads(line))
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def read_metrics(run_dir: str | Path) -> list[EpochMetrics]:
