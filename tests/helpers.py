@@ -31,3 +31,32 @@ async def async_wait_until(predicate: Callable[[], object], timeout: float = 30.
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
         await asyncio.sleep(interval)
+
+
+def key_event(key: str):
+    """The Key event a terminal sends for ``key`` (Textual's name: "a", "down", "question_mark")."""
+    from textual import events
+    from textual.keys import key_to_character
+
+    return events.Key(key, key_to_character(key))
+
+
+async def type_fast(app, keys, gap: float = 0.0) -> None:
+    """Send ``keys`` as a person at typing speed does: ``gap`` seconds apart whatever the app
+    is doing, never waiting for it to finish handling one key (Pilot's ``press`` waits)."""
+    for key in keys:
+        app.post_message(key_event(key))
+        await asyncio.sleep(gap)
+
+
+def help_text(app) -> str:
+    """What the ? screen shows, as plain text."""
+    import io
+
+    from rich.console import Console
+    from tui_cnn.app.widgets.help import HelpScreen
+
+    assert isinstance(app.screen, HelpScreen)
+    console = Console(width=120, file=io.StringIO(), color_system=None)
+    console.print(app.screen.keys_table())
+    return console.file.getvalue()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.helpers import help_text
+
 from textual.widgets import Input
 
 from tui_cnn.app.app import TuiCnnApp
@@ -240,10 +242,10 @@ async def test_quitting_with_unsaved_changes_asks_first_and_help_lists_every_key
     app = TuiCnnApp(simple_cnn, start_mode="builder")
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("question_mark")
-        help_text = " ".join(str(s.render()) for s in app.screen.query("Static"))
+        shown = help_text(app)
         for description in ("Conv", "Pool", "Flatten", "Conv block", "Any layer", "Duplicate", "Move up", "Undo",
                             "Apply fix", "Save", "Open", "Export .py", "Train", "Input & classes"):
-            assert description in help_text
+            assert description in shown
         await pilot.press("escape", "b", "ctrl+q")
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("n")

@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 from textual.widgets import Input, Static
 
+from tests.helpers import help_text
+
 from tui_cnn.app.app import TuiCnnApp
 from tui_cnn.app.screens.tracker import APPLY_AFTER_S
 from tui_cnn.app.widgets.layer_table import LayerTable
@@ -146,8 +148,8 @@ async def test_help_lists_the_trackers_keys():
     app = TuiCnnApp(load_preset("SimpleCNN"))
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("question_mark")
-        help_text = str(app.screen.query_one(Static).render())
-        assert "Edit the input shape C,H,W" in help_text and "Track your own nn.Module" in help_text
+        shown = help_text(app)
+        assert "Edit the input shape C,H,W" in shown and "Track your own nn.Module" in shown
         await pilot.press("escape")
         assert app.screen.query_one(LayerTable)
 

@@ -1,13 +1,20 @@
-"""The app shell: one current model, three screens (Textual modes), a key each."""
+"""The app shell: one current model, three screens (Textual modes), a key each.
+
+An unexpected error never loses the model: it is written to the recovery file
+(domain/recovery.py), the app exits with status 1 and one line saying where the model is, and
+the next start offers to restore it.
+"""
 
 from __future__ import annotations
 
+import traceback
 from typing import TYPE_CHECKING, Iterable
 
+from rich.text import Text
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.reactive import reactive
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 
 from ..domain.presets import DEFAULT_PRESET, load_preset
 from ..domain.spec import ModelSpec
@@ -17,6 +24,32 @@ from .widgets.confirm import ConfirmScreen
 
 if TYPE_CHECKING:
     from .screens.tracker import Tracked
+
+class CrashSaved(Exception):
+    """An unexpected error, after the model was put in safety: what the user reads on exit is
+    this one line (its ``__rich__``), not a traceback; the error itself is its ``__cause__``."""
+
+    def __init__(self, line: str) -> None:
+        super().__init__(line)
+        self.line = line
+
+    def __rich__(self) -> Text:
+        return Text(self.line)
+
+
+def crash_line(spec: ModelSpec, error: BaseException) -> str:
+    """Save ``spec`` for the next start; the one line that says where it is (or why not)."""
+    from ..domain.recovery import crash_log_path, save_recovery
+    from ..domain.specfile import SpecError
+
+    details = "".join(traceback.format_exception(error))
+    what = f"tui-cnn stopped on an unexpected error ({type(error).__name__})"
+    try:
+        path = save_recovery(spec, details)
+    except (OSError, SpecError) as exc:
+        return f"{what}; the model could not be saved ({exc})."
+    return f"{what}; your model {spec.name} is saved in {path} (details in {crash_log_path().name} beside it)."
+
 
 SCREENS_BY_KEY = (("1", "tracker", "Tracker"), ("2", "builder", "Builder"), ("3", "monitor", "Train"))
 
@@ -40,7 +73,7 @@ class TuiCnnApp(App[None]):
     MODES = {"tracker": TrackerScreen, "builder": _builder_screen, "monitor": _monitor_screen}
     BINDINGS = [
         *(Binding(key, f"switch_mode('{mode}')", label) for key, mode, label in SCREENS_BY_KEY),
-        Binding("question_mark", "help", "Help"),
+        Binding("question_mark", "help", "Help", tooltip="Show or hide the keys of this screen"),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 
@@ -71,9 +104,63 @@ class TuiCnnApp(App[None]):
         self.train_config = train_config
         #: Set to open a finished run's directory on the monitor.
         self.run_dir = run_dir
+        #: The model came from the crash recovery file: the builder shows it as unsaved.
+        self.recovered = False
+        self._crash: CrashSaved | None = None
+
+    def run_and_exit(self) -> None:
+        """Run; exit the process with the app's status (1 after an unexpected error)."""
+        self.run()
+        if self.return_code:
+            raise SystemExit(self.return_code)
 
     def on_mount(self) -> None:
         self.switch_mode(self.start_mode)
+        if self.train_config is None and self.tracked is None:
+            self._offer_recovery()
+
+    # --- crashes: the model is saved, the next start offers it back ---
+
+    def _handle_exception(self, error: Exception) -> None:
+        # Textual has no public hook for an unhandled error; this is the one its App routes
+        # every such error through (harlequin overrides it too). Save first, then let Textual
+        # close the app as usual, showing our one line (CrashSaved.__rich__) for the traceback.
+        if self._crash is None:
+            try:
+                line = crash_line(self.spec, error)
+            except Exception as exc:  # never let the rescue hide the error itself
+                line = f"tui-cnn stopped on an unexpected error ({type(error).__name__}); saving the model failed: {exc}"
+            self._crash = CrashSaved(line)
+            self._crash.__cause__ = error
+            error = self._crash
+        super()._handle_exception(error)
+
+    def _offer_recovery(self) -> None:
+        from ..domain.recovery import discard_recovery, load_recovery, recovery_path
+
+        spec = load_recovery()
+        if spec is None:
+            return
+
+        def decided(restore: bool | None) -> None:
+            if restore:
+                self.recovered = True
+                self.spec = spec
+                discard_recovery()  # the builder holds it now, as unsaved changes
+                self.switch_mode("builder")
+
+        self.push_screen(ConfirmScreen(
+            "Restore the model from the last crash?",
+            f"tui-cnn stopped on an error with {spec.name} ({len(spec.layers)} layers) unsaved.\n"
+            f"It is kept in {recovery_path()} until you restore it.", confirm="Restore", cancel="Not now"), decided)
+
+    # --- keys ---
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """A dialog owns the keyboard: the app's screen keys wait until it is answered."""
+        if isinstance(self.screen, ModalScreen) and action in ("switch_mode", "help"):
+            return False
+        return True
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
@@ -96,7 +183,10 @@ class TuiCnnApp(App[None]):
         """What would be lost by quitting now: each mode screen may say (unsaved model, running training)."""
         warnings = []
         for mode in self.MODES:
-            screen = self._screen_stacks.get(mode, [None])[0] if mode in self._screen_stacks else None
+            try:
+                screen = self.get_screen_stack(mode)[0]
+            except (KeyError, IndexError):  # a mode not shown yet has nothing to lose
+                continue
             warn = getattr(screen, "quit_warning", None)
             message = warn() if callable(warn) else None
             if message:

@@ -48,7 +48,7 @@ def open_app(target: str | None) -> None:
         spec, app_options = load_model_or_exit(target), {}
     from ..app.app import TuiCnnApp
 
-    TuiCnnApp(spec, **app_options).run()
+    TuiCnnApp(spec, **app_options).run_and_exit()
 
 
 for command in (shapes, presets, train, export, track):

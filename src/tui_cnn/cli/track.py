@@ -38,4 +38,4 @@ def track(target: str, input_shape: tuple[int, int, int], batch_size: int, as_js
     from ..app.app import TuiCnnApp
     from ..app.screens.tracker import Tracked
 
-    TuiCnnApp(batch_size=batch_size, tracked=Tracked(target, model, input_shape)).run()
+    TuiCnnApp(batch_size=batch_size, tracked=Tracked(target, model, input_shape)).run_and_exit()

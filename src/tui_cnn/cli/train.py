@@ -60,7 +60,7 @@ def train(model: str | None, resume: str | None, headless: bool, **options: Any)
     if not headless:
         from ..app.app import TuiCnnApp
 
-        TuiCnnApp(spec, start_mode="monitor", train_config=config).run()
+        TuiCnnApp(spec, start_mode="monitor", train_config=config).run_and_exit()
         return
     sys.exit(_train_headless(spec, config))
 

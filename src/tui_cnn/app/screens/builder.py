@@ -120,7 +120,8 @@ class BuilderScreen(Screen):
 
     def on_mount(self) -> None:
         spec = self.app.spec
-        self._history, self._saved = History(spec), spec
+        # A model restored after a crash is saved nowhere yet: it shows (and quits) as modified.
+        self._history, self._saved = History(spec), None if getattr(self.app, "recovered", False) else spec
         self._show_spec(spec, refill=True)
         self.watch(self.app, "spec", self._app_spec_changed, init=False)
         self._stack.focus()
@@ -211,19 +212,29 @@ class BuilderScreen(Screen):
             self._commit(spec)
 
     def on_layer_form_edited(self, event: LayerForm.Edited) -> None:
+        if event.superseded or not self._still_there(event.target):
+            return
         form = self._form
-        if event.target != form.target:
-            return  # typed into a form that has since moved to another layer
+        shown = event.row is form.rows.get(event.field)  # else the form moved on: apply, show no error
         try:
             spec = self._edited(event.target, event.field, event.text)
         except ArgError as exc:
-            form.set_parse_error(event.field, f"{exc.message}; {exc.suggestion}" if exc.suggestion else exc.message)
+            if shown:
+                form.set_parse_error(event.field, f"{exc.message}; {exc.suggestion}" if exc.suggestion else exc.message)
             return
-        form.set_parse_error(event.field, None)
+        if shown:
+            form.set_parse_error(event.field, None)
         if spec == self.spec:
             self._show_form(refill=False)  # the text changed, the model did not: re-show its errors
         else:
             self._commit(spec, group=(event.target, event.field))
+
+    def _still_there(self, target: Hashable) -> bool:
+        """The layer an edit was typed on is still at its place (no layer came or went since)."""
+        if target == ("model",):
+            return True
+        index, type_name = target
+        return index < len(self.spec.layers) and self.spec.layers[index].type == type_name
 
     def _edited(self, target: Hashable, name: str, text: str) -> ModelSpec:
         """The model with one field's text applied; ArgError if the text is not a usable value."""

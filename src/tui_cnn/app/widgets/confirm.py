@@ -1,4 +1,5 @@
-"""A yes/no question as a modal screen: y / enter confirms, n / escape cancels."""
+"""A yes/no question as a modal screen: y confirms, n / escape cancels. Enter presses the
+focused button, and the safe one (cancel) has the focus: a key pressed in a hurry loses nothing."""
 
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ from textual.widgets import Button, Label, Static
 class ConfirmScreen(ModalScreen[bool]):
     BINDINGS = [Binding("y", "answer(True)", "Yes"), Binding("n,escape", "answer(False)", "No")]
 
-    def __init__(self, title: str, detail: str = "", confirm: str = "Yes") -> None:
+    def __init__(self, title: str, detail: str = "", confirm: str = "Yes", cancel: str = "Cancel") -> None:
         super().__init__()
-        self._title, self._detail, self._confirm = title, detail, confirm
+        self._title, self._detail, self._confirm, self._cancel = title, detail, confirm, cancel
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
@@ -22,11 +23,11 @@ class ConfirmScreen(ModalScreen[bool]):
             if self._detail:
                 yield Static(self._detail)
             with Horizontal(id="buttons"):
-                yield Button("Cancel (n)", id="cancel")
+                yield Button(f"{self._cancel} (n)", id="cancel")
                 yield Button(f"{self._confirm} (y)", id="confirm", variant="warning")
 
     def on_mount(self) -> None:
-        self.query_one("#confirm", Button).focus()
+        self.query_one("#cancel", Button).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "confirm")

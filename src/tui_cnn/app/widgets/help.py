@@ -1,12 +1,30 @@
-"""The ? screen: every key of the screen underneath and of the app, with what it does."""
+"""The ? screen: every key of the screen underneath, of the app, and of the focused widget,
+with what it does. Read from Textual's public ``Screen.active_bindings`` (what the footer and
+Textual's key panel use), grouped with the screen's own keys first: a table's cursor keys
+would otherwise push them out of an 80x24 terminal."""
 
 from __future__ import annotations
 
+from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import VerticalScroll
+from textual.binding import ActiveBinding, Binding
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Static
+from textual.widgets import Label, Static
+
+
+#: Keys every Textual screen has: listed last, after the keys of this app.
+_TEXTUAL_ACTIONS = {"app.focus_next", "app.focus_previous", "focus_next", "focus_previous", "screen.copy_text",
+                    "copy_text", "command_palette", "app.command_palette"}
+
+
+def _title(node: object, under: Screen) -> str:
+    if node is under:
+        return f"{under.__class__.__name__.removesuffix('Screen')} keys"
+    if node is under.app:
+        return "Everywhere"
+    return f"In the {node.__class__.__name__.removesuffix('Table').lower() or 'focused widget'}"
 
 
 class HelpScreen(ModalScreen[None]):
@@ -14,24 +32,49 @@ class HelpScreen(ModalScreen[None]):
 
     def __init__(self, under: Screen) -> None:
         super().__init__()
-        self._under = under
+        # Read now: once this modal is on top, the app's screen keys are disabled (a dialog
+        # owns the keyboard) and would not be listed.
+        self._sections = self._group(under, under.active_bindings.values())
+        self._name = under.__class__.__name__.removesuffix("Screen")
+
+    def _group(self, under: Screen, active: object) -> list[tuple[str, list[tuple[str, str]]]]:
+        by_node: dict[int, tuple[str, list[tuple[str, str]], list[str]]] = {}
+        for item in active:
+            item: ActiveBinding
+            binding = item.binding
+            if binding.system or not binding.description:
+                continue
+            node = "textual" if binding.action in _TEXTUAL_ACTIONS else id(item.node)
+            title = "Textual" if node == "textual" else _title(item.node, under)
+            title, rows, seen = by_node.setdefault(node, (title, [], []))
+            what = binding.description + (f" — {binding.tooltip}" if binding.tooltip else "")
+            key = under.app.get_key_display(binding)
+            if binding.action in seen:  # one line an action: "del backspace  Delete"
+                index = seen.index(binding.action)
+                rows[index] = (f"{rows[index][0]} {key}", rows[index][1])
+                continue
+            seen.append(binding.action)
+            rows.append((key, what))
+        order = {"Everywhere": 1, "Textual": 3}
+        sections = [(title, rows) for title, rows, _ in by_node.values()]
+        return sorted(sections, key=lambda section: order.get(section[0], 2 if section[0].startswith("In the") else 0))
+
+    def keys_table(self) -> Table:
+        table = Table.grid(padding=(0, 2))
+        table.add_column(justify="right", style="bold", no_wrap=True)
+        table.add_column()
+        for title, rows in self._sections:
+            table.add_row("", Text(title, style="bold underline"))
+            for key, what in rows:
+                table.add_row(key, what)
+            table.add_row("", "")
+        return table
 
     def compose(self) -> ComposeResult:
-        lines = [f"[b]{self._under.__class__.__name__.removesuffix('Screen')} — keys[/b]", ""]
-        seen = set()
-        for key, binding in self._bindings_of(self._under):
-            if binding.description and (key, binding.description) not in seen:
-                seen.add((key, binding.description))
-                what = binding.tooltip or binding.description
-                lines.append(f"  [b]{self.app.get_key_display(binding):>10}[/b]  {what}")
-        lines += ["", "  [b]    ctrl+p[/b]  command palette", "", "[dim]escape closes this help[/dim]"]
-        with VerticalScroll(id="dialog"):
-            yield Static("\n".join(lines))
+        with Vertical(id="dialog"):
+            yield Label(f"[b]{self._name} — keys[/b]  [dim]escape closes · arrows scroll[/dim]")
+            with VerticalScroll(id="help-keys"):
+                yield Static(self.keys_table())
 
-    def _bindings_of(self, screen: Screen):
-        for node in (screen.focused, screen, self.app):
-            if node is None:
-                continue
-            for key, bindings in node._bindings.key_to_bindings.items():
-                for binding in bindings:
-                    yield key, binding
+    def on_mount(self) -> None:
+        self.query_one("#help-keys").focus()

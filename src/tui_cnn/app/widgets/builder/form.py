@@ -32,10 +32,12 @@ def last_linear(spec: ModelSpec) -> int | None:
 
 
 class FieldRow(Horizontal):
-    """A field's name and input on one line, its error under them."""
+    """A field's name and input on one line, its error under them. A row belongs to one
+    target (the model, or one layer) for its whole life: the form builds new rows for another."""
 
-    def __init__(self, name: str, value: str, placeholder: str, tooltip: str) -> None:
+    def __init__(self, target: Hashable, name: str, value: str, placeholder: str, tooltip: str) -> None:
         super().__init__(classes="field")
+        self.target = target
         self.input = Input(value, placeholder=placeholder, name=name, compact=True, id=f"field-{name}")
         self.input.tooltip = tooltip or None
         self.error = Static("", classes="field-error")
@@ -56,11 +58,18 @@ class FieldRow(Horizontal):
 
 class LayerForm(VerticalScroll):
     class Edited(Message):
-        """The text of a field changed (every keystroke)."""
+        """The text of a field changed (every keystroke). ``target`` is the layer (or the
+        model) of the row it was typed in: by the time this is handled, the form may show
+        another layer (keys come faster than the screen), and the edit still belongs to its own."""
 
-        def __init__(self, target: Hashable, field: str, text: str) -> None:
+        def __init__(self, row: FieldRow, text: str) -> None:
             super().__init__()
-            self.target, self.field, self.text = target, field, text
+            self.row, self.target, self.field, self.text = row, row.target, row.input.name, text
+
+        @property
+        def superseded(self) -> bool:
+            """The row's text changed since (a later keystroke, undo, a fix): this edit is old."""
+            return self.row.input.value != self.text
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -101,7 +110,7 @@ class LayerForm(VerticalScroll):
         values = {f.name: show_value(args.get(f.name)) for f in ltype.fields}
         target = (index, report.type)
         if target != self.target:
-            rows = [FieldRow(f.name, values[f.name], "", f.help) for f in ltype.fields]
+            rows = [FieldRow(target, f.name, values[f.name], "", f.help) for f in ltype.fields]
             self._rebuild(target, f"[b]{index}: {report.type}[/b]  [dim]{escape(ltype.summary)}[/dim]", rows)
         elif refill:
             self._refill(values)
@@ -126,7 +135,7 @@ class LayerForm(VerticalScroll):
             "classes": show_value(spec.layers[classes].args.get("out_features")) if classes is not None else "",
         }
         if self.target != ("model",):
-            rows = [FieldRow(name, values[name], hint, hint) for name, hint in MODEL_FIELDS]
+            rows = [FieldRow(("model",), name, values[name], hint, hint) for name, hint in MODEL_FIELDS]
             self._rebuild(("model",), f"[b]Model[/b]  input shape and classes\n[dim]{escape(hint)}[/dim]", rows)
         elif refill:
             self._refill(values)
@@ -163,4 +172,6 @@ class LayerForm(VerticalScroll):
 
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()
-        self.post_message(self.Edited(self.target, event.input.name, event.value))
+        row = event.input.parent
+        if isinstance(row, FieldRow):
+            self.post_message(self.Edited(row, event.value))

@@ -1,0 +1,198 @@
+"""The app under a real user: keys at typing speed (not waiting for the app between them, as
+Pilot's ``press`` does), dialogs answered in a hurry, and an unexpected error that must not
+lose the model."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pytest
+from textual.widgets import Button
+
+from tests.helpers import help_text, type_fast
+from tui_cnn.app.app import CrashSaved, TuiCnnApp
+from tui_cnn.app.screens.builder import BuilderScreen
+from tui_cnn.app.widgets.builder.form import LayerForm
+from tui_cnn.app.widgets.builder.stack import StackTable
+from tui_cnn.app.widgets.confirm import ConfirmScreen
+from tui_cnn.app.widgets.help import HelpScreen
+from tui_cnn.domain import load_preset
+from tui_cnn.domain.recovery import discard_recovery, load_recovery, recovery_path, save_recovery
+
+SIZE = (80, 24)
+
+
+def builder(app: TuiCnnApp) -> BuilderScreen:
+    return app.get_screen_stack("builder")[0]
+
+
+async def settle(pilot) -> None:
+    await pilot.pause(0.3)
+    await pilot.pause()
+
+
+# --- 1. the builder under held arrow keys ---
+
+@pytest.mark.parametrize("gap", [0.0, 0.04])
+async def test_held_down_arrow_does_not_crash_the_builder(gap):
+    """Down 8x, 40 ms apart (a held key): the form's edits of the layer left behind used to be
+    applied to the layer now under the cursor (AttributeError in parse_field)."""
+    app = TuiCnnApp(load_preset("SimpleCNN"), start_mode="builder")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await type_fast(app, ["down"] * 8, gap)
+        await settle(pilot)
+        stack = builder(app).query_one(StackTable)
+        assert stack.cursor_row == 8
+        assert app.spec == load_preset("SimpleCNN")  # moving the cursor changed nothing
+        form = builder(app).query_one(LayerForm)
+        assert form.target == (7, app.spec.layers[7].type)
+
+
+async def test_escape_from_a_field_then_fast_down_does_not_crash():
+    app = TuiCnnApp(load_preset("SimpleCNN"), start_mode="builder")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("down", "enter")  # into the first Conv2d's form
+        await type_fast(app, ["backspace", "6", "escape", *["down"] * 6, "up", "down"], 0.03)
+        await settle(pilot)
+        assert builder(app).query_one(StackTable).cursor_row == 7
+        assert app.spec.layers[0].args["out_channels"] == 6  # (enter selects the text) the edit went to its own layer
+
+
+async def test_an_edit_applies_to_the_layer_it_was_typed_on():
+    """Typing then moving on at once: the text lands on the layer it was typed into."""
+    app = TuiCnnApp(load_preset("SimpleCNN"), start_mode="builder")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("down", "enter")
+        await type_fast(app, ["backspace", "backspace", "8", "escape", "down", "down"], 0.03)
+        await settle(pilot)
+        spec = app.spec
+        assert spec.layers[0].args["out_channels"] == 8
+        assert spec.layers[1:] == load_preset("SimpleCNN").layers[1:]
+
+
+# --- 1. an unexpected error keeps the model ---
+
+async def test_an_unexpected_error_saves_the_model_and_exits_1(monkeypatch):
+    spec = load_preset("SimpleCNN").remove(0)
+    app = TuiCnnApp(spec, start_mode="builder")
+
+    def broken(self):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(BuilderScreen, "action_export", broken)
+    with pytest.raises(CrashSaved) as raised:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("e")
+            await pilot.pause()
+    assert app.return_code == 1
+    assert isinstance(raised.value.__cause__, RuntimeError)
+    assert str(recovery_path()) in raised.value.line and "\n" not in raised.value.line
+    assert load_recovery() == spec
+    assert "RuntimeError: a bug" in (recovery_path().parent / "crash.log").read_text()
+
+
+async def test_next_start_offers_the_model_back_and_enter_keeps_the_file():
+    spec = load_preset("SimpleCNN").remove(0)
+    save_recovery(spec)
+    app = TuiCnnApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("enter")  # the safe choice: not now, keep the file
+        assert not isinstance(app.screen, ConfirmScreen)
+        assert app.spec != spec and recovery_path().exists()
+
+
+async def test_restoring_puts_the_model_in_the_builder_as_unsaved():
+    spec = load_preset("SimpleCNN").remove(0)
+    save_recovery(spec)
+    app = TuiCnnApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("y")
+        await pilot.pause()
+        assert app.spec == spec and app.current_mode == "builder"
+        assert builder(app).dirty and not recovery_path().exists()
+        assert app.quit_warnings()
+
+
+# --- 2. help ---
+
+@pytest.mark.parametrize("mode", ["tracker", "builder", "monitor"])
+async def test_help_lists_the_keys_of_the_screen(mode):
+    """It was an empty 6x4 box on every screen."""
+    app = TuiCnnApp(load_preset("SimpleCNN"), start_mode=mode)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("question_mark")
+        dialog = app.screen.query_one("#dialog")
+        assert dialog.region.width >= 60 and dialog.region.height >= 15
+        shown = help_text(app)
+        assert "Tracker" in shown and "Builder" in shown and "Quit" in shown  # the app's keys
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+def test_help_snapshot(snap_compare):
+    app = TuiCnnApp(load_preset("SimpleCNN"), start_mode="builder")
+    assert snap_compare(app, press=["question_mark"], terminal_size=SIZE)
+
+
+# --- 3. dialogs: enter is safe, a dialog owns the keyboard ---
+
+async def test_enter_in_discard_dialog_keeps_the_changes():
+    app = TuiCnnApp(load_preset("SimpleCNN"), start_mode="builder")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("down", "delete", "n")
+        assert isinstance(app.screen, ConfirmScreen)
+        edited = app.spec
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, BuilderScreen) and app.spec == edited and builder(app).dirty
+
+
+async def test_enter_in_quit_dialog_does_not_quit():
+    app = TuiCnnApp(load_preset("SimpleCNN"), start_mode="builder")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("down", "delete", "ctrl+q")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.is_running and isinstance(app.screen, BuilderScreen)
+
+
+async def test_a_dialog_owns_the_keyboard():
+    """Keys typed in a dialog never reach the app or the screen under it."""
+    app = TuiCnnApp(load_preset("SimpleCNN"), start_mode="builder")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("down", "delete", "ctrl+q")
+        dialog = app.screen
+        await type_fast(app, ["1", "3", "t", "c", "question_mark", "2"], 0.02)
+        await settle(pilot)
+        assert app.screen is dialog and app.current_mode == "builder"
+        assert dialog.focused is dialog.query_one("#cancel", Button)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 50)])
+def test_help_snapshot_tracker(snap_compare, size):
+    assert snap_compare(TuiCnnApp(load_preset("SimpleCNN")), press=["question_mark"], terminal_size=size)
+
+
+@pytest.mark.parametrize("dialog", ["discard", "quit"])
+def test_dialog_snapshot(snap_compare, dialog):
+    app = TuiCnnApp(load_preset("SimpleCNN"), start_mode="builder")
+    keys = ["down", "delete", "n" if dialog == "discard" else "ctrl+q"]
+    assert snap_compare(app, press=keys, terminal_size=SIZE)
+
+
+def test_restore_dialog_snapshot(snap_compare, monkeypatch, tmp_path_factory):
+    # A fixed state directory: the dialog names the file, and the snapshot must not change.
+    state = Path(tempfile.gettempdir()) / "tui-cnn-test-state"
+    monkeypatch.setenv("XDG_STATE_HOME", str(state))
+    save_recovery(load_preset("SimpleCNN").remove(0))
+    try:
+        assert snap_compare(TuiCnnApp(load_preset("SimpleCNN")), terminal_size=SIZE)
+    finally:
+        discard_recovery()
