@@ -1,7 +1,14 @@
-"""Track a user's own nn.Module: import it, run one forward pass on torch's "meta" device with
-a hook on every leaf module (shapes only, nothing allocated), and describe each leaf call
-with the same ``LayerReport`` the shape engine writes for a spec, so the tracker's table and
-formula panel serve both.
+"""Track a user's own nn.Module: import it, run one forward pass on torch's "meta" device
+(shapes only, nothing allocated) and record its data flow: a hook on every module and a
+``TorchFunctionMode`` that sees every torch function and Tensor method, so each tensor maps
+to the row that produced it (torch.fx cannot trace many real models; this sees every call).
+
+Rows are the leaf modules' calls (and modules that run as one piece, their children never
+called, like nn.MultiheadAttention), plus the functional ops that change a shape, merge
+branches or use a parameter (``x + identity``, ``torch.cat``, ``flatten``, ``view``, a
+class token). Each row is the same ``LayerReport`` the shape engine writes for a spec, so
+the tracker's table and formula panel serve both; the receptive field along the flow is
+worked out in the domain (domain/graph.py).
 
 Importing the user's module is the only time tui-cnn runs code from outside.
 """
@@ -18,21 +25,59 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.overrides import TorchFunctionMode
+from torch.utils._pytree import tree_leaves
 
 from ..domain import format as fmt
 from ..domain.layers import LAYER_TYPES
-from ..domain.shapes import BYTES_PER_VALUE, LayerReport, Shape, analyze, grow_receptive_field, totals_of
+from ..domain.graph import with_receptive_fields
+from ..domain.shapes import BYTES_PER_VALUE, LayerReport, Shape, analyze, totals_of
 from ..domain.spec import Diagnostic, LayerSpec, ModelSpec
-from ..domain.summary import LayerRow, ModelSummary
+from ..domain.summary import MODEL_INPUT, LayerRow, ModelSummary
 
 
 class TrackError(Exception):
     """Why a model could not be tracked, in one line for the user (no traceback)."""
 
 
+CPU_BUILD_LIMIT_BYTES = 2 * 1024**3  # a constructor that cannot run on meta may allocate this much on the CPU
+
+
 def load_target(target: str) -> nn.Module:
+    """``MODULE:ATTR`` built (see ``build_target``), on the meta device."""
+    return build_target(target)[0]
+
+
+def build_target(target: str) -> tuple[nn.Module, str]:
     """``MODULE:ATTR``: an nn.Module class (built with no arguments) or a factory function,
-    from the current directory or an installed package. Built on the meta device."""
+    from the current directory or an installed package; and where its constructor ran.
+
+    It is built on the meta device (nothing allocated). A constructor that computes with real
+    values (regnet's widths) cannot run there: it is built on the CPU instead, stopped once
+    its tensors pass CPU_BUILD_LIMIT_BYTES, and moved to meta to be traced."""
+    factory = _factory(target)
+    needed = _required_arguments(factory)
+    if needed:
+        raise TrackError(f"{target} needs arguments ({', '.join(needed)}): give a function that builds it with none")
+    what = "constructing" if inspect.isclass(factory) else "calling"
+    try:
+        with torch.device("meta"):
+            model, built_on = factory(), "meta"
+    except Exception as meta_exc:  # the user's constructor may raise anything
+        try:
+            with _CpuBuildLimit():
+                model, built_on = factory(), "cpu"
+        except _OverLimit:
+            raise TrackError(f"{what} {target}() fails on the meta device ({_one_line(meta_exc)}) and on the CPU "
+                             f"it needs more than {fmt.binary_bytes(CPU_BUILD_LIMIT_BYTES)}") from None
+        except Exception as exc:
+            raise TrackError(f"{what} {target}() failed: {_one_line(exc)}") from None
+    if not isinstance(model, nn.Module):
+        raise TrackError(f"{target}() returned a {type(model).__name__}, not an nn.Module")
+    return model.to("meta"), built_on
+
+
+def _factory(target: str) -> Any:
     module_name, _, attr = target.partition(":")
     if not module_name or not attr:
         raise TrackError(f"{target!r} is not MODULE:ATTR (e.g. mymodel:Net, or torchvision.models:resnet18)")
@@ -53,15 +98,44 @@ def load_target(target: str) -> nn.Module:
             raise TrackError(f"{module_name} has no attribute {attr!r}")
     if not callable(factory):
         raise TrackError(f"{target} is neither an nn.Module class nor a function that returns one")
+    return factory
+
+
+def _required_arguments(factory: Any) -> list[str]:
+    """The parameters a no-argument call would lack; none when the signature is unknown."""
     try:
-        with torch.device("meta"):
-            model = factory()
-    except Exception as exc:
-        what = "constructing" if inspect.isclass(factory) else "calling"
-        raise TrackError(f"{what} {target}() failed (it must need no arguments): {_one_line(exc)}") from None
-    if not isinstance(model, nn.Module):
-        raise TrackError(f"{target}() returned a {type(model).__name__}, not an nn.Module")
-    return model
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):
+        return []
+    return [name for name, p in signature.parameters.items()
+            if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
+
+class _OverLimit(Exception):
+    pass
+
+
+class _CpuBuildLimit(TorchFunctionMode):
+    """Counts the bytes of every new tensor storage a constructor makes on the CPU and stops
+    it past CPU_BUILD_LIMIT_BYTES (freed storages still count: a safe overestimate)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.storages: set[int] = set()
+        self.total = 0
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        for tensor in _tensors(out):
+            if tensor.device.type != "cpu":
+                continue
+            storage = tensor.untyped_storage()
+            if storage.data_ptr() not in self.storages:
+                self.storages.add(storage.data_ptr())
+                self.total += storage.nbytes()
+                if self.total > CPU_BUILD_LIMIT_BYTES:
+                    raise _OverLimit
+        return out
 
 
 def _one_line(exc: BaseException) -> str:
@@ -69,64 +143,252 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
+MODULE_ROW = "module"
+
+
+@dataclass(eq=False, slots=True)
+class _Node:
+    """One row of the flow: a leaf module's call (or a module run as one piece, like
+    nn.MultiheadAttention, whose children never run), or a functional op that changed a
+    shape, merged branches or used a parameter."""
+
+    name: str
+    path: tuple[str, ...]
+    sources: list["_Node | None"]  # None: the model's input
+    input_shape: Shape | None
+    module: nn.Module | None = None  # None for a functional op
+    op: str = ""
+    call: str = ""
+    params: tuple[torch.Tensor, ...] = ()  # a functional op's parameters (a module's are its own)
+    output_shape: Shape | None = None
+    replaced_by: "_Node | None" = None  # folded into a module that ran as one piece
+
+    def current(self) -> "_Node":
+        node = self
+        while node.replaced_by is not None:
+            node = node.replaced_by
+        return node
+
+
 @dataclass(slots=True)
-class _Call:
+class _Frame:
     name: str
     module: nn.Module
+    leaf: bool
+    started_at: int  # len(nodes) when it was called
+    sources: list[_Node | None]
     input_shape: Shape | None
-    output_shape: Shape | None
+    children_ran: bool = False
 
 
-def track(model: nn.Module, input_shape: tuple[int, int, int], batch_size: int, title: str) -> ModelSummary:
-    """Every leaf module's call during one forward pass of a (batch_size, *input_shape) input."""
+_INPUT = object()  # the producer of the model's input tensor
+
+
+class _FlowTracer(TorchFunctionMode):
+    """Sees every torch function and Tensor method called during the forward pass, and which
+    tensor objects each one consumed and produced, so every tensor maps to the row that made
+    it. Tensors are kept alive while tracing (they are meta tensors: nothing is allocated),
+    so their ids are never reused."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.nodes: list[_Node] = []
+        self.made_by: dict[int, tuple[torch.Tensor, Any]] = {}
+        self.frames: list[_Frame] = []
+        self.param_ids = {id(p) for p in model.parameters()}
+        self.called: set[int] = set()  # ids of the modules that ran
+
+    # --- tensors to rows ---
+
+    def producer(self, tensor: torch.Tensor) -> Any:
+        entry = self.made_by.get(id(tensor))
+        if entry is None or entry[0] is not tensor:
+            return None  # a constant: a buffer, or a tensor made inside forward
+        made = entry[1]
+        return made.current() if isinstance(made, _Node) else made
+
+    def mark(self, value: Any, made: Any) -> None:
+        for tensor in _tensors(value):
+            self.made_by[id(tensor)] = (tensor, made)
+
+    def sources_of(self, value: Any) -> list[_Node | None]:
+        """The distinct rows whose outputs ``value`` holds (None: the model's input);
+        parameters and constants are not sources."""
+        sources: list[_Node | None] = []
+        for tensor in _tensors(value):
+            if id(tensor) in self.param_ids:
+                continue
+            made = self.producer(tensor)
+            if made is None:
+                continue
+            made = None if made is _INPUT else made
+            if made not in sources:
+                sources.append(made)
+        return sources
+
+    # --- functional ops ---
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        if self.frames and self.frames[-1].leaf:
+            return out  # inside a leaf module: its call is the row
+        outs = _tensors(out)
+        if not outs:
+            return out
+        ins = _tensors((args, kwargs))
+        sources = self.sources_of((args, kwargs))
+        params = tuple({id(t): t for t in ins if id(t) in self.param_ids}.values())
+        data_in = [t for t in ins if id(t) not in self.param_ids]
+        in_shape = tuple(data_in[0].shape) if data_in else None
+        out_shape = tuple(outs[0].shape)
+        if len(sources) >= 2 or params or (in_shape is not None and in_shape != out_shape):
+            node = self.op_node(func, args, kwargs, sources, params, in_shape, out_shape)
+            self.mark(out, node)
+        elif sources:
+            self.mark(out, sources[0] if sources[0] is not None else _INPUT)
+        return out
+
+    def op_node(self, func, args, kwargs, sources, params, in_shape, out_shape) -> _Node:
+        op = _op_name(func)
+        scope = self.frames[-1].name if self.frames else ""
+        path = (*_split(scope), op)
+        node = _Node(f"{scope}/{op}" if scope else op, path, sources, in_shape, op=op,
+                     call=_op_call(op, args, kwargs), params=params, output_shape=out_shape)
+        self.nodes.append(node)
+        return node
+
+    # --- modules ---
+
+    def hooks(self, name: str, module: nn.Module):
+        leaf = next(module.children(), None) is None
+
+        def before(mod: nn.Module, args: Any, kwargs: Any) -> None:
+            self.called.add(id(mod))
+            if self.frames:
+                self.frames[-1].children_ran = True
+            self.frames.append(_Frame(name, mod, leaf, len(self.nodes), self.sources_of((args, kwargs)),
+                                      _first_shape((args, kwargs))))
+
+        def after(mod: nn.Module, args: Any, kwargs: Any, output: Any) -> None:
+            frame = self.frames.pop()
+            if not (frame.leaf or not frame.children_ran):
+                return  # its children and ops are the rows
+            node = _Node(name, _split(name), frame.sources, frame.input_shape, module=mod,
+                         output_shape=_first_shape(output))
+            for inner in self.nodes[frame.started_at:]:  # a module run as one piece: its ops fold in
+                inner.replaced_by = node
+            del self.nodes[frame.started_at:]
+            self.nodes.append(node)
+            self.mark(output, node)
+        return before, after
+
+
+def _tensors(value: Any) -> list[torch.Tensor]:
+    return [leaf for leaf in tree_leaves(value) if isinstance(leaf, torch.Tensor)]
+
+
+def _split(name: str) -> tuple[str, ...]:
+    return tuple(name.split(".")) if name else ()
+
+
+def _op_name(func: Any) -> str:
+    """``torch.flatten`` -> flatten, ``Tensor.__iadd__`` -> add_, ``Tensor.__add__`` -> add."""
+    name = getattr(func, "__name__", None) or str(func)
+    if name.startswith("__i") and name.endswith("__") and name[3:-2] in _IN_PLACE:
+        return name[3:-2] + "_"
+    return name.strip("_") or name
+
+
+_IN_PLACE = {"add", "sub", "mul", "truediv", "floordiv", "matmul", "and", "or", "pow"}
+
+
+def _op_call(op: str, args: Any, kwargs: dict[str, Any]) -> str:
+    """How the op was called, without its tensors: cat(dim=1), flatten(1), view(8, 512)."""
+    shown = [_short(a) for a in args if not _tensors(a)]
+    shown += [f"{k}={_short(v)}" for k, v in kwargs.items() if not _tensors(v)]
+    text = f"{op}({', '.join(shown)})"
+    return text if len(text) <= 48 else text[:47] + "…"
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, torch.Size):
+        return repr(tuple(value))
+    text = repr(value)
+    return text if len(text) <= 20 else text[:19] + "…"
+
+
+def track(model: nn.Module, input_shape: tuple[int, int, int], batch_size: int, title: str,
+          built_on: str = "meta") -> ModelSummary:
+    """Every row of the data flow during one forward pass of a (batch_size, *input_shape) input."""
     model = model.to("meta").eval()
-    calls = _traced_calls(model, (batch_size, *input_shape))
-    rows, seen, rf, jump = [], set(), (1, 1), (1, 1)
-    for index, call in enumerate(calls):
-        row = _row(index, call, seen)
-        report = row.report
-        if report.output_shape is None or len(report.output_shape) != 4 or rf is None:
-            rf = jump = None
-        elif report.geometry is not None:
-            rf, jump = grow_receptive_field(rf, jump, report.geometry)
-        rows.append(replace(row, report=replace(report, receptive_field=rf, jump=jump)))
     full_shape = (batch_size, *input_shape)
+    nodes, output, called = _traced_flow(model, full_shape)
+    index_of = {id(node): index for index, node in enumerate(nodes)}
+    seen: set[int] = set()
+    rows = []
+    for index, node in enumerate(nodes):
+        inputs = tuple(MODEL_INPUT if s is None else index_of[id(s.current())] for s in node.sources)
+        rows.append(replace(_row(index, node, seen), inputs=inputs, path=node.path))
+    rows = with_receptive_fields(rows) + _never_ran(model, called, seen, len(rows))
     reports = [r.report for r in rows]
-    diagnostics = _outside_leaves(model, seen) + tuple(d for r in reports for d in r.diagnostics)
-    return ModelSummary(title, full_shape, tuple(rows), totals_of(full_shape, reports), diagnostics, tracked=True)
+    diagnostics = _built_on_cpu(built_on) + _outside_leaves(model, seen) + tuple(d for r in reports for d in r.diagnostics)
+    kinds = {name: type(m).__name__ for name, m in model.named_modules() if name}
+    return ModelSummary(title, full_shape, tuple(rows), totals_of(full_shape, reports), diagnostics, tracked=True,
+                        output_shape=_first_shape(output), built_on=built_on, kinds=kinds)
 
 
-def _traced_calls(model: nn.Module, shape: Shape) -> list[_Call]:
-    calls: list[_Call] = []
-    started: list[str] = []  # the leaf that was running when the forward failed is the last one
-
-    def hooks(name: str):
-        def start(module: nn.Module, inputs: Any) -> None:
-            started.append(name)
-
-        def record(module: nn.Module, inputs: Any, output: Any) -> None:
-            calls.append(_Call(name, module, _first_shape(inputs), _first_shape(output)))
-        return start, record
-
-    leaves = [(name or type(m).__name__, m) for name, m in model.named_modules() if next(m.children(), None) is None]
+def _traced_flow(model: nn.Module, shape: Shape) -> tuple[list[_Node], Any]:
+    tracer = _FlowTracer(model)
     handles = []
-    for name, module in leaves:
-        start, record = hooks(name)
-        handles += [module.register_forward_pre_hook(start), module.register_forward_hook(record)]
+    for name, module in model.named_modules():
+        before, after = tracer.hooks(name or "", module)
+        if module is model and next(model.children(), None) is not None:
+            continue  # the model itself is the root: its ops have scope ""
+        handles += [module.register_forward_pre_hook(before, with_kwargs=True),
+                    module.register_forward_hook(after, with_kwargs=True)]
+    image = torch.empty(shape, device="meta")
+    tracer.mark(image, _INPUT)
     try:
-        with torch.no_grad():
-            model(torch.empty(shape, device="meta"))
+        with torch.no_grad(), tracer:
+            output = model(image)
     except Exception as exc:  # the user's forward may raise anything
-        if len(started) > len(calls):
-            where = f" in {started[-1]}"
-        else:
-            where = f" after {calls[-1].name}" if calls else ""
+        where = f" in {tracer.frames[-1].name}" if tracer.frames else (
+            f" after {tracer.nodes[-1].name}" if tracer.nodes else "")
         raise TrackError(f"the forward pass on an input of shape {fmt.shape(shape)} failed{where}: "
                          f"{_one_line(exc)}") from None
     finally:
         for handle in handles:
             handle.remove()
-    return calls
+    if not tracer.nodes:
+        raise TrackError("the forward pass ran no module and no torch operation on its input")
+    return tracer.nodes, output, tracer.called
+
+
+def _never_ran(model: nn.Module, called: set[int], seen: set[int], first: int) -> tuple[LayerRow, ...]:
+    """Rows after the flow for the outermost modules the forward pass never called (an
+    auxiliary classifier in eval mode): their parameters are the model's too."""
+    rows: list[LayerRow] = []
+    taken: list[str] = []
+    for name, module in model.named_modules():
+        if not name or id(module) in called or any(name.startswith(t + ".") for t in taken):
+            continue
+        unseen = [p for p in module.parameters() if id(p) not in seen]
+        if not unseen:
+            continue
+        seen.update(id(p) for p in unseen)
+        taken.append(name)
+        index = first + len(rows)
+        report = LayerReport(
+            index=index, type=type(module).__name__, args={}, input_shape=None, output_shape=None,
+            params=sum(p.numel() for p in unseen), trainable_params=sum(p.numel() for p in unseen if p.requires_grad),
+            buffers=sum(b.numel() for b in module.buffers()), macs=0, activation_bytes=0, receptive_field=None,
+            jump=None, geometry=None,
+            diagnostics=(Diagnostic(index, None, "warning",
+                                    "this module never ran in the forward pass (an auxiliary head in eval mode?): "
+                                    "its parameters count, it has no shapes"),))
+        rows.append(LayerRow(name, repr(module).splitlines()[0], report, inputs=(), path=_split(name)))
+    return tuple(rows)
 
 
 def _first_shape(value: Any) -> Shape | None:
@@ -160,35 +422,42 @@ def layer_spec_of(module: nn.Module) -> LayerSpec | None:
     return LayerSpec.of(name, **args)
 
 
-def _row(index: int, call: _Call, seen: set[int]) -> LayerRow:
-    module, out = call.module, call.output_shape
-    spec = layer_spec_of(module)
-    new_params = [p for p in module.parameters() if id(p) not in seen]  # shared weights count once
-    seen.update(id(p) for p in module.parameters())
-    params = sum(p.numel() for p in new_params)
-    trainable = sum(p.numel() for p in new_params if p.requires_grad)
-    geometry, diagnostics = _domain_view(index, spec, call)
+def _row(index: int, node: _Node, seen: set[int]) -> LayerRow:
+    """One row; a parameter counts once, in the first row that uses it (a tied weight is not
+    counted twice), as torchinfo does."""
+    module, out = node.module, node.output_shape
+    if module is None:
+        params_of = [p for p in node.params if id(p) not in seen]
+        spec = None
+    else:
+        params_of = [p for p in module.parameters() if id(p) not in seen]
+        spec = layer_spec_of(module)
+    seen.update(id(p) for p in params_of)
+    geometry, diagnostics = _domain_view(index, spec, node)
     report = LayerReport(
         index=index,
-        type=spec.type if spec else type(module).__name__,
+        type=node.op or (spec.type if spec else type(module).__name__),
         args=dict(spec.args) if spec else {},
-        input_shape=call.input_shape,
+        input_shape=node.input_shape,
         output_shape=out,
-        params=params,
-        trainable_params=trainable,
-        buffers=sum(b.numel() for b in module.buffers()),
-        macs=_macs(module, out),
+        params=sum(p.numel() for p in params_of),
+        trainable_params=sum(p.numel() for p in params_of if p.requires_grad),
+        buffers=sum(b.numel() for b in module.buffers()) if module is not None else 0,
+        macs=_macs(module, out) if module is not None else 0,  # torchinfo counts modules only
         activation_bytes=math.prod(out) * BYTES_PER_VALUE if out else 0,
         receptive_field=None,
         jump=None,
         geometry=geometry,
         diagnostics=diagnostics,
     )
-    call_text = fmt.layer_call(spec.type, spec.args) if spec else repr(module).splitlines()[0]
-    return LayerRow(call.name, call_text, report)
+    if module is None:
+        call_text = node.call
+    else:
+        call_text = fmt.layer_call(spec.type, spec.args) if spec else repr(module).splitlines()[0]
+    return LayerRow(node.name, call_text, report)
 
 
-def _domain_view(index: int, spec: LayerSpec | None, call: _Call) -> tuple[Any, tuple[Diagnostic, ...]]:
+def _domain_view(index: int, spec: LayerSpec | None, call: _Node) -> tuple[Any, tuple[Diagnostic, ...]]:
     """The shape engine's geometry for a known layer on an image, so the formula panel works
     it out; and a warning if the engine and torch disagree on the output shape."""
     shape = call.input_shape
@@ -220,10 +489,18 @@ def _macs(module: nn.Module, out: Shape | None) -> int:
     return macs
 
 
+def _built_on_cpu(built_on: str) -> tuple[Diagnostic, ...]:
+    if built_on != "cpu":
+        return ()
+    return (Diagnostic(None, None, "warning",
+                       "built on the CPU: its constructor cannot run on the meta device (at most "
+                       f"{fmt.binary_bytes(CPU_BUILD_LIMIT_BYTES)} allowed there); traced on meta"),)
+
+
 def _outside_leaves(model: nn.Module, seen: set[int]) -> tuple[Diagnostic, ...]:
     missed = sum(p.numel() for p in model.parameters() if id(p) not in seen)
     if not missed:
         return ()
     return (Diagnostic(None, None, "warning",
-                       f"{fmt.grouped(missed)} parameters belong to no leaf module that ran (an nn.Parameter "
-                       "on a container, or a module forward never called); they are not in the table or totals"),)
+                       f"{fmt.grouped(missed)} parameters were never used by the forward pass (a module it never "
+                       "called, or a parameter read outside torch operations); they are not in the table or totals"),)

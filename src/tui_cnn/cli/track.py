@@ -1,6 +1,7 @@
-"""``tui-cnn track MODULE:ATTR --input C,H,W``: the tracker on a user's own nn.Module, traced
-on torch's meta device (nothing allocated). Importing that module is the only time tui-cnn
-runs code from outside."""
+"""``tui-cnn track MODULE:ATTR --input C,H,W``: the tracker on a user's own nn.Module, its data
+flow traced on torch's meta device (nothing allocated; a constructor that cannot run there is
+built on the CPU, within 2 GiB, then moved to meta). Importing that module is the only time
+tui-cnn runs code from outside."""
 
 from __future__ import annotations
 
@@ -22,14 +23,14 @@ def track(target: str, input_shape: tuple[int, int, int], batch_size: int, as_js
 
     Exit 2 if it cannot be imported or built, 1 if its forward pass fails on this input.
     """
-    from ..backend.introspect import TrackError, load_target, track as track_module
+    from ..backend.introspect import TrackError, build_target, track as track_module
 
     try:
-        model = load_target(target)
+        model, built_on = build_target(target)
     except TrackError as exc:
         fail(str(exc), EXIT_USAGE)
     try:
-        summary = track_module(model, input_shape, batch_size, target)
+        summary = track_module(model, input_shape, batch_size, target, built_on)
     except TrackError as exc:
         fail(str(exc), EXIT_INVALID)
     if as_json:
@@ -38,4 +39,4 @@ def track(target: str, input_shape: tuple[int, int, int], batch_size: int, as_js
     from ..app.app import TuiCnnApp
     from ..app.screens.tracker import Tracked
 
-    TuiCnnApp(batch_size=batch_size, tracked=Tracked(target, model, input_shape)).run_and_exit()
+    TuiCnnApp(batch_size=batch_size, tracked=Tracked(target, model, input_shape, built_on)).run_and_exit()

@@ -8,6 +8,7 @@ nn.Module tracked on the meta device (``tui-cnn track``, or the t key); both arr
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Callable
 
 from textual import on
@@ -22,6 +23,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Label, Static
 from ...domain import format as fmt
 from ...domain.shapes import analyze
 from ...domain.spec import ModelSpec, parse_input_shape
+from ...domain.graph import fold, max_depth
 from ...domain.summary import ModelSummary
 from ..widgets.formula_panel import FormulaPanel
 from ..widgets.layer_table import LayerTable
@@ -44,13 +46,20 @@ def parse_batch_size(text: str) -> int:
 class Tracked:
     """A user's nn.Module (on the meta device) and the input it was last tracked with."""
 
-    def __init__(self, target: str, model: "nn.Module", input_shape: tuple[int, int, int]) -> None:
-        self.target, self.model, self.input_shape = target, model, input_shape
+    def __init__(self, target: str, model: "nn.Module", input_shape: tuple[int, int, int],
+                 built_on: str = "meta") -> None:
+        self.target, self.model, self.input_shape, self.built_on = target, model, input_shape, built_on
 
     def summary(self, batch_size: int) -> ModelSummary:
         from ...backend.introspect import track
 
-        return track(self.model, self.input_shape, batch_size, self.target)
+        return track(self.model, self.input_shape, batch_size, self.target, self.built_on)
+
+
+def _tracked_note(summary: ModelSummary) -> str:
+    if summary.built_on == "cpu":
+        return " (tracked nn.Module, built on the CPU: its constructor cannot run on meta)"
+    return " (tracked nn.Module)"
 
 
 class TrackerScreen(Screen):
@@ -62,13 +71,17 @@ class TrackerScreen(Screen):
         Binding("v", "toggle_flow", "Bars", tooltip="Swap the detail panel for the shape bars"),
         Binding("t", "track_module", "Track", tooltip="Track your own nn.Module (MODULE:ATTR)"),
         Binding("m", "show_model", "Model", tooltip="Back to the app's model"),
+        Binding("minus", "fold", "Fold", tooltip="Fold the tracked model's modules one level (torchinfo's depth)"),
+        Binding("plus,equals_sign", "unfold", "Unfold", tooltip="Unfold one level of modules"),
         Binding("escape", "focus_table", "Table", show=False),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self.tracked: Tracked | None = None
-        self.summary: ModelSummary | None = None
+        self.summary: ModelSummary | None = None  # the whole model
+        self.shown: ModelSummary | None = None  # what the table shows: folded to self.depth
+        self.depth: int | None = None  # a tracked model's modules folded below this depth; None: all rows
         self._static_text: dict[str, str] = {}
         self._pending_edit: Timer | None = None
 
@@ -111,11 +124,21 @@ class TrackerScreen(Screen):
         else:
             self.show(ModelSummary.of_analysis(analyze(self.app.spec, self.app.batch_size)))
 
-    def show(self, summary: ModelSummary) -> None:
+    @property
+    def table_room(self) -> int:
+        """The terminal columns the table may take: all but the scrollbar, or its share beside
+        the detail panel (#main's max-width in tracker.tcss)."""
+        return (self.size.width * 66 // 100 if self.wide else self.size.width) - 2
+
+    def show(self, summary: ModelSummary, top: bool = False) -> None:
         self.summary = summary
-        self.sub_title = summary.title + (" (tracked nn.Module)" if summary.tracked else "")
-        self.query_one(LayerTable).show(summary, self.wide)
-        self.query_one(ShapeFlow).show(summary)
+        shown = summary
+        if summary.tracked and self.depth is not None:
+            shown = replace(summary, rows=fold(summary.rows, self.depth, summary.kinds))
+        self.shown = shown
+        self.sub_title = summary.title + (_tracked_note(summary) if summary.tracked else "")
+        self.query_one(LayerTable).show(shown, self.wide, self.table_room, top=top)
+        self.query_one(ShapeFlow).show(shown)
         self._update_static("#totals", self._totals_text(summary))
         self._update_static("#status", self._status_text(summary))
         self._show_detail()
@@ -150,12 +173,12 @@ class TrackerScreen(Screen):
         return "[$text-success]✓ valid[/]"
 
     def _show_detail(self) -> None:
-        if self.summary is None:
+        if self.shown is None:
             return
         table = self.query_one(LayerTable)
-        rows = self.summary.rows
+        rows = self.shown.rows
         row = rows[table.cursor_row] if rows and 0 <= table.cursor_row < len(rows) else None
-        self.query_one(FormulaPanel).show(self.summary, row)
+        self.query_one(FormulaPanel).show(self.shown, row)
         self.query_one(ShapeFlow).highlight = table.cursor_row if row else None
 
     @on(DataTable.RowHighlighted)
@@ -163,8 +186,8 @@ class TrackerScreen(Screen):
         self._show_detail()
 
     def on_resize(self) -> None:
-        if self.summary is not None:
-            self.query_one(LayerTable).show(self.summary, self.wide)
+        if self.shown is not None:
+            self.query_one(LayerTable).show(self.shown, self.wide, self.table_room)
         self.refresh_bindings()  # v (shape bars) is offered on narrow terminals only
 
     # --- the app's model changed elsewhere (the builder) ---
@@ -252,20 +275,39 @@ class TrackerScreen(Screen):
     def action_track_module(self) -> None:
         from ..widgets.track_prompt import TrackPrompt
 
-        def chosen(target: str | None) -> None:
-            if target:
+        def chosen(choice: tuple[str, tuple[int, int, int]] | None) -> None:
+            if choice:
+                target, shape = choice
                 self.notify(f"Importing {target} and tracing it on the meta device…", timeout=3)
-                self._load_and_track(target)
+                self._load_and_track(target, shape)
 
-        self.app.push_screen(TrackPrompt(), chosen)
+        shape = self.tracked.input_shape if self.tracked else tuple(self.app.spec.input_shape)
+        self.app.push_screen(TrackPrompt(shape), chosen)
+
+    def action_fold(self) -> None:
+        if self.summary is None:
+            return
+        deepest = max_depth(self.summary.rows)
+        self.depth = max(1, (deepest if self.depth is None else self.depth) - 1)
+        self.show(self.summary, top=False)
+        self.notify(f"Modules folded to depth {self.depth} of {deepest}", timeout=2)
+
+    def action_unfold(self) -> None:
+        if self.summary is None or self.depth is None:
+            return
+        deepest = max_depth(self.summary.rows)
+        self.depth = None if self.depth + 1 >= deepest else self.depth + 1
+        self.show(self.summary, top=False)
+        self.notify(f"Modules unfolded to depth {self.depth or deepest} of {deepest}", timeout=2)
 
     def action_show_model(self) -> None:
         self.tracked = None
+        self.depth = None
         self._show_input_shape()
         self.refresh_summary()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "show_model":
+        if action in ("show_model", "fold", "unfold"):
             return self.tracked is not None
         if action == "toggle_flow":
             return not self.wide
@@ -273,15 +315,15 @@ class TrackerScreen(Screen):
 
     # --- tracking a user's nn.Module, off the UI's thread (torch loads there) ---
 
-    def _load_and_track(self, target: str) -> None:
-        input_shape = tuple(self.app.spec.input_shape)
+    def _load_and_track(self, target: str, input_shape: tuple[int, int, int]) -> None:
         batch = self.app.batch_size
 
         def work() -> None:
-            from ...backend.introspect import TrackError, load_target
+            from ...backend.introspect import TrackError, build_target
 
             try:
-                tracked = Tracked(target, load_target(target), input_shape)
+                model, built_on = build_target(target)
+                tracked = Tracked(target, model, input_shape, built_on)
                 summary = tracked.summary(batch)
             except TrackError as exc:
                 self.app.call_from_thread(self.notify, str(exc), title="Cannot track", severity="error", timeout=10)
@@ -292,8 +334,9 @@ class TrackerScreen(Screen):
 
     def _tracked_ready(self, tracked: Tracked, summary: ModelSummary) -> None:
         self.tracked = tracked
+        self.depth = None
         self._show_input_shape()
-        self.show(summary)
+        self.show(summary, top=True)
         self.refresh_bindings()
 
     def _track_in_background(self) -> None:

@@ -1,5 +1,9 @@
 """The tracker's table: one row a layer, for a spec or a tracked nn.Module alike (LayerRow).
 
+A tracked module's rows carry its data flow: the name column starts with a gutter of
+branches and merges (``git log --graph``), and the columns are the ones that fit the room
+the table has, most useful first (name, output shape, params, MACs at 80 columns).
+
 Updates are diffed cell by cell: a new model that changes one layer's figures repaints
 those cells only (over SSH every repaint costs bandwidth).
 """
@@ -15,6 +19,7 @@ from textual.widgets import DataTable
 
 from ...domain import format as fmt
 from ...domain.explain import mark
+from ...domain.graph import gutter
 from ...domain.summary import LayerRow, ModelSummary
 
 
@@ -25,6 +30,20 @@ class Column:
     numeric: bool = False
     wide_only: bool = False  # left out on narrow terminals; the detail panel shows it
 
+
+TRACKED_COLUMNS = (  # a tracked model's, in the order shown
+    Column("index", "Name"),
+    Column("type", "Layer"),
+    Column("input", "Input"),
+    Column("output", "Output"),
+    Column("params", "Params", numeric=True),
+    Column("macs", "MACs", numeric=True),
+    Column("memory", "Act. mem", numeric=True),
+    Column("rf", "RF", numeric=True),
+    Column("jump", "Jump", numeric=True),
+)
+FIRST_TO_FIT = ("index", "output", "params", "macs", "rf", "type", "jump", "input", "memory")
+CELL_PADDING = 2  # DataTable's cell_padding on both sides
 
 COLUMNS = (
     Column("index", "#"),
@@ -42,19 +61,50 @@ def _count(n: int, text: str) -> str:
     return text if n else "–"
 
 
-def row_cells(row: LayerRow) -> dict[str, str]:
+def _pair(pair: tuple[int, int] | None) -> str:
+    return "" if pair is None else (str(pair[0]) if pair[0] == pair[1] else f"{pair[0]}x{pair[1]}")
+
+
+def row_cells(row: LayerRow, lane: str = "") -> dict[str, str]:
     r = row.report
-    rf = r.receptive_field
     return {
-        "index": f"{mark(r)} {row.name}".strip(),
+        "index": lane + f"{mark(r)} {row.name}".strip(),
         "layer": row.call,
+        "type": r.type,
         "input": fmt.per_sample(r.input_shape),
         "output": fmt.per_sample(r.output_shape),
         "params": _count(r.params, fmt.grouped(r.params)),
         "macs": _count(r.macs, fmt.compact(r.macs)),
         "memory": fmt.binary_bytes(r.activation_bytes) if r.output_shape else "?",
-        "rf": "" if rf is None else (str(rf[0]) if rf[0] == rf[1] else f"{rf[0]}x{rf[1]}"),
+        "rf": _pair(r.receptive_field),
+        "jump": _pair(r.jump),
     }
+
+
+def tracked_cells(rows: tuple[LayerRow, ...]) -> list[dict[str, str]]:
+    """A tracked model's cells, names behind the gutter of its data flow (lanes padded to
+    one width, so the names line up); a model with no branch needs no gutter."""
+    lanes = gutter(rows)
+    if all(lane == "●" for lane in lanes):
+        return [row_cells(row) for row in rows]
+    width = max((len(lane) for lane in lanes), default=0)
+    return [row_cells(row, lane.ljust(width) + " ") for row, lane in zip(rows, lanes)]
+
+
+def fitting_columns(cells: list[dict[str, str]], room: int) -> tuple[Column, ...]:
+    """The tracked columns that fit in ``room`` terminal columns, most useful first; the
+    name, output, params and MACs always."""
+    def width(column: Column) -> int:
+        return max([len(column.label), *(len(c[column.key]) for c in cells)]) + CELL_PADDING
+
+    by_key = {c.key: c for c in TRACKED_COLUMNS}
+    chosen, used = set(), 0
+    for key in FIRST_TO_FIT:
+        need = width(by_key[key])
+        if key in ("index", "output", "params", "macs") or used + need <= room:
+            chosen.add(key)
+            used += need
+    return tuple(c for c in TRACKED_COLUMNS if c.key in chosen)
 
 
 def _severity(row: LayerRow) -> str | None:
@@ -83,9 +133,16 @@ class LayerTable(DataTable):
     def on_mount(self) -> None:
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self._restyle())
 
-    def show(self, summary: ModelSummary, wide: bool) -> None:
-        columns = tuple(c for c in COLUMNS if wide or not c.wide_only)
-        shown = [(row_cells(row), _severity(row)) for row in summary.rows]
+    def show(self, summary: ModelSummary, wide: bool, room: int = 0, top: bool = False) -> None:
+        """``room``: the terminal columns the table may take (a tracked model's columns are
+        the ones that fit); ``top``: a new model, the cursor goes to its first row."""
+        if summary.tracked:
+            cells = tracked_cells(summary.rows)
+            columns = fitting_columns(cells, room)
+        else:
+            cells = [row_cells(row) for row in summary.rows]
+            columns = tuple(c for c in COLUMNS if wide or not c.wide_only)
+        shown = [(c, _severity(row)) for c, row in zip(cells, summary.rows)]
         if columns != self._columns:
             self.clear(columns=True)
             for column in columns:
@@ -96,6 +153,9 @@ class LayerTable(DataTable):
         else:
             self._update_changed(shown)
         self._shown = shown
+        if top and shown:
+            self.move_cursor(row=0, animate=False)
+            self.scroll_home(animate=False)
 
     def _cell(self, column: Column, cells: dict[str, str], severity: str | None) -> Text:
         style = parse_style(f"$text-{severity}").rich_style if severity and column.key in ("index", "layer") else ""

@@ -1,5 +1,5 @@
-"""Asks which nn.Module to track: MODULE:ATTR, imported from the current directory or an
-installed package."""
+"""Asks which nn.Module to track, MODULE:ATTR imported from the current directory or an
+installed package, and the input shape to trace it with (most models want 3,224,224)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,17 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
+from ...domain.spec import parse_input_shape
 
-class TrackPrompt(ModalScreen[str | None]):
+Choice = tuple[str, tuple[int, int, int]]
+
+
+class TrackPrompt(ModalScreen[Choice | None]):
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+
+    def __init__(self, input_shape: tuple[int, ...] = (3, 224, 224)) -> None:
+        super().__init__()
+        self.input_shape = input_shape
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
@@ -19,7 +27,23 @@ class TrackPrompt(ModalScreen[str | None]):
             yield Static("MODULE:ATTR — a class with a no-argument constructor, or a function returning a "
                          "module; from the current directory or an installed package. Importing it runs its code.")
             yield Input(placeholder="mymodel:Net", id="target")
-            yield Static("[dim]enter tracks · escape cancels[/dim]")
+            yield Label("Input shape C,H,W")
+            yield Input(",".join(map(str, self.input_shape)), placeholder="3,224,224", id="track-input-shape",
+                        restrict=r"[0-9, x]*", max_length=24)
+            yield Static(id="prompt-error")
+            yield Static("[dim]enter tracks · tab moves · escape cancels[/dim]")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.dismiss(event.value.strip() or None)
+        target = self.query_one("#target", Input).value.strip()
+        if not target:
+            self.query_one("#target", Input).focus()
+            return self._error("give MODULE:ATTR, e.g. torchvision.models:resnet18")
+        try:
+            shape = parse_input_shape(self.query_one("#track-input-shape", Input).value)
+        except ValueError as exc:
+            self.query_one("#track-input-shape", Input).focus()
+            return self._error(str(exc))
+        self.dismiss((target, shape))
+
+    def _error(self, message: str) -> None:
+        self.query_one("#prompt-error", Static).update(f"[$text-error]✗ {message}[/]")

@@ -1,0 +1,198 @@
+"""The data-flow graph of a tracked model, on plain numbers: which earlier rows each row
+consumed, the receptive field and jump along that flow, the ``git log --graph`` gutter that
+shows branches and merges, and the rows folded to a module depth (torchinfo's ``depth``).
+
+Pure Python: the backend's tracer records the flow (``LayerRow.inputs``); everything that
+follows from it is worked out here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Sequence
+
+from .shapes import LayerReport, Pair, grow_receptive_field
+from .summary import MODEL_INPUT, LayerRow
+
+Flow = tuple[Pair | None, Pair | None]  # (receptive field, jump) of one row's output
+
+
+def receptive_fields(rows: Sequence[LayerRow]) -> list[Flow]:
+    """Receptive field and jump of every row's output on the input image, along the data flow.
+
+    A window (geometry) grows what its input saw; a row without one passes it on while the
+    spatial size stays (elementwise ops, concatenation, normalisation). Where branches merge,
+    the output sees the largest receptive field of its inputs with their jump (Araujo et al.,
+    "Computing Receptive Fields of Convolutional Neural Networks", 2019). An input broadcast
+    from 1x1 (a squeeze-excitation gate, a global context) does not widen the per-position
+    field. A flat tensor, or a spatial change with no known window (interpolate, an unknown
+    module), has none: it is shown as unknown rather than guessed.
+    """
+    flows: list[Flow] = []
+    for row in rows:
+        out = row.report.output_shape
+        if out is None or len(out) != 4:
+            flows.append((None, None))
+            continue
+        rf, jump = _merged(rows, row, flows, out)
+        if rf is None or jump is None:
+            flows.append((None, None))
+        elif row.report.geometry is not None:
+            flows.append(grow_receptive_field(rf, jump, row.report.geometry))
+        elif row.report.input_shape is not None and tuple(row.report.input_shape[-2:]) == tuple(out[-2:]):
+            flows.append((rf, jump))
+        else:
+            flows.append((None, None))
+    return flows
+
+
+def _merged(rows: Sequence[LayerRow], row: LayerRow, flows: list[Flow], out: tuple[int, ...]) -> Flow:
+    sources = row.inputs or (MODEL_INPUT,)
+    known: list[tuple[Pair, Pair, bool]] = []
+    for source in sources:
+        if source == MODEL_INPUT:
+            known.append(((1, 1), (1, 1), True))
+            continue
+        rf, jump = flows[source]
+        if rf is None or jump is None:
+            return None, None  # an input of unknown extent: so is the output
+        shape = rows[source].report.output_shape
+        known.append((rf, jump, shape is None or tuple(shape[-2:]) == tuple(out[-2:])))
+    full = [k for k in known if k[2]] or known  # broadcast 1x1 gates do not count, unless all are
+    if not full:
+        return None, None
+    rf = (max(k[0][0] for k in full), max(k[0][1] for k in full))
+    jump = (max(k[1][0] for k in full), max(k[1][1] for k in full))
+    return rf, jump
+
+
+def with_receptive_fields(rows: Sequence[LayerRow]) -> tuple[LayerRow, ...]:
+    flows = receptive_fields(rows)
+    return tuple(replace(row, report=replace(row.report, receptive_field=rf, jump=jump))
+                 for row, (rf, jump) in zip(rows, flows))
+
+
+# --- the gutter: branches and merges, one character pair a lane ---
+
+MAX_LANES = 6  # wider gutters push the figures off an 80-column screen; more lanes show "…"
+
+
+def gutter(rows: Sequence[LayerRow]) -> list[str]:
+    """For each row, lanes like ``git log --graph``: ``●`` the row, ``│`` a value still
+    waiting for a later row, ``├─●`` a branch off a value that is used again later,
+    ``●─┘`` a merge of another lane into this row."""
+    last_use: dict[int, int] = {}
+    for index, row in enumerate(rows):
+        for source in row.inputs or (index - 1,):
+            last_use[source] = index
+    lanes: list[int | None] = [MODEL_INPUT]
+    lines = []
+    for index, row in enumerate(rows):
+        sources = row.inputs or ((index - 1) if index else MODEL_INPUT,)
+        held = [lane for lane, value in enumerate(lanes) if value in sources]
+        column = held[0] if held else _free_lane(lanes)
+        branch_from = None
+        if held and last_use.get(lanes[column], -1) > index:  # its input is needed again: branch off
+            branch_from, column = column, _free_lane(lanes)
+        merged = [lane for lane in held if lane != branch_from and lane != column]
+        lines.append(_draw(lanes, column, branch_from, merged))
+        for lane in held:  # values whose last use this was leave their lane
+            if last_use.get(lanes[lane], -1) <= index:
+                lanes[lane] = None
+        if column >= len(lanes):
+            lanes.append(None)
+        lanes[column] = index if last_use.get(index, -1) > index else None
+        while lanes and lanes[-1] is None:
+            lanes.pop()
+    return lines
+
+
+def _free_lane(lanes: list[int | None]) -> int:
+    return next((lane for lane, value in enumerate(lanes) if value is None), len(lanes))
+
+
+def _draw(lanes: list[int | None], column: int, branch_from: int | None, merged: list[int]) -> str:
+    width = max(len(lanes), column + 1)
+    cells = ["│" if lane < len(lanes) and lanes[lane] is not None else " " for lane in range(width)]
+    joints = [" "] * width  # the character after each lane's cell
+    cells[column] = "●"
+    for lane in merged:
+        lo, hi = sorted((lane, column))
+        for between in range(lo, hi):
+            joints[between] = "─"
+        cells[lane] = ("┘" if lane > column else "└") if lanes[lane] is not None else cells[lane]
+    if branch_from is not None:
+        lo, hi = sorted((branch_from, column))
+        for between in range(lo, hi):
+            joints[between] = "─"
+        cells[branch_from] = "├" if branch_from < column else "┤"
+    for lane in range(width):
+        if cells[lane] == " " and joints[lane - 1 if lane else 0] == "─" and lane not in (column,):
+            cells[lane] = "─"
+    text = "".join(c + j for c, j in zip(cells, joints)).rstrip()
+    if width > MAX_LANES:
+        text = text[: 2 * MAX_LANES - 1] + "…"
+    return text
+
+
+# --- the hierarchy: rows folded to a module depth ---
+
+
+def depth_of(row: LayerRow) -> int:
+    return len(row.path)
+
+
+def max_depth(rows: Sequence[LayerRow]) -> int:
+    return max((depth_of(row) for row in rows), default=0)
+
+
+def fold(rows: Sequence[LayerRow], depth: int, kinds: dict[str, str] | None = None) -> tuple[LayerRow, ...]:
+    """The rows with every module deeper than ``depth`` folded into its ancestor at that
+    depth: one row that sums the parameters and MACs of what ran in it, with the shape it
+    took in and gave out. Folded rows consume what their parts took from outside."""
+    kinds = kinds or {}
+    groups: list[list[int]] = []
+    keys: list[tuple[str, ...] | None] = []
+    for index, row in enumerate(rows):
+        key = row.path[:depth] if depth_of(row) > depth else None
+        if key is not None and keys and keys[-1] == key:
+            groups[-1].append(index)
+        else:
+            groups.append([index])
+            keys.append(key)
+    new_index = {old: new for new, group in enumerate(groups) for old in group}
+    folded = []
+    for new, (group, key) in enumerate(zip(groups, keys)):
+        members = [rows[i] for i in group]
+        outside = []
+        for member in members:
+            for source in member.inputs:
+                mapped = MODEL_INPUT if source == MODEL_INPUT else new_index[source]
+                if mapped != new and mapped not in outside:
+                    outside.append(mapped)
+        if key is None:
+            folded.append(replace(members[0], inputs=tuple(outside)))
+            continue
+        name = ".".join(key)
+        kind = kinds.get(name, "group")
+        folded.append(LayerRow(name, f"{kind} ({len(members)} rows folded)", _sum_reports(new, kind, members),
+                               inputs=tuple(outside), path=key))
+    return tuple(folded)
+
+
+def _sum_reports(index: int, kind: str, members: list[LayerRow]) -> LayerReport:
+    first, last = members[0].report, members[-1].report
+    return replace(
+        last,
+        index=index,
+        type=kind,
+        args={},
+        input_shape=first.input_shape,
+        params=sum(m.report.params for m in members),
+        trainable_params=sum(m.report.trainable_params for m in members),
+        buffers=sum(m.report.buffers for m in members),
+        macs=sum(m.report.macs for m in members),
+        activation_bytes=sum(m.report.activation_bytes for m in members),
+        geometry=None,
+        diagnostics=tuple(d for m in members for d in m.report.diagnostics),
+    )
