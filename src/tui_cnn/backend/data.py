@@ -60,18 +60,27 @@ class DeviceData:
     def batches_per_epoch(self, batch_size: int) -> int:
         return len(self.train) // batch_size
 
-    def train_batches(self, batch_size: int, generator: torch.Generator, augment: bool = False, skip: int = 0
-                      ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def train_batches(self, batch_size: int, generator: torch.Generator, augment: bool = False, skip: int = 0,
+                      shard: tuple[int, int] = (0, 1)) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """One epoch in a seeded random order, less its first ``skip`` batches (a resumed run
         stopped part-way). The ragged last batch is dropped, so every batch has the same
-        shape (cudnn.benchmark and torch.compile tune for one shape)."""
+        shape (cudnn.benchmark and torch.compile tune for one shape).
+
+        ``shard=(rank, ranks)``: of each batch of ``batch_size`` (the global batch, the same
+        images on every rank since every rank draws the same permutation), this rank's slice
+        of ``batch_size // ranks``. Augmented, the whole batch is shifted with the shared
+        generator and then sliced, so ranks draw the shifts a one-process run draws."""
+        rank, ranks = shard
+        local = batch_size // ranks
         order = torch.randperm(len(self.train), generator=generator, device=generator.device)
         for start in range(skip * batch_size, self.batches_per_epoch(batch_size) * batch_size, batch_size):
             index = order[start:start + batch_size]
-            images = self.train.images[index]
+            mine = slice(rank * local, (rank + 1) * local)
             if augment:
-                images = self._augment(images, generator)
-            yield self.normalise(images), self.train.labels[index]
+                images = self._augment(self.train.images[index], generator)[mine]
+            else:
+                images = self.train.images[index[mine]]
+            yield self.normalise(images), self.train.labels[index[mine]]
 
     def eval_batches(self, split: Split, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         for start in range(0, len(split), batch_size):

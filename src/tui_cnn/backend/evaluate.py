@@ -12,14 +12,23 @@ from torch import nn
 
 from ..domain.training import Evaluation, Misclassified
 from .data import DeviceData, Split
+from .distributed import Distributed, shard_bounds
 
 MAX_MISCLASSIFIED = 12
 
 
 @torch.no_grad()
 def predict(model: nn.Module, data: DeviceData, split: Split, batch_size: int,
-            autocast: Callable[[], AbstractContextManager]) -> tuple[torch.Tensor, torch.Tensor]:
-    """(summed cross-entropy loss, predicted class of every image), both still on the device."""
+            autocast: Callable[[], AbstractContextManager], group: Distributed | None = None
+            ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(summed cross-entropy loss, predicted class of every image), both still on the device.
+    In a distributed run each rank scores its slice of the split, and every rank gets the
+    whole: the loss summed, the predictions gathered."""
+    if group is not None:
+        start, end = shard_bounds(len(split), group.rank, group.world_size)
+        loss, predictions = predict(model, data, Split(split.images[start:end], split.labels[start:end]),
+                                    batch_size, autocast)
+        return group.sum(loss), group.gather(predictions, len(split))
     was_training = model.training
     model.eval()
     loss = torch.zeros((), device=split.labels.device)
@@ -34,18 +43,18 @@ def predict(model: nn.Module, data: DeviceData, split: Split, batch_size: int,
 
 
 def validate(model: nn.Module, data: DeviceData, batch_size: int,
-             autocast: Callable[[], AbstractContextManager]) -> tuple[float, float]:
+             autocast: Callable[[], AbstractContextManager], group: Distributed | None = None) -> tuple[float, float]:
     """(mean loss, accuracy) on the validation split: one device sync."""
-    loss, predictions = predict(model, data, data.val, batch_size, autocast)
+    loss, predictions = predict(model, data, data.val, batch_size, autocast, group)
     correct = (predictions == data.val.labels).sum()
     count = max(len(data.val), 1)
     return loss.item() / count, correct.item() / count
 
 
 def evaluate(model: nn.Module, data: DeviceData, batch_size: int,
-             autocast: Callable[[], AbstractContextManager]) -> Evaluation:
+             autocast: Callable[[], AbstractContextManager], group: Distributed | None = None) -> Evaluation:
     test = data.test
-    _, predictions = predict(model, data, test, batch_size, autocast)
+    _, predictions = predict(model, data, test, batch_size, autocast, group)
     classes = data.info.num_classes
     confusion = torch.bincount(test.labels * classes + predictions, minlength=classes * classes).view(classes, classes)
     per_class = confusion.diag().double() / confusion.sum(1).clamp(min=1)

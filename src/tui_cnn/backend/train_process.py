@@ -12,6 +12,10 @@ The protocol is JSON lines. The app writes one request line to the child's stdin
 the end of stdin means stop (the app went away: the run stops, its checkpoint kept). The
 child writes every event to stdout as in ``events.jsonl``; anything else it prints goes to
 stderr, whose tail explains a child that dies without saying why.
+
+With ``nproc_per_node`` > 1 the child is torchrun, which starts that many ranks of this
+module (``backend.distributed``); they inherit its stdin and stdout, and rank 0 alone reads
+the request and the controls and writes events, so the protocol is the same.
 """
 
 from __future__ import annotations
@@ -66,14 +70,19 @@ class TrainingProcess:
         """Start the child, relay its events until its stdout closes, and say why if it
         ended without a last event of its own (killed, crashed, torch failing to load)."""
         request = json.dumps({"spec": spec_to_dict(self.spec), "config": self.config.to_json()})
+        processes = self.config.nproc_per_node
+        command = [sys.executable, "-m", __name__] if processes == 1 else launch_command(processes, __name__)
         with tempfile.TemporaryFile(mode="w+", encoding="utf-8") as stderr:
             with self._lock:
                 # A session of its own: a terminal's Ctrl+C or hang-up reaches the app, which
                 # stops the run itself; the child stops too when its stdin closes.
                 self._process = subprocess.Popen(
-                    [sys.executable, "-m", __name__], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
-                    text=True, encoding="utf-8", bufsize=1, start_new_session=True)
+                    [*command, "--device", self.config.device], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                    stderr=stderr, text=True, encoding="utf-8", bufsize=1, start_new_session=True,
+                    env=launch_environment(processes) if processes > 1 else None)
                 self._write(request)
+                if self.paused:  # orders given before the child existed
+                    self._write("pause")
                 if self._stop_requested:
                     self._write("stop")
             try:
@@ -118,23 +127,60 @@ def _death_notice(status: int, stderr: str) -> str:
     return f"the training process ended without a word ({how})" + (f": {last}" if last else "")
 
 
+def launch_command(nproc_per_node: int, module: str) -> list[str]:
+    """torchrun on this machine, running ``module`` on ``nproc_per_node`` ranks.
+    ``--standalone`` finds a free port for the rendezvous, so runs side by side never clash."""
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc_per_node}",
+            "-m", module]
+
+
+def launch_environment(nproc_per_node: int, environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The ranks' environment. The cores are shared out (C cores, N ranks: C // N threads
+    each, at least one) so that ranks training on the CPU do not fight over cores; ranks
+    feeding GPUs need few threads anyway. A thread count the user set is kept."""
+    env = dict(os.environ if environ is None else environ)
+    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc_per_node)))
+    return env
+
+
 # --- the child's side ---
 
 
-def serve() -> None:
-    """Train the requested run, events to stdout, following control lines on stdin."""
+def serve(device: str) -> int:
+    """Train the requested run, events to stdout, following control lines on stdin. Under
+    torchrun, every rank does, and rank 0 alone talks (see the module's docstring)."""
     events_out = _claim_stdout()
-    request = json.loads(sys.stdin.readline())
     write_event = EventWriter(events_out)
     try:
+        from .distributed import join_torchrun_group
         from .trainer import Trainer  # torch loads here, in the child
 
-        trainer = Trainer(spec_from_dict(request["spec"]), TrainConfig.from_json(request["config"]), [write_event])
+        group = join_torchrun_group(device)
+        if group is not None and not group.is_main:
+            write_event.out = None  # rank 0 alone writes the event stream
+        read_request = lambda: json.loads(sys.stdin.readline())  # noqa: E731
+        request = group.from_main(read_request) if group is not None else read_request()
+        trainer = Trainer(spec_from_dict(request["spec"]), TrainConfig.from_json(request["config"]), [write_event],
+                          group=group)
     except Exception as exc:  # noqa: BLE001 - an event says why, as the engine's own failures do
         write_event(Failed(f"could not start training: {type(exc).__name__}: {exc}"))
-        return
-    threading.Thread(target=_follow_controls, args=(trainer,), daemon=True).start()
+        return 1
+    if group is None or group.is_main:
+        threading.Thread(target=_follow_controls, args=(trainer,), daemon=True).start()
     trainer.run()
+    return finish_rank(trainer, group)
+
+
+def finish_rank(trainer, group) -> int:  # trainer: backend.trainer.Trainer, group: distributed.Distributed | None
+    """This process's exit status. A rank whose run failed exits 1, so torchrun ends the
+    other ranks rather than leave them waiting on it; a rank other than 0 says why on stderr
+    (rank 0 said it in an event)."""
+    failed = isinstance(trainer.ending, Failed)
+    if group is not None:
+        if failed and not group.is_main:
+            print(f"rank {group.rank}: {trainer.ending.reason}", file=sys.stderr)
+        group.leave()
+    return 1 if failed and group is not None else 0
 
 
 class EventWriter:
@@ -182,4 +228,8 @@ def _follow_controls(trainer) -> None:  # trainer: backend.trainer.Trainer
 
 
 if __name__ == "__main__":
-    serve()
+    import argparse
+
+    parser = argparse.ArgumentParser(description="the training engine's side of TrainingProcess")
+    parser.add_argument("--device", default="auto", help="where to train: ranks join their group before the request")
+    sys.exit(serve(parser.parse_args().device))

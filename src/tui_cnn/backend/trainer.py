@@ -36,6 +36,7 @@ from . import runs
 from .build import InvalidSpecError, build_model, count_parameters
 from .data import DeviceData, MissingDataError, load_data
 from .devices import describe_device, peak_resident_bytes, resolve_device
+from .distributed import CONTROL_EVERY, PAUSED_POLL_S, Distributed
 from .evaluate import evaluate, validate
 
 Listener = Callable[[TrainingEvent], None]
@@ -64,10 +65,14 @@ class _Progress:
 
 
 class Trainer:
+    """``group``: this process's place in a distributed run (``backend.distributed``); None
+    for a run on one process. Every rank runs a Trainer; rank 0's writes and emits."""
+
     def __init__(self, spec: ModelSpec, config: TrainConfig, listeners: Sequence[Listener] = (), *,
-                 resume: str | Path | None = None):
-        self.spec, self.config = spec, config
-        self.listeners = list(listeners)
+                 resume: str | Path | None = None, group: Distributed | None = None):
+        self.spec, self.config, self.group = spec, config, group
+        self.writes = group is None or group.is_main
+        self.listeners = list(listeners) if self.writes else []
         resume = resume or config.resume
         self.resume_dir = Path(resume) if resume else None
         if self.resume_dir is not None:
@@ -79,6 +84,7 @@ class Trainer:
         self._unpaused.set()
         self._recorder: runs.RunRecorder | None = None
         self._progress = _Progress()
+        self.ending: Finished | Stopped | Failed | None = None  # how run() ended, on every rank
 
     # --- control, from any thread; the loop looks once per batch ---
 
@@ -130,8 +136,9 @@ class Trainer:
                 self._emit(Stopped(epoch, str(path)))
                 return
             self._end_epoch(loop, epoch)
-        evaluation = evaluate(loop.model, loop.data, EVAL_BATCH_SIZE, loop.autocast)
-        runs.write_evaluation(self.run_dir, evaluation)
+        evaluation = evaluate(loop.model, loop.data, EVAL_BATCH_SIZE, loop.autocast, self.group)
+        if self.writes:
+            runs.write_evaluation(self.run_dir, evaluation)
         self._emit(Evaluated(evaluation))
         self._emit(Finished(self._progress.best_epoch, self._progress.best_val_acc, time.perf_counter() - started))
 
@@ -140,11 +147,13 @@ class Trainer:
         spec, the device, the data, the checkpoint to resume from."""
         config = self.config
         problems = config.validate()
+        ranks = self.group.world_size if self.group else 1
+        if config.batch_size % ranks:
+            problems.append(f"the batch size ({config.batch_size}) is the global batch and must divide evenly "
+                            f"among the {ranks} processes: use --batch-size {config.batch_size // ranks * ranks or ranks}")
         if problems:
             raise TrainingFailed("; ".join(problems))
-        if self.resume_dir is None and (self.run_dir / "config.json").exists():
-            raise TrainingFailed(f"{self.run_dir} already holds a run: choose another --run-dir, "
-                                 f"or continue that run with --resume {self.run_dir}")
+        self._on_main(self._check_run_dir_is_free)
         device = self._device()
         torch.manual_seed(config.seed)
         try:
@@ -156,8 +165,9 @@ class Trainer:
             raise TrainingFailed(mismatch)
         on_cuda = device.startswith("cuda")
         try:
-            data = load_data(config.dataset, config.data_dir, device, val_fraction=config.val_fraction,
-                             seed=config.seed, channels_last=on_cuda, log=lambda text: self._emit(LogMessage(text)))
+            with self.group.main_first() if self.group else contextlib.nullcontext():  # one unpack or download
+                data = load_data(config.dataset, config.data_dir, device, val_fraction=config.val_fraction,
+                                 seed=config.seed, channels_last=on_cuda, log=lambda text: self._emit(LogMessage(text)))
         except MissingDataError as exc:
             raise TrainingFailed(str(exc)) from None
         batches = data.batches_per_epoch(config.batch_size)
@@ -171,10 +181,31 @@ class Trainer:
         scheduler = make_scheduler(optimizer, config, batches)
         if self.resume_dir is not None:
             self._restore(model, optimizer, scheduler, device)
-        step_model = torch.compile(model) if config.compile else model
+        step_model = model
+        if self.group is not None:  # averages the gradients over the ranks during backward
+            from torch.nn.parallel import DistributedDataParallel
+
+            step_model = DistributedDataParallel(model, device_ids=[torch.device(device).index] if on_cuda else None)
+        step_model = torch.compile(step_model) if config.compile else step_model
         return _Loop(model, step_model, optimizer, scheduler, data, self._autocast(device), device)
 
+    def _on_main(self, task: Callable[[], Any]) -> Any:
+        """``task()`` on rank 0 alone (what touches the run directory), with its result or
+        failure on every rank; simply ``task()`` on one process."""
+        return self.group.from_main(task) if self.group else task()
+
+    def _check_run_dir_is_free(self) -> None:
+        if self.resume_dir is None and (self.run_dir / "config.json").exists():
+            raise TrainingFailed(f"{self.run_dir} already holds a run: choose another --run-dir, "
+                                 f"or continue that run with --resume {self.run_dir}")
+
     def _open_run_dir(self, loop: "_Loop") -> None:
+        if self.group is not None:
+            self.group.from_main(lambda: self._open_run_dir_here(loop) if self.writes else None)
+        else:
+            self._open_run_dir_here(loop)
+
+    def _open_run_dir_here(self, loop: "_Loop") -> None:
         config, data = self.config, loop.data
         try:
             self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -187,10 +218,11 @@ class Trainer:
         runs.write_config(self.run_dir, self.spec, config.to_json(), sizes, asdict(info))
         runs.write_model_code(self.run_dir, self.spec)
         self._recorder = runs.RunRecorder(self.run_dir)
-        self._emit(RunStarted(str(self.run_dir), self.spec.name, config.to_json(), loop.device, info.name,
+        self._emit(RunStarted(str(self.run_dir), self.spec.name, config.to_json(), info.kind, info.name,
                               config.dataset, len(data.train), len(data.val), len(data.test),
                               count_parameters(loop.model), config.epochs, data.batches_per_epoch(config.batch_size),
-                              start_epoch=self._progress.epoch + 1))
+                              start_epoch=self._progress.epoch + 1,
+                              processes=self.group.world_size if self.group else 1))
 
     def _device(self) -> str:
         device = resolve_device(self.config.device)
@@ -198,6 +230,11 @@ class Trainer:
             raise TrainingFailed("CUDA is not available here (no NVIDIA GPU or driver): use --device cpu or auto")
         if device == "mps" and not torch.backends.mps.is_available():
             raise TrainingFailed("Apple MPS is not available here: use --device cpu or auto")
+        if self.group is not None:
+            if device == "mps":
+                raise TrainingFailed("several processes train on CUDA GPUs or the CPU, not on Apple MPS: "
+                                     "use --device cpu or one process")
+            return self.group.device(device)
         return device
 
     def _autocast(self, device: str) -> Callable[[], contextlib.AbstractContextManager]:
@@ -216,9 +253,11 @@ class Trainer:
         loop.begin_epoch()
         generator = torch.Generator(device=loop.device).manual_seed(config.seed * 1_000_003 + epoch)
         window: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []  # (loss, logits, labels) not yet read
-        epoch_batches = loop.data.train_batches(config.batch_size, generator, config.augment, skip=progress.batches_done)
+        shard = (self.group.rank, self.group.world_size) if self.group else (0, 1)
+        epoch_batches = loop.data.train_batches(config.batch_size, generator, config.augment,
+                                                skip=progress.batches_done, shard=shard)
         for batch, (images, labels) in enumerate(epoch_batches, start=progress.batches_done + 1):
-            if self._stop_requested.is_set() or not self._wait_while_paused(loop):
+            if not self._may_go_on(loop, batch):
                 progress.batches_done = batch - 1
                 return False
             with loop.autocast():
@@ -235,6 +274,35 @@ class Trainer:
                 self._report(loop, window, epoch, batch, batches)
                 window = []
         progress.batches_done = 0
+        return True
+
+    def _may_go_on(self, loop: "_Loop", batch: int) -> bool:
+        """Before each batch: False once stopped; blocks while paused. One process looks at
+        its flags every batch; the ranks of a distributed run every ``CONTROL_EVERY`` batches,
+        all at the same batch, at rank 0's flags."""
+        if self.group is None:
+            return not self._stop_requested.is_set() and self._wait_while_paused(loop)
+        if (batch - 1) % CONTROL_EVERY:
+            return True
+        return self._follow_main(loop)
+
+    def _follow_main(self, loop: "_Loop") -> bool:
+        """Rank 0's orders on every rank. While paused the ranks meet every ``PAUSED_POLL_S``
+        (rank 0 waits for its resume or stop that long; the others wait in the broadcast),
+        so a long pause never runs into the collectives' timeout."""
+        stopped, paused = self.group.control(self._stop_requested.is_set(), self.paused, loop.device)
+        if stopped or not paused:
+            return not stopped
+        self._emit(Paused())
+        paused_at = time.perf_counter()
+        while paused and not stopped:
+            if self.group.is_main:
+                self._unpaused.wait(PAUSED_POLL_S)
+            stopped, paused = self.group.control(self._stop_requested.is_set(), self.paused, loop.device)
+        loop.paused_s += time.perf_counter() - paused_at
+        if stopped:
+            return False
+        self._emit(Resumed())
         return True
 
     def _wait_while_paused(self, loop: "_Loop") -> bool:
@@ -254,8 +322,13 @@ class Trainer:
     def _report(self, loop: "_Loop", window: list, epoch: int, batch: int, batches: int) -> None:
         """The one device sync per ``progress_every`` batches: read the losses and
         predictions since the last report, check them, and emit progress."""
-        losses = torch.stack([loss for loss, _, _ in window]).float().tolist()
-        loop.correct += int(sum((logits.argmax(1) == labels).sum() for _, logits, labels in window))
+        losses = torch.stack([loss for loss, _, _ in window]).float()
+        correct = torch.stack([(logits.argmax(1) == labels).sum() for _, logits, labels in window]).sum()
+        if self.group is not None:  # every rank's losses (of equal slices: their mean is the batch's) and hits
+            summed = self.group.sum(torch.cat([losses, correct.float().view(1)]))
+            losses, correct = summed[:-1] / self.group.world_size, summed[-1]
+        losses = losses.tolist()
+        loop.correct += int(correct)
         first = self._progress.step - len(losses) + 1
         for offset, value in enumerate(losses):
             if not math.isfinite(value):
@@ -273,7 +346,9 @@ class Trainer:
 
     def _end_epoch(self, loop: "_Loop", epoch: int) -> None:
         train_time = loop.elapsed()
-        val_loss, val_acc = validate(loop.model, loop.data, EVAL_BATCH_SIZE, loop.autocast)
+        if self.group is not None:
+            self.group.broadcast_buffers(loop.model)
+        val_loss, val_acc = validate(loop.model, loop.data, EVAL_BATCH_SIZE, loop.autocast, self.group)
         progress = self._progress
         best = val_acc > progress.best_val_acc
         if best:
@@ -283,7 +358,8 @@ class Trainer:
         metrics = EpochMetrics(epoch, loop.loss_sum * self.config.batch_size / count, loop.correct / count,
                                val_loss, val_acc, loop.lr(), loop.elapsed(), loop.trained / max(train_time, 1e-9),
                                loop.peak_memory())
-        self._recorder.record_epoch(metrics)
+        if self.writes:
+            self._recorder.record_epoch(metrics)
         self._checkpoint(loop, runs.LAST_CHECKPOINT)
         if best:
             self._checkpoint(loop, runs.BEST_CHECKPOINT)
@@ -292,7 +368,10 @@ class Trainer:
     # --- checkpoints ---
 
     def _checkpoint(self, loop: "_Loop", name: str) -> Path:
+        """Saved once, by rank 0: every rank holds the same weights (DDP keeps them equal)."""
         path = self.run_dir / name
+        if not self.writes:
+            return path
         runs.save_checkpoint(path, {
             "model": loop.model.state_dict(),
             "optimizer": loop.optimizer.state_dict(),
@@ -305,9 +384,13 @@ class Trainer:
 
     def _restore(self, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any, device: str) -> None:
         path = self.resume_dir / runs.LAST_CHECKPOINT
-        if not path.is_file():
-            raise TrainingFailed(f"{self.resume_dir} has no {runs.LAST_CHECKPOINT}: nothing to resume")
-        state = runs.load_checkpoint(path, device)
+
+        def read() -> dict[str, Any]:  # on rank 0, whose disk holds the run; the others get a copy
+            if not path.is_file():
+                raise TrainingFailed(f"{self.resume_dir} has no {runs.LAST_CHECKPOINT}: nothing to resume")
+            return runs.load_checkpoint(path, device if self.group is None else "cpu")
+
+        state = self._on_main(read)
         try:
             model.load_state_dict(state["model"])
         except RuntimeError as exc:
@@ -329,6 +412,8 @@ class Trainer:
     def _emit(self, event: TrainingEvent) -> None:
         """To the run's events.jsonl, then to every listener. A listener that raises is
         dropped (and the error logged), so a broken display never stops training."""
+        if isinstance(event, (Finished, Stopped, Failed)):
+            self.ending = event
         if self._recorder is not None:
             self._recorder.record_event(event)
         for listener in list(self.listeners):

@@ -3,6 +3,7 @@ the terminal (rich progress bars on a TTY; one plain line per epoch in a log fil
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
 from dataclasses import fields, replace
@@ -43,6 +44,9 @@ def _default(name: str) -> str:
 @click.option("--run-dir", type=click.Path(file_okay=False), help="default: runs/<date>-<time>-<model>/")
 @click.option("--resume", "resume", type=click.Path(exists=True, file_okay=False),
               help="continue this run directory at the epoch after its last checkpoint")
+@click.option("--nproc-per-node", type=click.IntRange(min=1),
+              help="train on this many processes under torchrun: one per GPU, or on the CPU (gloo); "
+                   "--batch-size is the global batch (default: 1)")
 @click.option("--headless", is_flag=True, help="train in the terminal, without the app")
 def train(model: str | None, resume: str | None, headless: bool, **options: Any) -> None:
     """Train a spec file or preset (default SimpleCNN). Exit 0 when training finished, 1 when
@@ -87,11 +91,20 @@ def _resumed(run_dir: str, model: str | None, given: dict[str, Any]):
 
 
 def _train_headless(spec, config: TrainConfig) -> int:
-    from ..backend.trainer import Trainer
+    from ..backend.distributed import under_torchrun
     from .train_report import make_reporter
 
+    if under_torchrun():  # one rank of a group torchrun started (several machines: see the README)
+        return _train_rank(spec, config)
     reporter = make_reporter(sys.stdout.isatty())
-    trainer = Trainer(spec, config, [reporter])
+    if config.nproc_per_node > 1:  # torchrun in a child process; its rank 0 sends the events
+        from ..backend.train_process import TrainingProcess
+
+        trainer = TrainingProcess(spec, config, reporter)
+    else:
+        from ..backend.trainer import Trainer
+
+        trainer = Trainer(spec, config, [reporter])
     previous = signal.getsignal(signal.SIGINT)
 
     def stop_on_ctrl_c(signum: int, frame: Any) -> None:
@@ -110,3 +123,21 @@ def _train_headless(spec, config: TrainConfig) -> int:
         return EXIT_INVALID
     return EXIT_STOPPED if reporter.stopped else EXIT_OK
 
+
+def _train_rank(spec, config: TrainConfig) -> int:
+    """This process is one rank of a torchrun group: rank 0 prints as a one-process run
+    does, the others train silently. torchrun ends the ranks on Ctrl+C; a stopped run
+    resumes from its last epoch's checkpoint."""
+    from ..backend.distributed import join_torchrun_group
+    from ..backend.train_process import finish_rank
+    from ..backend.trainer import Trainer
+    from .train_report import make_reporter
+
+    group = join_torchrun_group(config.device)
+    reporter = make_reporter(sys.stdout.isatty()) if group.is_main else None
+    trainer = Trainer(spec, config, [reporter] if reporter else [], group=group)
+    with reporter or contextlib.nullcontext():
+        trainer.run()
+    if reporter is not None and reporter.failure is not None:
+        click.echo(f"tui-cnn: training failed: {reporter.failure}", err=True)
+    return finish_rank(trainer, group) or (EXIT_STOPPED if reporter is not None and reporter.stopped else EXIT_OK)

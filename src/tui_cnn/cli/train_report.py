@@ -43,7 +43,8 @@ class Reporter:
             self.epochs, self.run_dir = event.epochs, event.run_dir
             self.note(f"training {event.model} ({event.params:,} parameters) on {event.dataset} "
                       f"({event.train_size:,} train / {event.val_size:,} validation images) on {event.device} "
-                      f"({event.device_name}): {event.epochs} epoch{'s' if event.epochs != 1 else ''} of {event.batches_per_epoch} batches"
+                      f"({event.device_name})" + (f" x {event.processes} processes (DDP)" if event.processes > 1 else "")
+                      + f": {event.epochs} epoch{'s' if event.epochs != 1 else ''} of {event.batches_per_epoch} batches"
                       + (f", resuming at epoch {event.start_epoch}" if event.start_epoch > 1 else ""))
             self.note(f"run directory: {event.run_dir}")
             self.started(event)

@@ -48,6 +48,7 @@ class TrainConfig:
     run_dir: str | None = None  # None: runs/<date>-<time>-<model>/
     progress_every: int = 10  # batches between BatchProgress events
     resume: str | None = None  # a run directory: continue it at the epoch after its last checkpoint
+    nproc_per_node: int = 1  # > 1: that many processes under torchrun (one per GPU), batch_size is the global batch
 
     def validate(self) -> list[str]:
         """Problems a person can fix before the run starts, in plain words."""
@@ -72,6 +73,11 @@ class TrainConfig:
             problems.append(f"progress_every must be at least 1, got {self.progress_every}")
         if not 0 <= self.label_smoothing < 1:
             problems.append(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        if self.nproc_per_node < 1:
+            problems.append(f"nproc_per_node must be at least 1, got {self.nproc_per_node}")
+        elif self.batch_size % self.nproc_per_node:
+            problems.append(f"the batch size ({self.batch_size}) is the global batch and must divide evenly among "
+                            f"the {self.nproc_per_node} processes of --nproc-per-node")
         return problems
 
     def to_json(self) -> dict[str, Any]:
@@ -114,6 +120,7 @@ class RunStarted:
     epochs: int
     batches_per_epoch: int
     start_epoch: int = 1  # > 1 when resumed
+    processes: int = 1  # > 1: a distributed run (DDP), these events from its rank 0
 
 
 @dataclass(frozen=True)
