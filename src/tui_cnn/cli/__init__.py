@@ -6,13 +6,19 @@ and ``tui-cnn`` paints the app before torch is imported.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import click
 
 from .. import __version__
 from .export import export
+from .serve import serve
 from .shapes import presets, shapes
 from .track import track
 from .train import train
+
+if TYPE_CHECKING:
+    from ..domain.spec import ModelSpec
 
 
 class _OpenByDefault(click.Group):
@@ -34,22 +40,27 @@ def main() -> None:
     """
 
 
+def resolve_open_target(target: str | None) -> tuple[ModelSpec, dict[str, Any]]:
+    """The model the app opens on and the app's options, or exit with a message: a run
+    directory opens on the monitor, anything else is a spec file or preset."""
+    from .common import is_run_dir, load_model_or_exit, load_run_or_exit
+
+    if target is not None and is_run_dir(target):
+        spec, _ = load_run_or_exit(target)
+        return spec, {"start_mode": "monitor", "run_dir": target}
+    return load_model_or_exit(target), {}
+
+
 @main.command("open")
 @click.argument("target", metavar="SPEC_OR_PRESET_OR_RUN_DIR", required=False)
 def open_app(target: str | None) -> None:
     """Open the app on a spec file or preset (default: SimpleCNN), or on a finished
     run's directory (its curves, table and evaluation, on the training monitor)."""
-    from .common import is_run_dir, load_model_or_exit, load_run_or_exit
-
-    if target is not None and is_run_dir(target):
-        spec, _ = load_run_or_exit(target)
-        app_options = {"start_mode": "monitor", "run_dir": target}
-    else:
-        spec, app_options = load_model_or_exit(target), {}
+    spec, app_options = resolve_open_target(target)
     from ..app.app import TuiCnnApp
 
     TuiCnnApp(spec, **app_options).run_and_exit()
 
 
-for command in (shapes, presets, train, export, track):
+for command in (shapes, presets, train, export, track, serve):
     main.add_command(command)
