@@ -196,3 +196,54 @@ def test_restore_dialog_snapshot(snap_compare, monkeypatch, tmp_path_factory):
         assert snap_compare(TuiCnnApp(load_preset("SimpleCNN")), terminal_size=SIZE)
     finally:
         discard_recovery()
+
+
+# --- 4. the tracker's boxes keep what was typed and say what is wrong, in full ---
+
+@pytest.mark.parametrize("key, typed, message", [
+    ("b", "1e9", "batch size must be a whole number from 1 to 1,000,000"),
+    ("b", "-1", "batch size must be a whole number from 1 to 1,000,000"),
+    ("b", "2.5", "batch size must be a whole number from 1 to 1,000,000"),
+    ("b", "100000000000", "batch size must be a whole number from 1 to 1,000,000"),
+    ("i", "3,32,32,1e9", "input shape must be three positive integers C, H, W"),
+])
+async def test_the_trackers_boxes_keep_what_was_typed(key, typed, message):
+    """They used to filter keys and cut the length: 1e9 became 19, -1 became 1, 2.5 became 25."""
+    app = TuiCnnApp(load_preset("SimpleCNN"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press(key, "end", *["backspace"] * 12)
+        await type_fast(app, list(typed), 0.01)
+        await settle(pilot)
+        box = app.focused
+        assert box.value == typed
+        error = app.screen.query_one("#edit-error")
+        assert message in str(error.render())
+        # all of it on screen at 80x24: the line is as wide as the message, not cut
+        assert error.region.width >= len(message) + 2 and error.region.height >= 1
+        assert app.batch_size == 64 and app.spec.input_shape == (1, 28, 28)
+
+
+# --- 5. focus is visible in every form ---
+
+@pytest.mark.parametrize("mode", ["builder", "monitor"])
+async def test_a_focused_field_stands_out(mode):
+    """A compact field was only tinted 5% when focused: typing "2" meant for a field that did
+    not have the focus switched screens instead."""
+    from textual.color import Color
+    from textual.widgets import Input
+
+    app = TuiCnnApp(load_preset("SimpleCNN"), start_mode=mode)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await pilot.pause()
+        if mode == "builder":
+            await pilot.press("i")
+        box = next(box for box in app.screen.query(Input) if box.display and box.has_class("-textual-compact"))
+        box.focus()
+        await pilot.pause()
+        focused = Color.from_rich_color(box.rich_style.bgcolor)
+        app.screen.set_focus(None)
+        await pilot.pause()
+        blurred = Color.from_rich_color(box.rich_style.bgcolor)
+        # visibly different: more than a faint tint (a 5% tint moves a channel ~10 of 255)
+        assert max(abs(a - b) for a, b in zip(focused.rgb, blurred.rgb)) > 40

@@ -23,7 +23,7 @@ def parse_input_shape(text: str) -> tuple[int, int, int]:
     """``1,28,28``, ``1, 28, 28``, ``(3, 32, 32)`` or ``3x32x32``: three positive integers C, H, W.
     The CLI's --input, the tracker and the builder all read shapes through this."""
     parts = [p for p in text.strip("()[] ").replace("x", ",").replace(" ", ",").split(",") if p]
-    if len(parts) != 3 or not all(p.isdigit() and int(p) >= 1 for p in parts):
+    if len(parts) != 3 or not all(p.isascii() and p.isdigit() and int(p) >= 1 for p in parts):
         raise ArgError(f"input shape must be three positive integers C, H, W, got {text!r}", "e.g. 1, 28, 28")
     return int(parts[0]), int(parts[1]), int(parts[2])
 

@@ -28,6 +28,7 @@ from ...domain.summary import ModelSummary
 from ..widgets.formula_panel import FormulaPanel
 from ..widgets.layer_table import LayerTable
 from ..widgets.shape_bars import ShapeFlow
+from ..widgets.validators import ParsedBy
 
 if TYPE_CHECKING:
     from torch import nn
@@ -38,7 +39,8 @@ APPLY_AFTER_S = 0.4  # an edit applies once typing pauses this long
 
 
 def parse_batch_size(text: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= MAX_BATCH:
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_BATCH:
         raise ValueError(f"batch size must be a whole number from 1 to {MAX_BATCH:,}")
     return int(text)
 
@@ -89,11 +91,13 @@ class TrackerScreen(Screen):
         yield Header()
         with Horizontal(id="controls"):
             yield Label("Input C,H,W", classes="label")
-            yield Input(id="input-shape", restrict=r"[0-9, x]*", max_length=24, select_on_focus=False)
+            # No restrict or max_length: they silently turned 1e9 into 19 and -1 into 1. What
+            # was typed stays; a value the parser refuses is an error under the boxes.
+            yield Input(id="input-shape", validators=[ParsedBy(parse_input_shape)], select_on_focus=False)
             yield Label("Batch", classes="label")
-            yield Input(id="batch-size", restrict=r"[0-9]*", max_length=7, select_on_focus=False)
-            yield Static(id="edit-error")
+            yield Input(id="batch-size", validators=[ParsedBy(parse_batch_size)], select_on_focus=False)
             yield Static(id="status")
+        yield Static(id="edit-error")
         with Vertical(id="body"):
             with Vertical(id="main"):
                 yield LayerTable(id="layers")
@@ -225,10 +229,10 @@ class TrackerScreen(Screen):
         if self._pending_edit is not None:
             self._pending_edit.stop()
             self._pending_edit = None
-        try:
-            apply = self._edit_of(event.input)
-        except ValueError as exc:
-            return self._edit_error(event.input, str(exc))
+        result = event.validation_result
+        if result is not None and not result.is_valid:
+            return self._edit_error(event.input, "; ".join(result.failure_descriptions))
+        apply = self._edit_of(event.input)
         self._edit_error(event.input, None)
         self._pending_edit = self.set_timer(APPLY_AFTER_S, apply)
 
@@ -238,7 +242,8 @@ class TrackerScreen(Screen):
             self._pending_edit.stop()
             self._pending_edit = None
             self._edit_of(event.input)()
-        self.action_focus_table()
+        if event.validation_result is None or event.validation_result.is_valid:
+            self.action_focus_table()  # else stay in the box: the error says what to fix
 
     def _edit_of(self, box: Input) -> Callable[[], None]:
         """What the input's value would change, or ValueError saying why it cannot."""
@@ -257,9 +262,10 @@ class TrackerScreen(Screen):
             self.app.spec = self.app.spec.with_input_shape(shape)
 
     def _edit_error(self, box: Input, message: str | None) -> None:
-        """A bad value is said next to the inputs; the last good model stays on screen."""
+        """A bad value is said under the inputs, in full; the last good model stays on screen."""
         box.set_class(message is not None, "-invalid")
-        self._update_static("#edit-error", f"[$text-error]✗ {message}[/]" if message else "")
+        self._update_static("#edit-error", f"[$text-error]✗ {escape(message)}[/]" if message else "")
+        self.query_one("#edit-error").display = bool(message)
 
     # --- actions ---
 
