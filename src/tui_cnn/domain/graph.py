@@ -34,36 +34,39 @@ def receptive_fields(rows: Sequence[LayerRow]) -> list[Flow]:
         if out is None or len(out) != 4:
             flows.append((None, None))
             continue
-        rf, jump = _merged(rows, row, flows, out)
+        (rf, jump), seen_hw = _merged(rows, row, flows)
         if rf is None or jump is None:
             flows.append((None, None))
         elif row.report.geometry is not None:
             flows.append(grow_receptive_field(rf, jump, row.report.geometry))
-        elif row.report.input_shape is not None and tuple(row.report.input_shape[-2:]) == tuple(out[-2:]):
+        elif seen_hw in (None, tuple(out[-2:])):
             flows.append((rf, jump))
         else:
             flows.append((None, None))
     return flows
 
 
-def _merged(rows: Sequence[LayerRow], row: LayerRow, flows: list[Flow], out: tuple[int, ...]) -> Flow:
-    sources = row.inputs or (MODEL_INPUT,)
-    known: list[tuple[Pair, Pair, bool]] = []
-    for source in sources:
+def _merged(rows: Sequence[LayerRow], row: LayerRow, flows: list[Flow]) -> tuple[Flow, tuple[int, ...] | None]:
+    """What the row's inputs saw: the largest field and jump among the inputs at the
+    largest spatial size (and the image itself); smaller or flat ones are broadcast onto it
+    (a 1x1 gate) and do not count. Also that largest size (None: the image itself)."""
+    image: list[Flow] = []
+    maps: list[tuple[Flow, tuple[int, ...]]] = []
+    for source in row.inputs or (MODEL_INPUT,):
         if source == MODEL_INPUT:
-            known.append(((1, 1), (1, 1), True))
+            image.append(((1, 1), (1, 1)))
             continue
-        rf, jump = flows[source]
-        if rf is None or jump is None:
-            return None, None  # an input of unknown extent: so is the output
         shape = rows[source].report.output_shape
-        known.append((rf, jump, shape is None or tuple(shape[-2:]) == tuple(out[-2:])))
-    full = [k for k in known if k[2]] or known  # broadcast 1x1 gates do not count, unless all are
-    if not full:
-        return None, None
-    rf = (max(k[0][0] for k in full), max(k[0][1] for k in full))
-    jump = (max(k[1][0] for k in full), max(k[1][1] for k in full))
-    return rf, jump
+        if shape is not None and len(shape) == 4:
+            maps.append((flows[source], tuple(shape[-2:])))
+    largest = max((hw for _, hw in maps), key=lambda hw: hw[0] * hw[1], default=None)
+    full = image + [flow for flow, hw in maps if hw == largest]
+    if not full or any(rf is None or jump is None for rf, jump in full):
+        return (None, None), largest  # an input of unknown extent: so is the output
+    rf = (max(f[0][0] for f in full), max(f[0][1] for f in full))
+    jump = (max(f[1][0] for f in full), max(f[1][1] for f in full))
+    image_hw = tuple(row.report.input_shape[-2:]) if image and row.report.input_shape else None
+    return (rf, jump), image_hw if image else largest
 
 
 def with_receptive_fields(rows: Sequence[LayerRow]) -> tuple[LayerRow, ...]:
@@ -83,12 +86,12 @@ def gutter(rows: Sequence[LayerRow]) -> list[str]:
     ``●─┘`` a merge of another lane into this row."""
     last_use: dict[int, int] = {}
     for index, row in enumerate(rows):
-        for source in row.inputs or (index - 1,):
+        for source in _sources(index, row):
             last_use[source] = index
     lanes: list[int | None] = [MODEL_INPUT]
     lines = []
     for index, row in enumerate(rows):
-        sources = row.inputs or ((index - 1) if index else MODEL_INPUT,)
+        sources = _sources(index, row)
         held = [lane for lane, value in enumerate(lanes) if value in sources]
         column = held[0] if held else _free_lane(lanes)
         branch_from = None
@@ -105,6 +108,14 @@ def gutter(rows: Sequence[LayerRow]) -> list[str]:
         while lanes and lanes[-1] is None:
             lanes.pop()
     return lines
+
+
+def _sources(index: int, row: LayerRow) -> tuple[int, ...]:
+    """What a row consumed: a spec's layers (no flow recorded) the one before; a tracked row
+    with no inputs (a class token from a parameter) nothing."""
+    if row.inputs or row.path:
+        return row.inputs
+    return (index - 1,) if index else (MODEL_INPUT,)
 
 
 def _free_lane(lanes: list[int | None]) -> int:
