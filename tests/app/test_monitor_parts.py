@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from rich.color import Color
+from textual.app import App
 
+from tui_cnn.app.widgets.monitor.device_panel import DevicePanel
 from tui_cnn.app.widgets.monitor.digits import UPPER_HALF, half_block_image
 from tui_cnn.app.widgets.monitor.run_state import RunState
 from tui_cnn.app.widgets.monitor.text import duration, eta
+from tui_cnn.backend.devices import GpuStats
 from tui_cnn.domain.training import BatchProgress, EpochEnd, EpochMetrics, Failed, Paused, Resumed, RunStarted
 
 
@@ -37,3 +40,23 @@ def test_events_fold_into_the_state():
 def test_durations_and_eta():
     assert (duration(7), duration(754), duration(3723), duration(None)) == ("0:07", "12:34", "1:02:03", "--")
     assert eta(elapsed_s=10, done=1, total=4) == 30 and eta(5, 0, 4) is None
+
+
+async def test_a_run_on_two_gpus_shows_as_one_run_with_each_gpus_load():
+    state = RunState()
+    state.apply(RunStarted("runs/x", "SimpleCNN", {}, "cuda", "NVIDIA H100", "mnist", 100, 20, 20, 50_186, 2, 4,
+                           processes=2), now=0.0)
+    assert state.processes == 2 and state.device == "cuda"
+
+    class PanelApp(App):
+        def compose(self):
+            yield DevicePanel()
+
+    async with PanelApp().run_test(size=(60, 10)) as pilot:
+        panel = pilot.app.query_one(DevicePanel)
+        panel.show_device(state.device, state.device_name, processes=state.processes)
+        panel.show_gpus([GpuStats(97, 3 * 2**30, 80 * 2**30, 61, 350.0), GpuStats(95, 3 * 2**30, 80 * 2**30, 60, 340.0)])
+        await pilot.pause()
+        lines = str(panel.content).splitlines()
+        assert "2 processes (DDP)" in lines[0]
+        assert lines[1].startswith("GPU0  97%") and lines[2].startswith("GPU1  95%")

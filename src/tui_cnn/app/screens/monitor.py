@@ -54,7 +54,7 @@ class DeviceDescribed(Message):
 
 
 class GpuPolled(Message):
-    def __init__(self, stats) -> None:  # stats: backend.devices.GpuStats | None
+    def __init__(self, stats: list) -> None:  # backend.devices.GpuStats | None of each GPU polled
         super().__init__()
         self.stats = stats
 
@@ -231,7 +231,7 @@ class MonitorScreen(Screen):
     def _react(self, event: TrainingEvent) -> None:
         """What an event changes beyond the state: the log, the device, a notification."""
         if isinstance(event, RunStarted):
-            self.query_one(DevicePanel).show_device(event.device, event.device_name)
+            self.query_one(DevicePanel).show_device(event.device, event.device_name, processes=event.processes)
             self._log(f"started: {event.params:,} parameters, {event.train_size:,} training / {event.val_size:,} "
                       f"validation images on {event.device_name}; run directory {event.run_dir}")
         elif isinstance(event, EpochEnd):
@@ -305,20 +305,22 @@ class MonitorScreen(Screen):
             self.query_one(DevicePanel).show_device(info.kind, info.name, info.free_bytes)
 
     def _poll_gpu(self) -> None:
-        self._read_gpu()
+        """GPU 0, or every GPU a live run on several uses (its ranks take GPUs 0..N-1)."""
+        state = self.state
+        self._read_gpu(state.processes if state.active and state.device == "cuda" else 1)
 
     @work(thread=True, exclusive=True, group="gpu", exit_on_error=False)
-    def _read_gpu(self) -> None:
+    def _read_gpu(self, count: int) -> None:
         from ...backend.devices import gpu_stats
 
-        self.post_message(GpuPolled(gpu_stats()))
+        self.post_message(GpuPolled([gpu_stats(index) for index in range(count)]))
 
     def on_gpu_polled(self, message: GpuPolled) -> None:
-        if message.stats is None:
+        if message.stats[0] is None:
             self._gpu_timer.stop()  # no NVIDIA GPU here: nothing to poll
             return
         if self.state.status != "loaded":  # a run from disk ran elsewhere: this GPU says nothing of it
-            self.query_one(DevicePanel).show_gpu(message.stats)
+            self.query_one(DevicePanel).show_gpus([stats for stats in message.stats if stats is not None])
 
     # --- finished runs, from disk ---
 
@@ -337,8 +339,8 @@ class MonitorScreen(Screen):
             return
         self.state = state
         panel = self.query_one(DevicePanel)
-        panel.show_gpu(None)
-        panel.show_device(state.device, state.device_name)
+        panel.show_gpus([])
+        panel.show_device(state.device, state.device_name, processes=state.processes)
         self._log(f"opened {run_dir}: {len(state.epochs)} epochs"
                   + ("" if state.evaluation else ", no evaluation (the run did not finish)"))
         self._redraw()

@@ -1,6 +1,7 @@
 """The device that trains: its name, and on NVIDIA GPUs utilisation, memory, temperature and
-power (NVML, polled by the screen); and the run's peak memory from its epochs: torch's on a
-GPU, the training process's resident memory on the CPU."""
+power (NVML, polled by the screen), a line for each GPU of a run on several; and the run's
+peak memory from its epochs: torch's on a GPU, the training process's resident memory on the
+CPU (rank 0's, in a run on several processes)."""
 
 from __future__ import annotations
 
@@ -15,15 +16,16 @@ class DevicePanel(Static):
         self._device = ""  # "cpu", "cuda"...
         self._name = ""
         self._free: int | None = None
-        self._gpu = None  # devices.GpuStats
+        self._processes = 1
+        self._gpus: list = []  # devices.GpuStats of each GPU the run uses
         self._peak: int | None = None
 
-    def show_device(self, device: str, name: str, free_bytes: int | None = None) -> None:
-        self._device, self._name, self._free = device, name, free_bytes
+    def show_device(self, device: str, name: str, free_bytes: int | None = None, processes: int = 1) -> None:
+        self._device, self._name, self._free, self._processes = device, name, free_bytes, processes
         self._redraw()
 
-    def show_gpu(self, stats) -> None:
-        self._gpu = stats
+    def show_gpus(self, stats: list) -> None:
+        self._gpus = stats
         self._redraw()
 
     def show_peak(self, peak_bytes: int | None) -> None:
@@ -32,15 +34,19 @@ class DevicePanel(Static):
             self._redraw()
 
     def _redraw(self) -> None:
-        lines = [f"[b]{self._device or 'device'}[/b] {self._name or '…'}"]
-        gpu = self._gpu
-        if gpu is not None:
+        processes = f" · {self._processes} processes (DDP)" if self._processes > 1 else ""
+        lines = [f"[b]{self._device or 'device'}[/b] {self._name or '…'}{processes}"]
+        if len(self._gpus) == 1:
+            gpu = self._gpus[0]
             lines.append(f"GPU {gpu.utilization_percent}%  mem {binary_bytes(gpu.memory_used_bytes)}"
                          f"/{binary_bytes(gpu.memory_total_bytes)}")
             extras = [f"{gpu.temperature_c}°C" if gpu.temperature_c is not None else "",
                       f"{gpu.power_w:.0f} W" if gpu.power_w is not None else ""]
             if any(extras):
                 lines.append("  ".join(e for e in extras if e))
+        elif self._gpus:  # a run on several GPUs: one short line each
+            lines += [f"GPU{index} {gpu.utilization_percent:>3}%  mem {binary_bytes(gpu.memory_used_bytes)}"
+                      f"/{binary_bytes(gpu.memory_total_bytes)}" for index, gpu in enumerate(self._gpus)]
         elif self._free is not None:
             lines.append(f"{binary_bytes(self._free)} free")
         if self._peak is not None:

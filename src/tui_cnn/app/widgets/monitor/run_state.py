@@ -37,6 +37,7 @@ class RunState:
     dataset: str = ""
     device: str = ""
     device_name: str = ""
+    processes: int = 1  # > 1: a distributed run (on CUDA, GPUs 0..processes-1 of its machine)
     run_dir: str | None = None
     epochs_total: int = 0
     batches_per_epoch: int = 0
@@ -89,7 +90,7 @@ class RunState:
     def _started(self, event: RunStarted, now: float) -> None:
         self.status = "running"
         self.model, self.dataset, self.run_dir = event.model, event.dataset, event.run_dir
-        self.device, self.device_name = event.device, event.device_name
+        self.device, self.device_name, self.processes = event.device, event.device_name, event.processes
         self.epochs_total, self.batches_per_epoch = event.epochs, event.batches_per_epoch
         self.start_epoch, self.started_at = event.start_epoch, now
 
@@ -146,6 +147,7 @@ class RunState:
         state.dataset = dataset.get("name", "") or config.get("dataset", "")
         state.device = device.get("kind", "") or config.get("device", "")
         state.device_name = device.get("name", "")
+        state.processes = int(config.get("nproc_per_node", 1))
         state.epochs_total = max(int(config.get("epochs", 0)), state.epochs_done)
         if epochs:
             state.best_epoch = max(epochs, key=lambda m: m.val_acc).epoch
