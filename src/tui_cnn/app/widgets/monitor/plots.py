@@ -3,16 +3,87 @@ reported batch within the current epoch."""
 
 from __future__ import annotations
 
+from typing import Mapping, Union
+
+from textual.color import Color
 from textual_plotext import PlotextPlot
 
 from ....domain.training import EpochMetrics
 
+#: A colour as plotext takes it: "default" (the terminal's own), a palette index, or RGB.
+PlotextColor = Union[str, int, tuple[int, int, int]]
+
+#: The theme's colours that tell series apart, in the order series take them; the
+#: foreground last, as the colour that always reads.
+SERIES_COLOR_VARIABLES = ("primary", "accent", "secondary", "success", "error", "warning", "foreground")
+#: A series colour must stand out this much from the plot's background (WCAG contrast ratio;
+#: 3:1 is the minimum for graphics): textual-light's accent, orange on light grey, is 1.4:1.
+MIN_SERIES_CONTRAST = 3.0
+
+
+def plotext_color(color: Color) -> PlotextColor:
+    """A Textual colour for plotext. ANSI themes (ansi-light, ansi-dark) name the terminal's
+    own palette: give plotext that palette index, or "default" for the terminal's default
+    colour, never the RGB guess Textual keeps for them (black for both)."""
+    if color.ansi is not None:
+        return "default" if color.ansi < 0 else color.ansi
+    if color.a == 0:
+        return "default"
+    return color.rgb
+
+
+def contrast_ratio(first: tuple[int, int, int], second: tuple[int, int, int]) -> float:
+    """WCAG 2 contrast ratio of two sRGB colours, 1 (same) to 21 (black on white)."""
+
+    def linear(channel: int) -> float:
+        value = channel / 255
+        return value / 12.92 if value <= 0.04045 else ((value + 0.055) / 1.055) ** 2.4
+
+    def luminance(rgb: tuple[int, int, int]) -> float:
+        red, green, blue = map(linear, rgb)
+        return 0.2126 * red + 0.7152 * green + 0.0722 * blue
+
+    darker, lighter = sorted((luminance(first), luminance(second)))
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def series_colors(theme_variables: Mapping[str, str], background: Color) -> list[PlotextColor]:
+    """The theme's colours that read on ``background``, distinct, in SERIES_COLOR_VARIABLES
+    order. Palette colours (ANSI themes) are the terminal's: they are kept as they are."""
+    chosen: list[PlotextColor] = []
+    for name in SERIES_COLOR_VARIABLES:
+        try:
+            color = Color.parse(theme_variables.get(name) or "")
+        except Exception:  # absent, or relative ("auto 87%")
+            continue
+        plotted = plotext_color(color)
+        readable = (not isinstance(plotted, tuple) or background.a == 0 or background.ansi is not None
+                    or contrast_ratio(plotted, background.rgb) >= MIN_SERIES_CONTRAST)
+        if readable and plotted not in chosen:
+            chosen.append(plotted)
+    return chosen or ["default"]
+
 
 class _Plot(PlotextPlot):
+    """A plot in the app's theme. Title, axes and ticks have no colour of their own (plotext's
+    "clear" theme), so they take the widget's CSS colours below; textual-plotext's own "auto"
+    theme paints them with the RGB it finds for the theme, which for ANSI themes is black
+    text on a black canvas. Series take the theme's accent colours."""
+
+    DEFAULT_CSS = """
+    _Plot {
+        background: $surface;
+        color: $foreground;
+    }
+    """
+
     def __init__(self, title: str, **kwargs) -> None:
         super().__init__(**kwargs)
+        self.set_reactive(PlotextPlot.theme, "clear")
         self._title = title
         self._drawn: object = None
+        self._figure: tuple = ([], "", None)  # the last series, x label, x ticks given to _draw
+        self._plotted_theme: str | None = None  # the app theme whose colours the series have
         self._rendered: tuple[object, object] = (None, None)  # (what was drawn at which size, the Text)
 
     def _draw(self, key: object, series: list[tuple[list[float], list[float], str]], xlabel: str,
@@ -22,6 +93,13 @@ class _Plot(PlotextPlot):
         if key == self._drawn:
             return
         self._drawn = key
+        self._figure = (series, xlabel, xticks)
+        self._plotted_theme = None
+        self.refresh()
+
+    def _plot_figure(self) -> None:
+        """Give plotext the last figure, its series in the current theme's colours."""
+        series, xlabel, xticks = self._figure
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
@@ -29,17 +107,20 @@ class _Plot(PlotextPlot):
         plt.xlabel(xlabel)
         if xticks:
             plt.xticks(xticks)
-        for xs, ys, label in series:
+        colors = series_colors(self.app.theme_variables, self.background_colors[1])
+        for index, (xs, ys, label) in enumerate(series):
+            color = colors[index % len(colors)]
             if xs:
-                plt.plot(xs, ys, label=label, marker="braille")
-        self.refresh()
-
+                plt.plot(xs, ys, label=label, marker="braille", color=color)
+        self._plotted_theme = self.app.theme
 
     def render(self):
         """plotext rebuilds the whole picture on every render (tens of ms in Python): keep it
         until the data, size or theme change, so switching tabs stays quick."""
         key = (self._drawn, self.size, self.app.theme)
         if self._rendered[0] != key:
+            if self._plotted_theme != self.app.theme:
+                self._plot_figure()
             self._rendered = (key, super().render())
         return self._rendered[1]
 
