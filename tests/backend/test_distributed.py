@@ -22,7 +22,7 @@ from tui_cnn.backend.build import build_model
 from tui_cnn.backend.data import load_data
 from tui_cnn.backend.distributed import shard_bounds
 from tui_cnn.backend.runs import LAST_CHECKPOINT, load_checkpoint
-from tui_cnn.backend.train_process import TrainingProcess, launch_environment
+from tui_cnn.backend.train_process import TrainingProcess, launch_environment, too_many_processes
 from tui_cnn.backend.trainer import Trainer
 from tui_cnn.domain.training import (EpochEnd, Finished, Paused, Resumed, RunStarted, Stopped, read_events,
                                      read_metrics)
@@ -76,6 +76,20 @@ def test_two_ranks_train_as_one_process_with_the_same_global_batch(simple_cnn, t
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs two CUDA GPUs (NCCL)")
+def test_two_gpus_train_as_one_gpu_with_the_same_global_batch(simple_cnn, tiny_config, tmp_path):
+    config = replace(tiny_config, device="cuda", amp=False)  # float32: bf16 rounding would hide a real gap
+    one = []
+    Trainer(simple_cnn, replace(config, run_dir=str(tmp_path / "one")), [one.append]).run()
+    two = train_on_two(simple_cnn, replace(config, run_dir=str(tmp_path / "two")))
+
+    assert isinstance(two[-1], Finished), two[-1]
+    expected, got = of_type(one, EpochEnd)[0].metrics, of_type(two, EpochEnd)[0].metrics
+    assert got.train_loss == pytest.approx(expected.train_loss, rel=RELATIVE_TOLERANCE)
+    assert got.val_loss == pytest.approx(expected.val_loss, rel=RELATIVE_TOLERANCE)
+
+
+@pytest.mark.slow
 def test_a_stop_reaches_every_rank_and_the_run_resumes_on_two(simple_cnn, tiny_config, tmp_path):
     config = replace(tiny_config, epochs=2)
 
@@ -120,6 +134,17 @@ def test_ranks_share_the_cores_unless_told_otherwise(monkeypatch):
     assert launch_environment(2, {})["OMP_NUM_THREADS"] == "1"
     assert launch_environment(1, {})["OMP_NUM_THREADS"] == "2"
     assert launch_environment(2, {"OMP_NUM_THREADS": "4"})["OMP_NUM_THREADS"] == "4"
+
+
+def test_more_processes_than_gpus_or_cores_are_refused_before_any_starts(monkeypatch):
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    monkeypatch.setattr("tui_cnn.backend.devices.gpu_count", lambda: 0)
+    assert too_many_processes(2, "cpu") is None and too_many_processes(2, "auto") is None
+    assert "CPU cores (2)" in too_many_processes(3, "auto")
+    assert too_many_processes(3, "cuda") is None  # no GPU: the engine itself says CUDA is missing
+    monkeypatch.setattr("tui_cnn.backend.devices.gpu_count", lambda: 4)
+    assert too_many_processes(4, "cuda") is None and too_many_processes(3, "cpu") is not None
+    assert "GPUs (4)" in too_many_processes(5, "auto")
 
 
 def test_the_global_batch_must_divide_among_the_processes(tiny_config):

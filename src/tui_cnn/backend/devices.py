@@ -105,6 +105,15 @@ def gpu_stats(index: int = 0) -> GpuStats | None:
         return None
 
 
+def gpu_count() -> int:
+    """NVIDIA GPUs on this machine, as NVML sees them (no CUDA context, no torch); 0 without
+    a driver or NVML."""
+    try:
+        return int(_nvml().nvmlDeviceGetCount())
+    except Exception:  # noqa: BLE001 - no NVML, no driver: no GPU to count
+        return 0
+
+
 @functools.cache
 def _nvml():
     """NVML, initialised once per process (a failure is not cached: it raises again)."""

@@ -71,6 +71,10 @@ class TrainingProcess:
         ended without a last event of its own (killed, crashed, torch failing to load)."""
         request = json.dumps({"spec": spec_to_dict(self.spec), "config": self.config.to_json()})
         processes = self.config.nproc_per_node
+        problem = too_many_processes(processes, self.config.device)
+        if problem:
+            self.listener(Failed(problem))
+            return
         command = [sys.executable, "-m", __name__] if processes == 1 else launch_command(processes, __name__)
         with tempfile.TemporaryFile(mode="w+", encoding="utf-8") as stderr:
             with self._lock:
@@ -132,6 +136,24 @@ def launch_command(nproc_per_node: int, module: str) -> list[str]:
     ``--standalone`` finds a free port for the rendezvous, so runs side by side never clash."""
     return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc_per_node}",
             "-m", module]
+
+
+def too_many_processes(nproc_per_node: int, device: str) -> str | None:
+    """Why this machine cannot take ``nproc_per_node`` ranks, checked before torchrun starts
+    them all: one per GPU, and on the CPU no more than its cores (more only share the same
+    cores, each holding its own copy of torch and the data)."""
+    from .devices import gpu_count
+
+    if nproc_per_node == 1:
+        return None
+    gpus = gpu_count() if device in ("auto", "cuda") else 0
+    if gpus == 0 and device == "cuda":
+        return None  # the engine says plainly that CUDA is missing
+    limit, what = (gpus, "GPUs") if gpus else (os.cpu_count() or 1, "CPU cores")
+    if nproc_per_node <= limit:
+        return None
+    return (f"--nproc-per-node {nproc_per_node} asks for more processes than this machine has {what} ({limit}): "
+            f"use --nproc-per-node {limit} or fewer")
 
 
 def launch_environment(nproc_per_node: int, environ: dict[str, str] | None = None) -> dict[str, str]:

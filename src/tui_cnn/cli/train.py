@@ -55,9 +55,11 @@ def train(model: str | None, resume: str | None, headless: bool, **options: Any)
 
     given = {name.rstrip("_"): value for name, value in options.items() if value is not None}
     spec, config = _resumed(resume, model, given) if resume else _new_run(model, given)
-    problems = config.validate()
-    if problems:
-        fail("; ".join(problems))
+    from ..backend.train_process import too_many_processes
+
+    problems = [*config.validate(), too_many_processes(config.nproc_per_node, config.device)]
+    if any(problems):
+        fail("; ".join(filter(None, problems)))
     mismatch = check_spec_matches(spec, config.dataset)
     if mismatch:
         fail(mismatch)
