@@ -149,7 +149,8 @@ class MonitorScreen(Screen):
         self._stop_requested = False
         self._trainer_done = threading.Event()
         self._log(f"starting {spec.name} on {config.dataset}: {config.epochs} epochs, batch size "
-                  f"{config.batch_size}, {config.optimizer} lr {config.lr:g}, {config.schedule}, device {config.device}")
+                  f"{config.batch_size}, {config.optimizer} lr {config.lr:g}, {config.schedule}, device {config.device}"
+                  + (f" x {config.nproc_per_node} processes (torchrun)" if config.nproc_per_node > 1 else ""))
         self._redraw()
         self.action_show_tab("training")
         self._train(spec, config, self._trainer_done)
