@@ -81,26 +81,39 @@ def row_cells(row: LayerRow, lane: str = "") -> dict[str, str]:
     }
 
 
-def tracked_cells(rows: tuple[LayerRow, ...]) -> list[dict[str, str]]:
+def tracked_cells(rows: tuple[LayerRow, ...], room: int) -> list[dict[str, str]]:
     """A tracked model's cells, names behind the gutter of its data flow (lanes padded to
-    one width, so the names line up); a model with no branch needs no gutter."""
+    one width, so the names line up; a model with no branch needs no gutter). Names too
+    long to leave room for the output, params and MACs keep their end: ``…layer_0.mlp.3``."""
     lanes = gutter(rows)
     if all(lane == "●" for lane in lanes):
-        return [row_cells(row) for row in rows]
+        lanes = [""] * len(rows)
     width = max((len(lane) for lane in lanes), default=0)
-    return [row_cells(row, lane.ljust(width) + " ") for row, lane in zip(rows, lanes)]
+    cells = [row_cells(row, lane.ljust(width) + " " if width else "") for row, lane in zip(rows, lanes)]
+    figures = sum(_width(c, cells) for c in TRACKED_COLUMNS if c.key in ("output", "params", "macs"))
+    longest = max(MIN_NAME, room - figures - CELL_PADDING)
+    for cell in cells:
+        if len(cell["index"]) > longest:
+            lane_part = cell["index"][: width + 1] if width else ""
+            keep = max(1, longest - len(lane_part) - 1)
+            cell["index"] = lane_part + "…" + cell["index"][-keep:]
+    return cells
+
+
+MIN_NAME = 16  # a name is never cut shorter than this, room or not
+
+
+def _width(column: Column, cells: list[dict[str, str]]) -> int:
+    return max([len(column.label), *(len(c[column.key]) for c in cells)]) + CELL_PADDING
 
 
 def fitting_columns(cells: list[dict[str, str]], room: int) -> tuple[Column, ...]:
     """The tracked columns that fit in ``room`` terminal columns, most useful first; the
     name, output, params and MACs always."""
-    def width(column: Column) -> int:
-        return max([len(column.label), *(len(c[column.key]) for c in cells)]) + CELL_PADDING
-
     by_key = {c.key: c for c in TRACKED_COLUMNS}
     chosen, used = set(), 0
     for key in FIRST_TO_FIT:
-        need = width(by_key[key])
+        need = _width(by_key[key], cells)
         if key in ("index", "output", "params", "macs") or used + need <= room:
             chosen.add(key)
             used += need
@@ -137,7 +150,7 @@ class LayerTable(DataTable):
         """``room``: the terminal columns the table may take (a tracked model's columns are
         the ones that fit); ``top``: a new model, the cursor goes to its first row."""
         if summary.tracked:
-            cells = tracked_cells(summary.rows)
+            cells = tracked_cells(summary.rows, room)
             columns = fitting_columns(cells, room)
         else:
             cells = [row_cells(row) for row in summary.rows]
