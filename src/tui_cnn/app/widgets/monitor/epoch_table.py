@@ -26,17 +26,28 @@ class EpochTable(DataTable):
     def __init__(self, **kwargs) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
         self._shown: tuple[int, int | None] = (0, None)
+        self._epochs: list[EpochMetrics] = []
 
     def on_mount(self) -> None:
         self.add_columns(*COLUMNS)
+        self.app.theme_changed_signal.subscribe(self, self._redraw_in_new_theme)
+
+    def _redraw_in_new_theme(self, _theme: object) -> None:
+        """The best row's colour is resolved when the rows are made: make them again."""
+        best_epoch = self._shown[1]
+        self._shown = (-1, None)
+        self.show(self._epochs, best_epoch)
 
     def show(self, epochs: list[EpochMetrics], best_epoch: int | None) -> None:
         """Redraw only when an epoch ended or the best one changed (rows are few)."""
         if (len(epochs), best_epoch) == self._shown:
             return
         self._shown = (len(epochs), best_epoch)
+        self._epochs = epochs
         self.clear()
-        best_style = self.get_component_rich_style("epoch-table--best")
+        # partial: its colour and boldness only, over the row's own (zebra, cursor) background;
+        # the full style would paint the background this widget had when the rows were made.
+        best_style = self.get_component_rich_style("epoch-table--best", partial=True)
         for metrics in epochs:
             best = metrics.epoch == best_epoch
             cells = self._cells(metrics, best)

@@ -3,6 +3,7 @@ reported batch within the current epoch."""
 
 from __future__ import annotations
 
+import colorsys
 from typing import Mapping, Union
 
 from textual.color import Color
@@ -47,9 +48,22 @@ def contrast_ratio(first: tuple[int, int, int], second: tuple[int, int, int]) ->
     return (lighter + 0.05) / (darker + 0.05)
 
 
+def tell_apart(first: PlotextColor, second: PlotextColor) -> bool:
+    """Whether two series colours look different: another palette entry, or another hue (at
+    least 30 degrees apart: textual-light's primary and secondary are both blue), or, for
+    greys, another lightness."""
+    if not (isinstance(first, tuple) and isinstance(second, tuple)):
+        return first != second
+    (hue1, light1, sat1), (hue2, light2, sat2) = (colorsys.rgb_to_hls(*(c / 255 for c in rgb)) for rgb in (first, second))
+    if sat1 < 0.2 or sat2 < 0.2:  # a grey: only lightness tells it apart
+        return (sat1 < 0.2) != (sat2 < 0.2) or abs(light1 - light2) >= 0.3
+    return min(abs(hue1 - hue2), 1 - abs(hue1 - hue2)) * 360 >= 30
+
+
 def series_colors(theme_variables: Mapping[str, str], background: Color) -> list[PlotextColor]:
-    """The theme's colours that read on ``background``, distinct, in SERIES_COLOR_VARIABLES
-    order. Palette colours (ANSI themes) are the terminal's: they are kept as they are."""
+    """The theme's colours that read on ``background`` and look different from each other,
+    in SERIES_COLOR_VARIABLES order. Palette colours (ANSI themes) are the terminal's: they
+    are kept as they are."""
     chosen: list[PlotextColor] = []
     for name in SERIES_COLOR_VARIABLES:
         try:
@@ -59,7 +73,7 @@ def series_colors(theme_variables: Mapping[str, str], background: Color) -> list
         plotted = plotext_color(color)
         readable = (not isinstance(plotted, tuple) or background.a == 0 or background.ansi is not None
                     or contrast_ratio(plotted, background.rgb) >= MIN_SERIES_CONTRAST)
-        if readable and plotted not in chosen:
+        if readable and all(tell_apart(plotted, other) for other in chosen):
             chosen.append(plotted)
     return chosen or ["default"]
 

@@ -1,7 +1,8 @@
-"""The monitor's plots read on every theme: titles and axes in the theme's text colour, series
-in theme colours that stand out from the plot's background. With ansi-light (and ansi-dark)
-the titles were black on black: textual-plotext painted them with the RGB Textual keeps for
-the terminal's default colours, (0, 0, 0) for both."""
+"""The monitor reads on every theme, light or dark. Its plots: titles and axes in the
+theme's text colour, series in theme colours that stand out from the plot's background (with
+ansi-light and ansi-dark the titles were black on black: textual-plotext painted them with
+the RGB Textual keeps for the terminal's default colours, (0, 0, 0) for both). Its epoch
+table: the best epoch's row keeps the row's background."""
 
 from __future__ import annotations
 
@@ -30,11 +31,12 @@ def test_terminal_palette_colours_stay_the_terminals():
     assert plotext_color(Color.parse("#0178D4")) == (1, 120, 212)
 
 
-def test_series_colours_skip_theme_colours_that_do_not_stand_out():
-    light = {"primary": "#004578", "accent": "#ffa62b", "secondary": "#0178D4", "foreground": "#1F1F1F"}
+def test_series_colours_skip_theme_colours_that_do_not_stand_out_or_look_alike():
+    light = {"primary": "#004578", "accent": "#ffa62b", "secondary": "#0178D4", "error": "#ba3c5b"}
     colors = series_colors(light, Color.parse("#D8D8D8"))
     assert (255, 166, 43) not in colors  # orange on light grey: 1.4:1
-    assert colors[:2] == [(0, 69, 120), (1, 120, 212)]
+    assert (1, 120, 212) not in colors  # a second blue beside the primary's
+    assert colors == [(0, 69, 120), (186, 60, 91)]
 
 
 def _cell_styles(plot) -> list[tuple[str, object]]:
@@ -77,3 +79,23 @@ async def test_plot_titles_and_curves_read_on_light_and_dark_themes(tmp_path):
             if bad:
                 unreadable[theme] = bad
     assert not unreadable, f"unreadable title, ticks or curves: {unreadable}"
+
+
+async def test_the_best_epochs_row_keeps_the_rows_background_in_any_theme(tmp_path):
+    """The best epoch's cells were painted with the background the table had when its rows
+    were made: dark blocks on a light theme after ctrl+p -> theme, and on zebra rows."""
+    from tui_cnn.app.widgets.monitor.epoch_table import EpochTable
+
+    app = TuiCnnApp(start_mode="monitor", run_dir=str(write_finished_run(tmp_path / "run")))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("t")
+        table = await async_wait_until(lambda: app.screen.query(EpochTable).first(), what="the epoch table")
+        await async_wait_until(lambda: table.row_count == 4, what="the epochs")
+        best_row_y = 1 + 2  # the header, then epochs 1, 2, 3: epoch 3 is the best
+        for theme in ("textual-dark", "textual-light", "solarized-light"):
+            app.theme = theme
+            await pilot.pause()
+            line = table.render_line(best_row_y)
+            assert "★" in line.text and "0.1410" in line.text
+            backgrounds = {str(segment.style.bgcolor) for segment in line if segment.style}
+            assert len(backgrounds) == 1, f"{theme}: the best row has cells of another background: {backgrounds}"
