@@ -20,7 +20,7 @@ import torch
 
 from tui_cnn.backend.build import build_model
 from tui_cnn.backend.data import load_data
-from tui_cnn.backend.distributed import shard_bounds
+from tui_cnn.backend.distributed import lost_a_rank, shard_bounds
 from tui_cnn.backend.runs import LAST_CHECKPOINT, load_checkpoint
 from tui_cnn.backend.train_process import TrainingProcess, launch_environment, too_many_processes
 from tui_cnn.backend.trainer import Trainer
@@ -150,3 +150,9 @@ def test_more_processes_than_gpus_or_cores_are_refused_before_any_starts(monkeyp
 def test_the_global_batch_must_divide_among_the_processes(tiny_config):
     problems = replace(tiny_config, batch_size=33, nproc_per_node=2).validate()
     assert any("global batch" in problem for problem in problems)
+
+
+def test_a_rank_that_went_away_is_told_from_other_errors():
+    gloo = RuntimeError("[third_party/gloo/gloo/transport/tcp/pair.cc:545] Read error: Connection reset by peer")
+    assert lost_a_rank(gloo) and lost_a_rank(torch.distributed.DistBackendError("NCCL watchdog timeout"))
+    assert not lost_a_rank(RuntimeError("mat1 and mat2 shapes cannot be multiplied")) and not lost_a_rank(ValueError())

@@ -52,6 +52,13 @@ def join_torchrun_group(device: str) -> "Distributed | None":
     return Distributed.join("cuda" if kind == "cuda" and torch.cuda.is_available() else "cpu")
 
 
+def lost_a_rank(exc: BaseException) -> bool:
+    """Whether a collective failed because another rank went away: torch's own error types,
+    or the RuntimeError gloo raises when a peer's connection resets."""
+    text = str(exc)
+    return isinstance(exc, dist.DistError) or (isinstance(exc, RuntimeError) and ("gloo" in text or "NCCL" in text))
+
+
 @dataclass(frozen=True)
 class Distributed:
     """This process's place in the group, and the few collectives the engine needs."""

@@ -36,7 +36,7 @@ from . import runs
 from .build import InvalidSpecError, build_model, count_parameters
 from .data import DeviceData, MissingDataError, load_data
 from .devices import describe_device, peak_resident_bytes, resolve_device
-from .distributed import CONTROL_EVERY, PAUSED_POLL_S, Distributed
+from .distributed import CONTROL_EVERY, PAUSED_POLL_S, Distributed, lost_a_rank
 from .evaluate import evaluate, validate
 
 Listener = Callable[[TrainingEvent], None]
@@ -123,6 +123,11 @@ class Trainer:
         if isinstance(exc, torch.OutOfMemoryError) or "out of memory" in str(exc):
             size = self.config.batch_size
             return Failed(f"out of memory at batch size {size}: try --batch-size {max(size // 2, 1)}", step)
+        if self.group is not None and lost_a_rank(exc):
+            self._emit(LogMessage(str(exc), "error"))
+            return Failed("another process of this run stopped answering (it crashed or was killed; its own output "
+                          "says why): the checkpoint of the last finished epoch is kept, continue with "
+                          f"--resume {self.run_dir}", step)
         self._emit(LogMessage("".join(traceback.format_exception(exc)), "error"))
         return Failed(f"unexpected error: {type(exc).__name__}: {exc}", step)
 
