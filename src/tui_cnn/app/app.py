@@ -51,7 +51,8 @@ def crash_line(spec: ModelSpec, error: BaseException) -> str:
     return f"{what}; your model {spec.name} is saved in {path} (details in {crash_log_path().name} beside it)."
 
 
-SCREENS_BY_KEY = (("1", "tracker", "Tracker"), ("2", "builder", "Builder"), ("3", "monitor", "Train"))
+SCREENS_BY_KEY = (("1", "tracker", "Tracker"), ("2", "builder", "Builder"), ("3", "monitor", "Train"),
+                  ("5", "inspect", "Inspect"))
 
 
 def _builder_screen() -> Screen:
@@ -67,10 +68,17 @@ def _monitor_screen() -> Screen:
     return MonitorScreen()
 
 
+def _inspect_screen() -> Screen:
+    from .screens.inspect import InspectScreen
+
+    return InspectScreen()
+
+
 class TuiCnnApp(App[None]):
     TITLE = "tui-cnn"
     CSS_PATH = "app.tcss"
-    MODES = {"tracker": TrackerScreen, "builder": _builder_screen, "monitor": _monitor_screen}
+    MODES = {"tracker": TrackerScreen, "builder": _builder_screen, "monitor": _monitor_screen,
+             "inspect": _inspect_screen}
     BINDINGS = [
         *(Binding(key, f"switch_mode('{mode}')", label) for key, mode, label in SCREENS_BY_KEY),
         Binding("question_mark", "help", "Help", tooltip="Show or hide the keys of this screen"),
@@ -104,6 +112,10 @@ class TuiCnnApp(App[None]):
         self.train_config = train_config
         #: Set to open a finished run's directory on the monitor.
         self.run_dir = run_dir
+        #: The run the monitor showed last (live or opened): what Inspect looks inside.
+        self.latest_run_dir: str | None = run_dir
+        #: Set to open Inspect on one run and image (the monitor's misclassified digits).
+        self.inspect_request = None
         #: The model came from the crash recovery file: the builder shows it as unsaved.
         self.recovered = False
         self._crash: CrashSaved | None = None
@@ -169,6 +181,13 @@ class TuiCnnApp(App[None]):
                                 lambda mode=mode: self.switch_mode(mode))
         yield SystemCommand("Track your own nn.Module", "Import MODULE:ATTR and show it in the tracker (key t)",
                             self._track_module)
+
+    def inspect(self, run_dir: str | None, image: list[list[int]] | None = None, label: int | None = None) -> None:
+        """Show a run's model (None: the current one, untrained) on Inspect, on this image."""
+        from .screens.inspect import InspectRequest
+
+        self.inspect_request = InspectRequest(run_dir, image, label)
+        self.switch_mode("inspect")
 
     def _track_module(self) -> None:
         self.switch_mode("tracker")

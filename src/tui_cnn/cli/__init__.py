@@ -13,6 +13,7 @@ import click
 from .. import __version__
 from .export import export
 from .serve import serve
+from .inspect import inspect
 from .shapes import presets, shapes
 from .track import track
 from .train import train
@@ -62,5 +63,5 @@ def open_app(target: str | None) -> None:
     TuiCnnApp(spec, **app_options).run_and_exit()
 
 
-for command in (shapes, presets, train, export, track, serve):
+for command in (shapes, presets, train, export, track, serve, inspect):
     main.add_command(command)

@@ -32,7 +32,7 @@ from ...domain.training import (EpochEnd, Evaluated, Failed, Finished, LogMessag
 from ..widgets.confirm import ConfirmScreen
 from ..widgets.monitor.device_panel import DevicePanel
 from ..widgets.monitor.epoch_table import EpochTable
-from ..widgets.monitor.evaluation import EvaluationPanel
+from ..widgets.monitor.evaluation import EvaluationPanel, MisclassifiedDigits
 from ..widgets.monitor.open_run import OpenRunScreen
 from ..widgets.monitor.plots import BatchLossPlot, EpochCurves
 from ..widgets.monitor.progress import RunProgress
@@ -232,6 +232,7 @@ class MonitorScreen(Screen):
     def _react(self, event: TrainingEvent) -> None:
         """What an event changes beyond the state: the log, the device, a notification."""
         if isinstance(event, RunStarted):
+            self.app.latest_run_dir = event.run_dir
             self.query_one(DevicePanel).show_device(event.device, event.device_name, processes=event.processes)
             self._log(f"started: {event.params:,} parameters, {event.train_size:,} training / {event.val_size:,} "
                       f"validation images on {event.device_name}; run directory {event.run_dir}")
@@ -339,6 +340,7 @@ class MonitorScreen(Screen):
                         severity="error")
             return
         self.state = state
+        self.app.latest_run_dir = run_dir
         panel = self.query_one(DevicePanel)
         panel.show_gpus([])
         panel.show_device(state.device, state.device_name, processes=state.processes)
@@ -346,6 +348,10 @@ class MonitorScreen(Screen):
                   + ("" if state.evaluation else ", no evaluation (the run did not finish)"))
         self._redraw()
         self.action_show_tab("training")
+
+    def on_misclassified_digits_chosen(self, message: MisclassifiedDigits.Chosen) -> None:
+        """A misclassified digit of the evaluation, opened on Inspect."""
+        self.app.inspect(self.state.run_dir, message.example.image, message.example.true)
 
     def action_show_tab(self, tab: str) -> None:
         """Show a tab. Focus left in a now hidden pane is dropped (it would switch back to its

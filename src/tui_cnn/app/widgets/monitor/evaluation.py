@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
 from textual.color import Color
 from textual.containers import HorizontalScroll, VerticalScroll
 from textual.widgets import Static
 
 from ....domain.format import grouped
-from ....domain.training import Evaluation
+from ....domain.training import Evaluation, Misclassified
 from .digits import half_block_image
 from .text import percent
 
@@ -65,7 +67,28 @@ class ConfusionGrid(Static):
         return text
 
 
+class DigitCard(Static, can_focus=True):
+    """A misclassified digit: click it or press enter to look inside the model on it."""
+
+    BINDINGS = [Binding("enter", "choose", "Inspect", show=False)]
+
+    def __init__(self, example: Misclassified, content) -> None:
+        super().__init__(content, classes="digit")
+        self.example = example
+
+    def on_click(self) -> None:
+        self.action_choose()
+
+    def action_choose(self) -> None:
+        self.post_message(MisclassifiedDigits.Chosen(self.example))
+
+
 class MisclassifiedDigits(HorizontalScroll):
+    class Chosen(Message):
+        def __init__(self, example: Misclassified) -> None:
+            super().__init__()
+            self.example = example
+
     def show(self, evaluation: Evaluation) -> None:
         self.remove_children()
         self.mount_all(self._cards(evaluation))
@@ -77,7 +100,7 @@ class MisclassifiedDigits(HorizontalScroll):
             image = half_block_image(wrong.image)
             image.append(f"\ntrue {class_label(wrong.true, evaluation.classes)}\n"
                          f"predicted {class_label(wrong.predicted, evaluation.classes)}")
-            cards.append(Static(image, classes="digit"))
+            cards.append(DigitCard(wrong, image))
         return cards
 
 
