@@ -112,6 +112,23 @@ def test_serve_on_a_taken_port_says_so_in_one_line():
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(60)
+def test_the_app_command_runs_under_textual_serves_driver_without_a_terminal():
+    """textual-serve runs each tab's app with pipes, not a terminal, and its web driver named
+    in TEXTUAL_DRIVER: the app must start there (a "no terminal" refusal must let it through)."""
+    environment = {**os.environ, "TEXTUAL_DRIVER": "textual.drivers.web_driver:WebDriver",
+                   "COLUMNS": "80", "ROWS": "24"}
+    app = subprocess.Popen(app_command("LeNet5"), shell=True, env=environment, stdin=subprocess.PIPE,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        first = app.stdout.read(64)  # the web driver's first packets: the app started drawing
+        assert len(first) == 64 and app.poll() is None, app.stderr.read().decode(errors="replace")
+    finally:
+        os.killpg(app.pid, signal.SIGKILL)
+        app.wait(timeout=10)
+
+
 # --- in a real browser ---------------------------------------------------------------------
 
 #: Injected before the page's scripts run: textual-serve keeps its xterm.js Terminal inside
