@@ -147,7 +147,10 @@ Object.defineProperty(Object.prototype, 'terminal', {
 
 SCREEN_TEXT_JS = """
 const term = window.__tuiCnnTerminal;
-if (!term) return null;
+if (!term) {  // not caught (textual-serve changed): the DOM renderer's rows, if it draws them
+  const rows = document.querySelector('.xterm-rows');
+  return rows ? rows.innerText : null;
+}
 const lines = [];
 for (let row = 0; row < term.rows; row++) {
   const line = term.buffer.active.getLine(term.buffer.active.viewportY + row);
