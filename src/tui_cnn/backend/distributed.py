@@ -11,8 +11,10 @@ How a distributed run divides the work (``backend.trainer`` does the rest as usu
   scores a slice), are summed over the ranks at the engine's existing sync points;
 - rank 0 alone writes the run directory, emits events and saves checkpoints (the unwrapped
   module's state dict, so ``--resume`` and ``model.py`` load them as any other run's);
-- rank 0 alone takes stop and pause orders and broadcasts them every ``CONTROL_EVERY``
-  batches: one 2-int broadcast, the only collective the hot path gains besides DDP's own.
+- rank 0 alone takes stop and pause orders and broadcasts them after each progress report
+  (every ``progress_every`` batches, default 10): one 2-int broadcast, right after the sync
+  the report makes anyway; with the report's all-reduce of losses, the only collectives the
+  hot path gains besides DDP's own.
 
 Launch: ``tui-cnn train --nproc-per-node N`` runs ``python -m torch.distributed.run
 --standalone --nproc-per-node N -m tui_cnn.backend.train_process`` (``train_process.launch_command``); on
@@ -30,7 +32,6 @@ import torch
 import torch.distributed as dist
 
 T = TypeVar("T")
-CONTROL_EVERY = 10  # batches between stop/pause broadcasts: a stop waits at most this long
 PAUSED_POLL_S = 0.5  # while paused, ranks meet this often (so no collective times out)
 COLLECTIVE_TIMEOUT = timedelta(minutes=30)
 
@@ -77,10 +78,12 @@ class Distributed:
         between GPUs, gloo on the CPU."""
         local_rank = int(os.environ.get("LOCAL_RANK", "0"))
         backend = "nccl" if device_kind == "cuda" else "gloo"
+        device_id = None
         if device_kind == "cuda":
             torch.cuda.set_device(local_rank)  # before NCCL: each rank owns its GPU
+            device_id = torch.device("cuda", local_rank)  # NCCL binds to it (no guessing in barrier())
         if not dist.is_initialized():
-            dist.init_process_group(backend, timeout=COLLECTIVE_TIMEOUT)
+            dist.init_process_group(backend, timeout=COLLECTIVE_TIMEOUT, device_id=device_id)
         return cls(dist.get_rank(), dist.get_world_size(), local_rank)
 
     def device(self, kind: str) -> str:

@@ -36,7 +36,7 @@ from . import runs
 from .build import InvalidSpecError, build_model, count_parameters
 from .data import DeviceData, MissingDataError, load_data
 from .devices import describe_device, peak_resident_bytes, resolve_device
-from .distributed import CONTROL_EVERY, PAUSED_POLL_S, Distributed, lost_a_rank
+from .distributed import PAUSED_POLL_S, Distributed, lost_a_rank
 from .evaluate import evaluate, validate
 
 Listener = Callable[[TrainingEvent], None]
@@ -283,11 +283,13 @@ class Trainer:
 
     def _may_go_on(self, loop: "_Loop", batch: int) -> bool:
         """Before each batch: False once stopped; blocks while paused. One process looks at
-        its flags every batch; the ranks of a distributed run every ``CONTROL_EVERY`` batches,
-        all at the same batch, at rank 0's flags."""
+        its flags every batch; the ranks of a distributed run look at rank 0's flags, all at the
+        same batch, right after each progress report: that report has just waited for the
+        device, so the broadcast adds no wait of its own to the hot path (on a GPU, a sync
+        elsewhere would stall the queue of launched kernels)."""
         if self.group is None:
             return not self._stop_requested.is_set() and self._wait_while_paused(loop)
-        if (batch - 1) % CONTROL_EVERY:
+        if (batch - 1) % self.config.progress_every:
             return True
         return self._follow_main(loop)
 
