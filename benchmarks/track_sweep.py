@@ -74,25 +74,25 @@ def main(argv: list[str] | None = None) -> int:
 
     names = args.names or torchvision.models.list_models(module=torchvision.models)
     print("| model | built on | rows | params (ours = sum numel) | torchinfo params | MACs (ours) "
-          "| torchinfo MACs | ours - torchinfo (attention) | track s | verdict |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
+          "| torchinfo MACs | ours - torchinfo (attention) | build s | track s | verdict |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     bad = 0
     for name in names:
         try:
             r = compare(name)
         except Exception as exc:  # one model's failure is a row, not the end of the sweep
-            print(f"| {name} | failed: {type(exc).__name__}: {str(exc).splitlines()[0][:80]} |||||||||")
+            print(f"| {name} | failed: {type(exc).__name__}: {str(exc).splitlines()[0][:160]} ||||||||||")
             bad += 1
             continue
         if "skipped" in r:
-            print(f"| {name} | {r['skipped']} |||||||||")
+            print(f"| {name} | {r['skipped']} ||||||||||")
             continue
         v = verdict(r)
         bad += v != "ok"
         same = "=" if r["params"] == r["numel"] else f"≠ {r['numel']:,}"
         print(f"| {name} | {r['built_on']} | {r['rows']} | {r['params']:,} {same} | {r['torchinfo_params']:,} "
               f"| {r['macs']:,} | {r['torchinfo_macs']:,} | {r['macs'] - r['torchinfo_macs']:,} "
-              f"| {r['track_s']:.2f} | {v} |", flush=True)
+              f"| {r['build_s']:.2f} | {r['track_s']:.2f} | {v} |", flush=True)
     return 1 if bad else 0
 
 

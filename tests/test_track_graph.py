@@ -166,9 +166,27 @@ def test_a_model_that_cannot_be_built_on_meta_is_built_on_the_cpu(monkeypatch):
         build_target("torchvision.models:regnet_y_400mf")
 
 
-def test_a_constructor_that_needs_arguments_is_told_so():
-    with pytest.raises(TrackError, match=r"needs arguments \(in_channels, out_channels, kernel_size\)"):
-        build_target("torch.nn:Conv2d")
+@pytest.mark.parametrize("target, message", [
+    ("torch.nn:Conv2d", r"needs arguments \(in_channels, out_channels, kernel_size\)"),  # not "it failed"
+    ("sys:exit", r"calling sys:exit\(\) failed: SystemExit"),  # exiting must not end tui-cnn silently
+    ("os:getcwd", r"returned a str, not an nn.Module"),
+])
+def test_a_target_that_is_no_model_builder_is_told_so(target, message):
+    with pytest.raises(TrackError, match=message):
+        build_target(target)
+
+
+def test_a_forward_that_exits_is_an_error_not_an_exit():
+    class Quits(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(3, 3, 1)
+
+        def forward(self, x):
+            raise SystemExit(3)
+
+    with pytest.raises(TrackError, match="failed: SystemExit: 3"):
+        track(Quits(), (3, 8, 8), 1, "Quits")
 
 
 def test_json_has_the_top_level_fields_of_shapes_json():

@@ -40,6 +40,8 @@ class TrackError(Exception):
     """Why a model could not be tracked, in one line for the user (no traceback)."""
 
 
+# What the user's code may raise: sys.exit() too, which must not end tui-cnn silently.
+USER_ERRORS = (Exception, SystemExit)
 CPU_BUILD_LIMIT_BYTES = 2 * 1024**3  # a constructor that cannot run on meta may allocate this much on the CPU
 
 
@@ -63,14 +65,14 @@ def build_target(target: str) -> tuple[nn.Module, str]:
     try:
         with torch.device("meta"):
             model, built_on = factory(), "meta"
-    except Exception as meta_exc:  # the user's constructor may raise anything
+    except USER_ERRORS as meta_exc:  # the user's constructor may raise anything, exit included
         try:
             with _CpuBuildLimit():
                 model, built_on = factory(), "cpu"
         except _OverLimit:
             raise TrackError(f"{what} {target}() fails on the meta device ({_one_line(meta_exc)}) and on the CPU "
                              f"it needs more than {fmt.binary_bytes(CPU_BUILD_LIMIT_BYTES)}") from None
-        except Exception as exc:
+        except USER_ERRORS as exc:
             raise TrackError(f"{what} {target}() failed: {_one_line(exc)}") from None
     if not isinstance(model, nn.Module):
         raise TrackError(f"{target}() returned a {type(model).__name__}, not an nn.Module")
@@ -89,7 +91,7 @@ def _factory(target: str) -> Any:
         if exc.name and module_name.startswith(exc.name):
             raise TrackError(f"no module named {module_name!r} in {os.getcwd()} or the installed packages") from None
         raise TrackError(f"importing {module_name} failed: {_one_line(exc)}") from None
-    except Exception as exc:  # the user's module may raise anything while it imports
+    except USER_ERRORS as exc:  # the user's module may raise anything while it imports
         raise TrackError(f"importing {module_name} failed: {_one_line(exc)}") from None
     factory = module
     for part in attr.split("."):
@@ -352,7 +354,7 @@ def _traced_flow(model: nn.Module, shape: Shape) -> tuple[list[_Node], Any]:
     try:
         with torch.no_grad(), tracer:
             output = model(image)
-    except Exception as exc:  # the user's forward may raise anything
+    except USER_ERRORS as exc:  # the user's forward may raise anything
         where = f" in {tracer.frames[-1].name}" if tracer.frames else (
             f" after {tracer.nodes[-1].name}" if tracer.nodes else "")
         raise TrackError(f"the forward pass on an input of shape {fmt.shape(shape)} failed{where}: "
