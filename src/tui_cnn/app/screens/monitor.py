@@ -95,9 +95,9 @@ class MonitorScreen(Screen):
             with TabPane("Training", id="training"):
                 yield EpochTable(id="epochs")
                 with Horizontal(id="plots"):
-                    yield EpochCurves("loss", "loss per epoch", id="loss-curves")
-                    yield EpochCurves("acc", "accuracy per epoch (%)", id="acc-curves")
-                    yield BatchLossPlot("loss per batch, this epoch", id="batch-loss")
+                    yield EpochCurves("loss", ("loss per epoch", "loss"), id="loss-curves")
+                    yield EpochCurves("acc", ("accuracy per epoch (%)", "accuracy %"), id="acc-curves")
+                    yield BatchLossPlot(("loss per batch, this epoch", "batch loss"), id="batch-loss")
             with TabPane("Evaluation", id="evaluation"):
                 yield EvaluationPanel()
             with TabPane("Log", id="log"):

@@ -91,10 +91,15 @@ class _Plot(PlotextPlot):
     }
     """
 
-    def __init__(self, title: str, **kwargs) -> None:
+    #: Columns a plot keeps beside its canvas (y tick labels, axis): plotext drops a title
+    #: wider than the canvas, so a narrow plot (80 columns, three plots) takes the short one.
+    AXIS_COLUMNS = 8
+
+    def __init__(self, titles: tuple[str, str], **kwargs) -> None:
+        """``titles``: the title, and a short one for narrow plots."""
         super().__init__(**kwargs)
         self.set_reactive(PlotextPlot.theme, "clear")
-        self._title = title
+        self._titles = titles
         self._drawn: object = None
         self._figure: tuple = ([], "", None)  # the last series, x label, x ticks given to _draw
         self._plotted_theme: str | None = None  # the app theme whose colours the series have
@@ -117,7 +122,6 @@ class _Plot(PlotextPlot):
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
-        plt.title(self._title)
         plt.xlabel(xlabel)
         if xticks:
             plt.xticks(xticks)
@@ -135,6 +139,8 @@ class _Plot(PlotextPlot):
         if self._rendered[0] != key:
             if self._plotted_theme != self.app.theme:
                 self._plot_figure()
+            title, short_title = self._titles
+            self.plt.title(title if len(title) <= self.size.width - self.AXIS_COLUMNS else short_title)
             self._rendered = (key, super().render())
         return self._rendered[1]
 
@@ -142,8 +148,8 @@ class _Plot(PlotextPlot):
 class EpochCurves(_Plot):
     """Train and validation curves of one metric ("loss" or "acc") per epoch."""
 
-    def __init__(self, metric: str, title: str, **kwargs) -> None:
-        super().__init__(title, **kwargs)
+    def __init__(self, metric: str, titles: tuple[str, str], **kwargs) -> None:
+        super().__init__(titles, **kwargs)
         self._metric = metric
 
     def show(self, epochs: list[EpochMetrics]) -> None:
@@ -159,8 +165,8 @@ class BatchLossPlot(_Plot):
     #: plotext draws in Python while training wants the CPU: at most this often mid-epoch
     REDRAW_EVERY_S = 1.0
 
-    def __init__(self, title: str, **kwargs) -> None:
-        super().__init__(title, **kwargs)
+    def __init__(self, titles: tuple[str, str], **kwargs) -> None:
+        super().__init__(titles, **kwargs)
         self._drawn_at = float("-inf")
 
     def show(self, epoch: int, losses: list[tuple[int, float]], now: float) -> None:

@@ -1,4 +1,4 @@
-"""The monitor reads on every theme, light or dark. Its plots: titles and axes in the
+"""The monitor reads on every theme, light or dark, and at every size. Its plots: titles and axes in the
 theme's text colour, series in theme colours that stand out from the plot's background (with
 ansi-light and ansi-dark the titles were black on black: textual-plotext painted them with
 the RGB Textual keeps for the terminal's default colours, (0, 0, 0) for both). Its epoch
@@ -99,3 +99,21 @@ async def test_the_best_epochs_row_keeps_the_rows_background_in_any_theme(tmp_pa
             assert "★" in line.text and "0.1410" in line.text
             backgrounds = {str(segment.style.bgcolor) for segment in line if segment.style}
             assert len(backgrounds) == 1, f"{theme}: the best row has cells of another background: {backgrounds}"
+
+
+@pytest.mark.parametrize(("size", "titles"), [
+    ((80, 24), ["loss per epoch", "accuracy %", "batch loss"]),
+    ((160, 50), ["loss per epoch", "accuracy per epoch (%)", "loss per batch, this epoch"]),
+])
+async def test_every_plot_has_a_title_at_80_and_160_columns(tmp_path, size, titles):
+    """plotext drops a title wider than its canvas: at 80 columns the batch plot had none."""
+    from tui_cnn.app.widgets.monitor.plots import BatchLossPlot
+
+    app = TuiCnnApp(start_mode="monitor", run_dir=str(write_finished_run(tmp_path / "run")))
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("t")
+        plots = await async_wait_until(lambda: list(app.screen.query(EpochCurves)) + list(app.screen.query(BatchLossPlot)),
+                                       what="the plots")
+        await pilot.pause()
+        shown = ["".join(segment.text for segment in plot.render_line(0)).strip() for plot in plots]
+        assert shown == titles
