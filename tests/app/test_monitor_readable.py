@@ -55,8 +55,7 @@ def _readable(style, minimum: float) -> bool:
     return False
 
 
-THEMES = ("ansi-light", "ansi-dark", "textual-light", "textual-dark", "solarized-light", "catppuccin-latte",
-          "flexoki", "nord")
+THEMES = ("ansi-light", "ansi-dark", "textual-light", "textual-dark", "solarized-light", "flexoki")
 
 
 async def test_plot_titles_and_curves_read_on_light_and_dark_themes(tmp_path):
