@@ -13,6 +13,7 @@ Dropout, which would make the ranks' figures differ for real.
 
 from __future__ import annotations
 
+import subprocess
 from dataclasses import replace
 
 import pytest
@@ -22,7 +23,7 @@ from tui_cnn.backend.build import build_model
 from tui_cnn.backend.data import load_data
 from tui_cnn.backend.distributed import lost_a_rank, shard_bounds
 from tui_cnn.backend.runs import LAST_CHECKPOINT, load_checkpoint
-from tui_cnn.backend.train_process import TrainingProcess, launch_environment, too_many_processes
+from tui_cnn.backend.train_process import TrainingProcess, launch_command, launch_environment, too_many_processes
 from tui_cnn.backend.trainer import Trainer
 from tui_cnn.domain.training import (EpochEnd, Finished, Paused, Resumed, RunStarted, Stopped, read_events,
                                      read_metrics)
@@ -90,7 +91,7 @@ def test_two_gpus_train_as_one_gpu_with_the_same_global_batch(simple_cnn, tiny_c
 
 
 @pytest.mark.slow
-def test_a_stop_reaches_every_rank_and_the_run_resumes_on_two(simple_cnn, tiny_config, tmp_path):
+def test_a_stop_reaches_every_rank_and_the_run_resumes_under_torchrun(simple_cnn, tiny_config, tmp_path):
     config = replace(tiny_config, epochs=2)
 
     def stop_when_paused(process, event) -> None:
@@ -101,9 +102,12 @@ def test_a_stop_reaches_every_rank_and_the_run_resumes_on_two(simple_cnn, tiny_c
     assert isinstance(stopped[-1], Stopped) and stopped[-1].epoch == 1, stopped[-1]  # no rank left waiting
     assert (tmp_path / "run" / LAST_CHECKPOINT).is_file()
 
-    resumed = train_on_two(simple_cnn, replace(config, resume=config.run_dir))
-    assert isinstance(resumed[-1], Finished), resumed[-1]
-    assert of_type(resumed, RunStarted)[0].start_epoch == 1
+    # Resumed the way a run across machines starts: torchrun around `tui-cnn train` (README).
+    resumed = subprocess.run([*launch_command(2, "tui_cnn"), "train", "--resume", config.run_dir, "--headless"],
+                             capture_output=True, text=True, timeout=120, env=launch_environment(2))
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "x 2 processes (DDP)" in resumed.stdout
+    assert "finished in" in resumed.stdout and resumed.stdout.count("run directory:") == 1  # rank 0 alone prints
     assert [m.epoch for m in read_metrics(tmp_path / "run")] == [1, 2]
 
 

@@ -36,18 +36,15 @@ PAUSED_POLL_S = 0.5  # while paused, ranks meet this often (so no collective tim
 COLLECTIVE_TIMEOUT = timedelta(minutes=30)
 
 
-def under_torchrun() -> bool:
-    """True in a process torchrun started for a group of more than one."""
-    return int(os.environ.get("WORLD_SIZE", "1")) > 1
-
-
 def join_torchrun_group(device: str) -> "Distributed | None":
     """This process's group when torchrun started it for several ranks, else None.
     ``device`` is the run's setting ("auto", "cuda"...): it picks NCCL or gloo. Asked for
     CUDA where there is none, the ranks meet over gloo and the engine says what is missing."""
+    from .devices import resolve_device
+    from .train_process import under_torchrun
+
     if not under_torchrun():
         return None
-    from .devices import resolve_device
 
     kind = resolve_device(device).split(":")[0]
     return Distributed.join("cuda" if kind == "cuda" and torch.cuda.is_available() else "cpu")

@@ -138,6 +138,11 @@ def launch_command(nproc_per_node: int, module: str) -> list[str]:
             "-m", module]
 
 
+def under_torchrun() -> bool:
+    """True in a process torchrun started as one rank of several (its environment says so)."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
 def too_many_processes(nproc_per_node: int, device: str) -> str | None:
     """Why this machine cannot take ``nproc_per_node`` ranks, checked before torchrun starts
     them all: one per GPU, and on the CPU no more than its cores (more only share the same

@@ -51,19 +51,18 @@ def _default(name: str) -> str:
 def train(model: str | None, resume: str | None, headless: bool, **options: Any) -> None:
     """Train a spec file or preset (default SimpleCNN). Exit 0 when training finished, 1 when
     it failed, 2 for bad arguments, 130 when stopped with Ctrl+C (the checkpoint is kept)."""
+    from ..backend.train_process import too_many_processes, under_torchrun
     from ..domain.datasets import check_spec_matches
 
     given = {name.rstrip("_"): value for name, value in options.items() if value is not None}
     spec, config = _resumed(resume, model, given) if resume else _new_run(model, given)
-    from ..backend.train_process import too_many_processes
-
     problems = [*config.validate(), too_many_processes(config.nproc_per_node, config.device)]
     if any(problems):
         fail("; ".join(filter(None, problems)))
     mismatch = check_spec_matches(spec, config.dataset)
     if mismatch:
         fail(mismatch)
-    if not headless:
+    if not headless and not under_torchrun():  # under torchrun each rank is a process of one run: no app
         from ..app.app import TuiCnnApp
 
         TuiCnnApp(spec, start_mode="monitor", train_config=config).run_and_exit()
@@ -93,7 +92,7 @@ def _resumed(run_dir: str, model: str | None, given: dict[str, Any]):
 
 
 def _train_headless(spec, config: TrainConfig) -> int:
-    from ..backend.distributed import under_torchrun
+    from ..backend.train_process import under_torchrun
     from .train_report import make_reporter
 
     if under_torchrun():  # one rank of a group torchrun started (several machines: see the README)
