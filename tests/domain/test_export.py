@@ -87,3 +87,35 @@ def test_cli_exits_2_for_bad_input(args):
     result = CliRunner().invoke(main, ["export", *args])
     assert result.exit_code == 2
     assert "Traceback" not in result.output
+
+
+# Names a user (or a hostile file) can give a model. Each must give a file that imports, runs
+# nothing of the name, and builds the model. The first ones would write a marker file if the
+# name ever reached the code unescaped.
+HOSTILE_NAMES = [
+    'x"""\nimport pathlib; pathlib.Path(MARKER).write_text("pwned")\n"""',
+    "x'''\nimport pathlib; pathlib.Path(MARKER).write_text('pwned')\n'''",
+    'x\\"""; import pathlib; pathlib.Path(MARKER).write_text("pwned") #',
+    "none", "None", "True", "false", "class", "9lives", "a\\N b", "nul\x00byte", "émoji 🧠 ünïcode",
+    "", "   ", "\\", '"', "'", "\n\n", "\udcff surrogate",
+]
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES, ids=repr)
+def test_a_hostile_model_name_gives_a_file_that_imports_and_runs_nothing(name, tmp_path):
+    marker = tmp_path / "pwned"
+    name = name.replace("MARKER", repr(str(marker)))
+    spec = ModelSpec(name, (1, 8, 8), (LayerSpec.of("Flatten"), LayerSpec.of("Linear", out_features=3)))
+    path = tmp_path / "model.py"
+    path.write_text(export_code(spec), encoding="utf-8")
+    module = import_module(path)
+    assert not marker.exists(), "the model's name ran as code"
+    assert module.build_model()(torch.zeros(2, 1, 8, 8)).shape == (2, 3)
+    assert module.__doc__.startswith(f"{name}: exported by tui-cnn")  # the name kept as it was
+
+
+def test_a_non_finite_float_argument_is_written_as_a_float_not_a_name():
+    from tui_cnn.domain.format import layer_call
+
+    assert layer_call("LeakyReLU", {"negative_slope": float("nan")}) == "LeakyReLU(negative_slope=float('nan'))"
+    assert eval(layer_call("LeakyReLU", {"negative_slope": float("inf")}).split("=")[1][:-1]) == float("inf")

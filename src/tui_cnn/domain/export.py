@@ -5,6 +5,7 @@ SimpleCNN. The backend builds models with the same two parts, so checkpoints sav
 
 from __future__ import annotations
 
+import keyword
 import re
 
 from .. import __version__
@@ -22,9 +23,12 @@ def split_at_flatten(layers: tuple[LayerSpec, ...]) -> int:
 
 
 def class_name(spec: ModelSpec) -> str:
+    """The spec's name as a Python class name: ASCII letters and digits only, never a keyword
+    (``none`` would become ``None``) and never starting with a digit, so any name gives a file
+    that imports."""
     words = re.findall(r"[A-Za-z0-9]+", spec.name) or ["Model"]
     name = "".join(w[:1].upper() + w[1:] for w in words)
-    return name if name[0].isalpha() else f"Model{name}"
+    return f"Model{name}" if not name[0].isalpha() or keyword.iskeyword(name) else name
 
 
 def _sequential(attribute: str, lines: list[str]) -> list[str]:
@@ -46,12 +50,14 @@ def export_code(spec: ModelSpec) -> str:
         rows.append(f"            nn.{fmt.layer_call(report.type, report.args)},  # -> {out}")
     name = class_name(spec)
     c, h, w = spec.input_shape
+    # The spec's name is user data: it reaches the code only as repr() (the docstring is a
+    # plain string literal), so quotes, backslashes or NULs in it can neither break the file
+    # nor inject code.
+    docstring = (f"{spec.name}: exported by tui-cnn {__version__}.\n\n"
+                 f"Input (N, {c}, {h}, {w}) -> output {fmt.shape(('N',) + analysis.output_shape[1:])};"
+                 f" {analysis.totals.params:,} parameters.\n")
     return "\n".join([
-        f'"""{spec.name}: exported by tui-cnn {__version__}.',
-        "",
-        f"Input (N, {c}, {h}, {w}) -> output {fmt.shape(('N',) + analysis.output_shape[1:])};"
-        f" {analysis.totals.params:,} parameters.",
-        '"""',
+        repr(docstring),
         "",
         "import torch",
         "from torch import nn",

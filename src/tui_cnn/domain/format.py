@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Mapping
 
 from .layers import LAYER_TYPES
@@ -51,8 +52,8 @@ def _literal(value: Any) -> str:
         value = value[0]
     if isinstance(value, tuple):
         return "(" + ", ".join(_literal(v) for v in value) + ")"
-    if isinstance(value, str):
-        return repr(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"float({str(value)!r})"  # repr(nan) is `nan`, a NameError in generated code
     return repr(value)
 
 
