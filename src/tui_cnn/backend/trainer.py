@@ -384,8 +384,10 @@ class Trainer:
             "optimizer": loop.optimizer.state_dict(),
             "scheduler": loop.scheduler.state_dict() if loop.scheduler is not None else None,
             "progress": self._progress.__dict__.copy(),
+            # The training GPU's generator alone: asking every GPU (get_rng_state_all) would open
+            # a CUDA context on each, on the GPUs of the other ranks too, or of a CPU run.
             "rng": {"cpu": torch.get_rng_state(),
-                    "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
+                    "cuda": [torch.cuda.get_rng_state(loop.device)] if loop.device.startswith("cuda") else []},
         })
         return path
 
@@ -411,8 +413,8 @@ class Trainer:
             raise TrainingFailed(f"{self.resume_dir} already trained {self._progress.epoch} epochs: "
                                  f"pass --epochs {self._progress.epoch + 1} or more to train further")
         torch.set_rng_state(state["rng"]["cpu"].cpu())
-        if state["rng"]["cuda"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all([s.cpu() for s in state["rng"]["cuda"]])
+        if state["rng"]["cuda"] and device.startswith("cuda"):
+            torch.cuda.set_rng_state(state["rng"]["cuda"][0].cpu(), device)
 
     # --- events ---
 
