@@ -53,4 +53,17 @@ def test_folding_sums_a_module_and_keeps_the_flow():
     block = folded[1]
     assert block.report.type == "BasicBlock" and block.report.params == 18 and block.report.macs == 30
     assert block.inputs == (0,) and folded[2].inputs == (1,)
-    assert max_depth(BLOCK) == 2 and fold(BLOCK, 2) == tuple(BLOCK)
+    assert [r.report.index for r in folded] == [0, 1, 2]
+    unfolded = fold(BLOCK, 2)
+    assert max_depth(BLOCK) == 2
+    assert [(r.name, r.inputs) for r in unfolded] == [(r.name, r.inputs) for r in BLOCK]
+
+
+def test_the_detail_panel_says_where_a_row_takes_from_and_gives_to():
+    from tui_cnn.domain.explain import as_text
+    from tui_cnn.domain.graph import explain_flow
+
+    merge = as_text(explain_flow(BLOCK, 3))
+    assert "takes block.b (4x8x8), stem (4x8x8)" in merge and "merges 2 branches" in merge
+    stem = as_text(explain_flow(BLOCK, 0))
+    assert "takes the model's input" in stem and "branches into 2" in stem

@@ -163,12 +163,16 @@ def _macs(report: LayerReport) -> list[Section]:
     if not report.macs or report.output_shape is None:
         return []
     out = report.output_shape
-    if report.type.startswith("Conv") and len(out) == 4:
+    if report.type.startswith("Conv") and len(out) == 4 and report.macs == report.params * out[0] * out[2] * out[3]:
         line = f"{fmt.grouped(report.params)} * {out[0]} * {out[2]} * {out[3]} = {fmt.grouped(report.macs)}"
         rule = "parameters x N x H_out x W_out"
-    else:
+    elif report.macs == report.params * out[0]:
         line = f"{fmt.grouped(report.params)} * {out[0]} = {fmt.grouped(report.macs)}"
         rule = "parameters x N"
+    else:  # a tracked module folded from its parts, or one with weights applied per step/token
+        line = fmt.grouped(report.macs)
+        rule = "torchinfo's rule for each module in it: a conv's parameters x N x H_out x W_out, " \
+               "weights applied per step or token x N x length, others x N"
     if report.macs >= 1000:
         line += f"  ({fmt.compact(report.macs)})"
     return [Section("MACs (torchinfo)", (line, rule))]
@@ -231,6 +235,8 @@ def _memory(report: LayerReport) -> list[Section]:
     if out is None:
         return []
     values = "*".join(str(v) for v in out)
+    if math.prod(out) * BYTES_PER_VALUE != report.activation_bytes:  # folded: every part's output
+        return [Section("Activation memory", (f"{fmt.binary_bytes(report.activation_bytes)}: the outputs of its parts",))]
     return [Section("Activation memory", (
         f"{values} values x {BYTES_PER_VALUE} bytes = {fmt.binary_bytes(report.activation_bytes)}",
     ))]

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Sequence
 
+from . import format as fmt
+from .explain import Section
 from .shapes import LayerReport, Pair, grow_receptive_field
 from .summary import MODEL_INPUT, LayerRow
 
@@ -73,6 +75,30 @@ def with_receptive_fields(rows: Sequence[LayerRow]) -> tuple[LayerRow, ...]:
     flows = receptive_fields(rows)
     return tuple(replace(row, report=replace(row.report, receptive_field=rf, jump=jump))
                  for row, (rf, jump) in zip(rows, flows))
+
+
+def explain_flow(rows: Sequence[LayerRow], index: int) -> tuple[Section, ...]:
+    """The detail panel's words for a tracked row's place in the flow: what it takes, where
+    its output goes, whether it merges or branches."""
+    row = rows[index]
+    if not row.path:
+        return ()
+
+    def called(source: int) -> str:
+        if source == MODEL_INPUT:
+            return "the model's input"
+        shape = rows[source].report.output_shape
+        return f"{rows[source].name} ({fmt.per_sample(shape)})" if shape else rows[source].name
+
+    takes = [called(source) for source in row.inputs]
+    users = [called(later) for later in range(index + 1, len(rows)) if index in rows[later].inputs]
+    lines = [f"takes {', '.join(takes) if takes else 'no earlier output (parameters or constants only)'}"]
+    if len(takes) > 1:
+        lines.append(f"merges {len(takes)} branches")
+    lines.append(f"goes to {', '.join(users)}" if users else "goes to no later row (the model's output)")
+    if len(users) > 1:
+        lines.append(f"branches into {len(users)}")
+    return (Section("Data flow", tuple(lines)),)
 
 
 # --- the gutter: branches and merges, one character pair a lane ---
@@ -182,7 +208,7 @@ def fold(rows: Sequence[LayerRow], depth: int, kinds: dict[str, str] | None = No
                 if mapped != new and mapped not in outside:
                     outside.append(mapped)
         if key is None:
-            folded.append(replace(members[0], inputs=tuple(outside)))
+            folded.append(replace(members[0], inputs=tuple(outside), report=replace(members[0].report, index=new)))
             continue
         name = ".".join(key)
         kind = kinds.get(name, "group")

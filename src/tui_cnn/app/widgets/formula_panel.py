@@ -9,6 +9,7 @@ from textual.markup import escape
 from textual.widgets import Static
 
 from ...domain.explain import Section, explain, explain_training_memory
+from ...domain.graph import explain_flow
 from ...domain.summary import LayerRow, ModelSummary
 
 _HEADING_STYLE = {"error": "bold $text-error", "warning": "bold $text-warning", None: "bold $text-accent"}
@@ -34,6 +35,8 @@ class FormulaPanel(VerticalScroll):
     def show(self, summary: ModelSummary, row: LayerRow | None) -> None:
         """Repaint only when what the panel says changes."""
         sections = explain(row.report) if row else ()
+        if row and summary.tracked:
+            sections = explain_flow(summary.rows, row.report.index) + sections
         sections += explain_training_memory(summary.totals, summary.batch_size)
         title = f"{row.name} · {row.call}" if row else summary.title
         if (title, sections) == self._shown:
