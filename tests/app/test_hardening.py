@@ -247,3 +247,53 @@ async def test_a_focused_field_stands_out(mode):
         blurred = Color.from_rich_color(box.rich_style.bgcolor)
         # visibly different: more than a faint tint (a 5% tint moves a channel ~10 of 255)
         assert max(abs(a - b) for a, b in zip(focused.rgb, blurred.rgb)) > 40
+
+
+# --- found by the key fuzzer: answers and pages faster than the screen ---
+
+async def test_a_dialog_answered_twice_closes_once():
+    """escape escape: the second answer reached the dialog after it closed and popped the
+    builder itself (ScreenStackError, the app died). Both answers land before the screen
+    updates, as they do at typing speed."""
+    app = TuiCnnApp(load_preset("SimpleCNN"), start_mode="builder")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("a")  # the pick-a-layer dialog
+        dialog = app.screen
+        dialog.dismiss(None)
+        dialog.dismiss(None)
+        await settle(pilot)
+        assert app.is_running and isinstance(app.screen, BuilderScreen)
+
+
+async def test_the_command_palette_answered_twice_closes_once():
+    """Textual's palette is no dialog of ours: the app refuses to pop a mode's own screen."""
+    app = TuiCnnApp(load_preset("SimpleCNN"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+p")
+        palette = app.screen
+        palette.dismiss()
+        palette.dismiss()
+        await settle(pilot)
+        assert app.is_running and app.screen.query_one("LayerTable")
+
+
+@pytest.mark.parametrize("opener", [["a"], ["ctrl+p"], ["ctrl+p", "z", "z", "z", "q"]])
+async def test_page_keys_right_after_a_list_opens(opener):
+    """Textual's OptionList raised KeyError on pageup before it was laid out."""
+    app = TuiCnnApp(load_preset("SimpleCNN"), start_mode="builder")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await type_fast(app, [*opener, "pageup", "pagedown", "pageup"])
+        await settle(pilot)
+        assert app.is_running
+
+
+async def test_the_command_palette_reopened_at_once():
+    """ctrl+p escape ctrl+p: the closing palette still held its id (DuplicateIds, the app died)."""
+    app = TuiCnnApp(load_preset("SimpleCNN"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+p")
+        app.screen.dismiss()
+        app.action_command_palette()
+        await settle(pilot)
+        assert app.is_running

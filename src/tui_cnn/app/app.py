@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Iterable
 
 from rich.text import Text
 from textual.app import App, SystemCommand
+from textual.await_complete import AwaitComplete
 from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
@@ -165,6 +166,22 @@ class TuiCnnApp(App[None]):
             "Restore the model from the last crash?",
             f"tui-cnn stopped on an error with {spec.name} ({len(spec.layers)} layers) unsaved.\n"
             f"It is kept in {recovery_path()} until you restore it.", confirm="Restore", cancel="Not now"), decided)
+
+    def action_command_palette(self) -> None:
+        """Textual's palette, with its page keys guarded (widgets/paging.py)."""
+        from .widgets.paging import SafeCommandPalette
+
+        if self.use_command_palette and not SafeCommandPalette.is_open(self):
+            # No id (Textual gives it one): a palette still closing kept it, and ctrl+p again
+            # at once died of a duplicate id.
+            self.push_screen(SafeCommandPalette())
+
+    def pop_screen(self) -> AwaitComplete:
+        """Never pop a mode's own screen. A dialog answered twice before it closed (enter
+        enter in Textual's command palette) pops a second time: the app died of it."""
+        if len(self.screen_stack) <= 1:
+            return AwaitComplete.nothing()
+        return super().pop_screen()
 
     # --- keys ---
 

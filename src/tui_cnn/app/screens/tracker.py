@@ -18,6 +18,7 @@ from textual.containers import Horizontal, Vertical
 from textual.markup import escape
 from textual.screen import Screen
 from textual.timer import Timer
+from textual.validation import ValidationResult
 from textual.widgets import DataTable, Footer, Header, Input, Label, Static
 
 from ...domain import format as fmt
@@ -229,28 +230,32 @@ class TrackerScreen(Screen):
         if self._pending_edit is not None:
             self._pending_edit.stop()
             self._pending_edit = None
-        result = event.validation_result
-        if result is not None and not result.is_valid:
-            return self._edit_error(event.input, "; ".join(result.failure_descriptions))
-        apply = self._edit_of(event.input)
-        self._edit_error(event.input, None)
-        self._pending_edit = self.set_timer(APPLY_AFTER_S, apply)
+        apply = self._checked_edit(event.input, event.value, event.validation_result)
+        if apply is not None:
+            self._pending_edit = self.set_timer(APPLY_AFTER_S, apply)
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
+        """Enter applies at once what typing-pause would have (the text as entered: keys
+        come faster than the screen, so the box may hold more by now)."""
         if self._pending_edit is not None:
             self._pending_edit.stop()
             self._pending_edit = None
-            self._edit_of(event.input)()
-        if event.validation_result is None or event.validation_result.is_valid:
+        apply = self._checked_edit(event.input, event.value, event.validation_result)
+        if apply is not None:
+            apply()
             self.action_focus_table()  # else stay in the box: the error says what to fix
 
-    def _edit_of(self, box: Input) -> Callable[[], None]:
-        """What the input's value would change, or ValueError saying why it cannot."""
+    def _checked_edit(self, box: Input, text: str, result: ValidationResult | None) -> Callable[[], None] | None:
+        """What ``text`` in ``box`` would change; None (and the error shown) if it is refused."""
+        if result is not None and not result.is_valid:
+            self._edit_error(box, "; ".join(result.failure_descriptions))
+            return None
+        self._edit_error(box, None)
         if box.id == "batch-size":
-            batch = parse_batch_size(box.value)
+            batch = parse_batch_size(text)
             return lambda: setattr(self.app, "batch_size", batch)
-        shape = parse_input_shape(box.value)
+        shape = parse_input_shape(text)
         return lambda: self._set_input_shape(shape)
 
     def _set_input_shape(self, shape: tuple[int, int, int]) -> None:

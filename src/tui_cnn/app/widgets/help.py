@@ -10,8 +10,10 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import ActiveBinding, Binding
 from textual.containers import Vertical, VerticalScroll
-from textual.screen import ModalScreen, Screen
+from textual.screen import Screen
 from textual.widgets import Label, Static
+
+from .dialog import Dialog
 
 
 #: Keys every Textual screen has: listed last, after the keys of this app.
@@ -27,7 +29,7 @@ def _title(node: object, under: Screen) -> str:
     return f"In the {node.__class__.__name__.removesuffix('Table').lower() or 'focused widget'}"
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(Dialog[None]):
     BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close")]
 
     def __init__(self, under: Screen) -> None:

@@ -6,15 +6,15 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
 from ...domain.spec import parse_input_shape
+from .dialog import Dialog
 
 Choice = tuple[str, tuple[int, int, int]]
 
 
-class TrackPrompt(ModalScreen[Choice | None]):
+class TrackPrompt(Dialog[Choice | None]):
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
 
     def __init__(self, input_shape: tuple[int, ...] = (3, 224, 224)) -> None:

@@ -5,9 +5,11 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
+
+from ..dialog import Dialog
+from ..paging import PagedOptionList
 
 _DIALOG_CSS = """
 {name} {{
@@ -32,7 +34,7 @@ _DIALOG_CSS = """
 """
 
 
-class PickScreen(ModalScreen[str | None]):
+class PickScreen(Dialog[str | None]):
     """Choose one option; enter picks, escape cancels (None)."""
 
     DEFAULT_CSS = _DIALOG_CSS.format(name="PickScreen")
@@ -46,14 +48,14 @@ class PickScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(f"[b]{self._title}[/b]")
-            yield OptionList(*(Option(text, id=key) for key, text in self._options))
+            yield PagedOptionList(*(Option(text, id=key) for key, text in self._options))
             yield Label("enter picks · escape cancels", classes="hint")
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(event.option.id)
 
 
-class PathScreen(ModalScreen[str | None]):
+class PathScreen(Dialog[str | None]):
     """Type a file path; enter confirms, escape cancels (None)."""
 
     DEFAULT_CSS = _DIALOG_CSS.format(name="PathScreen")

@@ -5,11 +5,12 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Input, Label
 
+from ..dialog import Dialog
 
-class OpenRunScreen(ModalScreen[str | None]):
+
+class OpenRunScreen(Dialog[str | None]):
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
     DEFAULT_CSS = """
     OpenRunScreen { align: center middle; }
