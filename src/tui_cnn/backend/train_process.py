@@ -177,20 +177,22 @@ def serve(device: str) -> int:
     """Train the requested run, events to stdout, following control lines on stdin. Under
     torchrun, every rank does, and rank 0 alone talks (see the module's docstring)."""
     events_out = _claim_stdout()
-    write_event = EventWriter(events_out)
+    # Rank 0 alone writes the event stream (torchrun's RANK, known before the group is joined).
+    write_event = EventWriter(events_out if os.environ.get("RANK", "0") == "0" else None)
     try:
         from .distributed import join_torchrun_group
         from .trainer import Trainer  # torch loads here, in the child
 
         group = join_torchrun_group(device)
-        if group is not None and not group.is_main:
-            write_event.out = None  # rank 0 alone writes the event stream
         read_request = lambda: json.loads(sys.stdin.readline())  # noqa: E731
         request = group.from_main(read_request) if group is not None else read_request()
         trainer = Trainer(spec_from_dict(request["spec"]), TrainConfig.from_json(request["config"]), [write_event],
                           group=group)
     except Exception as exc:  # noqa: BLE001 - an event says why, as the engine's own failures do
-        write_event(Failed(f"could not start training: {type(exc).__name__}: {exc}"))
+        reason = f"could not start training: {type(exc).__name__}: {exc}"
+        write_event(Failed(reason))
+        if write_event.out is None:  # a rank other than 0: its stderr is where torchrun's output shows it
+            print(reason, file=sys.stderr)
         return 1
     if group is None or group.is_main:
         threading.Thread(target=_follow_controls, args=(trainer,), daemon=True).start()
@@ -216,7 +218,7 @@ class EventWriter:
     the same CPU time in 3 ms slices 16 times a second slowed training 12%, in 12 ms slices
     4 times a second 2%). Other events go at once, with the progress before them."""
 
-    def __init__(self, out: IO[str], flush_every_s: float = PROGRESS_FLUSH_S):
+    def __init__(self, out: IO[str] | None, flush_every_s: float = PROGRESS_FLUSH_S):
         self.out: IO[str] | None = out
         self.flush_every_s = flush_every_s
         self._lines: list[str] = []
