@@ -288,6 +288,18 @@ async def test_page_keys_right_after_a_list_opens(opener):
         assert app.is_running
 
 
+async def test_the_command_palette_escaped_twice():
+    """The second escape ran the palette's callback again (InvalidStateError, the app died)."""
+    app = TuiCnnApp(load_preset("SimpleCNN"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+p")
+        palette = app.screen
+        await palette.run_action("escape")
+        await palette.run_action("escape")
+        await settle(pilot)
+        assert app.is_running
+
+
 async def test_the_command_palette_reopened_at_once():
     """ctrl+p escape ctrl+p: the closing palette still held its id (DuplicateIds, the app died)."""
     app = TuiCnnApp(load_preset("SimpleCNN"))

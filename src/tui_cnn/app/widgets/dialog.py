@@ -15,8 +15,14 @@ from textual.screen import ModalScreen
 ResultType = TypeVar("ResultType")
 
 
-class Dialog(ModalScreen[ResultType]):
-    def dismiss(self, result: ResultType | None = None) -> AwaitComplete:
+class AnswersOnce:
+    """Mixed into a Screen: ``dismiss`` does nothing once the screen is no longer on top."""
+
+    def dismiss(self, result=None) -> AwaitComplete:
         if not self.is_active:
             return AwaitComplete.nothing()
         return super().dismiss(result)
+
+
+class Dialog(AnswersOnce, ModalScreen[ResultType]):
+    pass

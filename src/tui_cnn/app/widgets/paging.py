@@ -10,6 +10,8 @@ from textual.binding import Binding
 from textual.command import CommandList, CommandPalette
 from textual.widgets import OptionList
 
+from .dialog import AnswersOnce
+
 
 class PagedOptionList(OptionList):
     def action_page_up(self) -> None:
@@ -25,8 +27,9 @@ class PagedOptionList(OptionList):
             pass
 
 
-class SafeCommandPalette(CommandPalette):
-    """Textual's command palette with the paging keys guarded as above."""
+class SafeCommandPalette(AnswersOnce, CommandPalette):
+    """Textual's command palette with the paging keys guarded as above, answering once
+    (escape escape ran its callback twice: InvalidStateError)."""
 
     BINDINGS = [
         Binding("pagedown", "page('page_down')", "Next page", show=False),
