@@ -24,3 +24,14 @@ def test_tracked_resnet18_at_80x24(snap_compare):
     model, built_on = build_target("torchvision.models:resnet18")
     app = TuiCnnApp(batch_size=1, tracked=Tracked("torchvision.models:resnet18", model, (3, 224, 224), built_on))
     assert snap_compare(app, press=["down"] * 5, terminal_size=(80, 24), run_before=tracked_and_still)
+
+
+def test_track_prompt_at_80x24(snap_compare):
+    async def prompt_open(pilot) -> None:
+        await pilot.press("t")
+        await async_wait_until(lambda: pilot.app.screen.query("#track-input-shape"), what="the track prompt")
+        for box in pilot.app.screen.query(Input):
+            box.cursor_blink = False
+        await pilot.pause()
+
+    assert snap_compare(TuiCnnApp(), terminal_size=(80, 24), run_before=prompt_open)

@@ -26,7 +26,7 @@ class TrackPrompt(Dialog[Choice | None]):
             yield Label("[b]Track your own nn.Module[/b]")
             yield Static("MODULE:ATTR — a class with a no-argument constructor, or a function returning a "
                          "module; from the current directory or an installed package. Importing it runs its code.")
-            yield Input(placeholder="mymodel:Net", id="target")
+            yield Input(placeholder="mymodel:Net or torchvision.models:resnet18", id="target")
             yield Label("Input shape C,H,W")
             yield Input(",".join(map(str, self.input_shape)), placeholder="3,224,224", id="track-input-shape",
                         restrict=r"[0-9, x]*", max_length=24)
