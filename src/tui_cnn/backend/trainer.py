@@ -134,7 +134,7 @@ class Trainer:
     def _run(self) -> None:
         started = time.perf_counter()
         loop = self._prepare()
-        self._open_run_dir(loop)
+        self._on_main(lambda: self._open_run_dir(loop))
         for epoch in range(self._progress.epoch + 1, self.config.epochs + 1):
             if not self._train_epoch(loop, epoch):
                 path = self._checkpoint(loop, runs.LAST_CHECKPOINT)
@@ -205,12 +205,6 @@ class Trainer:
                                  f"or continue that run with --resume {self.run_dir}")
 
     def _open_run_dir(self, loop: "_Loop") -> None:
-        if self.group is not None:
-            self.group.from_main(lambda: self._open_run_dir_here(loop) if self.writes else None)
-        else:
-            self._open_run_dir_here(loop)
-
-    def _open_run_dir_here(self, loop: "_Loop") -> None:
         config, data = self.config, loop.data
         try:
             self.run_dir.mkdir(parents=True, exist_ok=True)
