@@ -28,7 +28,8 @@ def test_dot_product_matches_conv2d():
     weight, bias, image = torch.randn(1, 1, 3, 3), torch.randn(1), torch.randn(1, 1, 5, 5)
     value = F.conv2d(image, weight, bias)[0, 0, 1, 2].item()
     lines = dot_product_lines(weight[0].tolist(), image[0, :, 1:4, 2:5].tolist(), bias.item(), "ReLU")
-    assert lines[0].startswith("w·x = ") and lines[0].count("×") == 9
+    assert lines[0].startswith("w·x = ") and lines[1].startswith("    + ")
+    assert sum(line.count("×") for line in lines[:3]) == 9
     assert lines[-2].endswith(f"= {value:.4g}")
     assert lines[-1] == f"ReLU: max(0, {value:.4g}) = {max(value, 0):.4g}"
 

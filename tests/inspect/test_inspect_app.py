@@ -3,10 +3,12 @@ misclassified ones, drawing a digit, and a misclassified digit opened from the m
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
 import pytest
+from rich.console import Console
 
 from tests.helpers import async_wait_until
 from tui_cnn.app.app import TuiCnnApp
@@ -24,7 +26,10 @@ async def shown(app: TuiCnnApp, what=lambda view: True):
 
 
 def text_of(app: TuiCnnApp, selector: str) -> str:
-    return str(app.screen.query_one(selector).render())
+    """What a Static shows, as plain text (pictures come out as their half-block characters)."""
+    console = Console(width=300, file=io.StringIO(), record=True)
+    console.print(app.screen.query_one(selector).content)
+    return console.export_text()
 
 
 async def test_step_through_the_test_images_and_the_misclassified_ones(tiny_run: Path):

@@ -144,9 +144,10 @@ def dot_product_lines(weights: Sequence[Sequence[Sequence[float]]], patch: Seque
     products = [[w * x for wr, xr in zip(wc, xc) for w, x in zip(wr, xr)] for wc, xc in zip(weights, patch)]
     count = sum(map(len, products))
     lines = []
-    if count <= MAX_TERMS:
-        pairs = [(w, x) for wc, xc in zip(weights, patch) for wr, xr in zip(wc, xc) for w, x in zip(wr, xr)]
-        lines.append("w·x = " + " + ".join(f"{_num(w)}×{_num(x)}" for w, x in pairs))
+    if count <= MAX_TERMS:  # one line per kernel row, as the window lies on the image
+        rows = [" + ".join(f"{_num(w)}×{_num(x)}" for w, x in zip(wr, xr))
+                for wc, xc in zip(weights, patch) for wr, xr in zip(wc, xc)]
+        lines += [("w·x = " if i == 0 else "    + ") + row for i, row in enumerate(rows)]
     else:
         shown = products[:8]
         for channel, terms in enumerate(shown):

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from rich.console import Group
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -30,7 +31,7 @@ from textual.worker import get_current_worker
 from ...domain import format as fmt
 from ...domain.inspect import Prediction, dot_product_lines, normalise, pool_lines, receptive_box
 from ..widgets.inspect.canvas import DigitCanvas
-from ..widgets.inspect.pixels import MARK, WINNER, fit_columns, magnify, picture, tiled
+from ..widgets.inspect.pixels import MARK, WINNER, PixelView, fit_columns, magnify, picture, tiled
 
 BAR_CELLS = 12
 DETAIL_MAP_PIXELS = 28  # a selected map is drawn at least this many pixels wide (magnified)
@@ -88,6 +89,7 @@ class InspectScreen(Screen):
         self.channel = 0
         self.cell = (0, 0)  # the chosen position in the selected layer's map
         self.drawing = False
+        self._layer_widgets: list[tuple[Static, PixelView]] = []
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -214,12 +216,14 @@ class InspectScreen(Screen):
         self.notify("Finding the misclassified test images…")
 
         def job():
+            from ...backend.inspect import InspectError
+
             order = inspector.misclassified()
             if not order:
-                raise _NothingWrong()
+                raise InspectError("the model gets every test image right: no misclassified ones to show")
             return inspector, inspector.test_view(order[0]), order
 
-        self._compute(lambda: _or_message(job, "The model gets every test image right."))
+        self._compute(job)
 
     def action_draw(self) -> None:
         if self.inspector is None:
@@ -260,7 +264,7 @@ class InspectScreen(Screen):
         self.layer_index = (self.layer_index + delta) % len(self.view.layers)
         self._clamp_selection()
         self._show()
-        self.query_one(f"#layer-{self.layer_index}").scroll_visible(animate=False)
+        self.query_one(f"#layer-{self.layer_index}").scroll_visible(animate=False, top=True)
 
     def action_select_channel(self, delta: int) -> None:
         if self.view is None:
@@ -312,7 +316,7 @@ class InspectScreen(Screen):
             text.append(f"{note} · ", "italic")
         return text
 
-    def _input_picture(self) -> Text:
+    def _input_picture(self):
         """The input (channels averaged to gray), the receptive field of the chosen position
         outlined on it."""
         gray = self.view.image.astype(np.float32).mean(0).round().astype(np.int32)
@@ -334,82 +338,70 @@ class InspectScreen(Screen):
     def _show_layers(self) -> None:
         container = self.query_one("#inspect-layers", VerticalScroll)
         width = max(container.size.width or (self.app.size.width - 32), 20) - 2
-        statics = list(container.query(Static))
-        if len(statics) != len(self.view.layers):
+        if len(self._layer_widgets) != len(self.view.layers):
             container.remove_children()
-            statics = [Static(id=f"layer-{i}", classes="layer") for i in range(len(self.view.layers))]
-            container.mount_all(statics)
-        for index, (static, layer) in enumerate(zip(statics, self.view.layers)):
-            static.set_class(index == self.layer_index, "-selected")
-            static.update(layer_text(layer, width, self.channel if index == self.layer_index else None))
+            self._layer_widgets = [(Static(classes="layer-title"), PixelView()) for _ in self.view.layers]
+            container.mount_all(Vertical(title, pixels, id=f"layer-{index}", classes="layer")
+                                for index, (title, pixels) in enumerate(self._layer_widgets))
+        for index, ((title, pixels), layer) in enumerate(zip(self._layer_widgets, self.view.layers)):
+            selected = index == self.layer_index
+            title.update(layer_title(layer, selected))
+            pixels.show(layer_picture(layer, width, self.channel if selected else None))
 
-    def _detail(self) -> Text:
+    def _detail(self) -> Group:
         layer = self.view.layers[self.layer_index]
         text = Text(no_wrap=True, overflow="crop")
         text.append(f"{layer.name} {layer.type} · {fmt.dims(layer.output.shape)}", "bold")
         if not layer.is_map:
             text.append(f"\nmin {layer.stats.min:.4g} max {layer.stats.max:.4g} mean {layer.stats.mean:.4g}"
-                        f" · [ ] choose a channel on a layer with maps")
-            return text
+                        f" · ↑↓ picks a layer with maps to see more")
+            return Group(text)
         row, col = self.cell
         value = float(layer.output[self.channel, row, col])
-        text.append(f" · channel {self.channel} · position ({row}, {col}) = {value:.4g}\n")
+        text.append(f" · channel {self.channel} · position ({row}, {col}) = {value:.4g}")
+        parts: list = [text]
         if layer.type == "Conv2d" and layer.weight is not None:
-            text.append_text(self._conv_detail(layer))
+            parts += self._conv_detail(layer)
         elif layer.type == "MaxPool2d":
-            text.append_text(self._pool_detail(layer))
-        text.append("map (normalised), the position marked:\n", "italic")
-        text.append_text(_large_map(layer.output[self.channel], marks=[self.cell]))
-        return text
+            parts += self._pool_detail(layer)
+        parts += [_line("map (normalised), the position marked:", "italic"),
+                  _large_map(layer.output[self.channel], marks=[self.cell])]
+        return Group(*parts)
 
-    def _conv_detail(self, layer) -> Text:
+    def _conv_detail(self, layer) -> list:
         from ...backend.inspect import window_values
 
-        text = Text()
         kernels = layer.weight.mean(1)  # each filter, its input channels averaged
         factor = max(1, 6 // max(kernels.shape[1:]))
         maps = [magnify(np.asarray(normalise(k.tolist())), factor) for k in kernels]
-        text.append(f"filters ({len(maps)}, averaged over {layer.weight.shape[1]} input channels):\n", "italic")
-        text.append_text(picture(tiled(maps, fit_columns(60, maps[0].shape[1]), self.channel)))
-        text.append("\n")
+        parts: list = [_line(f"filters ({len(maps)}, averaged over {layer.weight.shape[1]} input channels):", "italic"),
+                       picture(tiled(maps, fit_columns(60, maps[0].shape[1]), self.channel))]
         weights = layer.weight[self.channel]
         if weights.shape[0] == 1 and weights.size <= 49:
-            text.append("filter weights:\n", "italic")
-            text.append("\n".join("  ".join(f"{w:>7.3f}" for w in row) for row in weights[0]) + "\n")
+            parts.append(_line("filter weights:", "italic"))
+            parts.append(_line("\n".join("  ".join(f"{w:>7.3f}" for w in row) for row in weights[0])))
         patch = window_values(layer, *self.cell)
         bias = float(layer.bias[self.channel]) if layer.bias is not None else None
         following = self.view.layers[self.layer_index + 1].type if self.layer_index + 1 < len(self.view.layers) else None
-        text.append("the dot product at this position:\n", "italic")
-        text.append("\n".join(dot_product_lines(weights.tolist(), patch.tolist(), bias, following)) + "\n")
-        return text
+        parts.append(_line("the dot product at this position:", "italic"))
+        parts.append(_line("\n".join(dot_product_lines(weights.tolist(), patch.tolist(), bias, following))))
+        return parts
 
-    def _pool_detail(self, layer) -> Text:
+    def _pool_detail(self, layer) -> list:
         from ...backend.inspect import pool_winners, window_values
 
-        text = Text()
         values = window_values(layer, *self.cell, fill=-np.inf)[self.channel]
-        text.append("the window at this position (* won):\n", "italic")
-        text.append("\n".join(pool_lines(values.tolist())) + "\n")
-        text.append("the input map, each window's winner marked:\n", "italic")
-        text.append_text(_large_map(layer.input[self.channel], winners=pool_winners(layer, self.channel)))
-        text.append("\n")
-        return text
+        return [_line("the window at this position (* won):", "italic"), _line("\n".join(pool_lines(values.tolist()))),
+                _line("the input map, each window's winner marked:", "italic"),
+                _large_map(layer.input[self.channel], winners=pool_winners(layer, self.channel))]
 
 
-class _NothingWrong(Exception):
-    pass
+def _line(text: str, style: str = "") -> Text:
+    """Detail text that never wraps (a formula or a grid of numbers torn across lines misleads)."""
+    return Text(text, style, no_wrap=True, overflow="crop")
 
 
-def _or_message(job, message: str):
-    from ...backend.inspect import InspectError
-
-    try:
-        return job()
-    except _NothingWrong:
-        raise InspectError(message) from None
-
-
-def _large_map(values: np.ndarray, marks=(), winners=()) -> Text:
+def _large_map(values: np.ndarray, marks=(), winners=()):
     image = np.asarray(normalise(values.tolist()), dtype=np.int32)
     for row, col in winners:
         if 0 <= row < image.shape[0] and 0 <= col < image.shape[1]:
@@ -417,9 +409,7 @@ def _large_map(values: np.ndarray, marks=(), winners=()) -> Text:
     for row, col in marks:
         image[row, col] = MARK
     factor = max(1, DETAIL_MAP_PIXELS // max(image.shape))
-    text = picture(magnify(image, factor))
-    text.append("\n")
-    return text
+    return picture(magnify(image, factor))
 
 
 def prediction_text(prediction: Prediction) -> Text:
@@ -447,13 +437,18 @@ def prediction_text(prediction: Prediction) -> Text:
     return text
 
 
-def layer_text(layer, width: int, selected_channel: int | None) -> Text:
-    """One layer: its name and shape, then its maps as thumbnails (normalised per map)."""
+def layer_title(layer, selected: bool) -> Text:
+    """A layer's name and shape (as the tracker writes it) and what its outputs span."""
     stats = layer.stats
     text = Text(no_wrap=True, overflow="crop")
+    text.append("▶ " if selected else "  ", "bold")
     text.append(f"{layer.name} {layer.type} ", "bold")
     text.append(f"{fmt.dims(layer.output.shape)}", "bold reverse")
-    text.append(f"  min {stats.min:.3g} max {stats.max:.3g} zeros {stats.zero_fraction:.0%}\n")
-    maps = list(layer.thumbnails)
-    text.append_text(picture(tiled(maps, fit_columns(width, maps[0].shape[1]), selected_channel)))
+    text.append(f"  min {stats.min:.3g} max {stats.max:.3g} zeros {stats.zero_fraction:.0%}")
     return text
+
+
+def layer_picture(layer, width: int, selected_channel: int | None) -> np.ndarray:
+    """A layer's maps as thumbnails side by side (normalised per map), the selected one framed."""
+    maps = list(layer.thumbnails)
+    return tiled(maps, fit_columns(width, maps[0].shape[1]), selected_channel)

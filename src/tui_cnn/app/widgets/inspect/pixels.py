@@ -11,8 +11,11 @@ from functools import lru_cache
 from typing import Sequence
 
 import numpy as np
+from rich.measure import Measurement
+from rich.segment import Segment
 from rich.style import Style
-from rich.text import Text
+from textual.strip import Strip
+from textual.widget import Widget
 
 UPPER_HALF = "▀"
 GAP = -1  # no pixel: the screen's own background
@@ -51,20 +54,30 @@ def _color(rgb: tuple[int, int, int]):
     return Color.from_rgb(*rgb)
 
 
-def picture(values: np.ndarray) -> Text:
-    """A 2D array of gray levels and marks as half-block text (an odd last row: lower half blank)."""
-    values = np.asarray(values, dtype=np.int32)
-    if values.shape[0] % 2:
-        values = np.vstack([values, np.full((1, values.shape[1]), GAP, dtype=np.int32)])
-    text = Text(no_wrap=True, overflow="crop", end="")
-    rows = values.tolist()
-    for top in range(0, len(rows), 2):
-        for upper, lower in zip(rows[top], rows[top + 1]):
-            char, style = _cell(upper, lower)
-            text.append(char, style)
-        if top + 2 < len(rows):
-            text.append("\n")
-    return text
+class Picture:
+    """A 2D array of gray levels and marks as a Rich renderable of half blocks (an odd last row:
+    lower half blank). Segments straight from cached styles: no Text spans to divide."""
+
+    def __init__(self, values: np.ndarray) -> None:
+        values = np.asarray(values, dtype=np.int32)
+        if values.shape[0] % 2:
+            values = np.vstack([values, np.full((1, values.shape[1]), GAP, dtype=np.int32)])
+        self.rows = values.tolist()
+        self.width = values.shape[1]
+
+    def __rich_console__(self, console, options):
+        newline = Segment.line()
+        for top in range(0, len(self.rows), 2):
+            for upper, lower in zip(self.rows[top], self.rows[top + 1]):
+                yield Segment(*_cell(upper, lower))
+            yield newline
+
+    def __rich_measure__(self, console, options) -> Measurement:
+        return Measurement(self.width, self.width)
+
+
+def picture(values: np.ndarray) -> Picture:
+    return Picture(values)
 
 
 def magnify(values: np.ndarray, factor: int) -> np.ndarray:
@@ -92,3 +105,46 @@ def tiled(maps: Sequence[np.ndarray], columns: int, selected: int | None = None,
 def fit_columns(width_cells: int, map_width: int, gap: int = 1) -> int:
     """How many maps ``map_width`` pixels wide fit side by side in ``width_cells`` cells."""
     return max(1, (width_cells - gap) // (map_width + gap))
+
+
+class PixelView(Widget):
+    """A picture drawn through the line API: only the rows on screen are built, each once, from
+    cached segments. A model's every layer (tens of thousands of cells) stays cheap to show."""
+
+    DEFAULT_CSS = """
+    PixelView { width: auto; height: auto; }
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._rows: list[list[int]] = []
+        self._strips: dict[int, Strip] = {}
+        self._width = 0
+
+    def show(self, values: np.ndarray) -> None:
+        values = np.asarray(values, dtype=np.int32)
+        if values.shape[0] % 2:
+            values = np.vstack([values, np.full((1, values.shape[1]), GAP, dtype=np.int32)])
+        self._rows = values.tolist()
+        self._width = values.shape[1]
+        self._strips.clear()
+        self.styles.width = self._width
+        self.styles.height = len(self._rows) // 2
+        self.refresh()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._strips.clear()  # the gaps take the background of the theme now in use
+
+    def render_line(self, y: int) -> Strip:
+        strip = self._strips.get(y)
+        if strip is None:
+            if 2 * y + 1 >= len(self._rows):
+                return Strip.blank(self.size.width, self.rich_style)
+            blank = self.rich_style
+            segments = []
+            for upper, lower in zip(self._rows[2 * y], self._rows[2 * y + 1]):
+                char, style = _cell(upper, lower)
+                segments.append(Segment(char, blank if style is None else blank + style))
+            strip = self._strips[y] = Strip(segments, self._width)
+        return strip
