@@ -124,7 +124,8 @@ def gutter(rows: Sequence[LayerRow]) -> list[str]:
         if held and last_use.get(lanes[column], -1) > index:  # its input is needed again: branch off
             branch_from, column = column, _free_lane(lanes)
         merged = [lane for lane in held if lane != branch_from and lane != column]
-        lines.append(_draw(lanes, column, branch_from, merged))
+        ending = {lane for lane in merged if last_use.get(lanes[lane], -1) <= index}
+        lines.append(_draw(lanes, column, branch_from, merged, ending))
         for lane in held:  # values whose last use this was leave their lane
             if last_use.get(lanes[lane], -1) <= index:
                 lanes[lane] = None
@@ -148,24 +149,28 @@ def _free_lane(lanes: list[int | None]) -> int:
     return next((lane for lane, value in enumerate(lanes) if value is None), len(lanes))
 
 
-def _draw(lanes: list[int | None], column: int, branch_from: int | None, merged: list[int]) -> str:
+def _draw(lanes: list[int | None], column: int, branch_from: int | None, merged: list[int],
+          ending: set[int]) -> str:
+    """One row's gutter: ``●`` in ``column``; a line from it to each lane it joins with."""
     width = max(len(lanes), column + 1)
-    cells = ["│" if lane < len(lanes) and lanes[lane] is not None else " " for lane in range(width)]
-    joints = [" "] * width  # the character after each lane's cell
-    cells[column] = "●"
-    for lane in merged:
-        lo, hi = sorted((lane, column))
-        for between in range(lo, hi):
-            joints[between] = "─"
-        cells[lane] = ("┘" if lane > column else "└") if lanes[lane] is not None else cells[lane]
-    if branch_from is not None:
-        lo, hi = sorted((branch_from, column))
-        for between in range(lo, hi):
-            joints[between] = "─"
-        cells[branch_from] = "├" if branch_from < column else "┤"
+    joined = {*merged, *(() if branch_from is None else (branch_from,)), column}
+    lo, hi = min(joined), max(joined)
+    joints = ["─" if lo <= lane < hi else " " for lane in range(width)]
+    cells = []
     for lane in range(width):
-        if cells[lane] == " " and joints[lane - 1 if lane else 0] == "─" and lane not in (column,):
-            cells[lane] = "─"
+        live = lane < len(lanes) and lanes[lane] is not None
+        left = lane > 0 and joints[lane - 1] == "─"
+        right = joints[lane] == "─"
+        if lane == column:
+            cells.append("●")
+        elif lane in merged and lane in ending:  # its value ends here: the lane turns into the line
+            cells.append("┴" if left and right else ("┘" if left else "└"))
+        elif lane in joined:  # its value goes on down the lane and also feeds this row
+            cells.append("┼" if left and right else ("┤" if left else "├"))
+        elif left and right:
+            cells.append("┼" if live else "─")
+        else:
+            cells.append("│" if live else " ")
     text = "".join(c + j for c, j in zip(cells, joints)).rstrip()
     if width > MAX_LANES:
         text = text[: 2 * MAX_LANES - 1] + "…"
