@@ -117,3 +117,24 @@ async def test_a_batch_too_big_for_the_device_asks_before_starting():
         assert app.screen.__class__.__name__ == "ConfirmScreen"
         await pilot.press("n")
         assert app.screen.state.status == "idle"  # not started
+
+
+async def test_the_processes_field_checks_the_machine_and_splits_the_memory_estimate(monkeypatch):
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    monkeypatch.setattr("tui_cnn.backend.devices.gpu_count", lambda: 0)
+    app = TuiCnnApp(start_mode="monitor")
+    async with app.run_test(size=(100, 32)) as pilot:
+        form = app.screen.query_one("RunSetupForm")
+        form.query_one("#field-device").value = "cpu"
+        await pilot.click("#field-nproc_per_node")
+        await pilot.press("end", "backspace", "4")  # more processes than this (2-core) machine has cores
+        await pilot.pause()
+        assert "CPU cores (2)" in str(form.query_one("#problems").render())
+        assert form.query_one("#start").disabled
+        await pilot.press("backspace", "2")
+        await pilot.pause()
+        assert str(form.query_one("#problems").render()) == ""
+        note = str(form.query_one("#memory-note").render())
+        assert "batch size 32 per process" in note  # the default global batch 64, halved
+        config, _ = form.read()
+        assert config.nproc_per_node == 2

@@ -80,6 +80,11 @@ class TrainConfig:
                             f"the {self.nproc_per_node} processes of --nproc-per-node")
         return problems
 
+    @property
+    def process_batch_size(self) -> int:
+        """The batch each process (each GPU) trains on: its share of the global batch."""
+        return self.batch_size // max(self.nproc_per_node, 1)
+
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 

@@ -1,6 +1,7 @@
 """The run set-up form: dataset, data folder, epochs, batch size, optimizer, learning rate,
-schedule, device and seed, checked as they are typed (TrainConfig.validate and whether the
-model fits the dataset), and the shape engine's training-memory estimate against the
+schedule, device, seed and processes (DDP under torchrun), checked as they are typed
+(TrainConfig.validate, whether the model fits the dataset, and the machine has the GPUs or
+cores for the processes), and the shape engine's training-memory estimate against the
 device's free memory, so an out-of-memory shows before the run starts."""
 
 from __future__ import annotations
@@ -12,17 +13,19 @@ from textual.containers import Grid, Vertical
 from textual.message import Message
 from textual.widgets import Button, Input, Label, Select, Static
 
+from ....backend.train_process import too_many_processes
 from ....domain.datasets import DATASETS, check_spec_matches, default_dataset
 from ....domain.format import binary_bytes
 from ....domain.shapes import analyze
 from ....domain.training import DEVICES, OPTIMIZERS, SCHEDULES, TrainConfig
 
-NUMBER_FIELDS = {"epochs": int, "batch_size": int, "lr": float, "seed": int}
+NUMBER_FIELDS = {"epochs": int, "batch_size": int, "lr": float, "seed": int, "nproc_per_node": int}
 CHOICE_FIELDS = {"dataset": tuple(DATASETS), "optimizer": OPTIMIZERS, "schedule": SCHEDULES, "device": DEVICES}
 LABELS = {"dataset": "dataset", "data_dir": "data folder", "epochs": "epochs", "batch_size": "batch size",
           "optimizer": "optimizer", "lr": "learning rate", "schedule": "schedule", "device": "device",
-          "seed": "seed"}
-ORDER = ("dataset", "data_dir", "epochs", "batch_size", "optimizer", "lr", "schedule", "device", "seed")
+          "seed": "seed", "nproc_per_node": "processes"}
+ORDER = ("dataset", "data_dir", "epochs", "batch_size", "optimizer", "lr", "schedule", "device", "seed",
+         "nproc_per_node")
 
 
 class RunSetupForm(Vertical):
@@ -101,6 +104,8 @@ class RunSetupForm(Vertical):
             return None, problems
         config = replace(self._base, **values)
         problems = config.validate()
+        if not problems:
+            problems += filter(None, [too_many_processes(config.nproc_per_node, config.device)])
         if not analyze(self.app.spec, config.batch_size).valid:
             problems.append(f"{self.app.spec.name} has errors: fix them in the builder (2)")
         mismatch = check_spec_matches(self.app.spec, config.dataset) if config.dataset in DATASETS else None
@@ -135,15 +140,16 @@ class RunSetupForm(Vertical):
         self.query_one("#dataset-note", Static).update(f"default dataset: {name} ({reason})")
 
     def memory_warning(self, config: TrainConfig) -> str | None:
-        """Why the run will not fit on the device, or None (fits, or not known yet)."""
-        analysis = analyze(self.app.spec, config.batch_size)
+        """Why the run will not fit on the device, or None (fits, or not known yet). With
+        several processes each GPU trains on its share of the batch."""
+        analysis = analyze(self.app.spec, config.process_batch_size)
         free = self._free_bytes.get(config.device)
         if not analysis.valid or free is None:
             return None
         need = analysis.totals.training_bytes
         if need <= free:
             return None
-        return (f"training {self.app.spec.name} at batch size {config.batch_size} needs about "
+        return (f"training {self.app.spec.name} at batch size {config.process_batch_size} needs about "
                 f"{binary_bytes(need)} but {config.device} has {binary_bytes(free)} free: "
                 f"a smaller batch size will fit")
 
@@ -157,11 +163,12 @@ class RunSetupForm(Vertical):
         if warning:
             note.update(f"⚠ {warning}")
             return
-        need = analyze(self.app.spec, config.batch_size).totals.training_bytes
+        need = analyze(self.app.spec, config.process_batch_size).totals.training_bytes
         free = self._free_bytes.get(config.device)
         where = f"{binary_bytes(free)} free on {config.device}" if free is not None else f"checking {config.device}…"
-        note.update(f"memory: about {binary_bytes(need)} to train at batch size {config.batch_size} (estimate); "
-                    f"{where}")
+        each = " per process" if config.nproc_per_node > 1 else ""
+        note.update(f"memory: about {binary_bytes(need)} to train at batch size {config.process_batch_size}{each} "
+                    f"(estimate); {where}")
 
     # --- start ---
 
