@@ -160,3 +160,11 @@ def test_a_rank_that_went_away_is_told_from_other_errors():
     gloo = RuntimeError("[third_party/gloo/gloo/transport/tcp/pair.cc:545] Read error: Connection reset by peer")
     assert lost_a_rank(gloo) and lost_a_rank(torch.distributed.DistBackendError("NCCL watchdog timeout"))
     assert not lost_a_rank(RuntimeError("mat1 and mat2 shapes cannot be multiplied")) and not lost_a_rank(ValueError())
+
+
+def test_the_monitor_polls_the_gpus_the_ranks_train_on():
+    from tui_cnn.backend.devices import training_gpus
+
+    assert training_gpus(2, {}) == [0, 1]
+    assert training_gpus(2, {"CUDA_VISIBLE_DEVICES": "2,3,5"}) == [2, 3]  # NVML numbers every GPU of the machine
+    assert training_gpus(2, {"CUDA_VISIBLE_DEVICES": "GPU-5f1c,GPU-77aa"}) == [0, 1]  # UUIDs: not mapped

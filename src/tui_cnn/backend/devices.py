@@ -105,6 +105,17 @@ def gpu_stats(index: int = 0) -> GpuStats | None:
         return None
 
 
+def training_gpus(count: int, environ: dict[str, str] | None = None) -> list[int]:
+    """NVML's indexes of the GPUs that CUDA devices 0..count-1 of a training process are:
+    NVML numbers every GPU of the machine, CUDA only those CUDA_VISIBLE_DEVICES lists (by
+    index; a list of UUIDs is not mapped: then the first ``count``)."""
+    visible = (os.environ if environ is None else environ).get("CUDA_VISIBLE_DEVICES", "")
+    indexes = [part.strip() for part in visible.split(",") if part.strip()]
+    if len(indexes) >= count and all(index.isdigit() for index in indexes[:count]):
+        return [int(index) for index in indexes[:count]]
+    return list(range(count))
+
+
 def gpu_count() -> int:
     """NVIDIA GPUs on this machine, as NVML sees them (no CUDA context, no torch); 0 without
     a driver or NVML."""

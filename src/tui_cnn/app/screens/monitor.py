@@ -307,15 +307,16 @@ class MonitorScreen(Screen):
             self.query_one(DevicePanel).show_device(info.kind, info.name, info.free_bytes)
 
     def _poll_gpu(self) -> None:
-        """GPU 0, or every GPU a live run on several uses (its ranks take GPUs 0..N-1)."""
+        """The training GPU, or every GPU a live run on several uses (its ranks take CUDA
+        devices 0..N-1)."""
         state = self.state
         self._read_gpu(state.processes if state.active and state.device == "cuda" else 1)
 
     @work(thread=True, exclusive=True, group="gpu", exit_on_error=False)
     def _read_gpu(self, count: int) -> None:
-        from ...backend.devices import gpu_stats
+        from ...backend.devices import gpu_stats, training_gpus
 
-        self.post_message(GpuPolled([gpu_stats(index) for index in range(count)]))
+        self.post_message(GpuPolled([gpu_stats(index) for index in training_gpus(count)]))
 
     def on_gpu_polled(self, message: GpuPolled) -> None:
         if message.stats[0] is None:
