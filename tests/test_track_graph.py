@@ -198,3 +198,19 @@ def test_json_has_the_top_level_fields_of_shapes_json():
     assert tracked["output_shape"] == [1, 1000] and tracked["built_on"] == "meta"
     add = next(layer for layer in tracked["layers"] if layer["name"] == "layer1.0/add")
     assert len(add["inputs"]) == 2 and add["depth"] == 3
+
+
+def test_a_model_that_returns_a_dict_has_an_output_shape():
+    class Heads(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.body = nn.Conv2d(3, 4, 3)
+            self.logits = nn.Linear(4, 2)
+
+        def forward(self, x):
+            features = self.body(x).mean((2, 3))
+            return {"logits": self.logits(features), "features": features}
+
+    summary = track(Heads(), (3, 8, 8), 2, "Heads")
+    assert summary.output_shape == (2, 2)
+    assert [row.name for row in summary.rows] == ["body", "mean", "logits"]

@@ -394,15 +394,10 @@ def _never_ran(model: nn.Module, called: set[int], seen: set[int], first: int) -
 
 
 def _first_shape(value: Any) -> Shape | None:
-    """The shape of a tensor, or of the first tensor in a tuple or list (torchinfo shows that one)."""
-    if isinstance(value, torch.Tensor):
-        return tuple(value.shape)
-    if isinstance(value, (tuple, list)):
-        for item in value:
-            shape = _first_shape(item)
-            if shape is not None:
-                return shape
-    return None
+    """The shape of a tensor, or of the first tensor in a tuple, list or dict (torchinfo shows
+    that one; a model may return a dict of outputs)."""
+    tensors = _tensors(value)
+    return tuple(tensors[0].shape) if tensors else None
 
 
 def layer_spec_of(module: nn.Module) -> LayerSpec | None:
