@@ -59,8 +59,13 @@ class InspectFailed(Message):
         self.reason = reason
 
 
+class Scroll(VerticalScroll, can_focus=False):
+    """Scrolls with the wheel, never takes the focus: the arrows step images and layers."""
+
+
 class InspectScreen(Screen):
     CSS_PATH = "inspect.tcss"
+    AUTO_FOCUS = ""  # nothing: the arrows are the screen's (None would mean the app's "*")
     BINDINGS = [
         Binding("right,n", "step(1)", "Next image"),
         Binding("left,p", "step(-1)", "Previous"),
@@ -95,21 +100,22 @@ class InspectScreen(Screen):
         yield Header()
         yield Static("Loading the model…", id="inspect-source")
         with Horizontal(id="inspect-body"):
-            with VerticalScroll(id="inspect-left"):
+            with Scroll(id="inspect-left"):
                 yield Static("", id="inspect-input")
                 yield DigitCanvas(id="inspect-canvas")
                 yield Static("", id="inspect-prediction")
             with Vertical(id="inspect-right"):
-                yield VerticalScroll(Static("", id="inspect-detail"), id="inspect-detail-scroll")
-                yield VerticalScroll(id="inspect-layers")
+                yield Scroll(Static("", id="inspect-detail"), id="inspect-detail-scroll")
+                yield Scroll(id="inspect-layers")
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one(DigitCanvas).display = False
         self.on_screen_resume()
 
     def on_screen_resume(self) -> None:
         """Shown (again): load what the app asks for, if it is not what is on screen."""
+        if not self.drawing:
+            self.set_focus(None)  # the arrows are the screen's (the canvas takes them only while drawing)
         wanted = getattr(self.app, "inspect_request", None)
         self.app.inspect_request = None
         if wanted is None:
@@ -336,7 +342,7 @@ class InspectScreen(Screen):
         return receptive_box(self.inspector.reports, self.layer_index, *self.cell)
 
     def _show_layers(self) -> None:
-        container = self.query_one("#inspect-layers", VerticalScroll)
+        container = self.query_one("#inspect-layers", Scroll)
         width = max(container.size.width or (self.app.size.width - 32), 20) - 2
         if len(self._layer_widgets) != len(self.view.layers):
             container.remove_children()
