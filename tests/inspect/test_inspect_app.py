@@ -16,6 +16,8 @@ from tui_cnn.app.screens.inspect import InspectScreen
 from tui_cnn.app.widgets.inspect.canvas import DigitCanvas
 from tui_cnn.domain.training import read_evaluation
 
+pytestmark = pytest.mark.slow  # a model trained for the screen (tiny_run), then torch in the app's worker
+
 
 async def shown(app: TuiCnnApp, what=lambda view: True):
     """Wait until Inspect shows a view (that passes ``what``), then for the screen to settle."""

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..domain.datasets import DATASETS, DatasetInfo, default_dataset
+from ..domain.datasets import DATASETS, DatasetInfo, default_dataset, missing_files
 from ..domain.inspect import THUMBNAIL_PIXELS, InspectionReport, LayerStats, Prediction, layer_names, window
 from ..domain.shapes import LayerReport, analyze
 from ..domain.spec import ModelSpec
@@ -147,12 +147,21 @@ class Inspector:
     # --- inputs ---
 
     def test_split(self):
-        """The dataset's test split on the CPU (None when no dataset takes this model's images)."""
-        if self._test is None and self.info is not None:
+        """The dataset's test split on the CPU; None when no dataset takes this model's images
+        or its files are not here (Inspect never downloads: ``why_no_test_images`` says so)."""
+        if self._test is None and self.info is not None and not self.why_no_test_images():
             from .data import load_data
 
             self._test = load_data(self.info.name, self.data_dir, "cpu").test
         return self._test
+
+    def why_no_test_images(self) -> str | None:
+        if self.info is None:
+            return f"no dataset takes {self.spec.name}'s {'x'.join(map(str, self.spec.input_shape))} images"
+        missing = [] if self.info.packaged else missing_files(self.info.name, self.data_dir)
+        if missing:
+            return f"the {self.info.name} test images are not in {missing[0].parent} (Inspect does not download)"
+        return None
 
     def test_size(self) -> int:
         split = self.test_split()
@@ -161,7 +170,7 @@ class Inspector:
     def test_view(self, index: int) -> View:
         split = self.test_split()
         if split is None:
-            raise InspectError(f"no dataset takes {self.spec.name}'s input shape, so there are no test images")
+            raise InspectError(f"no test images: {self.why_no_test_images()}")
         if not 0 <= index < len(split):
             raise InspectError(f"there are {len(split)} test images: --index must be 0 to {len(split) - 1}")
         return self.view(split.images[index].numpy(), int(split.labels[index]), f"test image {index}",

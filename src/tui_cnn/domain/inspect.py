@@ -46,7 +46,10 @@ class Prediction:
     label: int | None = None  # the true class, when known
 
     @property
-    def predicted(self) -> int:
+    def predicted(self) -> int | None:
+        """The most probable class; None for a model whose output is not class scores."""
+        if not self.probabilities:
+            return None
         return max(range(len(self.probabilities)), key=self.probabilities.__getitem__)
 
     def top(self, k: int = 3) -> list[tuple[int, float]]:
@@ -77,7 +80,8 @@ class InspectionReport:
         p = self.prediction
         lines = [self.source, *(f"note: {note}" for note in self.notes)]
         label = f"true {p.class_name(p.label)}, " if p.label is not None else ""
-        lines.append(f"{label}predicted {p.class_name(p.predicted)}")
+        lines.append(f"{label}predicted {p.class_name(p.predicted)}" if p.predicted is not None
+                     else "the model's output is not class scores")
         lines.append("top 3: " + ", ".join(f"{p.class_name(i)} {q:.1%}" for i, q in p.top(3)))
         width = max([len(layer.name) for layer in self.layers] + [5])
         lines.append(f"{'layer'.ljust(width)}  {'type':<12} {'output':<12} {'min':>9} {'max':>9} {'mean':>9} {'zeros':>6}")

@@ -154,7 +154,7 @@ class InspectScreen(Screen):
     @staticmethod
     def _blank_view(inspector):
         image = np.zeros(tuple(inspector.spec.input_shape), dtype=np.uint8)
-        return inspector.view(image, None, "a blank image (no test images for this input shape)")
+        return inspector.view(image, None, f"a blank image ({inspector.why_no_test_images()})")
 
     @work(thread=True, exclusive=True, group="inspect")
     def _compute(self, job) -> None:
