@@ -68,6 +68,10 @@ async def test_select_a_layer_channel_and_position_shows_the_dot_product(tiny_ru
         await pilot.press("down", "down")
         detail = text_of(app, "#inspect-detail")
         assert "features.2 MaxPool2d" in detail and "max = " in detail
+        await pilot.press("down")
+        detail = text_of(app, "#inspect-detail")
+        assert "features.3 Conv2d" in detail and "one kernel per input channel" in detail
+        assert "in ch 3: Σ w·x over 9" in detail  # 4 input channels: a sum per channel
 
 
 async def test_draw_a_digit_with_the_keyboard_and_the_mouse(tiny_run: Path):
@@ -90,6 +94,7 @@ async def test_draw_a_digit_with_the_keyboard_and_the_mouse(tiny_run: Path):
         assert canvas.pixels.max() == 0
         await pilot.press("escape")
         assert not canvas.display
+        await shown(app, lambda v: v.test_index == 0)  # back to the test image the drawing began on
 
 
 async def test_a_misclassified_digit_of_the_evaluation_opens_on_inspect(tiny_run: Path):

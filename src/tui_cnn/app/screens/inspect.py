@@ -34,6 +34,7 @@ from ..widgets.inspect.canvas import DigitCanvas
 from ..widgets.inspect.pixels import MARK, WINNER, PixelView, fit_columns, magnify, picture, tiled
 
 BAR_CELLS = 12
+MAX_KERNELS = 32  # a filter's kernels drawn one per input channel, up to this many
 DETAIL_MAP_PIXELS = 28  # a selected map is drawn at least this many pixels wide (magnified)
 
 
@@ -248,8 +249,9 @@ class InspectScreen(Screen):
             self.drawing = False
             self.query_one(DigitCanvas).display = False
             self.set_focus(None)
-            self._show_test_image(self.view.test_index or 0) if self.view is not None and self.inspector.test_size() \
-                else None
+            if self.inspector.test_size():  # back to the test images, where the drawing began
+                order = self.misclassified
+                self._show_test_image(order[self.step_index] if order is not None else self.step_index)
 
     def on_digit_canvas_drawn(self, message: DigitCanvas.Drawn) -> None:
         self._predict_drawing(message.pixels)
@@ -386,6 +388,13 @@ class InspectScreen(Screen):
         if weights.shape[0] == 1 and weights.size <= 49:
             parts.append(_line("filter weights:", "italic"))
             parts.append(_line("\n".join("  ".join(f"{w:>7.3f}" for w in row) for row in weights[0])))
+        else:
+            shown = weights[:MAX_KERNELS]
+            parts.append(_line(f"filter {self.channel}, one kernel per input channel"
+                               f"{f' (first {len(shown)} of {len(weights)})' if len(weights) > len(shown) else ''}:",
+                               "italic"))
+            kernels = [magnify(np.asarray(normalise(k.tolist())), factor) for k in shown]
+            parts.append(picture(tiled(kernels, fit_columns(60, kernels[0].shape[1]))))
         patch = window_values(layer, *self.cell)
         bias = float(layer.bias[self.channel]) if layer.bias is not None else None
         following = self.view.layers[self.layer_index + 1].type if self.layer_index + 1 < len(self.view.layers) else None
