@@ -52,6 +52,17 @@ def crash_line(spec: ModelSpec, error: BaseException) -> str:
     return f"{what}; your model {spec.name} is saved in {path} (details in {crash_log_path().name} beside it)."
 
 
+def _closed_palette_race(error: Exception) -> bool:
+    """Textual's command palette searches in a worker that looks up its list; closed while a
+    search starts (a key typed, then escape, faster than the screen), the worker finds no
+    list and its error ended the app (found by the key fuzzer). Nothing is lost: ignore it."""
+    from textual.css.query import NoMatches
+    from textual.worker import WorkerFailed
+
+    return (isinstance(error, WorkerFailed) and isinstance(error.error, NoMatches)
+            and "CommandPalette" in str(error.error))
+
+
 SCREENS_BY_KEY = (("1", "tracker", "Tracker"), ("2", "builder", "Builder"), ("3", "monitor", "Train"),
                   ("5", "inspect", "Inspect"))
 
@@ -138,6 +149,8 @@ class TuiCnnApp(App[None]):
         # Textual has no public hook for an unhandled error; this is the one its App routes
         # every such error through (harlequin overrides it too). Save first, then let Textual
         # close the app as usual, showing our one line (CrashSaved.__rich__) for the traceback.
+        if _closed_palette_race(error):
+            return
         if self._crash is None:
             try:
                 line = crash_line(self.spec, error)

@@ -7,6 +7,8 @@ from __future__ import annotations
 import math
 
 from textual.content import Content
+from textual.strip import Strip
+from textual.visual import Visual
 from textual.reactive import reactive
 from textual.widget import Widget
 
@@ -31,6 +33,7 @@ class ShapeFlow(Widget, can_focus=False):
         super().__init__(**kwargs)
         self._summary: ModelSummary | None = None
         self._shapes: tuple = ()
+        self._layout: tuple | None = None  # (summary, rows, measures) of the summary shown
 
     def show(self, summary: ModelSummary) -> None:
         shapes = (summary.input_shape, *(row.report.output_shape for row in summary.rows))
@@ -43,29 +46,51 @@ class ShapeFlow(Widget, can_focus=False):
     def get_content_height(self, container, viewport, width: int) -> int:
         return len(self._summary.rows) + 1 if self._summary else 1
 
-    def render(self) -> Content:
+    def render_line(self, y: int) -> Strip:
+        """One bar. Textual asks only for the lines in view: a 5,000-layer model draws the
+        few dozen on screen, not 5,000 (which took seconds on every repaint)."""
+        width = self.size.width
+        rows = self._rows()
+        if y >= len(rows):
+            return Strip.blank(width, self.rich_style)
+        line = self._line(rows, y)
+        return Visual.to_strips(self, line, width, 1, self.visual_style, pad=True)[0]
+
+    def _rows(self) -> list[tuple[str, str, tuple[int, ...] | None]]:
         if self._summary is None:
-            return Content("")
-        rows = [("", "input", self._summary.input_shape)]
-        rows += [(row.name, row.report.type, row.report.output_shape) for row in self._summary.rows]
-        images = [s for _, _, s in rows if s is not None and len(s) == 4]
-        widest = max((math.sqrt(s[2] * s[3]) for s in images), default=1)
-        deepest = max((s[1] for s in images), default=1)
-        name_width = max(len(name) for name, _, _ in rows)
-        type_width = min(18, max(len(t) for _, t, _ in rows))
-        label_width = max(len(fmt.per_sample(s)) for _, _, s in rows)
+            return []
+        if self._layout is None or self._layout[0] is not self._summary:
+            rows = [("", "input", self._summary.input_shape)]
+            rows += [(row.name, row.report.type, row.report.output_shape) for row in self._summary.rows]
+            images = [s for _, _, s in rows if s is not None and len(s) == 4]
+            self._layout = (self._summary, rows, {
+                "widest": max((math.sqrt(s[2] * s[3]) for s in images), default=1),
+                "deepest": max((s[1] for s in images), default=1),
+                "name": max(len(name) for name, _, _ in rows),
+                "type": min(18, max(len(t) for _, t, _ in rows)),
+                "label": max(len(fmt.per_sample(s)) for _, _, s in rows),
+            })
+        return self._layout[1]
+
+    def _line(self, rows: list, index: int) -> Content:
+        measures = self._layout[2]
+        name_width, type_width, label_width = measures["name"], measures["type"], measures["label"]
         room = max(4, self.size.width - name_width - type_width - label_width - 4)
-        lines = []
-        for index, (name, type_name, shape) in enumerate(rows):
-            label = f"{name:>{name_width}} {type_name[:type_width]:<{type_width}} {fmt.per_sample(shape):>{label_width}} "
-            if shape is None:
-                bar, style = "?", "$text-error"
-            elif len(shape) == 4:
-                length = max(1, round(room * math.sqrt(shape[2] * shape[3]) / widest))
-                bar, style = _shade(shape[1], deepest) * length, "$primary"
-            else:
-                bar, style = "▏", "$secondary"
-            selected = self.highlight is not None and index == self.highlight + 1
-            label_style = "reverse" if selected else "$text-muted"
-            lines.append(Content.from_markup(f"[{label_style}]$label[/][{style}]$bar[/]", label=label, bar=bar))
-        return Content("\n").join(lines)
+        name, type_name, shape = rows[index]
+        label = f"{name:>{name_width}} {type_name[:type_width]:<{type_width}} {fmt.per_sample(shape):>{label_width}} "
+        if shape is None:
+            bar, style = "?", "$text-error"
+        elif len(shape) == 4:
+            length = max(1, round(room * math.sqrt(shape[2] * shape[3]) / measures["widest"]))
+            bar, style = _shade(shape[1], measures["deepest"]) * length, "$primary"
+        else:
+            bar, style = "▏", "$secondary"
+        selected = self.highlight is not None and index == self.highlight + 1
+        label_style = "reverse" if selected else "$text-muted"
+        return Content.from_markup(f"[{label_style}]$label[/][{style}]$bar[/]", label=label, bar=bar)
+
+    def render(self) -> Content:
+        """All the bars as one text (what tests and snapshots read); the screen draws with
+        ``render_line``."""
+        rows = self._rows()
+        return Content("\n").join(self._line(rows, index) for index in range(len(rows)))
