@@ -109,7 +109,7 @@ async def test_a_batch_too_big_for_the_device_asks_before_starting():
         form = app.screen.query_one("RunSetupForm")
         form.query_one("#field-device").value = "cpu"
         await pilot.pause()
-        form.show_device_memory("cpu", 1 << 20)  # as if the device had 1 MiB free
+        form.show_device("cpu", 1 << 20)  # as if the device had 1 MiB free
         await pilot.pause()
         assert "free" in str(form.query_one("#memory-note").render())
         assert form.query_one("#memory-note").has_class("-warning")

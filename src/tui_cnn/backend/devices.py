@@ -1,7 +1,9 @@
 """Which device trains, what it is, and how busy the GPU is.
 
-torch is imported inside the functions that need it and NVML (nvidia-ml-py) inside
-``gpu_stats``, so a monitor can poll GPU statistics without paying for either up front.
+Two ways to describe a device. ``resolve_device``/``describe_device`` import torch: only the
+training processes call them. ``probe_device`` and ``gpu_stats`` read NVML (nvidia-ml-py, as
+nvitop does) and the OS, never torch: the app calls them, so it never loads torch and never
+opens a CUDA context (hundreds of MiB held on the training GPU for as long as it is open).
 """
 
 from __future__ import annotations
@@ -56,6 +58,47 @@ def describe_device(device: str) -> DeviceInfo:
         return DeviceInfo(kind, "Apple GPU", torch.mps.recommended_max_memory(), None)
     total, free = _system_memory()
     return DeviceInfo("cpu", _cpu_name(), total, free)
+
+
+@dataclass(frozen=True)
+class DeviceProbe:
+    """What the app can say of a device before any training process runs."""
+
+    kind: str  # the device a run would use: "cuda" | "mps" | "cpu"
+    info: DeviceInfo | None  # None: this device is not here
+    problem: str | None = None  # why it cannot train here, for the form
+
+
+def probe_device(name: str) -> DeviceProbe:
+    """``name`` (auto, cpu, cuda, mps) as NVML and the OS see it: no torch. ``auto`` is
+    predicted as the training process will resolve it (CUDA when NVML finds a GPU, then MPS on
+    Apple silicon, then the CPU)."""
+    gpus = gpu_count()
+    apple = sys.platform == "darwin" and platform.machine() == "arm64"
+    kind = name if name != "auto" else "cuda" if gpus else "mps" if apple else "cpu"
+    if kind == "cuda":
+        if not gpus:
+            return DeviceProbe(kind, None, "no NVIDIA GPU here (NVML finds none): choose cpu or auto")
+        return DeviceProbe(kind, _nvml_device_info(0))
+    if kind == "mps":
+        if not apple:
+            return DeviceProbe(kind, None, "Apple MPS exists only on Apple silicon Macs: choose cpu or auto")
+        total, _ = _system_memory()
+        return DeviceProbe(kind, DeviceInfo(kind, "Apple GPU", total, None))
+    total, free = _system_memory()
+    return DeviceProbe("cpu", DeviceInfo("cpu", _cpu_name(), total, free))
+
+
+def _nvml_device_info(index: int) -> DeviceInfo | None:
+    try:
+        pynvml = _nvml()
+        handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+        memory = pynvml.nvmlDeviceGetMemoryInfo(handle)
+        name = pynvml.nvmlDeviceGetName(handle)
+        return DeviceInfo("cuda", name.decode() if isinstance(name, bytes) else str(name),
+                          int(memory.total), int(memory.free))
+    except Exception:  # noqa: BLE001 - NVML went away between the count and the read
+        return None
 
 
 def _cpu_name() -> str:

@@ -62,6 +62,12 @@ class _Progress:
     best_val_acc: float = -1.0
     best_epoch: int = 0
     smoothed_loss: float | None = None
+    # The stopped epoch's sums so far, so that once resumed its figures (train loss and
+    # accuracy, images/s) cover the whole epoch, not only the part after the resume.
+    epoch_loss_sum: float = 0.0
+    epoch_correct: int = 0
+    epoch_trained: int = 0
+    epoch_train_s: float = 0.0
 
 
 class Trainer:
@@ -226,9 +232,9 @@ class Trainer:
     def _device(self) -> str:
         device = resolve_device(self.config.device)
         if device == "cuda" and not torch.cuda.is_available():
-            raise TrainingFailed("CUDA is not available here (no NVIDIA GPU or driver): use --device cpu or auto")
+            raise TrainingFailed("CUDA is not available here (no NVIDIA GPU or driver): train on device cpu or auto")
         if device == "mps" and not torch.backends.mps.is_available():
-            raise TrainingFailed("Apple MPS is not available here: use --device cpu or auto")
+            raise TrainingFailed("Apple MPS is not available here: train on device cpu or auto")
         if self.group is not None:
             if device == "mps":
                 raise TrainingFailed("several processes train on CUDA GPUs or the CPU, not on Apple MPS: "
@@ -249,7 +255,7 @@ class Trainer:
         """Train one epoch; False when stopped part-way."""
         config, progress = self.config, self._progress
         batches = loop.data.batches_per_epoch(config.batch_size)
-        loop.begin_epoch()
+        loop.begin_epoch(progress)
         generator = torch.Generator(device=loop.device).manual_seed(config.seed * 1_000_003 + epoch)
         window: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []  # (loss, logits, labels) not yet read
         shard = (self.group.rank, self.group.world_size) if self.group else (0, 1)
@@ -257,7 +263,11 @@ class Trainer:
                                                 skip=progress.batches_done, shard=shard)
         for batch, (images, labels) in enumerate(epoch_batches, start=progress.batches_done + 1):
             if not self._may_go_on(loop, batch):
+                if window:  # the batches since the last report count in the epoch's sums
+                    self._report(loop, window, epoch, batch - 1, batches)
                 progress.batches_done = batch - 1
+                progress.epoch_loss_sum, progress.epoch_correct = loop.loss_sum, loop.correct
+                progress.epoch_trained, progress.epoch_train_s = loop.trained, loop.elapsed()
                 return False
             with loop.autocast():
                 logits = loop.step_model(images)
@@ -273,6 +283,7 @@ class Trainer:
                 self._report(loop, window, epoch, batch, batches)
                 window = []
         progress.batches_done = 0
+        progress.epoch_loss_sum, progress.epoch_correct, progress.epoch_trained, progress.epoch_train_s = 0.0, 0, 0, 0.0
         return True
 
     def _may_go_on(self, loop: "_Loop", batch: int) -> bool:
@@ -436,14 +447,17 @@ class _Loop:
         self.model, self.step_model, self.optimizer, self.scheduler = model, step_model, optimizer, scheduler
         self.data, self.autocast, self.device = data, autocast, device
 
-    def begin_epoch(self) -> None:
-        self.loss_sum, self.correct, self.trained, self.paused_s = 0.0, 0, 0, 0.0
+    def begin_epoch(self, progress: _Progress) -> None:
+        """Sums from zero, or from where a stopped epoch left them (a resume)."""
+        self.loss_sum, self.correct, self.trained = progress.epoch_loss_sum, progress.epoch_correct, progress.epoch_trained
+        self.paused_s, self.carried_s = 0.0, progress.epoch_train_s
         if self.device.startswith("cuda"):
             torch.cuda.reset_peak_memory_stats()
         self.started = time.perf_counter()
 
     def elapsed(self) -> float:
-        return time.perf_counter() - self.started - self.paused_s
+        """Training time of this epoch so far (pauses left out, time before a resume counted)."""
+        return time.perf_counter() - self.started - self.paused_s + self.carried_s
 
     def lr(self) -> float:
         return self.optimizer.param_groups[0]["lr"]

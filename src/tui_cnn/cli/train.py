@@ -7,46 +7,60 @@ import contextlib
 import signal
 import sys
 from dataclasses import fields, replace
-from typing import Any
+from typing import Any, Callable
 
 import click
 
-from ..domain.training import DATASETS, DEVICES, OPTIMIZERS, SCHEDULES, TrainConfig
+from ..domain.settings import Setting, SettingError, parse_setting
+from ..domain.training import SETTINGS, TrainConfig
 from .common import EXIT_INVALID, EXIT_OK, fail, load_model_or_exit, load_run_or_exit, model_argument
 
 EXIT_STOPPED = 130  # stopped with Ctrl+C (the shell's convention for SIGINT); checkpoint kept
 _DEFAULTS = TrainConfig()
 
 
-def _default(name: str) -> str:
-    return f"(default: {getattr(_DEFAULTS, name)})"
+class SettingType(click.ParamType):
+    """A training setting's value, parsed and checked by the declaration the form uses too."""
+
+    def __init__(self, name: str, declared: Setting) -> None:
+        self.setting_name, self.declared = name, declared
+        self.name = declared.kind.__name__
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        if self.declared.choices:
+            return "[" + "|".join(self.declared.choices) + "]"
+        return {int: "INTEGER", float: "NUMBER"}.get(self.declared.kind, "PATH")
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            return parse_setting(self.setting_name, self.declared, str(value))
+        except SettingError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+def _option(name: str, declared: Setting) -> Callable[[Callable], Callable]:
+    default = getattr(_DEFAULTS, name)
+    if declared.kind is bool:  # a flag that sets the value other than the default
+        return click.option(declared.flag, name, flag_value=not default, default=None,
+                            help=declared.help if not default else f"no {declared.help}")
+    shown = "" if default is None or "default:" in declared.help else f" (default: {default})"
+    names = [f"--{name.replace('_', '-')}", *([declared.short] if declared.short else [])]
+    return click.option(*names, name, type=SettingType(name, declared), help=declared.help + shown)
+
+
+def training_options(command: Callable) -> Callable:
+    """One click option per declared training setting (TrainConfig), in declaration order."""
+    for name, declared in reversed(SETTINGS.items()):
+        if declared.cli:
+            command = _option(name, declared)(command)
+    return command
 
 
 @click.command()
 @model_argument(required=False)
-@click.option("--dataset", type=click.Choice(DATASETS), help="default: mnist if found in --data-dir, else mnist-sample")
-@click.option("--data-dir", type=click.Path(file_okay=False), help="torchvision root holding MNIST/raw/... "
-              "(default: ~/.cache/tui-cnn/data)")
-@click.option("--epochs", type=click.IntRange(min=1), help=_default("epochs"))
-@click.option("--batch-size", "-b", type=click.IntRange(min=1), help=_default("batch_size"))
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), help=_default("lr"))
-@click.option("--optimizer", type=click.Choice(OPTIMIZERS), help=_default("optimizer"))
-@click.option("--schedule", type=click.Choice(SCHEDULES), help=_default("schedule"))
-@click.option("--weight-decay", type=click.FloatRange(min=0), help=_default("weight_decay"))
-@click.option("--label-smoothing", type=click.FloatRange(0, 1, max_open=True), help=_default("label_smoothing"))
-@click.option("--device", type=click.Choice(DEVICES), help="auto: CUDA, then Apple MPS, then the CPU")
-@click.option("--seed", type=int, help=_default("seed"))
-@click.option("--no-amp", "amp", flag_value=False, default=None, help="no bfloat16 autocast on CUDA")
-@click.option("--compile", "compile_", is_flag=True, default=None, help="torch.compile the model")
-@click.option("--augment", is_flag=True, default=None, help="random shifts (and flips for CIFAR-10), on the device")
-@click.option("--val-fraction", type=click.FloatRange(0, 1, max_open=True),
-              help="hold out this much of the training split for validation (default: validate on test)")
-@click.option("--run-dir", type=click.Path(file_okay=False), help="default: runs/<date>-<time>-<model>/")
+@training_options
 @click.option("--resume", "resume", type=click.Path(exists=True, file_okay=False),
               help="continue this run directory at the epoch after its last checkpoint")
-@click.option("--nproc-per-node", type=click.IntRange(min=1),
-              help="train on this many processes under torchrun: one per GPU, or on the CPU (gloo); "
-                   "--batch-size is the global batch (default: 1)")
 @click.option("--headless", is_flag=True, help="train in the terminal, without the app")
 def train(model: str | None, resume: str | None, headless: bool, **options: Any) -> None:
     """Train a spec file or preset (default SimpleCNN). Exit 0 when training finished, 1 when
@@ -54,7 +68,7 @@ def train(model: str | None, resume: str | None, headless: bool, **options: Any)
     from ..backend.train_process import too_many_processes, under_torchrun
     from ..domain.datasets import check_spec_matches
 
-    given = {name.rstrip("_"): value for name, value in options.items() if value is not None}
+    given = {name: value for name, value in options.items() if value is not None}
     spec, config = _resumed(resume, model, given) if resume else _new_run(model, given)
     problems = [*config.validate(), too_many_processes(config.nproc_per_node, config.device)]
     if any(problems):

@@ -19,63 +19,72 @@ from pathlib import Path
 from typing import Any
 
 from . import datasets
+from .settings import MAX_SEED, Setting, SettingError, check_setting, setting
 
 DATASETS = tuple(datasets.DATASETS)  # ("mnist", "mnist-sample", "fashion-mnist", "kmnist", "cifar10")
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "step", "cosine", "onecycle")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+#: The largest batch a setting takes: 2**20 images (far past any GPU's memory for these models).
+MAX_BATCH_SIZE = 2**20
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    dataset: str = "mnist"
-    data_dir: str | None = None  # torchvision root (holds MNIST/raw/...); None: per-user cache
-    epochs: int = 3
-    batch_size: int = 64
-    optimizer: str = "adam"
-    lr: float = 1e-3
-    momentum: float = 0.9  # SGD only
-    nesterov: bool = False  # SGD only
-    weight_decay: float = 0.0
-    schedule: str = "constant"
-    label_smoothing: float = 0.0
-    seed: int = 0
-    device: str = "auto"
-    amp: bool = True  # bfloat16 autocast, CUDA only
-    compile: bool = False  # torch.compile
-    augment: bool = False  # random translate (+ horizontal flip for CIFAR-10), on the device
-    val_fraction: float = 0.0  # > 0: hold out this much of train for validation instead of test
-    run_dir: str | None = None  # None: runs/<date>-<time>-<model>/
-    progress_every: int = 10  # batches between BatchProgress events
-    resume: str | None = None  # a run directory: continue it at the epoch after its last checkpoint
-    nproc_per_node: int = 1  # > 1: that many processes under torchrun (one per GPU), batch_size is the global batch
+    """A run's settings. Each field is declared once, with its bounds and help (settings.py):
+    the CLI's options, the monitor's form and ``validate`` all come from these lines."""
+
+    dataset: str = setting("mnist", "the dataset (default: mnist if found in --data-dir, else mnist-sample)",
+                           label="dataset", choices=DATASETS)
+    data_dir: str | None = setting(None, "torchvision root holding MNIST/raw/... (default: ~/.cache/tui-cnn/data)",
+                                   kind=str, label="data folder", optional=True,
+                                   placeholder="default (per-user cache)")
+    epochs: int = setting(3, "passes over the training split", label="epochs", minimum=1, maximum=100_000)
+    batch_size: int = setting(64, "images per optimizer step (the global batch with --nproc-per-node)",
+                              label="batch size", minimum=1, maximum=MAX_BATCH_SIZE, short="-b")
+    optimizer: str = setting("adam", "the optimizer", label="optimizer", choices=OPTIMIZERS)
+    # Past ~3.4e38 torch cannot even apply the step (float32 overflow, a traceback); anything
+    # far above 1 diverges, which the engine reports as a failure that names the step.
+    lr: float = setting(1e-3, "the learning rate (the peak of the schedule)", label="learning rate",
+                        minimum=0, min_open=True, maximum=1e12)
+    momentum: float = setting(0.9, "SGD's momentum", minimum=0, maximum=1, max_open=True)
+    nesterov: bool = setting(False, "SGD with Nesterov momentum", flag="--nesterov")
+    weight_decay: float = setting(0.0, "L2 penalty (decoupled with adamw)", label="weight decay",
+                                  minimum=0, maximum=10)
+    schedule: str = setting("constant", "how the learning rate changes over the run", label="schedule",
+                            choices=SCHEDULES)
+    label_smoothing: float = setting(0.0, "cross-entropy label smoothing", label="label smoothing",
+                                     minimum=0, maximum=1, max_open=True)
+    val_fraction: float = setting(
+        0.1, "hold out this much of the training split (seeded) for validation: per-epoch figures, the best "
+        "checkpoint; the test split is scored once, at the end. 0: validate on the test split (it then leaks "
+        "into model selection)", label="validation share", minimum=0, maximum=0.9)
+    augment: bool = setting(False, "random shifts of up to 2 pixels (and flips for CIFAR-10), on the device",
+                            label="augment", flag="--augment")
+    seed: int = setting(0, "seeds the weights, the data order and the validation hold-out", label="seed",
+                        minimum=0, maximum=MAX_SEED)
+    device: str = setting("auto", "auto: CUDA, then Apple MPS, then the CPU", label="device", choices=DEVICES)
+    amp: bool = setting(True, "bfloat16 autocast (CUDA only)", label="bf16 autocast", flag="--no-amp")
+    compile: bool = setting(False, "torch.compile the model", label="torch.compile", flag="--compile")
+    run_dir: str | None = setting(None, "where the run is written (default: runs/<date>-<time>-<model>/)",
+                                  kind=str, optional=True)
+    progress_every: int = setting(10, "batches between progress events", minimum=1, maximum=1_000_000, cli=False)
+    resume: str | None = setting(None, "a run directory to continue at the epoch after its last checkpoint",
+                                 kind=str, optional=True, cli=False)
+    nproc_per_node: int = setting(1, "train on this many processes under torchrun: one per GPU, or on the CPU "
+                                  "(gloo); --batch-size is the global batch", label="processes", minimum=1,
+                                  maximum=1024)
 
     def validate(self) -> list[str]:
-        """Problems a person can fix before the run starts, in plain words."""
+        """Problems a person can fix before the run starts, in plain words: every declared
+        bound (a config.json with wrong types lands here too), then what ties settings together."""
         problems = []
-        if self.dataset not in DATASETS:
-            problems.append(f"dataset must be one of {', '.join(DATASETS)}, got {self.dataset!r}")
-        if self.optimizer not in OPTIMIZERS:
-            problems.append(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
-        if self.schedule not in SCHEDULES:
-            problems.append(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
-        if self.device not in DEVICES:
-            problems.append(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
-        if self.epochs < 1:
-            problems.append(f"epochs must be at least 1, got {self.epochs}")
-        if self.batch_size < 1:
-            problems.append(f"batch size must be at least 1, got {self.batch_size}")
-        if not self.lr > 0:
-            problems.append(f"learning rate must be positive, got {self.lr}")
-        if not 0 <= self.val_fraction < 1:
-            problems.append(f"val_fraction must be in [0, 1), got {self.val_fraction}")
-        if self.progress_every < 1:
-            problems.append(f"progress_every must be at least 1, got {self.progress_every}")
-        if not 0 <= self.label_smoothing < 1:
-            problems.append(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
-        if self.nproc_per_node < 1:
-            problems.append(f"nproc_per_node must be at least 1, got {self.nproc_per_node}")
-        elif self.batch_size % self.nproc_per_node:
+        for name, declared in SETTINGS.items():
+            try:
+                check_setting(name, declared, getattr(self, name))
+            except SettingError as exc:
+                problems.append(str(exc))
+        if not problems and self.batch_size % self.nproc_per_node:
             problems.append(f"the batch size ({self.batch_size}) is the global batch and must divide evenly among "
                             f"the {self.nproc_per_node} processes of --nproc-per-node")
         return problems
@@ -92,6 +101,10 @@ class TrainConfig:
     def from_json(cls, data: dict[str, Any]) -> "TrainConfig":
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+#: Every training setting's declaration, in the order the CLI's help and the form show them.
+SETTINGS: dict[str, Setting] = {f.name: f.metadata["setting"] for f in fields(TrainConfig)}
 
 
 @dataclass(frozen=True)

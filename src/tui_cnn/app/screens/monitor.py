@@ -48,7 +48,7 @@ STOP_WAIT_S = 30.0  # how long leaving the app waits for the trainer to stop
 
 
 class DeviceDescribed(Message):
-    def __init__(self, device: str, info) -> None:  # info: backend.devices.DeviceInfo | None
+    def __init__(self, device: str, info) -> None:  # info: backend.devices.DeviceProbe
         super().__init__()
         self.device, self.info = device, info
 
@@ -292,17 +292,18 @@ class MonitorScreen(Screen):
 
     @work(thread=True, group="device", exit_on_error=False)
     def _describe_device(self, device: str) -> None:
-        try:
-            from ...backend.devices import describe_device, resolve_device
+        """NVML and the OS, never torch: the app must not load torch nor open a CUDA context."""
+        from ...backend.devices import DeviceProbe, probe_device
 
-            info = describe_device(resolve_device(device))
-        except Exception:  # noqa: BLE001 - e.g. cuda asked for where there is none: no figure to show
-            info = None
-        self.post_message(DeviceDescribed(device, info))
+        try:
+            probe = probe_device(device)
+        except Exception as exc:  # noqa: BLE001 - an odd OS: say so, keep the form usable
+            probe = DeviceProbe(device, None, f"cannot describe {device} here ({exc})")
+        self.post_message(DeviceDescribed(device, probe))
 
     def on_device_described(self, message: DeviceDescribed) -> None:
-        info = message.info
-        self.query_one(RunSetupForm).show_device_memory(message.device, info.free_bytes if info else None)
+        probe, info = message.info, message.info.info
+        self.query_one(RunSetupForm).show_device(message.device, info.free_bytes if info else None, probe.problem)
         if info is not None and self.state.status == "idle":
             self.query_one(DevicePanel).show_device(info.kind, info.name, info.free_bytes)
 

@@ -1,41 +1,40 @@
-"""The run set-up form: dataset, data folder, epochs, batch size, optimizer, learning rate,
-schedule, device, seed and processes (DDP under torchrun), checked as they are typed
-(TrainConfig.validate, whether the model fits the dataset, and the machine has the GPUs or
-cores for the processes), and the shape engine's training-memory estimate against the
-device's free memory, so an out-of-memory shows before the run starts."""
+"""The run set-up form: one field for each training setting declared with a label
+(domain/training.py: dataset, data folder, epochs, batch size, optimizer, learning rate, ...),
+checked as it is typed by the same parser the command line uses, its error beside it; then
+what ties the settings to the model (the dataset's shape) and the shape engine's
+training-memory estimate against the device's free memory, so an out-of-memory shows before
+the run starts."""
 
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 
 from textual.app import ComposeResult
-from textual.containers import Grid, Vertical
+from textual.containers import Grid, Vertical, VerticalScroll
 from textual.message import Message
-from textual.widgets import Button, Input, Label, Select, Static
+from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from ....backend.train_process import too_many_processes
 from ....domain.datasets import DATASETS, check_spec_matches, default_dataset
 from ....domain.format import binary_bytes
+from ....domain.settings import SettingError, parse_setting
 from ....domain.shapes import analyze
-from ....domain.training import DEVICES, OPTIMIZERS, SCHEDULES, TrainConfig
+from ....domain.training import SETTINGS, TrainConfig
+from ..validators import ParsedBy
 
-NUMBER_FIELDS = {"epochs": int, "batch_size": int, "lr": float, "seed": int, "nproc_per_node": int}
-CHOICE_FIELDS = {"dataset": tuple(DATASETS), "optimizer": OPTIMIZERS, "schedule": SCHEDULES, "device": DEVICES}
-LABELS = {"dataset": "dataset", "data_dir": "data folder", "epochs": "epochs", "batch_size": "batch size",
-          "optimizer": "optimizer", "lr": "learning rate", "schedule": "schedule", "device": "device",
-          "seed": "seed", "nproc_per_node": "processes"}
-ORDER = ("dataset", "data_dir", "epochs", "batch_size", "optimizer", "lr", "schedule", "device", "seed",
-         "nproc_per_node")
+#: The settings the form shows, in their declared order.
+FORM_SETTINGS = {name: declared for name, declared in SETTINGS.items() if declared.label}
 
 
-class RunSetupForm(Vertical):
+class RunSetupForm(VerticalScroll):
     class StartRequested(Message):
         def __init__(self, config: TrainConfig) -> None:
             super().__init__()
             self.config = config
 
     class DeviceChosen(Message):
-        """The screen answers with ``show_device_memory`` (finding out needs torch: a worker)."""
+        """The screen answers with ``show_device`` (NVML and the OS, in a worker)."""
 
         def __init__(self, device: str) -> None:
             super().__init__()
@@ -46,27 +45,33 @@ class RunSetupForm(Vertical):
         super().__init__(**kwargs)
         self._base = base
         self._free_bytes: dict[str, int | None] = {}  # device name -> free bytes, once known
+        self._device_problems: dict[str, str | None] = {}  # device name -> why it cannot train here
 
     def compose(self) -> ComposeResult:
         with Grid(id="setup-fields"):
-            for name in ORDER:
-                yield Label(LABELS[name], classes="field-label")
-                yield self._field(name, getattr(self._base, name))
-            yield Label("")
-            yield Button("Start training (r)", id="start", variant="success", compact=True)
+            for name, declared in FORM_SETTINGS.items():
+                yield Label(declared.label, classes="field-label")
+                with Vertical(classes="field-box"):
+                    yield self._field(name, getattr(self._base, name))
+                    yield Static("", id=f"error-{name}", classes="field-error").set_styles("display: none;")
+        yield Button("Start training (r)", id="start", variant="success", compact=True)
+        yield Static("", id="problems", classes="note")
         yield Static("", id="dataset-note", classes="note")
         yield Static("", id="memory-note", classes="note")
-        yield Static("", id="problems", classes="note")
 
     @staticmethod
-    def _field(name: str, value) -> Input | Select:
-        if name in CHOICE_FIELDS:
-            return Select([(choice, choice) for choice in CHOICE_FIELDS[name]], value=value, allow_blank=False,
-                          compact=True, id=f"field-{name}")
-        kind = NUMBER_FIELDS.get(name)
+    def _field(name: str, value) -> Input | Select | Checkbox:
+        declared = SETTINGS[name]
+        if declared.choices:
+            return Select([(choice, choice) for choice in declared.choices], value=value, allow_blank=False,
+                          compact=True, id=f"field-{name}", tooltip=declared.help)
+        if declared.kind is bool:
+            return Checkbox(value=bool(value), compact=True, id=f"field-{name}", tooltip=declared.help)
+        # A plain text field: no key filter, no length cut, so what is typed stays what was
+        # typed; the declaration's parser says what is wrong with it, beside the field.
         return Input("" if value is None else str(value), compact=True, id=f"field-{name}",
-                     type="integer" if kind is int else "number" if kind is float else "text",
-                     placeholder="default (per-user cache)" if name == "data_dir" else "")
+                     validators=[ParsedBy(partial(parse_setting, name, declared))], tooltip=declared.help,
+                     placeholder=declared.placeholder)
 
     def on_mount(self) -> None:
         self.watch(self.app, "spec", lambda _: self.recheck(), init=False)
@@ -78,33 +83,39 @@ class RunSetupForm(Vertical):
     def fill(self, config: TrainConfig) -> None:
         """Show a run's settings (e.g. the one `tui-cnn train` started)."""
         self._base = config
-        for name in ORDER:
+        for name in FORM_SETTINGS:
             value = getattr(config, name)
             field = self.query_one(f"#field-{name}")
-            if isinstance(field, Select):
-                field.value = value
-            else:
+            if isinstance(field, Input):
                 field.value = "" if value is None else str(value)
+            else:
+                field.value = value
+
+    def _field_values(self) -> tuple[dict, dict[str, str]]:
+        """Each field's value, and each field's problem (by setting name)."""
+        values, errors = {}, {}
+        for name, declared in FORM_SETTINGS.items():
+            field = self.query_one(f"#field-{name}")
+            if isinstance(field, Input):
+                try:
+                    values[name] = parse_setting(name, declared, field.value)
+                except SettingError as exc:
+                    errors[name] = str(exc)
+            else:
+                values[name] = field.value
+        device_problem = self._device_problems.get(values.get("device"))
+        if device_problem and "device" not in errors:
+            errors["device"] = device_problem
+        return values, errors
 
     def read(self) -> tuple[TrainConfig | None, list[str]]:
         """The config the fields describe, or the problems that stop it, in words."""
-        values, problems = {}, []
-        for name in ORDER:
-            raw = self.query_one(f"#field-{name}").value
-            if name in NUMBER_FIELDS:
-                try:
-                    values[name] = NUMBER_FIELDS[name](raw)
-                except ValueError:
-                    problems.append(f"{LABELS[name]}: {raw!r} is not a number")
-            elif name == "data_dir":
-                values[name] = raw.strip() or None  # blank: the per-user cache
-            else:
-                values[name] = raw
-        if problems:
-            return None, problems
+        values, errors = self._field_values()
+        if errors:
+            return None, list(errors.values())
         config = replace(self._base, **values)
         problems = config.validate()
-        if not problems:
+        if not problems:  # the machine has the GPUs or cores for the processes (NVML and the OS)
             problems += filter(None, [too_many_processes(config.nproc_per_node, config.device)])
         if not analyze(self.app.spec, config.batch_size).valid:
             problems.append(f"{self.app.spec.name} has errors: fix them in the builder (2)")
@@ -123,13 +134,27 @@ class RunSetupForm(Vertical):
             self.post_message(self.DeviceChosen(str(event.value)))
         self.recheck()
 
-    def show_device_memory(self, device: str, free_bytes: int | None) -> None:
+    def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
+        self.recheck()
+
+    def show_device(self, device: str, free_bytes: int | None, problem: str | None = None) -> None:
+        """What the screen found out about ``device``: its free memory, or why it cannot train here."""
         self._free_bytes[device] = free_bytes
+        self._device_problems[device] = problem
         self.recheck()
 
     def recheck(self) -> None:
+        _, errors = self._field_values()
+        for name in FORM_SETTINGS:
+            error = errors.get(name)
+            shown = self.query_one(f"#error-{name}", Static)
+            shown.update(f"✗ {error}" if error else "")
+            shown.display = error is not None
+            self.query_one(f"#field-{name}").set_class(error is not None, "-invalid")
         config, problems = self.read()
-        self.query_one("#problems", Static).update("\n".join(f"✗ {p}" for p in problems))
+        # Field errors stand beside their fields; the list under the button holds the rest.
+        others = [problem for problem in problems if problem not in errors.values()]
+        self.query_one("#problems", Static).update("\n".join(f"✗ {p}" for p in others))
         self.query_one("#start", Button).disabled = bool(problems)
         self._show_dataset_note()
         self._show_memory_note(config)
@@ -165,7 +190,12 @@ class RunSetupForm(Vertical):
             return
         need = analyze(self.app.spec, config.process_batch_size).totals.training_bytes
         free = self._free_bytes.get(config.device)
-        where = f"{binary_bytes(free)} free on {config.device}" if free is not None else f"checking {config.device}…"
+        if free is not None:
+            where = f"{binary_bytes(free)} free on {config.device}"
+        elif config.device in self._free_bytes:  # known, but the device reports no free figure (MPS)
+            where = f"{config.device}: free memory not reported"
+        else:
+            where = f"checking {config.device}…"
         each = " per process" if config.nproc_per_node > 1 else ""
         note.update(f"memory: about {binary_bytes(need)} to train at batch size {config.process_batch_size}{each} "
                     f"(estimate); {where}")
