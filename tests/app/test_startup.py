@@ -25,3 +25,31 @@ def test_the_first_frame_is_painted_without_torch():
     result = subprocess.run([sys.executable, "-c", FIRST_PAINT], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
+
+
+MONITOR_SHOWN = textwrap.dedent("""
+    import asyncio, sys
+    from tui_cnn.app.app import TuiCnnApp
+    from tui_cnn.app.widgets.monitor.setup_form import RunSetupForm
+
+    async def main():
+        app = TuiCnnApp(start_mode="monitor")
+        async with app.run_test(size=(120, 40)) as pilot:
+            form = app.screen.query_one(RunSetupForm)
+            for _ in range(200):  # the device is described in a worker: wait for its answer
+                await pilot.pause(0.05)
+                if "free on" in str(form.query_one("#memory-note").render()):
+                    break
+            print("described:", "free on" in str(form.query_one("#memory-note").render()))
+            print("torch:", "torch" in sys.modules)
+
+    asyncio.run(main())
+""")
+
+
+def test_showing_the_monitor_describes_the_device_without_torch():
+    """The device panel and the form's free memory come from NVML and the OS: the app never
+    loads torch (539 MiB) nor opens a CUDA context to describe a device."""
+    result = subprocess.run([sys.executable, "-c", MONITOR_SHOWN], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["described:", "True", "torch:", "False"]

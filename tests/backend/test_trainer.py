@@ -42,12 +42,15 @@ def test_a_run_learns_and_writes_every_file(simple_cnn, tiny_config):
     assert metrics == [e.metrics for e in of_type(events, EpochEnd)]
     assert all(m.peak_mem_bytes > 2**20 for m in metrics)  # torch's on a GPU, the process's resident memory on the CPU
     progress = of_type(events, BatchProgress)
-    assert [p.batch for p in progress[:4]] == [2, 4, 6, 8]  # every 2 batches; 256 // 32 = 8 a epoch
+    assert [p.batch for p in progress[:3]] == [2, 4, 6]  # every 2 batches (and the epoch's last)
     evaluation = read_evaluation(trainer.run_dir)
     assert evaluation == of_type(events, Evaluated)[0].evaluation
     assert sum(map(sum, evaluation.confusion_matrix)) == 64 and len(evaluation.per_class_accuracy) == 10
     assert read_events(trainer.run_dir) == events
-    assert read_run_config(trainer.run_dir)["dataset"]["train_size"] == 256
+    # Honest validation: 10% of the 256 training images held out (seeded); the test split
+    # (64 images) is scored once, at the end, and picks nothing.
+    assert (events[0].train_size, events[0].val_size, events[0].test_size) == (230, 26, 64)
+    assert read_run_config(trainer.run_dir)["dataset"]["train_size"] == 230
     model = build_model(simple_cnn)
     model.load_state_dict(load_checkpoint(trainer.run_dir / "checkpoint-best.pt")["model"])
 
@@ -175,3 +178,23 @@ def test_out_of_memory_fails_suggesting_half_the_batch(simple_cnn, tiny_config, 
     _, events = train(simple_cnn, tiny_config)
 
     assert events[-1].reason == "out of memory at batch size 32: try --batch-size 16"
+
+
+def test_a_resumed_epoch_reports_the_whole_epoch_not_the_part_after_the_resume(simple_cnn, tiny_config, tmp_path):
+    """Stopped at batch 4 of 7 and resumed: the epoch's train loss and accuracy are those of an
+    uninterrupted run (same seed on the CPU), not of the 3 batches after the resume."""
+    config = replace(tiny_config, progress_every=2)
+    _, whole = train(simple_cnn, replace(config, run_dir=str(tmp_path / "whole")))
+
+    stopped_events = []
+    trainer = Trainer(simple_cnn, replace(config, run_dir=str(tmp_path / "parts")), [stopped_events.append])
+    trainer.listeners.append(lambda e: isinstance(e, BatchProgress) and e.batch == 4 and trainer.stop())
+    trainer.run()
+    assert isinstance(stopped_events[-1], Stopped)
+    _, resumed = train(simple_cnn, config, resume=trainer.run_dir)
+
+    expected, got = of_type(whole, EpochEnd)[0].metrics, of_type(resumed, EpochEnd)[0].metrics
+    assert of_type(resumed, BatchProgress)[0].batch == 6  # it really resumed part-way
+    assert got.train_loss == pytest.approx(expected.train_loss, rel=1e-5)
+    assert got.train_acc == pytest.approx(expected.train_acc)
+    assert got.val_acc == pytest.approx(expected.val_acc)

@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ..domain.training import (BatchProgress, EpochEnd, EpochMetrics, Evaluated, Failed, Finished, LogMessage, Paused,
-                               Resumed, RunStarted, Stopped, TrainingEvent)
+                               Resumed, RunStarted, Stopped, TrainingEvent, validation_source)
 
 EPOCH_COLUMNS = ("epoch", "loss", "acc", "val loss", "val acc", "lr", "time", "img/s", "")
 
@@ -42,7 +42,8 @@ class Reporter:
         if isinstance(event, RunStarted):
             self.epochs, self.run_dir = event.epochs, event.run_dir
             self.note(f"training {event.model} ({event.params:,} parameters) on {event.dataset} "
-                      f"({event.train_size:,} train / {event.val_size:,} validation images) on {event.device} "
+                      f"({event.train_size:,} train / {event.val_size:,} validation images: "
+                      f"{validation_source(float(event.config.get('val_fraction', 0) or 0))}) on {event.device} "
                       f"({event.device_name})" + (f" x {event.processes} processes (DDP)" if event.processes > 1 else "")
                       + f": {event.epochs} epoch{'s' if event.epochs != 1 else ''} of {event.batches_per_epoch} batches"
                       + (f", resuming at epoch {event.start_epoch}" if event.start_epoch > 1 else ""))
@@ -55,7 +56,7 @@ class Reporter:
         elif isinstance(event, Evaluated):
             ev = event.evaluation
             worst = min(range(len(ev.per_class_accuracy)), key=ev.per_class_accuracy.__getitem__)
-            self.note(f"test accuracy {ev.accuracy:.2%} (weakest class {ev.classes[worst]}: "
+            self.note(f"{ev.split} accuracy {ev.accuracy:.2%}, scored once at the end (weakest class {ev.classes[worst]}: "
                       f"{ev.per_class_accuracy[worst]:.0%}); details in {self.run_dir}/eval.json")
         elif isinstance(event, Finished):
             self.note(f"finished in {event.total_time_s:.1f}s: best validation accuracy {event.best_val_acc:.2%} "

@@ -103,6 +103,13 @@ class TrainConfig:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
+def validation_source(val_fraction: float) -> str:
+    """What the per-epoch validation figures (and the best checkpoint) are measured on."""
+    if val_fraction > 0:
+        return f"{val_fraction:.0%} of the training split, held out"
+    return "the test split (validation share 0: the test set also picks the best epoch)"
+
+
 #: Every training setting's declaration, in the order the CLI's help and the form show them.
 SETTINGS: dict[str, Setting] = {f.name: f.metadata["setting"] for f in fields(TrainConfig)}
 
@@ -174,6 +181,7 @@ class Evaluation:
     confusion_matrix: list[list[int]]  # rows: true class, columns: predicted
     classes: list[str] = field(default_factory=list)
     misclassified: list[Misclassified] = field(default_factory=list)
+    split: str = "test"  # scored once, at the end of the run: it picked nothing
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from textual.worker import get_current_worker
 from ...domain.datasets import default_dataset
 from ...domain.spec import ModelSpec
 from ...domain.training import (EpochEnd, Evaluated, Failed, Finished, LogMessage, Paused, Resumed, RunStarted,
-                                Stopped, TrainConfig, TrainingEvent)
+                                Stopped, TrainConfig, TrainingEvent, validation_source)
 from ..widgets.confirm import ConfirmScreen
 from ..widgets.monitor.device_panel import DevicePanel
 from ..widgets.monitor.epoch_table import EpochTable
@@ -234,15 +234,17 @@ class MonitorScreen(Screen):
         if isinstance(event, RunStarted):
             self.app.latest_run_dir = event.run_dir
             self.query_one(DevicePanel).show_device(event.device, event.device_name, processes=event.processes)
+            source = validation_source(float(event.config.get("val_fraction", 0) or 0))
             self._log(f"started: {event.params:,} parameters, {event.train_size:,} training / {event.val_size:,} "
-                      f"validation images on {event.device_name}; run directory {event.run_dir}")
+                      f"validation images ({source}) on {event.device_name}; run directory {event.run_dir}")
         elif isinstance(event, EpochEnd):
             m = event.metrics
             saved = "checkpoint-last.pt" + (" and checkpoint-best.pt" if event.best else "")
             self._log(f"epoch {m.epoch}: train loss {m.train_loss:.4f}, val acc {percent(m.val_acc)}"
                       f"{' (best)' if event.best else ''}; saved {saved}")
         elif isinstance(event, Evaluated):
-            self._log(f"evaluated on the test set: accuracy {percent(event.evaluation.accuracy)}")
+            self._log(f"evaluated once on the {event.evaluation.split} split: accuracy "
+                      f"{percent(event.evaluation.accuracy)}")
         elif isinstance(event, Finished):
             self._log(f"finished in {duration(event.total_time_s)}: best epoch {event.best_epoch} "
                       f"(val acc {percent(event.best_val_acc)})")

@@ -116,7 +116,8 @@ class EvaluationPanel(VerticalScroll):
             return
         tested = sum(map(sum, evaluation.confusion_matrix))
         self.query_one("#eval-summary", Static).update(
-            f"[b]Test accuracy {percent(evaluation.accuracy)}[/b] on {grouped(tested)} test images")
+            f"[b]Test accuracy {percent(evaluation.accuracy)}[/b] on {grouped(tested)} {evaluation.split} images, "
+            "scored once at the end")
         self.query_one(ConfusionGrid).show(evaluation)
         wrong = len(evaluation.misclassified)
         self.query_one("#misclassified-title", Static).update(

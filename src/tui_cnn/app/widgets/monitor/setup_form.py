@@ -13,7 +13,7 @@ from functools import partial
 from textual.app import ComposeResult
 from textual.containers import Grid, Vertical, VerticalScroll
 from textual.message import Message
-from textual.widgets import Button, Checkbox, Input, Label, Select, Static
+from textual.widgets import Button, Input, Label, Select, Static
 
 from ....backend.train_process import too_many_processes
 from ....domain.datasets import DATASETS, check_spec_matches, default_dataset
@@ -60,13 +60,14 @@ class RunSetupForm(VerticalScroll):
         yield Static("", id="memory-note", classes="note")
 
     @staticmethod
-    def _field(name: str, value) -> Input | Select | Checkbox:
+    def _field(name: str, value) -> Input | Select:
         declared = SETTINGS[name]
         if declared.choices:
             return Select([(choice, choice) for choice in declared.choices], value=value, allow_blank=False,
                           compact=True, id=f"field-{name}", tooltip=declared.help)
-        if declared.kind is bool:
-            return Checkbox(value=bool(value), compact=True, id=f"field-{name}", tooltip=declared.help)
+        if declared.kind is bool:  # a choice of two, read and changed like the other choices
+            return Select([("on", True), ("off", False)], value=bool(value), allow_blank=False, compact=True,
+                          id=f"field-{name}", tooltip=declared.help)
         # A plain text field: no key filter, no length cut, so what is typed stays what was
         # typed; the declaration's parser says what is wrong with it, beside the field.
         return Input("" if value is None else str(value), compact=True, id=f"field-{name}",
@@ -132,9 +133,6 @@ class RunSetupForm(VerticalScroll):
     def on_select_changed(self, event: Select.Changed) -> None:
         if event.select.id == "field-device":
             self.post_message(self.DeviceChosen(str(event.value)))
-        self.recheck()
-
-    def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
         self.recheck()
 
     def show_device(self, device: str, free_bytes: int | None, problem: str | None = None) -> None:

@@ -1,0 +1,81 @@
+"""The monitor's set-up form, typed into as a person would: a value stays what was typed, a
+refused one says why beside its field, and a device that is not here says so."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import Button, Input, Select
+
+from tests.helpers import async_wait_until
+from tui_cnn.app.app import TuiCnnApp
+from tui_cnn.app.widgets.monitor.setup_form import FORM_SETTINGS, RunSetupForm
+
+
+async def type_into(pilot, field: Input, text: str) -> None:
+    field.focus()
+    field.value = ""
+    await pilot.press(*text)
+    await pilot.pause()
+
+
+@pytest.mark.parametrize(("name", "text", "error"), [
+    ("batch_size", "1e9", "batch size must be >= 1 and <= 1,048,576"),
+    ("batch_size", "2.5", "batch size must be a whole number"),
+    ("epochs", "1e3", None),  # 1,000 epochs: a whole number, taken as typed
+    ("weight_decay", "nan", "weight decay must be a finite number"),
+    ("lr", "1e308", "learning rate must be > 0 and <= 1e+12"),
+])
+async def test_a_typed_value_stays_as_typed_and_a_refused_one_says_why_beside_its_field(name, text, error):
+    app = TuiCnnApp(start_mode="monitor")
+    async with app.run_test(size=(120, 40)) as pilot:
+        form = app.screen.query_one(RunSetupForm)
+        field = form.query_one(f"#field-{name}", Input)
+        await type_into(pilot, field, text)
+        assert field.value == text  # never cut, filtered or rounded into another number
+        shown = str(form.query_one(f"#error-{name}").render())
+        start = form.query_one("#start", Button)
+        if error is None:
+            assert shown == "" and not field.has_class("-invalid")
+        else:
+            assert error in shown and field.has_class("-invalid") and start.disabled
+            assert app.current_mode == "monitor"  # digits typed into a field never switched screens
+
+
+async def test_every_declared_setting_with_a_label_has_a_field():
+    app = TuiCnnApp(start_mode="monitor")
+    async with app.run_test(size=(120, 40)):
+        form = app.screen.query_one(RunSetupForm)
+        for name in FORM_SETTINGS:
+            assert form.query_one(f"#field-{name}") is not None
+
+
+async def test_cuda_chosen_without_a_gpu_says_so_beside_the_device_and_never_waits_forever(monkeypatch):
+    from tui_cnn.backend import devices
+
+    monkeypatch.setattr(devices, "gpu_count", lambda: 0)  # this machine has none either; be sure
+    app = TuiCnnApp(start_mode="monitor")
+    async with app.run_test(size=(120, 40)) as pilot:
+        form = app.screen.query_one(RunSetupForm)
+        form.query_one("#field-device", Select).value = "cuda"
+        await async_wait_until(lambda: "no NVIDIA GPU" in str(form.query_one("#error-device").render()),
+                               what="the device field to say there is no GPU")
+        assert "--device" not in str(form.query_one("#error-device").render())  # no CLI flag inside the app
+        assert "checking cuda" not in str(form.query_one("#memory-note").render())
+        assert form.query_one("#start", Button).disabled
+
+
+def test_setup_tab_at_80x24_with_a_refused_value(snap_compare, monkeypatch):
+    """At 80x24 the errors stand beside their fields, in view (they once sat below the screen)."""
+    from tui_cnn.backend import devices
+
+    fixed = devices.DeviceProbe("cpu", devices.DeviceInfo("cpu", "Test CPU (2 cores)", 16 << 30, 8 << 30))
+    monkeypatch.setattr(devices, "probe_device", lambda name: fixed)  # the same picture on every machine
+    async def type_bad_batch(pilot):
+        await pilot.pause()
+        field = pilot.app.screen.query_one("#field-batch_size", Input)
+        field.focus()
+        field.value = ""
+        await pilot.press(*"1e9")
+        await pilot.pause()
+
+    assert snap_compare(TuiCnnApp(start_mode="monitor"), terminal_size=(80, 24), run_before=type_bad_batch)
