@@ -130,3 +130,19 @@ def test_snapshot(snap_compare, tiny_run: Path, size):
         await pilot.pause()
 
     assert snap_compare(app, run_before=run_before, terminal_size=size)
+
+
+async def test_a_run_without_a_checkpoint_yet_says_so_and_r_loads_it_once_written(tiny_run: Path, tmp_path: Path):
+    import shutil
+
+    run = tmp_path / "running"
+    run.mkdir()
+    shutil.copy(tiny_run / "config.json", run / "config.json")
+    app = TuiCnnApp(start_mode="monitor", run_dir=str(run))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("5")
+        await async_wait_until(lambda: "no checkpoint yet" in text_of(app, "#inspect-source"), what="the reason")
+        shutil.copy(tiny_run / "checkpoint-best.pt", run / "checkpoint-best.pt")  # the first epoch ends
+        await pilot.press("r")
+        view = await shown(app)
+        assert view.test_index == 0 and app.screen.inspector.trained

@@ -96,6 +96,7 @@ class InspectScreen(Screen):
         self.cell = (0, 0)  # the chosen position in the selected layer's map
         self.drawing = False
         self._layer_widgets: list[tuple[Static, PixelView]] = []
+        self._loading = False  # a model is being loaded for self.request
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -110,24 +111,23 @@ class InspectScreen(Screen):
                 yield Scroll(id="inspect-layers")
         yield Footer()
 
-    def on_mount(self) -> None:
-        self.on_screen_resume()
-
     def on_screen_resume(self) -> None:
         """Shown (again): load what the app asks for, if it is not what is on screen."""
         if not self.drawing:
             self.set_focus(None)  # the arrows are the screen's (the canvas takes them only while drawing)
-        wanted = getattr(self.app, "inspect_request", None)
+        wanted = self.app.inspect_request
         self.app.inspect_request = None
         if wanted is None:
-            wanted = InspectRequest(getattr(self.app, "latest_run_dir", None) or getattr(self.app, "run_dir", None))
-            if self.request is not None and wanted.run_dir == self.request.run_dir and (
-                    wanted.run_dir is not None or self.inspector is None or self.inspector.spec == self.app.spec):
-                return
+            wanted = InspectRequest(self.app.latest_run_dir)
+            same_run = self.request is not None and wanted.run_dir == self.request.run_dir
+            if same_run and (self._loading or self.inspector is not None and (
+                    wanted.run_dir is not None or self.inspector.spec == self.app.spec)):
+                return  # still what the app shows, or on its way (a failed load is tried again)
         self.open(wanted)
 
     def open(self, request: InspectRequest) -> None:
         self.request = request
+        self._loading = True
         self.misclassified = None
         self.step_index = 0
         self._load(request, self.app.spec)
@@ -180,6 +180,7 @@ class InspectScreen(Screen):
             self.post_message(ViewReady(*result))
 
     def on_view_ready(self, message: ViewReady) -> None:
+        self._loading = False
         self.inspector, self.view = message.inspector, message.view
         if message.order is not None:
             self.misclassified = message.order
@@ -191,6 +192,7 @@ class InspectScreen(Screen):
         self._show()
 
     def on_inspect_failed(self, message: InspectFailed) -> None:
+        self._loading = False
         self.query_one("#inspect-source", Static).update(Text(f"Cannot inspect: {message.reason}", "bold red"))
         self.notify(message.reason, title="Inspect", severity="error")
 
