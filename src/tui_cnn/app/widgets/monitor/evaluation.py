@@ -70,7 +70,7 @@ class ConfusionGrid(Static):
 class DigitCard(Static, can_focus=True):
     """A misclassified digit: click it or press enter to look inside the model on it."""
 
-    BINDINGS = [Binding("enter", "choose", "Inspect", show=False)]
+    BINDINGS = [Binding("enter", "choose", "Inspect this digit")]
 
     def __init__(self, example: Misclassified, content) -> None:
         super().__init__(content, classes="digit")
