@@ -20,3 +20,10 @@ def private_state_dir(tmp_path, monkeypatch):
 @pytest.fixture
 def simple_cnn() -> ModelSpec:
     return load_preset("SimpleCNN")
+
+
+@pytest.fixture
+def on_a_terminal(monkeypatch):
+    """The command line as if run in a terminal: CliRunner's stdin and stdout are not one,
+    and the app commands refuse to start without a terminal."""
+    monkeypatch.setattr("tui_cnn.cli.common.stdio_is_terminal", lambda: True)

@@ -60,3 +60,17 @@ def help_text(app) -> str:
     console = Console(width=120, file=io.StringIO(), color_system=None)
     console.print(app.screen.keys_table())
     return console.file.getvalue()
+
+
+def record_notifications(app) -> list[str]:
+    """Every notification's text from now on, through the public ``App.notify`` (every
+    widget's and screen's ``notify`` calls it), which still shows each toast."""
+    seen: list[str] = []
+    show = app.notify
+
+    def notify(message, *args, **kwargs):
+        seen.append(str(message))
+        return show(message, *args, **kwargs)
+
+    app.notify = notify
+    return seen

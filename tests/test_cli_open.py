@@ -14,7 +14,7 @@ from tui_cnn.domain.training import TrainConfig
 
 
 @pytest.fixture
-def opened(monkeypatch):
+def opened(monkeypatch, on_a_terminal):
     """Record how the app would open instead of taking over the terminal."""
     seen = {}
 

@@ -100,7 +100,7 @@ def test_a_bad_target_says_why(user_dir, target, message):
         load_target(target)
 
 
-def test_the_cli_prints_json_and_exits_clearly_on_errors(user_dir):
+def test_the_cli_prints_json_and_exits_clearly_on_errors(user_dir, on_a_terminal):
     runner = CliRunner()
     ok = runner.invoke(main, ["track", "usernet:Net", "--input", "3,32,32", "--batch-size", "2", "--json"])
     assert ok.exit_code == 0, ok.output

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import help_text
+from tests.helpers import help_text, record_notifications
 
 from textual.widgets import Input
 
@@ -212,6 +212,7 @@ async def test_a_bad_file_leaves_the_model_untouched_and_unsaved_changes_are_gua
     save_spec(load_preset("LeNet5"), good)
     app = TuiCnnApp(simple_cnn, start_mode="builder")
     async with app.run_test(size=SIZE) as pilot:
+        notes = record_notifications(app)
         await pilot.press("r")  # an unsaved change
         changed = app.spec
         assert "unsaved changes" in builder(app).quit_warning()
@@ -220,7 +221,7 @@ async def test_a_bad_file_leaves_the_model_untouched_and_unsaved_changes_are_gua
         await pilot.press("y")
         await answer_path(pilot, bad)
         assert app.spec == changed
-        assert any("input_shape must be a list [C, H, W]" in n.message for n in app._notifications)
+        assert any("input_shape must be a list [C, H, W]" in message for message in notes)
         await pilot.press("ctrl+o", "y")
         await answer_path(pilot, good)
         assert app.spec == load_preset("LeNet5")

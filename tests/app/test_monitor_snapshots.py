@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import record_notifications
+
 from tui_cnn.app.app import TuiCnnApp
 from tui_cnn.domain.presets import load_preset
 from tui_cnn.domain.specfile import spec_to_dict
@@ -88,11 +90,12 @@ async def test_o_opens_a_run_directory_and_says_when_it_is_not_one(finished_run,
 
     app = TuiCnnApp(start_mode="monitor")
     async with app.run_test(size=(100, 32)) as pilot:
+        notes = record_notifications(app)
         await pilot.press("o")
         app.screen.query_one("#run-path").value = str(tmp_path / "nowhere")
         await pilot.press("enter")
         assert app.screen.state.status == "idle"
-        assert any("not a readable run directory" in n.message for n in app._notifications)
+        assert any("not a readable run directory" in message for message in notes)
 
         await pilot.press("o")
         app.screen.query_one("#run-path").value = str(finished_run)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from textual.widgets import Input, Static
 
-from tests.helpers import help_text
+from tests.helpers import help_text, record_notifications
 
 from tui_cnn.app.app import TuiCnnApp
 from tui_cnn.app.screens.tracker import APPLY_AFTER_S
@@ -159,11 +159,12 @@ async def test_the_command_palette_asks_which_module_to_track():
 
     app = TuiCnnApp(load_preset("SimpleCNN"))
     async with app.run_test(size=(80, 24)) as pilot:
+        notes = record_notifications(app)
         await pilot.press("ctrl+p", *"Track your own", "enter")
         await pilot.pause()
         assert isinstance(app.screen, TrackPrompt)
         await pilot.press(*"no_such_module_here:Net", "enter")
         await app.workers.wait_for_complete()
         await pilot.pause()
-        assert any("no module named 'no_such_module_here'" in str(n.message) for n in app._notifications)
+        assert any("no module named 'no_such_module_here'" in message for message in notes)
         assert app.screen.query_one(LayerTable).row_count == 8  # still SimpleCNN

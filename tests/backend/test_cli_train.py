@@ -48,7 +48,7 @@ def test_bad_arguments_exit_2():
     assert run("--resume", "/no/such/run", "--headless").exit_code == 2
 
 
-def test_without_headless_the_app_opens_on_the_monitor_with_the_run(monkeypatch, mnist_root):
+def test_without_headless_the_app_opens_on_the_monitor_with_the_run(monkeypatch, mnist_root, on_a_terminal):
     from tui_cnn.app.app import TuiCnnApp
 
     opened = []

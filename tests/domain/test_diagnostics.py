@@ -245,3 +245,57 @@ def test_any_input_gives_diagnostics_not_exceptions(layers, input_shape, batch_s
     for diagnostic in analysis.diagnostics:
         if diagnostic.fix is not None:
             analyze(diagnostic.fix.apply(analysis.spec))
+
+
+# --- absurd figures: a broken layer counts for nothing, sizes are bounded, memory warns ---
+
+
+def test_a_broken_layer_counts_for_nothing_in_the_totals():
+    """in_channels = 10**6 on a 1-channel input: the layer cannot be built, so its
+    parameters (once 3,999,999,999,992,000,000,000,008 with a 10**30 size) are not the model's."""
+    broken = ModelSpec("test", (1, 28, 28), (conv("Conv2d", in_channels=10**6, out_channels=8, kernel_size=3),
+                                             conv("Flatten"), conv("Linear", out_features=10)))
+    analysis = analyze(broken, batch_size=1)
+    assert analysis.layers[0].has_error
+    assert analysis.layers[0].params == 0 and analysis.layers[0].macs == 0
+    assert analysis.totals.params == analysis.layers[2].params == 8 * 26 * 26 * 10 + 10
+
+
+@pytest.mark.parametrize(("field", "value"), [("out_channels", 10**30), ("kernel_size", (3, 10**30)),
+                                              ("stride", 2**31)])
+def test_sizes_beyond_what_pytorch_builds_are_errors(field, value):
+    args = {"out_channels": 8, "kernel_size": 3, field: value}
+    error = only_error(ModelSpec("test", (1, 28, 28), (conv("Conv2d", **args),)))
+    assert error.field == field and "beyond any layer PyTorch can build" in error.message
+
+
+def test_sizes_that_multiply_past_64_bits_are_errors():
+    spec = ModelSpec("test", (2**31 - 1, 4, 4), (conv("Conv2d", out_channels=2**31 - 1, kernel_size=3),))
+    error = only_error(spec)
+    assert "more than PyTorch can count" in error.message
+
+
+@pytest.mark.parametrize(("type_name", "field", "value", "said"), [
+    ("BatchNorm2d", "eps", 0.0, "must be above 0"), ("BatchNorm2d", "eps", -1e-5, "must be above 0"),
+    ("BatchNorm2d", "eps", float("nan"), "finite"), ("BatchNorm2d", "momentum", float("inf"), "finite"),
+    ("BatchNorm2d", "momentum", 1.5, "between 0 and 1"), ("LeakyReLU", "negative_slope", float("-inf"), "finite"),
+])
+def test_float_fields_refuse_what_breaks_training(type_name, field, value, said):
+    spec = ModelSpec("test", (1, 28, 28), (conv("Conv2d", out_channels=4, kernel_size=3), conv(type_name, **{field: value})))
+    error = only_error(spec)
+    assert error.field == field and said in error.message
+
+
+def test_training_memory_beyond_any_gpu_is_a_warning_not_an_error():
+    from tui_cnn.domain.format import binary_bytes
+    from tui_cnn.domain.shapes import TRAINING_MEMORY_WARNING_BYTES
+
+    wide = ModelSpec("test", (3, 224, 224), (conv("Conv2d", out_channels=4096, kernel_size=3, padding=1),
+                                             conv("Conv2d", out_channels=4096, kernel_size=3, padding=1)))
+    small = analyze(wide, batch_size=8)
+    assert small.totals.training_bytes < TRAINING_MEMORY_WARNING_BYTES and not small.diagnostics
+    big = analyze(wide, batch_size=256)
+    assert big.valid and big.totals.training_bytes > TRAINING_MEMORY_WARNING_BYTES
+    (warning,) = big.diagnostics
+    assert (warning.layer, warning.field, warning.severity) == (None, "batch_size", "warning")
+    assert binary_bytes(big.totals.training_bytes) in warning.message and "TiB" not in warning.message

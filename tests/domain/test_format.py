@@ -10,7 +10,8 @@ from tui_cnn.domain import format as fmt
 @pytest.mark.parametrize(
     ("n", "text"),
     [(0, "0"), (999, "999"), (1000, "1K"), (4096, "4.1K"), (401_408, "401K"), (999_999, "1M"),
-     (16_056_320, "16.1M"), (250_000_000, "250M"), (2_510_000_000, "2.51G"), (2.5, "2.5")],
+     (16_056_320, "16.1M"), (250_000_000, "250M"), (2_510_000_000, "2.51G"), (2.5, "2.5"),
+     (4.2e15, "4.2P"), (4 * 10**27, "4e+27")],
 )
 def test_compact_keeps_three_significant_figures(n, text):
     assert fmt.compact(n) == text
@@ -19,7 +20,8 @@ def test_compact_keeps_three_significant_figures(n, text):
 @pytest.mark.parametrize(
     ("n", "text"),
     [(12, "12 B"), (1023, "1023 B"), (1024, "1.0 KiB"), (802_816, "784.0 KiB"), (1_048_560, "1.0 MiB"),
-     (2_000_000, "1.9 MiB")],
+     (2_000_000, "1.9 MiB"), (657 << 30, "657.0 GiB"), (3 << 40, "3.0 TiB"), (900 << 40, "900.0 TiB"),
+     (5 << 50, "5.0 PiB"), (2 << 60, "2.0 EiB"), (1 << 90, "1024.0 YiB")],
 )
 def test_binary_bytes(n, text):
     assert fmt.binary_bytes(n) == text

@@ -58,6 +58,9 @@ def open_app(target: str | None) -> None:
     """Open the app on a spec file or preset (default: SimpleCNN), or on a finished
     run's directory (its curves, table and evaluation, on the training monitor)."""
     spec, app_options = resolve_open_target(target)
+    from .common import require_terminal
+
+    require_terminal("without one, use tui-cnn shapes, export, or train --headless")
     from ..app.app import TuiCnnApp
 
     TuiCnnApp(spec, **app_options).run_and_exit()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
@@ -20,6 +21,21 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     """One clear line on stderr, no traceback."""
     click.echo(f"tui-cnn: {message}", err=True)
     sys.exit(code)
+
+
+def stdio_is_terminal() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def require_terminal(instead: str) -> None:
+    """The app draws on a terminal: with stdin or stdout a pipe or a file it would write
+    escape codes forever and never exit. ``instead`` says what works without one.
+    textual-serve runs the app with pipes but names its web driver in TEXTUAL_DRIVER, and
+    that driver needs no terminal, so a chosen driver passes."""
+    if os.environ.get("TEXTUAL_DRIVER"):
+        return
+    if not stdio_is_terminal():
+        fail(f"no terminal: the app needs stdin and stdout on a terminal ({instead})")
 
 
 def load_model_or_exit(name_or_path: str | None) -> ModelSpec:

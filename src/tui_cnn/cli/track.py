@@ -9,7 +9,7 @@ import json
 
 import click
 
-from .common import EXIT_INVALID, EXIT_USAGE, InputShape, fail
+from .common import EXIT_INVALID, EXIT_USAGE, InputShape, fail, require_terminal
 
 
 @click.command()
@@ -23,6 +23,8 @@ def track(target: str, input_shape: tuple[int, int, int], batch_size: int, as_js
 
     Exit 2 if it cannot be imported or built, 1 if its forward pass fails on this input.
     """
+    if not as_json:  # before torch loads: refused at once
+        require_terminal("without one, use --json")
     from ..backend.introspect import TrackError, build_target, track as track_module
 
     try:

@@ -13,7 +13,8 @@ import click
 
 from ..domain.settings import Setting, SettingError, parse_setting
 from ..domain.training import SETTINGS, TrainConfig
-from .common import EXIT_INVALID, EXIT_OK, fail, load_model_or_exit, load_run_or_exit, model_argument
+from .common import (EXIT_INVALID, EXIT_OK, fail, load_model_or_exit, load_run_or_exit, model_argument,
+                     require_terminal)
 
 EXIT_STOPPED = 130  # stopped with Ctrl+C (the shell's convention for SIGINT); checkpoint kept
 _DEFAULTS = TrainConfig()
@@ -79,6 +80,7 @@ def train(model: str | None, resume: str | None, headless: bool, **options: Any)
     if not headless and not under_torchrun():  # under torchrun each rank is a process of one run: no app
         from ..app.app import TuiCnnApp
 
+        require_terminal("without one, add --headless")
         TuiCnnApp(spec, start_mode="monitor", train_config=config).run_and_exit()
         return
     sys.exit(_train_headless(spec, config))

@@ -17,15 +17,22 @@ def compact(n: float) -> str:
     """16.1M, 401K, 3.2G: three significant figures at most, for tables. Rounded before the
     unit is chosen, so 999,999 is 1M rather than 1000K."""
     rounded = float(f"{n:.3g}")
-    for unit, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("K", 1e3)):
+    if abs(rounded) >= 1e18:  # past quintillions no unit reads better than the exponent
+        return f"{rounded:.3g}"
+    for unit, scale in (("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6), ("K", 1e3)):
         if abs(rounded) >= scale:
             return f"{rounded / scale:.3g}{unit}" if abs(rounded) < 1000 * scale else f"{rounded / scale:.0f}{unit}"
     return f"{n:g}" if isinstance(n, float) else str(n)
 
 
+_BINARY_UNITS = tuple((unit, 1 << (10 * power)) for power, unit in
+                      reversed(list(enumerate(("KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"), start=1))))
+
+
 def binary_bytes(n: float) -> str:
-    """1.9 MiB, 384.0 KiB, 1023 B; 1.0 MiB rather than 1024.0 KiB."""
-    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+    """1.9 MiB, 384.0 KiB, 1023 B; 1.0 MiB rather than 1024.0 KiB; up to YiB, then YiB with
+    as many digits as it takes (657.0 GiB, 1.5 TiB, 3.6 PiB)."""
+    for unit, scale in _BINARY_UNITS:
         if abs(n) >= scale or (abs(n) >= 1 << 10 and round(abs(n) / scale, 1) >= 1):
             return f"{n / scale:.1f} {unit}"
     return f"{int(n)} B"

@@ -8,6 +8,7 @@ arguments, so a spec reads like the PyTorch code it stands for.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -23,6 +24,19 @@ class ArgError(ValueError):
         self.suggestion = suggestion
 
 
+#: The largest size (channels, features, kernel, stride, padding...) a layer may have.
+#: PyTorch keeps sizes in 64-bit integers and multiplies them together (a weight of
+#: out_channels x in_channels x kh x kw values): 10**30 channels overflowed inside torch.
+#: 2**31 - 1 is also what cuDNN's and many CPU kernels' 32-bit indexing take, and millions
+#: of times any real layer, so a size above it is a typo, said here before torch sees it.
+MAX_SIZE = 2**31 - 1
+
+
+def _too_large(name: str, value: Any) -> ArgError:
+    return ArgError(f"{name} = {value:.3g} is beyond any layer PyTorch can build (sizes go up to {MAX_SIZE:,})",
+                    f"use e.g. {name} = 1")
+
+
 # --- value parsers: each takes the raw value and the field name, returns it normalised ---
 
 
@@ -31,7 +45,7 @@ def _is_int(value: Any) -> bool:
 
 
 def _as_pair(value: Any, name: str, minimum: int, what: str) -> Pair:
-    if type(value) is int and value >= minimum:  # the common case, first: this runs per keystroke
+    if type(value) is int and minimum <= value <= MAX_SIZE:  # the common case, first: this runs per keystroke
         return (value, value)
     items = (value, value) if _is_int(value) else value
     if (
@@ -39,6 +53,8 @@ def _as_pair(value: Any, name: str, minimum: int, what: str) -> Pair:
         and len(items) == 2
         and all(_is_int(v) for v in items)
     ):
+        if any(v > MAX_SIZE for v in items):
+            raise _too_large(name, max(items))
         if all(v >= minimum for v in items):
             return (items[0], items[1])
     shown = list(value) if isinstance(value, tuple) else value
@@ -49,8 +65,10 @@ def _as_pair(value: Any, name: str, minimum: int, what: str) -> Pair:
 
 
 def positive_int(value: Any, name: str) -> int:
-    if _is_int(value) and value >= 1:
+    if _is_int(value) and 1 <= value <= MAX_SIZE:
         return value
+    if _is_int(value) and value > MAX_SIZE:
+        raise _too_large(name, value)
     raise ArgError(f"{name} must be a positive integer, got {value!r}", f"use e.g. {name} = 1")
 
 
@@ -80,6 +98,8 @@ def optional_stride(value: Any, name: str) -> Pair | None:
 def output_size(value: Any, name: str) -> tuple[int | None, int | None]:
     items = (value, value) if (_is_int(value) or value is None) else value
     if isinstance(items, (tuple, list)) and len(items) == 2:
+        if any(_is_int(v) and v > MAX_SIZE for v in items):
+            raise _too_large(name, max(v for v in items if _is_int(v)))
         if all(v is None or (_is_int(v) and v >= 1) for v in items):
             return (items[0], items[1])
     raise ArgError(
@@ -95,13 +115,37 @@ def boolean(value: Any, name: str) -> bool:
 
 
 def number(value: Any, name: str) -> float:
+    """A finite number: nan or inf in a layer turns every value it touches into nan."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return value
+        if isinstance(value, int) or math.isfinite(value):
+            return value
+        raise ArgError(f"{name} must be a finite number, got {value!r}: it would make every output nan",
+                       f"use e.g. {name} = 0.1")
     raise ArgError(f"{name} must be a number, got {value!r}")
 
 
+def positive_number(value: Any, name: str) -> float:
+    """BatchNorm's eps: it divides by sqrt(variance + eps). PyTorch builds the layer with
+    eps = 0 but its first training batch raises "batch_norm eps must be positive during
+    training" (torch 2.14), so say it here, before a run starts."""
+    eps = number(value, name)
+    if eps > 0:
+        return eps
+    raise ArgError(f"{name} must be above 0, got {value!r}: it is added to the variance before dividing by its "
+                   "square root, and PyTorch refuses to train with it", f"use {name} = 1e-05 (PyTorch's default)")
+
+
+def fraction(value: Any, name: str) -> float:
+    """BatchNorm's momentum: how much of each batch's statistics the running ones take in."""
+    m = number(value, name)
+    if 0 <= m <= 1:
+        return m
+    raise ArgError(f"{name} is the share of each batch in the running statistics and must lie between 0 and 1, "
+                   f"got {value!r}", f"use {name} = 0.1 (PyTorch's default)")
+
+
 def probability(value: Any, name: str) -> float:
-    p = number(value, name)
+    p = value if isinstance(value, float) and math.isnan(value) else number(value, name)
     if 0 <= p <= 1:
         return p
     raise ArgError(
@@ -117,6 +161,8 @@ def integer(value: Any, name: str) -> int:
 
 
 def optional_nonzero_int(value: Any, name: str) -> int | None:
+    if _is_int(value) and abs(value) > MAX_SIZE:
+        raise _too_large(name, value)
     if value is None or (_is_int(value) and value != 0):
         return value
     raise ArgError(f"{name} must be a non-zero integer or left out, got {value!r}")
@@ -247,8 +293,8 @@ LAYER_TYPES: dict[str, LayerType] = {
             "norm",
             (
                 Field("num_features", positive_int, inferred=True, help="channels coming in"),
-                Field("eps", number, 1e-5),
-                Field("momentum", number, 0.1),
+                Field("eps", positive_number, 1e-5, help="added to the variance before dividing"),
+                Field("momentum", fraction, 0.1, help="share of each batch in the running statistics"),
                 Field("affine", boolean, True, help="learn a scale and shift per channel"),
                 Field("track_running_stats", boolean, True),
             ),

@@ -15,8 +15,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-from .format import per_sample
-from .layers import LAYER_TYPES, UNSUPPORTED_ARGS, ArgError, LayerType, Pair
+from .format import binary_bytes, per_sample
+from .layers import LAYER_TYPES, MAX_SIZE, UNSUPPORTED_ARGS, ArgError, LayerType, Pair
 from .spec import Diagnostic, Fix, LayerSpec, ModelSpec
 
 BYTES_PER_VALUE = 4  # float32
@@ -27,6 +27,16 @@ TRAINING_MEMORY_RULE = (
     "weights + gradients + Adam's two moments (4 x parameters) + buffers"
     " + the input batch + every layer's output twice (kept for backward, and its gradient)"
 )
+
+
+#: PyTorch counts a tensor's values and a layer's parameters in signed 64-bit integers.
+MAX_COUNT = 2**63 - 1
+
+#: Above this estimate of training memory the model gets a warning (it stays valid: the
+#: batch size can shrink and several GPUs can share a run). 256 GiB is more than any single
+#: GPU holds (AMD MI325X 256 GB, NVIDIA B200 192 GB, H200 141 GB, H100 80 GB), so past it the
+#: model cannot train on one device at this batch size, whatever machine it is taken to.
+TRAINING_MEMORY_WARNING_BYTES = 256 << 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -523,14 +533,20 @@ def _unknown_layer(index: int, spec: LayerSpec) -> Diagnostic:
 def _check_input(spec: ModelSpec, batch_size: int) -> tuple[Shape | None, list[Diagnostic]]:
     diagnostics = []
     shape = tuple(spec.input_shape)
-    if len(shape) != 3 or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in shape):
+    if len(shape) != 3 or not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_SIZE
+                                  for v in shape):
+        huge = [isinstance(v, int) and v > MAX_SIZE for v in shape]
+        shown = "[" + ", ".join(f"{v:.3g}" if big else repr(v) for v, big in zip(shape, huge)) + "]"
+        bound = f" up to {MAX_SIZE:,}" if any(huge) else ""
         diagnostics.append(Diagnostic(None, "input_shape", "error",
-                                      f"input_shape must be three positive integers (C, H, W), got {list(shape)}",
+                                      f"input_shape must be three positive integers (C, H, W){bound}, got {shown}",
                                       "use e.g. input_shape = [1, 28, 28] for MNIST"))
         return None, diagnostics
-    if not (isinstance(batch_size, int) and batch_size >= 1):
+    if not (isinstance(batch_size, int) and not isinstance(batch_size, bool) and 1 <= batch_size <= MAX_SIZE):
+        huge = isinstance(batch_size, int) and batch_size > MAX_SIZE
+        shown, bound = (f"{batch_size:.3g}", f" up to {MAX_SIZE:,}") if huge else (repr(batch_size), "")
         diagnostics.append(Diagnostic(None, "batch_size", "error",
-                                      f"batch size must be a positive integer, got {batch_size!r}", "use e.g. 64"))
+                                      f"batch size must be a positive integer{bound}, got {shown}", "use e.g. 64"))
         return None, diagnostics
     return (batch_size, *shape), diagnostics
 
@@ -558,6 +574,10 @@ def analyze(spec: ModelSpec, batch_size: int = 64) -> Analysis:
         layer = _Layer(index, layer_spec, ltype, shape, origin, input_shape)
         layer.parse()
         result = _HANDLERS.get(ltype.name, _elementwise)(layer)
+        _check_counts(layer, result)
+        if any(d.is_error for d in layer.diagnostics):
+            # A layer PyTorch cannot build has no parameters: none of its figures reach the totals.
+            result.params = result.buffers = result.macs = 0
         output = result.output
         if output is None or len(output) != 4:
             rf = jump = None
@@ -573,8 +593,27 @@ def analyze(spec: ModelSpec, batch_size: int = 64) -> Analysis:
                                    tuple(layer.diagnostics)))
         diagnostics.extend(layer.diagnostics)
         shape = output
+    totals = _totals(input_shape, reports)
+    if totals.training_bytes > TRAINING_MEMORY_WARNING_BYTES:
+        diagnostics.append(Diagnostic(
+            None, "batch_size", "warning",
+            f"training needs about {binary_bytes(totals.training_bytes)} (estimate, batch {batch_size}), more than "
+            f"any single GPU holds ({binary_bytes(TRAINING_MEMORY_WARNING_BYTES)} at most)",
+            "use a smaller batch size or smaller layers"))
     return Analysis(spec, batch_size, input_shape or (batch_size, *spec.input_shape), tuple(reports),
-                    tuple(diagnostics), _totals(input_shape, reports))
+                    tuple(diagnostics), totals)
+
+
+def _check_counts(layer: _Layer, result: _Result) -> None:
+    """Sizes that are each in bounds can still multiply past what PyTorch counts in 64 bits
+    (a 2**31-channel conv on a 2**31-channel input): say so, rather than let torch overflow."""
+    if result.params > MAX_COUNT:
+        layer.error(None, f"{layer.type.name} would have {result.params:.3g} parameters, more than PyTorch can count "
+                    f"({MAX_COUNT:.3g})", "use fewer channels or features")
+    if result.output is not None and math.prod(result.output) > MAX_COUNT:
+        layer.error(None, f"the output {result.output} would hold {math.prod(result.output):.3g} values, more than "
+                    f"PyTorch can count ({MAX_COUNT:.3g})", "use a smaller batch, input or fewer channels")
+        result.output = None
 
 
 def _flattens_image(shape: Shape | None, output: Shape | None) -> bool:

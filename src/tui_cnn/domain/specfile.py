@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import stat
 import tempfile
 import tomllib
 from pathlib import Path
@@ -35,9 +36,32 @@ def spec_from_dict(data: dict[str, Any], source: str = "spec") -> ModelSpec:
     for i, layer in enumerate(layers):
         if not isinstance(layer, dict) or not isinstance(layer.get("type"), str):
             raise SpecError(f"{source}: layer {i} needs a type, e.g. type = \"Conv2d\"")
+        for key, value in layer.items():
+            if _nesting(value) > MAX_VALUE_NESTING:
+                raise SpecError(f"{source}: layer {i} ({layer['type']}): {key} is nested more than "
+                                f"{MAX_VALUE_NESTING} deep; a layer's value is a number, a string or a pair [h, w]")
         args = {k: freeze(v) for k, v in layer.items() if k != "type"}
         specs.append(LayerSpec(layer["type"], args))
     return ModelSpec(str(model.get("name", "model")), tuple(shape), tuple(specs))
+
+
+#: No layer argument is more than a pair [h, w]; a little room above that keeps the engine's
+#: own message ("must be a pair") for near misses, and stops a 1,000-deep list before
+#: anything recurses through it.
+MAX_VALUE_NESTING = 4
+
+
+def _nesting(value: Any) -> int:
+    """How deep lists and tables nest in a value (0 for a number, 1 for [3, 3]), level by
+    level rather than by recursion, and no further than one level past the limit."""
+    depth, level = 0, [value]
+    while depth <= MAX_VALUE_NESTING:
+        containers = [item for item in level if isinstance(item, (list, dict))]
+        if not containers:
+            break
+        depth += 1
+        level = [child for item in containers for child in (item.values() if isinstance(item, dict) else item)]
+    return depth
 
 
 def _reject_misspelt_tables(data: dict[str, Any], source: str) -> None:
@@ -76,6 +100,9 @@ def loads_spec(text: str, source: str = "spec") -> ModelSpec:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(f"{source}: not valid TOML ({exc})") from None
+    except RecursionError:  # tomllib parses nested arrays and tables by recursion
+        raise SpecError(f"{source}: arrays or tables nested too deeply to read (a spec needs at most "
+                        f"[[layers]] with pairs such as [3, 3])") from None
     return spec_from_dict(data, source)
 
 
@@ -119,12 +146,43 @@ def _read_umask() -> int:
 _UMASK = _read_umask()
 
 
+class NotARegularFileError(OSError):
+    """The target exists and is not a regular file: a rename would replace it with one."""
+
+    def __init__(self, path: Path, why: str):
+        super().__init__(why)
+        self.strerror, self.filename = why, str(path)
+
+    def __str__(self) -> str:
+        return f"{self.filename}: {self.strerror}"
+
+
+def _refuse_what_is_not_a_regular_file(path: Path) -> None:
+    """The atomic rename replaces whatever has the name: a symbolic link would become a
+    file (and the file it points to stay as it was), a device node or a pipe a plain file."""
+    try:
+        mode = path.lstat().st_mode
+    except OSError:  # nothing there yet (or unreachable: creating the temporary file says why)
+        return
+    if stat.S_ISREG(mode):
+        return
+    if stat.S_ISLNK(mode):
+        raise NotARegularFileError(path, f"it is a symbolic link (to {os.readlink(path)}): writing would replace the "
+                                   "link itself, not the file it points to; give that file's path instead")
+    kinds = ((stat.S_ISDIR, "a directory"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+             (stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket"))
+    kind = next((name for test, name in kinds if test(mode)), "not a regular file")
+    raise NotARegularFileError(path, f"it is {kind}, not a regular file: refusing to replace it")
+
+
 @contextmanager
 def atomic_writer(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     """A binary file handle whose content replaces ``path`` only when the block succeeds:
     written to a temporary file beside it, synced, then renamed into place. A crash or a full
-    disk leaves the old file intact and no temporary file behind."""
+    disk leaves the old file intact and no temporary file behind. Only a regular file is
+    replaced: anything else under that name (a link, a device, a directory) is refused."""
     path = Path(path)
+    _refuse_what_is_not_a_regular_file(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         # mkstemp makes the file private (0600); give it what a plain open() would.
