@@ -309,3 +309,19 @@ async def test_the_command_palette_reopened_at_once():
         app.action_command_palette()
         await settle(pilot)
         assert app.is_running
+
+
+# --- 12. layouts adapt to the width ---
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 50)])
+async def test_the_builders_code_and_form_fit(size):
+    """At 80 columns the form kept 36 of them and cut the code to "Conv2d(1, 32, kern"; at
+    160 the stack kept ~80 empty columns while the form wrapped."""
+    app = TuiCnnApp(load_preset("SimpleCNN"), start_mode="builder")
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("down")
+        stack, form = builder(app).query_one(StackTable), builder(app).query_one(LayerForm)
+        code = "Conv2d(1, 32, kernel_size=3, padding=1)"
+        assert stack.region.width >= 5 + 4 + 17 + len(code) + 4  # mark, #, output, code, borders
+        assert form.region.width >= 40  # "padding_mode   zeros" and a message fit on a line
+        assert form.region.height >= 6 and stack.region.height >= 8

@@ -92,7 +92,8 @@ class TuiCnnApp(App[None]):
     MODES = {"tracker": TrackerScreen, "builder": _builder_screen, "monitor": _monitor_screen,
              "inspect": _inspect_screen}
     BINDINGS = [
-        *(Binding(key, f"switch_mode('{mode}')", label) for key, mode, label in SCREENS_BY_KEY),
+        # Not in the footer (it has no room at 80 columns for them and each screen's keys): ? lists them.
+        *(Binding(key, f"switch_mode('{mode}')", label, show=False) for key, mode, label in SCREENS_BY_KEY),
         Binding("question_mark", "help", "Help", tooltip="Show or hide the keys of this screen"),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]

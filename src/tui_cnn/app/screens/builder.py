@@ -71,6 +71,8 @@ def _where(diagnostic: Diagnostic, analysis: Analysis) -> str:
 
 class BuilderScreen(Screen):
     CSS_PATH = "builder.tcss"
+    #: Under 100 columns the form goes under the stack: beside it, both were cut.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
     BINDINGS = [
         Binding("c", "add('Conv2d')", "Conv"),
         Binding("p", "add('MaxPool2d')", "Pool", show=False),
@@ -81,18 +83,18 @@ class BuilderScreen(Screen):
         Binding("l", "add('Linear')", "Linear", show=False),
         Binding("a", "pick_layer", "Any layer"),
         Binding("i", "model_settings", "Input & classes", show=False),
-        Binding("k", "conv_block", "Conv block"),
+        Binding("k", "conv_block", "Conv block", show=False),
         Binding("delete,backspace", "delete_layer", "Delete"),
         Binding("D", "duplicate", "Duplicate", show=False),
         Binding("shift+up", "move(-1)", "Move up", show=False),
         Binding("shift+down", "move(1)", "Move down", show=False),
         Binding("ctrl+z", "undo", "Undo", priority=True),
-        Binding("ctrl+y", "redo", "Redo", priority=True),
-        Binding("ctrl+f", "apply_fix", "Apply fix", priority=True),
+        Binding("ctrl+y", "redo", "Redo", priority=True, show=False),
+        Binding("ctrl+f", "apply_fix", "Apply fix", priority=True, show=False),
         Binding("ctrl+s", "save", "Save", priority=True),
-        Binding("ctrl+o", "open", "Open", priority=True),
+        Binding("ctrl+o", "open", "Open", priority=True, show=False),
         Binding("n", "new", "New model", show=False),
-        Binding("e", "export", "Export .py"),
+        Binding("e", "export", "Export .py", show=False),
         Binding("t", "train", "Train"),
         Binding("escape", "focus_stack", "Back to the stack", show=False),
     ]
@@ -116,7 +118,7 @@ class BuilderScreen(Screen):
             yield StackTable(id="stack")
             yield LayerForm(id="form")
         yield Static(id="problems")
-        yield Footer()
+        yield Footer(compact=True)  # the rest of the keys: ? lists them all
 
     def on_mount(self) -> None:
         spec = self.app.spec
