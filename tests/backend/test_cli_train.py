@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+
+import pytest
 from click.testing import CliRunner
 
 from tui_cnn.cli import main
-from tui_cnn.domain.training import read_metrics
+from tui_cnn.domain.training import read_events, read_metrics
 
 
 def run(*args: str):
@@ -59,3 +64,39 @@ def test_without_headless_the_app_opens_on_the_monitor_with_the_run(monkeypatch,
     app = opened[0]
     assert app.start_mode == "monitor" and app.spec.name == "LeNet5"
     assert (app.train_config.dataset, app.train_config.epochs, app.train_config.optimizer) == ("mnist", 4, "sgd")
+
+
+#: tui-cnn train in a child process whose first epoch ends with two Ctrl+C, each handled
+#: before the next arrives (two SIGINTs sent at once reach Python's handler as one).
+TWO_CTRL_C = """
+import os, signal, sys
+from tui_cnn.backend.trainer import Trainer
+from tui_cnn.cli import main
+
+end_epoch = Trainer._end_epoch
+
+def end_epoch_then_ctrl_c_twice(self, loop, epoch):
+    end_epoch(self, loop, epoch)
+    if epoch == 1:
+        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGINT)
+
+Trainer._end_epoch = end_epoch_then_ctrl_c_twice
+sys.argv[0] = "tui-cnn"
+main()
+"""
+
+
+@pytest.mark.slow
+def test_a_second_ctrl_c_still_ends_the_run_with_its_checkpoint(mnist_root, tmp_path):
+    """Ctrl+C twice (impatience) was "Aborted!", exit 1, no checkpoint, no end event."""
+    run_dir = tmp_path / "run"
+    result = subprocess.run(
+        [sys.executable, "-c", TWO_CTRL_C, "train", "SimpleCNN", "--headless", "--data-dir", str(mnist_root),
+         "--epochs", "3", "-b", "32", "--run-dir", str(run_dir)],
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 130, result.stderr
+    assert "Aborted" not in result.stderr and "Traceback" not in result.stderr
+    assert "already stopping" in result.stderr
+    assert type(read_events(run_dir)[-1]).__name__ == "Stopped"
+    assert (run_dir / "checkpoint-last.pt").is_file()

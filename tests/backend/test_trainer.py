@@ -13,8 +13,8 @@ from tui_cnn.backend.build import build_model
 from tui_cnn.backend.runs import load_checkpoint
 from tui_cnn.backend.trainer import Trainer
 from tui_cnn.domain.spec import LayerSpec
-from tui_cnn.domain.training import (BatchProgress, EpochEnd, Evaluated, Failed, Finished, Paused, Resumed, RunStarted,
-                                     Stopped, read_evaluation, read_events, read_metrics, read_run_config)
+from tui_cnn.domain.training import (BatchProgress, EpochEnd, Evaluated, Failed, Finished, LogMessage, Paused, Resumed,
+                                     RunStarted, Stopped, read_evaluation, read_events, read_metrics, read_run_config)
 
 RUN_FILES = {"config.json", "metrics.jsonl", "events.jsonl", "checkpoint-last.pt", "checkpoint-best.pt", "model.py",
              "eval.json"}
@@ -120,6 +120,25 @@ def test_stop_from_another_thread_keeps_a_checkpoint_and_resumes_mid_epoch(simpl
     _, resumed = train(simple_cnn, replace(tiny_config, epochs=2), resume=trainer.run_dir)
     assert resumed[0].start_epoch == 1 and of_type(resumed, BatchProgress)[0].batch > 2
     assert [m.epoch for m in read_metrics(trainer.run_dir)] == [1, 2]
+
+
+@pytest.mark.parametrize("control", ["stop", "pause"])
+def test_a_stop_or_pause_after_the_last_batch_is_answered_not_lost(simple_cnn, tiny_config, control):
+    """x (or p) pressed during the last batch of the last epoch: the loop had looked at its
+    flags for the last time, so the run finished while the monitor said "stopping"."""
+    events = []
+    trainer = Trainer(simple_cnn, tiny_config, [events.append])
+    def press_during_the_last_batch(event) -> None:
+        if isinstance(event, BatchProgress) and event.epoch == tiny_config.epochs and event.batch == event.batches:
+            getattr(trainer, control)()
+
+    trainer.listeners.append(press_during_the_last_batch)
+    trainer.run()
+
+    assert isinstance(events[-1], Finished) and of_type(events, Evaluated)
+    (late,) = [e for e in of_type(events, LogMessage) if "after the last batch" in e.message]
+    assert late.level == "warning" and f"the {control} came after the last batch" in late.message
+    assert not trainer.paused
 
 
 def test_pause_holds_the_loop_until_resume(simple_cnn, tiny_config):

@@ -147,11 +147,25 @@ class Trainer:
                 self._emit(Stopped(epoch, str(path)))
                 return
             self._end_epoch(loop, epoch)
+        self._answer_late_control()
         evaluation = evaluate(loop.model, loop.data, EVAL_BATCH_SIZE, loop.autocast, self.group)
         if self.writes:
             runs.write_evaluation(self.run_dir, evaluation)
         self._emit(Evaluated(evaluation))
         self._emit(Finished(self._progress.best_epoch, self._progress.best_val_acc, time.perf_counter() - started))
+
+    def _answer_late_control(self) -> None:
+        """A stop or pause is looked at before each batch, so one that comes after the last
+        batch's look (x pressed during the last batch, the last validation or checkpoint)
+        finds nothing left to stop: the run evaluates and finishes. Say so, or the monitor's
+        "stopping" would go unanswered while the run finishes."""
+        if self._stop_requested.is_set():
+            self._emit(LogMessage("the stop came after the last batch: training had already finished, so the run "
+                                  "is evaluated and ends as finished (its checkpoint is the last epoch's)", "warning"))
+        elif self.paused:
+            self._unpaused.set()  # nothing left to pause: the pause is over, and the state says so
+            self._emit(LogMessage("the pause came after the last batch: training had already finished, so the run "
+                                  "is evaluated and ends as finished", "warning"))
 
     def _prepare(self) -> "_Loop":
         """Everything that can fail before the run directory exists: the configuration, the
@@ -262,7 +276,7 @@ class Trainer:
         epoch_batches = loop.data.train_batches(config.batch_size, generator, config.augment,
                                                 skip=progress.batches_done, shard=shard)
         for batch, (images, labels) in enumerate(epoch_batches, start=progress.batches_done + 1):
-            if not self._may_go_on(loop, batch):
+            if not self._may_go_on(loop, batch, batches):
                 if window:  # the batches since the last report count in the epoch's sums
                     self._report(loop, window, epoch, batch - 1, batches)
                 progress.batches_done = batch - 1
@@ -286,7 +300,7 @@ class Trainer:
         progress.epoch_loss_sum, progress.epoch_correct, progress.epoch_trained, progress.epoch_train_s = 0.0, 0, 0, 0.0
         return True
 
-    def _may_go_on(self, loop: "_Loop", batch: int) -> bool:
+    def _may_go_on(self, loop: "_Loop", batch: int, last: int) -> bool:
         """Before each batch: False once stopped; blocks while paused. One process looks at
         its flags every batch; the ranks of a distributed run look at rank 0's flags, all at the
         same batch, right after each progress report: that report has just waited for the
@@ -294,7 +308,9 @@ class Trainer:
         elsewhere would stall the queue of launched kernels)."""
         if self.group is None:
             return not self._stop_requested.is_set() and self._wait_while_paused(loop)
-        if (batch - 1) % self.config.progress_every:
+        # Before an epoch's last batch too (one more broadcast an epoch): otherwise a stop in
+        # the last progress_every - 1 batches of the last epoch was never seen by any rank.
+        if (batch - 1) % self.config.progress_every and batch != last:
             return True
         return self._follow_main(loop)
 

@@ -4,6 +4,7 @@ the terminal (rich progress bars on a TTY; one plain line per epoch in a log fil
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import sys
 from dataclasses import fields, replace
@@ -123,11 +124,19 @@ def _train_headless(spec, config: TrainConfig) -> int:
 
         trainer = Trainer(spec, config, [reporter])
     previous = signal.getsignal(signal.SIGINT)
+    presses = 0
 
     def stop_on_ctrl_c(signum: int, frame: Any) -> None:
-        reporter.note("stopping after this batch (Ctrl+C again to abort)")
+        # Every Ctrl+C stops the run the same way: a second one used to restore Python's
+        # handler, and its KeyboardInterrupt left no checkpoint, no end event, "Aborted!" and
+        # exit 1. The stop waits for the current batch at most; kill the process to abandon it.
+        nonlocal presses
+        presses += 1
         trainer.stop()
-        signal.signal(signal.SIGINT, previous)
+        # os.write, not print: the handler runs between two bytecodes of the main thread,
+        # which may be inside a print to the same stream (a reentrant call raises).
+        os.write(sys.stderr.fileno(), b"\nstopping after this batch: the checkpoint is written, then it exits\n"
+                 if presses == 1 else b"\nalready stopping: the run ends after this batch with its checkpoint\n")
 
     signal.signal(signal.SIGINT, stop_on_ctrl_c)
     try:
