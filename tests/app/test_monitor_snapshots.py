@@ -95,7 +95,7 @@ async def test_o_opens_a_run_directory_and_says_when_it_is_not_one(finished_run,
         app.screen.query_one("#run-path").value = str(tmp_path / "nowhere")
         await pilot.press("enter")
         assert app.screen.state.status == "idle"
-        assert any("not a readable run directory" in message for message in notes)
+        assert any("is not a run directory: no readable config.json" in message for message in notes)
 
         await pilot.press("o")
         app.screen.query_one("#run-path").value = str(finished_run)

@@ -50,7 +50,7 @@ def test_a_run_learns_and_writes_every_file(simple_cnn, tiny_config):
     # Honest validation: 10% of the 256 training images held out (seeded); the test split
     # (64 images) is scored once, at the end, and picks nothing.
     assert (events[0].train_size, events[0].val_size, events[0].test_size) == (230, 26, 64)
-    assert read_run_config(trainer.run_dir)["dataset"]["train_size"] == 230
+    assert read_run_config(trainer.run_dir).dataset.train_size == 230
     model = build_model(simple_cnn)
     model.load_state_dict(load_checkpoint(trainer.run_dir / "checkpoint-best.pt")["model"])
 

@@ -121,9 +121,9 @@ class Inspector:
         run_dir = Path(run_dir)
         try:
             saved = read_run_config(run_dir)
-            spec = spec_from_dict(saved["spec"], f"{run_dir}/config.json")
-            config = saved.get("config", {})
-        except (OSError, ValueError, KeyError, TypeError, SpecError) as exc:
+            spec = spec_from_dict(saved.spec, f"{run_dir}/config.json")
+            config = saved.train_config()
+        except (OSError, ValueError, KeyError, TypeError, SpecError, RecursionError) as exc:
             raise InspectError(f"{run_dir} is not a run directory with a readable config.json ({exc})") from None
         checkpoint = next((run_dir / name for name in (runs.BEST_CHECKPOINT, runs.LAST_CHECKPOINT)
                            if (run_dir / name).is_file()), None)
@@ -137,7 +137,7 @@ class Inspector:
                                f"{str(exc).splitlines()[0] if str(exc) else 'no detail'})") from None
         if not isinstance(weights, dict):
             raise InspectError(f"{checkpoint} holds no model weights")
-        return cls(spec, weights, dataset=config.get("dataset"), data_dir=config.get("data_dir"),
+        return cls(spec, weights, dataset=config.dataset, data_dir=config.data_dir,
                    description=f"{spec.name}, {checkpoint.name} of run {run_dir.name}")
 
     @classmethod

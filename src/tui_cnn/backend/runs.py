@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import asdict
+import warnings
 from datetime import datetime
 from pathlib import Path
 from typing import Any, IO
@@ -17,7 +17,7 @@ import torch
 from ..domain.export import export_code
 from ..domain.specfile import atomic_write_text, atomic_writer, spec_to_dict
 from ..domain.spec import ModelSpec
-from ..domain.training import EpochMetrics, Evaluation, TrainingEvent, event_to_json
+from ..domain.training import EpochMetrics, Evaluation, TrainingEvent, event_to_json, to_json
 
 RUNS_DIR = Path("runs")
 LAST_CHECKPOINT = "checkpoint-last.pt"
@@ -56,7 +56,7 @@ def write_model_code(run_dir: Path, spec: ModelSpec) -> None:
 
 
 def write_evaluation(run_dir: Path, evaluation: Evaluation) -> None:
-    write_json(run_dir / "eval.json", asdict(evaluation), indent=None)  # image pixels: one line, not 10,000
+    write_json(run_dir / "eval.json", to_json(evaluation), indent=None)  # image pixels: one line, not 10,000
 
 
 class JsonLines:
@@ -84,7 +84,7 @@ class RunRecorder:
         self.events.append(event_to_json(event))
 
     def record_epoch(self, metrics: EpochMetrics) -> None:
-            self.metrics.append(asdict(metrics))
+        self.metrics.append(to_json(metrics))
 
     def close(self) -> None:
         self.metrics.close()
@@ -98,5 +98,21 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
         torch.save(state, handle)
 
 
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be read, in one line (never torch's advice to load it with
+    weights_only=False: a file that needs that is one we must not run)."""
+
+
 def load_checkpoint(path: Path, device: str = "cpu") -> dict[str, Any]:
-    return torch.load(path, map_location=device, weights_only=True)
+    try:
+        with warnings.catch_warnings():  # torch's notes on a foreign file's pickle protocol: not for the user
+            warnings.simplefilter("ignore", UserWarning)
+            state = torch.load(path, map_location=device, weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - refused unpickling, truncated zip, wrong magic: one message
+        raise CheckpointError(f"{path} is not a readable checkpoint ({type(exc).__name__}); "
+                              "it may be cut short or corrupted") from None
+    if not isinstance(state, dict) or not isinstance(state.get("model"), dict):
+        raise CheckpointError(f"{path} holds no model weights")
+    return state

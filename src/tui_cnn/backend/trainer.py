@@ -418,7 +418,10 @@ class Trainer:
         def read() -> dict[str, Any]:  # on rank 0, whose disk holds the run; the others get a copy
             if not path.is_file():
                 raise TrainingFailed(f"{self.resume_dir} has no {runs.LAST_CHECKPOINT}: nothing to resume")
-            return runs.load_checkpoint(path, device if self.group is None else "cpu")
+            try:
+                return runs.load_checkpoint(path, device if self.group is None else "cpu")
+            except runs.CheckpointError as exc:
+                raise TrainingFailed(f"cannot resume: {exc}") from None
 
         state = self._on_main(read)
         try:

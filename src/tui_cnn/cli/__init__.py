@@ -44,10 +44,10 @@ def main() -> None:
 def resolve_open_target(target: str | None) -> tuple[ModelSpec, dict[str, Any]]:
     """The model the app opens on and the app's options, or exit with a message: a run
     directory opens on the monitor, anything else is a spec file or preset."""
-    from .common import is_run_dir, load_model_or_exit, load_run_or_exit
+    from .common import is_run_dir, load_model_or_exit, load_run_spec_or_exit
 
     if target is not None and is_run_dir(target):
-        spec, _ = load_run_or_exit(target)
+        spec = load_run_spec_or_exit(target)
         return spec, {"start_mode": "monitor", "run_dir": target}
     return load_model_or_exit(target), {}
 

@@ -52,15 +52,15 @@ def is_run_dir(path: str) -> bool:
 
 
 def load_run_or_exit(run_dir: str) -> tuple[ModelSpec, TrainConfig]:
-    """The spec and configuration a run directory was trained with."""
-    from ..domain.specfile import spec_from_dict
-    from ..domain.training import read_run_config
+    """The spec and configuration a run directory was trained with (to resume it: both must
+    be sound, or exit 2 with one line)."""
+    from ..domain.training import RunFileError, read_run_config
 
+    spec = load_run_spec_or_exit(run_dir)
     try:
-        saved = read_run_config(run_dir)
-        return spec_from_dict(saved["spec"], f"{run_dir}/config.json"), TrainConfig.from_json(saved["config"])
-    except (OSError, ValueError, KeyError, TypeError, SpecError) as exc:
-        fail(f"{run_dir} is not a run directory with a readable config.json ({exc})")
+        return spec, read_run_config(run_dir).train_config()
+    except RunFileError as exc:
+        fail(str(exc))
 
 
 def model_argument(required: bool = True) -> Any:
@@ -79,3 +79,17 @@ class InputShape(click.ParamType):
             return parse_input_shape(str(value))
         except ValueError as exc:
             self.fail(str(exc), param, ctx)
+
+
+def load_run_spec_or_exit(run_dir: str) -> ModelSpec:
+    """The model a run directory trained (to show the run: settings with a wrong type are
+    the monitor's to report, they do not keep the run from opening)."""
+    from ..domain.specfile import spec_from_dict
+    from ..domain.training import RunFileError, read_run_config
+
+    try:
+        return spec_from_dict(read_run_config(run_dir).spec, f"{run_dir}/config.json")
+    except RunFileError as exc:
+        fail(str(exc))
+    except (SpecError, RecursionError) as exc:
+        fail(f"{run_dir}/config.json holds no readable model ({str(exc) or type(exc).__name__})")

@@ -103,9 +103,26 @@ def _resumed(run_dir: str, model: str | None, given: dict[str, Any]):
     spec, config = load_run_or_exit(run_dir)
     if model is not None and load_model_or_exit(model) != spec:
         fail(f"{model} is not the model {run_dir} trained ({spec.name}); leave it out to resume that run")
+    _check_checkpoint_or_exit(run_dir)
     known = {f.name for f in fields(TrainConfig)}
     overrides = {k: v for k, v in given.items() if k in known} | {"resume": run_dir, "run_dir": run_dir}
     return spec, replace(config, **overrides)
+
+
+def _check_checkpoint_or_exit(run_dir: str) -> None:
+    """A missing or garbage checkpoint is a bad argument (exit 2, one line), found before the
+    data loads; never torch's advice to load it with weights_only=False."""
+    from pathlib import Path
+
+    from ..backend import runs
+
+    path = Path(run_dir) / runs.LAST_CHECKPOINT
+    if not path.is_file():
+        fail(f"{run_dir} has no {runs.LAST_CHECKPOINT}: nothing to resume (one is written after each epoch)")
+    try:
+        runs.load_checkpoint(path)
+    except runs.CheckpointError as exc:
+        fail(f"cannot resume: {exc}")
 
 
 def _train_headless(spec, config: TrainConfig) -> int:

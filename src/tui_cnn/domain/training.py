@@ -14,9 +14,11 @@ Run directory layout (the source of truth; a monitor can follow a run by reading
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from . import datasets
 from .settings import MAX_SEED, Setting, SettingError, check_setting, setting
@@ -114,8 +116,19 @@ def validation_source(val_fraction: float) -> str:
 SETTINGS: dict[str, Setting] = {f.name: f.metadata["setting"] for f in fields(TrainConfig)}
 
 
-@dataclass(frozen=True)
-class EpochMetrics:
+# --- the run files' schema: declared once, shared by the writer (the trainer) and every reader
+# (monitor, headless reporter, CLI, --resume). msgspec Structs refuse unknown fields and wrong
+# types, so a corrupted file is found where it is read, with the field named, instead of
+# failing later in a widget. Pure Python (msgspec has no torch).
+
+
+class _Record(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A record of a run file: refuses fields it does not declare, and wrong types."""
+
+
+class EpochMetrics(_Record):
+    """One line of metrics.jsonl (and the metrics of an EpochEnd event)."""
+
     epoch: int  # 1-based
     train_loss: float
     train_acc: float  # fraction 0..1
@@ -127,11 +140,72 @@ class EpochMetrics:
     peak_mem_bytes: int | None = None
 
 
-# --- events: the engine emits these to every listener, from its own thread ---
+class Misclassified(_Record):
+    image: list[list[int]]  # H x W grayscale 0..255 (colour images averaged to gray)
+    true: int
+    predicted: int
 
 
-@dataclass(frozen=True)
-class RunStarted:
+class Evaluation(_Record):
+    """eval.json (and the payload of an Evaluated event)."""
+
+    accuracy: float
+    per_class_accuracy: list[float]
+    confusion_matrix: list[list[int]]  # rows: true class, columns: predicted
+    classes: list[str] = []
+    misclassified: list[Misclassified] = []
+    split: str = "test"  # scored once, at the end of the run: it picked nothing
+
+
+class DatasetRecord(_Record):
+    name: str = ""
+    train_size: int = 0
+    val_size: int = 0
+    test_size: int = 0
+    classes: list[str] = []
+
+
+class DeviceRecord(_Record):
+    kind: str = ""  # "cuda" | "mps" | "cpu"
+    name: str = ""
+    total_bytes: int | None = None
+    free_bytes: int | None = None
+
+
+class RunConfigFile(_Record):
+    """config.json: what a run was started with. ``config`` is checked against TrainConfig
+    by ``train_config`` (its own declaration, kept by the settings)."""
+
+    spec: dict[str, Any]
+    config: dict[str, Any]
+    dataset: DatasetRecord = DatasetRecord()
+    device: DeviceRecord = DeviceRecord()
+    versions: dict[str, str] = {}
+
+    @property
+    def model_name(self) -> str:
+        model = self.spec.get("model")
+        name = model.get("name") if isinstance(model, dict) else None
+        return name if isinstance(name, str) else ""
+
+    def train_config(self) -> TrainConfig:
+        """The run's settings, their types checked; RunFileError names a wrong one."""
+        known = {f.name for f in fields(TrainConfig)}
+        try:
+            return msgspec.convert({k: v for k, v in self.config.items() if k in known}, TrainConfig)
+        except msgspec.ValidationError as exc:
+            raise RunFileError(f"config.json: {exc}") from None
+
+
+# --- events: the engine emits these to every listener, from its own thread. One line of
+# events.jsonl each: {"event": "<class name>", ...fields}.
+
+
+class _Event(_Record, tag_field="event", tag=True):
+    pass
+
+
+class RunStarted(_Event):
     run_dir: str
     model: str
     config: dict[str, Any]
@@ -148,8 +222,7 @@ class RunStarted:
     processes: int = 1  # > 1: a distributed run (DDP), these events from its rank 0
 
 
-@dataclass(frozen=True)
-class BatchProgress:
+class BatchProgress(_Event):
     epoch: int
     batch: int  # 1-based, batches done in this epoch
     batches: int
@@ -161,65 +234,40 @@ class BatchProgress:
     elapsed_s: float  # since the epoch began
 
 
-@dataclass(frozen=True)
-class EpochEnd:
+class EpochEnd(_Event):
     metrics: EpochMetrics
     best: bool  # best validation accuracy so far
 
 
-@dataclass(frozen=True)
-class Misclassified:
-    image: list[list[int]]  # H x W grayscale 0..255 (colour images averaged to gray)
-    true: int
-    predicted: int
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    accuracy: float
-    per_class_accuracy: list[float]
-    confusion_matrix: list[list[int]]  # rows: true class, columns: predicted
-    classes: list[str] = field(default_factory=list)
-    misclassified: list[Misclassified] = field(default_factory=list)
-    split: str = "test"  # scored once, at the end of the run: it picked nothing
-
-
-@dataclass(frozen=True)
-class Evaluated:
+class Evaluated(_Event):
     evaluation: Evaluation
 
 
-@dataclass(frozen=True)
-class Finished:
+class Finished(_Event):
     best_epoch: int
     best_val_acc: float
     total_time_s: float
 
 
-@dataclass(frozen=True)
-class Stopped:
+class Stopped(_Event):
     epoch: int
     checkpoint: str | None
 
 
-@dataclass(frozen=True)
-class Failed:
+class Failed(_Event):
     reason: str  # what went wrong and what to do, in plain words
     step: int | None = None
 
 
-@dataclass(frozen=True)
-class Paused:
+class Paused(_Event):
     pass
 
 
-@dataclass(frozen=True)
-class Resumed:
+class Resumed(_Event):
     pass
 
 
-@dataclass(frozen=True)
-class LogMessage:
+class LogMessage(_Event):
     message: str
     level: str = "info"  # info | warning | error
 
@@ -235,35 +283,31 @@ EVENT_TYPES: dict[str, type] = {
 }
 
 
+class RunFileError(ValueError):
+    """A run file that does not hold what its schema declares, in one line."""
+
+
+def to_json(record: msgspec.Struct) -> dict[str, Any]:
+    """A record as plain JSON data (an event with its ``"event"`` tag)."""
+    return msgspec.to_builtins(record)
+
+
 def event_to_json(event: TrainingEvent) -> dict[str, Any]:
     """``{"event": "EpochEnd", ...fields}``: one line of events.jsonl."""
-    return {"event": type(event).__name__, **asdict(event)}
+    return to_json(event)
+
+
+def decode(data: Any, kind: Any, where: str) -> Any:
+    """``data`` (parsed JSON) as ``kind``; RunFileError says which field is wrong, and where.
+    Parsed with Python's json, so a NaN the trainer wrote (a diverged loss) reads back."""
+    try:
+        return msgspec.convert(data, kind)
+    except msgspec.ValidationError as exc:
+        raise RunFileError(f"{where}: {exc}") from None
 
 
 def event_from_json(data: dict[str, Any]) -> TrainingEvent:
-    values = {k: v for k, v in data.items() if k != "event"}
-    kind = data["event"]
-    if kind == "EpochEnd":
-        values["metrics"] = EpochMetrics(**values["metrics"])
-    elif kind == "Evaluated":
-        values["evaluation"] = _evaluation_from_json(values["evaluation"])
-    return EVENT_TYPES[kind](**values)
-
-
-def _evaluation_from_json(data: dict[str, Any]) -> Evaluation:
-    return Evaluation(**{**data, "misclassified": [Misclassified(**m) for m in data.get("misclassified", [])]})
-
-
-# --- reading a run directory (no torch) ---
-
-
-def read_events(run_dir: str | Path) -> list[TrainingEvent]:
-    """Every event so far; a line still being written (a live run) is skipped."""
-    path = Path(run_dir) / "events.jsonl"
-    if not path.exists():
-        return []
-    events = (event_from_line(line) for line in path.read_text(encoding="utf-8").splitlines())
-    return [event for event in events if event is not None]
+    return decode(data, TrainingEvent, "event")
 
 
 def event_from_line(line: str) -> TrainingEvent | None:
@@ -271,27 +315,81 @@ def event_from_line(line: str) -> TrainingEvent | None:
     line that is not one (cut short while being written, or not an event at all)."""
     try:
         return event_from_json(json.loads(line))
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, RecursionError):
         return None
 
 
-def read_metrics(run_dir: str | Path) -> list[EpochMetrics]:
-    path = Path(run_dir) / "metrics.jsonl"
-    if not path.exists():
+# --- reading a run directory (no torch). Every reader goes through these: tolerant of a last
+# line still being written, and of bad lines (each skipped and named in ``problems``).
+
+
+def read_lines(path: Path, kind: Any, problems: list[str] | None = None) -> list[Any]:
+    """The records of a JSON-lines file. A last line without its newline is being written
+    (a live run): skipped silently. Any other bad line: skipped, and said in ``problems``."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
         return []
-    metrics = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            metrics.append(EpochMetrics(**json.loads(line)))
-    return metrics
+    except OSError as exc:
+        _note(problems, f"{path.name}: {exc.strerror or exc}")
+        return []
+    lines = text.split("\n")
+    complete, partial = lines[:-1], lines[-1]  # text ending in "\n" leaves "" as the partial
+    records = []
+    for number, line in enumerate(complete, 1):
+        if not line.strip():
+            continue
+        try:
+            records.append(decode(json.loads(line), kind, f"{path.name} line {number}"))
+        except RunFileError as exc:
+            _note(problems, str(exc))
+        except (ValueError, RecursionError):
+            _note(problems, f"{path.name} line {number}: not JSON")
+    del partial  # a live run's line in progress
+    return records
 
 
-def read_evaluation(run_dir: str | Path) -> Evaluation | None:
+def _note(problems: list[str] | None, problem: str) -> None:
+    if problems is not None:
+        problems.append(problem)
+
+
+def read_events(run_dir: str | Path, problems: list[str] | None = None) -> list[TrainingEvent]:
+    """Every event so far; a line still being written (a live run) is skipped."""
+    return read_lines(Path(run_dir) / "events.jsonl", TrainingEvent, problems)
+
+
+def read_metrics(run_dir: str | Path, problems: list[str] | None = None) -> list[EpochMetrics]:
+    return read_lines(Path(run_dir) / "metrics.jsonl", EpochMetrics, problems)
+
+
+def read_evaluation(run_dir: str | Path, problems: list[str] | None = None) -> Evaluation | None:
+    """eval.json, or None when it is not there (yet) or unreadable (said in ``problems``)."""
     path = Path(run_dir) / "eval.json"
-    if not path.exists():
+    try:
+        return decode(json.loads(path.read_text(encoding="utf-8", errors="replace")), Evaluation, path.name)
+    except FileNotFoundError:
         return None
-    return _evaluation_from_json(json.loads(path.read_text(encoding="utf-8")))
+    except RunFileError as exc:
+        _note(problems, str(exc))
+    except (OSError, ValueError, RecursionError) as exc:
+        _note(problems, f"eval.json: {getattr(exc, 'strerror', None) or 'not JSON'}")
+    return None
 
 
-def read_run_config(run_dir: str | Path) -> dict[str, Any]:
-    return json.loads((Path(run_dir) / "config.json").read_text(encoding="utf-8"))
+def read_run_config(run_dir: str | Path) -> RunConfigFile:
+    """config.json, its types checked. RunFileError (one line) for a missing, unreadable or
+    corrupted one."""
+    path = Path(run_dir) / "config.json"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RunFileError(f"{run_dir} is not a run directory: no readable config.json "
+                           f"({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise RunFileError(f"{path} is not text (corrupted)") from None
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        raise RunFileError(f"{path} is not JSON (cut short or corrupted)") from None
+    return decode(data, RunConfigFile, str(path))

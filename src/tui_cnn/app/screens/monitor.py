@@ -339,9 +339,8 @@ class MonitorScreen(Screen):
             return
         try:
             state = RunState.from_run_dir(run_dir)
-        except (OSError, ValueError, TypeError, KeyError) as exc:
-            self.notify(f"{run_dir} is not a readable run directory: {exc}", title="Cannot open run",
-                        severity="error")
+        except ValueError as exc:  # RunFileError: config.json missing or corrupted, in one line
+            self.notify(str(exc), title="Cannot open run", severity="error", markup=False)
             return
         self.state = state
         self.app.latest_run_dir = run_dir
@@ -350,6 +349,11 @@ class MonitorScreen(Screen):
         panel.show_device(state.device, state.device_name, processes=state.processes)
         self._log(f"opened {run_dir}: {len(state.epochs)} epochs"
                   + ("" if state.evaluation else ", no evaluation (the run did not finish)"))
+        for problem in state.problems[:5]:
+            self._log(f"skipped: {problem}")
+        if state.problems:
+            self.notify(f"{len(state.problems)} unreadable part(s) of {run_dir} skipped (see the log)",
+                        severity="warning")
         self._redraw()
         self.action_show_tab("training")
 

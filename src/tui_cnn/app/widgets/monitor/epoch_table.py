@@ -3,6 +3,8 @@ reads without colour too."""
 
 from __future__ import annotations
 
+import math
+
 from rich.text import Text
 from textual.widgets import DataTable
 
@@ -60,4 +62,4 @@ class EpochTable(DataTable):
     def _cells(m: EpochMetrics, best: bool) -> tuple[str, ...]:
         return (BEST_MARK if best else "", str(m.epoch), f"{m.train_loss:.4f}", percent(m.train_acc),
                 f"{m.val_loss:.4f}", percent(m.val_acc), learning_rate(m.lr), duration(m.epoch_time_s),
-                compact(round(m.images_per_s)))
+                compact(round(m.images_per_s)) if math.isfinite(m.images_per_s) else "--")

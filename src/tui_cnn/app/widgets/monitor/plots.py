@@ -4,6 +4,7 @@ reported batch within the current epoch."""
 from __future__ import annotations
 
 import colorsys
+import math
 from typing import Mapping, Union
 
 from textual.color import Color
@@ -126,8 +127,11 @@ class _Plot(PlotextPlot):
         if xticks:
             plt.xticks(xticks)
         colors = series_colors(self.app.theme_variables, self.background_colors[1])
-        for index, (xs, ys, label) in enumerate(series):
+        for index, (all_xs, all_ys, label) in enumerate(series):
             color = colors[index % len(colors)]
+            # plotext cannot scale an axis to NaN or infinity (a diverged loss): leave them out
+            points = [(x, y) for x, y in zip(all_xs, all_ys) if math.isfinite(y)]
+            xs, ys = [x for x, _ in points], [y for _, y in points]
             if xs:
                 plt.plot(xs, ys, label=label, marker="braille", color=color)
         self._plotted_theme = self.app.theme

@@ -21,6 +21,8 @@ from ....domain.training import (
     RunStarted,
     Stopped,
     TrainingEvent,
+    RunFileError,
+    TrainConfig,
     read_evaluation,
     read_metrics,
     read_run_config,
@@ -51,6 +53,8 @@ class RunState:
     failure: str | None = None
     started_at: float | None = None  # time.monotonic() when RunStarted arrived
     finished_after_s: float | None = None  # the run's duration once it has ended
+    #: what could not be read from the run's files (a bad line, a corrupted eval.json)
+    problems: list[str] = field(default_factory=list)
 
     @property
     def active(self) -> bool:
@@ -136,21 +140,28 @@ class RunState:
 
     @classmethod
     def from_run_dir(cls, run_dir: str | Path) -> "RunState":
-        """Raises OSError / ValueError (bad JSON) / TypeError (unknown fields) for a folder
-        that is not a readable run directory; the caller says so in words."""
+        """A run read from its files. RunFileError (one line) when config.json is missing or
+        corrupted; a bad line of metrics.jsonl or a corrupted eval.json loses only itself,
+        and is said in ``problems``."""
         run = read_run_config(run_dir)
-        config: dict[str, Any] = run.get("config", {})
-        epochs = read_metrics(run_dir)
-        state = cls(status="loaded", run_dir=str(run_dir), epochs=epochs, evaluation=read_evaluation(run_dir))
-        state.model = run.get("spec", {}).get("model", {}).get("name", "") or Path(run_dir).name
-        dataset, device = run.get("dataset") or {}, run.get("device") or {}
-        state.dataset = dataset.get("name", "") or config.get("dataset", "")
-        state.device = device.get("kind", "") or config.get("device", "")
-        state.device_name = device.get("name", "")
-        state.processes = int(config.get("nproc_per_node", 1))
-        state.epochs_total = max(int(config.get("epochs", 0)), state.epochs_done)
+        problems: list[str] = []
+        try:
+            config = run.train_config()
+        except RunFileError as exc:
+            problems.append(str(exc))
+            config = TrainConfig()
+        epochs = read_metrics(run_dir, problems)
+        state = cls(status="loaded", run_dir=str(run_dir), epochs=epochs,
+                    evaluation=read_evaluation(run_dir, problems), problems=problems)
+        state.model = run.model_name or Path(run_dir).name
+        state.dataset = run.dataset.name or config.dataset
+        state.device = run.device.kind or config.device
+        state.device_name = run.device.name
+        processes = run.config.get("nproc_per_node", 1)
+        state.processes = processes if isinstance(processes, int) and processes > 0 else 1
+        state.epochs_total = max(config.epochs, state.epochs_done)
         if epochs:
-            state.best_epoch = max(epochs, key=lambda m: m.val_acc).epoch
+            state.best_epoch = max(epochs, key=lambda m: m.val_acc if m.val_acc == m.val_acc else -1.0).epoch
         return state
 
 

@@ -1,0 +1,80 @@
+"""The run files' one schema, read back from a hostile corpus: a reader keeps what is sound,
+names what is not in one line each, and never raises for a bad line or a half-written one."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from tests.run_corpus import SPOILERS, epoch_line, spoiled_run, write_good_run
+from tui_cnn.app.widgets.monitor.run_state import RunState
+from tui_cnn.domain.training import (EpochEnd, EpochMetrics, RunFileError, event_from_line, event_to_json,
+                                     read_events, read_metrics, read_run_config)
+
+
+def test_a_good_run_reads_whole(tmp_path):
+    state = RunState.from_run_dir(write_good_run(tmp_path / "run"))
+    assert [m.epoch for m in state.epochs] == [1, 2] and state.epochs_total == 3
+    assert state.model == "SimpleCNN" and state.dataset == "mnist" and state.evaluation.accuracy == 0.5
+    assert state.problems == []
+
+
+@pytest.mark.parametrize("name", sorted(SPOILERS))
+def test_every_reader_answers_a_spoiled_run_in_words(tmp_path, name):
+    run_dir = spoiled_run(tmp_path, name)
+    opens, _ = SPOILERS[name]
+    if not opens:
+        with pytest.raises(RunFileError) as raised:
+            RunState.from_run_dir(run_dir)
+        message = str(raised.value)
+        assert "\n" not in message and "config.json" in message
+        return
+    state = RunState.from_run_dir(run_dir)
+    assert all("\n" not in problem for problem in state.problems)
+    read_events(run_dir, problems := [])  # the events too: bad lines skipped, not raised
+
+
+def test_a_half_written_last_line_is_a_run_still_writing_not_a_problem(tmp_path):
+    run_dir = spoiled_run(tmp_path, "metrics-truncated-last-line")
+    problems = []
+    assert [m.epoch for m in read_metrics(run_dir, problems)] == [1] and problems == []
+
+
+def test_a_bad_line_loses_only_itself_and_is_named(tmp_path):
+    run_dir = spoiled_run(tmp_path, "metrics-garbage-line")
+    problems = []
+    assert [m.epoch for m in read_metrics(run_dir, problems)] == [1, 2]
+    assert problems == ["metrics.jsonl line 2: not JSON"]
+
+
+def test_wrong_types_and_unknown_fields_are_refused_with_the_field_named(tmp_path):
+    problems = []
+    read_metrics(spoiled_run(tmp_path, "metrics-wrong-types"), problems)
+    assert "val_acc" in problems[0] and "epoch" in problems[1]
+    problems = []
+    read_metrics(spoiled_run(tmp_path, "metrics-unknown-field"), problems)
+    assert "extra" in problems[0]
+
+
+def test_nan_the_trainer_wrote_reads_back_as_nan(tmp_path):
+    state = RunState.from_run_dir(spoiled_run(tmp_path, "metrics-nan-and-infinity"))
+    assert math.isnan(state.epochs[0].train_loss) and state.epochs[0].val_loss == math.inf
+    assert state.best_epoch == 1  # a -inf / NaN accuracy is never the best
+
+
+def test_settings_of_a_wrong_type_keep_the_run_readable_and_refuse_to_resume(tmp_path):
+    run_dir = spoiled_run(tmp_path, "config-epochs-a-string")
+    state = RunState.from_run_dir(run_dir)
+    assert len(state.epochs) == 2 and "epochs" in state.problems[0]
+    with pytest.raises(RunFileError, match="epochs"):
+        read_run_config(run_dir).train_config()
+
+
+def test_events_round_trip_through_the_schema():
+    event = EpochEnd(EpochMetrics(1, 0.5, 0.9, 0.6, 0.8, 1e-3, 1.0, 100.0), best=True)
+    import json
+    assert event_from_line(json.dumps(event_to_json(event))) == event
+    assert event_to_json(event)["event"] == "EpochEnd"
+    assert event_from_line('{"event": "EpochEnd", "metrics": 5, "best": true}') is None
+    assert event_from_line('{"event": "Nope"}') is None and event_from_line('{"ev') is None
