@@ -4,6 +4,7 @@ refused one says why beside its field, and a device that is not here says so."""
 from __future__ import annotations
 
 import pytest
+from textual import events
 from textual.widgets import Button, Input, Select
 
 from tests.helpers import async_wait_until
@@ -79,3 +80,22 @@ def test_setup_tab_at_80x24_with_a_refused_value(snap_compare, monkeypatch):
         await pilot.pause()
 
     assert snap_compare(TuiCnnApp(start_mode="monitor"), terminal_size=(80, 24), run_before=type_bad_batch)
+
+
+@pytest.mark.parametrize(("keys", "expected"), [
+    ([("home", None), ("ctrl+k", None), ("minus", "-"), ("1", "1")], "-1"),  # was "1"
+    ([("end", None), ("backspace", None), ("backspace", None), ("9", "9")], "9"),  # was "69" or "9" by chance
+])
+async def test_editing_keys_keep_their_place_among_typed_characters(keys, expected):
+    """Keys posted to the app all at once, as the terminal driver does when a fast typist or a
+    loaded machine delivers them: ctrl+k and backspace used to bubble back to the app's queue,
+    behind the characters typed after them, which were inserted first (Textual issue 6605)."""
+    app = TuiCnnApp(start_mode="monitor")
+    async with app.run_test(size=(120, 40)) as pilot:
+        field = app.screen.query_one(RunSetupForm).query_one("#field-batch_size", Input)
+        field.focus()
+        await pilot.pause()
+        for key, character in keys:
+            app.post_message(events.Key(key, character))
+        await pilot.pause()
+        assert field.value == expected

@@ -21,6 +21,7 @@ from ....domain.format import binary_bytes
 from ....domain.settings import SettingError, parse_setting
 from ....domain.shapes import analyze
 from ....domain.training import SETTINGS, TrainConfig
+from ..typed_input import TypedInput
 from ..validators import ParsedBy
 
 #: The settings the form shows, in their declared order.
@@ -60,7 +61,7 @@ class RunSetupForm(VerticalScroll):
         yield Static("", id="memory-note", classes="note")
 
     @staticmethod
-    def _field(name: str, value) -> Input | Select:
+    def _field(name: str, value) -> TypedInput | Select:
         declared = SETTINGS[name]
         if declared.choices:
             return Select([(choice, choice) for choice in declared.choices], value=value, allow_blank=False,
@@ -70,7 +71,7 @@ class RunSetupForm(VerticalScroll):
                           id=f"field-{name}", tooltip=declared.help)
         # A plain text field: no key filter, no length cut, so what is typed stays what was
         # typed; the declaration's parser says what is wrong with it, beside the field.
-        return Input("" if value is None else str(value), compact=True, id=f"field-{name}",
+        return TypedInput("" if value is None else str(value), compact=True, id=f"field-{name}",
                      validators=[ParsedBy(partial(parse_setting, name, declared))], tooltip=declared.help,
                      placeholder=declared.placeholder)
 
