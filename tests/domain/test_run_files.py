@@ -8,7 +8,7 @@ import math
 import pytest
 
 from tests.run_corpus import SPOILERS, epoch_line, spoiled_run, write_good_run
-from tui_cnn.app.widgets.monitor.run_state import RunState
+from tui_cnn.domain.run_state import RunState
 from tui_cnn.domain.training import (EpochEnd, EpochMetrics, RunFileError, event_from_line, event_to_json,
                                      read_events, read_metrics, read_run_config)
 

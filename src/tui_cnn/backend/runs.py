@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
+import time
 import warnings
 from datetime import datetime
 from pathlib import Path
@@ -17,7 +19,7 @@ import torch
 from ..domain.export import export_code
 from ..domain.specfile import atomic_write_text, atomic_writer, spec_to_dict
 from ..domain.spec import ModelSpec
-from ..domain.training import EpochMetrics, Evaluation, TrainingEvent, event_to_json, to_json
+from ..domain.training import EpochMetrics, Evaluation, ProcessRecord, TrainingEvent, event_to_json, to_json
 
 RUNS_DIR = Path("runs")
 LAST_CHECKPOINT = "checkpoint-last.pt"
@@ -49,6 +51,12 @@ def write_config(run_dir: Path, spec: ModelSpec, config: dict[str, Any], dataset
         "spec": spec_to_dict(spec), "config": config, "dataset": dataset, "device": device,
         "versions": {"torch": torch.__version__, "torchvision": torchvision.__version__},
     })
+
+
+def write_process(run_dir: Path) -> None:
+    """process.json: this process trains the run (a reader tells live from crashed by it)."""
+    record = ProcessRecord(pid=os.getpid(), host=socket.gethostname(), started_at=time.time())
+    write_json(run_dir / "process.json", to_json(record))
 
 
 def write_model_code(run_dir: Path, spec: ModelSpec) -> None:

@@ -236,6 +236,7 @@ class Trainer:
         info = describe_device(loop.device)
         runs.write_config(self.run_dir, self.spec, config.to_json(), sizes, asdict(info))
         runs.write_model_code(self.run_dir, self.spec)
+        runs.write_process(self.run_dir)
         self._recorder = runs.RunRecorder(self.run_dir)
         self._emit(RunStarted(str(self.run_dir), self.spec.name, config.to_json(), info.kind, info.name,
                               config.dataset, len(data.train), len(data.val), len(data.test),

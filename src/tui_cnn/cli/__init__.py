@@ -14,6 +14,7 @@ from .. import __version__
 from .export import export
 from .serve import serve
 from .inspect import inspect
+from .runs import runs
 from .shapes import presets, shapes
 from .track import track
 from .train import train
@@ -66,5 +67,5 @@ def open_app(target: str | None) -> None:
     TuiCnnApp(spec, **app_options).run_and_exit()
 
 
-for command in (shapes, presets, train, export, track, serve, inspect):
+for command in (shapes, presets, train, export, track, serve, inspect, runs):
     main.add_command(command)

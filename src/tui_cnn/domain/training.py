@@ -9,6 +9,8 @@ Run directory layout (the source of truth; a monitor can follow a run by reading
     checkpoint-last.pt / checkpoint-best.pt   (torch; loaded with weights_only=True)
     model.py            the spec exported as PyTorch code
     events.jsonl        every event as {"event": name, ...fields}, for attaching to a live run
+    process.json        {"pid", "host", "started_at"}: who trains it, so a reader can tell a live
+                        run from a crashed one (process gone, no end event)
 """
 
 from __future__ import annotations
@@ -197,6 +199,14 @@ class RunConfigFile(_Record):
             raise RunFileError(f"config.json: {exc}") from None
 
 
+class ProcessRecord(_Record):
+    """process.json: the process training the run, written when it starts (and on resume)."""
+
+    pid: int
+    host: str
+    started_at: float  # time.time()
+
+
 # --- events: the engine emits these to every listener, from its own thread. One line of
 # events.jsonl each: {"event": "<class name>", ...fields}.
 
@@ -323,9 +333,10 @@ def event_from_line(line: str) -> TrainingEvent | None:
 # line still being written, and of bad lines (each skipped and named in ``problems``).
 
 
-def read_lines(path: Path, kind: Any, problems: list[str] | None = None) -> list[Any]:
+def read_lines(path: Path, kind: Any, problems: list[str] | None = None, skip: tuple[str, ...] = ()) -> list[Any]:
     """The records of a JSON-lines file. A last line without its newline is being written
-    (a live run): skipped silently. Any other bad line: skipped, and said in ``problems``."""
+    (a live run): skipped silently. Any other bad line: skipped, and said in ``problems``.
+    ``skip``: line starts not worth parsing (the runs list has no use for BatchProgress)."""
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except FileNotFoundError:
@@ -333,19 +344,18 @@ def read_lines(path: Path, kind: Any, problems: list[str] | None = None) -> list
     except OSError as exc:
         _note(problems, f"{path.name}: {exc.strerror or exc}")
         return []
-    lines = text.split("\n")
-    complete, partial = lines[:-1], lines[-1]  # text ending in "\n" leaves "" as the partial
+    lines = text.split("\n")[:-1]  # after the last newline: a live run's line in progress
+    # the lines worth parsing, in one comprehension: a run has thousands of lines to skip
+    wanted = [(number, line) for number, line in enumerate(lines, 1) if line and not (skip and line.startswith(skip))]
     records = []
-    for number, line in enumerate(complete, 1):
-        if not line.strip():
-            continue
+    for number, line in wanted:
         try:
-            records.append(decode(json.loads(line), kind, f"{path.name} line {number}"))
-        except RunFileError as exc:
-            _note(problems, str(exc))
+            records.append(msgspec.convert(json.loads(line), kind))
+        except msgspec.ValidationError as exc:
+            _note(problems, f"{path.name} line {number}: {exc}")
         except (ValueError, RecursionError):
-            _note(problems, f"{path.name} line {number}: not JSON")
-    del partial  # a live run's line in progress
+            if line.strip():
+                _note(problems, f"{path.name} line {number}: not JSON")
     return records
 
 
@@ -354,9 +364,12 @@ def _note(problems: list[str] | None, problem: str) -> None:
         problems.append(problem)
 
 
-def read_events(run_dir: str | Path, problems: list[str] | None = None) -> list[TrainingEvent]:
-    """Every event so far; a line still being written (a live run) is skipped."""
-    return read_lines(Path(run_dir) / "events.jsonl", TrainingEvent, problems)
+def read_events(run_dir: str | Path, problems: list[str] | None = None,
+                skip: tuple[type, ...] = ()) -> list[TrainingEvent]:
+    """Every event so far (but those of the ``skip`` types, left unparsed); a line still
+    being written (a live run) is skipped."""
+    prefixes = tuple(json.dumps({"event": kind.__name__})[:-1] for kind in skip)  # '{"event": "BatchProgress"'
+    return read_lines(Path(run_dir) / "events.jsonl", TrainingEvent, problems, prefixes)
 
 
 def read_metrics(run_dir: str | Path, problems: list[str] | None = None) -> list[EpochMetrics]:
@@ -393,3 +406,26 @@ def read_run_config(run_dir: str | Path) -> RunConfigFile:
     except (ValueError, RecursionError):
         raise RunFileError(f"{path} is not JSON (cut short or corrupted)") from None
     return decode(data, RunConfigFile, str(path))
+
+
+def read_process(run_dir: str | Path) -> ProcessRecord | None:
+    """process.json, or None when absent or unreadable (a run from before it existed)."""
+    try:
+        return decode(json.loads((Path(run_dir) / "process.json").read_text(encoding="utf-8")), ProcessRecord, "")
+    except (OSError, ValueError, RecursionError):
+        return None
+
+
+class _AccuracyOf(msgspec.Struct):
+    """The one figure of eval.json a list of runs shows; msgspec skips the rest (the images
+    of misclassified digits) without building it."""
+
+    accuracy: float
+
+
+def read_test_accuracy(run_dir: str | Path) -> float | None:
+    """eval.json's accuracy, cheaply (for 1,000 runs at once); None when absent or unreadable."""
+    try:
+        return msgspec.json.decode((Path(run_dir) / "eval.json").read_bytes(), type=_AccuracyOf).accuracy
+    except (OSError, msgspec.DecodeError):
+        return None

@@ -36,7 +36,7 @@ from ..widgets.monitor.evaluation import EvaluationPanel, MisclassifiedDigits
 from ..widgets.monitor.open_run import OpenRunScreen
 from ..widgets.monitor.plots import BatchLossPlot, EpochCurves
 from ..widgets.monitor.progress import RunProgress
-from ..widgets.monitor.run_state import RunState
+from ...domain.run_state import RunState
 from ..widgets.monitor.setup_form import RunSetupForm
 from ..widgets.monitor.text import duration, percent
 

@@ -8,7 +8,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, ProgressBar, Static
 
 from ....domain.format import compact
-from .run_state import RunState
+from ....domain.run_state import RunState
 from .text import duration, eta, learning_rate
 
 STATUS_WORDS = {

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ....domain.training import (
+from .training import (
     BatchProgress,
     EpochEnd,
     EpochMetrics,

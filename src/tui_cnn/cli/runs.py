@@ -1,0 +1,77 @@
+"""``tui-cnn runs``: the runs under ./runs (or --runs-dir), newest first, with their status."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+
+import click
+
+
+@click.command("runs")
+@click.option("--runs-dir", default="runs", show_default=True, type=click.Path(file_okay=False),
+              help="the folder holding run directories")
+@click.option("--json", "as_json", is_flag=True, help="a JSON list of objects instead of a table")
+def runs(runs_dir: str, as_json: bool) -> None:
+    """List runs: status (running, paused, finished, stopped, failed, crashed), model,
+    dataset, epoch n/N, best validation and test accuracy, images/s, device, start, duration.
+    A crashed run continues with `tui-cnn train --resume RUN_DIR`."""
+    import msgspec
+
+    from ..domain.run_list import list_runs
+
+    rows = list_runs(runs_dir)
+    if as_json:
+        # NaN is not JSON: a diverged figure is null
+        click.echo(json.dumps([{k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+                                for k, v in msgspec.to_builtins(row).items()} for row in rows], indent=2))
+        return
+    if not rows:
+        click.echo(f"no runs in {runs_dir}/ (train one with tui-cnn train)")
+        return
+    print_table(rows)
+
+
+COLUMNS = (("status", "<"), ("run", "<"), ("model", "<"), ("dataset", "<"), ("epoch", ">"), ("best val", ">"),
+           ("test", ">"), ("img/s", ">"), ("device", "<"), ("started", "<"), ("time", ">"))
+
+
+def print_table(rows, out=None) -> None:
+    """Plain aligned columns (a rich Table took 0.7 s to lay out 1,000 rows)."""
+    from ..domain.format import compact
+
+    cells = [[row.status, _name(row.path), row.model, row.dataset,
+              f"{row.epoch}/{row.epochs}" if row.status != "unreadable" else "",
+              _percent(row.best_val_acc), _percent(row.test_acc),
+              compact(round(row.images_per_s)) if _finite(row.images_per_s) else "",
+              row.device, time.strftime("%Y-%m-%d %H:%M", time.localtime(row.started_at)) if row.started_at else "",
+              _duration(row.duration_s)] for row in rows]
+    header = [name for name, _ in COLUMNS]
+    widths = [max(len(line[i]) for line in [header, *cells]) for i in range(len(COLUMNS))]
+    lines = ["  ".join(f"{cell:{align}{width}}" for cell, (_, align), width in zip(line, COLUMNS, widths)).rstrip()
+             for line in [header, *cells]]
+    click.echo("\n".join(lines), file=out)
+    for row in rows:
+        if row.problem:
+            click.echo(f"{_name(row.path)}: {row.problem}", err=True)
+
+
+def _name(path: str) -> str:
+    return path.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _finite(value: float | None) -> bool:
+    return value is not None and math.isfinite(value)
+
+
+def _percent(value: float | None) -> str:
+    return f"{value * 100:.2f}%" if _finite(value) else ""
+
+
+def _duration(seconds: float | None) -> str:
+    if not _finite(seconds) or seconds < 0:
+        return ""
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

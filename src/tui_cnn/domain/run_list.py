@@ -1,0 +1,105 @@
+"""The runs on this machine, as one row each: the status of a run told from its directory
+alone (its events folded by RunState, the one fold; process.json for who trains it), for
+`tui-cnn runs` and the Runs screen. Pure Python, no torch."""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+import time
+from pathlib import Path
+from typing import Callable
+
+import msgspec
+
+from .run_state import RunState
+from .training import (BatchProgress, Evaluated, ProcessRecord, RunFileError, read_events, read_process, read_run_config,
+                       read_test_accuracy)
+
+#: Statuses of a run read from disk. crashed: its process is gone and it wrote no end event
+#: (it can be continued from its last checkpoint with --resume).
+STATUSES = ("running", "paused", "finished", "stopped", "failed", "crashed", "unreadable")
+#: A run on another machine (a shared disk) counts as live while it wrote within this long:
+#: BatchProgress lines come every few seconds while it trains.
+HEARTBEAT_S = 120.0
+
+
+class RunRow(msgspec.Struct):
+    """One run of the list (``tui-cnn runs --json`` prints these)."""
+
+    path: str
+    status: str
+    model: str = ""
+    dataset: str = ""
+    epoch: int = 0
+    epochs: int = 0
+    best_val_acc: float | None = None
+    test_acc: float | None = None
+    images_per_s: float | None = None
+    device: str = ""
+    started_at: float | None = None  # time.time()
+    duration_s: float | None = None
+    problem: str | None = None  # why it is unreadable
+
+
+def process_alive(record: ProcessRecord | None, heartbeat: float | None, now: float) -> bool:
+    """Whether the process training a run is alive: asked of the OS on this machine; on
+    another, judged by the run's last write (the heartbeat)."""
+    if record is not None and record.host == socket.gethostname():
+        try:
+            os.kill(record.pid, 0)
+        except ProcessLookupError:
+            return False
+        except (PermissionError, OverflowError, ValueError):  # someone else's process; a silly pid
+            return record.pid > 0
+        return True
+    return heartbeat is not None and now - heartbeat < HEARTBEAT_S
+
+
+def run_row(run_dir: str | Path, now: float | None = None,
+            alive: Callable[[ProcessRecord | None, float | None, float], bool] = process_alive) -> RunRow:
+    now = time.time() if now is None else now
+    path = str(run_dir)
+    try:
+        config = read_run_config(run_dir)
+    except RunFileError as exc:
+        return RunRow(path=path, status="unreadable", problem=str(exc))
+    state = RunState()
+    for event in read_events(run_dir, skip=(BatchProgress, Evaluated)):  # thousands a run; images: no use here
+        state.apply(event, now=0.0)  # durations come from the epochs, not from when we read
+    if state.status == "idle":  # no RunStarted (yet): what config.json says
+        state = RunState.from_run_dir(run_dir)
+        state.status = "running"
+    events = Path(run_dir) / "events.jsonl"
+    heartbeat = events.stat().st_mtime if events.exists() else None
+    process = read_process(run_dir)
+    status = state.status
+    if status in ("running", "paused", "stopping", "loaded", "starting"):
+        status = ("paused" if state.status == "paused" else "running") if alive(process, heartbeat, now) else "crashed"
+    best = [m.val_acc for m in state.epochs if math.isfinite(m.val_acc)]
+    started = process.started_at if process is not None else _created(run_dir)
+    return RunRow(
+        path=path, status=status, model=state.model or config.model_name, dataset=state.dataset or config.dataset.name,
+        epoch=state.epochs_done, epochs=state.epochs_total, best_val_acc=max(best) if best else None,
+        test_acc=read_test_accuracy(run_dir),
+        images_per_s=state.epochs[-1].images_per_s if state.epochs else None,
+        device=state.device_name or state.device, started_at=started,
+        duration_s=sum(m.epoch_time_s for m in state.epochs) if state.epochs else None)
+
+
+def _created(run_dir: str | Path) -> float | None:
+    try:
+        return (Path(run_dir) / "config.json").stat().st_mtime
+    except OSError:
+        return None
+
+
+def list_runs(base: str | Path) -> list[RunRow]:
+    """Every run directory under ``base`` (a folder holding config.json), newest first."""
+    try:
+        folders = [entry for entry in os.scandir(base) if entry.is_dir() and os.path.exists(os.path.join(entry.path, "config.json"))]
+    except OSError:
+        return []
+    rows = [run_row(entry.path) for entry in folders]
+    return sorted(rows, key=lambda row: (row.started_at or 0.0, row.path), reverse=True)

@@ -1,0 +1,79 @@
+"""`tui-cnn runs`: each run's status told from its directory alone (events folded by the one
+fold, process.json for who trains it), newest first, --json for scripts."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+
+import pytest
+from click.testing import CliRunner
+
+from tests.run_corpus import spoiled_run, write_good_run
+from tui_cnn.cli import main
+from tui_cnn.domain.run_list import list_runs, run_row
+from tui_cnn.domain.training import (EpochEnd, EpochMetrics, Failed, Finished, Paused, ProcessRecord, RunStarted,
+                                     Stopped, event_to_json)
+
+STARTED = RunStarted("r", "SimpleCNN", {}, "cpu", "a CPU", "mnist", 256, 0, 64, 1000, 3, 8)
+EPOCH = EpochEnd(EpochMetrics(1, 0.5, 0.9, 0.6, 0.8, 1e-3, 1.0, 100.0), best=True)
+
+
+def write_run(base, name, *events, pid=None, started_at=1.0):
+    run_dir = write_good_run(base / name, epochs_done=1)
+    (run_dir / "events.jsonl").write_text("".join(json.dumps(event_to_json(e)) + "\n" for e in (STARTED, EPOCH, *events)))
+    if pid is not None:
+        (run_dir / "process.json").write_text(json.dumps({"pid": pid, "host": socket.gethostname(),
+                                                          "started_at": started_at}))
+    return run_dir
+
+
+@pytest.mark.parametrize("events, alive, status", [
+    ((Finished(1, 0.8, 3.0),), False, "finished"),
+    ((Stopped(1, "checkpoint-last.pt"),), False, "stopped"),
+    ((Failed("diverged"),), False, "failed"),
+    ((), True, "running"),
+    ((Paused(),), True, "paused"),
+    ((), False, "crashed"),  # process gone, no end event
+    ((Paused(),), False, "crashed"),
+])
+def test_status_comes_from_the_events_and_the_process(tmp_path, events, alive, status):
+    run_dir = write_run(tmp_path, "run", *events)
+    assert run_row(run_dir, alive=lambda *_: alive).status == status
+
+
+def test_a_live_pid_on_this_host_is_running_and_a_dead_one_crashed(tmp_path):
+    assert run_row(write_run(tmp_path, "live", pid=os.getpid())).status == "running"
+    dead = os.fork()
+    if dead == 0:
+        os._exit(0)
+    os.waitpid(dead, 0)
+    assert run_row(write_run(tmp_path, "dead", pid=dead)).status == "crashed"
+
+
+def test_the_list_is_newest_first_and_json_has_the_promised_keys(tmp_path):
+    write_run(tmp_path, "old", Finished(1, 0.8, 3.0), pid=1, started_at=100.0)
+    write_run(tmp_path, "new", Finished(1, 0.8, 3.0), pid=1, started_at=200.0)
+    spoiled_run(tmp_path, "config-not-json")
+    assert [row.path.rsplit("/", 1)[1] for row in list_runs(tmp_path)][:2] == ["new", "old"]
+    result = CliRunner().invoke(main, ["runs", "--runs-dir", str(tmp_path), "--json"])
+    assert result.exit_code == 0
+    rows = json.loads(result.stdout)
+    assert {"path", "status", "model", "dataset", "epoch", "epochs", "best_val_acc", "test_acc"} <= set(rows[0])
+    assert rows[0]["status"] == "finished" and rows[0]["epoch"] == 1 and rows[0]["epochs"] == 3
+    assert rows[0]["best_val_acc"] == 0.8 and rows[0]["test_acc"] == 0.5
+    assert rows[-1]["status"] == "unreadable" and "config.json" in rows[-1]["problem"]
+
+
+def test_nan_figures_are_null_in_json_and_blank_in_the_table(tmp_path):
+    spoiled_run(tmp_path, "metrics-nan-and-infinity")
+    result = CliRunner().invoke(main, ["runs", "--runs-dir", str(tmp_path), "--json"])
+    assert json.loads(result.stdout)[0]["images_per_s"] is None
+    table = CliRunner().invoke(main, ["runs", "--runs-dir", str(tmp_path)])
+    assert table.exit_code == 0 and "metrics-nan-and-infinity" in table.stdout and " nan" not in table.stdout.lower()
+
+
+def test_no_runs_says_how_to_make_one(tmp_path):
+    result = CliRunner().invoke(main, ["runs", "--runs-dir", str(tmp_path / "none")])
+    assert result.exit_code == 0 and "no runs" in result.output
