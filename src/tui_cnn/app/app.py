@@ -112,6 +112,7 @@ class TuiCnnApp(App[None]):
         run_dir: str | None = None,
         batch_size: int | None = None,
         tracked: Tracked | None = None,
+        compare_run_dirs: list[str] | None = None,
     ) -> None:
         super().__init__()
         if spec is not None:
@@ -129,6 +130,8 @@ class TuiCnnApp(App[None]):
         self.latest_run_dir: str | None = run_dir
         #: Set to open Inspect on one run and image (the monitor's misclassified digits).
         self.inspect_request = None
+        #: Set by `tui-cnn compare`: the app opens on these runs compared.
+        self.compare_run_dirs = compare_run_dirs
         #: The model came from the crash recovery file: the builder shows it as unsaved.
         self.recovered = False
         self._crash: CrashSaved | None = None
@@ -141,7 +144,9 @@ class TuiCnnApp(App[None]):
 
     def on_mount(self) -> None:
         self.switch_mode(self.start_mode)
-        if self.train_config is None and self.tracked is None:
+        if self.compare_run_dirs:
+            self.compare(self.compare_run_dirs)
+        elif self.train_config is None and self.tracked is None:
             self._offer_recovery()
 
     # --- crashes: the model is saved, the next start offers it back ---
@@ -219,6 +224,13 @@ class TuiCnnApp(App[None]):
 
         self.inspect_request = InspectRequest(run_dir, image, label)
         self.switch_mode("inspect")
+
+    def compare(self, run_dirs: list[str]) -> None:
+        """Show two or more run directories compared (curves and settings), over the current
+        screen; escape comes back to it. Runs that cannot be read are named there, left out."""
+        from .screens.compare import CompareScreen
+
+        self.push_screen(CompareScreen(run_dirs))
 
     def _track_module(self) -> None:
         self.switch_mode("tracker")

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from .. import __version__
+from .compare import compare
 from .export import export
 from .serve import serve
 from .inspect import inspect
@@ -67,5 +68,5 @@ def open_app(target: str | None) -> None:
     TuiCnnApp(spec, **app_options).run_and_exit()
 
 
-for command in (shapes, presets, train, export, track, serve, inspect, runs):
+for command in (shapes, presets, train, export, track, serve, inspect, runs, compare):
     main.add_command(command)
