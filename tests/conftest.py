@@ -1,11 +1,21 @@
-"""Shared fixtures."""
+"""Shared fixtures, for the backend, app, CLI and inspect tests alike: the tiny MNIST-layout
+data set (written in the test, read through torchvision like the real one) lives here once.
+numpy and torchvision load inside the fixtures, so the quick tests never import them."""
 
 from __future__ import annotations
+
+import struct
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tui_cnn.domain import load_preset
 from tui_cnn.domain.spec import ModelSpec
+from tui_cnn.domain.training import TrainConfig
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @pytest.fixture(autouse=True)
@@ -27,3 +37,56 @@ def on_a_terminal(monkeypatch):
     """The command line as if run in a terminal: CliRunner's stdin and stdout are not one,
     and the app commands refuse to start without a terminal."""
     monkeypatch.setattr("tui_cnn.cli.common.stdio_is_terminal", lambda: True)
+
+
+# --- tiny MNIST ----------------------------------------------------------------------------
+
+
+def write_idx(path: Path, array: np.ndarray) -> None:
+    """The IDX format MNIST ships in: magic (0, 0, type 0x08 = uint8, ndim), big-endian sizes, bytes."""
+    header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    path.write_bytes(header + array.astype("uint8").tobytes())
+
+
+def learnable_digits(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Faint noise with a bright square whose place depends on the class: easy to learn."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 10, count)
+    images = rng.integers(0, 60, (count, 28, 28))
+    for image, label in zip(images, labels):
+        row, col = (label // 5) * 12 + 4, (label % 5) * 5 + 2
+        image[row:row + 6, col:col + 4] = 255
+    return images, labels
+
+
+@pytest.fixture(scope="session")
+def mnist_root(tmp_path_factory) -> Path:
+    """A torchvision root holding MNIST/raw/ with 256 training and 64 test images."""
+    root = tmp_path_factory.mktemp("data")
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for prefix, count, seed in (("train", 256, 0), ("t10k", 64, 1)):
+        images, labels = learnable_digits(count, seed)
+        write_idx(raw / f"{prefix}-images-idx3-ubyte", images)
+        write_idx(raw / f"{prefix}-labels-idx1-ubyte", labels)
+    return root
+
+
+@pytest.fixture
+def tiny_config(mnist_root: Path, tmp_path: Path) -> TrainConfig:
+    return TrainConfig(dataset="mnist", data_dir=str(mnist_root), epochs=1, batch_size=32, progress_every=2,
+                       run_dir=str(tmp_path / "run"))
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    """Downloads fail as they do on a machine without a network, and never reach one."""
+    import torchvision
+
+    def no_network(self):
+        raise RuntimeError("Error downloading train-images-idx3-ubyte.gz:\n<urlopen error no network (test)>")
+
+    for name in ("MNIST", "FashionMNIST", "KMNIST", "CIFAR10"):
+        monkeypatch.setattr(getattr(torchvision.datasets, name), "download", no_network)

@@ -11,6 +11,7 @@ from benchmarks.__main__ import main
 from benchmarks.harness import Figure, alternate, percentile, show
 
 
+@pytest.mark.slow  # the gpu benchmark trains
 def test_quick_run_of_one_benchmark_writes_its_figures_and_the_machine(tmp_path):
     output = tmp_path / "results.json"
 
@@ -28,6 +29,7 @@ def test_quick_run_of_one_benchmark_writes_its_figures_and_the_machine(tmp_path)
                                                 "--output " + str(output))
 
 
+@pytest.mark.slow  # the gpu benchmark trains
 def test_a_run_of_one_benchmark_keeps_the_others_figures(tmp_path):
     output = tmp_path / "results.json"
     main(["--only", "shapes", "--quick", "--device", "cpu", "--output", str(output)])

@@ -153,6 +153,7 @@ def test_presets_lists_the_three():
     assert "50,186 params" in result.output
 
 
+@pytest.mark.slow  # a child process
 def test_shapes_never_imports_torch():
     """The shape engine is pure Python: `tui-cnn shapes` answers without loading torch."""
     probe = ("import sys; from click.testing import CliRunner; from tui_cnn.cli import main; "

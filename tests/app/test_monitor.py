@@ -4,13 +4,13 @@ from its directory (snapshot)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import struct
 from pathlib import Path
 
 import pytest
 from textual.widgets import ProgressBar, TabbedContent
+
+from tests.helpers import async_wait_until
 
 from tui_cnn.app.app import TuiCnnApp
 from tui_cnn.app.screens.monitor import MonitorScreen
@@ -20,37 +20,7 @@ from tui_cnn.domain.training import TrainConfig
 
 pytestmark = pytest.mark.slow
 
-TRAIN_IMAGES, TEST_IMAGES = 128, 40
-
-
-def _digit_image(label: int, variant: int) -> bytes:
-    """A 28x28 image whose bright 6x6 square sits where its label says: easy to learn."""
-    pixels = bytearray(28 * 28)
-    top, left = 2 + (label // 5) * 12 + variant % 3, 2 + (label % 5) * 5
-    for row in range(top, top + 6):
-        for col in range(left, min(left + 6, 28)):
-            pixels[row * 28 + col] = 255
-    return bytes(pixels)
-
-
-def write_tiny_mnist(root: Path) -> Path:
-    """The four IDX files of torchvision's MNIST layout (root/MNIST/raw/...)."""
-    raw = root / "MNIST" / "raw"
-    raw.mkdir(parents=True)
-    for prefix, count in (("train", TRAIN_IMAGES), ("t10k", TEST_IMAGES)):
-        labels = [i % 10 for i in range(count)]
-        images = b"".join(_digit_image(label, i) for i, label in enumerate(labels))
-        (raw / f"{prefix}-images-idx3-ubyte").write_bytes(struct.pack(">IIII", 2051, count, 28, 28) + images)
-        (raw / f"{prefix}-labels-idx1-ubyte").write_bytes(struct.pack(">II", 2049, count) + bytes(labels))
-    return root
-
-
-@pytest.fixture
-def tiny_data(tmp_path: Path) -> Path:
-    return write_tiny_mnist(tmp_path / "data")
-
-
-def tiny_config(data: Path, run_dir: Path, **changes) -> TrainConfig:
+def monitor_config(data: Path, run_dir: Path, **changes) -> TrainConfig:
     values = dict(dataset="mnist", data_dir=str(data), epochs=2, batch_size=32, device="cpu",
                   run_dir=str(run_dir), progress_every=2)
     return TrainConfig(**{**values, **changes})
@@ -62,11 +32,8 @@ UNTIL_STOPPED = 100_000
 
 
 async def wait_for_status(screen: MonitorScreen, *statuses: str, timeout: float = 60) -> None:
-    for _ in range(int(timeout * 20)):
-        if screen.state.status in statuses:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"status stayed {screen.state.status!r}, expected {statuses}")
+    await async_wait_until(lambda: screen.state.status in statuses, timeout,
+                           what=f"status {' or '.join(statuses)} (it is {screen.state.status!r})")
 
 
 async def finish(app: TuiCnnApp, pilot) -> MonitorScreen:
@@ -91,12 +58,12 @@ def fill_form(screen: MonitorScreen, **values: str) -> None:
         screen.query_one(f"#field-{name}").value = value
 
 
-async def test_a_run_set_up_on_the_screen_trains_to_the_end(tiny_data, tmp_path, monkeypatch):
+async def test_a_run_set_up_on_the_screen_trains_to_the_end(mnist_root, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the form's run goes to runs/<date>-<time>-<model>/ here
     app = TuiCnnApp(start_mode="monitor")
     async with app.run_test(size=(100, 32)) as pilot:
         screen = app.screen
-        fill_form(screen, dataset="mnist", data_dir=str(tiny_data), epochs="2", batch_size="32", device="cpu")
+        fill_form(screen, dataset="mnist", data_dir=str(mnist_root), epochs="2", batch_size="32", device="cpu")
         await pilot.pause()
         await pilot.press("r")
         await wait_for_status(screen, "finished", "failed")
@@ -124,14 +91,13 @@ async def log_text(screen: MonitorScreen, pilot) -> str:
     return "\n".join(line.text for line in screen.query_one("#log-pane").lines)
 
 
-async def test_pause_resume_and_stop_keep_the_checkpoint_and_survive_switching_screens(tiny_data, tmp_path):
+async def test_pause_resume_and_stop_keep_the_checkpoint_and_survive_switching_screens(mnist_root, tmp_path):
     run_dir = tmp_path / "run"
-    app = TuiCnnApp(start_mode="monitor", train_config=tiny_config(tiny_data, run_dir, epochs=UNTIL_STOPPED, progress_every=1))
+    app = TuiCnnApp(start_mode="monitor", train_config=monitor_config(mnist_root, run_dir, epochs=UNTIL_STOPPED, progress_every=1))
     async with app.run_test(size=(100, 32)) as pilot:
         screen = app.screen
         await wait_for_status(screen, "running")
-        while screen.state.batch is None:
-            await asyncio.sleep(0.05)
+        await async_wait_until(lambda: screen.state.batch is not None, what="the first batch")
         await pilot.press("p")
         await wait_for_status(screen, "paused")
         await pilot.pause(0.3)
@@ -146,8 +112,7 @@ async def test_pause_resume_and_stop_keep_the_checkpoint_and_survive_switching_s
 
         await pilot.press("p")
         await wait_for_status(screen, "running")
-        while screen.state.batch.step == step:
-            await asyncio.sleep(0.05)
+        await async_wait_until(lambda: screen.state.batch.step != step, what="a batch after the resume")
         await pilot.press("x")
         await wait_for_status(screen, "stopped")
         await finish(app, pilot)
@@ -156,8 +121,8 @@ async def test_pause_resume_and_stop_keep_the_checkpoint_and_survive_switching_s
         assert screen.quit_warning() is None
 
 
-async def test_a_diverging_run_shows_why_and_the_app_stays_usable(tiny_data, tmp_path):
-    config = tiny_config(tiny_data, tmp_path / "run", optimizer="sgd", lr=1e9, epochs=1, progress_every=1)
+async def test_a_diverging_run_shows_why_and_the_app_stays_usable(mnist_root, tmp_path):
+    config = monitor_config(mnist_root, tmp_path / "run", optimizer="sgd", lr=1e9, epochs=1, progress_every=1)
     app = TuiCnnApp(start_mode="monitor", train_config=config)
     async with app.run_test(size=(100, 32)) as pilot:
         screen = app.screen
@@ -172,9 +137,9 @@ async def test_a_diverging_run_shows_why_and_the_app_stays_usable(tiny_data, tmp
         assert screen.quit_warning() is None and not screen.state.active
 
 
-async def test_quitting_mid_run_asks_then_stops_the_trainer(tiny_data, tmp_path):
+async def test_quitting_mid_run_asks_then_stops_the_trainer(mnist_root, tmp_path):
     run_dir = tmp_path / "run"
-    app = TuiCnnApp(start_mode="monitor", train_config=tiny_config(tiny_data, run_dir, epochs=UNTIL_STOPPED, progress_every=1))
+    app = TuiCnnApp(start_mode="monitor", train_config=monitor_config(mnist_root, run_dir, epochs=UNTIL_STOPPED, progress_every=1))
     async with app.run_test(size=(100, 32)) as pilot:
         screen = app.screen
         await wait_for_status(screen, "running")

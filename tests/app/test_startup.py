@@ -6,6 +6,10 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
+pytestmark = pytest.mark.slow  # each test starts the app in a child process
+
 FIRST_PAINT = textwrap.dedent("""
     import asyncio, sys
     from tui_cnn.app.app import TuiCnnApp

@@ -17,6 +17,7 @@ def run(*args: str):
     return CliRunner().invoke(main, ["train", *args])
 
 
+@pytest.mark.slow  # trains
 def test_headless_training_prints_one_plain_line_per_epoch(mnist_root, tmp_path):
     result = run("SimpleCNN", "--headless", "--data-dir", str(mnist_root), "--epochs", "2", "-b", "64",
                  "--run-dir", str(tmp_path / "run"))
@@ -29,6 +30,7 @@ def test_headless_training_prints_one_plain_line_per_epoch(mnist_root, tmp_path)
     assert len(read_metrics(tmp_path / "run")) == 2
 
 
+@pytest.mark.slow  # trains
 def test_resume_takes_the_runs_own_model_and_settings(mnist_root, tmp_path):
     run_dir = str(tmp_path / "run")
     run("SimpleCNN", "--headless", "--data-dir", str(mnist_root), "--epochs", "1", "-b", "64", "--run-dir", run_dir)
@@ -39,6 +41,7 @@ def test_resume_takes_the_runs_own_model_and_settings(mnist_root, tmp_path):
     assert [m.epoch for m in read_metrics(run_dir)] == [1, 2]
 
 
+@pytest.mark.slow  # trains
 def test_failed_training_exits_1_with_the_reason(tmp_path, offline):
     result = run("SimpleCNN", "--headless", "--dataset", "mnist", "--data-dir", str(tmp_path))
 

@@ -16,6 +16,8 @@ from tui_cnn.domain.spec import LayerSpec
 from tui_cnn.domain.training import (BatchProgress, EpochEnd, Evaluated, Failed, Finished, LogMessage, Paused, Resumed,
                                      RunStarted, Stopped, read_evaluation, read_events, read_metrics, read_run_config)
 
+pytestmark = pytest.mark.slow  # every test trains (tiny data, the CPU)
+
 RUN_FILES = {"config.json", "metrics.jsonl", "events.jsonl", "checkpoint-last.pt", "checkpoint-best.pt", "model.py",
              "eval.json"}
 

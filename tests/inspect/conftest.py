@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.backend.conftest import mnist_root  # noqa: F401 - the tiny data, shared with the backend tests
 from tui_cnn.domain.spec import LayerSpec, ModelSpec
 
 TINY = ModelSpec("TinyCNN", (1, 28, 28), (

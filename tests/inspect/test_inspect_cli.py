@@ -15,6 +15,8 @@ from PIL import Image
 from tui_cnn.backend.data import load_data
 from tui_cnn.cli import main
 
+pytestmark = pytest.mark.slow  # a model trained for the command (tiny_run)
+
 
 def inspect(*args: str):
     return CliRunner().invoke(main, ["inspect", *map(str, args)])
