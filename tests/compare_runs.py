@@ -32,6 +32,10 @@ def write_compared_runs(root: Path) -> tuple[Path, Path, Path]:
                                          (0.25, 0.93, 0.22, 0.94), (0.18, 0.95, 0.19, 0.95)], epochs=4)
     sgd = write_run(root / "sgd-run", [(1.8, 0.40, 1.2, 0.62), (1.0, 0.70, 0.8, 0.76), (0.7, 0.80, 0.6, 0.82)],
                     optimizer="sgd", lr=0.05, epochs=3)
+    # how each run ended, as the trainer's events say it (the status row)
+    (adam / "events.jsonl").write_text(json.dumps({"event": "Finished", "best_epoch": 4, "best_val_acc": 0.95,
+                                                   "total_time_s": 8.0}) + "\n")
+    (sgd / "events.jsonl").write_text(json.dumps({"event": "Stopped", "epoch": 3, "checkpoint": None}) + "\n")
     broken = write_good_run(root / "broken-run")
     (broken / "config.json").write_text('{"spec": {"mod')
     return adam, sgd, broken

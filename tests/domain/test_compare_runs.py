@@ -21,6 +21,8 @@ def test_differences_marked_and_metrics_per_run(tmp_path):
     assert rows["model"].values == ("SimpleCNN", "SimpleCNN")
     assert rows["parameters"].values == ("50,186", "50,186")
     assert rows["best val accuracy"].values == ("95.00% (epoch 4)", "82.00% (epoch 3)")
+    assert rows["epochs run"].values == ("4/4", "3/3")
+    assert rows["status"].values == ("finished", "stopped")
     assert {"optimizer", "learning rate", "epochs"} <= {row.name for row in comparison.differing}
     assert "seed" not in {row.name for row in comparison.differing}
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from . import format as fmt
+from .run_list import run_row
 from .training import SETTINGS, EpochMetrics, RunConfigFile, RunFileError, read_evaluation, read_metrics, read_run_config
 
 #: Settings that say where or how a run was written, not what it learned from: not compared.
@@ -130,7 +131,9 @@ def _settings(path: str, config: RunConfigFile, metrics: list[EpochMetrics], pro
         if name in NOT_COMPARED:
             continue
         rows[declared.words(name)] = _setting_text(config.config.get(name, MISSING))
-    rows["epochs run"] = str(len(metrics))
+    rows["status"] = run_row(path).status  # the runs list's: its one fold of the run's events
+    epochs = config.config.get("epochs")
+    rows["epochs run"] = f"{len(metrics)}/{epochs}" if isinstance(epochs, int) else str(len(metrics))
     finite = [m for m in metrics if math.isfinite(m.val_acc)]
     best = max(finite, key=lambda m: m.val_acc, default=None)
     rows["best val accuracy"] = f"{best.val_acc:.2%} (epoch {best.epoch})" if best else MISSING
