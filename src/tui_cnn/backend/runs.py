@@ -8,6 +8,7 @@ import json
 import os
 import re
 import socket
+import threading
 import time
 import warnings
 from datetime import datetime
@@ -19,7 +20,8 @@ import torch
 from ..domain.export import export_code
 from ..domain.specfile import atomic_write_text, atomic_writer, spec_to_dict
 from ..domain.spec import ModelSpec
-from ..domain.training import EpochMetrics, Evaluation, ProcessRecord, TrainingEvent, event_to_json, to_json
+from ..domain.training import (CONTROL_FILE, EpochMetrics, Evaluation, ProcessRecord, TrainingEvent, event_to_json,
+                               read_control, to_json)
 
 RUNS_DIR = Path("runs")
 LAST_CHECKPOINT = "checkpoint-last.pt"
@@ -124,3 +126,40 @@ def load_checkpoint(path: Path, device: str = "cpu") -> dict[str, Any]:
     if not isinstance(state, dict) or not isinstance(state.get("model"), dict):
         raise CheckpointError(f"{path} holds no model weights")
     return state
+
+
+class ControlWatcher:
+    """Steers a run through its directory, so that any app or `tui-cnn stop|pause|resume
+    RUN_DIR` reaches it, whichever terminal started it. A thread of the training process
+    looks at control.json's (mtime, size) 4 times a second: a stat, off the training loop.
+    A command already there when the run (re)starts is old: only a new file counts."""
+
+    INTERVAL_S = 0.25
+
+    def __init__(self, run_dir: Path, stop, pause, resume):
+        self._path = run_dir / CONTROL_FILE
+        self._actions = {"stop": stop, "pause": pause, "resume": resume}
+        self._seen = self._stamp()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="run-control", daemon=True)
+        self._thread.start()
+
+    def _stamp(self) -> tuple[int, int] | None:
+        try:
+            stat = self._path.stat()
+        except OSError:
+            return None
+        return stat.st_mtime_ns, stat.st_size
+
+    def _watch(self) -> None:
+        while not self._done.wait(self.INTERVAL_S):
+            stamp = self._stamp()
+            if stamp is None or stamp == self._seen:
+                continue
+            self._seen = stamp
+            record = read_control(self._path.parent)
+            if record is not None:
+                self._actions[record.command]()
+
+    def close(self) -> None:
+        self._done.set()

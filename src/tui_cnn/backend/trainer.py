@@ -89,6 +89,7 @@ class Trainer:
         self._unpaused = threading.Event()
         self._unpaused.set()
         self._recorder: runs.RunRecorder | None = None
+        self._control: runs.ControlWatcher | None = None  # control.json: any app or CLI steers the run
         self._progress = _Progress()
         self.ending: Finished | Stopped | Failed | None = None  # how run() ended, on every rank
 
@@ -121,6 +122,8 @@ class Trainer:
         except Exception as exc:  # noqa: BLE001 - any failure is an event, never a crash of the caller
             self._emit(self._failure(exc))
         finally:
+            if self._control is not None:
+                self._control.close()
             if self._recorder is not None:
                 self._recorder.close()
 
@@ -237,6 +240,7 @@ class Trainer:
         runs.write_config(self.run_dir, self.spec, config.to_json(), sizes, asdict(info))
         runs.write_model_code(self.run_dir, self.spec)
         runs.write_process(self.run_dir)
+        self._control = runs.ControlWatcher(self.run_dir, self.stop, self.pause, self.resume)
         self._recorder = runs.RunRecorder(self.run_dir)
         self._emit(RunStarted(str(self.run_dir), self.spec.name, config.to_json(), info.kind, info.name,
                               config.dataset, len(data.train), len(data.val), len(data.test),

@@ -75,3 +75,29 @@ def _duration(seconds: float | None) -> str:
     minutes, secs = divmod(int(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def _control_command(command: str, doc: str) -> click.Command:
+    @click.command(command, help=doc)
+    @click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+    def control(run_dir: str) -> None:
+        from ..domain.run_list import run_row
+        from ..domain.training import write_control
+        from .common import fail
+
+        status = run_row(run_dir).status
+        if status not in ("running", "paused"):
+            fail(f"{run_dir} is {status}, not training: nothing to {command}"
+                 + (f" (continue it with tui-cnn train --resume {run_dir})" if status in ("crashed", "stopped") else ""))
+        try:
+            write_control(run_dir, command)
+        except OSError as exc:
+            fail(f"cannot write to {run_dir}: {exc.strerror or exc}")
+        click.echo(f"asked {run_dir} to {command} (its process looks 4 times a second)")
+
+    return control
+
+
+stop = _control_command("stop", "Stop a training run after its current batch (the checkpoint is kept).")
+pause = _control_command("pause", "Pause a training run (from any terminal).")
+resume = _control_command("resume", "Resume a paused training run.")

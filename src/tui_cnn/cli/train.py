@@ -64,7 +64,10 @@ def training_options(command: Callable) -> Callable:
 @click.option("--resume", "resume", type=click.Path(exists=True, file_okay=False),
               help="continue this run directory at the epoch after its last checkpoint")
 @click.option("--headless", is_flag=True, help="train in the terminal, without the app")
-def train(model: str | None, resume: str | None, headless: bool, **options: Any) -> None:
+@click.option("--detach", is_flag=True, help="train in the background, in its own session: the run outlives this "
+              "terminal (its output goes to RUN_DIR/output.log); see it with tui-cnn runs, steer it with "
+              "tui-cnn stop|pause|resume RUN_DIR")
+def train(model: str | None, resume: str | None, headless: bool, detach: bool, **options: Any) -> None:
     """Train a spec file or preset (default SimpleCNN). Exit 0 when training finished, 1 when
     it failed, 2 for bad arguments, 130 when stopped with Ctrl+C (the checkpoint is kept)."""
     from ..backend.train_process import too_many_processes, under_torchrun
@@ -78,6 +81,8 @@ def train(model: str | None, resume: str | None, headless: bool, **options: Any)
     mismatch = check_spec_matches(spec, config.dataset)
     if mismatch:
         fail(mismatch)
+    if detach:
+        sys.exit(_start_detached(spec, config))
     if not headless and not under_torchrun():  # under torchrun each rank is a process of one run: no app
         from ..app.app import TuiCnnApp
 
@@ -123,6 +128,36 @@ def _check_checkpoint_or_exit(run_dir: str) -> None:
         runs.load_checkpoint(path)
     except runs.CheckpointError as exc:
         fail(f"cannot resume: {exc}")
+
+
+def _start_detached(spec, config: TrainConfig) -> int:
+    """Start the run headless in a new session (setsid: no controlling terminal, so a hang-up
+    or a closed SSH connection never reaches it), stdin from /dev/null, output to a file in
+    the run directory. The request goes through a pipe closed at once: the run reads no
+    terminal and waits on nobody."""
+    import json
+    import subprocess
+    from dataclasses import replace
+    from pathlib import Path
+
+    from ..backend.runs import new_run_dir
+    from ..domain.specfile import spec_to_dict
+
+    run_dir = Path(config.run_dir) if config.run_dir else new_run_dir(spec.name)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        log = (run_dir / "output.log").open("ab")
+    except OSError as exc:
+        fail(f"cannot make the run directory {run_dir}: {exc.strerror or exc}")
+    request = json.dumps({"spec": spec_to_dict(spec), "config": replace(config, run_dir=str(run_dir)).to_json()})
+    child = subprocess.Popen([sys.executable, "-m", "tui_cnn.cli.detached"], stdin=subprocess.PIPE, stdout=log,
+                             stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
+    child.stdin.write(request.encode())
+    child.stdin.close()
+    log.close()
+    click.echo(f"training {spec.name} in {run_dir} (pid {child.pid}), detached from this terminal\n"
+               f"  follow: tui-cnn runs   steer: tui-cnn stop|pause|resume {run_dir}   output: {run_dir}/output.log")
+    return 0
 
 
 def _train_headless(spec, config: TrainConfig) -> int:

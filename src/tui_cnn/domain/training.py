@@ -11,11 +11,14 @@ Run directory layout (the source of truth; a monitor can follow a run by reading
     events.jsonl        every event as {"event": name, ...fields}, for attaching to a live run
     process.json        {"pid", "host", "started_at"}: who trains it, so a reader can tell a live
                         run from a crashed one (process gone, no end event)
+    control.json        {"command": "stop" | "pause" | "resume", "at"}: written by any app or by
+                        `tui-cnn stop|pause|resume RUN_DIR`; the training process obeys each new one
 """
 
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -205,6 +208,35 @@ class ProcessRecord(_Record):
     pid: int
     host: str
     started_at: float  # time.time()
+
+
+CONTROL_FILE = "control.json"
+RUN_CONTROLS = ("stop", "pause", "resume")
+
+
+class ControlRecord(_Record):
+    """control.json: the latest command for a run's training process (see CONTROL_FILE)."""
+
+    command: str
+    at: float  # time.time(): two equal commands in a row are two files
+
+
+def write_control(run_dir: str | Path, command: str) -> None:
+    """Ask the process training ``run_dir`` to stop, pause or resume (atomically: the
+    watcher never reads half a file)."""
+    from .specfile import atomic_write_text
+
+    if command not in RUN_CONTROLS:
+        raise ValueError(f"a run takes {', '.join(RUN_CONTROLS)}, not {command!r}")
+    atomic_write_text(Path(run_dir) / CONTROL_FILE, json.dumps(to_json(ControlRecord(command, time.time()))) + "\n")
+
+
+def read_control(run_dir: str | Path) -> ControlRecord | None:
+    try:
+        record = decode(json.loads((Path(run_dir) / CONTROL_FILE).read_text(encoding="utf-8")), ControlRecord, "")
+    except (OSError, ValueError, RecursionError):
+        return None
+    return record if record.command in RUN_CONTROLS else None
 
 
 # --- events: the engine emits these to every listener, from its own thread. One line of
