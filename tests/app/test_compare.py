@@ -96,3 +96,18 @@ def test_snapshot_compare_settings_160x50_light(snap_compare, runs, monkeypatch)
         await pilot.press("s")
 
     assert snap_compare(_open_compared(runs, monkeypatch), terminal_size=(160, 50), run_before=settings_in_light)
+
+
+async def test_more_runs_than_readable_colours_take_another_marker(tmp_path):
+    from tests.compare_runs import write_run
+
+    dirs = [str(write_run(tmp_path / f"run{i}", [(1.0, 0.5, 1.0, 0.5 + i / 100), (0.5, 0.6, 0.6, 0.6 + i / 100)]))
+            for i in range(9)]
+    app = TuiCnnApp()
+    async with app.run_test(size=(160, 50)) as pilot:
+        app.theme = "textual-light"  # fewer theme colours read on its light background
+        app.compare(dirs)
+        await pilot.pause()
+        plot = app.screen.query_one("#curve-val_acc", RunCurves)
+        assert len(plot._figure[0]) == 9
+        assert "•" in str(plot.render())  # the series past the colours: dots, not braille

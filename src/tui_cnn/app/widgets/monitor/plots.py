@@ -21,6 +21,9 @@ SERIES_COLOR_VARIABLES = ("primary", "accent", "secondary", "success", "error", 
 #: A series colour must stand out this much from the plot's background (WCAG contrast ratio;
 #: 3:1 is the minimum for graphics): textual-light's accent, orange on light grey, is 1.4:1.
 MIN_SERIES_CONTRAST = 3.0
+#: Once every readable colour is taken (a light theme has few; a comparison of many runs),
+#: the next series take the next marker, so no two look the same.
+SERIES_MARKERS = ("braille", "•", "+", "x")
 
 
 def plotext_color(color: Color) -> PlotextColor:
@@ -129,11 +132,12 @@ class _Plot(PlotextPlot):
         colors = series_colors(self.app.theme_variables, self.background_colors[1])
         for index, (all_xs, all_ys, label) in enumerate(series):
             color = colors[index % len(colors)]
+            marker = SERIES_MARKERS[index // len(colors) % len(SERIES_MARKERS)]
             # plotext cannot scale an axis to NaN or infinity (a diverged loss): leave them out
             points = [(x, y) for x, y in zip(all_xs, all_ys) if math.isfinite(y)]
             xs, ys = [x for x, _ in points], [y for _, y in points]
             if xs:
-                plt.plot(xs, ys, label=label, marker="braille", color=color)
+                plt.plot(xs, ys, label=label, marker=marker, color=color)
         self._plotted_theme = self.app.theme
 
     def render(self):
