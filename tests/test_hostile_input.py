@@ -110,6 +110,16 @@ def test_the_json_of_an_invalid_spec_is_json(tmp_path):
     assert data["valid"] is False and data["totals"]["params"] == 0  # the broken layer counts for nothing
 
 
+@pytest.mark.parametrize("command", [("shapes", "LeNet5"), ("export", "LeNet5"),
+                                     ("track", "torchvision.models:resnet18", "--json")])
+def test_an_input_shape_beyond_what_torch_holds_is_a_command_line_error(command):
+    """--input 3,10**20,28 reached torch in track, which dumped a C++ stack."""
+    result = _run(*command, "--input", f"3,{10**20},28")
+    _assert_clean(result)
+    assert result.exit_code == 2
+    assert "input shape sizes go up to 2,147,483,647" in result.stderr
+
+
 # --- export --to: only a regular file is replaced -----------------------------------------
 
 

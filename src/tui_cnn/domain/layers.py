@@ -120,7 +120,7 @@ def number(value: Any, name: str) -> float:
         if isinstance(value, int) or math.isfinite(value):
             return value
         raise ArgError(f"{name} must be a finite number, got {value!r}: it would make every output nan",
-                       f"use e.g. {name} = 0.1")
+                       f"use a finite number, or leave {name} out for PyTorch's default")
     raise ArgError(f"{name} must be a number, got {value!r}")
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
-from .layers import ArgError
+from .layers import MAX_SIZE, ArgError
 
 
 def freeze(value: Any) -> Any:
@@ -25,6 +25,8 @@ def parse_input_shape(text: str) -> tuple[int, int, int]:
     parts = [p for p in text.strip("()[] ").replace("x", ",").replace(" ", ",").split(",") if p]
     if len(parts) != 3 or not all(p.isascii() and p.isdigit() and int(p) >= 1 for p in parts):
         raise ArgError(f"input shape must be three positive integers C, H, W, got {text!r}", "e.g. 1, 28, 28")
+    if any(int(p) > MAX_SIZE for p in parts):  # torch would overflow (a C++ stack dump in track)
+        raise ArgError(f"input shape sizes go up to {MAX_SIZE:,}, got {text!r}", "e.g. 1, 28, 28")
     return int(parts[0]), int(parts[1]), int(parts[2])
 
 
