@@ -101,7 +101,7 @@ def compare_runs(paths: Iterable[str | os.PathLike[str]]) -> Comparison:
         try:
             config = read_run_config(path)
         except RunFileError as exc:
-            left_out.append(LeftOut(path, str(exc)))
+            left_out.append(LeftOut(path, _printable(str(exc))))
             continue
         problems: list[str] = []
         metrics = read_metrics(path, problems)
@@ -117,7 +117,12 @@ def compare_runs(paths: Iterable[str | os.PathLike[str]]) -> Comparison:
 def _labels(paths: list[str]) -> list[str]:
     """Each run's directory name; the whole path where two runs share a name."""
     names = [Path(path).resolve().name or path for path in paths]
-    return [name if names.count(name) == 1 else path for name, path in zip(names, paths)]
+    return [_printable(name if names.count(name) == 1 else path) for name, path in zip(names, paths)]
+
+
+def _printable(name: str) -> str:
+    """A file name may hold escape codes and newlines: never send them to the terminal."""
+    return "".join(char if char.isprintable() else "?" for char in name)
 
 
 def _settings(path: str, config: RunConfigFile, metrics: list[EpochMetrics], problems: list[str]) -> dict[str, str]:

@@ -21,11 +21,17 @@ from ..widgets.monitor.plots import _Plot
 DIFFERS_MARK = "≠"
 #: Legend entries longer than this are cut (a run directory's name is date, time and model).
 LEGEND_WIDTH = 24
+#: The settings table's columns: a run named by a whole path stays readable beside the others.
+LABEL_WIDTH = 32
 
 
 def run_names(comparison: Comparison) -> list[str]:
     """How the plots' legends and the table's columns name each run: its number and label."""
-    return [f"{number} {run.label}" for number, run in enumerate(comparison.runs, 1)]
+    return [f"{number} {_cut(run.label, LABEL_WIDTH)}" for number, run in enumerate(comparison.runs, 1)]
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[:width - 1] + "…"
 
 
 class RunCurves(_Plot):
@@ -35,8 +41,7 @@ class RunCurves(_Plot):
         series = []
         for name, run in zip(run_names(comparison), comparison.runs):
             xs, ys = run.curve(metric)
-            label = name if len(name) <= LEGEND_WIDTH else name[:LEGEND_WIDTH - 1] + "…"
-            series.append((xs, ys, label))
+            series.append((xs, ys, _cut(name, LEGEND_WIDTH)))
         epochs = sorted({x for xs, _, _ in series for x in xs})
         every = max(len(epochs) // 8, 1)  # whole epochs only, at most ~8 labels
         self._draw((id(comparison), metric), series, "epoch", epochs[::every])
