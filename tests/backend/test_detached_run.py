@@ -44,3 +44,30 @@ def test_a_detached_run_has_its_own_session_and_obeys_the_run_directory(mnist_ro
     assert (run_dir / "checkpoint-last.pt").is_file() and (run_dir / "output.log").is_file()
     again = cli("stop", str(run_dir))
     assert again.exit_code == 2 and "is stopped" in again.output
+
+
+def test_a_run_started_by_an_app_goes_on_to_finished_when_the_app_is_gone(mnist_root, tmp_path):
+    """The app's side of a monitor run is the child's stdin and stdout: an app killed (or its
+    terminal closed) closes both. The run must not care."""
+    import json
+    import subprocess
+    import sys
+
+    from tui_cnn.domain.presets import load_preset
+    from tui_cnn.domain.specfile import spec_to_dict
+    from tui_cnn.domain.training import Finished, TrainConfig
+
+    run_dir = tmp_path / "run"
+    config = TrainConfig(dataset="mnist", data_dir=str(mnist_root), epochs=2, batch_size=32, device="cpu",
+                         run_dir=str(run_dir))
+    child = subprocess.Popen([sys.executable, "-m", "tui_cnn.backend.train_process", "--device", "cpu"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                             start_new_session=True)
+    child.stdin.write(json.dumps({"spec": spec_to_dict(load_preset("SimpleCNN")), "config": config.to_json()}) + "\n")
+    child.stdin.close()  # the app is gone: no more controls,
+    child.stdout.close()  # and nobody reads the events (a broken pipe)
+    try:
+        assert child.wait(timeout=120) == 0
+    finally:
+        child.kill()
+    assert isinstance(read_events(run_dir)[-1], Finished) and run_row(run_dir).status == "finished"

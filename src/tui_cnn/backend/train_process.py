@@ -9,7 +9,8 @@ where a child process, competing for cores only, loses what the UI's redraws use
 
 The protocol is JSON lines. The app writes one request line to the child's stdin
 (``{"spec": ..., "config": ...}``), then control lines (``stop``, ``pause``, ``resume``);
-the end of stdin means stop (the app went away: the run stops, its checkpoint kept). The
+the end of stdin means the app went away (killed, its terminal closed): the run goes on,
+in its own session, steered through its run directory from then on (control.json). The
 child writes every event to stdout as in ``events.jsonl``; anything else it prints goes to
 stderr, whose tail explains a child that dies without saying why.
 
@@ -79,7 +80,7 @@ class TrainingProcess:
         with tempfile.TemporaryFile(mode="w+", encoding="utf-8") as stderr:
             with self._lock:
                 # A session of its own: a terminal's Ctrl+C or hang-up reaches the app, which
-                # stops the run itself; the child stops too when its stdin closes.
+                # stops the run itself when it quits; an app killed outright leaves it training.
                 self._process = subprocess.Popen(
                     [*command, "--device", self.config.device], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                     stderr=stderr, text=True, encoding="utf-8", bufsize=1, start_new_session=True,
@@ -93,7 +94,7 @@ class TrainingProcess:
                 ended = self._relay_events(self._process.stdout)
             finally:
                 with self._lock:
-                    self._process.stdin.close()  # a child still training takes this as stop
+                    self._process.stdin.close()
                 status = self._process.wait()
             if not ended:
                 stderr.seek(0)
@@ -249,11 +250,14 @@ def _claim_stdout() -> IO[str]:
 
 
 def _follow_controls(trainer) -> None:  # trainer: backend.trainer.Trainer
+    """The app's controls while it lives. Its stdin closing means the app went away without
+    stopping the run (killed, its terminal gone: an app that quits stops the run first): the
+    run goes on in its own session, its events in the run directory, steered from there
+    (control.json: any app, or tui-cnn stop|pause|resume RUN_DIR)."""
     for line in sys.stdin:
         control = line.strip()
         if control in CONTROLS:
             getattr(trainer, control)()
-    trainer.stop()  # stdin closed: the app is gone
 
 
 if __name__ == "__main__":
