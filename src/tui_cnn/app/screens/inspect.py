@@ -274,7 +274,9 @@ class InspectScreen(Screen):
         self.layer_index = (self.layer_index + delta) % len(self.view.layers)
         self._clamp_selection()
         self._show()
-        self.query_one(f"#layer-{self.layer_index}").scroll_visible(animate=False, top=True)
+        title, _ = self._layer_widgets[self.layer_index]
+        if title.parent is not None:
+            title.parent.scroll_visible(animate=False, top=True)
 
     def action_select_channel(self, delta: int) -> None:
         if self.view is None:
@@ -291,6 +293,10 @@ class InspectScreen(Screen):
         self._show()
 
     def _clamp_selection(self) -> None:
+        # A new view (another model) may have fewer layers than the one the index was for.
+        self.layer_index = max(0, min(self.layer_index, len(self.view.layers) - 1))
+        if not self.view.layers:
+            return
         layer = self.view.layers[self.layer_index]
         if layer.is_map:
             channels, height, width = layer.output.shape
@@ -351,8 +357,9 @@ class InspectScreen(Screen):
         if len(self._layer_widgets) != len(self.view.layers):
             container.remove_children()
             self._layer_widgets = [(Static(classes="layer-title"), PixelView()) for _ in self.view.layers]
-            container.mount_all(Vertical(title, pixels, id=f"layer-{index}", classes="layer")
-                                for index, (title, pixels) in enumerate(self._layer_widgets))
+            # No ids: the old rows are removed asynchronously, and the same ids mounted again
+            # before that finished ended the app (DuplicateIds, found by the key fuzzer).
+            container.mount_all(Vertical(title, pixels, classes="layer") for title, pixels in self._layer_widgets)
         for index, ((title, pixels), layer) in enumerate(zip(self._layer_widgets, self.view.layers)):
             selected = index == self.layer_index
             title.update(layer_title(layer, selected))
