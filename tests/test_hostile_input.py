@@ -221,6 +221,7 @@ def _without_a_terminal(*args: str, env: dict[str, str] | None = None) -> subpro
 
 @pytest.mark.slow
 @pytest.mark.parametrize("args", [(), ("LeNet5",), ("train", "LeNet5", "--dataset", "mnist-sample"),
+                                  ("train", "LeNet5"),  # no note on which MNIST first: one line
                                   ("track", "torchvision.models:resnet18", "--input", "3,32,32")])
 def test_the_app_without_a_terminal_exits_2_with_one_line(args):
     result = _without_a_terminal(*args)

@@ -74,7 +74,8 @@ def train(model: str | None, resume: str | None, headless: bool, detach: bool, *
     from ..domain.datasets import check_spec_matches
 
     given = {name: value for name, value in options.items() if value is not None}
-    spec, config = _resumed(resume, model, given) if resume else _new_run(model, given)
+    opens_app = not headless and not detach and not under_torchrun()  # under torchrun: one rank, no app
+    spec, config = _resumed(resume, model, given) if resume else _new_run(model, given, opens_app)
     problems = [*config.validate(), too_many_processes(config.nproc_per_node, config.device)]
     if any(problems):
         fail("; ".join(filter(None, problems)))
@@ -83,7 +84,7 @@ def train(model: str | None, resume: str | None, headless: bool, detach: bool, *
         fail(mismatch)
     if detach:
         sys.exit(_start_detached(spec, config))
-    if not headless and not under_torchrun():  # under torchrun each rank is a process of one run: no app
+    if opens_app:
         from ..app.app import TuiCnnApp
 
         require_terminal("without one, add --headless")
@@ -92,10 +93,12 @@ def train(model: str | None, resume: str | None, headless: bool, detach: bool, *
     sys.exit(_train_headless(spec, config))
 
 
-def _new_run(model: str | None, given: dict[str, Any]):
+def _new_run(model: str | None, given: dict[str, Any], opens_app: bool):
     from ..domain.datasets import default_dataset
 
     spec = load_model_or_exit(model)
+    if opens_app:  # before the dataset note: without a terminal, the refusal is the one line
+        require_terminal("without one, add --headless")
     if "dataset" not in given:
         given["dataset"], why = default_dataset(given.get("data_dir"))
         click.echo(why, err=True)
