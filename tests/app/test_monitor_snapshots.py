@@ -129,7 +129,9 @@ async def test_the_processes_field_checks_the_machine_and_splits_the_memory_esti
     async with app.run_test(size=(100, 32)) as pilot:
         form = app.screen.query_one("RunSetupForm")
         form.query_one("#field-device").value = "cpu"
-        await pilot.click("#field-nproc_per_node")
+        field = form.query_one("#field-nproc_per_node")
+        field.focus()  # the form scrolls: the field may be below the fold at 100x32
+        await pilot.pause()
         await pilot.press("end", "backspace", "4")  # more processes than this (2-core) machine has cores
         await pilot.pause()
         assert "CPU cores (2)" in str(form.query_one("#problems").render())

@@ -35,7 +35,7 @@ def test_a_run_in_a_child_process_relays_every_event_and_finishes(simple_cnn, ti
     kinds = [type(event) for event in events]
     assert kinds.count(RunStarted) == 1
     assert kinds.count(EpochEnd) == 2 and kinds[-1] is Finished
-    assert [e.batch for e in events if isinstance(e, BatchProgress)][:4] == [2, 4, 6, 8]  # none lost in batching
+    assert [e.batch for e in events if isinstance(e, BatchProgress)][:3] == [2, 4, 6]  # none lost in batching (230 training images after the 10% hold-out: 7 batches)
 
 
 def test_pause_and_stop_reach_the_child(simple_cnn, tiny_config):
