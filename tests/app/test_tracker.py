@@ -74,13 +74,17 @@ async def test_changing_the_batch_size_updates_every_figure():
         assert "320 * 8 * 28 * 28 = 2,007,040" in detail(app)
 
 
-async def test_changing_the_input_shape_re_runs_the_shapes():
+async def test_changing_the_input_shape_re_runs_the_shapes(monkeypatch):
+    # A pause long enough that Pilot's typing (it waits for the app after each key) never
+    # outlasts it on a loaded machine: with 0.4 s the edit sometimes applied before the check.
+    typing_pause_s = 2.0
+    monkeypatch.setattr("tui_cnn.app.screens.tracker.APPLY_AFTER_S", typing_pause_s)
     app = TuiCnnApp(load_preset("SimpleCNN"))
     async with app.run_test(size=(160, 48)) as pilot:
         await pilot.pause()
         await replace_text(pilot, "i", "3,32,32", then="tab")  # no enter: applies once typing pauses
         assert app.spec.input_shape == (1, 28, 28)
-        await pilot.pause(APPLY_AFTER_S + 0.5)
+        await pilot.pause(typing_pause_s + 0.5)
         assert app.spec.input_shape == (3, 32, 32)
         assert cell(app, 0, "input") == "3x32x32"
         assert cell(app, 6, "output") == "4096"
