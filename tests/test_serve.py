@@ -235,7 +235,7 @@ def test_the_app_in_a_headless_browser_shows_the_tracker_and_switches_screens(br
                    timeout=30, interval=0.2, what="the tracker's table in the page")
         assert "Params" in screen() and "MACs" in screen()
         browser.find_element(By.CSS_SELECTOR, ".xterm-helper-textarea").send_keys("2")
-        wait_until(lambda: "add after the cursor" in screen() and "Conv block" in screen(), timeout=15,
+        wait_until(lambda: "add after the cursor" in screen() and "k conv block" in screen(), timeout=15,
                    interval=0.2, what="the builder after pressing 2")
         browser.save_screenshot(str(tmp_path / "builder.png"))
     except AssertionError:

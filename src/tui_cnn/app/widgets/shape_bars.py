@@ -51,10 +51,12 @@ class ShapeFlow(Widget, can_focus=False):
         few dozen on screen, not 5,000 (which took seconds on every repaint)."""
         width = self.size.width
         rows = self._rows()
-        if y >= len(rows):
+        if y >= len(rows) or width <= 0:
             return Strip.blank(width, self.rich_style)
-        line = self._line(rows, y)
-        return Visual.to_strips(self, line, width, 1, self.visual_style, pad=True)[0]
+        strips = Visual.to_strips(self, self._line(rows, y), width, 1, self.visual_style, pad=True)
+        # Between a resize and the next layout the widget can be asked for a line while it has no
+        # room at all (seen when folding a graph): no strips then, and a blank line is right.
+        return strips[0] if strips else Strip.blank(width, self.rich_style)
 
     def _rows(self) -> list[tuple[str, str, tuple[int, ...] | None]]:
         if self._summary is None:
