@@ -225,6 +225,24 @@ class TuiCnnApp(App[None]):
         self.inspect_request = InspectRequest(run_dir, image, label)
         self.switch_mode("inspect")
 
+    def open_run(self, run_dir: str) -> None:
+        """Show a run directory on the monitor: followed as it trains when it is live (any
+        run, whoever started it), read to its end otherwise."""
+        monitor = self._mode_screen("monitor")
+        if monitor is None:
+            self.run_dir = run_dir  # the monitor opens it when it mounts
+            self.switch_mode("monitor")
+            return
+        self.switch_mode("monitor")
+        monitor.load_run(run_dir)
+
+    def _mode_screen(self, mode: str) -> Screen | None:
+        """A mode's own screen, or None when it has not been shown yet."""
+        try:
+            return self.get_screen_stack(mode)[0]
+        except (KeyError, IndexError):
+            return None
+
     def compare(self, run_dirs: list[str]) -> None:
         """Show two or more run directories compared (curves and settings), over the current
         screen; escape comes back to it. Runs that cannot be read are named there, left out."""
@@ -245,9 +263,8 @@ class TuiCnnApp(App[None]):
         """What would be lost by quitting now: each mode screen may say (unsaved model, running training)."""
         warnings = []
         for mode in self.MODES:
-            try:
-                screen = self.get_screen_stack(mode)[0]
-            except (KeyError, IndexError):  # a mode not shown yet has nothing to lose
+            screen = self._mode_screen(mode)
+            if screen is None:  # a mode not shown yet has nothing to lose
                 continue
             warn = getattr(screen, "quit_warning", None)
             message = warn() if callable(warn) else None

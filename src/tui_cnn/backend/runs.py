@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import socket
 import threading
 import time
 import warnings
-from datetime import datetime
 from pathlib import Path
 from typing import Any, IO
 
@@ -20,25 +18,11 @@ import torch
 from ..domain.export import export_code
 from ..domain.specfile import atomic_write_text, atomic_writer, spec_to_dict
 from ..domain.spec import ModelSpec
-from ..domain.training import (CONTROL_FILE, EpochMetrics, Evaluation, ProcessRecord, TrainingEvent, event_to_json,
+from ..domain.training import (CONTROL_FILE, RUNS_DIR, new_run_dir, EpochMetrics, Evaluation, ProcessRecord, TrainingEvent, event_to_json,
                                read_control, to_json)
 
-RUNS_DIR = Path("runs")
 LAST_CHECKPOINT = "checkpoint-last.pt"
 BEST_CHECKPOINT = "checkpoint-best.pt"
-
-
-def new_run_dir(model_name: str, base: str | os.PathLike[str] = RUNS_DIR, now: datetime | None = None) -> Path:
-    """``runs/<YYYYmmdd-HHMMSS>-<model>/``, with -2, -3... when two runs start in one second.
-    Only the path: the trainer creates it once the run is sure to start."""
-    stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
-    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", model_name).strip("-") or "model"
-    path = Path(base) / f"{stamp}-{slug}"
-    suffix = 2
-    while path.exists():
-        path = Path(base) / f"{stamp}-{slug}-{suffix}"
-        suffix += 1
-    return path
 
 
 def write_json(path: Path, data: Any, indent: int | None = 2) -> None:

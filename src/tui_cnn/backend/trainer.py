@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+import msgspec
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -450,6 +451,8 @@ class Trainer:
     def _emit(self, event: TrainingEvent) -> None:
         """To the run's events.jsonl, then to every listener. A listener that raises is
         dropped (and the error logged), so a broken display never stops training."""
+        if event.at is None:
+            event = msgspec.structs.replace(event, at=time.time())
         if isinstance(event, (Finished, Stopped, Failed)):
             self.ending = event
         if self._recorder is not None:

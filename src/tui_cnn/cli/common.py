@@ -51,18 +51,6 @@ def is_run_dir(path: str) -> bool:
     return (Path(path) / "config.json").is_file()
 
 
-def load_run_or_exit(run_dir: str) -> tuple[ModelSpec, TrainConfig]:
-    """The spec and configuration a run directory was trained with (to resume it: both must
-    be sound, or exit 2 with one line)."""
-    from ..domain.training import RunFileError, read_run_config
-
-    spec = load_run_spec_or_exit(run_dir)
-    try:
-        return spec, read_run_config(run_dir).train_config()
-    except RunFileError as exc:
-        fail(str(exc))
-
-
 def model_argument(required: bool = True) -> Any:
     return click.argument("model", metavar="SPEC_OR_PRESET", required=required)
 

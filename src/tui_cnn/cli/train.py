@@ -7,14 +7,14 @@ import contextlib
 import os
 import signal
 import sys
-from dataclasses import fields, replace
+from dataclasses import fields
 from typing import Any, Callable
 
 import click
 
 from ..domain.settings import Setting, SettingError, parse_setting
 from ..domain.training import SETTINGS, TrainConfig
-from .common import (EXIT_INVALID, EXIT_OK, fail, load_model_or_exit, load_run_or_exit, model_argument,
+from .common import (EXIT_INVALID, EXIT_OK, fail, load_model_or_exit, model_argument,
                      require_terminal)
 
 EXIT_STOPPED = 130  # stopped with Ctrl+C (the shell's convention for SIGINT); checkpoint kept
@@ -108,13 +108,18 @@ def _new_run(model: str | None, given: dict[str, Any], opens_app: bool):
 def _resumed(run_dir: str, model: str | None, given: dict[str, Any]):
     """The run's own spec and configuration, with the options given now on top (e.g. more
     --epochs). A spec given as well must be the run's."""
-    spec, config = load_run_or_exit(run_dir)
+    from ..domain.run_list import continuation
+    from ..domain.training import RunFileError
+
+    known = {f.name for f in fields(TrainConfig)}
+    try:
+        spec, config = continuation(run_dir, **{k: v for k, v in given.items() if k in known})
+    except RunFileError as exc:
+        fail(str(exc))
     if model is not None and load_model_or_exit(model) != spec:
         fail(f"{model} is not the model {run_dir} trained ({spec.name}); leave it out to resume that run")
     _check_checkpoint_or_exit(run_dir)
-    known = {f.name for f in fields(TrainConfig)}
-    overrides = {k: v for k, v in given.items() if k in known} | {"resume": run_dir, "run_dir": run_dir}
-    return spec, replace(config, **overrides)
+    return spec, config
 
 
 def _check_checkpoint_or_exit(run_dir: str) -> None:
@@ -134,32 +139,16 @@ def _check_checkpoint_or_exit(run_dir: str) -> None:
 
 
 def _start_detached(spec, config: TrainConfig) -> int:
-    """Start the run headless in a new session (setsid: no controlling terminal, so a hang-up
-    or a closed SSH connection never reaches it), stdin from /dev/null, output to a file in
-    the run directory. The request goes through a pipe closed at once: the run reads no
-    terminal and waits on nobody."""
-    import json
-    import subprocess
-    from dataclasses import replace
-    from pathlib import Path
+    """Start the run in its own session (backend.launch) and return at once."""
+    from ..backend.launch import start_detached
 
-    from ..backend.runs import new_run_dir
-    from ..domain.specfile import spec_to_dict
-
-    run_dir = Path(config.run_dir) if config.run_dir else new_run_dir(spec.name)
     try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        log = (run_dir / "output.log").open("ab")
+        run = start_detached(spec, config)
     except OSError as exc:
-        fail(f"cannot make the run directory {run_dir}: {exc.strerror or exc}")
-    request = json.dumps({"spec": spec_to_dict(spec), "config": replace(config, run_dir=str(run_dir)).to_json()})
-    child = subprocess.Popen([sys.executable, "-m", "tui_cnn.cli.detached"], stdin=subprocess.PIPE, stdout=log,
-                             stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
-    child.stdin.write(request.encode())
-    child.stdin.close()
-    log.close()
-    click.echo(f"training {spec.name} in {run_dir} (pid {child.pid}), detached from this terminal\n"
-               f"  follow: tui-cnn runs   steer: tui-cnn stop|pause|resume {run_dir}   output: {run_dir}/output.log")
+        fail(f"cannot make the run directory {config.run_dir or 'under runs/'}: {exc.strerror or exc}")
+    click.echo(f"training {spec.name} in {run.run_dir} (pid {run.process.pid}), detached from this terminal\n"
+               f"  watch: tui-cnn attach {run.run_dir}   list: tui-cnn runs   "
+               f"steer: tui-cnn stop|pause|resume {run.run_dir}   output: {run.run_dir}/output.log")
     return 0
 
 

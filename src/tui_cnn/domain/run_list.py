@@ -12,9 +12,13 @@ from pathlib import Path
 from typing import Callable
 
 import msgspec
+from dataclasses import replace
+
+from .spec import ModelSpec
+from .specfile import SpecError, spec_from_dict
 
 from .run_state import RunState
-from .training import (BatchProgress, Evaluated, ProcessRecord, RunFileError, read_events, read_process, read_run_config,
+from .training import (BatchProgress, TrainConfig, Evaluated, ProcessRecord, RunFileError, read_events, read_process, read_run_config,
                        read_test_accuracy)
 
 #: Statuses of a run read from disk. crashed: its process is gone and it wrote no end event
@@ -57,6 +61,19 @@ def process_alive(record: ProcessRecord | None, heartbeat: float | None, now: fl
     return heartbeat is not None and now - heartbeat < HEARTBEAT_S
 
 
+def heartbeat(run_dir: str | Path) -> float | None:
+    """When the run last wrote an event (events.jsonl's mtime), or None before its first."""
+    try:
+        return (Path(run_dir) / "events.jsonl").stat().st_mtime
+    except OSError:
+        return None
+
+
+def run_process_alive(run_dir: str | Path, now: float | None = None) -> bool:
+    """Whether a process is training ``run_dir`` now (process.json and the heartbeat)."""
+    return process_alive(read_process(run_dir), heartbeat(run_dir), time.time() if now is None else now)
+
+
 def run_row(run_dir: str | Path, now: float | None = None,
             alive: Callable[[ProcessRecord | None, float | None, float], bool] = process_alive) -> RunRow:
     now = time.time() if now is None else now
@@ -71,12 +88,11 @@ def run_row(run_dir: str | Path, now: float | None = None,
     if state.status == "idle":  # no RunStarted (yet): what config.json says
         state = RunState.from_run_dir(run_dir)
         state.status = "running"
-    events = Path(run_dir) / "events.jsonl"
-    heartbeat = events.stat().st_mtime if events.exists() else None
     process = read_process(run_dir)
     status = state.status
     if status in ("running", "paused", "stopping", "loaded", "starting"):
-        status = ("paused" if state.status == "paused" else "running") if alive(process, heartbeat, now) else "crashed"
+        live = alive(process, heartbeat(run_dir), now)
+        status = ("paused" if state.status == "paused" else "running") if live else "crashed"
     best = [m.val_acc for m in state.epochs if math.isfinite(m.val_acc)]
     started = process.started_at if process is not None else _created(run_dir)
     return RunRow(
@@ -86,6 +102,19 @@ def run_row(run_dir: str | Path, now: float | None = None,
         images_per_s=state.epochs[-1].images_per_s if state.epochs else None,
         device=state.device_name or state.device, started_at=started,
         duration_s=sum(m.epoch_time_s for m in state.epochs) if state.epochs else None)
+
+
+def continuation(run_dir: str | Path, **changes) -> tuple[ModelSpec, TrainConfig]:
+    """The model and settings that continue ``run_dir`` from its last checkpoint, with
+    ``changes`` on top (e.g. ``epochs=20`` to train further): what `tui-cnn train --resume`
+    and the Runs screen's continue start. RunFileError, in one line, for an unreadable run."""
+    run = read_run_config(run_dir)
+    try:
+        spec = spec_from_dict(run.spec, f"{run_dir}/config.json")
+    except (SpecError, RecursionError) as exc:
+        raise RunFileError(f"{run_dir}/config.json holds no readable model ({str(exc) or type(exc).__name__})") from None
+    config = run.train_config()
+    return spec, replace(config, **{**changes, "resume": str(run_dir), "run_dir": str(run_dir)})
 
 
 def _created(run_dir: str | Path) -> float | None:

@@ -1,5 +1,8 @@
-"""What the monitor knows about one run, folded from the engine's events (live) or read from
-a run directory (finished). Pure Python: the widgets render from it, the tests check it."""
+"""What the monitor knows about one run: the one fold of the engine's events into a run's
+state (the monitor following a run, the runs list, the headless reporter's figures), or a
+run directory without events read from its files. Pure Python: the widgets render from it,
+the tests check it. Times are wall-clock (time.time()): an event carries when it happened,
+so a monitor attaching to a run an hour old shows the hour."""
 
 from __future__ import annotations
 
@@ -34,7 +37,9 @@ ACTIVE = ("starting", "running", "paused", "stopping")
 
 @dataclass
 class RunState:
-    status: str = "idle"  # idle | starting | running | paused | stopping | finished | stopped | failed | loaded
+    #: idle | starting | running | paused | stopping | finished | stopped | failed | crashed (its
+    #: process gone with no end event) | loaded (read from files, no events to say more)
+    status: str = "idle"
     model: str = ""
     dataset: str = ""
     device: str = ""
@@ -51,7 +56,7 @@ class RunState:
     batch_losses: list[tuple[int, float]] = field(default_factory=list)
     evaluation: Evaluation | None = None
     failure: str | None = None
-    started_at: float | None = None  # time.monotonic() when RunStarted arrived
+    started_at: float | None = None  # time.time() when the run started
     finished_after_s: float | None = None  # the run's duration once it has ended
     #: what could not be read from the run's files (a bad line, a corrupted eval.json)
     problems: list[str] = field(default_factory=list)
@@ -86,10 +91,17 @@ class RunState:
     # --- folding events in ---
 
     def apply(self, event: TrainingEvent, now: float | None = None) -> None:
-        now = time.monotonic() if now is None else now
+        """Fold one event in, at the time it happened (``now`` for events without one)."""
         handler = _HANDLERS.get(type(event))
         if handler is not None:
-            handler(self, event, now)
+            when = event.at if event.at is not None else (time.time() if now is None else now)
+            handler(self, event, when)
+
+    def crashed(self, reason: str, now: float | None = None) -> None:
+        """Its process is gone and it wrote no end event (killed, the machine rebooted):
+        it can be continued from its last checkpoint."""
+        self._ended("crashed", time.time() if now is None else now)
+        self.failure = reason
 
     def _started(self, event: RunStarted, now: float) -> None:
         self.status = "running"

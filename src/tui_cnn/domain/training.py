@@ -18,7 +18,10 @@ Run directory layout (the source of truth; a monitor can follow a run by reading
 from __future__ import annotations
 
 import json
+import os
+import re
 import time
+from datetime import datetime
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -210,6 +213,23 @@ class ProcessRecord(_Record):
     started_at: float  # time.time()
 
 
+RUNS_DIR = Path("runs")
+OUTPUT_LOG = "output.log"  # a detached run's output (its process has no terminal)
+
+
+def new_run_dir(model_name: str, base: str | os.PathLike[str] = RUNS_DIR, now: datetime | None = None) -> Path:
+    """``runs/<YYYYmmdd-HHMMSS>-<model>/``, with -2, -3... when two runs start in one second.
+    Only the path: the trainer creates it once the run is sure to start."""
+    stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", model_name).strip("-") or "model"
+    path = Path(base) / f"{stamp}-{slug}"
+    suffix = 2
+    while path.exists():
+        path = Path(base) / f"{stamp}-{slug}-{suffix}"
+        suffix += 1
+    return path
+
+
 CONTROL_FILE = "control.json"
 RUN_CONTROLS = ("stop", "pause", "resume")
 
@@ -243,8 +263,10 @@ def read_control(run_dir: str | Path) -> ControlRecord | None:
 # events.jsonl each: {"event": "<class name>", ...fields}.
 
 
-class _Event(_Record, tag_field="event", tag=True):
-    pass
+class _Event(_Record, tag_field="event", tag=True, kw_only=True):
+    #: time.time() when the engine emitted it (None in runs from before it was written): a
+    #: monitor attaching to a run later folds its events with the times they happened.
+    at: float | None = None
 
 
 class RunStarted(_Event):
@@ -379,16 +401,79 @@ def read_lines(path: Path, kind: Any, problems: list[str] | None = None, skip: t
     lines = text.split("\n")[:-1]  # after the last newline: a live run's line in progress
     # the lines worth parsing, in one comprehension: a run has thousands of lines to skip
     wanted = [(number, line) for number, line in enumerate(lines, 1) if line and not (skip and line.startswith(skip))]
+    return _parse_lines(path.name, wanted, kind, problems)
+
+
+def _parse_lines(name: str, lines: list[tuple[int, str]], kind: Any, problems: list[str] | None) -> list[Any]:
+    """Numbered lines as records of ``kind``; a bad one is skipped and said in ``problems``."""
     records = []
-    for number, line in wanted:
+    for number, line in lines:
         try:
             records.append(msgspec.convert(json.loads(line), kind))
         except msgspec.ValidationError as exc:
-            _note(problems, f"{path.name} line {number}: {exc}")
+            _note(problems, f"{name} line {number}: {exc}")
         except (ValueError, RecursionError):
             if line.strip():
-                _note(problems, f"{path.name} line {number}: not JSON")
+                _note(problems, f"{name} line {number}: not JSON")
     return records
+
+
+class EventFollower:
+    """Follows a run's events.jsonl as it grows, as toolong follows a log: it remembers how
+    far it has read and, when the file's size changes, reads only what was appended. A last
+    line without its newline is still being written: it is read whole next time. A file
+    that shrank was replaced: it is read again from the start (``restarted`` says so).
+    Bad lines are skipped and said in ``problems``, as by ``read_lines``."""
+
+    #: At most this much is read a call, so that catching up with a long run never holds the
+    #: caller (a UI's timer) for long; the rest comes on the next calls.
+    MAX_READ = 2 * 2**20
+
+    def __init__(self, run_dir: str | Path):
+        self.path = Path(run_dir) / "events.jsonl"
+        self.problems: list[str] = []
+        self.restarted = False
+        self._offset = 0
+        self._lines_read = 0
+
+    @property
+    def caught_up(self) -> bool:
+        """Whether everything written so far has been read (but a line being written)."""
+        try:
+            return self.path.stat().st_size - self._offset < self.MAX_READ
+        except OSError:
+            return True
+
+    def read_new(self) -> list[TrainingEvent]:
+        try:
+            size = self.path.stat().st_size
+        except FileNotFoundError:
+            return []  # not written yet: a run still starting
+        except OSError as exc:
+            _note(self.problems, f"{self.path.name}: {exc.strerror or exc}")
+            return []
+        if size < self._offset:
+            self._offset, self._lines_read, self.restarted = 0, 0, True
+        if size == self._offset:
+            return []
+        try:
+            with self.path.open("rb") as file:
+                file.seek(self._offset)
+                data = file.read(min(size - self._offset, self.MAX_READ))
+        except OSError as exc:
+            _note(self.problems, f"{self.path.name}: {exc.strerror or exc}")
+            return []
+        end = data.rfind(b"\n")
+        if end < 0:
+            if len(data) == self.MAX_READ:  # one line longer than a read: no event is; skip it
+                self._offset += len(data)
+                _note(self.problems, f"{self.path.name}: a line of over {self.MAX_READ:,} bytes skipped")
+            return []
+        self._offset += end + 1
+        first = self._lines_read + 1
+        lines = data[:end].decode("utf-8", errors="replace").split("\n")
+        self._lines_read += len(lines)
+        return _parse_lines(self.path.name, list(enumerate(lines, first)), TrainingEvent, self.problems)
 
 
 def _note(problems: list[str] | None, problem: str) -> None:
@@ -461,3 +546,16 @@ def read_test_accuracy(run_dir: str | Path) -> float | None:
         return msgspec.json.decode((Path(run_dir) / "eval.json").read_bytes(), type=_AccuracyOf).accuracy
     except (OSError, msgspec.DecodeError):
         return None
+
+
+def last_output_line(run_dir: str | Path, limit: int = 8192) -> str:
+    """The last line a detached run's process wrote (why it ended, when it ended early)."""
+    try:
+        with (Path(run_dir) / OUTPUT_LOG).open("rb") as log:
+            log.seek(0, 2)
+            log.seek(max(0, log.tell() - limit))
+            tail = log.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+    line = next((line.strip() for line in reversed(tail.splitlines()) if line.strip()), "")
+    return line.removeprefix("tui-cnn: ")

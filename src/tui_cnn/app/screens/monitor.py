@@ -145,7 +145,7 @@ class MonitorScreen(Screen):
         """Train ``spec`` (the app's current model) with ``config`` in a child process."""
         spec = spec or self.app.spec
         self.state = RunState(status="starting", model=spec.name, dataset=config.dataset,
-                              epochs_total=config.epochs, started_at=time.monotonic())
+                              epochs_total=config.epochs, started_at=time.time())
         self._stop_requested = False
         self._trainer_done = threading.Event()
         self._log(f"starting {spec.name} on {config.dataset}: {config.epochs} epochs, batch size "
@@ -223,7 +223,7 @@ class MonitorScreen(Screen):
                 break
         if not events and not self.state.active:
             return
-        now = time.monotonic()
+        now = time.time()
         for event in events:
             self.state.apply(event, now)
             self._react(event)
@@ -264,7 +264,7 @@ class MonitorScreen(Screen):
 
     def _redraw(self, now: float | None = None) -> None:
         state = self.state
-        now = time.monotonic() if now is None else now
+        now = time.time() if now is None else now
         self.query_one(RunProgress).show(state, now)
         self.query_one(EpochTable).show(state.epochs, state.best_epoch)
         self.query_one(BatchLossPlot).show(state.current_epoch, state.batch_losses, now)
