@@ -27,6 +27,34 @@ def private_state_dir(tmp_path, monkeypatch):
     return state
 
 
+@pytest.fixture(autouse=True)
+def no_run_outlives_its_test(monkeypatch):
+    """Runs started through backend.launch live in sessions of their own, on purpose: a
+    test that fails before stopping its run would leave it training. Each one still alive
+    when its test ends is killed (its whole session: torchrun's ranks too)."""
+    import os
+    import signal
+
+    from tui_cnn.backend import launch
+
+    started = []
+    start = launch.start_detached
+
+    def start_and_keep(*args, **kwargs):
+        run = start(*args, **kwargs)
+        started.append(run)
+        return run
+
+    monkeypatch.setattr(launch, "start_detached", start_and_keep)
+    yield started
+    for run in started:
+        if run.exit_status is None:
+            try:
+                os.killpg(run.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
 @pytest.fixture
 def simple_cnn() -> ModelSpec:
     return load_preset("SimpleCNN")

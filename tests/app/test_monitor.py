@@ -4,7 +4,8 @@ from its directory (snapshot)."""
 
 from __future__ import annotations
 
-import json
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,8 @@ from tui_cnn.app.app import TuiCnnApp
 from tui_cnn.app.screens.monitor import MonitorScreen
 from tui_cnn.app.widgets.monitor.epoch_table import BEST_MARK, EpochTable
 from tui_cnn.app.widgets.monitor.evaluation import ConfusionGrid
-from tui_cnn.domain.training import TrainConfig
+from tui_cnn.domain.run_list import run_row
+from tui_cnn.domain.training import Stopped, TrainConfig, read_events, read_metrics, read_process, write_control
 
 pytestmark = pytest.mark.slow
 
@@ -137,16 +139,65 @@ async def test_a_diverging_run_shows_why_and_the_app_stays_usable(mnist_root, tm
         assert screen.quit_warning() is None and not screen.state.active
 
 
-async def test_quitting_mid_run_asks_then_stops_the_trainer(mnist_root, tmp_path):
+async def test_quitting_leaves_the_run_training_and_says_where(mnist_root, tmp_path):
     run_dir = tmp_path / "run"
     app = TuiCnnApp(start_mode="monitor", train_config=monitor_config(mnist_root, run_dir, epochs=UNTIL_STOPPED, progress_every=1))
     async with app.run_test(size=(100, 32)) as pilot:
         screen = app.screen
         await wait_for_status(screen, "running")
-        assert "Training SimpleCNN is running" in screen.quit_warning()
+        assert screen.quit_warning() is None  # nothing is lost by quitting: no question
+        assert f"tui-cnn attach {run_dir}" in screen.leave_note()
         await pilot.press("ctrl+q")
-        assert app.screen.__class__.__name__ == "ConfirmScreen"
-        await pilot.press("y")
-    assert screen._trainer_done.is_set()  # leaving the app waited for the trainer thread
-    events = [json.loads(line)["event"] for line in (run_dir / "events.jsonl").read_text().splitlines()]
-    assert events[-1] == "Stopped"
+    assert not app.is_running
+    try:
+        await async_wait_until(lambda: len(read_metrics(run_dir)) >= 2, what="epochs after the app quit")
+        assert run_row(run_dir).status == "running"
+    finally:
+        write_control(run_dir, "stop")
+    await async_wait_until(lambda: run_row(run_dir).status == "stopped", what="the run stopped from its directory")
+
+
+async def test_two_apps_watch_one_run_and_either_stops_it(mnist_root, tmp_path):
+    """A second app attaches to a run the first started (as `tui-cnn attach` does), follows
+    it live, and stops it; the first sees the stop too. The run keeps its checkpoint."""
+    run_dir = tmp_path / "run"
+    first = TuiCnnApp(start_mode="monitor", train_config=monitor_config(mnist_root, run_dir, epochs=UNTIL_STOPPED, progress_every=1))
+    async with first.run_test(size=(100, 32)):
+        starter = first.screen
+        await wait_for_status(starter, "running")
+        await async_wait_until(lambda: starter.state.epochs, what="an epoch")
+        second = TuiCnnApp(start_mode="monitor", run_dir=str(run_dir))
+        async with second.run_test(size=(100, 32)) as pilot:
+            watcher = second.screen
+            await wait_for_status(watcher, "running")
+            assert watcher.state.epochs[0] == starter.state.epochs[0]  # its past, folded from the start
+            epochs = len(watcher.state.epochs)
+            await async_wait_until(lambda: len(watcher.state.epochs) > epochs, what="an epoch, followed live")
+            await pilot.press("x")
+            await wait_for_status(watcher, "stopped")
+            assert "checkpoint kept" in await log_text(watcher, pilot)
+        await wait_for_status(starter, "stopped")
+    assert isinstance(read_events(run_dir)[-1], Stopped)
+    assert (run_dir / "checkpoint-last.pt").is_file()
+
+
+async def test_a_run_killed_shows_as_crashed(mnist_root, tmp_path):
+    run_dir = tmp_path / "run"
+    app = TuiCnnApp(start_mode="monitor", train_config=monitor_config(mnist_root, run_dir, epochs=UNTIL_STOPPED, progress_every=1))
+    async with app.run_test(size=(100, 32)):
+        screen = app.screen
+        await wait_for_status(screen, "running")
+        os.kill(read_process(run_dir).pid, signal.SIGKILL)
+        await wait_for_status(screen, "crashed", timeout=30)
+        stats = str(screen.query_one("#run-stats").render())
+        assert "CRASHED" in stats and "killed by signal 9" in stats and "--resume" in screen.state.failure
+
+
+async def test_a_run_that_cannot_start_says_why(mnist_root, tmp_path):
+    """It fails before it can write an event (no data here): its output says why."""
+    config = monitor_config(tmp_path / "no-data-here", tmp_path / "run", dataset="fashion-mnist")
+    app = TuiCnnApp(start_mode="monitor", train_config=config)
+    async with app.run_test(size=(100, 32)):
+        screen = app.screen
+        await wait_for_status(screen, "failed")
+        assert "fashion" in screen.state.failure.lower() and "training failed" not in screen.state.failure

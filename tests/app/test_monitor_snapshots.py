@@ -55,18 +55,28 @@ def write_finished_run(run_dir: Path) -> Path:
                     "classes": [str(d) for d in range(10)]},
         "device": {"kind": "cpu", "name": "Example CPU (2 cores)", "total_bytes": None, "free_bytes": None},
         "versions": {"torch": "2.14.1", "torchvision": "0.29.1"}}))
-    (run_dir / "metrics.jsonl").write_text("".join(
-        json.dumps({"epoch": e, "train_loss": tl, "train_acc": ta, "val_loss": vl, "val_acc": va, "lr": lr,
-                    "epoch_time_s": 11.0 + e, "images_per_s": 3400.0 + 10 * e, "peak_mem_bytes": None}) + "\n"
-        for e, tl, ta, vl, va, lr in EPOCHS))
+    metrics = [{"epoch": e, "train_loss": tl, "train_acc": ta, "val_loss": vl, "val_acc": va, "lr": lr,
+                "epoch_time_s": 11.0 + e, "images_per_s": 3400.0 + 10 * e, "peak_mem_bytes": None}
+               for e, tl, ta, vl, va, lr in EPOCHS]
+    (run_dir / "metrics.jsonl").write_text("".join(json.dumps(m) + "\n" for m in metrics))
     matrix = confusion_matrix()
     digits = packaged_test_digits(len(WRONG))
-    (run_dir / "eval.json").write_text(json.dumps({
+    evaluation = {
         "accuracy": sum(matrix[i][i] for i in range(10)) / sum(map(sum, matrix)),
         "per_class_accuracy": [row[i] / sum(row) for i, row in enumerate(matrix)],
         "confusion_matrix": matrix, "classes": [str(d) for d in range(10)],
         "misclassified": [{"image": digits[index], "true": true, "predicted": predicted}
-                          for index, true, predicted in WRONG]}))
+                          for index, true, predicted in WRONG]}
+    (run_dir / "eval.json").write_text(json.dumps(evaluation))
+    at = 1_790_000_000.0  # the events' fixed times: the run took 60 s
+    events = [{"event": "RunStarted", "at": at, "run_dir": str(run_dir), "model": "SimpleCNN", "config": config,
+               "device": "cpu", "device_name": "Example CPU (2 cores)", "dataset": "mnist-sample", "train_size": 4000,
+               "val_size": 1000, "test_size": 1000, "params": 421642, "epochs": 4, "batches_per_epoch": 63},
+              *({"event": "EpochEnd", "at": at + 12 * m["epoch"], "metrics": m, "best": m["epoch"] == 3}
+                for m in metrics),
+              {"event": "Evaluated", "at": at + 59, "evaluation": evaluation},
+              {"event": "Finished", "at": at + 60, "best_epoch": 3, "best_val_acc": 0.961, "total_time_s": 60.0}]
+    (run_dir / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
     return run_dir
 
 
@@ -101,7 +111,7 @@ async def test_o_opens_a_run_directory_and_says_when_it_is_not_one(finished_run,
         app.screen.query_one("#run-path").value = str(finished_run)
         await pilot.press("enter")
         screen = app.screen
-        assert screen.state.status == "loaded"
+        assert screen.state.status == "finished"  # its events say so
         assert screen.query_one(EpochTable).row_count == len(EPOCHS)
         assert screen.state.best_epoch == 3 and screen.state.evaluation.accuracy > 0.9
 

@@ -272,14 +272,21 @@ class TuiCnnApp(App[None]):
                 warnings.append(message)
         return warnings
 
+    def leave(self) -> None:
+        """Exit, saying what goes on without the app (a run still training) once the
+        terminal is back."""
+        monitor = self._mode_screen("monitor")
+        note = monitor.leave_note() if monitor is not None else None
+        self.exit(message=note)
+
     async def action_quit(self) -> None:
         warnings = self.quit_warnings()
         if not warnings:
-            self.exit()
+            self.leave()
             return
 
         def decided(confirmed: bool | None) -> None:
             if confirmed:
-                self.exit()
+                self.leave()
 
         self.push_screen(ConfirmScreen("Quit tui-cnn?", "\n".join(warnings), confirm="Quit"), decided)

@@ -15,7 +15,7 @@ from .compare import compare
 from .export import export
 from .serve import serve
 from .inspect import inspect
-from .runs import pause, resume, runs, stop
+from .runs import attach, pause, resume, runs, stop
 from .shapes import presets, shapes
 from .track import track
 from .train import train
@@ -68,5 +68,5 @@ def open_app(target: str | None) -> None:
     TuiCnnApp(spec, **app_options).run_and_exit()
 
 
-for command in (shapes, presets, train, export, track, serve, inspect, runs, compare, stop, pause, resume):
+for command in (shapes, presets, train, export, track, serve, inspect, runs, attach, compare, stop, pause, resume):
     main.add_command(command)

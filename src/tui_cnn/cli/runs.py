@@ -101,3 +101,28 @@ def _control_command(command: str, doc: str) -> click.Command:
 stop = _control_command("stop", "Stop a training run after its current batch (the checkpoint is kept).")
 pause = _control_command("pause", "Pause a training run (from any terminal).")
 resume = _control_command("resume", "Resume a paused training run.")
+
+
+@click.command("attach")
+@click.argument("run_dir", required=False, type=click.Path(exists=True, file_okay=False))
+@click.option("--runs-dir", default="runs", show_default=True, type=click.Path(file_okay=False),
+              help="where to look for the newest live run when RUN_DIR is not given")
+def attach(run_dir: str | None, runs_dir: str) -> None:
+    """Watch a run on the training monitor as it trains (default: the newest live run under
+    ./runs): progress, curves, epoch table, log and, when it ends, its evaluation. The run
+    does not depend on the app: quitting leaves it training; x, p steer it."""
+    from ..domain.run_list import list_runs
+    from .common import fail, is_run_dir, load_run_spec_or_exit, require_terminal
+
+    if run_dir is None:
+        live = [row for row in list_runs(runs_dir) if row.status in ("running", "paused")]
+        if not live:
+            fail(f"no run is training under {runs_dir}/ (tui-cnn runs lists them; tui-cnn RUN_DIR shows any)")
+        run_dir = live[0].path
+    elif not is_run_dir(run_dir):
+        fail(f"{run_dir} is not a run directory (no config.json yet: a run just started writes it within seconds)")
+    spec = load_run_spec_or_exit(run_dir)
+    require_terminal("without one, follow RUN_DIR/output.log or use tui-cnn runs --json")
+    from ..app.app import TuiCnnApp
+
+    TuiCnnApp(spec, start_mode="monitor", run_dir=run_dir).run_and_exit()

@@ -558,4 +558,4 @@ def last_output_line(run_dir: str | Path, limit: int = 8192) -> str:
     except OSError:
         return ""
     line = next((line.strip() for line in reversed(tail.splitlines()) if line.strip()), "")
-    return line.removeprefix("tui-cnn: ")
+    return line.removeprefix("tui-cnn: ").removeprefix("training failed: ")

@@ -1,18 +1,17 @@
 """The training monitor: set up a run, watch it train live, and read its evaluation; or
-open a finished run's directory.
+open any run's directory, followed as it grows while the run trains.
 
-Processes and threads: the engine trains in a child process (``backend.train_process``;
-torch never loads in the app for training, and the UI's redraws never hold a GIL the
-training needs). A thread worker relays the child's events onto a queue; a timer drains the
-queue a few times a second and redraws once per drain, so the UI's cost is bounded however
-fast batches go by. Stop, pause and resume are lines to the child.
+Processes: a run trains in a process of its own session (``backend.launch``), never the
+app's child in any way that matters: an app killed, hung up or closed leaves it training. The
+monitor follows the run's directory, the one owner of a run's state and control: its
+``events.jsonl`` (read as it grows, a few times a second, one redraw per read), its
+``process.json`` (is it alive?), and ``control.json`` for stop, pause and resume. So the
+monitor that started a run and one attached later (`tui-cnn attach`, `tui-cnn RUN_DIR`, `o`,
+the Runs screen) show it the same way, and two apps may watch and steer one run.
 """
 
 from __future__ import annotations
 
-import asyncio
-import queue
-import threading
 import time
 
 from rich.text import Text
@@ -23,12 +22,13 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, RichLog, TabbedContent, TabPane
-from textual.worker import get_current_worker
 
 from ...domain.datasets import default_dataset
 from ...domain.spec import ModelSpec
-from ...domain.training import (EpochEnd, Evaluated, Failed, Finished, LogMessage, Paused, Resumed, RunStarted,
-                                Stopped, TrainConfig, TrainingEvent, validation_source)
+from ...domain.run_list import heartbeat, run_process_alive
+from ...domain.training import (EpochEnd, EventFollower, Evaluated, Failed, Finished, LogMessage, Paused, Resumed,
+                                RunFileError, RunStarted, Stopped, TrainConfig, TrainingEvent, last_output_line,
+                                validation_source, write_control)
 from ..widgets.confirm import ConfirmScreen
 from ..widgets.monitor.device_panel import DevicePanel
 from ..widgets.monitor.epoch_table import EpochTable
@@ -40,11 +40,24 @@ from ...domain.run_state import RunState
 from ..widgets.monitor.setup_form import RunSetupForm
 from ..widgets.monitor.text import duration, percent
 
-# Redraws while training: each costs the UI ~15 ms of CPU that torch would otherwise use
-# (measured: ~8% of a core at 8/s, ~6% at 4/s on a 2-core box); 4/s still reads as live.
+# Reads of the run's events, each followed by one redraw: a redraw costs the UI ~15 ms of CPU
+# that torch would otherwise use (measured: ~8% of a core at 8/s, ~6% at 4/s on a 2-core
+# box); 4/s still reads as live, and the trainer writes progress 4 times a second.
 REDRAWS_PER_S = 4
 GPU_POLL_S = 2.0
-STOP_WAIT_S = 30.0  # how long leaving the app waits for the trainer to stop
+LIVENESS_EVERY_S = 1.0  # how often a followed run's process is looked for (a kill(pid, 0))
+
+
+class RunLaunched(Message):
+    def __init__(self, launched) -> None:  # backend.launch.Launched
+        super().__init__()
+        self.launched = launched
+
+
+class LaunchFailed(Message):
+    def __init__(self, reason: str) -> None:
+        super().__init__()
+        self.reason = reason
 
 
 class DeviceDescribed(Message):
@@ -76,11 +89,11 @@ class MonitorScreen(Screen):
     def __init__(self) -> None:
         super().__init__()
         self.state = RunState()
-        self._events: queue.SimpleQueue[TrainingEvent] = queue.SimpleQueue()
-        self._trainer = None  # backend.train_process.TrainingProcess while a run is live
-        self._trainer_lock = threading.Lock()
-        self._stop_requested = False
-        self._trainer_done: threading.Event | None = None
+        self._follower: EventFollower | None = None  # the run shown, read as it grows
+        self._launched = None  # backend.launch.Launched: the run this screen started, while shown
+        self._pending_control: str | None = None  # asked before the run could hear it
+        self._replaying = False  # folding an opened run's past events: no notifications
+        self._liveness_checked_at = 0.0
         self._shown_evaluation = None
 
     # --- layout ---
@@ -111,7 +124,7 @@ class MonitorScreen(Screen):
 
     def on_mount(self) -> None:
         self._redraw()
-        self.set_interval(1 / REDRAWS_PER_S, self._drain_events)
+        self.set_interval(1 / REDRAWS_PER_S, self._read_run)
         self._gpu_timer = self.set_interval(GPU_POLL_S, self._poll_gpu)
         self._poll_gpu()
         if self.app.train_config is not None:
@@ -142,125 +155,187 @@ class MonitorScreen(Screen):
                              decided)
 
     def start_run(self, config: TrainConfig, spec: ModelSpec | None = None) -> None:
-        """Train ``spec`` (the app's current model) with ``config`` in a child process."""
+        """Train ``spec`` (the app's current model) with ``config`` in a process of its own,
+        then follow it."""
         spec = spec or self.app.spec
-        self.state = RunState(status="starting", model=spec.name, dataset=config.dataset,
-                              epochs_total=config.epochs, started_at=time.time())
-        self._stop_requested = False
-        self._trainer_done = threading.Event()
+        self._show_state(RunState(status="starting", model=spec.name, dataset=config.dataset,
+                                  epochs_total=config.epochs, started_at=time.time()), None)
+        self._pending_control = None
         self._log(f"starting {spec.name} on {config.dataset}: {config.epochs} epochs, batch size "
                   f"{config.batch_size}, {config.optimizer} lr {config.lr:g}, {config.schedule}, device {config.device}"
                   + (f" x {config.nproc_per_node} processes (torchrun)" if config.nproc_per_node > 1 else ""))
         self._redraw()
         self.action_show_tab("training")
-        self._train(spec, config, self._trainer_done)
+        self._launch(spec, config)
 
-    @work(thread=True, exclusive=True, group="training", exit_on_error=False)
-    def _train(self, spec: ModelSpec, config: TrainConfig, done: threading.Event) -> None:
+    @work(thread=True, exclusive=True, group="launch", exit_on_error=False)
+    def _launch(self, spec: ModelSpec, config: TrainConfig) -> None:
+        """In a thread: making the run directory may block on a slow disk; no torch here."""
+        from ...backend.launch import start_detached
+        from ...backend.train_process import too_many_processes
+
+        problem = too_many_processes(config.nproc_per_node, config.device)
+        if problem:
+            self.post_message(LaunchFailed(problem))
+            return
         try:
-            from ...backend.train_process import TrainingProcess
+            self.post_message(RunLaunched(start_detached(spec, config)))
+        except OSError as exc:
+            self.post_message(LaunchFailed(f"cannot make the run directory {config.run_dir or 'under runs/'}: "
+                                           f"{exc.strerror or exc}; choose another"))
 
-            trainer = TrainingProcess(spec, config, self._events.put)
-            with self._trainer_lock:
-                self._trainer = trainer
-                if self._stop_requested or get_current_worker().is_cancelled:
-                    trainer.stop()
-            trainer.run()
-        except Exception as exc:  # noqa: BLE001 - the engine reports its failures; this is the process failing to start
-            self._events.put(Failed(f"could not start training: {type(exc).__name__}: {exc}"))
-        finally:
-            with self._trainer_lock:
-                self._trainer = None
-            done.set()
+    def on_run_launched(self, message: RunLaunched) -> None:
+        launched = message.launched
+        self._launched = launched
+        if self.state.status != "starting" or self._follower is not None:
+            return  # another run was opened meanwhile: this one trains on, in the Runs list
+        self._follower = EventFollower(launched.run_dir)
+        self.state.run_dir = str(launched.run_dir)
+        self.app.latest_run_dir = str(launched.run_dir)
+        self._log(f"training in its own process (pid {launched.process.pid}): it goes on if this app or its "
+                  f"terminal goes away; tui-cnn attach {launched.run_dir} shows it again")
+
+    def on_launch_failed(self, message: LaunchFailed) -> None:
+        self._fold([Failed(message.reason)])
+        self._redraw()
 
     def action_stop_run(self) -> None:
         if not self.state.active:
             self.notify("No run to stop.", severity="warning")
             return
-        self._stop_training()
+        self._control("stop")
         self.state.status = "stopping"
         self._log("stopping after the current batch (the checkpoint is kept)…")
         self._redraw()
 
-    def _stop_training(self) -> None:
-        with self._trainer_lock:
-            self._stop_requested = True
-            if self._trainer is not None:
-                self._trainer.stop()
-
     def action_toggle_pause(self) -> None:
-        trainer = self._trainer
-        if trainer is None or self.state.status not in ("running", "paused"):
+        if self.state.status not in ("running", "paused"):
             self.notify("No run to pause.", severity="warning")
             return
-        if trainer.paused:
-            trainer.resume()
+        if self.state.status == "paused":
+            self._control("resume")
             self._log("resuming…")
         else:
-            trainer.pause()
+            self._control("pause")
             self._log("pausing after the current batch…")
 
-    def quit_warning(self) -> str | None:
-        if not self.state.active:
-            return None
-        return (f"Training {self.state.model} is running (epoch {self.state.current_epoch}/"
-                f"{self.state.epochs_total}): quitting stops it; the last checkpoint is kept.")
-
-    async def on_unmount(self) -> None:
-        """Leaving the app stops the run and waits for the training process to end."""
-        self._stop_training()
-        if self._trainer_done is not None:
-            await asyncio.to_thread(self._trainer_done.wait, STOP_WAIT_S)
-
-    # --- events from the trainer, drained a few times a second ---
-
-    def _drain_events(self) -> None:
-        events = []
-        while True:
-            try:
-                events.append(self._events.get_nowait())
-            except queue.Empty:
-                break
-        if not events and not self.state.active:
+    def _control(self, command: str) -> None:
+        """Ask the run, through its directory (it looks 4 times a second). Before it has
+        started (no RunStarted read yet) it would not hear: the order waits until it has."""
+        if self.state.status == "starting" or self.state.run_dir is None:
+            self._pending_control = command
             return
+        try:
+            write_control(self.state.run_dir, command)
+        except OSError as exc:
+            self.notify(f"cannot ask {self.state.run_dir} to {command}: {exc.strerror or exc}", severity="error")
+
+    def quit_warning(self) -> str | None:
+        return None  # a run trains on without the app: quitting loses nothing (see leave_note)
+
+    def leave_note(self) -> str | None:
+        """What the app says as it exits: a run this screen shows trains on without it."""
+        if not self.state.active or self.state.run_dir is None:
+            return None
+        return (f"{self.state.model} keeps training in {self.state.run_dir}: tui-cnn attach {self.state.run_dir} "
+                f"shows it, tui-cnn stop {self.state.run_dir} stops it")
+
+    # --- the run's directory, read a few times a second ---
+
+    def _read_run(self) -> None:
+        follower = self._follower
+        if follower is None:
+            if self.state.active:
+                self._redraw()  # starting: the elapsed time moves
+            return
+        events = follower.read_new()
+        for problem in follower.problems:
+            self._log(f"skipped: {problem}", "warning")
+        follower.problems.clear()
         now = time.time()
+        was_active = self.state.active
+        self._fold(events, now)
+        if self.state.active and follower.caught_up:
+            self._check_alive(now)
+        if events or was_active:
+            self._redraw(now)
+
+    def _fold(self, events: list[TrainingEvent], now: float | None = None) -> None:
+        """The run's events into its state (the one fold, RunState.apply), and what each
+        changes beyond it (the log, the device, a notification)."""
+        now = time.time() if now is None else now
         for event in events:
             self.state.apply(event, now)
             self._react(event)
-        self._redraw(now)
+
+    def _check_alive(self, now: float) -> None:
+        """A run whose process is gone without an end event: crashed (killed, out of memory,
+        the machine rebooted), or failed before it could write events (its output says why)."""
+        if now - self._liveness_checked_at < LIVENESS_EVERY_S:
+            return
+        self._liveness_checked_at = now
+        run_dir = self.state.run_dir
+        launched = self._launched if self._launched is not None and str(self._launched.run_dir) == run_dir else None
+        if launched is not None:
+            status = launched.exit_status
+            if status is None:
+                return
+        elif run_dir is None or run_process_alive(run_dir, now):
+            return
+        else:
+            status = None
+        self._fold(self._follower.read_new(), now)  # its last words, written as it went
+        if not self.state.active:
+            return
+        said = last_output_line(run_dir)
+        if launched is not None and status >= 0 and not self.state.epochs:
+            self._fold([Failed(said or f"the training process ended (exit status {status}) before it started")])
+            return
+        how = f"killed by signal {-status}" if status is not None and status < 0 else "its process is gone"
+        self.state.crashed(f"{how} with no end event; continue it from its last checkpoint: c on the Runs "
+                           f"screen, or tui-cnn train --resume {run_dir}", heartbeat(run_dir) or now)
+        self._log(f"CRASHED: {self.state.failure}" + (f" (its last output: {said})" if said else ""), "error")
+        self.notify(self.state.failure, title=f"{self.state.model} crashed", severity="error", timeout=10)
 
     def _react(self, event: TrainingEvent) -> None:
-        """What an event changes beyond the state: the log, the device, a notification."""
+        """What an event changes beyond the state: the log (stamped with when it happened),
+        the device, and (live, not when an opened run's past is read) a notification."""
+        log = lambda message, level="info": self._log(message, level, event.at)  # noqa: E731
+        live = not self._replaying
         if isinstance(event, RunStarted):
             self.app.latest_run_dir = event.run_dir
+            if self._pending_control is not None:  # asked while it was starting: it hears now
+                command, self._pending_control = self._pending_control, None
+                self._control(command)
             self.query_one(DevicePanel).show_device(event.device, event.device_name, processes=event.processes)
             source = validation_source(float(event.config.get("val_fraction", 0) or 0))
-            self._log(f"started: {event.params:,} parameters, {event.train_size:,} training / {event.val_size:,} "
-                      f"validation images ({source}) on {event.device_name}; run directory {event.run_dir}")
+            log(f"started: {event.params:,} parameters, {event.train_size:,} training / {event.val_size:,} "
+                f"validation images ({source}) on {event.device_name}; run directory {event.run_dir}")
         elif isinstance(event, EpochEnd):
             m = event.metrics
             saved = "checkpoint-last.pt" + (" and checkpoint-best.pt" if event.best else "")
-            self._log(f"epoch {m.epoch}: train loss {m.train_loss:.4f}, val acc {percent(m.val_acc)}"
-                      f"{' (best)' if event.best else ''}; saved {saved}")
+            log(f"epoch {m.epoch}: train loss {m.train_loss:.4f}, val acc {percent(m.val_acc)}"
+                f"{' (best)' if event.best else ''}; saved {saved}")
         elif isinstance(event, Evaluated):
-            self._log(f"evaluated once on the {event.evaluation.split} split: accuracy "
-                      f"{percent(event.evaluation.accuracy)}")
+            log(f"evaluated once on the {event.evaluation.split} split: accuracy {percent(event.evaluation.accuracy)}")
         elif isinstance(event, Finished):
-            self._log(f"finished in {duration(event.total_time_s)}: best epoch {event.best_epoch} "
-                      f"(val acc {percent(event.best_val_acc)})")
-            self.notify(f"{self.state.model} finished: test accuracy "
-                        f"{percent(self.state.evaluation.accuracy) if self.state.evaluation else '--'}")
-            self.action_show_tab("evaluation")
+            log(f"finished in {duration(event.total_time_s)}: best epoch {event.best_epoch} "
+                f"(val acc {percent(event.best_val_acc)})")
+            if live:
+                self.notify(f"{self.state.model} finished: test accuracy "
+                            f"{percent(self.state.evaluation.accuracy) if self.state.evaluation else '--'}")
+                self.action_show_tab("evaluation")
         elif isinstance(event, Stopped):
-            self._log(f"stopped in epoch {event.epoch}; checkpoint kept: {event.checkpoint}")
+            log(f"stopped in epoch {event.epoch}; checkpoint kept: {event.checkpoint}")
         elif isinstance(event, Failed):
             where = f" (step {event.step})" if event.step is not None else ""
-            self._log(f"FAILED{where}: {event.reason}", "error")
-            self.notify(event.reason, title="Training failed", severity="error", timeout=10)
+            log(f"FAILED{where}: {event.reason}", "error")
+            if live:
+                self.notify(event.reason, title="Training failed", severity="error", timeout=10)
         elif isinstance(event, (Paused, Resumed)):
-            self._log("paused" if isinstance(event, Paused) else "resumed")
+            log("paused" if isinstance(event, Paused) else "resumed")
         elif isinstance(event, LogMessage):
-            self._log(event.message, event.level)
+            log(event.message, event.level)
 
     def _redraw(self, now: float | None = None) -> None:
         state = self.state
@@ -282,9 +357,10 @@ class MonitorScreen(Screen):
             return "Train"
         return f"Train · {state.model} on {state.dataset} · {state.status}"
 
-    def _log(self, message: str, level: str = "info") -> None:
+    def _log(self, message: str, level: str = "info", at: float | None = None) -> None:
+        """A line of the log, stamped with the time it happened (now, unless said)."""
         style = {"warning": "bold yellow", "error": "bold red"}.get(level, "")
-        stamp = time.strftime("%H:%M:%S ") if self.state.status != "loaded" else ""
+        stamp = time.strftime("%H:%M:%S ", time.localtime(at)) if self.state.status != "loaded" else ""
         self.query_one("#log-pane", RichLog).write(Text(stamp + message, style=style))
 
     # --- the device: free memory for the form, NVML statistics while it lasts ---
@@ -334,28 +410,50 @@ class MonitorScreen(Screen):
         self.app.push_screen(OpenRunScreen(), lambda path: self.load_run(path) if path else None)
 
     def load_run(self, run_dir: str) -> None:
-        if self.state.active:
-            self.notify("A run is in progress: stop it (x) before opening another.", severity="warning")
-            return
+        """Show a run directory: its events folded from the start (as the monitor that
+        started it saw them), then followed while it trains. A run without events (from
+        before they were written, or made by hand) is read from its files."""
+        if self.state.active and self.state.run_dir == str(run_dir):
+            return  # already following it
         try:
             state = RunState.from_run_dir(run_dir)
-        except ValueError as exc:  # RunFileError: config.json missing or corrupted, in one line
+        except RunFileError as exc:  # config.json missing or corrupted, in one line
             self.notify(str(exc), title="Cannot open run", severity="error", markup=False)
             return
-        self.state = state
-        self.app.latest_run_dir = run_dir
+        follower = EventFollower(run_dir)
+        self._show_state(RunState(run_dir=str(run_dir)), follower)
+        self._log(f"opened {run_dir}")
+        for problem in state.problems[:5]:
+            self._log(f"skipped: {problem}", "warning")
+        self._replaying = True
+        try:
+            while True:  # catch up (in chunks: a long run's events are megabytes)
+                events = follower.read_new()
+                if not events:
+                    break
+                self._fold(events)
+        finally:
+            self._replaying = False
+        if self.state.status == "idle":  # no events: what the files say
+            self.state = state
+        elif self.state.active:
+            self._liveness_checked_at = 0.0
+            self._check_alive(time.time())
+        if follower.problems or state.problems:
+            count = len(follower.problems) + len(state.problems)
+            self.notify(f"{count} unreadable part(s) of {run_dir} skipped (see the log)", severity="warning")
+        self.app.latest_run_dir = str(run_dir)
         panel = self.query_one(DevicePanel)
         panel.show_gpus([])
-        panel.show_device(state.device, state.device_name, processes=state.processes)
-        self._log(f"opened {run_dir}: {len(state.epochs)} epochs"
-                  + ("" if state.evaluation else ", no evaluation (the run did not finish)"))
-        for problem in state.problems[:5]:
-            self._log(f"skipped: {problem}")
-        if state.problems:
-            self.notify(f"{len(state.problems)} unreadable part(s) of {run_dir} skipped (see the log)",
-                        severity="warning")
+        panel.show_device(self.state.device, self.state.device_name, processes=self.state.processes)
         self._redraw()
         self.action_show_tab("training")
+
+    def _show_state(self, state: RunState, follower: EventFollower | None) -> None:
+        """Show another run (or a new one): the log and the evaluation start afresh."""
+        self.state, self._follower, self._pending_control = state, follower, None
+        self._shown_evaluation = None
+        self.query_one("#log-pane", RichLog).clear()
 
     def on_misclassified_digits_chosen(self, message: MisclassifiedDigits.Chosen) -> None:
         """A misclassified digit of the evaluation, opened on Inspect."""

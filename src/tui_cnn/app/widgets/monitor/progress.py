@@ -20,7 +20,8 @@ STATUS_WORDS = {
     "finished": "finished",
     "stopped": "stopped (checkpoint kept)",
     "failed": "FAILED",
-    "loaded": "finished run, read from disk",
+    "crashed": "CRASHED",
+    "loaded": "read from its files (no events to follow)",
 }
 
 
@@ -84,13 +85,13 @@ class RunProgress(Vertical):
 
     def _show_stats(self, state: RunState) -> None:
         stats = self.query_one("#run-stats", Static)
-        stats.set_class(state.status == "failed", "-failed")
+        stats.set_class(state.status in ("failed", "crashed"), "-failed")
         stats.set_class(state.status == "paused", "-paused")
         words = STATUS_WORDS[state.status]
-        if state.status == "failed" and state.failure:
-            words = f"FAILED: {state.failure}"
+        if state.status in ("failed", "crashed") and state.failure:
+            words = f"{words}: {state.failure}"
         batch = state.batch
-        if batch is None or state.status == "failed":
+        if batch is None or state.status in ("failed", "crashed"):
             _show_text(stats, words, layout=True)
             return
         _show_text(stats, f"loss {batch.smoothed_loss:.4f} (smoothed)  {compact(round(batch.images_per_s))} img/s  "
