@@ -1,15 +1,13 @@
-"""The training engine in a child process, for the app: ``TrainingProcess`` (the app's side,
-no torch) starts ``python -m tui_cnn.backend.train_process`` (the engine's side) and relays
-its events.
+"""The training engine in a child process whose events come back through a pipe:
+``TrainingProcess`` (the parent's side, no torch) starts ``python -m
+tui_cnn.backend.train_process`` (the engine's side) and relays its events. `tui-cnn train
+--headless --nproc-per-node N` uses it to run torchrun and print rank 0's events. (The app
+does not: a run it starts trains detached, see ``backend.launch``, and the monitor follows
+its run directory.)
 
-Why a process and not a thread: a trainer thread shares the GIL with the UI, and every
-redraw holds the GIL while training's Python (module calls, autograd, the optimizer) waits
-for it; measured on 2 CPU cores, a thread-worker run trained at 0.86x the headless speed,
-where a child process, competing for cores only, loses what the UI's redraws use.
-
-The protocol is JSON lines. The app writes one request line to the child's stdin
+The protocol is JSON lines. The parent writes one request line to the child's stdin
 (``{"spec": ..., "config": ...}``), then control lines (``stop``, ``pause``, ``resume``);
-the end of stdin means the app went away (killed, its terminal closed): the run goes on,
+the end of stdin means the parent went away (killed, its terminal closed): the run goes on,
 in its own session, steered through its run directory from then on (control.json). The
 child writes every event to stdout as in ``events.jsonl``; anything else it prints goes to
 stderr, whose tail explains a child that dies without saying why.
@@ -51,20 +49,17 @@ class TrainingProcess:
         self.spec, self.config, self.listener = spec, config, listener
         self._process: subprocess.Popen[str] | None = None
         self._lock = threading.Lock()
-        self._stop_requested = False
-        self.paused = False
+        #: Controls asked before the child existed, sent once it does. Whether the run is
+        #: paused or stopped is the run's to say (its events), not a flag kept here.
+        self._early_controls: list[str] = []
 
     def stop(self) -> None:
-        with self._lock:
-            self._stop_requested = True
         self._send("stop")
 
     def pause(self) -> None:
-        self.paused = True
         self._send("pause")
 
     def resume(self) -> None:
-        self.paused = False
         self._send("resume")
 
     def run(self) -> None:
@@ -86,10 +81,8 @@ class TrainingProcess:
                     stderr=stderr, text=True, encoding="utf-8", bufsize=1, start_new_session=True,
                     env=launch_environment(processes) if processes > 1 else None)
                 self._write(request)
-                if self.paused:  # orders given before the child existed
-                    self._write("pause")
-                if self._stop_requested:
-                    self._write("stop")
+                for control in self._early_controls:
+                    self._write(control)
             try:
                 ended = self._relay_events(self._process.stdout)
             finally:
@@ -112,7 +105,9 @@ class TrainingProcess:
 
     def _send(self, control: str) -> None:
         with self._lock:
-            if self._process is not None:
+            if self._process is None:
+                self._early_controls.append(control)
+            else:
                 self._write(control)
 
     def _write(self, line: str) -> None:

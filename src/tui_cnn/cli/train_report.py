@@ -12,7 +12,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from ..domain.training import (BatchProgress, EpochEnd, EpochMetrics, Evaluated, Failed, Finished, LogMessage, Paused,
+from ..domain.run_state import RunState
+from ..domain.training import (BatchProgress, EpochEnd, EpochMetrics, Evaluated, Finished, LogMessage, Paused,
                                Resumed, RunStarted, Stopped, TrainingEvent, validation_source)
 
 EPOCH_COLUMNS = ("epoch", "loss", "acc", "val loss", "val acc", "lr", "time", "img/s", "")
@@ -24,13 +25,27 @@ def epoch_cells(m: EpochMetrics, epochs: int, best: bool) -> list[str]:
 
 
 class Reporter:
-    """Turns events into output; remembers how the run ended for the exit status."""
+    """Turns events into output. What it knows of the run (how it ended, for the exit
+    status) is the run's state, folded by the one fold the monitor and the runs list use."""
 
     def __init__(self) -> None:
-        self.failure: str | None = None
-        self.stopped = False
-        self.epochs = 0
-        self.run_dir = ""
+        self.state = RunState()
+
+    @property
+    def failure(self) -> str | None:
+        return self.state.failure if self.state.status == "failed" else None
+
+    @property
+    def stopped(self) -> bool:
+        return self.state.status == "stopped"
+
+    @property
+    def epochs(self) -> int:
+        return self.state.epochs_total
+
+    @property
+    def run_dir(self) -> str:
+        return self.state.run_dir or ""
 
     def __enter__(self) -> "Reporter":
         return self
@@ -39,8 +54,8 @@ class Reporter:
         pass
 
     def __call__(self, event: TrainingEvent) -> None:
+        self.state.apply(event)
         if isinstance(event, RunStarted):
-            self.epochs, self.run_dir = event.epochs, event.run_dir
             self.note(f"training {event.model} ({event.params:,} parameters) on {event.dataset} "
                       f"({event.train_size:,} train / {event.val_size:,} validation images: "
                       f"{validation_source(float(event.config.get('val_fraction', 0) or 0))}) on {event.device} "
@@ -62,11 +77,8 @@ class Reporter:
             self.note(f"finished in {event.total_time_s:.1f}s: best validation accuracy {event.best_val_acc:.2%} "
                       f"at epoch {event.best_epoch}")
         elif isinstance(event, Stopped):
-            self.stopped = True
             self.note(f"stopped in epoch {event.epoch}; checkpoint kept: {event.checkpoint}\n"
                       f"continue with: tui-cnn train --resume {self.run_dir} --headless")
-        elif isinstance(event, Failed):
-            self.failure = event.reason
         elif isinstance(event, LogMessage):
             self.log(event)
         elif isinstance(event, (Paused, Resumed)):
