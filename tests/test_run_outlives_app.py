@@ -1,0 +1,87 @@
+"""A run started in the app trains on when the app is gone: the terminal closing (a hang-up,
+as when an SSH connection drops) or the app killed outright. The app runs as a person runs
+it, in a real pseudo-terminal that is its controlling terminal."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import signal
+import struct
+import sys
+import termios
+import threading
+
+import pytest
+
+from tests.helpers import wait_until
+from tui_cnn.domain.run_list import run_row
+from tui_cnn.domain.training import Failed, Finished, RunStarted, Stopped, read_events, read_process
+
+pytestmark = pytest.mark.slow
+
+EPOCHS = 60  # tiny data: a few seconds of training, long enough to outlive the app's end
+
+
+def start_app_in_a_terminal(*args: str) -> tuple[int, int]:
+    """``python -m tui_cnn ARGS`` in a new pseudo-terminal (80x24) that is its controlling
+    terminal; returns (pid, the terminal's master side). What the app draws is read and
+    dropped, as a terminal would show it."""
+    pid, master = pty.fork()
+    if pid == 0:  # the child (a session leader on the new terminal, fd 0-2): never back to pytest
+        try:
+            fcntl.ioctl(1, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+            os.execvpe(sys.executable, [sys.executable, "-m", "tui_cnn", *args],
+                       {**os.environ, "TERM": "xterm-256color"})
+        finally:
+            os._exit(127)
+    threading.Thread(target=_drain, args=(master,), daemon=True).start()
+    return pid, master
+
+
+def _drain(master: int) -> None:
+    try:
+        while os.read(master, 65536):
+            pass
+    except OSError:  # the terminal is closed
+        pass
+
+
+def ended(run_dir) -> bool:
+    events = read_events(run_dir)
+    return bool(events) and isinstance(events[-1], (Finished, Stopped, Failed))
+
+
+@pytest.mark.parametrize("how", ["the terminal hangs up", "the app is killed"])
+def test_a_run_started_in_the_app_finishes_when_the_app_is_gone(mnist_root, tmp_path, how):
+    run_dir = tmp_path / "run"
+    pid, master = start_app_in_a_terminal("train", "SimpleCNN", "--dataset", "mnist", "--data-dir", str(mnist_root),
+                                          "--epochs", str(EPOCHS), "-b", "32", "--device", "cpu",
+                                          "--run-dir", str(run_dir))
+    trainer = None
+    try:
+        wait_until(lambda: any(isinstance(e, RunStarted) for e in read_events(run_dir)), timeout=120)
+        trainer = read_process(run_dir).pid
+        assert not ended(run_dir)  # the app goes while its run trains
+        if how == "the terminal hangs up":
+            os.close(master)  # the terminal goes: the kernel hangs up the app's session
+            master = None
+        else:
+            os.kill(pid, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
+        assert os.WIFSIGNALED(status) or os.WIFEXITED(status)  # the app is gone
+        wait_until(lambda: ended(run_dir), timeout=150)
+        events = read_events(run_dir)
+        assert isinstance(events[-1], Finished), events[-1]
+        assert sum(1 for path in run_dir.iterdir() if path.name.startswith("checkpoint")) >= 1
+        assert run_row(run_dir).status == "finished" and run_row(run_dir).epoch == EPOCHS
+    finally:
+        if master is not None:
+            os.close(master)
+        for leftover in (pid, trainer):
+            if leftover:
+                try:
+                    os.kill(leftover, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
