@@ -82,6 +82,8 @@ def show(value: float, unit: str) -> str:
                 return f"{value / scale:.3g} {name}{suffix}"
     if unit == "bytes":
         return binary_bytes(value)
+    if unit == "bytes/s":
+        return f"{binary_bytes(value)}/s"
     if unit == "images/s":
         return f"{grouped(round(value))} images/s"
     if unit == "x":
