@@ -40,6 +40,7 @@ def test_events_fold_into_the_state():
 def test_durations_and_eta():
     assert (duration(7), duration(754), duration(3723), duration(None)) == ("0:07", "12:34", "1:02:03", "--")
     assert eta(elapsed_s=10, done=1, total=4) == 30 and eta(5, 0, 4) is None
+    assert eta(elapsed_s=100, done=1, total=20) == 1920 and eta(elapsed_s=10, done=1, total=15) == 140  # minutes, 10 s
 
 
 async def test_a_run_on_two_gpus_shows_as_one_run_with_each_gpus_load():

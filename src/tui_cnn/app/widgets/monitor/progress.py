@@ -3,6 +3,8 @@ time and ETA, and a line with the smoothed loss, images/s and learning rate."""
 
 from __future__ import annotations
 
+import math
+
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, ProgressBar, Static
@@ -57,6 +59,9 @@ class RunProgress(Vertical):
             done += batch.batch / max(batch.batches, 1)
         if state.status in ("finished", "loaded") and state.epochs_done >= state.epochs_total:
             done = total
+        # in whole percents, as the bar shows it: a value that moved less changes nothing on
+        # screen, and an unchanged value is not repainted (nor sent over SSH)
+        done = math.floor(done / total * 100) / 100 * total
         self.query_one("#run-bar", ProgressBar).update(total=total, progress=done)
         elapsed = state.elapsed_s(now)
         trained_from = state.start_epoch - 1  # a resumed run's earlier epochs took no time here

@@ -24,7 +24,12 @@ def learning_rate(lr: float) -> str:
 
 
 def eta(elapsed_s: float, done: float, total: float) -> float | None:
-    """Seconds left when ``done`` of ``total`` took ``elapsed_s``; None before any progress."""
+    """Seconds left when ``done`` of ``total`` took ``elapsed_s``; None before any progress.
+    Rounded to what a person needs (seconds under a minute, 10 s under 10 minutes, whole
+    minutes beyond): an estimate that jitters by seconds tells nothing, and each change is a
+    line redrawn and sent over the SSH connection, 4 times a second."""
     if done <= 0 or total <= 0:
         return None
-    return max(elapsed_s * (total - done) / done, 0.0)
+    left = max(elapsed_s * (total - done) / done, 0.0)
+    step = 1 if left < 60 else 10 if left < 600 else 60
+    return round(left / step) * step
