@@ -98,13 +98,13 @@ async def key_latencies(config: TrainConfig, presses: int) -> list[float]:
             latencies.append(clock.painted_at - pressed_at)
             await asyncio.sleep(random.uniform(0.01, 0.05))  # a person's pace, landing at random moments
         await pilot.press("x")
-        await app.workers.wait_for_complete()
+        await wait_until(lambda: not app.screen.state.active, what="the run to stop")
     return latencies
 
 
 async def watch_training(config: TrainConfig) -> float:
     """The monitor open on a run, nobody pressing anything, until the run ends. Returns the
-    app's CPU seconds per second of the run: its own process only (training runs in a child),
+    app's CPU seconds per second of the run: its own process only (training runs in its own),
     which is what drawing the monitor takes from training."""
     from tui_cnn.app.app import TuiCnnApp
 
@@ -112,15 +112,16 @@ async def watch_training(config: TrainConfig) -> float:
     async with app.run_test(size=TERMINAL_SIZE):
         await wait_until(lambda: app.screen.state.status == "running")
         cpu_at, wall_at = time.process_time(), time.perf_counter()
-        await app.workers.wait_for_complete()
+        await wait_until(lambda: not app.screen.state.active, timeout=3600, what="the run to end")
         return (time.process_time() - cpu_at) / (time.perf_counter() - wall_at)
 
 
-async def wait_until(condition: Callable[[], bool], timeout: float = 120) -> None:
+async def wait_until(condition: Callable[[], bool], timeout: float = 120,
+                     what: str = "training to start in the monitor") -> None:
     deadline = time.perf_counter() + timeout
     while not condition():
         if time.perf_counter() > deadline:
-            raise RuntimeError("training never started in the monitor")
+            raise RuntimeError(f"waited {timeout:.0f} s for {what}")
         await asyncio.sleep(0.02)
 
 
@@ -204,7 +205,7 @@ def run(options: Options) -> list[Figure]:
           for name, s in speeds.items()),
         Figure("ui", "training, monitor open / headless", ratio, "x", "ratio of images/s", target=">= 0.95"),
         Figure("ui", "app's CPU while training", median(app_cpu), "% of a core",
-               "the monitor's process alone (training runs in a child process)", samples=app_cpu),
+               "the monitor's process alone (training runs in a process of its own)", samples=app_cpu),
     ]
 
 
