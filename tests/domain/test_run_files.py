@@ -3,13 +3,14 @@ names what is not in one line each, and never raises for a bad line or a half-wr
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
 
 from tests.run_corpus import SPOILERS, epoch_line, spoiled_run, write_good_run
 from tui_cnn.domain.run_state import RunState
-from tui_cnn.domain.training import (EpochEnd, EpochMetrics, RunFileError, event_from_line, event_to_json,
+from tui_cnn.domain.training import (EpochEnd, EpochMetrics, EventFollower, RunFileError, event_from_line, event_to_json,
                                      read_events, read_metrics, read_run_config)
 
 
@@ -78,3 +79,48 @@ def test_events_round_trip_through_the_schema():
     assert event_to_json(event)["event"] == "EpochEnd"
     assert event_from_line('{"event": "EpochEnd", "metrics": 5, "best": true}') is None
     assert event_from_line('{"event": "Nope"}') is None and event_from_line('{"ev') is None
+
+
+# --- following events.jsonl while a run writes it (the monitor attached to a live run) ---
+
+
+def _event_lines(*epochs: int) -> str:
+    """events.jsonl lines as the trainer writes them, an EpochEnd for each epoch."""
+    return "".join(json.dumps(event_to_json(EpochEnd(EpochMetrics(**json.loads(epoch_line(e))), best=False))) + "\n"
+                   for e in epochs)
+
+
+def test_a_follower_reads_what_was_appended_and_waits_for_a_half_written_line(tmp_path):
+    events = tmp_path / "events.jsonl"
+    follower = EventFollower(tmp_path)
+    assert follower.read_new() == []  # not written yet: a run still starting
+    whole = _event_lines(1, 2, 3)
+    first, second, third = whole.splitlines(keepends=True)
+    events.write_text(first + second[:17])  # the writer is in the middle of line 2
+    assert [e.metrics.epoch for e in follower.read_new()] == [1]
+    assert follower.read_new() == []  # nothing new: the half line is not read twice, nor as a problem
+    with events.open("a") as out:
+        out.write(second[17:] + third)
+    assert [e.metrics.epoch for e in follower.read_new()] == [2, 3]
+    assert follower.problems == [] and follower.caught_up
+
+
+def test_a_follower_skips_bad_lines_in_words_and_rereads_a_replaced_file(tmp_path):
+    events = tmp_path / "events.jsonl"
+    events.write_text(_event_lines(1) + "{garbage\n" + '{"event": "EpochEnd", "metrics": 5}\n' + _event_lines(2))
+    follower = EventFollower(tmp_path)
+    assert [e.metrics.epoch for e in follower.read_new()] == [1, 2]
+    assert len(follower.problems) == 2 and all("events.jsonl line" in p and "\n" not in p for p in follower.problems)
+    events.write_text(_event_lines(7))  # shorter: a new file (the run directory was reused)
+    assert [e.metrics.epoch for e in follower.read_new()] == [7] and follower.restarted
+
+
+def test_a_follower_catches_up_with_a_long_run_in_pieces(tmp_path, monkeypatch):
+    (tmp_path / "events.jsonl").write_text(_event_lines(*range(1, 201)))
+    monkeypatch.setattr(EventFollower, "MAX_READ", 4096)
+    follower = EventFollower(tmp_path)
+    seen, reads = [], 0
+    while chunk := follower.read_new():
+        seen += [e.metrics.epoch for e in chunk]
+        reads += 1
+    assert seen == list(range(1, 201)) and reads > 5 and follower.problems == []
