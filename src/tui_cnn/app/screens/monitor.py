@@ -422,9 +422,6 @@ class MonitorScreen(Screen):
             return
         follower = EventFollower(run_dir)
         self._show_state(RunState(run_dir=str(run_dir)), follower)
-        self._log(f"opened {run_dir}")
-        for problem in state.problems[:5]:
-            self._log(f"skipped: {problem}", "warning")
         self._replaying = True
         try:
             while True:  # catch up (in chunks: a long run's events are megabytes)
@@ -439,6 +436,9 @@ class MonitorScreen(Screen):
         elif self.state.active:
             self._liveness_checked_at = 0.0
             self._check_alive(time.time())
+        self._log(f"opened {run_dir}: " + ("following it as it trains" if self.state.active else self.state.status))
+        for problem in state.problems[:5]:
+            self._log(f"skipped: {problem}", "warning")
         if follower.problems or state.problems:
             count = len(follower.problems) + len(state.problems)
             self.notify(f"{count} unreadable part(s) of {run_dir} skipped (see the log)", severity="warning")
