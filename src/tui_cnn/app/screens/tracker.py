@@ -39,6 +39,11 @@ MAX_BATCH = 1_000_000
 APPLY_AFTER_S = 0.4  # an edit applies once typing pauses this long
 
 
+#: Models with more layers than this are analysed off the UI's thread (5,000 layers: ~50 ms
+#: of analysis a key would otherwise wait behind); smaller ones show at once, as typed.
+BACKGROUND_LAYERS = 500
+
+
 def parse_batch_size(text: str) -> int:
     text = text.strip()
     if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_BATCH:
@@ -126,8 +131,24 @@ class TrackerScreen(Screen):
     def refresh_summary(self) -> None:
         if self.tracked is not None:
             self._track_in_background()
+        elif len(self.app.spec.layers) > BACKGROUND_LAYERS:
+            self._summarise_in_background(self.app.spec, self.app.batch_size)
         else:
             self.show(ModelSummary.of_analysis(analyze(self.app.spec, self.app.batch_size)))
+
+    def _summarise_in_background(self, spec: ModelSpec, batch: int) -> None:
+        """A big model's analysis, off the UI's thread: a key pressed meanwhile (ctrl+q)
+        is answered at once instead of after it. The newest edit wins."""
+
+        def work() -> None:
+            summary = ModelSummary.of_analysis(analyze(spec, batch))
+            self.app.call_from_thread(self._show_if_still_wanted, spec, batch, summary)
+
+        self.run_worker(work, thread=True, exclusive=True, group="summary", exit_on_error=False)
+
+    def _show_if_still_wanted(self, spec: ModelSpec, batch: int, summary: ModelSummary) -> None:
+        if self.tracked is None and self.app.spec is spec and self.app.batch_size == batch:
+            self.show(summary)
 
     @property
     def table_room(self) -> int:
