@@ -178,7 +178,8 @@ async def test_marking_two_runs_and_v_compares_them(runs):
         await pilot.press("space", "v")
         assert "Mark two runs or more" in notes[-1] and app.screen is screen
         assert table_rows(app)[-1][0] == "✓"  # marked: a sign, not a colour alone
-        cursor_to(app, "b-stopped")
+        await pilot.press("up")  # the table's own keys move its cursor (enter is the screen's)
+        assert app.screen._cursor_path().endswith("b-stopped")
         await pilot.press("space")
         assert "2 marked" in str(screen.query_one("#runs-summary").render())
         await pilot.press("v")
@@ -288,9 +289,14 @@ async def test_unreadable_runs_are_listed_as_such_and_never_end_the_screen(tmp_p
 async def test_continue_asks_how_many_epochs_and_starts_the_run_detached(runs, monkeypatch):
     started = []
 
+    class Launched:
+        exit_status = None  # its process lives
+
     def start_detached(spec, config):
         started.append((spec.name, config))
-        return type("Launched", (), {"exit_status": None, "run_dir": Path(config.run_dir)})()
+        return launched
+
+    launched = Launched()
 
     monkeypatch.setattr("tui_cnn.backend.launch.start_detached", start_detached)
     app = TuiCnnApp(start_mode="runs", runs_dir=str(runs))
@@ -325,6 +331,9 @@ async def test_continue_asks_how_many_epochs_and_starts_the_run_detached(runs, m
         await async_wait_until(lambda: "Continuing a-finished to 10 epochs" in notes[-1], timeout=5)
         await pilot.press("c")  # its process is starting: not twice
         assert "is being continued" in notes[-1] and len(started) == 1
+        (runs / "a-finished" / "output.log").write_text("training...\ntui-cnn: training failed: no data\n")
+        launched.exit_status = 1  # it failed before its first event: no row changes, the screen says it
+        await async_wait_until(lambda: "exit status 1: tui-cnn: training failed: no data" in notes[-1], timeout=5)
 
 
 @pytest.fixture

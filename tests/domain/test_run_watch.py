@@ -9,7 +9,7 @@ import pytest
 
 from tests.run_corpus import write_good_run
 from tui_cnn.domain.run_list import (RunRow, RunWatch, continue_refused, default_epochs, deletion_refused,
-                                     parse_epochs_total, run_stamp)
+                                     last_output_line, parse_epochs_total, run_stamp)
 from tui_cnn.domain.run_table import RUN_NAME_WIDTH, cut, fitting_columns, run_cells
 from tui_cnn.domain.settings import SettingError
 
@@ -136,3 +136,9 @@ def test_what_continues_and_to_how_many_epochs(tmp_path):
                        ("100001", "<= 100,000")):
         with pytest.raises(SettingError, match=said):
             parse_epochs_total(text, done=3)
+
+
+def test_the_last_line_a_run_process_wrote(tmp_path):
+    assert last_output_line(tmp_path) == ""  # no output.log
+    (tmp_path / "output.log").write_bytes(b"x" * 10_000 + b"\nepoch 1/2\n\xff tui-cnn: training failed: no data\n\n")
+    assert last_output_line(tmp_path) == "\ufffd tui-cnn: training failed: no data"

@@ -19,7 +19,7 @@ from .specfile import SpecError, spec_from_dict
 
 from .run_state import RunState
 from .settings import SettingError, parse_setting
-from .training import (LAST_CHECKPOINT, SETTINGS, BatchProgress, TrainConfig, Evaluated, ProcessRecord, RunFileError,
+from .training import (LAST_CHECKPOINT, OUTPUT_LOG, SETTINGS, BatchProgress, TrainConfig, Evaluated, ProcessRecord, RunFileError,
                        read_events, read_process, read_run_config, read_test_accuracy)
 
 #: Statuses of a run read from disk. crashed: its process is gone and it wrote no end event
@@ -264,6 +264,20 @@ def continue_refused(row: RunRow) -> str | None:
     if not (Path(row.path) / LAST_CHECKPOINT).is_file():
         return f"{name} has no {LAST_CHECKPOINT} to continue from (one is written after each epoch)"
     return None
+
+
+def last_output_line(run_dir: str | Path) -> str:
+    """The last line a detached run's process wrote (output.log): why it ended, when it
+    ended before writing any event (no data, a bad checkpoint); "" when there is none."""
+    try:
+        with open(Path(run_dir) / OUTPUT_LOG, "rb") as log:
+            log.seek(0, os.SEEK_END)
+            log.seek(max(log.tell() - 4096, 0))
+            tail = log.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+    lines = [line.strip() for line in tail.splitlines() if line.strip()]
+    return lines[-1] if lines else ""
 
 
 def default_epochs(row: RunRow) -> int:

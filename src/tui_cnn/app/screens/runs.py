@@ -29,7 +29,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from ...domain.run_list import (LIVE, RunRow, RunWatch, continuation, continue_refused, deletion_refused,
-                                newest_first, row_order, run_row)
+                                last_output_line, newest_first, row_order, run_row)
 from ...domain.run_table import RunColumn, cut, fitting_columns, run_cells, run_name
 from ...domain.training import RunFileError, write_control
 from ..widgets.confirm import ConfirmScreen
@@ -196,6 +196,7 @@ class RunsScreen(Screen):
         """Look at the runs' files in a worker, unless one is still looking or the screen is
         not shown (a look on its return catches up)."""
         self._read_everything |= everything
+        self._check_launched()
         if self._watch is None or not self.is_current or (self._scan is not None and not self._scan.is_finished):
             return
         live = frozenset(path for path, row in self._rows.items() if row.status in LIVE)
@@ -216,6 +217,18 @@ class RunsScreen(Screen):
                 self.post_message(RowsRead(rows, [], loading=True))
                 rows, sent = [], time.monotonic()
         self.post_message(RowsRead(rows, changes.gone))
+
+    def _check_launched(self) -> None:
+        """A run this screen continued whose process failed is said once, with its last line
+        of output: one that fails before its first event (no data, say) changes no row."""
+        for path, launched in list(self._launched.items()):
+            status = launched.exit_status
+            if status is None:
+                continue
+            del self._launched[path]
+            if status != 0:
+                self._say(f"{run_name(path)} ended with exit status {status}: "
+                          f"{last_output_line(path) or 'see its output.log'}", severity="error")
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group == "runs-watch" and event.state == WorkerState.ERROR:
