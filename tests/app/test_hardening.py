@@ -120,7 +120,7 @@ async def test_restoring_puts_the_model_in_the_builder_as_unsaved():
 
 # --- 2. help ---
 
-@pytest.mark.parametrize("mode", ["tracker", "builder", "monitor"])
+@pytest.mark.parametrize("mode", ["tracker", "builder", "monitor", "runs"])
 async def test_help_lists_the_keys_of_the_screen(mode):
     """It was an empty 6x4 box on every screen."""
     app = TuiCnnApp(load_preset("SimpleCNN"), start_mode=mode)

@@ -1,4 +1,4 @@
-"""The app shell: one current model, three screens (Textual modes), a key each.
+"""The app shell: one current model, five screens (Textual modes), a key each.
 
 An unexpected error never loses the model: it is written to the recovery file
 (domain/recovery.py), the app exits with status 1 and one line saying where the model is, and
@@ -64,7 +64,7 @@ def _closed_palette_race(error: Exception) -> bool:
 
 
 SCREENS_BY_KEY = (("1", "tracker", "Tracker"), ("2", "builder", "Builder"), ("3", "monitor", "Train"),
-                  ("5", "inspect", "Inspect"))
+                  ("4", "runs", "Runs"), ("5", "inspect", "Inspect"))
 
 
 def _builder_screen() -> Screen:
@@ -80,6 +80,12 @@ def _monitor_screen() -> Screen:
     return MonitorScreen()
 
 
+def _runs_screen() -> Screen:
+    from .screens.runs import RunsScreen
+
+    return RunsScreen()
+
+
 def _inspect_screen() -> Screen:
     from .screens.inspect import InspectScreen
 
@@ -90,7 +96,7 @@ class TuiCnnApp(App[None]):
     TITLE = "tui-cnn"
     CSS_PATH = "app.tcss"
     MODES = {"tracker": TrackerScreen, "builder": _builder_screen, "monitor": _monitor_screen,
-             "inspect": _inspect_screen}
+             "runs": _runs_screen, "inspect": _inspect_screen}
     BINDINGS = [
         # Not in the footer (it has no room at 80 columns for them and each screen's keys): ? lists them.
         *(Binding(key, f"switch_mode('{mode}')", label, show=False) for key, mode, label in SCREENS_BY_KEY),
@@ -113,6 +119,7 @@ class TuiCnnApp(App[None]):
         batch_size: int | None = None,
         tracked: Tracked | None = None,
         compare_run_dirs: list[str] | None = None,
+        runs_dir: str = "runs",
     ) -> None:
         super().__init__()
         if spec is not None:
@@ -132,6 +139,8 @@ class TuiCnnApp(App[None]):
         self.inspect_request = None
         #: Set by `tui-cnn compare`: the app opens on these runs compared.
         self.compare_run_dirs = compare_run_dirs
+        #: The folder the Runs screen lists (where the monitor's runs go: runs/ here).
+        self.runs_dir = runs_dir
         #: The model came from the crash recovery file: the builder shows it as unsaved.
         self.recovered = False
         self._crash: CrashSaved | None = None

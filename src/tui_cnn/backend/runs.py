@@ -18,11 +18,8 @@ import torch
 from ..domain.export import export_code
 from ..domain.specfile import atomic_write_text, atomic_writer, spec_to_dict
 from ..domain.spec import ModelSpec
-from ..domain.training import (CONTROL_FILE, RUNS_DIR, new_run_dir, EpochMetrics, Evaluation, ProcessRecord, TrainingEvent, event_to_json,
+from ..domain.training import (BEST_CHECKPOINT, CONTROL_FILE, LAST_CHECKPOINT, RUNS_DIR, new_run_dir, EpochMetrics, Evaluation, ProcessRecord, TrainingEvent, event_to_json,
                                read_control, to_json)
-
-LAST_CHECKPOINT = "checkpoint-last.pt"
-BEST_CHECKPOINT = "checkpoint-best.pt"
 
 
 def write_json(path: Path, data: Any, indent: int | None = 2) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 
 import click
 
@@ -33,48 +32,20 @@ def runs(runs_dir: str, as_json: bool) -> None:
     print_table(rows)
 
 
-COLUMNS = (("status", "<"), ("run", "<"), ("model", "<"), ("dataset", "<"), ("epoch", ">"), ("best val", ">"),
-           ("test", ">"), ("img/s", ">"), ("device", "<"), ("started", "<"), ("time", ">"))
-
-
 def print_table(rows, out=None) -> None:
     """Plain aligned columns (a rich Table took 0.7 s to lay out 1,000 rows)."""
-    from ..domain.format import compact
+    from ..domain.run_table import RUN_COLUMNS, run_cells, run_name
 
-    cells = [[row.status, _name(row.path), row.model, row.dataset,
-              f"{row.epoch}/{row.epochs}" if row.status != "unreadable" else "",
-              _percent(row.best_val_acc), _percent(row.test_acc),
-              compact(round(row.images_per_s)) if _finite(row.images_per_s) else "",
-              row.device, time.strftime("%Y-%m-%d %H:%M", time.localtime(row.started_at)) if row.started_at else "",
-              _duration(row.duration_s)] for row in rows]
-    header = [name for name, _ in COLUMNS]
-    widths = [max(len(line[i]) for line in [header, *cells]) for i in range(len(COLUMNS))]
-    lines = ["  ".join(f"{cell:{align}{width}}" for cell, (_, align), width in zip(line, COLUMNS, widths)).rstrip()
+    cells = [[run_cells(row)[column.key] for column in RUN_COLUMNS] for row in rows]
+    header = [column.key for column in RUN_COLUMNS]
+    widths = [max(len(line[i]) for line in [header, *cells]) for i in range(len(RUN_COLUMNS))]
+    lines = ["  ".join(f"{cell:{'>' if column.right else '<'}{width}}" for cell, column, width
+                       in zip(line, RUN_COLUMNS, widths)).rstrip()
              for line in [header, *cells]]
     click.echo("\n".join(lines), file=out)
     for row in rows:
         if row.problem:
-            click.echo(f"{_name(row.path)}: {row.problem}", err=True)
-
-
-def _name(path: str) -> str:
-    return path.rstrip("/").rsplit("/", 1)[-1]
-
-
-def _finite(value: float | None) -> bool:
-    return value is not None and math.isfinite(value)
-
-
-def _percent(value: float | None) -> str:
-    return f"{value * 100:.2f}%" if _finite(value) else ""
-
-
-def _duration(seconds: float | None) -> str:
-    if not _finite(seconds) or seconds < 0:
-        return ""
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+            click.echo(f"{run_name(row.path)}: {row.problem}", err=True)
 
 
 def _control_command(command: str, doc: str) -> click.Command:

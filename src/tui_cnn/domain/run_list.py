@@ -8,18 +8,19 @@ import math
 import os
 import socket
 import time
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Collection
 
 import msgspec
-from dataclasses import replace
 
 from .spec import ModelSpec
 from .specfile import SpecError, spec_from_dict
 
 from .run_state import RunState
-from .training import (BatchProgress, TrainConfig, Evaluated, ProcessRecord, RunFileError, read_events, read_process, read_run_config,
-                       read_test_accuracy)
+from .settings import SettingError, parse_setting
+from .training import (LAST_CHECKPOINT, OUTPUT_LOG, SETTINGS, BatchProgress, TrainConfig, Evaluated, ProcessRecord, RunFileError,
+                       read_events, read_process, read_run_config, read_test_accuracy)
 
 #: Statuses of a run read from disk. crashed: its process is gone and it wrote no end event
 #: (it can be continued from its last checkpoint with --resume).
@@ -27,6 +28,10 @@ STATUSES = ("running", "paused", "finished", "stopped", "failed", "crashed", "un
 #: A run on another machine (a shared disk) counts as live while it wrote within this long:
 #: BatchProgress lines come every few seconds while it trains.
 HEARTBEAT_S = 120.0
+#: A process trains these (it can be stopped, paused or resumed; not deleted or continued).
+LIVE = ("running", "paused")
+#: These continue from their last checkpoint, to more epochs.
+CONTINUABLE = ("stopped", "crashed", "finished")
 
 
 class RunRow(msgspec.Struct):
@@ -130,5 +135,161 @@ def list_runs(base: str | Path) -> list[RunRow]:
         folders = [entry for entry in os.scandir(base) if entry.is_dir() and os.path.exists(os.path.join(entry.path, "config.json"))]
     except OSError:
         return []
-    rows = [run_row(entry.path) for entry in folders]
-    return sorted(rows, key=lambda row: (row.started_at or 0.0, row.path), reverse=True)
+    return newest_first(run_row(entry.path) for entry in folders)
+
+
+def newest_first(rows) -> list[RunRow]:
+    return sorted(rows, key=row_order, reverse=True)
+
+
+def row_order(row: RunRow) -> tuple[float, str]:
+    """Where a row goes in the list, newest first when sorted in reverse: by its start (a
+    hand-edited process.json's NaN would scramble the order: it counts as no start)."""
+    started = row.started_at if row.started_at is not None and math.isfinite(row.started_at) else 0.0
+    return started, row.path
+
+
+# --- watching a runs folder: stats, not reads ---
+
+#: The files a run's row is read from: while none changed size or mtime, the row has not.
+ROW_FILES = ("config.json", "events.jsonl", "metrics.jsonl", "eval.json", "process.json")
+Stamp = tuple[tuple[int, int] | None, ...]
+
+
+def run_stamp(run_dir: str) -> Stamp | None:
+    """Each of ROW_FILES' (mtime_ns, size), None for one not there; None for a folder that
+    is no run (no config.json). One stat a file: nothing is opened."""
+    stamp: list[tuple[int, int] | None] = []
+    for name in ROW_FILES:
+        try:
+            info = os.stat(os.path.join(run_dir, name))
+        except (OSError, ValueError):  # gone, not a folder, no permission; a NUL in a name
+            stamp.append(None)
+        else:
+            stamp.append((info.st_mtime_ns, info.st_size))
+    return tuple(stamp) if stamp[0] is not None else None
+
+
+def _folders(base: str) -> list[str]:
+    try:
+        with os.scandir(base) as entries:
+            return [entry.path for entry in entries if entry.is_dir()]
+    except OSError:  # no runs folder (yet), or not readable: no runs
+        return []
+
+
+@dataclass
+class RunChanges:
+    read: list[str] = field(default_factory=list)  # new runs and runs whose files changed: read their rows
+    gone: list[str] = field(default_factory=list)  # deleted, or no longer a run
+
+
+class RunWatch:
+    """Which runs under ``base`` changed since the last look, told from their files' sizes
+    and mtimes alone (os.scandir, and a stat a file), so that the Runs screen can look twice
+    a second at a thousand runs and read again only the rows that changed.
+
+    New folders and live runs (the caller says which) are looked at every poll; settled runs
+    every SETTLED_S, for only another process continuing one changes them. A run whose
+    process died changes no file: the process of each live run is asked for every LIVENESS_S
+    (cheap: a kill(pid, 0)), and a dead one is read again, to show it crashed."""
+
+    SETTLED_S = 2.0
+    LIVENESS_S = 2.0
+
+    def __init__(self, base: str | Path, clock: Callable[[], float] = time.monotonic,
+                 alive: Callable[[str], bool] = run_process_alive) -> None:
+        self.base = str(base)
+        self.stamps: dict[str, Stamp] = {}
+        self._clock, self._alive = clock, alive
+        self._settled_at = self._liveness_at = -math.inf
+
+    def poll(self, live: Collection[str] = (), everything: bool = False) -> RunChanges:
+        """What changed since the last poll; ``everything``: every run is read again."""
+        now = self._clock()
+        full = everything or now - self._settled_at >= self.SETTLED_S
+        if full:
+            self._settled_at = now
+        ask_alive = now - self._liveness_at >= self.LIVENESS_S
+        if ask_alive:
+            self._liveness_at = now
+        changes = RunChanges()
+        folders = _folders(self.base)
+        for path in folders:
+            known = path in self.stamps
+            if known and not full and path not in live:
+                continue
+            stamp = run_stamp(path)
+            if stamp is None:
+                if self.stamps.pop(path, None) is not None:
+                    changes.gone.append(path)
+            elif everything or stamp != self.stamps.get(path):
+                self.stamps[path] = stamp
+                changes.read.append(path)
+            elif ask_alive and path in live and not self._alive(path):
+                changes.read.append(path)
+        present = set(folders)
+        for path in [path for path in self.stamps if path not in present]:
+            del self.stamps[path]
+            changes.gone.append(path)
+        return changes
+
+
+# --- what may be done to a run ---
+
+def deletion_refused(run_dir: str | Path, base: str | Path) -> str | None:
+    """Why ``run_dir`` may not be deleted as a run of ``base``; None when it may: a real
+    folder right inside ``base`` that holds config.json. Never a link: deleting through one
+    would delete a folder somewhere else (or only the link, leaving the run listed)."""
+    path, name = Path(run_dir), Path(run_dir).name
+    if path.is_symlink():
+        return f"{name} is a link, not a run folder: remove it yourself"
+    try:
+        inside = path.resolve(strict=True).parent == Path(base).resolve(strict=True)
+    except (OSError, RuntimeError):  # gone; a loop of links
+        return f"{name} is no longer there"
+    if not inside or not path.is_dir():
+        return f"{name} is not a folder in {base}"
+    if not os.path.lexists(path / "config.json"):
+        return f"{name} holds no config.json: it is not a run"
+    return None
+
+
+def continue_refused(row: RunRow) -> str | None:
+    """Why ``row``'s run cannot be continued; None when it can (it ended, and left the
+    checkpoint of its last epoch to go on from)."""
+    name = Path(row.path).name
+    if row.status not in CONTINUABLE:
+        return f"{name} is {row.status}: a stopped, crashed or finished run continues"
+    if not (Path(row.path) / LAST_CHECKPOINT).is_file():
+        return f"{name} has no {LAST_CHECKPOINT} to continue from (one is written after each epoch)"
+    return None
+
+
+def last_output_line(run_dir: str | Path) -> str:
+    """The last line a detached run's process wrote (output.log): why it ended, when it
+    ended before writing any event (no data, a bad checkpoint); "" when there is none."""
+    try:
+        with open(Path(run_dir) / OUTPUT_LOG, "rb") as log:
+            log.seek(0, os.SEEK_END)
+            log.seek(max(log.tell() - 4096, 0))
+            tail = log.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+    lines = [line.strip() for line in tail.splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+def default_epochs(row: RunRow) -> int:
+    """How many epochs in all a continued run trains unless told: those it was to train when
+    it ended before them (stopped, crashed), else 5 more."""
+    most = int(SETTINGS["epochs"].maximum)
+    return min(row.epochs if row.epoch < row.epochs else row.epoch + 5, most)
+
+
+def parse_epochs_total(text: str, done: int) -> int:
+    """The epochs in all typed for a run that has trained ``done``; SettingError says why not."""
+    epochs = parse_setting("epochs", SETTINGS["epochs"], text)
+    if epochs <= done:
+        raise SettingError(f"it has trained {done} epochs: continue to more than {done}")
+    return epochs

@@ -215,6 +215,10 @@ class ProcessRecord(_Record):
 
 RUNS_DIR = Path("runs")
 OUTPUT_LOG = "output.log"  # a detached run's output (its process has no terminal)
+#: The checkpoints a run directory holds (written by the backend, torch files): the last one
+#: is what a run continues from, so a reader can tell whether a run can be continued.
+LAST_CHECKPOINT = "checkpoint-last.pt"
+BEST_CHECKPOINT = "checkpoint-best.pt"
 
 
 def new_run_dir(model_name: str, base: str | os.PathLike[str] = RUNS_DIR, now: datetime | None = None) -> Path:
