@@ -22,6 +22,8 @@ import time
 
 from textual.screen import Screen
 
+from textual import events
+
 from tui_cnn.app.app import TuiCnnApp
 from tui_cnn.app.screens.builder import BuilderScreen
 from tui_cnn.app.widgets.builder.form import LayerForm
@@ -130,7 +132,8 @@ async def _quit_after_edit(layers: int) -> float:
         await pilot.pause()
         app.batch_size = 100
         start = time.perf_counter()
-        await pilot.press("ctrl+q")
+        # as a terminal sends it (Pilot's press would wait for the screen to be idle first)
+        app._driver.send_message(events.Key("ctrl+q", None))
         while app.is_running:
             await asyncio.sleep(0.001)
         return time.perf_counter() - start
@@ -149,7 +152,7 @@ def run(options: Options) -> list[Figure]:
             Figure("bigmodel", f"builder keystroke to screen, {layers:,} layers", median(builder), "s",
                    f"median of {edits} digits in layer 0 out_channels", target=TARGETS[layers], samples=builder),
             Figure("bigmodel", f"ctrl+q right after an edit, {layers:,} layers", quit_s, "s",
-                   "key to app exited", target="< 0.2"),
+                   "key sent as a terminal sends it, to the app exiting", target="< 0.2"),
         ]
     return figures
 

@@ -172,3 +172,30 @@ async def test_the_command_palette_asks_which_module_to_track():
         await pilot.pause()
         assert any("no module named 'no_such_module_here'" in message for message in notes)
         assert app.screen.query_one(LayerTable).row_count == 8  # still SimpleCNN
+
+
+async def test_a_big_models_edit_reaches_every_row_and_the_newest_edit_wins():
+    """Over BACKGROUND_LAYERS, the analysis runs in a thread and the table updates a few
+    hundred rows a turn: two quick edits end with every row showing the second."""
+    from tests.helpers import async_wait_until
+    from tui_cnn.app.screens.tracker import BACKGROUND_LAYERS
+    from tui_cnn.app.widgets.layer_table import row_cells
+    from tui_cnn.domain.shapes import analyze
+    from tui_cnn.domain.spec import ModelSpec
+    from tui_cnn.domain.summary import ModelSummary
+
+    block = (LayerSpec.of("Conv2d", out_channels=8, kernel_size=3, padding=1), LayerSpec.of("ReLU"))
+    spec = ModelSpec("Big", (1, 28, 28), block * (BACKGROUND_LAYERS + 100))
+    app = TuiCnnApp(spec)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await async_wait_until(lambda: app.screen.query_one(LayerTable).row_count == len(spec.layers))
+        app.batch_size = 2
+        app.batch_size = 3  # before the first edit has reached the table
+        await async_wait_until(lambda: app.screen.summary.batch_size == 3, what="the second edit analysed")
+        await pilot.pause(0.5)
+        summary, last = app.screen.summary, len(spec.layers) - 2  # the last conv
+        at_two = ModelSummary.of_analysis(analyze(spec, 2))
+        assert row_cells(at_two.rows[last])["macs"] != row_cells(summary.rows[last])["macs"]  # the check can fail
+        for row in (0, len(spec.layers) // 2, last):  # in view, and far below it
+            assert cell(app, row, "macs") == row_cells(summary.rows[row])["macs"], row
+        assert app.is_running

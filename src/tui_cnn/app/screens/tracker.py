@@ -27,7 +27,7 @@ from ...domain.spec import ModelSpec, parse_input_shape
 from ...domain.graph import fold, max_depth
 from ...domain.summary import ModelSummary
 from ..widgets.formula_panel import FormulaPanel
-from ..widgets.layer_table import LayerTable
+from ..widgets.layer_table import LayerTable, spec_cells
 from ..widgets.shape_bars import ShapeFlow
 from ..widgets.validators import ParsedBy
 
@@ -142,13 +142,15 @@ class TrackerScreen(Screen):
 
         def work() -> None:
             summary = ModelSummary.of_analysis(analyze(spec, batch))
-            self.app.call_from_thread(self._show_if_still_wanted, spec, batch, summary)
+            cells = spec_cells(summary)  # the rows' text too: 5,000 rows take ~50 ms
+            self.app.call_from_thread(self._show_if_still_wanted, spec, batch, summary, cells)
 
         self.run_worker(work, thread=True, exclusive=True, group="summary", exit_on_error=False)
 
-    def _show_if_still_wanted(self, spec: ModelSpec, batch: int, summary: ModelSummary) -> None:
+    def _show_if_still_wanted(self, spec: ModelSpec, batch: int, summary: ModelSummary,
+                              cells: list[dict[str, str]]) -> None:
         if self.tracked is None and self.app.spec is spec and self.app.batch_size == batch:
-            self.show(summary)
+            self.show(summary, cells=cells)
 
     @property
     def table_room(self) -> int:
@@ -156,14 +158,14 @@ class TrackerScreen(Screen):
         the detail panel (#main's max-width in tracker.tcss)."""
         return (self.size.width * 66 // 100 if self.wide else self.size.width) - 2
 
-    def show(self, summary: ModelSummary, top: bool = False) -> None:
+    def show(self, summary: ModelSummary, top: bool = False, cells: list[dict[str, str]] | None = None) -> None:
         self.summary = summary
         shown = summary
         if summary.tracked and self.depth is not None:
             shown = replace(summary, rows=fold(summary.rows, self.depth, summary.kinds))
         self.shown = shown
         self.sub_title = summary.title + (_tracked_note(summary) if summary.tracked else "")
-        self.query_one(LayerTable).show(shown, self.wide, self.table_room, top=top)
+        self.query_one(LayerTable).show(shown, self.wide, self.table_room, top=top, cells=cells)
         self.query_one(ShapeFlow).show(shown)
         self._update_static("#totals", self._totals_text(summary))
         self._update_static("#status", self._status_text(summary))

@@ -58,6 +58,10 @@ COLUMNS = (
 )
 
 
+#: Rows of a big edit updated in one turn of the event loop (3 changed cells a row: ~20 ms).
+ROWS_PER_TURN = 300
+
+
 def _count(n: int, text: str) -> str:
     return text if n else "–"
 
@@ -80,6 +84,11 @@ def row_cells(row: LayerRow, lane: str = "") -> dict[str, str]:
         "rf": _pair(r.receptive_field),
         "jump": _pair(r.jump),
     }
+
+
+def spec_cells(summary: ModelSummary) -> list[dict[str, str]]:
+    """A spec's rows as the table writes them (pure: a worker thread may do it)."""
+    return [row_cells(row) for row in summary.rows]
 
 
 def tracked_cells(rows: tuple[LayerRow, ...], room: int) -> list[dict[str, str]]:
@@ -137,6 +146,8 @@ class LayerTable(DataTable):
         super().__init__(cursor_type="row", **kwargs)
         self._columns: tuple[Column, ...] = ()
         self._shown: list[tuple[dict[str, str], str | None]] = []  # per row: cells, severity
+        self._applied: list[tuple[dict[str, str], str | None]] = []  # what the table holds now
+        self._generation = 0  # of the latest edit: an older one's rows left to update stop
 
     def action_first_row(self) -> None:
         self.move_cursor(row=0)
@@ -147,22 +158,24 @@ class LayerTable(DataTable):
     def on_mount(self) -> None:
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self._restyle())
 
-    def show(self, summary: ModelSummary, wide: bool, room: int = 0, top: bool = False) -> None:
+    def show(self, summary: ModelSummary, wide: bool, room: int = 0, top: bool = False,
+             cells: list[dict[str, str]] | None = None) -> None:
         """``room``: the terminal columns the table may take (a tracked model's columns are
-        the ones that fit); ``top``: a new model, the cursor goes to its first row."""
+        the ones that fit); ``top``: a new model, the cursor goes to its first row;
+        ``cells``: the rows' text already written (``spec_cells``, by a worker thread)."""
         if summary.tracked:
             cells = tracked_cells(summary.rows, room)
             columns = fitting_columns(cells, room)
         else:
-            cells = [row_cells(row) for row in summary.rows]
+            cells = cells if cells is not None and len(cells) == len(summary.rows) else spec_cells(summary)
             columns = tuple(c for c in COLUMNS if wide or not c.wide_only)
         shown = [(c, _severity(row)) for c, row in zip(cells, summary.rows)]
         if columns != self._columns:
             self.clear(columns=True)
             for column in columns:
                 self.add_column(Text(column.label, justify="right" if column.numeric else "left"), key=column.key)
-            self._columns, self._shown = columns, []
-        if len(shown) != len(self._shown):
+            self._columns, self._shown, self._applied = columns, [], []
+        if len(shown) != len(self._applied):
             self._replace_rows(shown)
         else:
             self._update_changed(shown)
@@ -177,6 +190,8 @@ class LayerTable(DataTable):
 
     def _replace_rows(self, shown: list[tuple[dict[str, str], str | None]]) -> None:
         cursor = self.cursor_row
+        self._generation += 1  # what is left of an edit to the old rows is void
+        self._applied = list(shown)
         self.clear()
         for index, (cells, severity) in enumerate(shown):
             self.add_row(*(self._cell(c, cells, severity) for c in self._columns), key=str(index))
@@ -184,23 +199,43 @@ class LayerTable(DataTable):
             self.move_cursor(row=min(max(cursor, 0), len(shown) - 1), animate=False)
 
     def _update_changed(self, shown: list[tuple[dict[str, str], str | None]]) -> None:
-        """Repaint the cells that changed, in place (the table only renders the rows in view).
+        """Repaint the cells that changed, in place, the rows in view first; a big edit's
+        other rows follow in later turns of the event loop, ``ROWS_PER_TURN`` at a time, so
+        that a key pressed meanwhile (ctrl+q) is answered between them (5,000 rows of MACs
+        and memory: ~15,000 cells, each an update of its own). A newer edit supersedes what
+        is left of an older one: it compares with what the table holds (``_applied``).
 
         Widths: DataTable re-measures a whole column for each cell updated with
         ``update_width`` whose text got narrower; a batch-size edit of a 1,000-layer model
         (every MACs and memory cell changes) was 1.5 million measurements, over 100 s. So
         only the widest new cell of a column that must grow is updated with it (a column
         never shrinks while a model is edited)."""
-        changed = [(index, column, new) for index, (new, old) in enumerate(zip(shown, self._shown)) if new != old
-                   for column in self._columns if new[0][column.key] != old[0][column.key] or new[1] != old[1]]
-        widest: dict[str, tuple[int, int]] = {}  # column -> (width, position in changed)
-        for position, (_, column, new) in enumerate(changed):
-            width = len(new[0][column.key])
-            if width > self.columns[ColumnKey(column.key)].content_width and width > widest.get(column.key, (0, 0))[0]:
-                widest[column.key] = (width, position)
-        grows = {position for _, position in widest.values()}
-        for position, (index, column, new) in enumerate(changed):
-            self.update_cell(str(index), column.key, self._cell(column, *new), update_width=position in grows)
+        self._generation += 1
+        rows = [index for index, (new, old) in enumerate(zip(shown, self._applied)) if new != old]
+        widest: dict[str, tuple[int, int]] = {}  # column -> (width, row)
+        for column in self._columns:
+            key, width_now = column.key, self.columns[ColumnKey(column.key)].content_width
+            width, index = max(((len(shown[index][0][key]), index) for index in rows), default=(0, 0))
+            if width > width_now:
+                widest[key] = (width, index)
+        grows = {(index, key) for key, (_, index) in widest.items()}
+        top = int(self.scroll_y)
+        in_view = range(max(top - 1, 0), top + self.size.height + 1)
+        rows.sort(key=lambda index: index not in in_view)  # stable: in view first, then in order
+        self._apply_rows(rows, shown, grows, self._generation)
+
+    def _apply_rows(self, rows: list[int], shown, grows: set[tuple[int, str]], generation: int) -> None:
+        if generation != self._generation:
+            return  # a newer edit took over
+        for index in rows[:ROWS_PER_TURN]:
+            new, old = shown[index], self._applied[index]
+            for column in self._columns:
+                if new[0][column.key] != old[0][column.key] or new[1] != old[1]:
+                    self.update_cell(str(index), column.key, self._cell(column, *new),
+                                     update_width=(index, column.key) in grows)
+            self._applied[index] = new
+        if len(rows) > ROWS_PER_TURN:
+            self.call_later(self._apply_rows, rows[ROWS_PER_TURN:], shown, grows, generation)
 
     def _restyle(self) -> None:
         """Colours come from the theme: a new theme re-renders the marked rows."""
