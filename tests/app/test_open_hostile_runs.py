@@ -3,6 +3,8 @@ the readable part of the run, never a crash. The corpus is tests/run_corpus.py."
 
 from __future__ import annotations
 
+import pytest
+
 from tests.helpers import async_wait_until
 from tests.run_corpus import SPOILERS, spoiled_run
 from tui_cnn.app.app import TuiCnnApp
@@ -19,6 +21,7 @@ async def test_a_run_with_nan_metrics_opens_from_the_command_line(tmp_path):
         assert app.screen.state.run_dir == str(run_dir) and app.is_running
 
 
+@pytest.mark.slow  # the whole corpus, each drawn on two tabs: ~10 s
 async def test_every_spoiled_run_opens_or_says_why(tmp_path):
     app = TuiCnnApp(load_preset("SimpleCNN"), start_mode="monitor")
     async with app.run_test(size=(80, 24)) as pilot:

@@ -3,6 +3,8 @@ shape, a new model opens at its top, the figures fit 80 columns, modules fold by
 
 from __future__ import annotations
 
+import pytest
+
 from tests.helpers import async_wait_until
 
 from tui_cnn.app.app import TuiCnnApp
@@ -16,6 +18,7 @@ def column_keys(table: LayerTable) -> list[str]:
     return [key.value for key in table.columns]
 
 
+@pytest.mark.slow  # imports torch and traces two models: ~5 s
 async def test_the_prompt_takes_an_input_shape_and_a_new_model_opens_at_its_top():
     app = TuiCnnApp(batch_size=1)
     async with app.run_test(size=(80, 24)) as pilot:
