@@ -257,6 +257,7 @@ async def test_enter_opens_the_run_on_the_monitor(runs):
         await async_wait_until(lambda: app.current_mode == "monitor", timeout=5)
         await pilot.pause()
         assert app.latest_run_dir == str(runs / "a-finished")
+        assert app.screen.state.status == "finished" and app.screen.state.run_dir == str(runs / "a-finished")
         await pilot.press("4")
         await pilot.pause()
         assert isinstance(app.screen, RunsScreen)  # the same screen, its rows kept
@@ -405,3 +406,16 @@ async def test_c_continues_a_real_run_to_two_epochs(mnist_root, tmp_path):
     started = [event for event in read_events(run_dir) if isinstance(event, RunStarted)]
     assert [(event.start_epoch, event.epochs) for event in started] == [(1, 1), (2, 2)]
     assert (run_dir / "output.log").is_file()
+
+
+async def test_home_and_end_go_to_the_newest_and_the_oldest_run(runs):
+    """DataTable's own home and end scroll sideways: x after home stopped the run the cursor
+    was left on, not the newest."""
+    app = TuiCnnApp(start_mode="runs", runs_dir=str(runs))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await opened(app, pilot, 5)
+        table = app.screen.query_one(RunTable)
+        await pilot.press("end")
+        assert table_rows(app)[table.cursor_row][2] == "a-finished"
+        await pilot.press("home")
+        assert table_rows(app)[table.cursor_row][2] == "e-paused"

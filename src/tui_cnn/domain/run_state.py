@@ -105,7 +105,10 @@ class RunState:
 
     def _started(self, event: RunStarted, now: float) -> None:
         self.status = "running"
-        self.model, self.dataset, self.run_dir = event.model, event.dataset, event.run_dir
+        self.model, self.dataset = event.model, event.dataset
+        # where the run is now, when known: a directory moved or copied from another machine
+        # still says where it was written first
+        self.run_dir = self.run_dir or event.run_dir
         self.device, self.device_name, self.processes = event.device, event.device_name, event.processes
         self.epochs_total, self.batches_per_epoch = event.epochs, event.batches_per_epoch
         self.start_epoch, self.started_at = event.start_epoch, now

@@ -303,7 +303,7 @@ class MonitorScreen(Screen):
         log = lambda message, level="info": self._log(message, level, event.at)  # noqa: E731
         live = not self._replaying
         if isinstance(event, RunStarted):
-            self.app.latest_run_dir = event.run_dir
+            self.app.latest_run_dir = self.state.run_dir
             if self._pending_control is not None:  # asked while it was starting: it hears now
                 command, self._pending_control = self._pending_control, None
                 self._control(command)

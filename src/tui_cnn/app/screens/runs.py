@@ -73,7 +73,11 @@ class RunTable(DataTable, inherit_bindings=False):
     """The runs, a row each. Enter is the screen's (open the run), not DataTable's select:
     the footer and help show it."""
 
-    BINDINGS = [binding for binding in DataTable.BINDINGS if getattr(binding, "key", "") != "enter"]
+    BINDINGS = [binding for binding in DataTable.BINDINGS if getattr(binding, "key", "") not in ("enter", "home", "end")]
+    BINDINGS += [  # rows, not columns: home and end go to the newest and the oldest run
+        Binding("home", "scroll_top", "Newest run", show=False),
+        Binding("end", "scroll_bottom", "Oldest run", show=False),
+    ]
     COMPONENT_CLASSES = {"run-table--running", "run-table--paused", "run-table--stopped", "run-table--failed",
                          "run-table--mark"}
 
