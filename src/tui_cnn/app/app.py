@@ -131,7 +131,7 @@ class TuiCnnApp(App[None]):
         self.start_mode = start_mode
         #: Set by `tui-cnn train` (without --headless): the monitor starts this run at once.
         self.train_config = train_config
-        #: Set to open a finished run's directory on the monitor.
+        #: Set to open a run directory on the monitor (followed live while it trains).
         self.run_dir = run_dir
         #: The run the monitor showed last (live or opened): what Inspect looks inside.
         self.latest_run_dir: str | None = run_dir

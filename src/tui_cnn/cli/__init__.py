@@ -57,8 +57,9 @@ def resolve_open_target(target: str | None) -> tuple[ModelSpec, dict[str, Any]]:
 @main.command("open")
 @click.argument("target", metavar="SPEC_OR_PRESET_OR_RUN_DIR", required=False)
 def open_app(target: str | None) -> None:
-    """Open the app on a spec file or preset (default: SimpleCNN), or on a finished
-    run's directory (its curves, table and evaluation, on the training monitor)."""
+    """Open the app on a spec file or preset (default: SimpleCNN), or on a run's
+    directory (its curves, table, log and evaluation, on the training monitor; a run still
+    training is followed live)."""
     spec, app_options = resolve_open_target(target)
     from .common import require_terminal
 

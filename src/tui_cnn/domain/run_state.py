@@ -151,7 +151,7 @@ class RunState:
         if self.status == "paused":
             self.status = "running"
 
-    # --- a finished run, from disk ---
+    # --- a run without events, from its files ---
 
     @classmethod
     def from_run_dir(cls, run_dir: str | Path) -> "RunState":

@@ -404,7 +404,7 @@ class MonitorScreen(Screen):
         if self.state.status != "loaded":  # a run from disk ran elsewhere: this GPU says nothing of it
             self.query_one(DevicePanel).show_gpus([stats for stats in message.stats if stats is not None])
 
-    # --- finished runs, from disk ---
+    # --- any run, from its directory ---
 
     def action_open_run(self) -> None:
         self.app.push_screen(OpenRunScreen(), lambda path: self.load_run(path) if path else None)

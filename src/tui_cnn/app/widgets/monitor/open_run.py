@@ -1,4 +1,4 @@
-"""Asks for a run directory to open (a finished run, read from disk)."""
+"""Asks for a run directory to open (any run: one still training is followed live)."""
 
 from __future__ import annotations
 
