@@ -76,6 +76,10 @@ SPOILERS = {
         json.dumps({"accuracy": 0.5, "per_class_accuracy": [0.5], "confusion_matrix": [[1, 2, 3], [], [4]]}))),
     "events-garbage": (True, lambda d: (d / "events.jsonl").write_text(
         '{"event": "RunStarted"}\n{"event": "Nope"}\nnot json\n{"event": "EpochEnd", "metrics": 5, "best": 1}\n{"ev')),
+    # times no clock can show (time.localtime raises on them): a log line's stamp, elapsed
+    "events-absurd-times": (True, lambda d: (d / "events.jsonl").write_text("".join(
+        '{"event": "LogMessage", "message": "m", "at": %s}\n' % at for at in ("NaN", "Infinity", "1e300", "-1e300"))
+        + '{"event": "Stopped", "epoch": 1, "checkpoint": null, "at": 1e300}\n')),
 }
 
 

@@ -6,6 +6,7 @@ so a monitor attaching to a run an hour old shows the hour."""
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,7 +95,8 @@ class RunState:
         """Fold one event in, at the time it happened (``now`` for events without one)."""
         handler = _HANDLERS.get(type(event))
         if handler is not None:
-            when = event.at if event.at is not None else (time.time() if now is None else now)
+            at = event.at
+            when = at if at is not None and math.isfinite(at) else (time.time() if now is None else now)
             handler(self, event, when)
 
     def crashed(self, reason: str, now: float | None = None) -> None:

@@ -48,6 +48,15 @@ GPU_POLL_S = 2.0
 LIVENESS_EVERY_S = 1.0  # how often a followed run's process is looked for (a kill(pid, 0))
 
 
+def _clock(at: float | None) -> str:
+    """'12:34:56 ' of a time (now when None); nothing for one no clock can show (a
+    corrupted events.jsonl: NaN, 1e300)."""
+    try:
+        return time.strftime("%H:%M:%S ", time.localtime(at))
+    except (ValueError, OverflowError, OSError):
+        return ""
+
+
 class RunLaunched(Message):
     def __init__(self, launched) -> None:  # backend.launch.Launched
         super().__init__()
@@ -360,7 +369,7 @@ class MonitorScreen(Screen):
     def _log(self, message: str, level: str = "info", at: float | None = None) -> None:
         """A line of the log, stamped with the time it happened (now, unless said)."""
         style = {"warning": "bold yellow", "error": "bold red"}.get(level, "")
-        stamp = time.strftime("%H:%M:%S ", time.localtime(at)) if self.state.status != "loaded" else ""
+        stamp = _clock(at) if self.state.status != "loaded" else ""
         self.query_one("#log-pane", RichLog).write(Text(stamp + message, style=style))
 
     # --- the device: free memory for the form, NVML statistics while it lasts ---
@@ -401,7 +410,7 @@ class MonitorScreen(Screen):
         if message.stats[0] is None:
             self._gpu_timer.stop()  # no NVIDIA GPU here: nothing to poll
             return
-        if self.state.status != "loaded":  # a run from disk ran elsewhere: this GPU says nothing of it
+        if self.state.active or self.state.status == "idle":  # an ended run: this GPU says nothing of it
             self.query_one(DevicePanel).show_gpus([stats for stats in message.stats if stats is not None])
 
     # --- any run, from its directory ---
