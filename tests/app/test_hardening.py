@@ -207,8 +207,11 @@ def test_restore_dialog_snapshot(snap_compare, monkeypatch, tmp_path_factory):
     ("b", "100000000000", "batch size must be a whole number from 1 to 1,000,000"),
     ("i", "3,32,32,1e9", "input shape must be three positive integers C, H, W"),
 ])
-async def test_the_trackers_boxes_keep_what_was_typed(key, typed, message):
-    """They used to filter keys and cut the length: 1e9 became 19, -1 became 1, 2.5 became 25."""
+async def test_the_trackers_boxes_keep_what_was_typed(key, typed, message, monkeypatch):
+    """They used to filter keys and cut the length: 1e9 became 19, -1 became 1, 2.5 became 25.
+    The typing pause is 2 s here: on a loaded machine two keys 10 ms apart once arrived 0.4 s
+    apart, and the valid prefix "100" applied, as it should after a real pause."""
+    monkeypatch.setattr("tui_cnn.app.screens.tracker.APPLY_AFTER_S", 2.0)
     app = TuiCnnApp(load_preset("SimpleCNN"))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
