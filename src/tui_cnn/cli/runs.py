@@ -52,16 +52,13 @@ def _control_command(command: str, doc: str) -> click.Command:
     @click.command(command, help=doc)
     @click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
     def control(run_dir: str) -> None:
-        from ..domain.run_list import run_row
-        from ..domain.training import write_control
+        from ..domain.run_list import NotTraining, steer_run
         from .common import fail
 
-        status = run_row(run_dir).status
-        if status not in ("running", "paused"):
-            fail(f"{run_dir} is {status}, not training: nothing to {command}"
-                 + (f" (continue it with tui-cnn train --resume {run_dir})" if status in ("crashed", "stopped") else ""))
         try:
-            write_control(run_dir, command)
+            steer_run(run_dir, command)
+        except NotTraining as exc:
+            fail(str(exc))
         except OSError as exc:
             fail(f"cannot write to {run_dir}: {exc.strerror or exc}")
         click.echo(f"asked {run_dir} to {command} (its process looks 4 times a second)")

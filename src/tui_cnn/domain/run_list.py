@@ -20,7 +20,7 @@ from .specfile import SpecError, spec_from_dict
 from .run_state import RunState
 from .settings import SettingError, parse_setting
 from .training import (LAST_CHECKPOINT, OUTPUT_LOG, SETTINGS, BatchProgress, TrainConfig, Evaluated, ProcessRecord, RunFileError,
-                       read_events, read_process, read_run_config, read_test_accuracy)
+                       read_events, read_process, read_run_config, read_test_accuracy, write_control)
 
 #: Statuses of a run read from disk. crashed: its process is gone and it wrote no end event
 #: (it can be continued from its last checkpoint with --resume).
@@ -107,6 +107,22 @@ def run_row(run_dir: str | Path, now: float | None = None,
         images_per_s=state.epochs[-1].images_per_s if state.epochs else None,
         device=state.device_name or state.device, started_at=started,
         duration_s=sum(m.epoch_time_s for m in state.epochs) if state.epochs else None)
+
+
+class NotTraining(ValueError):
+    """A run asked to stop, pause or resume that no process trains, in one line."""
+
+
+def steer_run(run_dir: str | Path, command: str, status: str | None = None, name: str | None = None) -> None:
+    """Ask the process training ``run_dir`` to stop, pause or resume, through control.json
+    (it looks 4 times a second): what `tui-cnn stop|pause|resume` and the Runs screen do.
+    ``status``: the run's as just read (else it is read now). NotTraining when no process
+    trains it; OSError when control.json cannot be written."""
+    status = run_row(run_dir).status if status is None else status
+    if status not in LIVE:
+        hint = f" (continue it with tui-cnn train --resume {run_dir})" if status in CONTINUABLE else ""
+        raise NotTraining(f"{name or run_dir} is {status}, not training: nothing to {command}{hint}")
+    write_control(run_dir, command)
 
 
 def continuation(run_dir: str | Path, **changes) -> tuple[ModelSpec, TrainConfig]:

@@ -28,10 +28,10 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from ...domain.run_list import (LIVE, RunRow, RunWatch, continuation, continue_refused, deletion_refused,
-                                last_output_line, newest_first, row_order, run_row)
+from ...domain.run_list import (LIVE, NotTraining, RunRow, RunWatch, continuation, continue_refused, deletion_refused,
+                                last_output_line, newest_first, row_order, run_row, steer_run)
 from ...domain.run_table import RunColumn, cut, fitting_columns, run_cells, run_name
-from ...domain.training import RunFileError, write_control
+from ...domain.training import RunFileError
 from ..widgets.confirm import ConfirmScreen
 from ..widgets.continue_run import ContinueRunScreen
 
@@ -353,11 +353,11 @@ class RunsScreen(Screen):
 
     def _steer(self, row: RunRow, command: str) -> None:
         name = run_name(row.path)
-        if row.status not in LIVE:
-            self._say(f"{name} is {row.status}, not training: nothing to {command}.", severity="warning")
-            return
         try:
-            write_control(row.path, command)
+            steer_run(row.path, command, row.status, name)
+        except NotTraining as exc:
+            self._say(str(exc), severity="warning")
+            return
         except OSError as exc:
             self._say(f"Cannot write to {name}: {exc.strerror or exc}", severity="error")
             return
