@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+import time
 from typing import Any, Mapping
 
 from .layers import LAYER_TYPES
@@ -84,3 +85,24 @@ def layer_call(type_name: str, args: Mapping[str, Any]) -> str:
             parts.append(f"{field.name}={_literal(value)}")
     extra = [f"{k}={_literal(v)}" for k, v in args.items() if ltype.field(k) is None]
     return f"{type_name}({', '.join(parts + extra)})"
+
+
+def duration(seconds: float | None, unknown: str = "--") -> str:
+    """0:07, 12:34, 1:02:03; ``unknown`` when it is not a time (None, NaN, negative)."""
+    if seconds is None or not math.isfinite(seconds) or seconds < 0:
+        return unknown
+    whole = int(round(seconds))
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def local_time(timestamp: float | None, pattern: str) -> str:
+    """``timestamp`` (time.time()) as local time, by strftime's ``pattern``; blank for one no
+    clock can show (None, 0, NaN, 1e300: what a hand-edited or corrupted run file may hold)."""
+    if not timestamp or not math.isfinite(timestamp):
+        return ""
+    try:
+        return time.strftime(pattern, time.localtime(timestamp))
+    except (OverflowError, OSError, ValueError):
+        return ""

@@ -6,10 +6,10 @@ Pure Python."""
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 
-from .format import compact
+from .format import compact, local_time
+from .format import duration as format_duration
 from .run_list import RunRow
 
 
@@ -76,21 +76,12 @@ def percent(value: float | None) -> str:
 
 def started(timestamp: float | None) -> str:
     """2026-01-02 03:04 in local time; blank when unknown or no date (a hand-edited process.json)."""
-    if not timestamp or not _finite(timestamp):
-        return ""
-    try:
-        return time.strftime("%Y-%m-%d %H:%M", time.localtime(timestamp))
-    except (OverflowError, OSError, ValueError):
-        return ""
+    return local_time(timestamp, "%Y-%m-%d %H:%M")
 
 
 def duration(seconds: float | None) -> str:
     """0:07, 12:34, 1:02:03; blank when unknown."""
-    if not _finite(seconds) or seconds < 0:
-        return ""
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+    return format_duration(seconds, unknown="")
 
 
 def _finite(value: float | None) -> bool:

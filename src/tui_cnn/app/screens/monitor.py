@@ -24,6 +24,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, RichLog, TabbedContent, TabPane
 
 from ...domain.datasets import default_dataset
+from ...domain.format import local_time
 from ...domain.spec import ModelSpec
 from ...domain.run_list import heartbeat, run_process_alive
 from ...domain.training import (EpochEnd, EventFollower, Evaluated, Failed, Finished, LogMessage, Paused, Resumed,
@@ -46,15 +47,6 @@ from ..widgets.monitor.text import duration, percent
 REDRAWS_PER_S = 4
 GPU_POLL_S = 2.0
 LIVENESS_EVERY_S = 1.0  # how often a followed run's process is looked for (a kill(pid, 0))
-
-
-def _clock(at: float | None) -> str:
-    """'12:34:56 ' of a time (now when None); nothing for one no clock can show (a
-    corrupted events.jsonl: NaN, 1e300)."""
-    try:
-        return time.strftime("%H:%M:%S ", time.localtime(at))
-    except (ValueError, OverflowError, OSError):
-        return ""
 
 
 class RunLaunched(Message):
@@ -369,7 +361,7 @@ class MonitorScreen(Screen):
     def _log(self, message: str, level: str = "info", at: float | None = None) -> None:
         """A line of the log, stamped with the time it happened (now, unless said)."""
         style = {"warning": "bold yellow", "error": "bold red"}.get(level, "")
-        stamp = _clock(at) if self.state.status != "loaded" else ""
+        stamp = local_time(time.time() if at is None else at, "%H:%M:%S ") if self.state.status != "loaded" else ""
         self.query_one("#log-pane", RichLog).write(Text(stamp + message, style=style))
 
     # --- the device: free memory for the form, NVML statistics while it lasts ---

@@ -2,17 +2,8 @@
 
 from __future__ import annotations
 
-import math
 
-
-def duration(seconds: float | None) -> str:
-    """0:07, 12:34, 1:02:03; '--' when unknown."""
-    if seconds is None or not math.isfinite(seconds) or seconds < 0:
-        return "--"
-    whole = int(round(seconds))
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+from ....domain.format import duration  # noqa: F401 - the monitor's widgets take it from here
 
 
 def percent(fraction: float | None, digits: int = 2) -> str:
