@@ -6,19 +6,14 @@ watch a run train (the curves tab, as it opens)."""
 
 from __future__ import annotations
 
-import fcntl
 import os
-import pty
 import signal
-import struct
-import sys
 import tempfile
-import termios
 import threading
 import time
 from pathlib import Path
 
-from .harness import Figure, Options, median
+from .harness import Figure, Options, median, start_in_a_terminal
 
 SIZES = ((80, 24), (160, 50))
 FIRST_PAINT_S = 4.0  # the app starts, reads the run's past and paints it all once: not counted
@@ -36,15 +31,7 @@ def _count_bytes(master: int, counted: list[int]) -> None:
 
 
 def _attached_bytes_per_s(run_dir: Path, size: tuple[int, int], window_s: float) -> float:
-    columns, rows = size
-    pid, master = pty.fork()
-    if pid == 0:
-        try:
-            fcntl.ioctl(1, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
-            os.execvpe(sys.executable, [sys.executable, "-m", "tui_cnn", "attach", str(run_dir)],
-                       {**os.environ, "TERM": "xterm-256color"})
-        finally:
-            os._exit(127)
+    pid, master = start_in_a_terminal(["attach", str(run_dir)], *size)
     counted = [0]
     reader = threading.Thread(target=_count_bytes, args=(master, counted), daemon=True)
     reader.start()
@@ -62,7 +49,6 @@ def _attached_bytes_per_s(run_dir: Path, size: tuple[int, int], window_s: float)
 def run(options: Options) -> list[Figure]:
     from tui_cnn.backend.launch import start_detached
     from tui_cnn.domain.presets import load_preset
-    from tui_cnn.domain.run_list import run_row
     from tui_cnn.domain.training import BatchProgress, TrainConfig, read_events, write_control
 
     window_s, rounds = (3.0, 1) if options.quick else (10.0, 3)
@@ -90,5 +76,4 @@ def run(options: Options) -> list[Figure]:
                 time.sleep(0.2)
             if launched.exit_status is None:
                 os.killpg(launched.process.pid, signal.SIGKILL)
-            run_row(run_dir)  # read once more: the directory goes with the temporary folder
     return figures

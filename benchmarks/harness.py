@@ -144,3 +144,25 @@ def percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
     rank = max(1, math.ceil(pct / 100 * len(ordered)))
     return ordered[rank - 1]
+
+
+def start_in_a_terminal(args: list[str], columns: int = 80, rows: int = 24) -> tuple[int, int]:
+    """``python -m tui_cnn ARGS`` in a new pseudo-terminal of ``columns`` x ``rows`` that is
+    its controlling terminal (a hang-up reaches it as a closed SSH connection would); returns
+    (pid, the terminal's master side). The caller reads the master side, or the app blocks."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import sys
+    import termios
+
+    pid, master = pty.fork()
+    if pid == 0:  # the child (a session leader on the new terminal, fd 0-2): never back to the caller
+        try:
+            fcntl.ioctl(1, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+            os.execvpe(sys.executable, [sys.executable, "-m", "tui_cnn", *args],
+                       {**os.environ, "TERM": "xterm-256color"})
+        finally:
+            os._exit(127)
+    return pid, master

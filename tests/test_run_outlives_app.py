@@ -4,17 +4,13 @@ it, in a real pseudo-terminal that is its controlling terminal."""
 
 from __future__ import annotations
 
-import fcntl
 import os
-import pty
 import signal
-import struct
-import sys
-import termios
 import threading
 
 import pytest
 
+from benchmarks.harness import start_in_a_terminal
 from tests.helpers import wait_until
 from tui_cnn.domain.run_list import run_row
 from tui_cnn.domain.training import Failed, Finished, RunStarted, Stopped, read_events, read_process
@@ -25,17 +21,9 @@ EPOCHS = 60  # tiny data: a few seconds of training, long enough to outlive the 
 
 
 def start_app_in_a_terminal(*args: str) -> tuple[int, int]:
-    """``python -m tui_cnn ARGS`` in a new pseudo-terminal (80x24) that is its controlling
-    terminal; returns (pid, the terminal's master side). What the app draws is read and
-    dropped, as a terminal would show it."""
-    pid, master = pty.fork()
-    if pid == 0:  # the child (a session leader on the new terminal, fd 0-2): never back to pytest
-        try:
-            fcntl.ioctl(1, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
-            os.execvpe(sys.executable, [sys.executable, "-m", "tui_cnn", *args],
-                       {**os.environ, "TERM": "xterm-256color"})
-        finally:
-            os._exit(127)
+    """The app in a real 80x24 terminal; what it draws is read and dropped, as a terminal
+    would show it."""
+    pid, master = start_in_a_terminal(list(args))
     threading.Thread(target=_drain, args=(master,), daemon=True).start()
     return pid, master
 

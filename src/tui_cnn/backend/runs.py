@@ -18,7 +18,10 @@ import torch
 from ..domain.export import export_code
 from ..domain.specfile import atomic_write_text, atomic_writer, spec_to_dict
 from ..domain.spec import ModelSpec
-from ..domain.training import (BEST_CHECKPOINT, CONTROL_FILE, LAST_CHECKPOINT, RUNS_DIR, new_run_dir, EpochMetrics, Evaluation, ProcessRecord, TrainingEvent, event_to_json,
+# The run directory's names live in the domain (readers need them without torch); the
+# trainer finds them here too, beside what it writes.
+from ..domain.training import (BEST_CHECKPOINT, LAST_CHECKPOINT, RUNS_DIR, new_run_dir)  # noqa: F401
+from ..domain.training import (CONTROL_FILE, EpochMetrics, Evaluation, ProcessRecord, TrainingEvent, event_to_json,
                                read_control, to_json)
 
 

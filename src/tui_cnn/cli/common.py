@@ -11,7 +11,6 @@ import click
 
 from ..domain.presets import DEFAULT_PRESET, load_preset, resolve_spec
 from ..domain.spec import ModelSpec, parse_input_shape
-from ..domain.training import TrainConfig
 from ..domain.specfile import SpecError
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2

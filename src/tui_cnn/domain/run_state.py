@@ -10,7 +10,6 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from .training import (
     BatchProgress,
