@@ -71,6 +71,6 @@ def test_every_spoiled_run_of_the_hostile_corpus_is_compared_or_left_out_in_one_
 def test_a_run_directory_name_with_escape_codes_reaches_no_terminal(tmp_path):
     run = write_run(tmp_path / "a\x1b[2Jb\nc", [(1.0, 0.5, 1.0, 0.5)])
     other = write_run(tmp_path / "plain", [(1.0, 0.5, 1.0, 0.5)])
-    assert [r.label for r in compare_runs([run, other]).runs] == ["a?[2Jb?c", "plain"]
+    assert [r.label for r in compare_runs([run, other]).runs] == ["a\\x1b[2Jb\\nc", "plain"]
     reason = compare_runs([tmp_path / "gone\nrun", other]).left_out[0].reason
-    assert "\n" not in reason and "gone?run" in reason
+    assert "\n" not in reason and "gone\\nrun" in reason

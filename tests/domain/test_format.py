@@ -48,3 +48,31 @@ def test_grouped_and_shape():
 )
 def test_layer_call_reads_like_pytorch(type_name, args, call):
     assert fmt.layer_call(type_name, args) == call
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [("plain name-1.2", "plain name-1.2"), ("Ünïcödé 模型 🙂", "Ünïcödé 模型 🙂"),
+     ("a\x1b]0;title\x07b", r"a\x1b]0;title\x07b"), ("nul\x00", r"nul\x00"), ("del\x7f", r"del\x7f"),
+     ("c1 csi\x9b2J", r"c1 csi\x9b2J"), ("\u202eevil", r"\u202eevil"), ("\u2066iso\u2069", r"\u2066iso\u2069"),
+     ("two\nlines\ttab\r", r"two\nlines\ttab\r")],
+)
+def test_printable_shows_control_characters_as_python_escapes_and_leaves_the_rest(text, shown):
+    assert fmt.printable(text) == shown
+    assert not fmt.has_controls(fmt.printable(text))
+
+
+def test_printable_lines_keeps_newlines_and_without_controls_drops_the_rest():
+    assert fmt.printable_lines("line \x1b[2J\nnext\u202e") == "line \\x1b[2J\nnext\\u202e"
+    assert fmt.without_controls("a\x1b]0;t\x07b\u202e\x00c") == "a]0;tbc"
+    assert fmt.has_controls("x\x85") and not fmt.has_controls("x\u00a0y")
+
+
+def test_every_c0_c1_del_and_bidi_control_is_escaped():
+    controls = [*map(chr, range(0x20)), "\x7f", *map(chr, range(0x80, 0xA0)),
+                *map(chr, range(0x202A, 0x202F)), *map(chr, range(0x2066, 0x206A))]
+    assert all(fmt.printable(char) != char and fmt.printable(char).startswith("\\") for char in controls)
+
+
+def test_an_unknown_layer_type_or_argument_name_from_a_file_is_printable():
+    assert fmt.layer_call("Evil\x1b]0;x\x07", {"k\x1b": "v\x1b"}) == r"Evil\x1b]0;x\x07(k\x1b='v\x1b')"

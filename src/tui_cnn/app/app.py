@@ -8,19 +8,22 @@ the next start offers to restore it.
 from __future__ import annotations
 
 import traceback
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 from rich.text import Text
 from textual.app import App, SystemCommand
 from textual.await_complete import AwaitComplete
 from textual.binding import Binding
+from textual.filter import LineFilter
 from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 
+from ..domain.format import printable_lines
 from ..domain.presets import DEFAULT_PRESET, load_preset
 from ..domain.spec import ModelSpec
 from ..domain.training import TrainConfig
 from .screens.tracker import TrackerScreen
+from .terminal_guard import ControlCharacterGuard
 from .widgets.confirm import ConfirmScreen
 
 if TYPE_CHECKING:
@@ -35,7 +38,7 @@ class CrashSaved(Exception):
         self.line = line
 
     def __rich__(self) -> Text:
-        return Text(self.line)
+        return Text(printable_lines(self.line))  # it names the model, which may be called anything
 
 
 def crash_line(spec: ModelSpec, error: BaseException) -> str:
@@ -144,6 +147,11 @@ class TuiCnnApp(App[None]):
         #: The model came from the crash recovery file: the builder shows it as unsaved.
         self.recovered = False
         self._crash: CrashSaved | None = None
+        self._control_guard = ControlCharacterGuard()
+
+    def get_line_filters(self) -> Sequence[LineFilter]:
+        """Textual's filters, and the guard that keeps control characters from the terminal."""
+        return [*super().get_line_filters(), self._control_guard]
 
     def run_and_exit(self) -> None:
         """Run; exit the process with the app's status (1 after an unexpected error)."""

@@ -9,6 +9,7 @@ from typing import Any, NoReturn
 
 import click
 
+from ..domain.format import printable_lines
 from ..domain.presets import DEFAULT_PRESET, load_preset, resolve_spec
 from ..domain.spec import ModelSpec, parse_input_shape
 from ..domain.specfile import SpecError
@@ -16,9 +17,16 @@ from ..domain.specfile import SpecError
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
 
+def say(text: str, err: bool = False, **options: Any) -> None:
+    """Text for people, on stdout (stderr with ``err``): what it quotes from files and users
+    (a model's name, a folder's, a module's error) may hold escape codes, shown as ``\\x1b``
+    rather than acted on by the terminal. JSON and generated code go out with click.echo."""
+    click.echo(printable_lines(text), err=err, **options)
+
+
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     """One clear line on stderr, no traceback."""
-    click.echo(f"tui-cnn: {message}", err=True)
+    say(f"tui-cnn: {message}", err=True)
     sys.exit(code)
 
 

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from .common import fail, require_terminal
+from .common import fail, require_terminal, say
 
 
 @click.command()
@@ -24,7 +24,7 @@ def compare(run_dirs: tuple[str, ...], as_json: bool) -> None:
         fail("give two or more run directories to compare")
     comparison = compare_runs(run_dirs)
     for out in comparison.left_out:
-        click.echo(f"tui-cnn: left out: {out.reason}", err=True)
+        say(f"tui-cnn: left out: {out.reason}", err=True)
     if len(comparison.runs) < 2:
         fail(f"{len(comparison.runs)} of the runs could be read: nothing to compare")
     if as_json:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .common import EXIT_INVALID, InputShape, fail, load_model_or_exit, model_argument
+from .common import EXIT_INVALID, InputShape, fail, load_model_or_exit, model_argument, say
 
 
 @click.command()
@@ -36,7 +36,7 @@ def export(model: str, target: str, input_shape: tuple[int, int, int] | None) ->
         atomic_write_text(target, code)
     except OSError as exc:
         fail(f"cannot write {target}: {exc.strerror or exc}")
-    click.echo(f"wrote {target}: class {class_name(spec)}, {analysis.totals.params:,} parameters", err=True)
+    say(f"wrote {target}: class {class_name(spec)}, {analysis.totals.params:,} parameters", err=True)
 
 
 def _problem(diagnostic) -> str:

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from .common import fail
+from .common import fail, say
 
 
 @click.command()
@@ -37,4 +37,7 @@ def inspect(run_dir: str, index: int | None, image_path: str | None, as_json: bo
         fail(str(exc))
     view.source = f"{view.source} · {inspector.description}"
     report = view.report()
-    click.echo(json.dumps(report.to_json(), indent=2) if as_json else report.to_text())
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=2))
+    else:
+        say(report.to_text())  # names the run's model and the picture's file

@@ -7,6 +7,8 @@ import math
 
 import click
 
+from .common import say
+
 
 @click.command("runs")
 @click.option("--runs-dir", default="runs", show_default=True, type=click.Path(file_okay=False),
@@ -27,7 +29,7 @@ def runs(runs_dir: str, as_json: bool) -> None:
                                 for k, v in msgspec.to_builtins(row).items()} for row in rows], indent=2))
         return
     if not rows:
-        click.echo(f"no runs in {runs_dir}/ (train one with tui-cnn train)")
+        say(f"no runs in {runs_dir}/ (train one with tui-cnn train)")
         return
     print_table(rows)
 
@@ -42,10 +44,10 @@ def print_table(rows, out=None) -> None:
     lines = ["  ".join(f"{cell:{'>' if column.right else '<'}{width}}" for cell, column, width
                        in zip(line, RUN_COLUMNS, widths)).rstrip()
              for line in [header, *cells]]
-    click.echo("\n".join(lines), file=out)
+    say("\n".join(lines), file=out)
     for row in rows:
         if row.problem:
-            click.echo(f"{run_name(row.path)}: {row.problem}", err=True)
+            say(f"{run_name(row.path)}: {row.problem}", err=True)
 
 
 def _control_command(command: str, doc: str) -> click.Command:
@@ -61,7 +63,7 @@ def _control_command(command: str, doc: str) -> click.Command:
             fail(str(exc))
         except OSError as exc:
             fail(f"cannot write to {run_dir}: {exc.strerror or exc}")
-        click.echo(f"asked {run_dir} to {command} (its process looks 4 times a second)")
+        say(f"asked {run_dir} to {command} (its process looks 4 times a second)")
 
     return control
 

@@ -43,7 +43,7 @@ def layer_table(analysis: Analysis, hidden: tuple[str, ...] = ()) -> Table:
     shown = [i for i, header in enumerate(headers) if header not in hidden]
     headers = [headers[i] for i in shown]
     rows = [[row[i] for i in shown] for row in rows]
-    table = Table(title=f"{analysis.spec.name}  input {fmt.shape(analysis.input_shape)}", title_justify="left",
+    table = Table(title=f"{fmt.printable(analysis.spec.name)}  input {fmt.shape(analysis.input_shape)}", title_justify="left",
                   box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
     for column, header in enumerate(headers):
         if header == "Layer":  # the one column rich may narrow
@@ -72,9 +72,11 @@ def diagnostic_lines(analysis: Analysis) -> list[Text]:
     for d in analysis.diagnostics:
         where = f"layer {d.layer}" if d.layer is not None else "model"
         field = f" [{d.field}]" if d.field else ""
-        line = Text(f"{d.severity}: {where}{field}: {d.message}", style="red" if d.is_error else "yellow")
+        # A diagnostic may quote the spec file (a layer type, a field's name): printable.
+        line = Text(fmt.printable(f"{d.severity}: {where}{field}: {d.message}"),
+                    style="red" if d.is_error else "yellow")
         if d.suggestion:
-            line.append(f"\n  fix: {d.suggestion}", style="dim")
+            line.append(f"\n  fix: {fmt.printable(d.suggestion)}", style="dim")
         lines.append(line)
     return lines
 

@@ -15,7 +15,7 @@ import click
 from ..domain.settings import Setting, SettingError, parse_setting
 from ..domain.training import SETTINGS, TrainConfig
 from .common import (EXIT_INVALID, EXIT_OK, fail, load_model_or_exit, model_argument,
-                     require_terminal)
+                     require_terminal, say)
 
 EXIT_STOPPED = 130  # stopped with Ctrl+C (the shell's convention for SIGINT); checkpoint kept
 _DEFAULTS = TrainConfig()
@@ -101,7 +101,7 @@ def _new_run(model: str | None, given: dict[str, Any], opens_app: bool):
         require_terminal("without one, add --headless")
     if "dataset" not in given:
         given["dataset"], why = default_dataset(given.get("data_dir"))
-        click.echo(why, err=True)
+        say(why, err=True)
     return spec, TrainConfig(**given)
 
 
@@ -146,7 +146,7 @@ def _start_detached(spec, config: TrainConfig) -> int:
         run = start_detached(spec, config)
     except OSError as exc:
         fail(f"cannot make the run directory {config.run_dir or 'under runs/'}: {exc.strerror or exc}")
-    click.echo(f"training {spec.name} in {run.run_dir} (pid {run.process.pid}), detached from this terminal\n"
+    say(f"training {spec.name} in {run.run_dir} (pid {run.process.pid}), detached from this terminal\n"
                f"  watch: tui-cnn attach {run.run_dir}   list: tui-cnn runs   "
                f"steer: tui-cnn stop|pause|resume {run.run_dir}   output: {run.run_dir}/output.log")
     return 0
@@ -189,7 +189,7 @@ def _train_headless(spec, config: TrainConfig) -> int:
     finally:
         signal.signal(signal.SIGINT, previous)
     if reporter.failure is not None:
-        click.echo(f"tui-cnn: training failed: {reporter.failure}", err=True)
+        say(f"tui-cnn: training failed: {reporter.failure}", err=True)
         return EXIT_INVALID
     return EXIT_STOPPED if reporter.stopped else EXIT_OK
 
@@ -209,5 +209,5 @@ def _train_rank(spec, config: TrainConfig) -> int:
     with reporter or contextlib.nullcontext():
         trainer.run()
     if reporter is not None and reporter.failure is not None:
-        click.echo(f"tui-cnn: training failed: {reporter.failure}", err=True)
+        say(f"tui-cnn: training failed: {reporter.failure}", err=True)
     return finish_rank(trainer, group) or (EXIT_STOPPED if reporter is not None and reporter.stopped else EXIT_OK)

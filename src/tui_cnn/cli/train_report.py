@@ -12,9 +12,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from ..domain.format import printable_lines
 from ..domain.run_state import RunState
 from ..domain.training import (BatchProgress, EpochEnd, EpochMetrics, Evaluated, Finished, LogMessage, Paused,
                                Resumed, RunStarted, Stopped, TrainingEvent, validation_source)
+from .common import say
 
 EPOCH_COLUMNS = ("epoch", "loss", "acc", "val loss", "val acc", "lr", "time", "img/s", "")
 
@@ -84,12 +86,14 @@ class Reporter:
         elif isinstance(event, (Paused, Resumed)):
             self.note("paused" if isinstance(event, Paused) else "resumed")
 
+    # Notes name the run's folder and model, and log lines quote the trainer's messages (a user
+    # module's error): printable, so no escape code in them acts on the terminal.
     def note(self, text: str) -> None:
-        click.echo(text)
+        say(text)
 
     def log(self, event: LogMessage) -> None:
-        click.echo(event.message if event.level == "info" else f"{event.level}: {event.message}",
-                   err=event.level == "error")
+        message = event.message if event.level == "info" else f"{event.level}: {event.message}"
+        say(message, err=event.level == "error")
 
     def started(self, event: RunStarted) -> None:
         pass
@@ -135,11 +139,11 @@ class RichReporter(Reporter):
         self.bars.stop()
 
     def note(self, text: str) -> None:
-        self.console.print(text, markup=False, highlight=False)
+        self.console.print(printable_lines(text), markup=False, highlight=False)
 
     def log(self, event: LogMessage) -> None:
         if event.level == "error":
-            print(event.message, file=sys.stderr)
+            print(printable_lines(event.message), file=sys.stderr)
         else:
             self.note(event.message if event.level == "info" else f"{event.level}: {event.message}")
 

@@ -101,7 +101,7 @@ def compare_runs(paths: Iterable[str | os.PathLike[str]]) -> Comparison:
         try:
             config = read_run_config(path)
         except RunFileError as exc:
-            left_out.append(LeftOut(path, _printable(str(exc))))
+            left_out.append(LeftOut(path, fmt.printable(str(exc))))
             continue
         problems: list[str] = []
         metrics = read_metrics(path, problems)
@@ -117,12 +117,8 @@ def compare_runs(paths: Iterable[str | os.PathLike[str]]) -> Comparison:
 def _labels(paths: list[str]) -> list[str]:
     """Each run's directory name; the whole path where two runs share a name."""
     names = [Path(path).resolve().name or path for path in paths]
-    return [_printable(name if names.count(name) == 1 else path) for name, path in zip(names, paths)]
-
-
-def _printable(name: str) -> str:
-    """A file name may hold escape codes and newlines: never send them to the terminal."""
-    return "".join(char if char.isprintable() else "?" for char in name)
+    # A file name may hold escape codes and newlines: never send them to the terminal.
+    return [fmt.printable(name if names.count(name) == 1 else path) for name, path in zip(names, paths)]
 
 
 def _settings(path: str, config: RunConfigFile, metrics: list[EpochMetrics], problems: list[str]) -> dict[str, str]:
@@ -146,7 +142,7 @@ def _settings(path: str, config: RunConfigFile, metrics: list[EpochMetrics], pro
     rows["test accuracy"] = f"{evaluation.accuracy:.2%}" if evaluation else MISSING
     speed = metrics[-1].images_per_s if metrics else math.nan
     rows["images/s (last epoch)"] = f"{speed:,.0f}" if math.isfinite(speed) else MISSING
-    return rows
+    return {name: fmt.printable(value) for name, value in rows.items()}  # config.json's strings hold anything
 
 
 def _setting_text(value: Any) -> str:

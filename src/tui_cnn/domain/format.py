@@ -1,9 +1,11 @@
 """How numbers, shapes and layers are written for people: 50,186; 16.1M; 1.9 MiB;
-(64, 32, 28, 28); Conv2d(1, 32, kernel_size=3, padding=1)."""
+(64, 32, 28, 28); Conv2d(1, 32, kernel_size=3, padding=1); and names from files made safe to
+print: ``Evil\x1b]0;title\x07``."""
 
 from __future__ import annotations
 
 import math
+import re
 import time
 from typing import Any, Mapping
 
@@ -65,13 +67,51 @@ def _literal(value: Any) -> str:
     return repr(value)
 
 
+#: What a terminal acts on rather than shows: C0 controls (ESC starts a sequence that can set the
+#: window title or write to the clipboard, BEL ends one, NUL...), DEL, C1 controls (0x9b is a
+#: one-byte CSI), the bidi embeddings, overrides and isolates that turn text around (U+202A-202E,
+#: U+2066-2069: "Trojan source"), and the line and paragraph separators.
+CONTROL_CHARACTERS = frozenset(
+    [*map(chr, range(0x00, 0x20)), "\x7f", *map(chr, range(0x80, 0xA0)),
+     *map(chr, range(0x202A, 0x202F)), *map(chr, range(0x2066, 0x206A)), "\u2028", "\u2029"])
+_VISIBLE_ESCAPES = {ord(char): (f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
+                    for char in CONTROL_CHARACTERS} | {ord("\n"): "\\n", ord("\t"): "\\t", ord("\r"): "\\r"}
+_LINES_KEPT = {**_VISIBLE_ESCAPES, ord("\n"): "\n"}
+
+
+def printable(text: str) -> str:
+    """``text`` safe to print on one line: each control character written as Python writes it
+    in a string (``\x1b``, ``\x00``, ``\u202e``, ``\n``), so a name from a file or a folder
+    is shown as it is and cannot act on the terminal (set its title, reverse the line)."""
+    return text.translate(_VISIBLE_ESCAPES)
+
+
+def printable_lines(text: str) -> str:
+    """``printable`` for a message of several lines: its newlines are kept."""
+    return text.translate(_LINES_KEPT)
+
+
+_DROPPED = dict.fromkeys(map(ord, CONTROL_CHARACTERS))
+_ANY_CONTROL = re.compile("[" + "".join(sorted(map(re.escape, CONTROL_CHARACTERS))) + "]")
+
+
+def has_controls(text: str) -> bool:
+    return _ANY_CONTROL.search(text) is not None
+
+
+def without_controls(text: str) -> str:
+    """``text`` with its control characters left out: for text already laid out, where a
+    visible escape would not fit in the room measured for it (control characters take none)."""
+    return text.translate(_DROPPED)
+
+
 def layer_call(type_name: str, args: Mapping[str, Any]) -> str:
     """The layer as it is written in PyTorch code, defaults left out:
     ``Conv2d(1, 32, kernel_size=3, padding=1)``."""
     ltype = LAYER_TYPES.get(type_name)
-    if ltype is None:
-        inner = ", ".join(f"{k}={_literal(v)}" for k, v in args.items())
-        return f"{type_name}({inner})"
+    if ltype is None:  # a name from a file, not one of ours: printable (strings are repr'd)
+        inner = ", ".join(f"{printable(k)}={_literal(v)}" for k, v in args.items())
+        return f"{printable(type_name)}({inner})"
     parts = []
     for field in ltype.fields:
         if field.name not in args:
@@ -83,7 +123,7 @@ def layer_call(type_name: str, args: Mapping[str, Any]) -> str:
             parts.append(_literal(value))
         elif field.name in ltype.always_shown or value != field.default:
             parts.append(f"{field.name}={_literal(value)}")
-    extra = [f"{k}={_literal(v)}" for k, v in args.items() if ltype.field(k) is None]
+    extra = [f"{printable(k)}={_literal(v)}" for k, v in args.items() if ltype.field(k) is None]
     return f"{type_name}({', '.join(parts + extra)})"
 
 

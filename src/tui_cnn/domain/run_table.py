@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .format import compact, local_time
+from .format import compact, local_time, printable
 from .format import duration as format_duration
 from .run_list import RunRow
 
@@ -49,22 +49,24 @@ RUN_NAME_MAX = 48  # past this a wide terminal's room is left blank on the right
 
 
 def run_name(path: str) -> str:
-    """The run directory's own name, without the folder holding it."""
-    return path.rstrip("/").rsplit("/", 1)[-1]
+    """The run directory's own name, without the folder holding it, printable (a folder may
+    be called anything, escape codes included)."""
+    return printable(path.rstrip("/").rsplit("/", 1)[-1])
 
 
 def run_cells(row: RunRow) -> dict[str, str]:
-    """Each column's text for ``row`` (no mark); blank where a figure is unknown or not finite."""
+    """Each column's text for ``row`` (no mark); blank where a figure is unknown or not finite.
+    The run's files say what its model, data and device are called: printable."""
     return {
         "status": row.status,
         "run": run_name(row.path),
-        "model": row.model,
-        "dataset": row.dataset,
+        "model": printable(row.model),
+        "dataset": printable(row.dataset),
         "epoch": f"{row.epoch}/{row.epochs}" if row.status != "unreadable" else "",
         "best val": percent(row.best_val_acc),
         "test": percent(row.test_acc),
         "img/s": compact(round(row.images_per_s)) if _finite(row.images_per_s) else "",
-        "device": row.device,
+        "device": printable(row.device),
         "started": started(row.started_at),
         "time": duration(row.duration_s),
     }

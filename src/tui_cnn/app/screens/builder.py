@@ -168,10 +168,11 @@ class BuilderScreen(Screen):
             self._form.show_layer(index, self._analysis.layers[index], dict(self.spec.layers[index].args), refill)
 
     def _show_title(self) -> None:
-        where = self._path or "not saved"
-        self.sub_title = f"{self.spec.name} · {where}{' · modified' if self.dirty else ''}"
+        where = fmt.printable(self._path) if self._path else "not saved"
+        name = fmt.printable(self.spec.name)  # from a file: it may hold escape codes
+        self.sub_title = f"{name} · {where}{' · modified' if self.dirty else ''}"
         totals = self._analysis.totals
-        self._stack.border_title = escape(self.spec.name)
+        self._stack.border_title = escape(name)
         self._stack.border_subtitle = f"{fmt.grouped(totals.params)} params{' · modified' if self.dirty else ''}"
 
     def _fix_to_offer(self) -> Diagnostic | None:

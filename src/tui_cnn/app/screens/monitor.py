@@ -24,7 +24,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, RichLog, TabbedContent, TabPane
 
 from ...domain.datasets import default_dataset
-from ...domain.format import local_time
+from ...domain.format import local_time, printable, printable_lines
 from ...domain.spec import ModelSpec
 from ...domain.run_list import heartbeat, run_process_alive
 from ...domain.training import (EpochEnd, EventFollower, Evaluated, Failed, Finished, LogMessage, Paused, Resumed,
@@ -356,13 +356,14 @@ class MonitorScreen(Screen):
         state = self.state
         if state.status == "idle":
             return "Train"
-        return f"Train · {state.model} on {state.dataset} · {state.status}"
+        return f"Train · {printable(state.model)} on {printable(state.dataset)} · {state.status}"
 
     def _log(self, message: str, level: str = "info", at: float | None = None) -> None:
         """A line of the log, stamped with the time it happened (now, unless said)."""
         style = {"warning": "bold yellow", "error": "bold red"}.get(level, "")
         stamp = local_time(time.time() if at is None else at, "%H:%M:%S ") if self.state.status != "loaded" else ""
-        self.query_one("#log-pane", RichLog).write(Text(stamp + message, style=style))
+        # Names, paths and the trainer's messages (a user module's errors) may hold escape codes.
+        self.query_one("#log-pane", RichLog).write(Text(stamp + printable_lines(message), style=style))
 
     # --- the device: free memory for the form, NVML statistics while it lasts ---
 

@@ -30,6 +30,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from ...domain.run_list import (LIVE, NotTraining, RunRow, RunWatch, continuation, continue_refused, deletion_refused,
                                 last_output_line, newest_first, row_order, run_row, steer_run)
+from ...domain.format import printable, printable_lines
 from ...domain.run_table import RunColumn, cut, fitting_columns, run_cells, run_name
 from ...domain.training import RunFileError
 from ..widgets.confirm import ConfirmScreen
@@ -310,7 +311,7 @@ class RunsScreen(Screen):
     # --- what the lines above and below the table say ---
 
     def _show_summary(self) -> None:
-        folder = self.runs_dir.rstrip("/") + "/"
+        folder = printable(self.runs_dir.rstrip("/") + "/")
         if not self._rows:
             text = (f"Reading the runs in {folder}…" if self._loading else
                     f"No runs in {folder} yet: start one with r on the Train screen (key 3), "
@@ -328,13 +329,13 @@ class RunsScreen(Screen):
     def _show_detail(self) -> None:
         row = self._rows.get(self._cursor_path() or "")
         text = "" if row is None else row.problem or row.path  # a problem names the run's file
-        self.query_one("#run-detail", Static).update(text)
+        self.query_one("#run-detail", Static).update(printable(text))
 
     # --- keys ---
 
     def _say(self, text: str, severity: str = "information") -> None:
-        """A notification, as plain text: run folders may be called anything ("[b]x")."""
-        self.notify(text, severity=severity, markup=False)
+        """A notification, as plain text: run folders may be called anything ("[b]x", "\x1b]0;")."""
+        self.notify(printable_lines(text), severity=severity, markup=False)
 
     def action_open_run(self) -> None:
         row = self._selected("open")
@@ -423,7 +424,7 @@ class RunsScreen(Screen):
 
         self.app.push_screen(ConfirmScreen(  # its title and detail are markup
             f"Delete the run {escape(run_name(row.path))}?",
-            f"{escape(row.path)} and all it holds (checkpoints, metrics, evaluation, log) are deleted for good.",
+            f"{escape(printable(row.path))} and all it holds (checkpoints, metrics, evaluation, log) are deleted for good.",
             confirm="Delete"), decided)
 
     def _deletion_refused(self, path: str) -> str | None:

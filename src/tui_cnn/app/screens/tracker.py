@@ -164,7 +164,7 @@ class TrackerScreen(Screen):
         if summary.tracked and self.depth is not None:
             shown = replace(summary, rows=fold(summary.rows, self.depth, summary.kinds))
         self.shown = shown
-        self.sub_title = summary.title + (_tracked_note(summary) if summary.tracked else "")
+        self.sub_title = fmt.printable(summary.title) + (_tracked_note(summary) if summary.tracked else "")
         self.query_one(LayerTable).show(shown, self.wide, self.table_room, top=top, cells=cells)
         self.query_one(ShapeFlow).show(shown)
         self._update_static("#totals", self._totals_text(summary))
