@@ -8,6 +8,7 @@ from textual.content import Content
 from textual.markup import escape
 from textual.widgets import Static
 
+from ...domain.format import printable
 from ...domain.explain import Section, explain, explain_training_memory
 from ...domain.graph import explain_flow
 from ...domain.summary import LayerRow, ModelSummary
@@ -38,7 +39,7 @@ class FormulaPanel(VerticalScroll):
         if row and summary.tracked:
             sections = explain_flow(summary.rows, row.report.index) + sections
         sections += explain_training_memory(summary.totals, summary.batch_size)
-        title = f"{row.name} · {row.call}" if row else summary.title
+        title = printable(f"{row.name} · {row.call}" if row else summary.title)  # a model's name: anything
         if (title, sections) == self._shown:
             return
         self._shown = (title, sections)
