@@ -6,14 +6,19 @@ The CLI's bytes are checked as written; the app's as its driver would write its 
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
+import threading
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from textual.widgets import Static
 
-from tests.helpers import async_wait_until
+from benchmarks.harness import start_in_a_terminal
+from tests.helpers import async_wait_until, wait_until
 from tests.run_corpus import write_good_run
 from tui_cnn.app.app import TuiCnnApp
 from tui_cnn.app.screens.runs import RunsScreen, RunTable
@@ -163,3 +168,50 @@ async def test_whatever_a_widget_draws_reaches_the_terminal_without_control_char
         await pilot.pause()
         text = assert_nothing_raw_drawn(app)
         assert "Evil]0;PWNEDNetX" in text
+
+
+# --- in a real terminal -----------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(150)
+def test_in_a_real_terminal_the_tracker_builder_and_runs_screen_send_no_escape_code_from_a_name(tmp_path, monkeypatch):
+    """The app as a person runs it, in a pseudo-terminal: every byte it writes is read. The
+    names show escaped, and neither their title-setting OSC nor RLO, NUL or C1 CSI is sent."""
+    spec = evil_spec_file(tmp_path)
+    evil_run(tmp_path / "runs")
+    monkeypatch.chdir(tmp_path)  # the Runs screen lists ./runs
+    pid, master = start_in_a_terminal([str(spec)], columns=160, rows=40)
+    written = bytearray()
+
+    def read_all() -> None:
+        try:
+            while chunk := os.read(master, 65536):
+                written.extend(chunk)
+        except OSError:  # the terminal is closed
+            pass
+
+    reader = threading.Thread(target=read_all, daemon=True)
+    reader.start()
+    try:
+        def shows(text: str, what: str) -> None:
+            wait_until(lambda: text.encode() in written, timeout=60, interval=0.1, what=what)
+
+        shows(SHOWN, "the tracker titled with the model's name")
+        os.write(master, b"2")
+        shows("add after the cursor", "the builder")
+        os.write(master, b"4")
+        shows(FOLDER_SHOWN, "the run on the Runs screen")
+        os.write(master, b"\x11")  # ctrl+q
+        wait_until(lambda: os.waitpid(pid, os.WNOHANG)[0] == pid, timeout=30, interval=0.1, what="the app to quit")
+        pid = None
+    finally:
+        if pid is not None:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        os.close(master)
+        reader.join(timeout=10)
+    output = bytes(written)
+    assert b"\x1b]0;PWNED" not in output and b"PWNED\x07" not in output
+    for raw in (b"\x00", "\u202e".encode(), "\u2066".encode(), "\x9b".encode(), b"\x7f"):
+        assert raw not in output, raw
