@@ -16,7 +16,7 @@ from textual.message import Message
 from textual.widgets import Button, Input, Label, Select, Static
 
 from ....backend.train_process import too_many_processes
-from ....domain.datasets import DATASETS, check_spec_matches, default_dataset
+from ....domain.datasets import DATASET_NAMES, check_spec_matches, default_dataset
 from ....domain.format import binary_bytes
 from ....domain.settings import SettingError, parse_setting
 from ....domain.shapes import analyze
@@ -121,7 +121,8 @@ class RunSetupForm(VerticalScroll):
             problems += filter(None, [too_many_processes(config.nproc_per_node, config.device)])
         if not analyze(self.app.spec, config.batch_size).valid:
             problems.append(f"{self.app.spec.name} has errors: fix them in the builder (2)")
-        mismatch = check_spec_matches(self.app.spec, config.dataset) if config.dataset in DATASETS else None
+        mismatch = (check_spec_matches(self.app.spec, config.dataset, config.data_dir)
+                    if config.dataset in DATASET_NAMES else None)
         if mismatch:
             problems.append(mismatch)
         return (None if problems else config), problems
