@@ -110,6 +110,12 @@ class RunSetupForm(VerticalScroll):
             errors["device"] = device_problem
         return values, errors
 
+    def typed(self) -> TrainConfig | None:
+        """The settings the fields hold, whether or not a run could start with them (None while
+        a field holds what its setting does not take)."""
+        values, errors = self._field_values()
+        return None if errors else replace(self._base, **values)
+
     def read(self) -> tuple[TrainConfig | None, list[str]]:
         """The config the fields describe, or the problems that stop it, in words."""
         values, errors = self._field_values()
