@@ -118,3 +118,48 @@ def offline(monkeypatch):
 
     for name in ("MNIST", "FashionMNIST", "KMNIST", "CIFAR10"):
         monkeypatch.setattr(getattr(torchvision.datasets, name), "download", no_network)
+
+
+# --- a tiny folder of images, as a user's own would be -------------------------------------
+
+
+def write_digit_folder(root: Path, classes: int, per_class: int, test_per_class: int, seed: int = 0) -> Path:
+    """``root/train/digit<k>/`` and ``root/test/digit<k>/``: real digits of the packaged MNIST
+    sample, saved as a user's folder would hold them, every format and mode mixed (gray PNG,
+    colour JPEG, WebP, RGBA PNG, palette GIF) at sizes other than 28x28."""
+    import random
+
+    import torchvision
+    from PIL import Image
+
+    from tui_cnn.backend.data import unpack_sample
+
+    sample = root.parent / f"{root.name}-sample"
+    unpack_sample(sample)
+    rng = random.Random(seed)
+    savers = (
+        lambda im, n: im.save(f"{n}.png"),
+        lambda im, n: im.convert("RGB").resize((40, 40)).save(f"{n}.jpg", quality=90),
+        lambda im, n: im.resize((56, 48)).save(f"{n}.webp"),
+        lambda im, n: im.convert("RGBA").save(f"{n}.png"),
+        lambda im, n: im.convert("P").save(f"{n}.gif"),
+        lambda im, n: im.resize((100, 80)).save(f"{n}.png"),
+    )
+    for split, train, wanted in (("train", True, per_class), ("test", False, test_per_class)):
+        data = torchvision.datasets.MNIST(str(sample), train=train, download=False)
+        counts = [0] * classes
+        for pixels, label in zip(data.data.numpy(), data.targets.tolist()):
+            if label >= classes or counts[label] >= wanted:
+                continue
+            counts[label] += 1
+            folder = root / split / f"digit{label}"
+            folder.mkdir(parents=True, exist_ok=True)
+            rng.choice(savers)(Image.fromarray(pixels), folder / f"{counts[label]:04d}")
+    return root
+
+
+@pytest.fixture(scope="session")
+def digit_folder(tmp_path_factory) -> Path:
+    """3 classes of real MNIST digits in mixed formats and sizes: 150 training and 40 test images each."""
+    return write_digit_folder(tmp_path_factory.mktemp("images") / "digits", classes=3, per_class=150,
+                              test_per_class=40)

@@ -21,14 +21,16 @@ from typing import Callable, Iterator
 import torch
 import torch.nn.functional as F
 
-from ..domain.datasets import DATASETS, DatasetInfo, dataset_root, missing_files
+from ..domain.datasets import DATASETS, FOLDER, DatasetInfo, dataset_root, missing_files, require_folder
+from ..domain.image_folder import FolderError
 from ..domain.specfile import atomic_writer
 
 MAX_SHIFT = 2  # pixels, random translation when augmenting
 
 
 class MissingDataError(RuntimeError):
-    """The dataset's files are not there and could not be downloaded; says what to do."""
+    """The dataset's files are not there and could not be downloaded, or a folder of images
+    cannot be trained on; says what to do."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ class DeviceData:
     def __init__(self, info: DatasetInfo, train: Split, val: Split, test: Split, *, channels_last: bool = False):
         self.info, self.train, self.val, self.test = info, train, val, test
         self.channels_last = channels_last
+        self.source = ""  # how a folder of images was read (config.json says it); "" for the built-in datasets
         device = train.images.device
         # Normalise uint8 pixels in one fused step: (x - 255 mean) / (255 std).
         self._mean = torch.tensor(info.mean, device=device).view(1, -1, 1, 1) * 255
@@ -112,23 +115,43 @@ def random_translate(images: torch.Tensor, max_shift: int, generator: torch.Gene
 
 
 def load_data(name: str, data_dir: str | os.PathLike[str] | None, device: str, *, val_fraction: float = 0.0,
-              seed: int = 0, channels_last: bool = False, log: Callable[[str], None] = lambda message: None
-              ) -> DeviceData:
+              seed: int = 0, channels_last: bool = False, log: Callable[[str], None] = lambda message: None,
+              input_shape: tuple[int, int, int] | None = None, resize: str = "crop") -> DeviceData:
     """Read the dataset (unpacking the built-in sample or downloading when needed) and put it
-    on ``device``. Validation is the test split unless ``val_fraction`` of train is held out."""
-    info = DATASETS[name]
-    root = dataset_root(name, data_dir)
-    if info.packaged:
-        unpack_sample(root)
-    elif missing_files(name, data_dir):
-        _download(info, root, log)
-    train, test = (_read(info, root, train=is_train).to(device) for is_train in (True, False))
+    on ``device``. Validation is the test split unless ``val_fraction`` of train is held out.
+    ``--dataset folder`` (the user's images in ``data_dir``) is decoded to ``input_shape``."""
+    if name == FOLDER:
+        info, train, test, source = _read_folder(data_dir, input_shape, resize, seed, log)
+    else:
+        info, source = DATASETS[name], ""
+        root = dataset_root(name, data_dir)
+        if info.packaged:
+            unpack_sample(root)
+        elif missing_files(name, data_dir):
+            _download(info, root, log)
+        train, test = (_read(info, root, train=is_train) for is_train in (True, False))
+    train, test = train.to(device), test.to(device)
     val = test  # the same tensors: one copy on the device, not two
     if val_fraction > 0:
         order = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed)).to(device)
         held_out = round(len(train) * val_fraction)
         train, val = train.subset(order[held_out:]), train.subset(order[:held_out])
-    return DeviceData(info, train, val, test, channels_last=channels_last)
+    data = DeviceData(info, train, val, test, channels_last=channels_last)
+    data.source = source
+    return data
+
+
+def _read_folder(data_dir, input_shape, resize: str, seed: int, log: Callable[[str], None]):
+    from .folder_data import load_folder
+
+    if input_shape is None:
+        raise ValueError("a folder of images is decoded to the model's input shape: pass input_shape")
+    try:
+        decoded = load_folder(require_folder(data_dir), tuple(input_shape), resize, seed, log)
+    except FolderError as exc:
+        raise MissingDataError(str(exc)) from None
+    return (decoded.info, Split(decoded.train_images, decoded.train_labels),
+            Split(decoded.test_images, decoded.test_labels), decoded.source)
 
 
 def _read(info: DatasetInfo, root: Path, train: bool) -> Split:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..domain.datasets import DATASETS, DatasetInfo, default_dataset, missing_files
+from ..domain.datasets import DATASETS, FOLDER, DatasetInfo, default_dataset, missing_files
 from ..domain.inspect import THUMBNAIL_PIXELS, InspectionReport, LayerStats, Prediction, layer_names, window
 from ..domain.shapes import LayerReport, analyze
 from ..domain.spec import ModelSpec
@@ -83,7 +83,7 @@ class Inspector:
     first use)."""
 
     def __init__(self, spec: ModelSpec, state_dict: dict | None, *, dataset: str | None = None,
-                 data_dir: str | None = None, description: str = ""):
+                 data_dir: str | None = None, description: str = "", resize: str = "crop"):
         import torch
 
         from .build import build_model
@@ -102,12 +102,27 @@ class Inspector:
         self.layers = [*self.model.features, *self.model.classifier]
         self.names = layer_names(spec.layers)
         self.reports = analyze(spec, batch_size=1).layers
-        self.info = matching_dataset(spec, dataset)
+        self._test = None
+        self._folder_problem: str | None = None
+        if dataset == FOLDER:  # the run's own images: decoded (or read from the cache) now, for their classes
+            self.info = self._read_folder(data_dir, resize)
+        else:
+            self.info = matching_dataset(spec, dataset)
         self.dataset, self.data_dir = (self.info.name if self.info else None), data_dir
         mean, std = (self.info.mean, self.info.std) if self.info else ((0.5,) * spec.input_shape[0],) * 2
         self._mean = torch.tensor(mean).view(1, -1, 1, 1) * 255
         self._std = torch.tensor(std).view(1, -1, 1, 1) * 255
-        self._test = None
+
+    def _read_folder(self, data_dir: str | None, resize: str) -> DatasetInfo | None:
+        from .data import MissingDataError, load_data
+
+        try:
+            data = load_data(FOLDER, data_dir, "cpu", input_shape=tuple(self.spec.input_shape), resize=resize)
+        except MissingDataError as exc:
+            self._folder_problem = str(exc)
+            return None
+        self._test = data.test
+        return data.info
 
     # --- where the model comes from ---
 
@@ -137,7 +152,7 @@ class Inspector:
                                f"{str(exc).splitlines()[0] if str(exc) else 'no detail'})") from None
         if not isinstance(weights, dict):
             raise InspectError(f"{checkpoint} holds no model weights")
-        return cls(spec, weights, dataset=config.dataset, data_dir=config.data_dir,
+        return cls(spec, weights, dataset=config.dataset, data_dir=config.data_dir, resize=config.resize,
                    description=f"{spec.name}, {checkpoint.name} of run {run_dir.name}")
 
     @classmethod
@@ -156,9 +171,11 @@ class Inspector:
         return self._test
 
     def why_no_test_images(self) -> str | None:
+        if self._folder_problem:
+            return self._folder_problem
         if self.info is None:
             return f"no dataset takes {self.spec.name}'s {'x'.join(map(str, self.spec.input_shape))} images"
-        missing = [] if self.info.packaged else missing_files(self.info.name, self.data_dir)
+        missing = [] if self.info.packaged or self.info.name == FOLDER else missing_files(self.info.name, self.data_dir)
         if missing:
             return f"the {self.info.name} test images are not in {missing[0].parent} (Inspect does not download)"
         return None

@@ -189,14 +189,15 @@ class Trainer:
             model = build_model(self.spec)
         except InvalidSpecError as exc:
             raise TrainingFailed(str(exc)) from None
-        mismatch = check_spec_matches(self.spec, config.dataset)
+        mismatch = check_spec_matches(self.spec, config.dataset, config.data_dir)
         if mismatch:
             raise TrainingFailed(mismatch)
         on_cuda = device.startswith("cuda")
         try:
             with self.group.main_first() if self.group else contextlib.nullcontext():  # one unpack or download
                 data = load_data(config.dataset, config.data_dir, device, val_fraction=config.val_fraction,
-                                 seed=config.seed, channels_last=on_cuda, log=lambda text: self._emit(LogMessage(text)))
+                                 seed=config.seed, channels_last=on_cuda, log=lambda text: self._emit(LogMessage(text)),
+                                 input_shape=tuple(self.spec.input_shape), resize=config.resize)
         except MissingDataError as exc:
             raise TrainingFailed(str(exc)) from None
         batches = data.batches_per_epoch(config.batch_size)
@@ -236,7 +237,7 @@ class Trainer:
             raise TrainingFailed(f"cannot make the run directory {self.run_dir}: {exc.strerror or exc}; "
                                  "choose another with --run-dir") from None
         sizes = {"name": config.dataset, "train_size": len(data.train), "val_size": len(data.val),
-                 "test_size": len(data.test), "classes": list(data.info.classes)}
+                 "test_size": len(data.test), "classes": list(data.info.classes), "source": data.source}
         info = describe_device(loop.device)
         runs.write_config(self.run_dir, self.spec, config.to_json(), sizes, asdict(info))
         runs.write_model_code(self.run_dir, self.spec)

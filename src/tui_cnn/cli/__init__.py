@@ -15,6 +15,7 @@ from .compare import compare
 from .export import export
 from .serve import serve
 from .inspect import inspect
+from .lr_find import lr_find
 from .runs import attach, pause, resume, runs, stop
 from .shapes import presets, shapes
 from .track import track
@@ -69,5 +70,6 @@ def open_app(target: str | None) -> None:
     TuiCnnApp(spec, **app_options).run_and_exit()
 
 
-for command in (shapes, presets, train, export, track, serve, inspect, runs, attach, compare, stop, pause, resume):
+for command in (shapes, presets, train, export, track, serve, inspect, runs, attach, compare, stop, pause, resume,
+                lr_find):
     main.add_command(command)

@@ -79,7 +79,7 @@ def train(model: str | None, resume: str | None, headless: bool, detach: bool, *
     problems = [*config.validate(), too_many_processes(config.nproc_per_node, config.device)]
     if any(problems):
         fail("; ".join(filter(None, problems)))
-    mismatch = check_spec_matches(spec, config.dataset)
+    mismatch = check_spec_matches(spec, config.dataset, config.data_dir)
     if mismatch:
         fail(mismatch)
     if detach:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import format as fmt
+from .image_folder import FolderError, ImageFolder, scan_image_folder
 from .shapes import analyze
 from .spec import ModelSpec
 
@@ -63,6 +64,30 @@ DATASETS: dict[str, DatasetInfo] = {
 }
 
 
+#: --dataset folder: the user's own images, in the folder --data-dir names (image_folder.py).
+FOLDER = "folder"
+#: Every name --dataset takes.
+DATASET_NAMES = (*DATASETS, FOLDER)
+#: How a folder's images of any size become the model's input size (the setting `resize`).
+RESIZE_MODES = ("crop", "stretch")
+
+
+def folder_info(folder: ImageFolder, input_shape: tuple[int, int, int]) -> DatasetInfo:
+    """A folder of images as a dataset of the model's input shape. Its mean and std are
+    placeholders here: the training process measures them on the decoded training images."""
+    channels = input_shape[0]
+    return DatasetInfo(FOLDER, f"your images in {folder.root}", tuple(input_shape), folder.classes, "", (),
+                       (0.5,) * channels, (0.25,) * channels, flips=channels == 3)
+
+
+def require_folder(data_dir: str | os.PathLike[str] | None) -> Path:
+    """The folder of --dataset folder; FolderError when none was given."""
+    if data_dir is None or not str(data_dir).strip():
+        raise FolderError("--dataset folder trains on your own images: pass --data-dir with the folder that holds "
+                          "one folder of images per class (or train/ and test/ folders holding those)")
+    return Path(data_dir)
+
+
 def default_data_dir() -> Path:
     """The per-user torchvision root: $XDG_CACHE_HOME/tui-cnn/data (~/.cache/tui-cnn/data)."""
     cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
@@ -94,8 +119,16 @@ def default_dataset(data_dir: str | os.PathLike[str] | None = None) -> tuple[str
     return "mnist-sample", f"MNIST not found in {where}; using the built-in 5,000-digit sample"
 
 
-def check_spec_matches(spec: ModelSpec, dataset: str) -> str | None:
-    """Why the model cannot train on the dataset as it stands, with the fix; None if it can."""
+def check_spec_matches(spec: ModelSpec, dataset: str, data_dir: str | os.PathLike[str] | None = None) -> str | None:
+    """Why the model cannot train on the dataset as it stands, with the fix; None if it can.
+    A folder of images takes any input shape (its images are converted to it) and is read
+    here (its folder names only, no image is decoded) to count its classes."""
+    if dataset == FOLDER:
+        try:
+            folder = scan_image_folder(require_folder(data_dir))
+        except FolderError as exc:
+            return str(exc)
+        return _classes_match(spec, f"the folder {folder.root}", len(folder.classes))
     info = DATASETS[dataset]
     if tuple(spec.input_shape) != info.input_shape:
         same_shape = [n for n, d in DATASETS.items() if d.input_shape == tuple(spec.input_shape)]
@@ -103,9 +136,13 @@ def check_spec_matches(spec: ModelSpec, dataset: str) -> str | None:
         return (f"{spec.name} takes {fmt.dims(spec.input_shape)} images but {dataset} images are "
                 f"{fmt.dims(info.input_shape)}: set the model's input_shape to {list(info.input_shape)}"
                 f"{alternative}")
+    return _classes_match(spec, dataset, info.num_classes)
+
+
+def _classes_match(spec: ModelSpec, dataset: str, classes: int) -> str | None:
     output = analyze(spec, batch_size=1).output_shape
-    if output is not None and output != (1, info.num_classes):
+    if output is not None and output != (1, classes):
         got = f"{output[1]} outputs" if len(output) == 2 else f"an output of shape {fmt.dims(output[1:])}"
-        return (f"{spec.name} ends in {got} but {dataset} has {info.num_classes} classes: "
-                f"end the model with Flatten and a Linear layer with out_features = {info.num_classes}")
+        return (f"{spec.name} ends in {got} but {dataset} has {classes} classes: "
+                f"end the model with Flatten and a Linear layer with out_features = {classes}")
     return None

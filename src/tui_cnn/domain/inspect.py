@@ -72,7 +72,9 @@ class InspectionReport:
 
     def to_json(self) -> dict[str, Any]:
         p = self.prediction
-        return {"source": self.source, "label": p.label, "predicted": p.predicted, "classes": p.classes,
+        named = p.predicted is not None and p.predicted < len(p.classes)
+        return {"source": self.source, "label": p.label, "predicted": p.predicted,
+                "predicted_class": p.classes[p.predicted] if named else None, "classes": p.classes,
                 "probabilities": p.probabilities, "notes": self.notes,
                 "layers": [{**asdict(layer), "output_shape": list(layer.output_shape)} for layer in self.layers]}
 

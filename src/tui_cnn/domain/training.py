@@ -31,7 +31,7 @@ import msgspec
 from . import datasets
 from .settings import MAX_SEED, Setting, SettingError, check_setting, setting
 
-DATASETS = tuple(datasets.DATASETS)  # ("mnist", "mnist-sample", "fashion-mnist", "kmnist", "cifar10")
+DATASETS = datasets.DATASET_NAMES  # ("mnist", "mnist-sample", "fashion-mnist", "kmnist", "cifar10", "folder")
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "step", "cosine", "onecycle")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -44,11 +44,17 @@ class TrainConfig:
     """A run's settings. Each field is declared once, with its bounds and help (settings.py):
     the CLI's options, the monitor's form and ``validate`` all come from these lines."""
 
-    dataset: str = setting("mnist", "the dataset (default: mnist if found in --data-dir, else mnist-sample)",
-                           label="dataset", choices=DATASETS)
-    data_dir: str | None = setting(None, "torchvision root holding MNIST/raw/... (default: ~/.cache/tui-cnn/data)",
+    dataset: str = setting("mnist", "the dataset (default: mnist if found in --data-dir, else mnist-sample); "
+                           "folder: your own images in --data-dir, one folder per class", label="dataset",
+                           choices=DATASETS)
+    data_dir: str | None = setting(None, "torchvision root holding MNIST/raw/... (default: ~/.cache/tui-cnn/data); "
+                                   "with --dataset folder, the folder of your images (ROOT/train/<class>/*, "
+                                   "ROOT/test/<class>/* or ROOT/<class>/*)",
                                    kind=str, label="data folder", optional=True,
                                    placeholder="default (per-user cache)")
+    resize: str = setting("crop", "--dataset folder: how images of other sizes become the model's input: crop "
+                          "(shorter side resized, centre cropped) or stretch (resized to it)",
+                          choices=datasets.RESIZE_MODES)
     epochs: int = setting(3, "passes over the training split", label="epochs", minimum=1, maximum=100_000)
     batch_size: int = setting(64, "images per optimizer step (the global batch with --nproc-per-node)",
                               label="batch size", minimum=1, maximum=MAX_BATCH_SIZE, short="-b")
@@ -94,6 +100,8 @@ class TrainConfig:
                 check_setting(name, declared, getattr(self, name))
             except SettingError as exc:
                 problems.append(str(exc))
+        if self.dataset == datasets.FOLDER and not self.data_dir:
+            problems.append("--dataset folder trains on your own images: pass --data-dir with their folder")
         if not problems and self.batch_size % self.nproc_per_node:
             problems.append(f"the batch size ({self.batch_size}) is the global batch and must divide evenly among "
                             f"the {self.nproc_per_node} processes of --nproc-per-node")
@@ -171,6 +179,7 @@ class DatasetRecord(_Record):
     val_size: int = 0
     test_size: int = 0
     classes: list[str] = []
+    source: str = ""  # --dataset folder: the folder, its test split, how images were resized, what was skipped
 
 
 class DeviceRecord(_Record):

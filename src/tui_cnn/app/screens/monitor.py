@@ -84,6 +84,10 @@ class MonitorScreen(Screen):
         Binding("t", "show_tab('training')", "Training"),
         Binding("e", "show_tab('evaluation')", "Evaluation"),
         Binding("l", "show_tab('log')", "Log"),
+        Binding("f", "lr_find", "LR find", show=False, tooltip="The learning-rate range test: a learning rate "
+                "to start from, for the model and the setup's dataset and optimizer"),
+        Binding("d", "show_data", "Data", show=False, tooltip="The dataset the setup names: images per class, "
+                "samples, and the same after augmentation"),
         Binding("escape", "leave_field", "Leave field", show=False),
     ]
 
@@ -470,6 +474,25 @@ class MonitorScreen(Screen):
         focused = self.focused
         if focused is not None and tabs.get_pane(tab) not in focused.ancestors:
             self.set_focus(None)
+
+    def action_show_data(self) -> None:
+        """The Data screen for the dataset the setup form names (its defaults while a field is wrong)."""
+        from .data import DataScreen
+
+        config = self.query_one(RunSetupForm).typed() or self._form_defaults()
+        self.app.push_screen(DataScreen(config, tuple(self.app.spec.input_shape)))
+
+    def action_lr_find(self) -> None:
+        """The range test for the setup's settings; its suggestion fills the learning-rate field."""
+        from ..widgets.monitor.lr_find import LrFindScreen
+
+        config = self.query_one(RunSetupForm).typed() or self._form_defaults()
+
+        def use(suggestion: float | None) -> None:
+            if suggestion is not None:
+                self.query_one("#field-lr").value = f"{suggestion:.2g}"
+
+        self.app.push_screen(LrFindScreen(self.app.spec, config), use)
 
     def action_leave_field(self) -> None:
         self.set_focus(None)

@@ -16,7 +16,7 @@ from textual.message import Message
 from textual.widgets import Button, Input, Label, Select, Static
 
 from ....backend.train_process import too_many_processes
-from ....domain.datasets import DATASETS, check_spec_matches, default_dataset
+from ....domain.datasets import DATASET_NAMES, check_spec_matches, default_dataset
 from ....domain.format import binary_bytes
 from ....domain.settings import SettingError, parse_setting
 from ....domain.shapes import analyze
@@ -110,6 +110,12 @@ class RunSetupForm(VerticalScroll):
             errors["device"] = device_problem
         return values, errors
 
+    def typed(self) -> TrainConfig | None:
+        """The settings the fields hold, whether or not a run could start with them (None while
+        a field holds what its setting does not take)."""
+        values, errors = self._field_values()
+        return None if errors else replace(self._base, **values)
+
     def read(self) -> tuple[TrainConfig | None, list[str]]:
         """The config the fields describe, or the problems that stop it, in words."""
         values, errors = self._field_values()
@@ -121,7 +127,8 @@ class RunSetupForm(VerticalScroll):
             problems += filter(None, [too_many_processes(config.nproc_per_node, config.device)])
         if not analyze(self.app.spec, config.batch_size).valid:
             problems.append(f"{self.app.spec.name} has errors: fix them in the builder (2)")
-        mismatch = check_spec_matches(self.app.spec, config.dataset) if config.dataset in DATASETS else None
+        mismatch = (check_spec_matches(self.app.spec, config.dataset, config.data_dir)
+                    if config.dataset in DATASET_NAMES else None)
         if mismatch:
             problems.append(mismatch)
         return (None if problems else config), problems
