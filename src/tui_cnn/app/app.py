@@ -307,3 +307,14 @@ class TuiCnnApp(App[None]):
                 self.leave()
 
         self.push_screen(ConfirmScreen("Quit tui-cnn?", "\n".join(warnings), confirm="Quit"), decided)
+
+    def ring(self, title: str, body: str) -> None:
+        """The bell and a desktop notification (OSC 9 / OSC 777) in the terminal, for a run that
+        ended. Written through the driver as Textual's own ``bell`` is (no public API writes
+        other escapes); a headless app (tests) has no terminal to ring."""
+        import os
+
+        from ..domain.notify import terminal_notification
+
+        if not self.is_headless and self._driver is not None:
+            self._driver.write(terminal_notification(title, body, in_tmux="TMUX" in os.environ))

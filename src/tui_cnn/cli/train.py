@@ -64,12 +64,21 @@ def training_options(command: Callable) -> Callable:
 @click.option("--resume", "resume", type=click.Path(exists=True, file_okay=False),
               help="continue this run directory at the epoch after its last checkpoint")
 @click.option("--headless", is_flag=True, help="train in the terminal, without the app")
+@click.option("--notify", "notify", metavar="CMD", help="run this shell command once the run ends (finished, "
+              "stopped, failed), with TUI_CNN_STATUS, TUI_CNN_SUMMARY, TUI_CNN_RUN_DIR, TUI_CNN_TEST_ACCURACY ... in "
+              "its environment (e.g. curl to ntfy or a Slack webhook); never blocks or fails the run; not saved "
+              "with the run (default: $TUI_CNN_NOTIFY)")
 @click.option("--detach", is_flag=True, help="train in the background, in its own session: the run outlives this "
               "terminal (its output goes to RUN_DIR/output.log); see it with tui-cnn runs, steer it with "
               "tui-cnn stop|pause|resume RUN_DIR")
-def train(model: str | None, resume: str | None, headless: bool, detach: bool, **options: Any) -> None:
+def train(model: str | None, resume: str | None, headless: bool, detach: bool, notify: str | None,
+          **options: Any) -> None:
     """Train a spec file or preset (default SimpleCNN). Exit 0 when training finished, 1 when
     it failed, 2 for bad arguments, 130 when stopped with Ctrl+C (the checkpoint is kept)."""
+    if notify is not None:  # to the training process through its environment, never into the run's files
+        from ..domain.notify import NOTIFY_ENV
+
+        os.environ[NOTIFY_ENV] = notify
     from ..backend.train_process import too_many_processes, under_torchrun
     from ..domain.datasets import check_spec_matches
 
@@ -188,6 +197,9 @@ def _train_headless(spec, config: TrainConfig) -> int:
             trainer.run()
     finally:
         signal.signal(signal.SIGINT, previous)
+    from ..backend.notify import run_notify_command
+
+    run_notify_command(reporter.state)  # --notify CMD: started, never waited for
     if reporter.failure is not None:
         say(f"tui-cnn: training failed: {reporter.failure}", err=True)
         return EXIT_INVALID

@@ -27,6 +27,7 @@ from ...domain.datasets import default_dataset
 from ...domain.format import local_time, printable, printable_lines
 from ...domain.spec import ModelSpec
 from ...domain.run_list import heartbeat, run_process_alive
+from ...domain.notify import end_notice
 from ...domain.training import (EpochEnd, EventFollower, Evaluated, Failed, Finished, LogMessage, Paused, Resumed,
                                 RunFileError, RunStarted, Stopped, TrainConfig, TrainingEvent, last_output_line,
                                 validation_source, write_control)
@@ -262,6 +263,8 @@ class MonitorScreen(Screen):
         self._fold(events, now)
         if self.state.active and follower.caught_up:
             self._check_alive(now)
+        if was_active and not self.state.active and not self._replaying:
+            self.app.ring(*end_notice(self.state))  # once: the run is no longer active after this
         if events or was_active:
             self._redraw(now)
 
