@@ -1,0 +1,94 @@
+"""SLURM's commands for a run: write its job (request.json and job.sbatch in the run
+directory), submit it with ``sbatch --parsable`` (the job id goes to job.json), ask SLURM
+where it stands (squeue, then scontrol, then sacct where the cluster keeps accounting) and
+cancel it. No torch: the CLI and the app call these."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import msgspec
+
+from ..domain.slurm import (JOB_FILE, REQUEST_FILE, SCRIPT_FILE, SlurmError, SlurmJobRecord, SlurmJobs, SlurmOptions,
+                            job_script, read_sacct, read_scontrol, read_squeue)
+from ..domain.specfile import atomic_writer
+
+QUERY_TIMEOUT_S = 10
+
+
+def available() -> bool:
+    """Whether this machine can submit jobs (sbatch on the PATH)."""
+    return shutil.which("sbatch") is not None
+
+
+def write_job(run_dir: Path, request: dict, options: SlurmOptions, cuda: bool, job_name: str) -> str:
+    """request.json and job.sbatch in ``run_dir`` (made if needed); the script's text."""
+    problems = options.problems(run_dir)
+    if problems:
+        raise SlurmError("; ".join(problems))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    script = job_script(run_dir, sys.executable, options, cuda, job_name)
+    with atomic_writer(run_dir / REQUEST_FILE) as out:
+        out.write(json.dumps(request).encode())
+    with atomic_writer(run_dir / SCRIPT_FILE) as out:
+        out.write(script.encode())
+    return script
+
+
+def submit(run_dir: Path, options: SlurmOptions) -> str:
+    """Submit ``run_dir``/job.sbatch; its job id (recorded in job.json). SlurmError says why not."""
+    try:
+        done = subprocess.run(["sbatch", "--parsable", str(run_dir / SCRIPT_FILE)], capture_output=True, text=True,
+                              timeout=60, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise SlurmError(f"sbatch could not run: {exc}") from None
+    if done.returncode != 0:
+        lines = [line for line in done.stderr.splitlines() if line.strip()]
+        raise SlurmError(f"sbatch refused the job: {lines[-1] if lines else f'exit status {done.returncode}'}")
+    job_id = done.stdout.strip().split(";")[0]
+    jobs = read_jobs(run_dir)
+    record = SlurmJobRecord(job_id, time.time(), options.nodes, options.nproc_per_node, options.partition)
+    with atomic_writer(run_dir / JOB_FILE) as out:
+        out.write(msgspec.json.encode(SlurmJobs([*jobs.jobs, record])))
+    return job_id
+
+
+def read_jobs(run_dir: str | Path) -> SlurmJobs:
+    """job.json; no jobs when there is none or it cannot be read."""
+    try:
+        return msgspec.json.decode((Path(run_dir) / JOB_FILE).read_bytes(), type=SlurmJobs)
+    except (OSError, msgspec.DecodeError, msgspec.ValidationError):
+        return SlurmJobs()
+
+
+def job_state(job_id: str) -> tuple[str, str] | None:
+    """(SLURM state, reason) of a job; None when SLURM no longer knows it (or cannot be asked)."""
+    for command, read in ((["squeue", "-h", "-j", job_id, "-o", "%T|%r"], read_squeue),
+                          (["scontrol", "show", "job", job_id], read_scontrol),
+                          (["sacct", "-n", "-X", "-P", "-j", job_id, "-o", "State"], read_sacct)):
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=QUERY_TIMEOUT_S,
+                                  stdin=subprocess.DEVNULL)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if done.returncode == 0:
+            found = read(done.stdout)
+            if found is not None:
+                return found
+    return None
+
+
+def cancel(job_id: str) -> None:
+    """scancel the job; SlurmError when SLURM refuses."""
+    try:
+        done = subprocess.run(["scancel", job_id], capture_output=True, text=True, timeout=30,
+                              stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise SlurmError(f"scancel could not run: {exc}") from None
+    if done.returncode != 0:
+        raise SlurmError(f"scancel refused: {done.stderr.strip() or done.returncode}")

@@ -1,0 +1,173 @@
+"""Training on a SLURM cluster, as plain data: the job script a run is submitted with, the
+job record it leaves in its run directory (job.json), and SLURM's words for a job's state
+read into a run's status. Pure Python: backend/slurm.py runs sbatch, squeue, scontrol and
+scancel; this decides what they are asked and what their answers mean.
+
+The script is meant to be read: `#SBATCH` lines (one task per node, GPUs per node when the
+run trains on CUDA, output into the run directory), then `srun torchrun` with a c10d
+rendezvous on the allocation's first host, every rank reading the run's request from the
+run directory (which the nodes must share).
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import msgspec
+
+JOB_FILE = "job.json"
+SCRIPT_FILE = "job.sbatch"
+REQUEST_FILE = "request.json"
+SLURM_OUTPUT = "slurm-%j.out"
+
+#: SLURM job states (squeue/scontrol/sacct) before the job runs.
+WAITING = ("PENDING", "CONFIGURING", "REQUEUED", "RESIZING", "SUSPENDED")
+#: States in which the job's processes run.
+RUNNING = ("RUNNING", "COMPLETING", "STAGE_OUT", "SIGNALING")
+#: States SLURM ends a job in; a run that wrote no end event by then failed with this state.
+ENDED = ("COMPLETED", "CANCELLED", "FAILED", "TIMEOUT", "NODE_FAIL", "PREEMPTED", "OUT_OF_MEMORY",
+         "BOOT_FAIL", "DEADLINE", "REVOKED")
+_TIME = re.compile(r"^(\d+-)?\d{1,2}(:\d{2}){0,2}$")
+
+
+class SlurmError(ValueError):
+    """A job that cannot be written or submitted; the message says why in one line."""
+
+
+@dataclass(frozen=True)
+class SlurmOptions:
+    nodes: int = 1
+    nproc_per_node: int = 1  # ranks on each node: its GPUs on CUDA, else CPU processes
+    partition: str | None = None
+    time: str | None = None  # HH:MM:SS, MM:SS, or D-HH:MM:SS
+    account: str | None = None
+    sbatch_args: tuple[str, ...] = field(default_factory=tuple)  # passed to sbatch as they are
+    cpus_per_task: int | None = None  # default: 2 per rank
+
+    def problems(self, run_dir: str | Path) -> list[str]:
+        """Why the job cannot be written as asked, in words; [] when it can."""
+        found = []
+        if not 1 <= self.nodes <= 4096:
+            found.append(f"--nodes must be 1 to 4096, got {self.nodes}")
+        if not 1 <= self.nproc_per_node <= 1024:
+            found.append(f"--nproc-per-node must be 1 to 1024, got {self.nproc_per_node}")
+        if self.time is not None and not _TIME.match(self.time):
+            found.append(f"--time takes HH:MM:SS, MM:SS or D-HH:MM:SS, got {self.time!r}")
+        resolved = Path(run_dir).resolve()
+        if self.nodes > 1 and (resolved == Path("/tmp") or Path("/tmp") in resolved.parents):
+            found.append(f"{run_dir} is under /tmp, which each node has its own of: a job on {self.nodes} nodes "
+                         "needs a run directory on a filesystem every node shares (your home or a project folder)")
+        return found
+
+
+class SlurmJobRecord(msgspec.Struct, frozen=True):
+    """job.json: the job that trains (or trained) a run. A continued run appends its new job."""
+
+    job_id: str
+    submitted_at: float
+    nodes: int = 1
+    nproc_per_node: int = 1
+    partition: str | None = None
+
+
+class SlurmJobs(msgspec.Struct, frozen=True):
+    jobs: list[SlurmJobRecord] = []
+
+    @property
+    def current(self) -> SlurmJobRecord | None:
+        return self.jobs[-1] if self.jobs else None
+
+
+def job_script(run_dir: str | Path, python: str, options: SlurmOptions, cuda: bool, job_name: str = "tui-cnn") -> str:
+    """The sbatch script that trains the run whose request is ``run_dir``/request.json."""
+    run_dir = Path(run_dir).resolve()
+    cpus = options.cpus_per_task or 2 * options.nproc_per_node
+    lines = ["#!/bin/bash",
+             f"# tui-cnn: trains the run in {run_dir} ({options.nodes} node(s) x {options.nproc_per_node} rank(s)).",
+             "# Written by `tui-cnn train --slurm`; submit it again with sbatch to retry.",
+             f"#SBATCH --job-name={_safe(job_name)}",
+             f"#SBATCH --nodes={options.nodes}",
+             "#SBATCH --ntasks-per-node=1",
+             f"#SBATCH --cpus-per-task={cpus}",
+             f"#SBATCH --output={run_dir / SLURM_OUTPUT}",
+             f"#SBATCH --chdir={run_dir}"]
+    if cuda:
+        lines.append(f"#SBATCH --gres=gpu:{options.nproc_per_node}")
+    if options.time:
+        lines.append(f"#SBATCH --time={options.time}")
+    if options.partition:
+        lines.append(f"#SBATCH --partition={_safe(options.partition)}")
+    if options.account:
+        lines.append(f"#SBATCH --account={_safe(options.account)}")
+    lines += [f"#SBATCH {_safe(arg)}" for arg in options.sbatch_args]
+    lines += [
+        "",
+        "set -euo pipefail",
+        "# The rendezvous: the allocation's first host (where this script runs), on a port free there.",
+        'MASTER_ADDR=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)',
+        f"MASTER_PORT=$({shlex.quote(python)} -c 'import socket; s = socket.socket(); s.bind((\"\", 0)); "
+        "print(s.getsockname()[1])')",
+        "export MASTER_ADDR MASTER_PORT",
+        f"export OMP_NUM_THREADS=${{OMP_NUM_THREADS:-{max(1, cpus // options.nproc_per_node)}}}",
+        "export PYTHONSAFEPATH=1  # no module from the working directory runs inside the trainer",
+        "",
+        f"srun --kill-on-bad-exit=1 {shlex.quote(python)} -P -m torch.distributed.run \\",
+        "    --nnodes=\"$SLURM_NNODES\" --node-rank=\"$SLURM_NODEID\" \\",
+        f"    --nproc-per-node={options.nproc_per_node} \\",
+        "    --rdzv-backend=c10d --rdzv-id=\"$SLURM_JOB_ID\" --rdzv-endpoint=\"$MASTER_ADDR:$MASTER_PORT\" \\",
+        f"    -m tui_cnn.backend.child --request {shlex.quote(str(run_dir / REQUEST_FILE))}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _safe(text: str) -> str:
+    """A value on an #SBATCH line: one line, no shell expansion (sbatch reads these lines itself)."""
+    return " ".join(str(text).split()).replace("$", "")
+
+
+def read_squeue(output: str) -> tuple[str, str] | None:
+    """(state, reason) from ``squeue -h -j ID -o '%T|%r'``; None when the job is not listed."""
+    for line in output.splitlines():
+        if "|" in line:
+            state, reason = line.split("|", 1)
+            return state.strip().upper(), reason.strip()
+    return None
+
+
+def read_scontrol(output: str) -> tuple[str, str] | None:
+    """(state, reason) from ``scontrol show job ID`` (SLURM keeps an ended job there a while)."""
+    state = re.search(r"\bJobState=(\S+)", output)
+    if state is None:
+        return None
+    reason = re.search(r"\bReason=(\S+)", output)
+    return state.group(1).upper(), (reason.group(1) if reason else "")
+
+
+def read_sacct(output: str) -> tuple[str, str] | None:
+    """(state, "") from ``sacct -n -X -P -j ID -o State`` (accounting, where the cluster keeps it)."""
+    for line in output.splitlines():
+        if line.strip():
+            return line.split()[0].strip().upper(), ""
+    return None
+
+
+def job_status(state: str, reason: str, run_has_started: bool, run_has_ended: bool) -> tuple[str, str | None]:
+    """A run's status from its job's SLURM state, when the run's own events do not settle it:
+    (status, what to say). ``queued`` while pending; ``cancelled`` when cancelled before it
+    trained; ``failed`` with SLURM's state when SLURM ended the job before the run's end event."""
+    state = state.split()[0].rstrip("+") if state else ""
+    if state in WAITING:
+        return "queued", f"waiting in SLURM's queue ({reason})" if reason and reason != "None" else "waiting in SLURM's queue"
+    if state in RUNNING:
+        return ("running" if run_has_started else "starting"), None
+    if state in ENDED and not run_has_ended:
+        if state == "CANCELLED" and not run_has_started:
+            return "cancelled", "cancelled before it started"
+        if state == "COMPLETED":
+            return "failed", "the SLURM job completed without the run writing its end"
+        return "failed", f"SLURM ended the job: {state}" + (f" ({reason})" if reason and reason != "None" else "")
+    return "", None
