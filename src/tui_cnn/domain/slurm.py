@@ -45,7 +45,7 @@ class SlurmOptions:
     time: str | None = None  # HH:MM:SS, MM:SS, or D-HH:MM:SS
     account: str | None = None
     sbatch_args: tuple[str, ...] = field(default_factory=tuple)  # passed to sbatch as they are
-    cpus_per_task: int | None = None  # default: 2 per rank
+    cpus_per_task: int | None = None  # default: one per rank
 
     def problems(self, run_dir: str | Path) -> list[str]:
         """Why the job cannot be written as asked, in words; [] when it can."""
@@ -84,7 +84,7 @@ class SlurmJobs(msgspec.Struct, frozen=True):
 def job_script(run_dir: str | Path, python: str, options: SlurmOptions, cuda: bool, job_name: str = "tui-cnn") -> str:
     """The sbatch script that trains the run whose request is ``run_dir``/request.json."""
     run_dir = Path(run_dir).resolve()
-    cpus = options.cpus_per_task or 2 * options.nproc_per_node
+    cpus = options.cpus_per_task or options.nproc_per_node
     lines = ["#!/bin/bash",
              f"# tui-cnn: trains the run in {run_dir} ({options.nodes} node(s) x {options.nproc_per_node} rank(s)).",
              "# Written by `tui-cnn train --slurm`; submit it again with sbatch to retry.",
