@@ -38,9 +38,9 @@ def test_urls_put_ipv6_addresses_in_brackets():
 
 
 def test_each_tab_runs_the_app_with_this_interpreter_and_the_target_quoted():
-    assert app_command(None).split() == [sys.executable, "-m", "tui_cnn"]
+    assert app_command(None).split() == [sys.executable, "-P", "-m", "tui_cnn"]
     command = app_command("my model; rm -rf ~.toml")
-    assert command.startswith(f"{sys.executable} -m tui_cnn open -- ")
+    assert command.startswith(f"{sys.executable} -P -m tui_cnn open -- ")
     assert "'my model; rm -rf ~.toml'" in command  # one shell word: nothing runs from a name
 
 

@@ -31,8 +31,9 @@ def is_loopback(host: str) -> bool:
 
 def app_command(target: str | None) -> str:
     """The shell command textual-serve runs for each tab: this interpreter, so the app runs
-    in the server's own virtualenv whether or not the ``tui-cnn`` script is on PATH."""
-    argv = [sys.executable, "-m", "tui_cnn"]
+    in the server's own virtualenv whether or not the ``tui-cnn`` script is on PATH; ``-P``,
+    so a ``json.py`` in the directory it was started from is never imported in its place."""
+    argv = [sys.executable, "-P", "-m", "tui_cnn"]
     if target is not None:
         # "--" so a target named like an option stays a target.
         argv += ["open", "--", target]
