@@ -86,6 +86,7 @@ class RunLock:
     @classmethod
     def adopt(cls, run_dir: str | os.PathLike[str], fd: int) -> "RunLock":
         """The lock a parent took and handed down as descriptor ``fd``."""
+        os.set_inheritable(fd, False)  # held by this process alone: what it starts must not keep the run
         record = read_lock_record(run_dir) or LockRecord(os.getpid(), time.time())
         return cls(Path(run_dir), fd, record)
 

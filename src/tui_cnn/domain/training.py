@@ -238,7 +238,10 @@ def new_run_dir(model_name: str, base: str | os.PathLike[str] = RUNS_DIR, now: d
     second: each name is claimed by the mkdir itself (no look-then-make race between two
     processes). OSError when the folder cannot be made."""
     first = run_dir_name(model_name, base, now)
-    Path(base).mkdir(parents=True, exist_ok=True)
+    try:
+        Path(base).mkdir(parents=True, exist_ok=True)
+    except FileExistsError:  # a file, or a loop of links, under the folder's name
+        raise NotADirectoryError(errno.ENOTDIR, f"{base} is not a folder", str(base)) from None
     for suffix in range(1, 10_000):
         path = first.with_name(first.name + (f"-{suffix}" if suffix > 1 else ""))
         try:
