@@ -60,7 +60,7 @@ def test_a_run_started_by_an_app_goes_on_to_finished_when_the_app_is_gone(mnist_
     run_dir = tmp_path / "run"
     config = TrainConfig(dataset="mnist", data_dir=str(mnist_root), epochs=2, batch_size=32, device="cpu",
                          run_dir=str(run_dir))
-    child = subprocess.Popen([sys.executable, "-m", "tui_cnn.backend.train_process", "--device", "cpu"],
+    child = subprocess.Popen([sys.executable, "-P", "-m", "tui_cnn.backend.child", "--device", "cpu"],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                              start_new_session=True)
     child.stdin.write(json.dumps({"spec": spec_to_dict(load_preset("SimpleCNN")), "config": config.to_json()}) + "\n")

@@ -9,7 +9,8 @@ import threading
 
 import pytest
 
-from tui_cnn.backend.train_process import EventWriter, TrainingProcess
+from tui_cnn.backend.child import EventWriter
+from tui_cnn.backend.train_process import TrainingProcess
 from tui_cnn.domain.training import (BatchProgress, EpochEnd, Failed, Finished, LogMessage, Paused, RunStarted,
                                     Stopped)
 

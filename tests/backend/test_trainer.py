@@ -19,7 +19,7 @@ from tui_cnn.domain.training import (BatchProgress, EpochEnd, Evaluated, Failed,
 pytestmark = pytest.mark.slow  # every test trains (tiny data, the CPU)
 
 RUN_FILES = {"config.json", "metrics.jsonl", "events.jsonl", "checkpoint-last.pt", "checkpoint-best.pt", "model.py",
-             "process.json",
+             "process.json", ".lock",
              "eval.json"}
 
 

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from tests.run_corpus import spoiled_run, write_good_run
 from tui_cnn.cli import main
-from tui_cnn.domain.run_list import list_runs, run_row
+from tui_cnn.domain.run_list import Trainer, list_runs, run_row
 from tui_cnn.domain.training import (EpochEnd, EpochMetrics, Failed, Finished, Paused, ProcessRecord, RunStarted,
                                      Stopped, event_to_json)
 
@@ -40,7 +40,7 @@ def write_run(base, name, *events, pid=None, started_at=1.0):
 ])
 def test_status_comes_from_the_events_and_the_process(tmp_path, events, alive, status):
     run_dir = write_run(tmp_path, "run", *events)
-    assert run_row(run_dir, alive=lambda *_: alive).status == status
+    assert run_row(run_dir, trainer=Trainer("live" if alive else "gone")).status == status
 
 
 def test_a_live_pid_on_this_host_is_running_and_a_dead_one_crashed(tmp_path):

@@ -16,8 +16,8 @@ How a distributed run divides the work (``backend.trainer`` does the rest as usu
   the report makes anyway; with the report's all-reduce of losses, the only collectives the
   hot path gains besides DDP's own.
 
-Launch: ``tui-cnn train --nproc-per-node N`` runs ``python -m torch.distributed.run
---standalone --nproc-per-node N -m tui_cnn.backend.train_process`` (``train_process.launch_command``); on
+Launch: ``tui-cnn train --nproc-per-node N`` runs ``python -P -m torch.distributed.run
+--standalone --nproc-per-node N -m tui_cnn.backend.child`` (``launch.launch_command``); on
 several machines, run torchrun yourself around ``tui-cnn train --headless`` (README).
 """
 
@@ -41,7 +41,7 @@ def join_torchrun_group(device: str) -> "Distributed | None":
     ``device`` is the run's setting ("auto", "cuda"...): it picks NCCL or gloo. Asked for
     CUDA where there is none, the ranks meet over gloo and the engine says what is missing."""
     from .devices import resolve_device
-    from .train_process import under_torchrun
+    from .launch import under_torchrun
 
     if not under_torchrun():
         return None

@@ -5,13 +5,11 @@ documented in ``tui_cnn.domain.training``."""
 from __future__ import annotations
 
 import json
-import os
-import socket
+import sys
 import threading
-import time
 import warnings
 from pathlib import Path
-from typing import Any, IO
+from typing import Any, IO, Callable
 
 import torch
 
@@ -20,9 +18,10 @@ from ..domain.specfile import atomic_write_text, atomic_writer, spec_to_dict
 from ..domain.spec import ModelSpec
 # The run directory's names live in the domain (readers need them without torch); the
 # trainer finds them here too, beside what it writes.
-from ..domain.training import (BEST_CHECKPOINT, LAST_CHECKPOINT, RUNS_DIR, new_run_dir)  # noqa: F401
-from ..domain.training import (CONTROL_FILE, EpochMetrics, Evaluation, ProcessRecord, TrainingEvent, event_to_json,
-                               read_control, to_json)
+from ..domain.training import (BEST_CHECKPOINT, LAST_CHECKPOINT, RUNS_DIR, new_run_dir, run_dir_name)  # noqa: F401
+from ..domain.run_lock import this_process_record
+from ..domain.training import (CONTROL_FILE, ControlFileRefused, EpochMetrics, Evaluation, ProcessRecord, TrainingEvent,
+                               event_to_json, read_control_commands, to_json)
 
 
 def write_json(path: Path, data: Any, indent: int | None = 2) -> None:
@@ -39,10 +38,12 @@ def write_config(run_dir: Path, spec: ModelSpec, config: dict[str, Any], dataset
     })
 
 
-def write_process(run_dir: Path) -> None:
-    """process.json: this process trains the run (a reader tells live from crashed by it)."""
-    record = ProcessRecord(pid=os.getpid(), host=socket.gethostname(), started_at=time.time())
+def write_process(run_dir: Path, record: ProcessRecord | None = None) -> ProcessRecord:
+    """process.json: this process trains the run (a reader tells live from crashed by it, with
+    the run's lock), and the last control command it applied."""
+    record = record or this_process_record()
     write_json(run_dir / "process.json", to_json(record))
+    return record
 
 
 def write_model_code(run_dir: Path, spec: ModelSpec) -> None:
@@ -116,34 +117,57 @@ class ControlWatcher:
     """Steers a run through its directory, so that any app or `tui-cnn stop|pause|resume
     RUN_DIR` reaches it, whichever terminal started it. A thread of the training process
     looks at control.json's (mtime, size) 4 times a second: a stat, off the training loop.
-    A command already there when the run (re)starts is old: only a new file counts."""
+    Commands are numbered: each one after ``applied`` (the last this trainer obeyed, or the
+    last one written before it took the run) is obeyed once, in order, and ``on_applied``
+    told its number (the trainer records it in process.json). A control.json that is not a
+    regular file, or too large, is ignored, said once on stderr (output.log)."""
 
     INTERVAL_S = 0.25
 
-    def __init__(self, run_dir: Path, stop, pause, resume):
+    def __init__(self, run_dir: Path, stop, pause, resume, applied: int = 0,
+                 on_applied: Callable[[int], None] | None = None):
+        self._run_dir = run_dir
         self._path = run_dir / CONTROL_FILE
         self._actions = {"stop": stop, "pause": pause, "resume": resume}
-        self._seen = self._stamp()
+        self.applied = applied
+        self._on_applied = on_applied
+        self._seen: tuple[int, int] | None = None
+        self._refused: str | None = None
         self._done = threading.Event()
+        self._look()  # a stop written while the run was starting is obeyed before its first batch
         self._thread = threading.Thread(target=self._watch, name="run-control", daemon=True)
         self._thread.start()
 
     def _stamp(self) -> tuple[int, int] | None:
         try:
-            stat = self._path.stat()
+            stat = self._path.lstat()
         except OSError:
             return None
         return stat.st_mtime_ns, stat.st_size
 
     def _watch(self) -> None:
         while not self._done.wait(self.INTERVAL_S):
-            stamp = self._stamp()
-            if stamp is None or stamp == self._seen:
-                continue
-            self._seen = stamp
-            record = read_control(self._path.parent)
-            if record is not None:
-                self._actions[record.command]()
+            self._look()
+
+    def _look(self) -> None:
+        stamp = self._stamp()
+        if stamp is None or stamp == self._seen:
+            return
+        self._seen = stamp
+        try:
+            commands = read_control_commands(self._run_dir)
+        except ControlFileRefused as exc:
+            if str(exc) != self._refused:  # one line, not four a second
+                self._refused = str(exc)
+                print(f"tui-cnn: {exc}", file=sys.stderr, flush=True)
+            return
+        self._refused = None
+        new = [command for command in commands if command.seq > self.applied and command.command in self._actions]
+        for command in new:
+            self._actions[command.command]()
+            self.applied = command.seq
+        if new and self._on_applied is not None:
+            self._on_applied(self.applied)
 
     def close(self) -> None:
         self._done.set()

@@ -30,9 +30,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..domain.datasets import check_spec_matches
+from ..domain.run_lock import RunLock, RunLocked, held_for_me, read_lock_record
 from ..domain.spec import ModelSpec
 from ..domain.training import (BatchProgress, EpochEnd, EpochMetrics, Evaluated, Failed, Finished, LogMessage, Paused,
-                               Resumed, RunStarted, Stopped, TrainConfig, TrainingEvent)
+                               ProcessRecord, Resumed, RunStarted, Stopped, TrainConfig, TrainingEvent)
 from . import runs
 from .build import InvalidSpecError, build_model, count_parameters
 from .data import DeviceData, MissingDataError, load_data
@@ -76,7 +77,9 @@ class Trainer:
     for a run on one process. Every rank runs a Trainer; rank 0's writes and emits."""
 
     def __init__(self, spec: ModelSpec, config: TrainConfig, listeners: Sequence[Listener] = (), *,
-                 resume: str | Path | None = None, group: Distributed | None = None):
+                 resume: str | Path | None = None, group: Distributed | None = None, lock: RunLock | None = None):
+        """``lock``: the run directory's lock, taken by whoever started this process (see
+        backend.launch); otherwise the trainer takes it itself (rank 0)."""
         self.spec, self.config, self.group = spec, config, group
         self.writes = group is None or group.is_main
         self.listeners = list(listeners) if self.writes else []
@@ -85,7 +88,10 @@ class Trainer:
         if self.resume_dir is not None:
             self.run_dir = self.resume_dir
         else:
-            self.run_dir = Path(config.run_dir) if config.run_dir else runs.new_run_dir(spec.name)
+            # A new automatic folder is made (and named, -2 when taken) once the run is sure to start.
+            self.run_dir = Path(config.run_dir) if config.run_dir else runs.run_dir_name(spec.name)
+        self._lock = lock
+        self._process: ProcessRecord | None = None  # process.json as this trainer wrote it
         self._stop_requested = threading.Event()
         self._unpaused = threading.Event()
         self._unpaused.set()
@@ -102,7 +108,8 @@ class Trainer:
         self._unpaused.set()
 
     def pause(self) -> None:
-        self._unpaused.clear()
+        if not self._stop_requested.is_set():  # a stop asked before stays a stop
+            self._unpaused.clear()
 
     def resume(self) -> None:
         self._unpaused.set()
@@ -127,6 +134,8 @@ class Trainer:
                 self._control.close()
             if self._recorder is not None:
                 self._recorder.close()
+            if self._lock is not None:  # last: the end event is written before the run looks free
+                self._lock.release()
 
     def _failure(self, exc: Exception) -> Failed:
         step = self._progress.step or None
@@ -182,7 +191,7 @@ class Trainer:
                             f"among the {ranks} processes: use --batch-size {config.batch_size // ranks * ranks or ranks}")
         if problems:
             raise TrainingFailed("; ".join(problems))
-        self._on_main(self._check_run_dir_is_free)
+        self._on_main(self._claim_existing_run_dir)
         device = self._device()
         torch.manual_seed(config.seed)
         try:
@@ -224,25 +233,61 @@ class Trainer:
         failure on every rank; simply ``task()`` on one process."""
         return self.group.from_main(task) if self.group else task()
 
+    def _claim_existing_run_dir(self) -> None:
+        """A run to resume is taken before its data loads (a second trainer is refused at
+        once); a new run's folder is taken once made (``_open_run_dir``)."""
+        if self.resume_dir is not None:
+            self._claim_run_dir()
+        self._check_run_dir_is_free()
+
     def _check_run_dir_is_free(self) -> None:
         if self.resume_dir is None and (self.run_dir / "config.json").exists():
             raise TrainingFailed(f"{self.run_dir} already holds a run: choose another --run-dir, "
                                  f"or continue that run with --resume {self.run_dir}")
 
+    def _claim_run_dir(self) -> None:
+        """Hold the run directory's lock for the rest of this process's life: one trainer per
+        run directory. Already held when this process was handed it, or when the launcher of
+        this torchrun group holds it for its ranks."""
+        if self._lock is not None or held_for_me(self.run_dir):
+            return
+        try:
+            self._lock = RunLock.acquire(self.run_dir)
+        except RunLocked as exc:
+            raise TrainingFailed(str(exc)) from None
+        except OSError as exc:
+            raise TrainingFailed(f"cannot lock the run directory {self.run_dir}: {exc.strerror or exc}") from None
+
+    def _record_control(self, seq: int) -> None:
+        """process.json says which control commands this trainer applied (from its control thread)."""
+        self._process = msgspec.structs.replace(self._process, control_seq=seq)
+        try:
+            runs.write_process(self.run_dir, self._process)
+        except OSError:  # a full disk: the command was obeyed all the same
+            pass
+
     def _open_run_dir(self, loop: "_Loop") -> None:
         config, data = self.config, loop.data
         try:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
+            if self.resume_dir is None and not self.config.run_dir:
+                self.run_dir = runs.new_run_dir(self.spec.name)
+            else:
+                self.run_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise TrainingFailed(f"cannot make the run directory {self.run_dir}: {exc.strerror or exc}; "
                                  "choose another with --run-dir") from None
+        self._claim_run_dir()
+        self._check_run_dir_is_free()  # again, now that no other trainer can write it
         sizes = {"name": config.dataset, "train_size": len(data.train), "val_size": len(data.val),
                  "test_size": len(data.test), "classes": list(data.info.classes), "source": data.source}
         info = describe_device(loop.device)
         runs.write_config(self.run_dir, self.spec, config.to_json(), sizes, asdict(info))
         runs.write_model_code(self.run_dir, self.spec)
-        runs.write_process(self.run_dir)
-        self._control = runs.ControlWatcher(self.run_dir, self.stop, self.pause, self.resume)
+        self._process = runs.write_process(self.run_dir)
+        lock = self._lock.record if self._lock is not None else read_lock_record(self.run_dir)
+        self._control = runs.ControlWatcher(self.run_dir, self.stop, self.pause, self.resume,
+                                            applied=lock.control_seq if lock is not None else 0,
+                                            on_applied=self._record_control)
         self._recorder = runs.RunRecorder(self.run_dir)
         self._emit(RunStarted(str(self.run_dir), self.spec.name, config.to_json(), info.kind, info.name,
                               config.dataset, len(data.train), len(data.val), len(data.test),

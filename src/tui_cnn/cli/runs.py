@@ -15,14 +15,18 @@ from .common import say
               help="the folder holding run directories")
 @click.option("--json", "as_json", is_flag=True, help="a JSON list of objects instead of a table")
 def runs(runs_dir: str, as_json: bool) -> None:
-    """List runs: status (running, paused, finished, stopped, failed, crashed), model,
+    """List runs: status (starting, running, paused, finished, stopped, failed, crashed), model,
     dataset, epoch n/N, best validation and test accuracy, images/s, device, start, duration.
     A crashed run continues with `tui-cnn train --resume RUN_DIR`."""
     import msgspec
 
-    from ..domain.run_list import list_runs
+    from ..domain.run_list import list_runs, unreadable_folder_message
+    from .common import fail
 
-    rows = list_runs(runs_dir)
+    try:
+        rows = list_runs(runs_dir)
+    except OSError as exc:  # not readable, not a folder
+        fail(unreadable_folder_message(runs_dir, exc))
     if as_json:
         # NaN is not JSON: a diverged figure is null
         click.echo(json.dumps([{k: (None if isinstance(v, float) and not math.isfinite(v) else v)
@@ -81,11 +85,14 @@ def attach(run_dir: str | None, runs_dir: str) -> None:
     """Watch a run on the training monitor as it trains (default: the newest live run under
     ./runs): progress, curves, epoch table, log and, when it ends, its evaluation. The run
     does not depend on the app: quitting leaves it training; x, p steer it."""
-    from ..domain.run_list import list_runs
+    from ..domain.run_list import LIVE, list_runs, unreadable_folder_message
     from .common import fail, is_run_dir, load_run_spec_or_exit, require_terminal
 
     if run_dir is None:
-        live = [row for row in list_runs(runs_dir) if row.status in ("running", "paused")]
+        try:
+            live = [row for row in list_runs(runs_dir) if row.status in LIVE]
+        except OSError as exc:
+            fail(unreadable_folder_message(runs_dir, exc))
         if not live:
             fail(f"no run is training under {runs_dir}/ (tui-cnn runs lists them; tui-cnn RUN_DIR shows any)")
         run_dir = live[0].path

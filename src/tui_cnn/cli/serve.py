@@ -37,9 +37,8 @@ def is_loopback(host: str) -> bool:
 
 def app_command(target: str | None) -> str:
     """The shell command textual-serve runs for each tab: this interpreter, so the app runs
-    in the server's own virtualenv whether or not the ``tui-cnn`` script is on PATH."""
-    # -P: the cwd (where serve was started) stays off sys.path, so a json.py or torch.py lying
-    # there is not imported into the app in place of the real one.
+    in the server's own virtualenv whether or not the ``tui-cnn`` script is on PATH; ``-P``,
+    so a ``json.py`` in the directory it was started from is never imported in its place."""
     argv = [sys.executable, "-P", "-m", "tui_cnn"]
     if target is not None:
         # "--" so a target named like an option stays a target.

@@ -79,7 +79,8 @@ def train(model: str | None, resume: str | None, headless: bool, detach: bool, n
         from ..domain.notify import NOTIFY_ENV
 
         os.environ[NOTIFY_ENV] = notify
-    from ..backend.train_process import too_many_processes, under_torchrun
+    from ..backend.launch import under_torchrun
+    from ..backend.train_process import too_many_processes
     from ..domain.datasets import check_spec_matches
 
     given = {name: value for name, value in options.items() if value is not None}
@@ -127,8 +128,19 @@ def _resumed(run_dir: str, model: str | None, given: dict[str, Any]):
         fail(str(exc))
     if model is not None and load_model_or_exit(model) != spec:
         fail(f"{model} is not the model {run_dir} trained ({spec.name}); leave it out to resume that run")
+    _refuse_a_live_run(run_dir)
     _check_checkpoint_or_exit(run_dir)
     return spec, config
+
+
+def _refuse_a_live_run(run_dir: str) -> None:
+    """One trainer per run directory: a run that still trains (or is starting) is not resumed
+    (its trainer would refuse it too, after torch and the data had loaded)."""
+    from ..domain.run_list import run_trainer
+    from ..domain.run_lock import locked_message
+
+    if run_trainer(run_dir).state != "gone":
+        fail(locked_message(run_dir))
 
 
 def _check_checkpoint_or_exit(run_dir: str) -> None:
@@ -147,22 +159,38 @@ def _check_checkpoint_or_exit(run_dir: str) -> None:
         fail(f"cannot resume: {exc}")
 
 
+#: How long `train --detach` waits for the run to start (or to fail before it could) before
+#: it returns: long enough for torch to load and a dataset on disk to be read.
+DETACH_WAIT_S = 60.0
+
+
 def _start_detached(spec, config: TrainConfig) -> int:
-    """Start the run in its own session (backend.launch) and return at once."""
-    from ..backend.launch import start_detached
+    """Start the run in its own session (backend.launch) and return once it has started
+    (exit 0), or failed before it could (exit 1, with why)."""
+    from ..backend.launch import start_detached, wait_for_start
+    from ..domain.run_list import last_output_line
+    from ..domain.run_lock import RunLocked
 
     try:
         run = start_detached(spec, config)
+    except RunLocked as exc:
+        fail(str(exc))
     except OSError as exc:
         fail(f"cannot make the run directory {config.run_dir or 'under runs/'}: {exc.strerror or exc}")
-    say(f"training {spec.name} in {run.run_dir} (pid {run.process.pid}), detached from this terminal\n"
+    started = wait_for_start(run, DETACH_WAIT_S)
+    if started == "ended":
+        said = last_output_line(run.run_dir)
+        fail(f"the run in {run.run_dir} ended before it started: {said or f'exit status {run.exit_status}'} "
+             f"(its output: {run.run_dir}/output.log)", EXIT_INVALID)
+    say(f"training {spec.name} in {run.run_dir} (pid {run.process.pid}), detached from this terminal"
+               + (" (still starting: loading torch and the data)" if started == "starting" else "") + "\n"
                f"  watch: tui-cnn attach {run.run_dir}   list: tui-cnn runs   "
                f"steer: tui-cnn stop|pause|resume {run.run_dir}   output: {run.run_dir}/output.log")
     return 0
 
 
 def _train_headless(spec, config: TrainConfig) -> int:
-    from ..backend.train_process import under_torchrun
+    from ..backend.launch import under_torchrun
     from .train_report import make_reporter
 
     if under_torchrun():  # one rank of a group torchrun started (several machines: see the README)
@@ -211,7 +239,7 @@ def _train_rank(spec, config: TrainConfig) -> int:
     does, the others train silently. torchrun ends the ranks on Ctrl+C; a stopped run
     resumes from its last epoch's checkpoint."""
     from ..backend.distributed import join_torchrun_group
-    from ..backend.train_process import finish_rank
+    from ..backend.child import finish_rank
     from ..backend.trainer import Trainer
     from .train_report import make_reporter
 

@@ -17,21 +17,24 @@ import msgspec
 from .spec import ModelSpec
 from .specfile import SpecError, spec_from_dict
 
+from .run_lock import LOCK_FILE, is_that_process, lock_held, read_lock_record
 from .run_state import RunState
 from .settings import SettingError, parse_setting
 from .training import (LAST_CHECKPOINT, OUTPUT_LOG, SETTINGS, BatchProgress, TrainConfig, Evaluated, ProcessRecord, RunFileError,
                        read_events, read_process, read_run_config, read_test_accuracy, write_control)
 
-#: Statuses of a run read from disk. crashed: its process is gone and it wrote no end event
-#: (it can be continued from its last checkpoint with --resume).
-STATUSES = ("running", "paused", "finished", "stopped", "failed", "crashed", "unreadable")
+#: Statuses of a run read from disk. starting: a process holds the run (its lock) and has not
+#: started training yet; crashed: its process is gone and it wrote no end event (it can be
+#: continued from its last checkpoint with --resume).
+STATUSES = ("starting", "running", "paused", "finished", "stopped", "failed", "crashed", "unreadable")
 #: A run on another machine (a shared disk) counts as live while it wrote within this long:
 #: BatchProgress lines come every few seconds while it trains.
 HEARTBEAT_S = 120.0
 #: A process trains these (it can be stopped, paused or resumed; not deleted or continued).
-LIVE = ("running", "paused")
+LIVE = ("starting", "running", "paused")
 #: These continue from their last checkpoint, to more epochs.
 CONTINUABLE = ("stopped", "crashed", "finished")
+ENDED = ("finished", "stopped", "failed", "crashed")
 
 
 class RunRow(msgspec.Struct):
@@ -52,18 +55,61 @@ class RunRow(msgspec.Struct):
     problem: str | None = None  # why it is unreadable
 
 
-def process_alive(record: ProcessRecord | None, heartbeat: float | None, now: float) -> bool:
-    """Whether the process training a run is alive: asked of the OS on this machine; on
-    another, judged by the run's last write (the heartbeat)."""
-    if record is not None and record.host == socket.gethostname():
-        try:
-            os.kill(record.pid, 0)
-        except ProcessLookupError:
-            return False
-        except (PermissionError, OverflowError, ValueError):  # someone else's process; a silly pid
-            return record.pid > 0
-        return True
-    return heartbeat is not None and now - heartbeat < HEARTBEAT_S
+class Trainer(msgspec.Struct, frozen=True):
+    """Who trains a run, as its directory tells: ``state`` is "live" (the run's lock is held by
+    the process process.json names), "starting" (the lock is held, and its holder has not
+    named itself yet) or "gone"; ``since``: when the live one started (process.json)."""
+
+    state: str
+    since: float | None = None
+    locked: bool = False  # told by the lock (not by a pid alone: a run from before locks)
+
+
+def run_trainer(run_dir: str | Path, record: ProcessRecord | None = None, now: float | None = None) -> Trainer:
+    """Whether a process trains ``run_dir`` now. On this machine: the run's lock is held AND
+    the pid of process.json is still the process that wrote it (its start time; a pid the OS
+    gave to another process since is not the trainer). A run from before locks: its pid alone,
+    never another user's. On another machine (a shared disk): the run's last write (the heartbeat)."""
+    record = read_process(run_dir) if record is None else record
+    now = time.time() if now is None else now
+    if record is not None and record.host != socket.gethostname():
+        beat = heartbeat(run_dir)
+        alive = beat is not None and now - beat < HEARTBEAT_S
+        return Trainer("live" if alive else "gone", record.started_at)
+    held = lock_held(run_dir)
+    if held is False:
+        return Trainer("gone", locked=True)
+    if held is None:  # no lock file: a run from before locks (or a folder being made)
+        alive = record is not None and is_that_process(record, same_user=True)
+        return Trainer("live" if alive else "gone", record.started_at if alive else None)
+    if record is not None and is_that_process(record):
+        return Trainer("live", record.started_at, locked=True)
+    return Trainer("starting", locked=True)
+
+
+def run_status(state: RunState, run_dir: str | Path, trainer: Trainer | None = None, now: float | None = None) -> str:
+    """The one answer to "what is this run doing?", from its directory alone: what its events
+    say (``state``, folded from them: the monitor's, the runs list's) against who trains it
+    (``run_trainer``). A run whose trainer is gone without an end event crashed; a run held
+    by a trainer that has not written its own RunStarted yet (a new run, or one being
+    continued) is starting."""
+    trainer = run_trainer(run_dir, now=now) if trainer is None else trainer
+    folded = state.status
+    if trainer.state == "gone":
+        return folded if folded in ENDED else "crashed"
+    if trainer.state == "starting":
+        return "starting"
+    if not trainer.locked:  # a pid, or a heartbeat: all there is to go on
+        return folded if folded in ("paused", "stopping", *ENDED) else "running"
+    since = trainer.since if trainer.since is not None else math.inf
+    if folded in ("running", "paused", "stopping"):
+        # the RunStarted folded is this trainer's, not the one of a run it continues
+        return folded if state.started_at is not None and state.started_at >= since else "starting"
+    if folded in ENDED and state.started_at is not None:
+        ended = state.started_at + (state.finished_after_s or 0.0)
+        if ended >= since:  # this trainer wrote the end: it lets go of the run in a moment
+            return folded
+    return "starting"
 
 
 def heartbeat(run_dir: str | Path) -> float | None:
@@ -75,29 +121,33 @@ def heartbeat(run_dir: str | Path) -> float | None:
 
 
 def run_process_alive(run_dir: str | Path, now: float | None = None) -> bool:
-    """Whether a process is training ``run_dir`` now (process.json and the heartbeat)."""
-    return process_alive(read_process(run_dir), heartbeat(run_dir), time.time() if now is None else now)
+    """Whether a process holds ``run_dir`` now (starting or training)."""
+    return run_trainer(run_dir, now=now).state != "gone"
 
 
-def run_row(run_dir: str | Path, now: float | None = None,
-            alive: Callable[[ProcessRecord | None, float | None, float], bool] = process_alive) -> RunRow:
+def run_row(run_dir: str | Path, now: float | None = None, trainer: Trainer | None = None) -> RunRow:
+    """``run_dir``'s row; ``trainer``: who trains it, when already known (else asked)."""
     now = time.time() if now is None else now
     path = str(run_dir)
+    process = read_process(run_dir)
+    trainer = run_trainer(run_dir, process, now) if trainer is None else trainer
     try:
         config = read_run_config(run_dir)
     except RunFileError as exc:
-        return RunRow(path=path, status="unreadable", problem=str(exc))
+        if os.path.lexists(os.path.join(run_dir, "config.json")) or not os.path.lexists(os.path.join(run_dir, LOCK_FILE)):
+            return RunRow(path=path, status="unreadable", problem=str(exc))
+        if trainer.state == "gone":  # taken, never written: its process ended before the run started
+            said = last_output_line(run_dir)
+            return RunRow(path=path, status="failed", started_at=_lock_taken(run_dir),
+                          problem="its process ended before the run started" + (f": {said}" if said else ""))
+        # held, and not written yet: a run starting (its process loads torch and the data)
+        return RunRow(path=path, status="starting", started_at=_lock_taken(run_dir))
     state = RunState()
     for event in read_events(run_dir, skip=(BatchProgress, Evaluated)):  # thousands a run; images: no use here
         state.apply(event, now=0.0)  # durations come from the epochs, not from when we read
     if state.status == "idle":  # no RunStarted (yet): what config.json says
         state = RunState.from_run_dir(run_dir)
-        state.status = "running"
-    process = read_process(run_dir)
-    status = state.status
-    if status in ("running", "paused", "stopping", "loaded", "starting"):
-        live = alive(process, heartbeat(run_dir), now)
-        status = ("paused" if state.status == "paused" else "running") if live else "crashed"
+    status = run_status(state, run_dir, trainer, now)
     best = [m.val_acc for m in state.epochs if math.isfinite(m.val_acc)]
     started = process.started_at if process is not None else _created(run_dir)
     return RunRow(
@@ -107,6 +157,11 @@ def run_row(run_dir: str | Path, now: float | None = None,
         images_per_s=state.epochs[-1].images_per_s if state.epochs else None,
         device=state.device_name or state.device, started_at=started,
         duration_s=sum(m.epoch_time_s for m in state.epochs) if state.epochs else None)
+
+
+def _lock_taken(run_dir: str | Path) -> float | None:
+    record = read_lock_record(run_dir)
+    return record.taken_at if record is not None else None
 
 
 class NotTraining(ValueError):
@@ -119,7 +174,7 @@ def steer_run(run_dir: str | Path, command: str, status: str | None = None, name
     ``status``: the run's as just read (else it is read now). NotTraining when no process
     trains it; OSError when control.json cannot be written."""
     status = run_row(run_dir).status if status is None else status
-    if status not in LIVE:
+    if status not in LIVE:  # a starting run hears it once it trains
         hint = f" (continue it with tui-cnn train --resume {run_dir})" if status in CONTINUABLE else ""
         raise NotTraining(f"{name or run_dir} is {status}, not training: nothing to {command}{hint}")
     write_control(run_dir, command)
@@ -146,12 +201,47 @@ def _created(run_dir: str | Path) -> float | None:
 
 
 def list_runs(base: str | Path) -> list[RunRow]:
-    """Every run directory under ``base`` (a folder holding config.json), newest first."""
+    """Every run directory under ``base`` (a folder holding config.json, or one a process has
+    taken and not yet written), newest first. An entry that cannot be looked at (a loop of
+    links, no permission) is listed unreadable, with why; the others are listed all the same.
+    OSError when ``base`` itself cannot be read (no runs folder yet: no runs)."""
+    return newest_first(run_row(path) for path in run_folders(base, missing_ok=True) if is_run_folder(path))
+
+
+def run_folders(base: str | Path, missing_ok: bool = False) -> list[str]:
+    """The folders right inside ``base``, and the entries that may be ones but cannot be
+    looked at (a loop of links, no permission): each one's run_row says why."""
     try:
-        folders = [entry for entry in os.scandir(base) if entry.is_dir() and os.path.exists(os.path.join(entry.path, "config.json"))]
-    except OSError:
-        return []
-    return newest_first(run_row(entry.path) for entry in folders)
+        with os.scandir(base) as entries:
+            return [entry.path for entry in entries if _may_be_a_folder(entry)]
+    except FileNotFoundError:
+        if missing_ok:
+            return []
+        raise
+
+
+def _may_be_a_folder(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:  # a loop of links, a link into a folder we may not enter: not ours to judge
+        return True
+
+
+def is_run_folder(path: str) -> bool:
+    """Whether ``path`` holds a run: its config.json, or the lock of a process starting one.
+    A folder that cannot be looked at counts (its row says why)."""
+    try:
+        os.stat(path)
+    except (FileNotFoundError, ValueError):
+        return False
+    except OSError:  # a loop of links, no permission
+        return True
+    return any(os.path.lexists(os.path.join(path, name)) for name in RUN_MARKERS)
+
+
+def unreadable_folder_message(base: str | Path, exc: OSError) -> str:
+    """Why the runs folder cannot be listed, in one line ("permission denied")."""
+    return f"cannot list the runs in {base}: {(exc.strerror or str(exc)).lower()}"
 
 
 def newest_first(rows) -> list[RunRow]:
@@ -168,36 +258,43 @@ def row_order(row: RunRow) -> tuple[float, str]:
 # --- watching a runs folder: stats, not reads ---
 
 #: The files a run's row is read from: while none changed size or mtime, the row has not.
-ROW_FILES = ("config.json", "events.jsonl", "metrics.jsonl", "eval.json", "process.json")
+ROW_FILES = ("config.json", "events.jsonl", "metrics.jsonl", "eval.json", "process.json", LOCK_FILE)
+#: What makes a folder a run's: its config.json, or the lock of a process starting one.
+RUN_MARKERS = ("config.json", LOCK_FILE)
 Stamp = tuple[tuple[int, int] | None, ...]
 
 
 def run_stamp(run_dir: str) -> Stamp | None:
     """Each of ROW_FILES' (mtime_ns, size), None for one not there; None for a folder that
-    is no run (no config.json). One stat a file: nothing is opened."""
+    is no run (neither config.json nor a lock file). One stat a file: nothing is opened. A
+    folder that cannot be looked at (a loop of links) has a stamp of its own: it is listed,
+    unreadable, with why."""
     stamp: list[tuple[int, int] | None] = []
     for name in ROW_FILES:
         try:
             info = os.stat(os.path.join(run_dir, name))
-        except (OSError, ValueError):  # gone, not a folder, no permission; a NUL in a name
+        except (FileNotFoundError, NotADirectoryError, ValueError):  # gone, not a folder; a NUL in a name
             stamp.append(None)
+        except OSError as exc:  # a loop of links, no permission
+            return ((-1, exc.errno or 0),)
         else:
             stamp.append((info.st_mtime_ns, info.st_size))
-    return tuple(stamp) if stamp[0] is not None else None
+    return tuple(stamp) if stamp[0] is not None or stamp[-1] is not None else None
 
 
-def _folders(base: str) -> list[str]:
+def _folders(base: str) -> tuple[list[str], str | None]:
+    """The folders in ``base``, and why there are none when it cannot be read."""
     try:
-        with os.scandir(base) as entries:
-            return [entry.path for entry in entries if entry.is_dir()]
-    except OSError:  # no runs folder (yet), or not readable: no runs
-        return []
+        return run_folders(base, missing_ok=True), None
+    except OSError as exc:  # not readable, not a folder
+        return [], unreadable_folder_message(base, exc)
 
 
 @dataclass
 class RunChanges:
     read: list[str] = field(default_factory=list)  # new runs and runs whose files changed: read their rows
     gone: list[str] = field(default_factory=list)  # deleted, or no longer a run
+    problem: str | None = None  # why the runs folder cannot be read ("permission denied")
 
 
 class RunWatch:
@@ -230,7 +327,7 @@ class RunWatch:
         if ask_alive:
             self._liveness_at = now
         changes = RunChanges()
-        folders = _folders(self.base)
+        folders, changes.problem = _folders(self.base)
         for path in folders:
             known = path in self.stamps
             if known and not full and path not in live:
@@ -266,7 +363,7 @@ def deletion_refused(run_dir: str | Path, base: str | Path) -> str | None:
         return f"{name} is no longer there"
     if not inside or not path.is_dir():
         return f"{name} is not a folder in {base}"
-    if not os.path.lexists(path / "config.json"):
+    if not any(os.path.lexists(path / marker) for marker in RUN_MARKERS):
         return f"{name} holds no config.json: it is not a run"
     return None
 
@@ -284,7 +381,8 @@ def continue_refused(row: RunRow) -> str | None:
 
 def last_output_line(run_dir: str | Path) -> str:
     """The last line a detached run's process wrote (output.log): why it ended, when it
-    ended before writing any event (no data, a bad checkpoint); "" when there is none."""
+    ended before writing any event (no data, a bad checkpoint), without the "tui-cnn:
+    training failed:" before it; "" when there is none."""
     try:
         with open(Path(run_dir) / OUTPUT_LOG, "rb") as log:
             log.seek(0, os.SEEK_END)
@@ -293,7 +391,7 @@ def last_output_line(run_dir: str | Path) -> str:
     except OSError:
         return ""
     lines = [line.strip() for line in tail.splitlines() if line.strip()]
-    return lines[-1] if lines else ""
+    return lines[-1].removeprefix("tui-cnn: ").removeprefix("training failed: ") if lines else ""
 
 
 def default_epochs(row: RunRow) -> int:

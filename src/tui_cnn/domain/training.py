@@ -9,17 +9,25 @@ Run directory layout (the source of truth; a monitor can follow a run by reading
     checkpoint-last.pt / checkpoint-best.pt   (torch; loaded with weights_only=True)
     model.py            the spec exported as PyTorch code
     events.jsonl        every event as {"event": name, ...fields}, for attaching to a live run
-    process.json        {"pid", "host", "started_at"}: who trains it, so a reader can tell a live
-                        run from a crashed one (process gone, no end event)
-    control.json        {"command": "stop" | "pause" | "resume", "at"}: written by any app or by
-                        `tui-cnn stop|pause|resume RUN_DIR`; the training process obeys each new one
+    process.json        {"pid", "host", "started_at", "create_time", "control_seq"}: who trains it
+                        (its start time as the OS counts it tells it from a process given its pid
+                        later) and the last control command it applied
+    .lock               held (flock) by the process training the run, for its whole life: one
+                        trainer per run directory, and a live run is one whose lock is held
+                        (domain.run_lock)
+    control.json        {"commands": [{"seq", "command": "stop" | "pause" | "resume", "at"}, ...]}:
+                        the latest commands, numbered, written by any app or by
+                        `tui-cnn stop|pause|resume RUN_DIR`; the trainer obeys each new one in order
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import re
+import stat
 import time
 from datetime import datetime
 from dataclasses import asdict, dataclass, fields
@@ -220,6 +228,10 @@ class ProcessRecord(_Record):
     pid: int
     host: str
     started_at: float  # time.time()
+    #: when the OS started that process (psutil create_time): a pid reused by another process
+    #: has another start (None in runs from before it was written)
+    create_time: float | None = None
+    control_seq: int = 0  # the number of the last control command it applied
 
 
 RUNS_DIR = Path("runs")
@@ -231,45 +243,132 @@ BEST_CHECKPOINT = "checkpoint-best.pt"
 
 
 def new_run_dir(model_name: str, base: str | os.PathLike[str] = RUNS_DIR, now: datetime | None = None) -> Path:
-    """``runs/<YYYYmmdd-HHMMSS>-<model>/``, with -2, -3... when two runs start in one second.
-    Only the path: the trainer creates it once the run is sure to start."""
+    """Make ``runs/<YYYYmmdd-HHMMSS>-<model>/``, with -2, -3... when two runs start in one
+    second: each name is claimed by the mkdir itself (no look-then-make race between two
+    processes). OSError when the folder cannot be made."""
+    first = run_dir_name(model_name, base, now)
+    try:
+        Path(base).mkdir(parents=True, exist_ok=True)
+    except FileExistsError:  # a file, or a loop of links, under the folder's name
+        raise NotADirectoryError(errno.ENOTDIR, f"{base} is not a folder", str(base)) from None
+    for suffix in range(1, 10_000):
+        path = first.with_name(first.name + (f"-{suffix}" if suffix > 1 else ""))
+        try:
+            path.mkdir()
+        except FileExistsError:
+            continue
+        return path
+    raise FileExistsError(f"{first}-*: 10,000 runs in one second")
+
+
+def run_dir_name(model_name: str, base: str | os.PathLike[str] = RUNS_DIR, now: datetime | None = None) -> Path:
+    """``runs/<YYYYmmdd-HHMMSS>-<model>``: the name a new run's folder starts from (not made)."""
     stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", model_name).strip("-") or "model"
-    path = Path(base) / f"{stamp}-{slug}"
-    suffix = 2
-    while path.exists():
-        path = Path(base) / f"{stamp}-{slug}-{suffix}"
-        suffix += 1
-    return path
+    return Path(base) / f"{stamp}-{slug}"
 
 
 CONTROL_FILE = "control.json"
 RUN_CONTROLS = ("stop", "pause", "resume")
+#: control.json keeps this many latest commands: a trainer looks 4 times a second, so it never
+#: falls this far behind, and the file stays small.
+CONTROL_KEPT = 32
+#: A control.json larger than this is not ours (a few hundred bytes a command): ignored unread.
+CONTROL_MAX_BYTES = 64 * 1024
 
 
-class ControlRecord(_Record):
-    """control.json: the latest command for a run's training process (see CONTROL_FILE)."""
+class ControlCommand(_Record):
+    """One command for a run's training process, numbered in the order they were asked."""
 
+    seq: int
     command: str
-    at: float  # time.time(): two equal commands in a row are two files
+    at: float  # time.time()
 
 
-def write_control(run_dir: str | Path, command: str) -> None:
-    """Ask the process training ``run_dir`` to stop, pause or resume (atomically: the
-    watcher never reads half a file)."""
+class ControlFile(_Record):
+    """control.json: the latest commands, oldest first (see CONTROL_FILE)."""
+
+    commands: list[ControlCommand] = []
+
+
+class ControlFileRefused(ValueError):
+    """A control.json the trainer does not read (not a regular file, too large), in one line."""
+
+
+def read_control_commands(run_dir: str | Path) -> list[ControlCommand]:
+    """control.json's commands, oldest first: [] when absent or unreadable. Opened without
+    blocking and read only when it is a regular file under CONTROL_MAX_BYTES (a named pipe
+    put there would hang the reader, a huge file fill its memory): ControlFileRefused says
+    what else is there."""
+    path = Path(run_dir) / CONTROL_FILE
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ControlFileRefused(f"{path} is a symbolic link, not a regular file: ignored") from None
+        return []
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ControlFileRefused(f"{path} is not a regular file: ignored (tui-cnn stop|pause|resume replace it)")
+        if info.st_size > CONTROL_MAX_BYTES:
+            raise ControlFileRefused(f"{path} holds {info.st_size:,} bytes, more than a control file's "
+                                     f"{CONTROL_MAX_BYTES:,}: ignored (tui-cnn stop|pause|resume replace it)")
+        data = os.read(fd, CONTROL_MAX_BYTES + 1)
+    except OSError:
+        return []
+    finally:
+        os.close(fd)
+    try:
+        return msgspec.json.decode(data, type=ControlFile).commands
+    except msgspec.DecodeError:  # the old one-command form, or garbage: no numbered commands
+        return []
+
+
+def _readable_commands(run_dir: str | Path) -> list[ControlCommand]:
+    try:
+        return read_control_commands(run_dir)
+    except ControlFileRefused:
+        return []
+
+
+def last_control_seq(run_dir: str | Path) -> int:
+    """The number of the latest command written for ``run_dir`` (0 before any)."""
+    commands = _readable_commands(run_dir)
+    return commands[-1].seq if commands else 0
+
+
+def write_control(run_dir: str | Path, command: str) -> ControlCommand:
+    """Ask the process training ``run_dir`` to stop, pause or resume: the command is numbered
+    after the latest and added to control.json (writers take turns under a lock of their own;
+    the file is replaced atomically, so the trainer never reads half of it). Whatever else
+    stood under that name (a pipe, a link, a huge file) is replaced."""
+    import fcntl
+
     from .specfile import atomic_write_text
 
     if command not in RUN_CONTROLS:
         raise ValueError(f"a run takes {', '.join(RUN_CONTROLS)}, not {command!r}")
-    atomic_write_text(Path(run_dir) / CONTROL_FILE, json.dumps(to_json(ControlRecord(command, time.time()))) + "\n")
-
-
-def read_control(run_dir: str | Path) -> ControlRecord | None:
+    path = Path(run_dir) / CONTROL_FILE
+    fd = os.open(Path(run_dir) / ".control.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
     try:
-        record = decode(json.loads((Path(run_dir) / CONTROL_FILE).read_text(encoding="utf-8")), ControlRecord, "")
-    except (OSError, ValueError, RecursionError):
-        return None
-    return record if record.command in RUN_CONTROLS else None
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        commands = _readable_commands(run_dir)
+        record = ControlCommand(commands[-1].seq + 1 if commands else 1, command, time.time())
+        with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+            if not stat.S_ISREG(path.lstat().st_mode):
+                path.unlink()
+        text = msgspec.json.encode(ControlFile([*commands[-(CONTROL_KEPT - 1):], record])).decode()
+        atomic_write_text(path, text + "\n")
+    finally:
+        os.close(fd)
+    return record
+
+
+def read_control(run_dir: str | Path) -> ControlCommand | None:
+    """The latest command asked of ``run_dir``, or None."""
+    commands = _readable_commands(run_dir)
+    return commands[-1] if commands and commands[-1].command in RUN_CONTROLS else None
 
 
 # --- events: the engine emits these to every listener, from its own thread. One line of
@@ -560,15 +659,3 @@ def read_test_accuracy(run_dir: str | Path) -> float | None:
     except (OSError, msgspec.DecodeError):
         return None
 
-
-def last_output_line(run_dir: str | Path, limit: int = 8192) -> str:
-    """The last line a detached run's process wrote (why it ended, when it ended early)."""
-    try:
-        with (Path(run_dir) / OUTPUT_LOG).open("rb") as log:
-            log.seek(0, 2)
-            log.seek(max(0, log.tell() - limit))
-            tail = log.read().decode("utf-8", errors="replace")
-    except OSError:
-        return ""
-    line = next((line.strip() for line in reversed(tail.splitlines()) if line.strip()), "")
-    return line.removeprefix("tui-cnn: ").removeprefix("training failed: ")

@@ -4,8 +4,8 @@ open any run's directory, followed as it grows while the run trains.
 Processes: a run trains in a process of its own session (``backend.launch``), never the
 app's child in any way that matters: an app killed, hung up or closed leaves it training. The
 monitor follows the run's directory, the one owner of a run's state and control: its
-``events.jsonl`` (read as it grows, a few times a second, one redraw per read), its
-``process.json`` (is it alive?), and ``control.json`` for stop, pause and resume. So the
+``events.jsonl`` (read as it grows, a few times a second, one redraw per read), its lock and
+``process.json`` (is it alive?: ``run_status``), and ``control.json`` for stop, pause and resume. So the
 monitor that started a run and one attached later (`tui-cnn attach`, `tui-cnn RUN_DIR`, `o`,
 the Runs screen) show it the same way, and two apps may watch and steer one run.
 """
@@ -26,11 +26,12 @@ from textual.widgets import Footer, Header, RichLog, TabbedContent, TabPane
 from ...domain.datasets import default_dataset
 from ...domain.format import local_time, printable, printable_lines
 from ...domain.spec import ModelSpec
-from ...domain.run_list import heartbeat, run_process_alive
+from ...domain.run_list import heartbeat, last_output_line, run_status
+from ...domain.run_lock import RunLocked
 from ...domain.notify import end_notice
 from ...domain.training import (EpochEnd, EventFollower, Evaluated, Failed, Finished, LogMessage, Paused, Resumed,
-                                RunFileError, RunStarted, Stopped, TrainConfig, TrainingEvent, last_output_line,
-                                validation_source, write_control)
+                                RunFileError, RunStarted, Stopped, TrainConfig, TrainingEvent, validation_source,
+                                write_control)
 from ..widgets.confirm import ConfirmScreen
 from ..widgets.monitor.device_panel import DevicePanel
 from ..widgets.monitor.epoch_table import EpochTable
@@ -186,6 +187,8 @@ class MonitorScreen(Screen):
             return
         try:
             self.post_message(RunLaunched(start_detached(spec, config)))
+        except RunLocked as exc:
+            self.post_message(LaunchFailed(str(exc)))
         except OSError as exc:
             self.post_message(LaunchFailed(f"cannot make the run directory {config.run_dir or 'under runs/'}: "
                                            f"{exc.strerror or exc}; choose another"))
@@ -277,28 +280,25 @@ class MonitorScreen(Screen):
             self._react(event)
 
     def _check_alive(self, now: float) -> None:
-        """A run whose process is gone without an end event: crashed (killed, out of memory,
-        the machine rebooted), or failed before it could write events (its output says why)."""
+        """A run whose trainer is gone without an end event: crashed (killed, out of memory,
+        the machine rebooted), or failed before it could write events (its output says why).
+        Told by the run directory alone (``run_status``: its lock and process.json), whoever
+        started it: a run continued elsewhere after it crashed is followed again."""
         if now - self._liveness_checked_at < LIVENESS_EVERY_S:
             return
         self._liveness_checked_at = now
         run_dir = self.state.run_dir
-        launched = self._launched if self._launched is not None and str(self._launched.run_dir) == run_dir else None
-        if launched is not None:
-            status = launched.exit_status
-            if status is None:
-                return
-        elif run_dir is None or run_process_alive(run_dir, now):
+        if run_dir is None or run_status(self.state, run_dir, now=now) != "crashed":
             return
-        else:
-            status = None
         self._fold(self._follower.read_new(), now)  # its last words, written as it went
         if not self.state.active:
             return
         said = last_output_line(run_dir)
-        if launched is not None and status >= 0 and not self.state.epochs:
-            self._fold([Failed(said or f"the training process ended (exit status {status}) before it started")])
+        if self.state.status == "starting":  # no RunStarted: it ended before it could start
+            self._fold([Failed(said or "the training process ended before the run started")])
             return
+        status = self._launched.exit_status if self._launched is not None and \
+            str(self._launched.run_dir) == run_dir else None  # how it ended, when this app started it
         how = f"killed by signal {-status}" if status is not None and status < 0 else "its process is gone"
         self.state.crashed(f"{how} with no end event; continue it from its last checkpoint: c on the Runs "
                            f"screen, or tui-cnn train --resume {run_dir}", heartbeat(run_dir) or now)

@@ -31,6 +31,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from ...domain.run_list import (LIVE, NotTraining, RunRow, RunWatch, continuation, continue_refused, deletion_refused,
                                 last_output_line, newest_first, row_order, run_row, steer_run)
 from ...domain.format import printable, printable_lines
+from ...domain.run_lock import RunLocked
 from ...domain.run_table import RunColumn, cut, fitting_columns, run_cells, run_name
 from ...domain.training import RunFileError
 from ..widgets.confirm import ConfirmScreen
@@ -42,16 +43,16 @@ PART_S = 0.25
 SCROLLBAR = 2  # the table's vertical scrollbar, kept out of the room the columns share
 MARK = "✓"
 #: The status's colour (the word itself says it too): a component class of RunTable.
-STATUS_STYLE = {"running": "running", "paused": "paused", "stopped": "stopped", "failed": "failed",
+STATUS_STYLE = {"starting": "running", "running": "running", "paused": "paused", "stopped": "stopped", "failed": "failed",
                 "crashed": "failed", "unreadable": "failed"}
 
 
 class RowsRead(Message):
     """Rows read again by the watching worker, and runs gone; ``loading``: more to come."""
 
-    def __init__(self, rows: list[RunRow], gone: list[str], loading: bool = False) -> None:
+    def __init__(self, rows: list[RunRow], gone: list[str], loading: bool = False, problem: str | None = None) -> None:
         super().__init__()
-        self.rows, self.gone, self.loading = rows, gone, loading
+        self.rows, self.gone, self.loading, self.problem = rows, gone, loading, problem
 
 
 class WorkDone(Message):
@@ -126,6 +127,7 @@ class RunsScreen(Screen):
         self._scan: Worker | None = None
         self._read_everything = False
         self._loading = True  # until the first look at the folder is whole
+        self._folder_problem: str | None = None  # why the runs folder cannot be read
 
     # --- layout ---
 
@@ -221,7 +223,7 @@ class RunsScreen(Screen):
             if time.monotonic() - sent > PART_S:  # a big folder: show what is read so far
                 self.post_message(RowsRead(rows, [], loading=True))
                 rows, sent = [], time.monotonic()
-        self.post_message(RowsRead(rows, changes.gone))
+        self.post_message(RowsRead(rows, changes.gone, problem=changes.problem))
 
     def _check_launched(self) -> None:
         """A run this screen continued whose process failed is said once, with its last line
@@ -261,6 +263,8 @@ class RunsScreen(Screen):
             table.sort("run", key=lambda cell: order[cell.path])
         self._keep_cursor(current)
         self._loading = message.loading and self._loading
+        if not message.loading:
+            self._folder_problem = message.problem
         self._show_summary()
         self._show_detail()
 
@@ -312,7 +316,9 @@ class RunsScreen(Screen):
 
     def _show_summary(self) -> None:
         folder = printable(self.runs_dir.rstrip("/") + "/")
-        if not self._rows:
+        if self._folder_problem:
+            text = self._folder_problem[0].upper() + self._folder_problem[1:] + "."
+        elif not self._rows:
             text = (f"Reading the runs in {folder}…" if self._loading else
                     f"No runs in {folder} yet: start one with r on the Train screen (key 3), "
                     "or tui-cnn train MODEL --detach.")
@@ -395,6 +401,9 @@ class RunsScreen(Screen):
         try:
             spec, config = continuation(path, epochs=epochs)
             launched = start_detached(spec, config)
+        except RunLocked as exc:
+            self.post_message(WorkDone(f"Cannot continue {name}: {exc}", "warning"))
+            return
         except RunFileError as exc:
             self.post_message(WorkDone(f"Cannot continue {name}: {exc}", "error"))
             return
