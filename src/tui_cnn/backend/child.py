@@ -71,6 +71,38 @@ def serve_detached(lock_fd: int | None) -> int:
     return 0
 
 
+def serve_request_file(path: str) -> int:
+    """A SLURM job's rank (srun torchrun on each node): the request from the run directory
+    (the nodes share it), this process one rank of the job's group (or the only one); rank 0
+    takes the run directory's lock and writes the run, and its plain lines go to the job's
+    output. A job never starts torchrun itself: SLURM placed the ranks already."""
+    from ..domain.run_report import Reporter
+    from .distributed import join_torchrun_group
+
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        with open(path, encoding="utf-8") as request:
+            spec, config = read_request(request)
+    except Exception as exc:  # noqa: BLE001 - one line in the job's output
+        print(f"tui-cnn: training failed: cannot read the request {path} ({type(exc).__name__}: {exc})",
+              file=sys.stderr)
+        return EXIT_FAILED
+    from .trainer import Trainer  # torch loads here
+
+    group = join_torchrun_group(config.device)
+    reporter = Reporter() if group is None or group.is_main else None
+    trainer = Trainer(spec, config, [reporter] if reporter else [], group=group)
+    trainer.run()
+    if reporter is not None:
+        from .notify import run_notify_command
+
+        run_notify_command(reporter.state)
+        if reporter.failure is not None:
+            print(f"tui-cnn: training failed: {reporter.failure}", file=sys.stderr, flush=True)
+    failed = reporter is not None and reporter.failure is not None
+    return finish_rank(trainer, group) or (EXIT_FAILED if failed else 0)  # SLURM then says FAILED too
+
+
 def serve_pipe(device: str) -> int:
     """Train the requested run, events to stdout, following control lines on stdin. Under
     torchrun, every rank does, and rank 0 alone talks (see backend.train_process)."""
@@ -161,7 +193,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="auto", help="pipe mode: where to train (ranks join their group first)")
     parser.add_argument("--detached", action="store_true", help="output to stdout (output.log), no event pipe")
     parser.add_argument("--lock-fd", type=int, default=None, help="the run directory's lock, handed down open")
+    parser.add_argument("--request", default=None, help="a SLURM job's rank: the request in this file (request.json)")
     options = parser.parse_args(argv)
+    if options.request:
+        return serve_request_file(options.request)
     return serve_detached(options.lock_fd) if options.detached else serve_pipe(options.device)
 
 

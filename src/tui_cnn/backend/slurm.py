@@ -15,11 +15,8 @@ from pathlib import Path
 import msgspec
 
 from ..domain.slurm import (JOB_FILE, REQUEST_FILE, SCRIPT_FILE, SlurmError, SlurmJobRecord, SlurmJobs, SlurmOptions,
-                            job_script, read_sacct, read_scontrol, read_squeue)
+                            job_script, read_jobs)
 from ..domain.specfile import atomic_writer
-
-QUERY_TIMEOUT_S = 10
-
 
 def available() -> bool:
     """Whether this machine can submit jobs (sbatch on the PATH)."""
@@ -56,39 +53,3 @@ def submit(run_dir: Path, options: SlurmOptions) -> str:
     with atomic_writer(run_dir / JOB_FILE) as out:
         out.write(msgspec.json.encode(SlurmJobs([*jobs.jobs, record])))
     return job_id
-
-
-def read_jobs(run_dir: str | Path) -> SlurmJobs:
-    """job.json; no jobs when there is none or it cannot be read."""
-    try:
-        return msgspec.json.decode((Path(run_dir) / JOB_FILE).read_bytes(), type=SlurmJobs)
-    except (OSError, msgspec.DecodeError, msgspec.ValidationError):
-        return SlurmJobs()
-
-
-def job_state(job_id: str) -> tuple[str, str] | None:
-    """(SLURM state, reason) of a job; None when SLURM no longer knows it (or cannot be asked)."""
-    for command, read in ((["squeue", "-h", "-j", job_id, "-o", "%T|%r"], read_squeue),
-                          (["scontrol", "show", "job", job_id], read_scontrol),
-                          (["sacct", "-n", "-X", "-P", "-j", job_id, "-o", "State"], read_sacct)):
-        try:
-            done = subprocess.run(command, capture_output=True, text=True, timeout=QUERY_TIMEOUT_S,
-                                  stdin=subprocess.DEVNULL)
-        except (OSError, subprocess.TimeoutExpired):
-            continue
-        if done.returncode == 0:
-            found = read(done.stdout)
-            if found is not None:
-                return found
-    return None
-
-
-def cancel(job_id: str) -> None:
-    """scancel the job; SlurmError when SLURM refuses."""
-    try:
-        done = subprocess.run(["scancel", job_id], capture_output=True, text=True, timeout=30,
-                              stdin=subprocess.DEVNULL)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise SlurmError(f"scancel could not run: {exc}") from None
-    if done.returncode != 0:
-        raise SlurmError(f"scancel refused: {done.stderr.strip() or done.returncode}")

@@ -58,18 +58,51 @@ def _control_command(command: str, doc: str) -> click.Command:
     @click.command(command, help=doc)
     @click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
     def control(run_dir: str) -> None:
-        from ..domain.run_list import NotTraining, steer_run
+        from ..domain.run_list import WAITING, NotTraining, run_row, steer_run
+        from ..domain.slurm import SlurmError, read_jobs
         from .common import fail
 
+        status = run_row(run_dir).status
         try:
-            steer_run(run_dir, command)
-        except NotTraining as exc:
+            steer_run(run_dir, command, status)
+        except (NotTraining, SlurmError) as exc:
             fail(str(exc))
         except OSError as exc:
             fail(f"cannot write to {run_dir}: {exc.strerror or exc}")
+        if status in WAITING:
+            say(f"cancelled {run_dir} (its SLURM job {read_jobs(run_dir).current.job_id}): it will not start")
+            return
         say(f"asked {run_dir} to {command} (its process looks 4 times a second)")
+        if command == "stop" and read_jobs(run_dir).current is not None:
+            _end_the_job_if_it_lingers(run_dir)
 
     return control
+
+
+#: How long a SLURM run may take to stop through its directory before its job is cancelled.
+STOP_GRACE_S = 60.0
+
+
+def _end_the_job_if_it_lingers(run_dir: str) -> None:
+    """A SLURM run asked to stop: its job ends by itself once the run has (checkpoint kept);
+    a job still there after STOP_GRACE_S (a rank stuck on a dead node) is cancelled."""
+    import time
+
+    from ..domain.run_list import ENDED, run_row
+    from ..domain.slurm import SlurmError, cancel_job, job_state, read_jobs
+
+    job = read_jobs(run_dir).current
+    deadline = time.monotonic() + STOP_GRACE_S
+    while time.monotonic() < deadline:
+        state = job_state(job.job_id)
+        if run_row(run_dir).status in ENDED and (state is None or state[0] not in ("RUNNING", "COMPLETING")):
+            return
+        time.sleep(1.0)
+    try:
+        cancel_job(job.job_id)
+        say(f"the run did not end within {STOP_GRACE_S:.0f} s: its SLURM job {job.job_id} is cancelled")
+    except SlurmError as exc:
+        say(f"could not cancel SLURM job {job.job_id}: {exc}", err=True)
 
 
 stop = _control_command("stop", "Stop a training run after its current batch (the checkpoint is kept).")

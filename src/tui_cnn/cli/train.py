@@ -4,6 +4,7 @@ the terminal (rich progress bars on a TTY; one plain line per epoch in a log fil
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import sys
@@ -64,6 +65,16 @@ def training_options(command: Callable) -> Callable:
 @click.option("--resume", "resume", type=click.Path(exists=True, file_okay=False),
               help="continue this run directory at the epoch after its last checkpoint")
 @click.option("--headless", is_flag=True, help="train in the terminal, without the app")
+@click.option("--slurm", is_flag=True, help="submit the run to a SLURM cluster (sbatch): RUN_DIR/job.sbatch runs "
+              "srun torchrun on --nodes nodes x --nproc-per-node ranks; the run directory must be on a filesystem "
+              "every node shares (not /tmp); follow it with tui-cnn runs / attach as any run")
+@click.option("--nodes", type=click.IntRange(1, 4096), default=1, show_default=True, help="--slurm: nodes")
+@click.option("--partition", metavar="P", help="--slurm: the partition (default: the cluster's)")
+@click.option("--time", "time_limit", metavar="HH:MM:SS", help="--slurm: the job's time limit")
+@click.option("--account", metavar="A", help="--slurm: the account to charge")
+@click.option("--sbatch-arg", "sbatch_args", metavar="ARG", multiple=True,
+              help="--slurm: one more #SBATCH line, as sbatch takes it (e.g. --sbatch-arg=--exclusive); repeatable")
+@click.option("--dry-run", is_flag=True, help="--slurm: print the job script and submit nothing")
 @click.option("--notify", "notify", metavar="CMD", help="run this shell command once the run ends (finished, "
               "stopped, failed), with TUI_CNN_STATUS, TUI_CNN_SUMMARY, TUI_CNN_RUN_DIR, TUI_CNN_TEST_ACCURACY ... in "
               "its environment (e.g. curl to ntfy or a Slack webhook); never blocks or fails the run; not saved "
@@ -71,8 +82,9 @@ def training_options(command: Callable) -> Callable:
 @click.option("--detach", is_flag=True, help="train in the background, in its own session: the run outlives this "
               "terminal (its output goes to RUN_DIR/output.log); see it with tui-cnn runs, steer it with "
               "tui-cnn stop|pause|resume RUN_DIR")
-def train(model: str | None, resume: str | None, headless: bool, detach: bool, notify: str | None,
-          **options: Any) -> None:
+def train(model: str | None, resume: str | None, headless: bool, detach: bool, notify: str | None, slurm: bool,
+          nodes: int, partition: str | None, time_limit: str | None, account: str | None,
+          sbatch_args: tuple[str, ...], dry_run: bool, **options: Any) -> None:
     """Train a spec file or preset (default SimpleCNN). Exit 0 when training finished, 1 when
     it failed, 2 for bad arguments, 130 when stopped with Ctrl+C (the checkpoint is kept)."""
     if notify is not None:  # to the training process through its environment, never into the run's files
@@ -84,8 +96,15 @@ def train(model: str | None, resume: str | None, headless: bool, detach: bool, n
     from ..domain.datasets import check_spec_matches
 
     given = {name: value for name, value in options.items() if value is not None}
-    opens_app = not headless and not detach and not under_torchrun()  # under torchrun: one rank, no app
+    opens_app = not headless and not detach and not slurm and not under_torchrun()  # under torchrun: one rank
     spec, config = _resumed(resume, model, given) if resume else _new_run(model, given, opens_app)
+    if slurm:
+        from ..domain.slurm import SlurmOptions
+
+        sys.exit(_submit(spec, config, SlurmOptions(nodes, config.nproc_per_node, partition, time_limit, account,
+                                                    sbatch_args), dry_run, resume is not None))
+    if dry_run or nodes != 1 or partition or time_limit or account or sbatch_args:
+        fail("--nodes, --partition, --time, --account, --sbatch-arg and --dry-run go with --slurm")
     problems = [*config.validate(), too_many_processes(config.nproc_per_node, config.device)]
     if any(problems):
         fail("; ".join(filter(None, problems)))
@@ -101,6 +120,52 @@ def train(model: str | None, resume: str | None, headless: bool, detach: bool, n
         TuiCnnApp(spec, start_mode="monitor", train_config=config).run_and_exit()
         return
     sys.exit(_train_headless(spec, config))
+
+
+def _submit(spec, config: TrainConfig, options, dry_run: bool, resumed: bool) -> int:
+    """Write the run's SLURM job into its directory and submit it (or print it, --dry-run)."""
+    from pathlib import Path
+
+    from ..backend import slurm
+    from ..backend.launch import request_line
+    from ..domain.datasets import check_spec_matches
+    from ..domain.slurm import SlurmError, job_script
+    from ..domain.training import new_run_dir
+
+    ranks = options.nodes * options.nproc_per_node
+    problems = [*config.validate()]
+    if config.batch_size % ranks:
+        problems.append(f"the batch size ({config.batch_size}) is the global batch and must divide evenly among the "
+                        f"{ranks} ranks of the job ({options.nodes} nodes x {options.nproc_per_node})")
+    mismatch = check_spec_matches(spec, config.dataset, config.data_dir)
+    problems += [mismatch] if mismatch else []
+    cuda = config.device == "cuda"
+    if dry_run:
+        problems += options.problems(config.run_dir or "runs/new")
+        if problems:
+            fail("; ".join(problems))
+        click.echo(job_script(Path(config.run_dir or f"runs/<date>-<time>-{spec.name}"), sys.executable, options,
+                              cuda, spec.name))
+        return EXIT_OK
+    if problems:
+        fail("; ".join(problems))
+    if not slurm.available():
+        fail("--slurm submits with sbatch, which is not on this machine's PATH (run it on the cluster's login node)")
+    try:
+        run_dir = Path(config.run_dir) if config.run_dir else new_run_dir(spec.name)
+        from dataclasses import replace
+
+        config = replace(config, run_dir=str(run_dir))  # a resumed run's config already names it in resume
+        slurm.write_job(run_dir, json.loads(request_line(spec, config)), options, cuda, spec.name)
+        job_id = slurm.submit(run_dir, options)
+    except SlurmError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot write the job into {config.run_dir or 'runs/'}: {exc.strerror or exc}")
+    say(f"submitted {spec.name} to SLURM as job {job_id}: {run_dir} ({options.nodes} node(s) x "
+        f"{options.nproc_per_node} rank(s))\n  watch: tui-cnn attach {run_dir}   list: tui-cnn runs   "
+        f"stop or cancel: tui-cnn stop {run_dir}   script: {run_dir}/job.sbatch")
+    return EXIT_OK
 
 
 def _new_run(model: str | None, given: dict[str, Any], opens_app: bool):

@@ -19,6 +19,7 @@ from .specfile import SpecError, spec_from_dict
 
 from .run_lock import LOCK_FILE, is_that_process, lock_held, read_lock_record
 from .run_state import RunState
+from .slurm import JOB_FILE, cancel_pending, slurm_status
 from .settings import SettingError, parse_setting
 from .training import (LAST_CHECKPOINT, OUTPUT_LOG, SETTINGS, BatchProgress, TrainConfig, Evaluated, ProcessRecord, RunFileError,
                        read_events, read_process, read_run_config, read_test_accuracy, write_control)
@@ -26,7 +27,8 @@ from .training import (LAST_CHECKPOINT, OUTPUT_LOG, SETTINGS, BatchProgress, Tra
 #: Statuses of a run read from disk. starting: a process holds the run (its lock) and has not
 #: started training yet; crashed: its process is gone and it wrote no end event (it can be
 #: continued from its last checkpoint with --resume).
-STATUSES = ("starting", "running", "paused", "finished", "stopped", "failed", "crashed", "unreadable")
+STATUSES = ("queued", "starting", "running", "paused", "finished", "stopped", "failed", "crashed", "cancelled",
+            "unreadable")
 #: A run on another machine (a shared disk) counts as live while it wrote within this long:
 #: BatchProgress lines come every few seconds while it trains.
 HEARTBEAT_S = 120.0
@@ -34,7 +36,9 @@ HEARTBEAT_S = 120.0
 LIVE = ("starting", "running", "paused")
 #: These continue from their last checkpoint, to more epochs.
 CONTINUABLE = ("stopped", "crashed", "finished")
-ENDED = ("finished", "stopped", "failed", "crashed")
+ENDED = ("finished", "stopped", "failed", "crashed", "cancelled")
+#: Waiting for their turn (a SLURM job pending): stop cancels them, they never start.
+WAITING = ("queued",)
 
 
 class RunRow(msgspec.Struct):
@@ -134,6 +138,11 @@ def run_row(run_dir: str | Path, now: float | None = None, trainer: Trainer | No
     try:
         config = read_run_config(run_dir)
     except RunFileError as exc:
+        submitted = None if os.path.lexists(os.path.join(run_dir, "config.json")) else \
+            slurm_status(run_dir, started=False, ended=False)
+        if submitted is not None:  # a SLURM job that has not started the run yet
+            status, said, job = submitted
+            return RunRow(path=path, status=status, problem=said, started_at=job.submitted_at)
         if os.path.lexists(os.path.join(run_dir, "config.json")) or not os.path.lexists(os.path.join(run_dir, LOCK_FILE)):
             return RunRow(path=path, status="unreadable", problem=str(exc))
         if trainer.state == "gone":  # taken, never written: its process ended before the run started
@@ -148,6 +157,13 @@ def run_row(run_dir: str | Path, now: float | None = None, trainer: Trainer | No
     if state.status == "idle":  # no RunStarted (yet): what config.json says
         state = RunState.from_run_dir(run_dir)
     status = run_status(state, run_dir, trainer, now)
+    problem = None
+    if status != "running":  # a SLURM job may say more: pending (queued), or ended by SLURM (failed)
+        ended_at = state.started_at + (state.finished_after_s or 0.0) if state.started_at is not None else None
+        submitted = slurm_status(run_dir, started=state.started_at is not None, ended=status in ENDED,
+                                 since=ended_at if status in ENDED else None)
+        if submitted is not None:
+            status, problem = submitted[0], submitted[1]
     best = [m.val_acc for m in state.epochs if math.isfinite(m.val_acc)]
     started = process.started_at if process is not None else _created(run_dir)
     return RunRow(
@@ -156,7 +172,7 @@ def run_row(run_dir: str | Path, now: float | None = None, trainer: Trainer | No
         test_acc=read_test_accuracy(run_dir),
         images_per_s=state.epochs[-1].images_per_s if state.epochs else None,
         device=state.device_name or state.device, started_at=started,
-        duration_s=sum(m.epoch_time_s for m in state.epochs) if state.epochs else None)
+        duration_s=sum(m.epoch_time_s for m in state.epochs) if state.epochs else None, problem=problem)
 
 
 def _lock_taken(run_dir: str | Path) -> float | None:
@@ -174,6 +190,9 @@ def steer_run(run_dir: str | Path, command: str, status: str | None = None, name
     ``status``: the run's as just read (else it is read now). NotTraining when no process
     trains it; OSError when control.json cannot be written."""
     status = run_row(run_dir).status if status is None else status
+    if status in WAITING and command == "stop":  # a SLURM job still pending: it never starts
+        cancel_pending(run_dir)
+        return
     if status not in LIVE:  # a starting run hears it once it trains
         hint = f" (continue it with tui-cnn train --resume {run_dir})" if status in CONTINUABLE else ""
         raise NotTraining(f"{name or run_dir} is {status}, not training: nothing to {command}{hint}")
@@ -258,9 +277,9 @@ def row_order(row: RunRow) -> tuple[float, str]:
 # --- watching a runs folder: stats, not reads ---
 
 #: The files a run's row is read from: while none changed size or mtime, the row has not.
-ROW_FILES = ("config.json", "events.jsonl", "metrics.jsonl", "eval.json", "process.json", LOCK_FILE)
+ROW_FILES = ("config.json", "events.jsonl", "metrics.jsonl", "eval.json", "process.json", LOCK_FILE, JOB_FILE)
 #: What makes a folder a run's: its config.json, or the lock of a process starting one.
-RUN_MARKERS = ("config.json", LOCK_FILE)
+RUN_MARKERS = ("config.json", LOCK_FILE, JOB_FILE)
 Stamp = tuple[tuple[int, int] | None, ...]
 
 

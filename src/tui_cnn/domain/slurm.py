@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +31,8 @@ RUNNING = ("RUNNING", "COMPLETING", "STAGE_OUT", "SIGNALING")
 #: States SLURM ends a job in; a run that wrote no end event by then failed with this state.
 ENDED = ("COMPLETED", "CANCELLED", "FAILED", "TIMEOUT", "NODE_FAIL", "PREEMPTED", "OUT_OF_MEMORY",
          "BOOT_FAIL", "DEADLINE", "REVOKED")
+#: squeue and scontrol answer at once on a healthy cluster; a hung controller must not hang a listing.
+QUERY_TIMEOUT_S = 10
 _TIME = re.compile(r"^(\d+-)?\d{1,2}(:\d{2}){0,2}$")
 
 
@@ -71,6 +74,7 @@ class SlurmJobRecord(msgspec.Struct, frozen=True):
     nodes: int = 1
     nproc_per_node: int = 1
     partition: str | None = None
+    cancelled: bool = False  # by tui-cnn stop while pending: said even after SLURM forgets the job
 
 
 class SlurmJobs(msgspec.Struct, frozen=True):
@@ -171,3 +175,76 @@ def job_status(state: str, reason: str, run_has_started: bool, run_has_ended: bo
             return "failed", "the SLURM job completed without the run writing its end"
         return "failed", f"SLURM ended the job: {state}" + (f" ({reason})" if reason and reason != "None" else "")
     return "", None
+
+
+# --- asking SLURM (its commands, no torch: `tui-cnn runs` and the Runs screen ask it) ---
+
+
+def read_jobs(run_dir: str | Path) -> SlurmJobs:
+    """job.json; no jobs when there is none or it cannot be read."""
+    try:
+        return msgspec.json.decode((Path(run_dir) / JOB_FILE).read_bytes(), type=SlurmJobs)
+    except (OSError, msgspec.DecodeError, msgspec.ValidationError):
+        return SlurmJobs()
+
+
+def job_state(job_id: str) -> tuple[str, str] | None:
+    """(SLURM state, reason) of a job; None when SLURM no longer knows it (or cannot be asked)."""
+    for command, read in ((["squeue", "-h", "-j", job_id, "-o", "%T|%r"], read_squeue),
+                          (["scontrol", "show", "job", job_id], read_scontrol),
+                          (["sacct", "-n", "-X", "-P", "-j", job_id, "-o", "State"], read_sacct)):
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=QUERY_TIMEOUT_S,
+                                  stdin=subprocess.DEVNULL)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if done.returncode == 0:
+            found = read(done.stdout)
+            if found is not None:
+                return found
+    return None
+
+
+def cancel_job(job_id: str) -> None:
+    """scancel the job; SlurmError when SLURM refuses or cannot be asked."""
+    try:
+        done = subprocess.run(["scancel", job_id], capture_output=True, text=True, timeout=30,
+                              stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise SlurmError(f"scancel could not run: {exc}") from None
+    if done.returncode != 0:
+        raise SlurmError(f"scancel refused: {done.stderr.strip() or done.returncode}")
+
+
+def slurm_status(run_dir: str | Path, started: bool, ended: bool, since: float | None = None
+                 ) -> tuple[str, str | None, SlurmJobRecord] | None:
+    """What the run's current SLURM job says of it, where its own files cannot: (status, what
+    to say, the job); None for a run that was never submitted, or whose job SLURM no longer
+    knows or leaves to the run's events. ``since``: when the run's events last ended it (a
+    job submitted after that continues it, and is asked about even though the run ended)."""
+    job = read_jobs(run_dir).current
+    if job is None or (ended and (since is None or job.submitted_at <= since)):
+        return None
+    if job.cancelled and not started:
+        return "cancelled", "cancelled before it started", job
+    found = job_state(job.job_id)
+    if found is None:
+        return None
+    status, said = job_status(found[0], found[1], started, ended and job.submitted_at <= (since or 0))
+    return (status, said, job) if status else None
+
+
+def cancel_pending(run_dir: str | Path) -> SlurmJobRecord:
+    """Cancel the run's pending job (tui-cnn stop on a queued run) and record it in job.json,
+    so the run says cancelled after SLURM has forgotten the job. SlurmError says why not."""
+    from .specfile import atomic_writer
+
+    jobs = read_jobs(run_dir)
+    job = jobs.current
+    if job is None:
+        raise SlurmError(f"{run_dir} has no SLURM job to cancel")
+    cancel_job(job.job_id)
+    cancelled = msgspec.structs.replace(job, cancelled=True)
+    with atomic_writer(Path(run_dir) / JOB_FILE) as out:
+        out.write(msgspec.json.encode(SlurmJobs([*jobs.jobs[:-1], cancelled])))
+    return cancelled

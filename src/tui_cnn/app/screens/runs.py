@@ -28,10 +28,11 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from ...domain.run_list import (LIVE, NotTraining, RunRow, RunWatch, continuation, continue_refused, deletion_refused,
+from ...domain.run_list import (LIVE, WAITING, NotTraining, RunRow, RunWatch, continuation, continue_refused, deletion_refused,
                                 last_output_line, newest_first, row_order, run_row, steer_run)
 from ...domain.format import printable, printable_lines
 from ...domain.run_lock import RunLocked
+from ...domain.slurm import SlurmError
 from ...domain.run_table import RunColumn, cut, fitting_columns, run_cells, run_name
 from ...domain.training import RunFileError
 from ..widgets.confirm import ConfirmScreen
@@ -43,8 +44,9 @@ PART_S = 0.25
 SCROLLBAR = 2  # the table's vertical scrollbar, kept out of the room the columns share
 MARK = "✓"
 #: The status's colour (the word itself says it too): a component class of RunTable.
-STATUS_STYLE = {"starting": "running", "running": "running", "paused": "paused", "stopped": "stopped", "failed": "failed",
-                "crashed": "failed", "unreadable": "failed"}
+STATUS_STYLE = {"queued": "paused", "starting": "running", "running": "running", "paused": "paused",
+                "stopped": "stopped", "cancelled": "stopped", "failed": "failed", "crashed": "failed",
+                "unreadable": "failed"}
 
 
 class RowsRead(Message):
@@ -206,7 +208,8 @@ class RunsScreen(Screen):
         self._check_launched()
         if self._watch is None or not self.is_current or (self._scan is not None and not self._scan.is_finished):
             return
-        live = frozenset(path for path, row in self._rows.items() if row.status in LIVE)
+        # live runs and queued ones (a pending SLURM job starts without touching the run's files)
+        live = frozenset(path for path, row in self._rows.items() if row.status in LIVE or row.status in WAITING)
         everything, self._read_everything = self._read_everything, False
         self._scan = self._look(live, everything)
 
@@ -365,6 +368,13 @@ class RunsScreen(Screen):
         except NotTraining as exc:
             self._say(str(exc), severity="warning")
             return
+        except SlurmError as exc:
+            self._say(f"Cannot cancel {name}: {exc}", severity="error")
+            return
+        if row.status in WAITING:
+            self._say(f"Cancelled {name}: its SLURM job will not start.")
+            self._poll(everything=True)
+            return
         except OSError as exc:
             self._say(f"Cannot write to {name}: {exc.strerror or exc}", severity="error")
             return
@@ -445,7 +455,7 @@ class RunsScreen(Screen):
             return busy
         # Read now, not the row shown: another process may have started it since.
         status = _read_row(path).status
-        if status in LIVE:
+        if status in LIVE or status in WAITING:
             return f"{run_name(path)} is {status}: stop it (x) before deleting it."
         return deletion_refused(path, self.runs_dir)
 
