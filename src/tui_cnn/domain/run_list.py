@@ -160,8 +160,9 @@ def run_row(run_dir: str | Path, now: float | None = None, trainer: Trainer | No
     problem = None
     if status != "running":  # a SLURM job may say more: pending (queued), or ended by SLURM (failed)
         ended_at = state.started_at + (state.finished_after_s or 0.0) if state.started_at is not None else None
-        submitted = slurm_status(run_dir, started=state.started_at is not None, ended=status in ENDED,
-                                 since=ended_at if status in ENDED else None)
+        settled = status in ENDED and status != "crashed"  # crashed: SLURM may know why (scancel, time limit)
+        submitted = slurm_status(run_dir, started=state.started_at is not None, ended=settled,
+                                 since=ended_at if settled else None)
         if submitted is not None:
             status, problem = submitted[0], submitted[1]
     best = [m.val_acc for m in state.epochs if math.isfinite(m.val_acc)]
