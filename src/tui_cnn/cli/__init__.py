@@ -16,7 +16,7 @@ from .export import export
 from .serve import serve
 from .inspect import inspect
 from .lr_find import lr_find
-from .runs import attach, pause, resume, runs, stop
+from .runs import attach, pause, queue, resume, runs, stop
 from .shapes import presets, shapes
 from .track import track
 from .train import train
@@ -71,5 +71,5 @@ def open_app(target: str | None) -> None:
 
 
 for command in (shapes, presets, train, export, track, serve, inspect, runs, attach, compare, stop, pause, resume,
-                lr_find):
+                lr_find, queue):
     main.add_command(command)

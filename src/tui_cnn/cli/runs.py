@@ -70,7 +70,9 @@ def _control_command(command: str, doc: str) -> click.Command:
         except OSError as exc:
             fail(f"cannot write to {run_dir}: {exc.strerror or exc}")
         if status in WAITING:
-            say(f"cancelled {run_dir} (its SLURM job {read_jobs(run_dir).current.job_id}): it will not start")
+            job = read_jobs(run_dir).current
+            how = f"its SLURM job {job.job_id}" if job is not None and job.cancelled else "taken out of the queue"
+            say(f"cancelled {run_dir} ({how}): it will not start")
             return
         say(f"asked {run_dir} to {command} (its process looks 4 times a second)")
         if command == "stop" and read_jobs(run_dir).current is not None:
@@ -136,3 +138,23 @@ def attach(run_dir: str | None, runs_dir: str) -> None:
     from ..app.app import TuiCnnApp
 
     TuiCnnApp(spec, start_mode="monitor", run_dir=run_dir).run_and_exit()
+
+
+@click.group("queue")
+def queue() -> None:
+    """The box's run queue (runs added with tui-cnn train --queue)."""
+
+
+@queue.command("run")
+@click.option("--runs-dir", default=None, type=click.Path(file_okay=False), help="the runs folder (default: ./runs)")
+def queue_run(runs_dir: str | None) -> None:
+    """Start the queue's runner if runs wait and none runs (after a reboot, say)."""
+    from ..backend.queue_runner import ensure_runner
+    from ..domain.run_queue import waiting_runs
+    from ..domain.training import RUNS_DIR
+
+    base = runs_dir or str(RUNS_DIR)
+    waiting = len(waiting_runs(base))
+    started = ensure_runner(base)
+    say(f"{waiting} run(s) waiting in {base}/; " + ("the runner is started" if started else
+        "a runner already works through them" if waiting else "nothing to run"))

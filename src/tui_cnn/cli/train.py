@@ -65,6 +65,9 @@ def training_options(command: Callable) -> Callable:
 @click.option("--resume", "resume", type=click.Path(exists=True, file_okay=False),
               help="continue this run directory at the epoch after its last checkpoint")
 @click.option("--headless", is_flag=True, help="train in the terminal, without the app")
+@click.option("--queue", "queued", is_flag=True, help="add the run to this box's queue and return at once: queued "
+              "runs start one at a time, first in first out, each when the one before ends (a runner in the "
+              "background starts them); see them with tui-cnn runs, cancel one with tui-cnn stop RUN_DIR")
 @click.option("--slurm", is_flag=True, help="submit the run to a SLURM cluster (sbatch): RUN_DIR/job.sbatch runs "
               "srun torchrun on --nodes nodes x --nproc-per-node ranks; the run directory must be on a filesystem "
               "every node shares (not /tmp); follow it with tui-cnn runs / attach as any run")
@@ -82,7 +85,8 @@ def training_options(command: Callable) -> Callable:
 @click.option("--detach", is_flag=True, help="train in the background, in its own session: the run outlives this "
               "terminal (its output goes to RUN_DIR/output.log); see it with tui-cnn runs, steer it with "
               "tui-cnn stop|pause|resume RUN_DIR")
-def train(model: str | None, resume: str | None, headless: bool, detach: bool, notify: str | None, slurm: bool,
+def train(model: str | None, resume: str | None, headless: bool, detach: bool, notify: str | None, queued: bool,
+          slurm: bool,
           nodes: int, partition: str | None, time_limit: str | None, account: str | None,
           sbatch_args: tuple[str, ...], dry_run: bool, **options: Any) -> None:
     """Train a spec file or preset (default SimpleCNN). Exit 0 when training finished, 1 when
@@ -96,7 +100,7 @@ def train(model: str | None, resume: str | None, headless: bool, detach: bool, n
     from ..domain.datasets import check_spec_matches
 
     given = {name: value for name, value in options.items() if value is not None}
-    opens_app = not headless and not detach and not slurm and not under_torchrun()  # under torchrun: one rank
+    opens_app = not headless and not detach and not slurm and not queued and not under_torchrun()
     spec, config = _resumed(resume, model, given) if resume else _new_run(model, given, opens_app)
     if slurm:
         from ..domain.slurm import SlurmOptions
@@ -111,6 +115,8 @@ def train(model: str | None, resume: str | None, headless: bool, detach: bool, n
     mismatch = check_spec_matches(spec, config.dataset, config.data_dir)
     if mismatch:
         fail(mismatch)
+    if queued:
+        sys.exit(_enqueue(spec, config))
     if detach:
         sys.exit(_start_detached(spec, config))
     if opens_app:
@@ -120,6 +126,33 @@ def train(model: str | None, resume: str | None, headless: bool, detach: bool, n
         TuiCnnApp(spec, start_mode="monitor", train_config=config).run_and_exit()
         return
     sys.exit(_train_headless(spec, config))
+
+
+def _enqueue(spec, config: TrainConfig) -> int:
+    """Add the run to the queue of its runs folder, and make sure a runner works through it."""
+    from dataclasses import replace
+    from pathlib import Path
+
+    from ..backend.launch import request_line
+    from ..backend.queue_runner import ensure_runner
+    from ..domain.run_queue import enqueue
+    from ..domain.training import new_run_dir
+
+    try:
+        if config.run_dir:
+            run_dir = Path(config.run_dir)
+            run_dir.mkdir(parents=True, exist_ok=True)
+            if any(run_dir.iterdir()) and not config.resume:
+                fail(f"{run_dir} is not empty: queue a run into a new folder (or leave out --run-dir)")
+        else:
+            run_dir = new_run_dir(spec.name)
+        place = enqueue(run_dir, request_line(spec, replace(config, run_dir=str(run_dir))))
+        ensure_runner(run_dir.parent)
+    except OSError as exc:
+        fail(f"cannot queue the run in {config.run_dir or 'runs/'}: {exc.strerror or exc}")
+    say(f"queued {spec.name} in {run_dir}: position {place} in {run_dir.parent}/'s queue (runs start one at a time)\n"
+        f"  list: tui-cnn runs   cancel: tui-cnn stop {run_dir}   watch it once it starts: tui-cnn attach {run_dir}")
+    return EXIT_OK
 
 
 def _submit(spec, config: TrainConfig, options, dry_run: bool, resumed: bool) -> int:

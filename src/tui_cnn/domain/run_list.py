@@ -19,7 +19,9 @@ from .specfile import SpecError, spec_from_dict
 
 from .run_lock import LOCK_FILE, is_that_process, lock_held, read_lock_record
 from .run_state import RunState
-from .slurm import JOB_FILE, cancel_pending, slurm_status
+from .run_queue import QUEUE_FILE, position, read_queued
+from .run_queue import cancel as cancel_queued
+from .slurm import JOB_FILE, REQUEST_FILE, cancel_pending, slurm_status
 from .settings import SettingError, parse_setting
 from .training import (LAST_CHECKPOINT, OUTPUT_LOG, SETTINGS, BatchProgress, TrainConfig, Evaluated, ProcessRecord, RunFileError,
                        read_events, read_process, read_run_config, read_test_accuracy, write_control)
@@ -37,7 +39,9 @@ LIVE = ("starting", "running", "paused")
 #: These continue from their last checkpoint, to more epochs.
 CONTINUABLE = ("stopped", "crashed", "finished")
 ENDED = ("finished", "stopped", "failed", "crashed", "cancelled")
-#: Waiting for their turn (a SLURM job pending): stop cancels them, they never start.
+#: A run the queue's runner took must be held by its process within this long.
+QUEUE_START_S = 30.0
+#: Waiting for their turn (in the box's queue, or a SLURM job pending): stop cancels them.
 WAITING = ("queued",)
 
 
@@ -56,7 +60,8 @@ class RunRow(msgspec.Struct):
     device: str = ""
     started_at: float | None = None  # time.time()
     duration_s: float | None = None
-    problem: str | None = None  # why it is unreadable
+    problem: str | None = None  # why it is unreadable (or why it waits, failed, was cancelled)
+    position: int | None = None  # queued in the box's queue: 1 starts next
 
 
 class Trainer(msgspec.Struct, frozen=True):
@@ -138,6 +143,9 @@ def run_row(run_dir: str | Path, now: float | None = None, trainer: Trainer | No
     try:
         config = read_run_config(run_dir)
     except RunFileError as exc:
+        waiting = None if os.path.lexists(os.path.join(run_dir, "config.json")) else queued_row(run_dir)
+        if waiting is not None:  # in the box's queue: waiting, or cancelled before it started
+            return waiting
         submitted = None if os.path.lexists(os.path.join(run_dir, "config.json")) else \
             slurm_status(run_dir, started=False, ended=False)
         if submitted is not None:  # a SLURM job that has not started the run yet
@@ -176,6 +184,44 @@ def run_row(run_dir: str | Path, now: float | None = None, trainer: Trainer | No
         duration_s=sum(m.epoch_time_s for m in state.epochs) if state.epochs else None, problem=problem)
 
 
+def queued_row(run_dir: str | Path) -> RunRow | None:
+    """The row of a run in the box's queue that has not started: queued (with its position)
+    or cancelled; None for any other run."""
+    record = read_queued(run_dir)
+    if record is None:
+        return None
+    if record.started_at is not None:  # taken by the runner, its process not yet holding the run
+        if time.time() - record.started_at < QUEUE_START_S:
+            return RunRow(path=str(run_dir), status="starting", started_at=record.started_at)
+        said = last_output_line(run_dir)
+        return RunRow(path=str(run_dir), status="failed", started_at=record.started_at,
+                      problem="the queue could not start it" + (f": {said}" if said else ""))
+    if record.cancelled_at is not None:
+        return RunRow(path=str(run_dir), status="cancelled", problem="cancelled while it waited in the queue",
+                      started_at=record.queued_at)
+    place = position(run_dir)
+    model, dataset, epochs = _requested(run_dir)
+    return RunRow(path=str(run_dir), status="queued", problem=f"position {place} in the queue",
+                  started_at=record.queued_at, position=place, model=model, dataset=dataset, epochs=epochs)
+
+
+class _Request(msgspec.Struct):
+    spec: dict = {}
+    config: dict = {}
+
+
+def _requested(run_dir: str | Path) -> tuple[str, str, int]:
+    """(model, dataset, epochs) a waiting run was queued with ("", "", 0) when unreadable."""
+    try:
+        request = msgspec.json.decode((Path(run_dir) / REQUEST_FILE).read_bytes(), type=_Request)
+        model = request.spec.get("model", {}).get("name", "")
+        epochs = request.config.get("epochs", 0)
+        return (model if isinstance(model, str) else "", str(request.config.get("dataset", "")),
+                epochs if isinstance(epochs, int) else 0)
+    except (OSError, msgspec.DecodeError, msgspec.ValidationError, AttributeError):
+        return "", "", 0
+
+
 def _lock_taken(run_dir: str | Path) -> float | None:
     record = read_lock_record(run_dir)
     return record.taken_at if record is not None else None
@@ -191,8 +237,12 @@ def steer_run(run_dir: str | Path, command: str, status: str | None = None, name
     ``status``: the run's as just read (else it is read now). NotTraining when no process
     trains it; OSError when control.json cannot be written."""
     status = run_row(run_dir).status if status is None else status
-    if status in WAITING and command == "stop":  # a SLURM job still pending: it never starts
-        cancel_pending(run_dir)
+    if status in WAITING and command == "stop":  # queued here, or a SLURM job still pending: it never starts
+        record = read_queued(run_dir)
+        if record is not None and record.waiting:
+            cancel_queued(run_dir)
+        else:
+            cancel_pending(run_dir)
         return
     if status not in LIVE:  # a starting run hears it once it trains
         hint = f" (continue it with tui-cnn train --resume {run_dir})" if status in CONTINUABLE else ""
@@ -278,9 +328,9 @@ def row_order(row: RunRow) -> tuple[float, str]:
 # --- watching a runs folder: stats, not reads ---
 
 #: The files a run's row is read from: while none changed size or mtime, the row has not.
-ROW_FILES = ("config.json", "events.jsonl", "metrics.jsonl", "eval.json", "process.json", LOCK_FILE, JOB_FILE)
+ROW_FILES = ("config.json", "events.jsonl", "metrics.jsonl", "eval.json", "process.json", LOCK_FILE, JOB_FILE, QUEUE_FILE)
 #: What makes a folder a run's: its config.json, or the lock of a process starting one.
-RUN_MARKERS = ("config.json", LOCK_FILE, JOB_FILE)
+RUN_MARKERS = ("config.json", LOCK_FILE, JOB_FILE, QUEUE_FILE)
 Stamp = tuple[tuple[int, int] | None, ...]
 
 

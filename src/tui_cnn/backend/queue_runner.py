@@ -1,0 +1,91 @@
+"""``python -P -m tui_cnn.backend.queue_runner RUNS_DIR``: the queue's runner. It starts the
+runs waiting in RUNS_DIR one at a time, first in first out, each as `train --detach` starts
+a run (its own session, its lock, output.log), waits for it to end however it ends, and
+exits when no run waits. One runner per runs folder (RUNS/.queue-runner.lock); it runs in a
+session of its own, so it outlives the terminal that queued the runs, and `ensure_runner`
+(called by `train --queue`, `tui-cnn queue run` and the app's start) brings it back after a
+reboot. No torch here: each run's own process loads it."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from ..domain.run_queue import RUNNER_LOCK, RUNNER_LOG, runner_running, take_next, waiting_runs
+from ..domain.slurm import REQUEST_FILE
+from ..domain.specfile import spec_from_dict
+from ..domain.training import TrainConfig
+from .launch import child_environment, start_detached
+
+
+def ensure_runner(base: str | Path) -> bool:
+    """Start the runner of ``base`` when runs wait and none runs; whether one was started."""
+    if not waiting_runs(base) or runner_running(base):
+        return False
+    with open(Path(base) / RUNNER_LOG, "ab") as log:
+        subprocess.Popen([sys.executable, "-P", "-m", "tui_cnn.backend.queue_runner", str(base)],
+                         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                         close_fds=True, env=child_environment())
+    return True
+
+
+def _hold_runner_lock(base: Path) -> int | None:
+    """The runner lock, or None when another runner has it (a few tries: a probe by
+    ``runner_running`` holds it for an instant)."""
+    fd = os.open(base / RUNNER_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    for _ in range(5):
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except OSError:
+            time.sleep(0.1)
+    os.close(fd)
+    return None
+
+
+def run_queue(base: Path, log=print) -> int:
+    """Start the waiting runs one at a time until none waits; the number started."""
+    started = 0
+    while (run_dir := take_next(base)) is not None:
+        try:
+            request = json.loads((run_dir / REQUEST_FILE).read_text())
+            spec, config = spec_from_dict(request["spec"]), TrainConfig.from_json(request["config"])
+            launched = start_detached(spec, config)
+        except Exception as exc:  # noqa: BLE001 - one run that cannot start must not stop the queue
+            log(f"{run_dir}: could not start: {type(exc).__name__}: {exc}")
+            (run_dir / "output.log").write_text(f"tui-cnn: training failed: the queue could not start it: {exc}\n")
+            continue
+        started += 1
+        log(f"{time.strftime('%Y-%m-%d %H:%M:%S')} started {run_dir} (pid {launched.process.pid})")
+        launched.process.wait()
+        log(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {run_dir} ended (exit status {launched.exit_status})")
+    return started
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("usage: python -P -m tui_cnn.backend.queue_runner RUNS_DIR", file=sys.stderr)
+        return 2
+    base = Path(argv[0])
+    while True:
+        lock = _hold_runner_lock(base)
+        if lock is None:
+            return 0  # another runner has the queue
+        try:
+            run_queue(base, log=lambda line: print(line, flush=True))
+        finally:
+            os.close(lock)
+        # A run queued while this runner was letting go found it still holding the lock and
+        # started no other: look once more, now that it is free.
+        if not waiting_runs(base):
+            return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
