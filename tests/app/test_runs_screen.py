@@ -419,3 +419,32 @@ async def test_home_and_end_go_to_the_newest_and_the_oldest_run(runs):
         assert table_rows(app)[table.cursor_row][2] == "a-finished"
         await pilot.press("home")
         assert table_rows(app)[table.cursor_row][2] == "e-paused"
+
+
+async def test_queued_runs_move_in_the_queue_and_x_cancels_one(tmp_path):
+    from tui_cnn.domain.run_queue import enqueue, waiting_runs
+
+    base = tmp_path / "runs"
+    app = TuiCnnApp(start_mode="runs", runs_dir=str(base))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        base.mkdir(exist_ok=True)
+        request = '{"spec": {"model": {"name": "Net"}}, "config": {"epochs": 2}}'
+        for name in ("q1", "q2", "q3"):  # queued once the app has looked for work: no runner starts them here
+            (base / name).mkdir()
+            enqueue(base / name, request)
+        await pilot.press("r")
+        await opened(app, pilot, 3)
+        assert set(statuses(app).values()) == {"queued"}
+        cursor_to(app, "q3")
+        await pilot.press("shift+up")
+        await async_wait_until(lambda: [p.name for p, _ in waiting_runs(base)] == ["q1", "q3", "q2"], timeout=5,
+                               what="q3 moved up")
+        cursor_to(app, "q1")
+        await pilot.press("x")
+        await async_wait_until(lambda: statuses(app).get("q1") == "cancelled", timeout=10, what="q1 cancelled")
+        assert [p.name for p, _ in waiting_runs(base)] == ["q3", "q2"]
+        cursor_to(app, "q1")
+        await pilot.press("shift+down")  # a cancelled run is not in the queue: nothing moves
+        await pilot.pause()
+        assert [p.name for p, _ in waiting_runs(base)] == ["q3", "q2"]

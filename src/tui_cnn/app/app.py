@@ -161,10 +161,21 @@ class TuiCnnApp(App[None]):
 
     def on_mount(self) -> None:
         self.switch_mode(self.start_mode)
+        self.run_worker(self._resume_queue, thread=True, group="queue", exit_on_error=False)
         if self.compare_run_dirs:
             self.compare(self.compare_run_dirs)
         elif self.train_config is None and self.tracked is None:
             self._offer_recovery()
+
+    def _resume_queue(self) -> None:
+        """Runs still waiting in the runs folder's queue (the machine rebooted under them) get
+        their runner back. A thread: it looks at files, and must not delay the first frame."""
+        from ..backend.queue_runner import ensure_runner
+
+        try:
+            ensure_runner(self.runs_dir)
+        except OSError:  # an unreadable runs folder: the Runs screen says so
+            pass
 
     # --- crashes: the model is saved, the next start offers it back ---
 

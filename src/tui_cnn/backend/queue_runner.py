@@ -16,11 +16,30 @@ import sys
 import time
 from pathlib import Path
 
-from ..domain.run_queue import RUNNER_LOCK, RUNNER_LOG, runner_running, take_next, waiting_runs
+from dataclasses import replace
+
+from ..domain.run_queue import RUNNER_LOCK, RUNNER_LOG, QueueError, enqueue, runner_running, take_next, waiting_runs
 from ..domain.slurm import REQUEST_FILE
+from ..domain.spec import ModelSpec
 from ..domain.specfile import spec_from_dict
-from ..domain.training import TrainConfig
-from .launch import child_environment, start_detached
+from ..domain.training import RUNS_DIR, TrainConfig, new_run_dir
+from .launch import child_environment, request_line, start_detached
+
+
+def queue_run(spec: ModelSpec, config: TrainConfig, base: str | Path = RUNS_DIR) -> tuple[Path, int]:
+    """Add a run to the queue of its runs folder (``config.run_dir``'s parent, else ``base``)
+    and make sure a runner works through it: (its run directory, its position). QueueError
+    for a run directory already in use; OSError when it cannot be written."""
+    if config.run_dir:
+        run_dir = Path(config.run_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if any(run_dir.iterdir()):
+            raise QueueError(f"{run_dir} is not empty: queue a run into a new folder (or leave out --run-dir)")
+    else:
+        run_dir = new_run_dir(spec.name, base)
+    place = enqueue(run_dir, request_line(spec, replace(config, run_dir=str(run_dir))))
+    ensure_runner(run_dir.parent)
+    return run_dir, place
 
 
 def ensure_runner(base: str | Path) -> bool:

@@ -130,24 +130,13 @@ def train(model: str | None, resume: str | None, headless: bool, detach: bool, n
 
 def _enqueue(spec, config: TrainConfig) -> int:
     """Add the run to the queue of its runs folder, and make sure a runner works through it."""
-    from dataclasses import replace
-    from pathlib import Path
-
-    from ..backend.launch import request_line
-    from ..backend.queue_runner import ensure_runner
-    from ..domain.run_queue import enqueue
-    from ..domain.training import new_run_dir
+    from ..backend.queue_runner import queue_run
+    from ..domain.run_queue import QueueError
 
     try:
-        if config.run_dir:
-            run_dir = Path(config.run_dir)
-            run_dir.mkdir(parents=True, exist_ok=True)
-            if any(run_dir.iterdir()) and not config.resume:
-                fail(f"{run_dir} is not empty: queue a run into a new folder (or leave out --run-dir)")
-        else:
-            run_dir = new_run_dir(spec.name)
-        place = enqueue(run_dir, request_line(spec, replace(config, run_dir=str(run_dir))))
-        ensure_runner(run_dir.parent)
+        run_dir, place = queue_run(spec, config)
+    except QueueError as exc:
+        fail(str(exc))
     except OSError as exc:
         fail(f"cannot queue the run in {config.run_dir or 'runs/'}: {exc.strerror or exc}")
     say(f"queued {spec.name} in {run_dir}: position {place} in {run_dir.parent}/'s queue (runs start one at a time)\n"

@@ -79,6 +79,8 @@ class MonitorScreen(Screen):
     CSS_PATH = "monitor.tcss"
     BINDINGS = [
         Binding("r", "start_run", "Start"),
+        Binding("q", "queue_run", "Queue", show=False, tooltip="Add the run set up here to the box's queue: it "
+                "starts when the runs queued before it have ended"),
         Binding("x", "stop_run", "Stop"),
         Binding("p", "toggle_pause", "Pause/resume"),
         Binding("o", "open_run", "Open run"),
@@ -160,6 +162,26 @@ class MonitorScreen(Screen):
 
         self.app.push_screen(ConfirmScreen("It will probably not fit in memory", warning, confirm="Start anyway"),
                              decided)
+
+    def action_queue_run(self) -> None:
+        config, problems = self.query_one(RunSetupForm).read()
+        if config is None:
+            self.notify("; ".join(problems) or "The setup has errors", title="Cannot queue", severity="warning")
+            return
+        self._queue(self.app.spec, config)
+
+    @work(thread=True, group="queue", exit_on_error=False)
+    def _queue(self, spec: ModelSpec, config: TrainConfig) -> None:
+        from ...backend.queue_runner import queue_run
+        from ...domain.run_queue import QueueError
+
+        try:
+            run_dir, place = queue_run(spec, config, self.app.runs_dir)
+        except (QueueError, OSError) as exc:
+            self.app.call_from_thread(self.notify, str(exc), title="Cannot queue", severity="error")
+            return
+        self.app.call_from_thread(self.notify, f"{spec.name} is number {place} in the queue of {run_dir.parent}/ "
+                                  f"({run_dir.name}); the Runs screen (4) shows it", title="Queued")
 
     def start_run(self, config: TrainConfig, spec: ModelSpec | None = None) -> None:
         """Train ``spec`` (the app's current model) with ``config`` in a process of its own,

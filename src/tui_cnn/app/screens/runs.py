@@ -32,6 +32,8 @@ from ...domain.run_list import (LIVE, WAITING, NotTraining, RunRow, RunWatch, co
                                 last_output_line, newest_first, row_order, run_row, steer_run)
 from ...domain.format import printable, printable_lines
 from ...domain.run_lock import RunLocked
+from ...domain.run_queue import QueueError
+from ...domain.run_queue import move as move_in_queue
 from ...domain.slurm import SlurmError
 from ...domain.run_table import RunColumn, cut, fitting_columns, run_cells, run_name
 from ...domain.training import RunFileError
@@ -114,6 +116,10 @@ class RunsScreen(Screen):
         Binding("space", "toggle_mark", "Mark", tooltip="Mark or unmark the run to compare", key_display="␣"),
         Binding("v", "compare", "Compare", tooltip="Compare the marked runs"),
         Binding("r", "refresh", "Refresh", tooltip="Read every run again now", show=False),
+        Binding("shift+up,K", "move_queued(1)", "Earlier in the queue", show=False,
+                tooltip="Move a queued run one place towards the front of the queue"),
+        Binding("shift+down,J", "move_queued(-1)", "Later in the queue", show=False,
+                tooltip="Move a queued run one place towards the back of the queue"),
     ]
 
     def __init__(self) -> None:
@@ -361,6 +367,21 @@ class RunsScreen(Screen):
         if row is not None:
             self._steer(row, "resume" if row.status == "paused" else "pause")
 
+    def action_move_queued(self, steps: int) -> None:
+        row = self._selected("move")
+        if row is None:
+            return
+        if row.status != "queued" or row.position is None:
+            self._say(f"{run_name(row.path)} is {row.status}: only a run waiting in the queue moves.", severity="warning")
+            return
+        try:
+            place = move_in_queue(row.path, steps)
+        except (QueueError, OSError) as exc:
+            self._say(f"Cannot move {run_name(row.path)}: {exc}", severity="error")
+            return
+        self._say(f"{run_name(row.path)} is now number {place} in the queue.")
+        self._poll(everything=True)
+
     def _steer(self, row: RunRow, command: str) -> None:
         name = run_name(row.path)
         try:
@@ -368,15 +389,15 @@ class RunsScreen(Screen):
         except NotTraining as exc:
             self._say(str(exc), severity="warning")
             return
-        except SlurmError as exc:
+        except (SlurmError, QueueError) as exc:
             self._say(f"Cannot cancel {name}: {exc}", severity="error")
-            return
-        if row.status in WAITING:
-            self._say(f"Cancelled {name}: its SLURM job will not start.")
-            self._poll(everything=True)
             return
         except OSError as exc:
             self._say(f"Cannot write to {name}: {exc.strerror or exc}", severity="error")
+            return
+        if row.status in WAITING:
+            self._say(f"Cancelled {name}: it will not start.")
+            self._poll(everything=True)
             return
         after = " after its current batch (its checkpoint is kept)" if command == "stop" else ""
         self._say(f"Asked {name} to {command}{after}.")
