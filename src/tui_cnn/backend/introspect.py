@@ -21,7 +21,7 @@ import math
 import os
 import sys
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from torch import nn
@@ -34,10 +34,7 @@ from ..domain.graph import with_receptive_fields
 from ..domain.shapes import BYTES_PER_VALUE, LayerReport, Shape, analyze, totals_of
 from ..domain.spec import Diagnostic, LayerSpec, ModelSpec
 from ..domain.summary import MODEL_INPUT, LayerRow, ModelSummary
-
-
-class TrackError(Exception):
-    """Why a model could not be tracked, in one line for the user (no traceback)."""
+from .track_process import TrackError
 
 
 # What the user's code may raise: sys.exit() too, which must not end tui-cnn silently.
@@ -50,18 +47,21 @@ def load_target(target: str) -> nn.Module:
     return build_target(target)[0]
 
 
-def build_target(target: str) -> tuple[nn.Module, str]:
+def build_target(target: str, on_stage: Callable[[str], None] = lambda stage: None) -> tuple[nn.Module, str]:
     """``MODULE:ATTR``: an nn.Module class (built with no arguments) or a factory function,
     from the current directory or an installed package; and where its constructor ran.
+    ``on_stage`` hears what it is doing (importing, constructing), for progress.
 
     It is built on the meta device (nothing allocated). A constructor that computes with real
     values (regnet's widths) cannot run there: it is built on the CPU instead, stopped once
     its tensors pass CPU_BUILD_LIMIT_BYTES, and moved to meta to be traced."""
+    on_stage(f"importing {target.partition(':')[0]}")
     factory = _factory(target)
     needed = _required_arguments(factory)
     if needed:
         raise TrackError(f"{target} needs arguments ({', '.join(needed)}): give a function that builds it with none")
     what = "constructing" if inspect.isclass(factory) else "calling"
+    on_stage(f"{what} {target}()")
     try:
         with torch.device("meta"):
             model, built_on = factory(), "meta"
