@@ -30,10 +30,11 @@ from torch.utils._pytree import tree_leaves
 
 from ..domain import format as fmt
 from ..domain.layers import LAYER_TYPES
-from ..domain.graph import with_receptive_fields
+from ..domain.graph import IMAGE, State, shown
 from ..domain.shapes import BYTES_PER_VALUE, LayerReport, Shape, analyze, totals_of
 from ..domain.spec import Diagnostic, LayerSpec, ModelSpec
 from ..domain.summary import MODEL_INPUT, LayerRow, ModelSummary
+from .receptive import ReachOfTensors, unknown_unless_seen
 from .track_process import TrackError
 
 
@@ -166,6 +167,7 @@ class _Node:
     # attention: F.linear and matmul); 0: worked out from the module's parameters.
     macs: int = 0
     key_shape: Shape | None = None  # a module's second input tensor (an attention's keys)
+    reach: State | None = None  # what its output sees of the input image (domain/graph.py)
     output_shape: Shape | None = None
     replaced_by: "_Node | None" = None  # folded into a module that ran as one piece
 
@@ -204,6 +206,7 @@ class _FlowTracer(TorchFunctionMode):
         self.frames: list[_Frame] = []
         self.param_ids = {id(p) for p in model.parameters()}
         self.called: set[int] = set()  # ids of the modules that ran
+        self.reach = ReachOfTensors()  # every tensor's receptive field, inside modules too
 
     # --- tensors to rows ---
 
@@ -238,6 +241,7 @@ class _FlowTracer(TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         out = func(*args, **kwargs)
+        reach = self.reach.seen(func, args, kwargs, out)
         if self.frames and self.frames[-1].leaf:
             return out  # inside a leaf module: its call is the row
         outs = _tensors(out)
@@ -251,6 +255,7 @@ class _FlowTracer(TorchFunctionMode):
         out_shape = tuple(outs[0].shape)
         if len(sources) >= 2 or params or (in_shape is not None and in_shape != out_shape):
             node = self.op_node(func, args, kwargs, sources, params, in_shape, out_shape)
+            node.reach = reach
             self.mark(out, node)
         elif sources:
             self.mark(out, sources[0] if sources[0] is not None else _INPUT)
@@ -281,12 +286,13 @@ class _FlowTracer(TorchFunctionMode):
 
         def after(mod: nn.Module, args: Any, kwargs: Any, output: Any) -> None:
             frame = self.frames.pop()
+            unknown_unless_seen(self.reach, (args, kwargs), output)
             if not (frame.leaf or not frame.children_ran):
                 return  # its children and ops are the rows
             folded = self.nodes[frame.started_at:]  # a module run as one piece: its ops fold in
             node = _Node(name, _split(name), frame.sources, frame.input_shape, module=mod,
                          output_shape=_first_shape(output), key_shape=frame.key_shape,
-                         macs=sum(inner.macs for inner in folded))
+                         macs=sum(inner.macs for inner in folded), reach=self.reach.of(_first_tensor(output)))
             for inner in folded:
                 inner.replaced_by = node
             del self.nodes[frame.started_at:]
@@ -340,8 +346,11 @@ def track(model: nn.Module, input_shape: tuple[int, int, int], batch_size: int, 
     rows = []
     for index, node in enumerate(nodes):
         inputs = tuple(MODEL_INPUT if s is None else index_of[id(s.current())] for s in node.sources)
-        rows.append(replace(_row(index, node, seen), inputs=inputs, path=node.path))
-    rows = with_receptive_fields(rows) + _never_ran(model, called, seen, len(rows))
+        row = _row(index, node, seen)
+        rf, jump = shown(node.reach, node.output_shape)
+        rows.append(replace(row, inputs=inputs, path=node.path,
+                            report=replace(row.report, receptive_field=rf, jump=jump)))
+    rows = tuple(rows) + _never_ran(model, called, seen, len(rows))
     reports = [r.report for r in rows]
     diagnostics = _built_on_cpu(built_on) + _outside_leaves(model, seen) + tuple(d for r in reports for d in r.diagnostics)
     kinds = {name: type(m).__name__ for name, m in model.named_modules() if name}
@@ -360,6 +369,7 @@ def _traced_flow(model: nn.Module, shape: Shape) -> tuple[list[_Node], Any]:
                     module.register_forward_hook(after, with_kwargs=True)]
     image = torch.empty(shape, device="meta")
     tracer.mark(image, _INPUT)
+    tracer.reach.set(image, IMAGE)
     try:
         with torch.no_grad(), tracer:
             output = model(image)
@@ -400,6 +410,11 @@ def _never_ran(model: nn.Module, called: set[int], seen: set[int], first: int) -
                                     "its parameters count, it has no shapes"),))
         rows.append(LayerRow(name, repr(module).splitlines()[0], report, inputs=(), path=_split(name)))
     return tuple(rows)
+
+
+def _first_tensor(value: Any) -> torch.Tensor | None:
+    tensors = _tensors(value)
+    return tensors[0] if tensors else None
 
 
 def _first_shape(value: Any) -> Shape | None:
