@@ -188,3 +188,24 @@ async def test_escape_cancels_a_module_that_hangs_and_the_model_shown_stays(tmp_
         assert tracker.tracked is None  # the app's own model is still shown
         assert tracker.query_one(LayerTable).get_cell("0", "index").plain == "0"
         assert any("cancelled" in str(n.message) for n in app._notifications)
+
+
+def test_two_requests_at_once_each_get_their_own_answer(tmp_path, monkeypatch):
+    """The tracker traces again on every batch or input edit, from worker threads: answers
+    share one pipe, so the requests take turns."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tui_cnn.backend.track_process import TrackSession
+
+    (tmp_path / "small.py").write_text("from torch import nn\nNet = lambda: nn.Conv2d(3, 4, 3)\n")
+    monkeypatch.chdir(tmp_path)
+    session = TrackSession("small:Net", quiet=True)
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            sizes = [8, 16, 24, 32]
+            answers = list(pool.map(lambda size: session.summary((3, size, size), 1), sizes))
+        assert [a.input_shape for a in answers] == [(1, 3, s, s) for s in sizes]
+        assert [a.rows[0].report.output_shape for a in answers] == [(1, 4, s - 2, s - 2) for s in sizes]
+    finally:
+        session.close()
+    assert not session.running

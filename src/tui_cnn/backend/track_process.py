@@ -70,6 +70,7 @@ class TrackSession:
         self.stage = "starting"  # what the child said it is doing last
         self._child: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
+        self._one_request = threading.Lock()  # answers share one pipe: one request at a time
         self._cancelled = False
 
     def summary(self, input_shape: tuple[int, int, int], batch_size: int, timeout: float | None = None,
@@ -77,6 +78,11 @@ class TrackSession:
         """The model traced on a ``(batch_size, *input_shape)`` input, in the child.
         ``timeout``: seconds the user's code may take (import, build and forward pass), counted
         once the child has torch imported."""
+        with self._one_request:
+            return self._answer(input_shape, batch_size, timeout, on_progress)
+
+    def _answer(self, input_shape: tuple[int, int, int], batch_size: int, timeout: float | None,
+                on_progress: Progress | None) -> ModelSummary:
         started = time.monotonic()
         deadline = None if timeout is None else started + timeout + TORCH_IMPORT_ALLOWANCE_S
         child = self._started()
