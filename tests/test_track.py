@@ -119,7 +119,7 @@ async def test_the_tracker_shows_a_tracked_module(user_dir):
     from tui_cnn.app.screens.tracker import Tracked
     from tui_cnn.app.widgets.layer_table import LayerTable
 
-    app = TuiCnnApp(batch_size=4, tracked=Tracked("usernet:Net", load_target("usernet:Net"), (3, 32, 32)))
+    app = TuiCnnApp(batch_size=4, tracked=Tracked("usernet:Net", (3, 32, 32)))
     async with app.run_test(size=(160, 48)) as pilot:
         await app.workers.wait_for_complete()
         await pilot.pause()

@@ -5,11 +5,13 @@ where meta fails. Checked against real torch, torchinfo and figures worked out b
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
 from click.testing import CliRunner
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
 from tui_cnn.backend import introspect
 from tui_cnn.backend.introspect import TrackError, build_target, track
@@ -126,14 +128,90 @@ def test_totals_against_torchinfo(name):
     expected = torchinfo.summary(model, input_size=(2, 3, 224, 224), device="meta", verbose=0)
     assert summary.totals.params == sum(p.numel() for p in model.parameters()) == expected.total_params
     assert not summary.model_diagnostics  # nothing left outside the table
-    # torchinfo sums leaf modules only: nn.MultiheadAttention (it has a child, out_proj, that
-    # its forward never calls) adds nothing there; here it is one row with its projections
-    # counted per token, as a Linear's would be. Everything else is equal.
+    # Where tui-cnn counts what an operation computes and torchinfo does not (issue 19), and
+    # nowhere else, the two differ: torchinfo sums leaf modules only, so nn.MultiheadAttention
+    # (it has a child, out_proj, that its forward never calls) adds nothing there, here its
+    # projections per token and its two attention products; and torchinfo counts a Linear once
+    # per sample, here once per position it is applied at (convnext's channels-last MLP: N x H
+    # x W; vit's MLP: N x 197 tokens).
     whole = [row for row in summary.rows if row.report.type == "MultiheadAttention"]
     assert bool(whole) == (name == "vit_b_16")
-    assert summary.totals.macs - sum(row.report.macs for row in whole) == expected.total_mult_adds
-    for row in whole:  # 197 tokens x (q, k, v and out projections with biases)
-        assert row.report.macs == 2 * 197 * (4 * 768 * 768 + 4 * 768)
+    for row in whole:  # 197 tokens x (q, k, v and out projections with biases) + 2 products of 197 x 197 x 768
+        assert row.report.macs == 2 * 197 * (4 * 768 * 768 + 4 * 768) + 2 * 2 * 197 * 197 * 768
+    per_position = sum(row.report.params * (math.prod(row.report.output_shape[:-1]) - 2) for row in summary.rows
+                       if row.report.type == "Linear" and len(row.report.output_shape) > 2)
+    assert bool(per_position) == (name in ("convnext_tiny", "vit_b_16"))
+    assert summary.totals.macs - sum(row.report.macs for row in whole) - per_position == expected.total_mult_adds
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["convnext_tiny", "vit_b_16", "swin_t", "resnet18"])
+def test_macs_against_torchs_flop_counter(name):
+    """What the operations compute (FlopCounterMode: a multiply-add is 2 FLOPs), within 1%: the
+    biases and norms tui-cnn counts as torchinfo does, FlopCounterMode not at all. Before,
+    convnext_tiny's channels-last MLP counted once per sample came out far under."""
+    import torchvision.models
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.device("meta"):
+        model = getattr(torchvision.models, name)()
+    summary = track(model, (3, 224, 224), 2, name)
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        model(torch.empty(2, 3, 224, 224, device="meta"))
+    assert summary.totals.macs == pytest.approx(counter.get_total_flops() / 2, rel=0.01)
+
+
+class ChannelsLastMLP(nn.Module):
+    """ConvNeXt's block in small: a Linear on an (N, H, W, C) map, then a matrix product."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.fc = nn.Linear(8, 32)
+        self.mix = nn.Parameter(torch.ones(32, 16))
+
+    def forward(self, x):
+        y = self.fc(self.conv(x).permute(0, 2, 3, 1))
+        return y @ self.mix
+
+
+def test_a_linear_counts_every_position_it_is_applied_at():
+    model = ChannelsLastMLP()
+    summary = track(model, (3, 10, 12), 2, "mlp")
+    rows = rows_by_name(summary)
+    assert rows["fc"].report.macs == 2 * 10 * 12 * (8 * 32 + 32)  # torchinfo: 2 * (8 * 32 + 32)
+    assert rows["matmul"].report.macs == 2 * 10 * 12 * 16 * 32  # a functional product: torchinfo 0
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        model(torch.empty(2, 3, 10, 12, device="meta"))  # track moved it to meta
+    biases = 2 * 10 * 12 * (8 + 32)  # counted here as torchinfo does; not FLOPs of a product
+    assert summary.totals.macs - biases == counter.get_total_flops() // 2
+    from tui_cnn.domain.explain import as_text, explain
+
+    text = as_text(explain(rows["fc"].report))
+    assert "288 * 2 * 10 * 12 = 69,120" in text and "torchinfo counts 576 here: a Linear once per sample" in text
+    assert "torchinfo counts 0 here: modules only" in as_text(explain(rows["matmul"].report))
+
+
+class Volumes(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv3d(4, 8, 3, padding=1)
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+def test_a_3d_layer_given_a_4d_input_says_the_batch_became_one_volume():
+    summary = track(Volumes(), (1, 16, 16), 4, "volumes")  # (4, 1, 16, 16): torch reads C=4, D=1
+    warnings = [d.message for d in summary.diagnostics]
+    assert any("Conv3d takes a 5-D batch but got a 4-D tensor (4, 1, 16, 16)" in w and "batch of 4" in w
+               for w in warnings), warnings
+    data = summary.to_json()
+    assert any("one unbatched sample" in d["message"] for d in data["diagnostics"])
+    fine = track(nn.Conv2d(1, 2, 3), (1, 16, 16), 4, "flat")
+    assert not fine.diagnostics
 
 
 def test_parameters_outside_leaf_modules_are_in_rows():

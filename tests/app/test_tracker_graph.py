@@ -11,7 +11,6 @@ from tui_cnn.app.app import TuiCnnApp
 from tui_cnn.app.screens.tracker import Tracked
 from tui_cnn.app.widgets.layer_table import LayerTable
 from tui_cnn.app.widgets.track_prompt import TrackPrompt
-from tui_cnn.backend.introspect import build_target
 
 
 def column_keys(table: LayerTable) -> list[str]:
@@ -28,7 +27,7 @@ async def test_the_prompt_takes_an_input_shape_and_a_new_model_opens_at_its_top(
         await pilot.press("t")
         await async_wait_until(lambda: isinstance(app.screen, TrackPrompt), what="the track prompt")
         await pilot.press(*"torchvision.models:resnet18", "tab", *["backspace"] * 10, *"3,64,64", "enter")
-        await async_wait_until(lambda: app.screen.summary is not None and app.screen.summary.tracked, timeout=60,
+        await async_wait_until(lambda: getattr(app.screen, "summary", None) is not None and app.screen.summary.tracked, timeout=60,
                                what="resnet18 tracked")
         await pilot.pause()
         screen = app.screen
@@ -53,8 +52,7 @@ async def test_a_bad_input_shape_is_said_in_the_prompt():
 
 
 async def test_branches_show_in_the_gutter_and_modules_fold_by_depth():
-    model, built_on = build_target("torchvision.models:resnet18")
-    app = TuiCnnApp(batch_size=1, tracked=Tracked("torchvision.models:resnet18", model, (3, 224, 224), built_on))
+    app = TuiCnnApp(batch_size=1, tracked=Tracked("torchvision.models:resnet18", (3, 224, 224)))
     async with app.run_test(size=(160, 50)) as pilot:
         await async_wait_until(lambda: app.screen.summary is not None, timeout=60, what="resnet18 tracked")
         await pilot.pause()

@@ -9,7 +9,6 @@ from tests.helpers import async_wait_until
 
 from tui_cnn.app.app import TuiCnnApp
 from tui_cnn.app.screens.tracker import Tracked
-from tui_cnn.backend.introspect import build_target
 
 
 async def tracked_and_still(pilot) -> None:
@@ -21,8 +20,7 @@ async def tracked_and_still(pilot) -> None:
 
 
 def test_tracked_resnet18_at_80x24(snap_compare):
-    model, built_on = build_target("torchvision.models:resnet18")
-    app = TuiCnnApp(batch_size=1, tracked=Tracked("torchvision.models:resnet18", model, (3, 224, 224), built_on))
+    app = TuiCnnApp(batch_size=1, tracked=Tracked("torchvision.models:resnet18", (3, 224, 224)))
     assert snap_compare(app, press=["down"] * 5, terminal_size=(80, 24), run_before=tracked_and_still)
 
 

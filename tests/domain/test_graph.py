@@ -3,7 +3,10 @@ receptive fields at merges (no torch)."""
 
 from __future__ import annotations
 
-from tui_cnn.domain.graph import fold, gutter, max_depth, receptive_fields
+from fractions import Fraction
+
+from tui_cnn.domain.graph import (GLOBAL, IMAGE, UNKNOWN, fold, gutter, max_depth, merged, resampled, shown,
+                                  sliding_window, transposed_window)
 from tui_cnn.domain.shapes import Geometry, LayerReport
 from tui_cnn.domain.summary import MODEL_INPUT, LayerRow
 
@@ -34,17 +37,30 @@ def test_a_skip_connection_reads_like_git_log_graph():
 
 
 def test_receptive_field_at_a_merge_is_the_largest_input_with_its_jump():
-    flows = receptive_fields(BLOCK)
-    assert flows[0] == ((3, 3), (2, 2))
-    assert flows[2] == ((11, 11), (2, 2))  # 3 + 2*2 + 2*2
-    assert flows[3] == ((11, 11), (2, 2))  # max(11, 3 via the skip)
+    stem = sliding_window(IMAGE, (3, 3), (2, 2), (1, 1))
+    assert shown(stem, (1, 4, 8, 8)) == ((3, 3), (2, 2))
+    b = sliding_window(sliding_window(stem, (3, 3), (1, 1), (1, 1)), (3, 3), (1, 1), (1, 1))
+    assert shown(b, (1, 4, 8, 8)) == ((11, 11), (2, 2))  # 3 + 2*2 + 2*2
+    assert shown(merged([(b, (8, 8)), (stem, (8, 8))]), (1, 4, 8, 8)) == ((11, 11), (2, 2))
 
 
-def test_a_1x1_gate_does_not_widen_the_field():
-    gate = LayerRow("se", "se", LayerReport(0, "mean", {}, (1, 4, 8, 8), (1, 4, 1, 1), 0, 0, 0, 0, 0, None, None,
-                                            None, ()), inputs=(0,), path=("se",))
-    rows = (*BLOCK[:3], gate, row("mul", (2, 3)))
-    assert receptive_fields(rows)[4] == ((11, 11), (2, 2))
+def test_a_1x1_gate_does_not_widen_the_field_and_an_unknown_window_wins():
+    b = sliding_window(IMAGE, (5, 5), (1, 1), (1, 1))
+    gate = sliding_window(IMAGE, (8, 8), (8, 8), (1, 1))
+    assert shown(merged([(b, (8, 8)), (gate, (1, 1))]), (1, 4, 8, 8)) == ((5, 5), (1, 1))
+    assert merged([(b, (8, 8)), (GLOBAL, None)]) == b
+    assert merged([(b, (8, 8)), (UNKNOWN, None)]) == UNKNOWN
+    assert shown(UNKNOWN, (1, 4, 8, 8)) == (None, None)
+
+
+def test_upsampling_keeps_the_largest_field_of_unevenly_spaced_neighbours():
+    down = sliding_window(IMAGE, (2, 2), (2, 2), (1, 1))  # rf 2, jump 2
+    up = resampled(down, 1, (4, 4), (8, 8))  # nearest x2: neighbours see the same or the next
+    assert shown(up, (1, 1, 8, 8)) == ((2, 2), None)
+    after = sliding_window(up, (3, 3), (1, 1), (1, 1))  # 3 positions hold at most 2 distinct ones
+    assert after.rf == (Fraction(4), Fraction(4))
+    transposed = transposed_window(down, (2, 2), (2, 2), (1, 1))  # each output sees one input
+    assert transposed.rf == down.rf
 
 
 def test_folding_sums_a_module_and_keeps_the_flow():

@@ -21,7 +21,7 @@ import math
 import os
 import sys
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from torch import nn
@@ -30,14 +30,12 @@ from torch.utils._pytree import tree_leaves
 
 from ..domain import format as fmt
 from ..domain.layers import LAYER_TYPES
-from ..domain.graph import with_receptive_fields
+from ..domain.graph import IMAGE, State, shown
 from ..domain.shapes import BYTES_PER_VALUE, LayerReport, Shape, analyze, totals_of
 from ..domain.spec import Diagnostic, LayerSpec, ModelSpec
 from ..domain.summary import MODEL_INPUT, LayerRow, ModelSummary
-
-
-class TrackError(Exception):
-    """Why a model could not be tracked, in one line for the user (no traceback)."""
+from .receptive import ReachOfTensors, unknown_unless_seen
+from .track_process import TrackError
 
 
 # What the user's code may raise: sys.exit() too, which must not end tui-cnn silently.
@@ -50,18 +48,21 @@ def load_target(target: str) -> nn.Module:
     return build_target(target)[0]
 
 
-def build_target(target: str) -> tuple[nn.Module, str]:
+def build_target(target: str, on_stage: Callable[[str], None] = lambda stage: None) -> tuple[nn.Module, str]:
     """``MODULE:ATTR``: an nn.Module class (built with no arguments) or a factory function,
     from the current directory or an installed package; and where its constructor ran.
+    ``on_stage`` hears what it is doing (importing, constructing), for progress.
 
     It is built on the meta device (nothing allocated). A constructor that computes with real
     values (regnet's widths) cannot run there: it is built on the CPU instead, stopped once
     its tensors pass CPU_BUILD_LIMIT_BYTES, and moved to meta to be traced."""
+    on_stage(f"importing {target.partition(':')[0]}")
     factory = _factory(target)
     needed = _required_arguments(factory)
     if needed:
         raise TrackError(f"{target} needs arguments ({', '.join(needed)}): give a function that builds it with none")
     what = "constructing" if inspect.isclass(factory) else "calling"
+    on_stage(f"{what} {target}()")
     try:
         with torch.device("meta"):
             model, built_on = factory(), "meta"
@@ -162,6 +163,11 @@ class _Node:
     op: str = ""
     call: str = ""
     params: tuple[torch.Tensor, ...] = ()  # a functional op's parameters (a module's are its own)
+    # A functional op's mult-adds; a module run as one piece, those of the ops it ran (Swin's
+    # attention: F.linear and matmul); 0: worked out from the module's parameters.
+    macs: int = 0
+    key_shape: Shape | None = None  # a module's second input tensor (an attention's keys)
+    reach: State | None = None  # what its output sees of the input image (domain/graph.py)
     output_shape: Shape | None = None
     replaced_by: "_Node | None" = None  # folded into a module that ran as one piece
 
@@ -180,6 +186,7 @@ class _Frame:
     started_at: int  # len(nodes) when it was called
     sources: list[_Node | None]
     input_shape: Shape | None
+    key_shape: Shape | None = None
     children_ran: bool = False
 
 
@@ -199,6 +206,7 @@ class _FlowTracer(TorchFunctionMode):
         self.frames: list[_Frame] = []
         self.param_ids = {id(p) for p in model.parameters()}
         self.called: set[int] = set()  # ids of the modules that ran
+        self.reach = ReachOfTensors()  # every tensor's receptive field, inside modules too
 
     # --- tensors to rows ---
 
@@ -233,6 +241,7 @@ class _FlowTracer(TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         out = func(*args, **kwargs)
+        reach = self.reach.seen(func, args, kwargs, out)
         if self.frames and self.frames[-1].leaf:
             return out  # inside a leaf module: its call is the row
         outs = _tensors(out)
@@ -246,6 +255,7 @@ class _FlowTracer(TorchFunctionMode):
         out_shape = tuple(outs[0].shape)
         if len(sources) >= 2 or params or (in_shape is not None and in_shape != out_shape):
             node = self.op_node(func, args, kwargs, sources, params, in_shape, out_shape)
+            node.reach = reach
             self.mark(out, node)
         elif sources:
             self.mark(out, sources[0] if sources[0] is not None else _INPUT)
@@ -256,7 +266,8 @@ class _FlowTracer(TorchFunctionMode):
         scope = self.frames[-1].name if self.frames else ""
         path = (*_split(scope), op)
         node = _Node(f"{scope}/{op}" if scope else op, path, sources, in_shape, op=op,
-                     call=_op_call(op, args, kwargs), params=params, output_shape=out_shape)
+                     call=_op_call(op, args, kwargs), params=params, output_shape=out_shape,
+                     macs=_op_macs(op, args, kwargs, out_shape))
         self.nodes.append(node)
         return node
 
@@ -269,16 +280,20 @@ class _FlowTracer(TorchFunctionMode):
             self.called.add(id(mod))
             if self.frames:
                 self.frames[-1].children_ran = True
+            inputs = _tensors((args, kwargs))
             self.frames.append(_Frame(name, mod, leaf, len(self.nodes), self.sources_of((args, kwargs)),
-                                      _first_shape((args, kwargs))))
+                                      _first_shape(inputs), tuple(inputs[1].shape) if len(inputs) > 1 else None))
 
         def after(mod: nn.Module, args: Any, kwargs: Any, output: Any) -> None:
             frame = self.frames.pop()
+            unknown_unless_seen(self.reach, (args, kwargs), output)
             if not (frame.leaf or not frame.children_ran):
                 return  # its children and ops are the rows
+            folded = self.nodes[frame.started_at:]  # a module run as one piece: its ops fold in
             node = _Node(name, _split(name), frame.sources, frame.input_shape, module=mod,
-                         output_shape=_first_shape(output))
-            for inner in self.nodes[frame.started_at:]:  # a module run as one piece: its ops fold in
+                         output_shape=_first_shape(output), key_shape=frame.key_shape,
+                         macs=sum(inner.macs for inner in folded), reach=self.reach.of(_first_tensor(output)))
+            for inner in folded:
                 inner.replaced_by = node
             del self.nodes[frame.started_at:]
             self.nodes.append(node)
@@ -331,8 +346,11 @@ def track(model: nn.Module, input_shape: tuple[int, int, int], batch_size: int, 
     rows = []
     for index, node in enumerate(nodes):
         inputs = tuple(MODEL_INPUT if s is None else index_of[id(s.current())] for s in node.sources)
-        rows.append(replace(_row(index, node, seen), inputs=inputs, path=node.path))
-    rows = with_receptive_fields(rows) + _never_ran(model, called, seen, len(rows))
+        row = _row(index, node, seen)
+        rf, jump = shown(node.reach, node.output_shape)
+        rows.append(replace(row, inputs=inputs, path=node.path,
+                            report=replace(row.report, receptive_field=rf, jump=jump)))
+    rows = tuple(rows) + _never_ran(model, called, seen, len(rows))
     reports = [r.report for r in rows]
     diagnostics = _built_on_cpu(built_on) + _outside_leaves(model, seen) + tuple(d for r in reports for d in r.diagnostics)
     kinds = {name: type(m).__name__ for name, m in model.named_modules() if name}
@@ -351,6 +369,7 @@ def _traced_flow(model: nn.Module, shape: Shape) -> tuple[list[_Node], Any]:
                     module.register_forward_hook(after, with_kwargs=True)]
     image = torch.empty(shape, device="meta")
     tracer.mark(image, _INPUT)
+    tracer.reach.set(image, IMAGE)
     try:
         with torch.no_grad(), tracer:
             output = model(image)
@@ -393,6 +412,11 @@ def _never_ran(model: nn.Module, called: set[int], seen: set[int], first: int) -
     return tuple(rows)
 
 
+def _first_tensor(value: Any) -> torch.Tensor | None:
+    tensors = _tensors(value)
+    return tensors[0] if tensors else None
+
+
 def _first_shape(value: Any) -> Shape | None:
     """The shape of a tensor, or of the first tensor in a tuple, list or dict (torchinfo shows
     that one; a model may return a dict of outputs)."""
@@ -431,6 +455,8 @@ def _row(index: int, node: _Node, seen: set[int]) -> LayerRow:
         spec = layer_spec_of(module)
     seen.update(id(p) for p in params_of)
     geometry, diagnostics = _domain_view(index, spec, node)
+    if module is not None:
+        diagnostics += _unbatched(index, module, node.input_shape)
     report = LayerReport(
         index=index,
         type=node.op or (spec.type if spec else type(module).__name__),
@@ -440,7 +466,7 @@ def _row(index: int, node: _Node, seen: set[int]) -> LayerRow:
         params=sum(p.numel() for p in params_of),
         trainable_params=sum(p.numel() for p in params_of if p.requires_grad),
         buffers=sum(b.numel() for b in module.buffers()) if module is not None else 0,
-        macs=_macs(module, out) if module is not None else 0,  # torchinfo counts modules only
+        macs=node.macs or (_macs(module, out, node.key_shape) if module is not None else 0),
         activation_bytes=math.prod(out) * BYTES_PER_VALUE if out else 0,
         receptive_field=None,
         jump=None,
@@ -469,21 +495,73 @@ def _domain_view(index: int, spec: LayerSpec | None, call: _Node) -> tuple[Any, 
                                         "the table shows torch's shapes"),)
 
 
-def _macs(module: nn.Module, out: Shape | None) -> int:
-    """torchinfo's mult-adds: a conv's weights and bias once per output position, other
-    weights once per sample (per step for recurrent weights)."""
+def _macs(module: nn.Module, out: Shape | None, key_shape: Shape | None = None) -> int:
+    """Mult-adds of what the module computes: a convolution's weights and bias once per output
+    position (N x H_out x W_out), a Linear's once per position of every leading dimension
+    (N x tokens, or N x H x W on a channels-last map: torchinfo counts it once per sample,
+    see torchinfo_macs), weights applied per step or token (recurrent, attention projections)
+    N x length times, other weights (a norm's scale and shift) once per sample, as torchinfo;
+    an attention's products of queries, keys and values (``key_shape``: its second input)."""
     if out is None:
         return 0
     macs = 0
     for name, param in module.named_parameters():
         if name in ("weight", "bias"):
-            per = out[0] * math.prod(out[2:]) if "Conv" in type(module).__name__ else out[0]
+            if "Conv" in type(module).__name__:
+                per = out[0] * math.prod(out[2:])
+            elif isinstance(module, nn.Linear):
+                per = math.prod(out[:-1])
+            else:
+                per = out[0]
         elif "weight" in name or "bias" in name:
             per = math.prod(out[:2])
         else:
             continue
         macs += per * param.numel()
-    return macs
+    return macs + _attention_products(module, out, key_shape)
+
+
+def _attention_products(module: nn.Module, out: Shape, key_shape: Shape | None) -> int:
+    """nn.MultiheadAttention's two products besides its projections (queries x keys, weights x
+    values): 2 x N x query length x key length x embed_dim."""
+    if not isinstance(module, nn.MultiheadAttention) or len(out) != 3:
+        return 0
+    batch, length = (out[0], out[1]) if module.batch_first else (out[1], out[0])
+    keys = length
+    if key_shape is not None and len(key_shape) == 3:
+        keys = key_shape[1] if module.batch_first else key_shape[0]
+    return 2 * batch * length * keys * module.embed_dim
+
+
+#: Functional ops that multiply-add: their mult-adds in a row of their own (torchinfo counts
+#: modules only, so these add to its total).
+_CONVOLUTIONS = {"conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d"}
+
+
+def _op_macs(op: str, args: Any, kwargs: dict[str, Any], out: Shape) -> int:
+    """Mult-adds of a functional F.linear, F.conv*d or matrix product, from its operands."""
+    tensors = _tensors((args, kwargs))
+    if op == "linear" and len(tensors) >= 2:
+        return math.prod(out[:-1]) * sum(t.numel() for t in tensors[1:3])
+    if op in _CONVOLUTIONS and len(tensors) >= 2:
+        return out[0] * math.prod(out[2:]) * sum(t.numel() for t in tensors[1:3])
+    if op in ("matmul", "mm", "bmm") and len(tensors) >= 2 and tensors[0].dim() >= 1:
+        return math.prod(out) * tensors[0].shape[-1]
+    return 0
+
+
+def _unbatched(index: int, module: nn.Module, input_shape: Shape | None) -> tuple[Diagnostic, ...]:
+    """A Conv3d (or any 3-d layer) given a 4-D tensor runs it as one unbatched volume: torch
+    takes the batch for channels and the channels for depth. Said, not silently traced."""
+    kind = type(module).__name__
+    dims = kind[-2] if kind.endswith("d") and kind[-2:-1].isdigit() else None
+    if dims is None or input_shape is None or len(input_shape) != int(dims) + 1:
+        return ()
+    return (Diagnostic(index, None, "warning",
+                       f"{kind} takes a {int(dims) + 2}-D batch but got a {len(input_shape)}-D tensor "
+                       f"{fmt.shape(input_shape)}: torch runs it as one unbatched sample, the batch of "
+                       f"{input_shape[0]} read as its {input_shape[0]} channels",
+                       f"give this model the input it expects (tui-cnn traces (N, C, H, W) inputs)"),)
 
 
 def _built_on_cpu(built_on: str) -> tuple[Diagnostic, ...]:

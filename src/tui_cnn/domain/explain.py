@@ -160,22 +160,39 @@ def _parameters(report: LayerReport) -> list[Section]:
 
 
 def _macs(report: LayerReport) -> list[Section]:
+    """What the layer computes, in mult-adds; where torchinfo's rule gives another figure
+    (a Linear on more than one position per sample, a functional op), that one too."""
     if not report.macs or report.output_shape is None:
         return []
     out = report.output_shape
+    torchinfo = None
     if report.type.startswith("Conv") and len(out) == 4 and report.macs == report.params * out[0] * out[2] * out[3]:
         line = f"{fmt.grouped(report.params)} * {out[0]} * {out[2]} * {out[3]} = {fmt.grouped(report.macs)}"
         rule = "parameters x N x H_out x W_out"
     elif report.macs == report.params * out[0]:
         line = f"{fmt.grouped(report.params)} * {out[0]} = {fmt.grouped(report.macs)}"
         rule = "parameters x N"
+    elif "Linear" in report.type and len(out) > 2 and report.macs == report.params * math.prod(out[:-1]):
+        positions = " * ".join(str(d) for d in out[:-1])
+        line = f"{fmt.grouped(report.params)} * {positions} = {fmt.grouped(report.macs)}"
+        rule = f"parameters x every position it is applied at ({fmt.grouped(math.prod(out[:-1]))} = all dimensions " \
+               "but the last)"
+        torchinfo = report.params * out[0]
+    elif not report.params or report.type.islower():  # a functional op: F.linear, F.conv2d, a matrix product
+        line = fmt.grouped(report.macs)
+        rule = "what the operation computes, from its operands' shapes"
+        torchinfo = 0
     else:  # a tracked module folded from its parts, or one with weights applied per step/token
         line = fmt.grouped(report.macs)
-        rule = "torchinfo's rule for each module in it: a conv's parameters x N x H_out x W_out, " \
+        rule = "each module in it: a conv's parameters x N x H_out x W_out, a Linear's x every position, " \
                "weights applied per step or token x N x length, others x N"
     if report.macs >= 1000:
         line += f"  ({fmt.compact(report.macs)})"
-    return [Section("MACs (torchinfo)", (line, rule))]
+    lines = [line, rule]
+    if torchinfo is not None:
+        lines.append(f"torchinfo counts {fmt.grouped(torchinfo)} here: "
+                     + ("a Linear once per sample" if torchinfo else "modules only, not functional ops"))
+    return [Section("MACs (torchinfo)" if torchinfo is None else "MACs", tuple(lines))]
 
 
 def _versus_fully_connected(report: LayerReport) -> list[Section]:

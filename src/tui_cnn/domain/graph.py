@@ -8,73 +8,155 @@ follows from it is worked out here.
 
 from __future__ import annotations
 
-from dataclasses import replace
+import math
+from dataclasses import dataclass, replace
+from fractions import Fraction
 from typing import Sequence
 
 from . import format as fmt
 from .explain import Section
-from .shapes import LayerReport, Pair, grow_receptive_field
+from .shapes import LayerReport, Pair
 from .summary import MODEL_INPUT, LayerRow
 
-Flow = tuple[Pair | None, Pair | None]  # (receptive field, jump) of one row's output
+# --- the receptive field along the flow ---
+#
+# The tracer (backend/introspect.py) follows every tensor of the forward pass, inside modules
+# too, and asks here what each operation makes of what its inputs saw. A tensor's ``Reach``:
+# how much of the input image one of its positions sees (the receptive field, Araujo et al.,
+# "Computing Receptive Fields of Convolutional Neural Networks", 2019) and how far apart on
+# the image its neighbouring positions are (the jump), as fractions (upsampling divides the
+# jump), and which of its dimensions are H and W (convnext permutes them to the end).
+#
+# Two other states: GLOBAL, a value pooled over the whole image (a squeeze-excitation gate, a
+# global context), which by convention does not widen a map it is broadcast onto; UNKNOWN,
+# after an operation whose window the tracer cannot know: every tensor made from it shows no
+# receptive field rather than one that is too small. Normalisation statistics are not counted
+# (a batch norm's are the batch's), as is usual.
 
 
-def receptive_fields(rows: Sequence[LayerRow]) -> list[Flow]:
-    """Receptive field and jump of every row's output on the input image, along the data flow.
+@dataclass(frozen=True, slots=True)
+class Branch:
+    """What one position sees along one way through the graph."""
 
-    A window (geometry) grows what its input saw; a row without one passes it on while the
-    spatial size stays (elementwise ops, concatenation, normalisation). Where branches merge,
-    the output sees the largest receptive field of its inputs with their jump (Araujo et al.,
-    "Computing Receptive Fields of Convolutional Neural Networks", 2019). An input broadcast
-    from 1x1 (a squeeze-excitation gate, a global context) does not widen the per-position
-    field. A flat tensor, or a spatial change with no known window (interpolate, an unknown
-    module), has none: it is shown as unknown rather than guessed.
-    """
-    flows: list[Flow] = []
-    for row in rows:
-        out = row.report.output_shape
-        if out is None or len(out) != 4:
-            flows.append((None, None))
+    rf: tuple[Fraction, Fraction]
+    # The largest distance on the image between what two neighbouring positions see. After
+    # upsampling, neighbours may see the same thing (density: positions per distinct one),
+    # so the distance varies; the largest keeps every field computed from it an upper bound.
+    jump: tuple[Fraction, Fraction]
+    density: tuple[Fraction, Fraction] = (Fraction(1), Fraction(1))
+
+    def covers(self, other: "Branch") -> bool:
+        """Every field grown from ``other`` is at most one grown from this one."""
+        return all(self.rf[i] >= other.rf[i] and self.jump[i] >= other.jump[i]
+                   and self.density[i] <= other.density[i] for i in range(2))
+
+
+@dataclass(frozen=True, slots=True)
+class Reach:
+    """A map's positions: what they see along each way that cannot be reduced to another
+    (merged branches that upsampled differently grow differently), and which of its
+    dimensions are H and W, counted from the end: (-2, -1) in (N, C, H, W)."""
+
+    branches: tuple[Branch, ...]
+    dims: tuple[int, int]
+
+    @property
+    def rf(self) -> tuple[Fraction, Fraction]:
+        return tuple(max(b.rf[i] for b in self.branches) for i in range(2))
+
+
+GLOBAL = "global"
+UNKNOWN = "unknown"
+State = Reach | str  # or GLOBAL or UNKNOWN
+IMAGE = Reach((Branch((Fraction(1), Fraction(1)), (Fraction(1), Fraction(1))),), (-2, -1))  # the input itself
+
+
+def _axis(rf: Fraction, jump: Fraction, density: Fraction, taps: int, stride: Fraction,
+          spread: bool = False) -> tuple[Fraction, Fraction, Fraction]:
+    """One axis through a window of ``taps`` consecutive positions moved ``stride`` at a time.
+    Those positions hold at most floor((taps-2)/density)+2 distinct ones (``taps`` when each is
+    distinct); ``spread``: a transposed convolution's window over its input spread ``stride``
+    apart, which holds at most floor((taps-1)/stride)+1 inputs."""
+    if spread:
+        distinct = (taps - 1) // int(stride) + 1 if taps > 1 else 1
+        return rf + (distinct - 1) * jump, jump, density * stride
+    distinct = math.floor(Fraction(taps - 2) / density) + 2 if taps > 1 else 1
+    rf = rf + (distinct - 1) * jump
+    density = density / stride
+    if density < 1:  # strides past the repeats: neighbours up to ceil(1/density) distinct ones apart
+        jump, density = jump * math.ceil(1 / density), Fraction(1)
+    return rf, jump, density
+
+
+def _through(reach: Reach, taps: Pair, stride: tuple[Fraction, Fraction], spread: bool = False) -> Reach:
+    branches = []
+    for b in reach.branches:
+        axes = [_axis(b.rf[i], b.jump[i], b.density[i], taps[i], stride[i], spread) for i in range(2)]
+        branches.append(Branch((axes[0][0], axes[1][0]), (axes[0][1], axes[1][1]), (axes[0][2], axes[1][2])))
+    return Reach(_pruned(branches), reach.dims)
+
+
+def _pruned(branches: Sequence[Branch]) -> tuple[Branch, ...]:
+    kept: list[Branch] = []
+    for branch in branches:
+        if any(k.covers(branch) for k in kept):
             continue
-        (rf, jump), seen_hw = _merged(rows, row, flows)
-        if rf is None or jump is None:
-            flows.append((None, None))
-        elif row.report.geometry is not None:
-            flows.append(grow_receptive_field(rf, jump, row.report.geometry))
-        elif seen_hw in (None, tuple(out[-2:])):
-            flows.append((rf, jump))
-        else:
-            flows.append((None, None))
-    return flows
+        kept = [k for k in kept if not branch.covers(k)] + [branch]
+    return tuple(kept)
 
 
-def _merged(rows: Sequence[LayerRow], row: LayerRow, flows: list[Flow]) -> tuple[Flow, tuple[int, ...] | None]:
-    """What the row's inputs saw: the largest field and jump among the inputs at the
-    largest spatial size (and the image itself); smaller or flat ones are broadcast onto it
-    (a 1x1 gate) and do not count. Also that largest size (None: the image itself)."""
-    image: list[Flow] = []
-    maps: list[tuple[Flow, tuple[int, ...]]] = []
-    for source in row.inputs or (MODEL_INPUT,):
-        if source == MODEL_INPUT:
-            image.append(((1, 1), (1, 1)))
-            continue
-        shape = rows[source].report.output_shape
-        if shape is not None and len(shape) == 4:
-            maps.append((flows[source], tuple(shape[-2:])))
-    largest = max((hw for _, hw in maps), key=lambda hw: hw[0] * hw[1], default=None)
-    full = image + [flow for flow, hw in maps if hw == largest]
-    if not full or any(rf is None or jump is None for rf, jump in full):
-        return (None, None), largest  # an input of unknown extent: so is the output
-    rf = (max(f[0][0] for f in full), max(f[0][1] for f in full))
-    jump = (max(f[1][0] for f in full), max(f[1][1] for f in full))
-    image_hw = tuple(row.report.input_shape[-2:]) if image and row.report.input_shape else None
-    return (rf, jump), image_hw if image else largest
+def sliding_window(reach: Reach, kernel: Pair, stride: Pair, dilation: Pair) -> Reach:
+    """A convolution or pooling window: (kernel-1)*dilation+1 positions, ``stride`` apart."""
+    return _through(reach, tuple(dilation[i] * (kernel[i] - 1) + 1 for i in range(2)),
+                    tuple(Fraction(stride[i]) for i in range(2)))
 
 
-def with_receptive_fields(rows: Sequence[LayerRow]) -> tuple[LayerRow, ...]:
-    flows = receptive_fields(rows)
-    return tuple(replace(row, report=replace(row.report, receptive_field=rf, jump=jump))
-                 for row, (rf, jump) in zip(rows, flows))
+def transposed_window(reach: Reach, kernel: Pair, stride: Pair, dilation: Pair) -> Reach:
+    """A transposed convolution: its input spread ``stride`` apart, then a sliding window (a
+    2x2 kernel of stride 2: each output sees one input, each input reaches 4 outputs)."""
+    return _through(reach, tuple(dilation[i] * (kernel[i] - 1) + 1 for i in range(2)),
+                    tuple(Fraction(stride[i]) for i in range(2)), spread=True)
+
+
+def resampled(reach: Reach, taps: int, size_in: Pair, size_out: Pair) -> Reach:
+    """Interpolation to another size: each output reads ``taps`` neighbouring inputs (1 nearest,
+    2 (bi)linear, 4 bicubic), in/out inputs apart (upsampling repeats them)."""
+    return _through(reach, (taps, taps), tuple(Fraction(size_in[i], size_out[i]) for i in range(2)))
+
+
+def skipped(reach: Reach, step: Pair) -> Reach:
+    """x[..., ::step]: every step-th position."""
+    return _through(reach, (1, 1), tuple(Fraction(step[i]) for i in range(2)))
+
+
+def merged(inputs: Sequence[tuple[State, Pair | None]]) -> State | None:
+    """What an operation on several values sees (``x + skip``, ``torch.cat``): the largest field
+    and jump among the inputs at the largest spatial size (``Pair``: their H, W); inputs
+    broadcast onto it (a 1x1 gate) and GLOBAL ones do not widen it. UNKNOWN wins; None: no
+    input came from the image."""
+    states = [state for state, _ in inputs]
+    if UNKNOWN in states:
+        return UNKNOWN
+    maps = [(state, size) for state, size in inputs if isinstance(state, Reach) and size is not None]
+    if not maps:
+        return GLOBAL if GLOBAL in states else None
+    largest = max((size for _, size in maps), key=lambda hw: hw[0] * hw[1])
+    full = [state for state, size in maps if size == largest] or [maps[0][0]]
+    if any(size != largest and size != (1, 1) for _, size in maps):
+        return UNKNOWN  # maps of different sizes combined some way the tracer cannot tell
+    return Reach(_pruned([b for state in full for b in state.branches]), full[0].dims)
+
+
+def shown(state: State | None, shape: Sequence[int] | None) -> tuple[Pair | None, Pair | None]:
+    """A row's receptive field and jump for the table; the jump only where neighbours are
+    evenly spaced (not after upsampling, where some see the same). None for a tensor without
+    H and W."""
+    if not isinstance(state, Reach) or shape is None or len(shape) != 4:
+        return None, None
+    rf = tuple(math.ceil(v) for v in state.rf)
+    even = all(v == 1 and j.denominator == 1 for b in state.branches for v, j in zip(b.density, b.jump))
+    jump = tuple(int(max(b.jump[i] for b in state.branches)) for i in range(2))
+    return rf, jump if even else None
 
 
 def explain_flow(rows: Sequence[LayerRow], index: int) -> tuple[Section, ...]:

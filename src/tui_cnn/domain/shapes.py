@@ -415,11 +415,20 @@ def _adaptive_pool2d(layer: _Layer) -> _Result:
     n, c, h, w = layer.shape
     oh, ow = layer.args["output_size"]
     oh, ow = oh or h, ow or w
-    # The windows vary in size; this geometry approximates them for the receptive field.
-    kernel = (-(-h // oh), -(-w // ow))
-    stride = (max(1, h // oh), max(1, w // ow))
-    geometry = Geometry(kernel, stride, (0, 0), (0, 0), (1, 1))
+    # The windows vary in size when the sizes do not divide: the largest one and the largest
+    # step between two, so the receptive field is never too small.
+    (kh, sh), (kw, sw) = adaptive_window(h, oh), adaptive_window(w, ow)
+    geometry = Geometry((kh, kw), (sh, sw), (0, 0), (0, 0), (1, 1))
     return _Result((n, c, oh, ow), geometry=geometry)
+
+
+def adaptive_window(size_in: int, size_out: int) -> tuple[int, int]:
+    """Adaptive pooling's largest window and largest step between neighbouring windows
+    (PyTorch's window o spans floor(o*in/out) to ceil((o+1)*in/out))."""
+    starts = [o * size_in // size_out for o in range(size_out)]
+    kernel = max(-(-(o + 1) * size_in // size_out) - start for o, start in enumerate(starts))
+    step = max((b - a for a, b in zip(starts, starts[1:])), default=1)
+    return kernel, max(step, 1)
 
 
 def _batchnorm2d(layer: _Layer) -> _Result:

@@ -9,9 +9,10 @@ nn.Module tracked on the meta device (``tui-cnn track``, or the t key); both arr
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING, Callable
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -32,7 +33,7 @@ from ..widgets.shape_bars import ShapeFlow
 from ..widgets.validators import ParsedBy
 
 if TYPE_CHECKING:
-    from torch import nn
+    from ...backend.track_process import TrackSession
 
 WIDE = 120  # columns from which the table shows every column and the panels sit side by side
 MAX_BATCH = 1_000_000
@@ -52,16 +53,27 @@ def parse_batch_size(text: str) -> int:
 
 
 class Tracked:
-    """A user's nn.Module (on the meta device) and the input it was last tracked with."""
+    """A user's nn.Module, built and traced in a child process that keeps it (a
+    ``TrackSession``: its code may block, and only a process can be stopped), the input it was
+    last tracked with and, once traced, that summary."""
 
-    def __init__(self, target: str, model: "nn.Module", input_shape: tuple[int, int, int],
-                 built_on: str = "meta") -> None:
-        self.target, self.model, self.input_shape, self.built_on = target, model, input_shape, built_on
+    def __init__(self, target: str, input_shape: tuple[int, int, int], session: "TrackSession | None" = None,
+                 summary: ModelSummary | None = None) -> None:
+        if session is None:
+            from ...backend.track_process import TrackSession
 
-    def summary(self, batch_size: int) -> ModelSummary:
-        from ...backend.introspect import track
+            session = TrackSession(target, quiet=True)  # the app owns the terminal: the user's output is dropped
+        self.target, self.input_shape, self.session, self.first_summary = target, input_shape, session, summary
 
-        return track(self.model, self.input_shape, batch_size, self.target, self.built_on)
+    def summary(self, batch_size: int, on_progress: Callable[[str], None] | None = None) -> ModelSummary:
+        """Traced again in its child (imported and built again there only if that child was stopped)."""
+        first, self.first_summary = self.first_summary, None
+        if first is not None and first.input_shape == (batch_size, *self.input_shape):
+            return first
+        return self.session.summary(self.input_shape, batch_size, on_progress=on_progress)
+
+    def close(self) -> None:
+        self.session.close()
 
 
 def _tracked_note(summary: ModelSummary) -> str:
@@ -81,7 +93,7 @@ class TrackerScreen(Screen):
         Binding("m", "show_model", "Model", tooltip="Back to the app's model"),
         Binding("minus", "fold", "Fold", tooltip="Fold the tracked model's modules one level (torchinfo's depth)"),
         Binding("plus,equals_sign", "unfold", "Unfold", tooltip="Unfold one level of modules"),
-        Binding("escape", "focus_table", "Table", show=False),
+        Binding("escape", "escape", "Table", show=False, tooltip="Back to the table; stops a model being traced"),
     ]
 
     def __init__(self) -> None:
@@ -92,6 +104,8 @@ class TrackerScreen(Screen):
         self.depth: int | None = None  # a tracked model's modules folded below this depth; None: all rows
         self._static_text: dict[str, str] = {}
         self._pending_edit: Timer | None = None
+        self._loading: Tracked | None = None  # a model being imported and built (its progress dialog is up)
+        self._tracing = False  # the tracked model is being traced again (new batch or input)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -224,7 +238,7 @@ class TrackerScreen(Screen):
         if spec == self._spec_seen:  # Textual calls watchers once when a reactive initialises
             return
         self._spec_seen = spec
-        self.tracked = None  # the builder's edit is what the user wants to see now
+        self._replace_tracked(None)  # the builder's edit is what the user wants to see now
         self._show_input_shape()
         self.refresh_summary()
 
@@ -312,11 +326,17 @@ class TrackerScreen(Screen):
         def chosen(choice: tuple[str, tuple[int, int, int]] | None) -> None:
             if choice:
                 target, shape = choice
-                self.notify(f"Importing {target} and tracing it on the meta device…", timeout=3)
                 self._load_and_track(target, shape)
 
         shape = self.tracked.input_shape if self.tracked else tuple(self.app.spec.input_shape)
         self.app.push_screen(TrackPrompt(shape), chosen)
+
+    def action_escape(self) -> None:
+        """Back to the table; a tracked model still being traced (a new batch or input) stops."""
+        if self.tracked is not None and self.tracked.session.running and self._tracing:
+            self.tracked.close()
+            self.notify("Tracing stopped: t tracks it again", timeout=4)
+        self.action_focus_table()
 
     def action_fold(self) -> None:
         if self.summary is None:
@@ -335,10 +355,22 @@ class TrackerScreen(Screen):
         self.notify(f"Modules unfolded to depth {self.depth or deepest} of {deepest}", timeout=2)
 
     def action_show_model(self) -> None:
-        self.tracked = None
+        self._replace_tracked(None)
         self.depth = None
         self._show_input_shape()
         self.refresh_summary()
+
+    def _replace_tracked(self, tracked: Tracked | None) -> None:
+        """The tracked model shown from now on; the previous one's process ends."""
+        if self.tracked is not None and self.tracked is not tracked:
+            self.tracked.close()
+        self.tracked = tracked
+
+    def on_unmount(self) -> None:
+        """Quitting never waits for a user's code: its processes are killed."""
+        for tracked in (self.tracked, self._loading):
+            if tracked is not None:
+                tracked.close()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("show_model", "fold", "unfold"):
@@ -347,47 +379,88 @@ class TrackerScreen(Screen):
             return not self.wide
         return True
 
-    # --- tracking a user's nn.Module, off the UI's thread (torch loads there) ---
+    # --- tracking a user's nn.Module: in a child process, waited for off the UI's thread ---
+
+    def _from_worker(self, callback: Callable[..., object], *args: object) -> None:
+        """Run on the UI's thread, from a worker, without waiting for it: while the app quits,
+        Textual's call_from_thread would wait forever (and quitting with it)."""
+        self.post_message(events.Callback(partial(callback, *args)))
 
     def _load_and_track(self, target: str, input_shape: tuple[int, int, int]) -> None:
+        """Import, build and trace ``target`` in a new child process, with its progress on a
+        dialog whose escape stops it. The model shown until then stays if it fails."""
+        from ..widgets.track_prompt import TrackProgress
+
+        if self._loading is not None:
+            self._loading.close()
+        loading = self._loading = Tracked(target, input_shape)
         batch = self.app.batch_size
+        progress = TrackProgress(target, loading.close)
+        self.app.push_screen(progress)
 
         def work() -> None:
-            from ...backend.introspect import TrackError, build_target
+            from ...backend.track_process import TrackCancelled, TrackError
 
             try:
-                model, built_on = build_target(target)
-                tracked = Tracked(target, model, input_shape, built_on)
-                summary = tracked.summary(batch)
+                summary = loading.summary(batch, on_progress=lambda stage: self._from_worker(progress.show_stage, stage))
             except TrackError as exc:
-                self.app.call_from_thread(self.notify, str(exc), title="Cannot track", severity="error", timeout=10)
+                loading.close()
+                self._from_worker(self._track_failed, loading, progress, exc, isinstance(exc, TrackCancelled))
                 return
-            self.app.call_from_thread(self._tracked_ready, tracked, summary)
+            self._from_worker(self._tracked_ready, loading, progress, summary)
 
-        self.run_worker(work, thread=True, exclusive=True, group="track")
+        self.run_worker(work, thread=True, group="load")
 
-    def _tracked_ready(self, tracked: Tracked, summary: ModelSummary) -> None:
-        self.tracked = tracked
+    def _track_failed(self, loading: Tracked, progress: Screen, error: Exception, cancelled: bool) -> None:
+        if self._loading is loading:
+            self._loading = None
+            progress.dismiss(None)
+            if cancelled:
+                self.notify(f"Tracking {loading.target} cancelled", timeout=4)
+            else:
+                self.notify(str(error), title="Cannot track", severity="error", timeout=10)
+
+    def _tracked_ready(self, loading: Tracked, progress: Screen, summary: ModelSummary) -> None:
+        if self._loading is not loading:
+            return  # cancelled meanwhile
+        self._loading = None
+        progress.dismiss(None)
+        self._replace_tracked(loading)
         self.depth = None
         self._show_input_shape()
         self.show(summary, top=True)
         self.refresh_bindings()
 
     def _track_in_background(self) -> None:
+        """The tracked model again at this batch size and input shape (its child keeps it
+        built); the status says so meanwhile, and escape stops it."""
         tracked, batch = self.tracked, self.app.batch_size
+        self._tracing = True
+        self._update_static("#status", "[$text-muted]tracing…[/]")
 
         def work() -> None:
-            from ...backend.introspect import TrackError
+            from ...backend.track_process import TrackCancelled, TrackError
 
             try:
                 summary = tracked.summary(batch)
-            except TrackError as exc:
-                self.app.call_from_thread(self._edit_error, self.query_one("#input-shape", Input), str(exc))
+            except TrackCancelled:
+                self._from_worker(self._trace_ended, tracked, None, "")
                 return
-            self.app.call_from_thread(self._show_if_current, tracked, summary)
+            except TrackError as exc:
+                self._from_worker(self._trace_ended, tracked, None, str(exc))
+                return
+            self._from_worker(self._trace_ended, tracked, summary, "")
 
         self.run_worker(work, thread=True, exclusive=True, group="track")
 
-    def _show_if_current(self, tracked: Tracked, summary: ModelSummary) -> None:
-        if tracked is self.tracked:
+    def _trace_ended(self, tracked: Tracked, summary: ModelSummary | None, error: str) -> None:
+        if tracked is not self.tracked:
+            return
+        self._tracing = False
+        if summary is not None:
             self.show(summary)
+            return
+        if self.summary is not None:
+            self._update_static("#status", self._status_text(self.summary))
+        if error:
+            self._edit_error(self.query_one("#input-shape", Input), error)

@@ -1,11 +1,16 @@
 """Asks which nn.Module to track, MODULE:ATTR imported from the current directory or an
-installed package, and the input shape to trace it with (most models want 3,224,224)."""
+installed package, and the input shape to trace it with (most models want 3,224,224); then
+shows the progress of importing, building and tracing it, which escape cancels."""
 
 from __future__ import annotations
+
+import time
+from typing import Callable
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.markup import escape
 from textual.widgets import Input, Label, Static
 
 from ...domain.spec import parse_input_shape
@@ -47,3 +52,39 @@ class TrackPrompt(Dialog[Choice | None]):
 
     def _error(self, message: str) -> None:
         self.query_one("#prompt-error", Static).update(f"[$text-error]✗ {message}[/]")
+
+
+class TrackProgress(Dialog[None]):
+    """While a user's module is imported, built and traced in its child process: what it is
+    doing and for how long. Escape stops it (the process is killed: its code may never return)."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, target: str, cancel: Callable[[], None]) -> None:
+        super().__init__()
+        self.target = target
+        self.cancel = cancel
+        self.stage = "starting"
+        self.started = time.monotonic()
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Label(f"[b]Tracking {escape(self.target)}[/b]")
+            yield Static(id="track-stage")
+            yield Static("[dim]escape cancels (its process is stopped)[/dim]")
+
+    def on_mount(self) -> None:
+        self._paint()
+        self.set_interval(0.5, self._paint)
+
+    def show_stage(self, stage: str) -> None:
+        self.stage = stage
+        if self.is_mounted:
+            self._paint()
+
+    def _paint(self) -> None:
+        elapsed = time.monotonic() - self.started
+        self.query_one("#track-stage", Static).update(f"{escape(self.stage)}… {elapsed:.0f} s")
+
+    def action_cancel(self) -> None:
+        self.cancel()  # the worker waiting for it hears of it and closes this dialog
