@@ -18,12 +18,17 @@ from pathlib import Path
 
 from dataclasses import replace
 
+from ..domain.run_lock import lock_held
 from ..domain.run_queue import RUNNER_LOCK, RUNNER_LOG, QueueError, enqueue, runner_running, take_next, waiting_runs
 from ..domain.slurm import REQUEST_FILE
 from ..domain.spec import ModelSpec
 from ..domain.specfile import spec_from_dict
 from ..domain.training import RUNS_DIR, TrainConfig, new_run_dir
 from .launch import child_environment, request_line, start_detached
+
+
+#: How often the runner looks whether the run it started has ended.
+LOOK_EVERY_S = 0.1
 
 
 def queue_run(spec: ModelSpec, config: TrainConfig, base: str | Path = RUNS_DIR) -> tuple[Path, int]:
@@ -81,9 +86,19 @@ def run_queue(base: Path, log=print) -> int:
             continue
         started += 1
         log(f"{time.strftime('%Y-%m-%d %H:%M:%S')} started {run_dir} (pid {launched.process.pid})")
-        launched.process.wait()
-        log(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {run_dir} ended (exit status {launched.exit_status})")
+        _wait_until_it_lets_go(launched)
+        log(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {run_dir} ended")
     return started
+
+
+def _wait_until_it_lets_go(launched) -> None:
+    """Until the run's process has let go of its directory (it does so last, after its end
+    event) or has ended. Not its exit: tearing down a process that loaded torch takes seconds
+    more, which the next run need not wait for."""
+    while launched.exit_status is None:
+        if lock_held(launched.run_dir) is False:
+            return
+        time.sleep(LOOK_EVERY_S)
 
 
 def main(argv: list[str] | None = None) -> int:
