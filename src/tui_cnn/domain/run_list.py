@@ -349,7 +349,8 @@ def run_stamp(run_dir: str) -> Stamp | None:
             return ((-1, exc.errno or 0),)
         else:
             stamp.append((info.st_mtime_ns, info.st_size))
-    return tuple(stamp) if stamp[0] is not None or stamp[-1] is not None else None
+    marked = any(stamp[index] is not None for index, name in enumerate(ROW_FILES) if name in RUN_MARKERS)
+    return tuple(stamp) if marked else None
 
 
 def _folders(base: str) -> tuple[list[str], str | None]:
