@@ -550,6 +550,39 @@ def _unknown_layer(path: Path, spec: LayerSpec, where: str) -> Diagnostic:
     return Diagnostic(path[0], "type", "error", message, f"supported: {known}", path=nested)
 
 
+@dataclass(frozen=True, slots=True)
+class FlatRow:
+    """A layer in a listing of the whole model: a block's row first, then its paths' layers,
+    one level deeper. ``name`` is the module's name in the built model (``3.body.1``)."""
+
+    depth: int
+    name: str
+    report: LayerReport
+
+
+def flat_reports(reports: Sequence[LayerReport], depth: int = 0, prefix: str = "") -> list[FlatRow]:
+    rows = []
+    for number, report in enumerate(reports):
+        name = f"{prefix}{number}" if prefix else str(report.index)
+        rows.append(FlatRow(depth, name, report))
+        for branch, inner in enumerate(report.branches):
+            rows.extend(flat_reports(inner, depth + 1, f"{name}.{module_path(report.type, branch)}."))
+    return rows
+
+
+def module_path(block_type: str, branch: int) -> str:
+    """A block's path as the built module names it: body, shortcut, branches.1."""
+    return ("body", "shortcut")[branch] if block_type == "Residual" else f"branches.{branch}"
+
+
+def block_call(report: LayerReport) -> str:
+    """A block's one-line description where a layer shows its call."""
+    if report.type == "Residual":
+        has_shortcut = len(report.branches) > 1 and report.branches[1]
+        return f"Residual: body + {'shortcut' if has_shortcut else 'identity'}"
+    return f"Concat of {len(report.branches)} branch{'es' if len(report.branches) != 1 else ''}"
+
+
 def branch_name(block_type: str, branch: int) -> str:
     """What a block's path is called: a Residual's body or shortcut, a Concat's branch 1."""
     if block_type == "Residual":
