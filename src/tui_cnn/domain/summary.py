@@ -7,11 +7,11 @@ Pure Python: the backend builds a ``ModelSummary`` from a traced module with the
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, Sequence
 
 from . import format as fmt
-from .shapes import Analysis, LayerReport, Shape, Totals
+from .shapes import Analysis, LayerReport, Shape, Totals, block_call, module_path
 from .spec import Diagnostic
 
 
@@ -29,6 +29,34 @@ class LayerRow:
     # Where it sits in the module tree: ("layer1", "0", "conv1"); a functional op ends with its
     # name: ("layer1", "0", "add"). Empty for a spec's layers.
     path: tuple[str, ...] = ()
+
+
+def flow_rows(reports: Sequence[LayerReport]) -> tuple[LayerRow, ...]:
+    """A spec with blocks as a tracked model's rows: every layer inside a block in the order
+    it runs, each block's row after its paths (where they merge: its output is the merged
+    one), and the data flow in ``inputs``, so the tracker draws the same gutter as for a
+    tracked nn.Module. Names are the built module's: ``3.body.1``."""
+    rows: list[LayerRow] = []
+
+    def add(report: LayerReport, name: str, call: str, inputs: tuple[int, ...], path: tuple[str, ...]) -> int:
+        rows.append(LayerRow(name, call, replace(report, index=len(rows)), inputs=inputs, path=path))
+        return len(rows) - 1
+
+    def walk(layers: Sequence[LayerReport], source: int, prefix: str) -> int:
+        for number, report in enumerate(layers):
+            name = f"{prefix}{number}"
+            path = tuple(name.split("."))
+            if not report.is_block:
+                source = add(report, name, fmt.layer_call(report.type, report.args), (source,), path)
+                continue
+            ends = [walk(branch, source, f"{name}.{module_path(report.type, b)}.")
+                    for b, branch in enumerate(report.branches)]
+            merge = "add" if report.type == "Residual" else "cat"
+            source = add(report, name, block_call(report), tuple(dict.fromkeys(ends)), (*path, merge))
+        return source
+
+    walk(reports, MODEL_INPUT, "")
+    return tuple(rows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +86,10 @@ class ModelSummary:
 
     @classmethod
     def of_analysis(cls, analysis: Analysis) -> "ModelSummary":
-        rows = tuple(LayerRow(str(r.index), fmt.layer_call(r.type, r.args), r) for r in analysis.layers)
+        if any(r.is_block for r in analysis.layers):
+            rows = flow_rows(analysis.layers)
+        else:
+            rows = tuple(LayerRow(str(r.index), fmt.layer_call(r.type, r.args), r) for r in analysis.layers)
         return cls(analysis.spec.name, analysis.input_shape, rows, analysis.totals, analysis.diagnostics,
                    output_shape=analysis.output_shape)
 

@@ -87,8 +87,13 @@ def row_cells(row: LayerRow, lane: str = "") -> dict[str, str]:
 
 
 def spec_cells(summary: ModelSummary) -> list[dict[str, str]]:
-    """A spec's rows as the table writes them (pure: a worker thread may do it)."""
-    return [row_cells(row) for row in summary.rows]
+    """A spec's rows as the table writes them (pure: a worker thread may do it); a spec with
+    Residual or Concat blocks has its data flow's gutter, as a tracked model does."""
+    if not any(row.inputs for row in summary.rows):
+        return [row_cells(row) for row in summary.rows]
+    lanes = gutter(summary.rows)
+    width = max((len(lane) for lane in lanes), default=0)
+    return [row_cells(row, lane.ljust(width) + " ") for row, lane in zip(summary.rows, lanes)]
 
 
 def tracked_cells(rows: tuple[LayerRow, ...], room: int) -> list[dict[str, str]]:

@@ -1,0 +1,38 @@
+"""The tracker on a spec with Residual and Concat blocks: every layer inside a block in the
+order it runs, the data flow's gutter (as for a tracked nn.Module), and the merge explained."""
+
+from __future__ import annotations
+
+from textual.widgets import Static
+
+from tui_cnn.app.app import TuiCnnApp
+from tui_cnn.app.widgets.layer_table import LayerTable
+from tui_cnn.domain import load_preset
+
+
+def cell(app: TuiCnnApp, row: int, column: str) -> str:
+    return app.screen.query_one(LayerTable).get_cell(str(row), column).plain
+
+
+async def test_a_residual_nets_rows_show_the_branch_and_merge_and_the_detail_explains_the_add():
+    app = TuiCnnApp(load_preset("ResNet20"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        names = [cell(app, row, "index") for row in range(10)]
+        assert names[3] == "├─● 3.body.0" and names[7] == "│ ● 3.body.4"
+        assert names[8] == "●─┘ 3" and cell(app, 8, "layer") == "Residual: body + identity"
+        assert cell(app, 8, "output") == "16x32x32" and cell(app, 8, "params") == "4,672"
+        await pilot.press(*["down"] * 8)
+        detail = str(app.screen.query_one("#formulas", Static).render())
+        assert "y = body(x) + shortcut(x)" in detail
+        assert "shortcut: the input itself (64, 16, 32, 32) (identity)" in detail
+        assert "merges 2 branches" in detail
+
+
+async def test_an_inception_modules_four_branches_meet_in_one_row():
+    app = TuiCnnApp(load_preset("InceptionMini"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        merge = [row for row in range(app.screen.query_one(LayerTable).row_count) if cell(app, row, "layer") == "Concat of 4 branches"][0]
+        assert cell(app, merge, "index").startswith("●─┴─┴─┘")
+        assert cell(app, merge, "output") == "32x14x14"
