@@ -575,6 +575,40 @@ def module_path(block_type: str, branch: int) -> str:
     return ("body", "shortcut")[branch] if block_type == "Residual" else f"branches.{branch}"
 
 
+def path_name(block_types: Sequence[str], path: Path) -> str:
+    """A path as the built module names it: (3, 0, 1) inside a Residual is ``3.body.1``;
+    ``block_types`` are the types of the blocks along the path, outermost first."""
+    parts = [str(path[0])]
+    for kind, branch, index in zip(block_types, path[1::2], path[2::2]):
+        parts += [module_path(kind, branch), str(index)]
+    return ".".join(parts)
+
+
+def name_path(name: str) -> Path:
+    """The inverse of ``path_name``: ``3.branches.2.0`` is (3, 2, 0)."""
+    parts, path = name.split("."), []
+    while parts:
+        part = parts.pop(0)
+        if part == "body":
+            path.append(0)
+        elif part == "shortcut":
+            path.append(1)
+        elif part != "branches":
+            path.append(int(part))
+    return tuple(path)
+
+
+def report_at(reports: Sequence[LayerReport], path: Path) -> LayerReport | None:
+    """The report of the layer at ``path``; None where there is none."""
+    try:
+        report = reports[path[0]]
+        for branch, index in zip(path[1::2], path[2::2]):
+            report = report.branches[branch][index]
+        return report
+    except IndexError:
+        return None
+
+
 def block_call(report: LayerReport) -> str:
     """A block's one-line description where a layer shows its call."""
     if report.type == "Residual":
@@ -793,22 +827,22 @@ def _merge_residual(spec: LayerSpec, given: Shape, outputs: list[Shape], path: P
             differ.append(f"sizes ({' x '.join(map(str, body[2:]))} vs {' x '.join(map(str, shortcut[2:]))})")
     message = (f"Residual cannot add its body's output {_n(body)} to {what} {_n(shortcut)}: "
                f"{' and '.join(differ)} differ")
-    projection = _projection(given, body)
-    if projection is None:
+    shortcut_layers = projection(given, body)
+    if shortcut_layers is None:
         error(message, "make the body keep the shape it gets (stride 1, padding that keeps the size, "
               f"out_channels = {given[1] if len(given) > 1 else '?'})")
         return None
-    stride = projection[0].args["stride"]
+    stride = shortcut_layers[0].args["stride"]
     call = f"Conv2d({given[1]}, {body[1]}, kernel_size=1, stride={stride}, bias=False)"
     label = f"{'replace the shortcut with' if has_shortcut else 'add'} a 1x1 projection shortcut"
-    fix = Fix(label, path[0], set_args=(("shortcut", projection),), path=path if len(path) > 1 else ())
+    fix = Fix(label, path[0], set_args=(("shortcut", shortcut_layers),), path=path if len(path) > 1 else ())
     keep = (f", or set the body's last out_channels = {given[1]}" if body[2:] == given[2:] and body[1] != given[1]
             else "")
     error(message, f"{label}: {call} + BatchNorm2d{keep}", fix)
     return None
 
 
-def _projection(given: Shape, body: Shape) -> tuple[LayerSpec, ...] | None:
+def projection(given: Shape, body: Shape) -> tuple[LayerSpec, ...] | None:
     """A 1x1 conv (+ BatchNorm) from the block's input to the body's output shape: He et
     al.'s option B. None when no stride maps the input's size onto the body's."""
     if len(given) != 4 or len(body) != 4:
