@@ -144,3 +144,9 @@ def test_in_features_are_inferred_after_a_concat():
     analysis = analyze(spec)
     assert analysis.layers[2].args["in_features"] == 3 * 16
     assert analysis.layers[0].branches[0][0].args["in_channels"] == 1
+
+
+def test_an_inplace_activation_at_the_start_of_a_path_warns_that_it_overwrites_the_blocks_input():
+    spec = ModelSpec("r", (4, 8, 8), (residual([L("ReLU", inplace=True), L("Conv2d", out_channels=4, kernel_size=1)]),))
+    (warning,) = analyze(spec).diagnostics
+    assert not warning.is_error and "body starts with ReLU(inplace=True)" in warning.message

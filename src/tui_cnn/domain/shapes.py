@@ -747,6 +747,13 @@ class _Walk:
 
         _check_block_args(spec, error)
         branches = branches_of(spec)
+        for number, layers in enumerate(branches):
+            if layers and layers[0].args.get("inplace") is True and len(branches) > 1:
+                # The other paths would read the overwritten input: torch runs, computing something else.
+                own.append(Diagnostic(path[0], None, "warning", _placed(
+                    where, f"{branch_name(spec.type, number)} starts with {layers[0].type}(inplace=True): it "
+                    "overwrites the block's input, which the other paths read too"),
+                    f"set inplace = false on that {layers[0].type}", None, nested))
         reports: list[tuple[LayerReport, ...]] = []
         outputs: list[_Flow] = []
         if depth >= MAX_BLOCK_DEPTH:
