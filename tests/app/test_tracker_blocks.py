@@ -20,7 +20,7 @@ async def test_a_residual_nets_rows_show_the_branch_and_merge_and_the_detail_exp
         await pilot.pause()
         names = [cell(app, row, "index") for row in range(10)]
         assert names[3] == "├─● 3.body.0" and names[7] == "│ ● 3.body.4"
-        assert names[8] == "●─┘ 3" and cell(app, 8, "layer") == "Residual: body + identity"
+        assert names[8] == "●─┘ 3" and cell(app, 8, "type") == "Residual"
         assert cell(app, 8, "output") == "16x32x32" and cell(app, 8, "params") == "4,672"
         await pilot.press(*["down"] * 8)
         detail = str(app.screen.query_one("#formulas", Static).render())
@@ -33,6 +33,6 @@ async def test_an_inception_modules_four_branches_meet_in_one_row():
     app = TuiCnnApp(load_preset("InceptionMini"))
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        merge = [row for row in range(app.screen.query_one(LayerTable).row_count) if cell(app, row, "layer") == "Concat of 4 branches"][0]
+        merge = [row for row in range(app.screen.query_one(LayerTable).row_count) if cell(app, row, "type") == "Concat"][0]
         assert cell(app, merge, "index").startswith("●─┴─┴─┘")
         assert cell(app, merge, "output") == "32x14x14"

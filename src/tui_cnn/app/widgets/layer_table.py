@@ -87,13 +87,14 @@ def row_cells(row: LayerRow, lane: str = "") -> dict[str, str]:
 
 
 def spec_cells(summary: ModelSummary) -> list[dict[str, str]]:
-    """A spec's rows as the table writes them (pure: a worker thread may do it); a spec with
-    Residual or Concat blocks has its data flow's gutter, as a tracked model does."""
-    if not any(row.inputs for row in summary.rows):
-        return [row_cells(row) for row in summary.rows]
-    lanes = gutter(summary.rows)
-    width = max((len(lane) for lane in lanes), default=0)
-    return [row_cells(row, lane.ljust(width) + " ") for row, lane in zip(summary.rows, lanes)]
+    """A spec's rows as the table writes them (pure: a worker thread may do it)."""
+    return [row_cells(row) for row in summary.rows]
+
+
+def has_flow(summary: ModelSummary) -> bool:
+    """A tracked model, or a spec with Residual or Concat blocks: rows with a data flow, shown
+    with its gutter and the columns that fit."""
+    return summary.tracked or any(row.inputs for row in summary.rows)
 
 
 def tracked_cells(rows: tuple[LayerRow, ...], room: int) -> list[dict[str, str]]:
@@ -168,7 +169,7 @@ class LayerTable(DataTable):
         """``room``: the terminal columns the table may take (a tracked model's columns are
         the ones that fit); ``top``: a new model, the cursor goes to its first row;
         ``cells``: the rows' text already written (``spec_cells``, by a worker thread)."""
-        if summary.tracked:
+        if has_flow(summary):
             cells = tracked_cells(summary.rows, room)
             columns = fitting_columns(cells, room)
         else:
