@@ -7,11 +7,12 @@ Pure Python: the backend builds a ``ModelSummary`` from a traced module with the
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
 from . import format as fmt
-from .shapes import Analysis, LayerReport, Shape, Totals, block_call, module_path
+from .shapes import BYTES_PER_VALUE, Analysis, LayerReport, Shape, Totals, block_call, module_path
 from .spec import Diagnostic
 
 
@@ -52,7 +53,11 @@ def flow_rows(reports: Sequence[LayerReport]) -> tuple[LayerRow, ...]:
             ends = [walk(branch, source, f"{name}.{module_path(report.type, b)}.")
                     for b, branch in enumerate(report.branches)]
             merge = "add" if report.type == "Residual" else "cat"
-            source = add(report, name, block_call(report), tuple(dict.fromkeys(ends)), (*path, merge))
+            # The merge's own figures only (its paths have rows of their own), as a tracked
+            # model's add: the rows add up to the totals, and a fold to the block's.
+            merged = math.prod(report.output_shape) * BYTES_PER_VALUE if report.output_shape else 0
+            own = replace(report, params=0, trainable_params=0, buffers=0, macs=0, activation_bytes=merged)
+            source = add(own, name, block_call(report), tuple(dict.fromkeys(ends)), (*path, merge))
         return source
 
     walk(reports, MODEL_INPUT, "")
@@ -86,12 +91,14 @@ class ModelSummary:
 
     @classmethod
     def of_analysis(cls, analysis: Analysis) -> "ModelSummary":
+        kinds: dict[str, str] = {}
         if any(r.is_block for r in analysis.layers):
             rows = flow_rows(analysis.layers)
+            kinds = {row.name: row.report.type for row in rows if row.report.is_block}  # what a fold calls it
         else:
             rows = tuple(LayerRow(str(r.index), fmt.layer_call(r.type, r.args), r) for r in analysis.layers)
         return cls(analysis.spec.name, analysis.input_shape, rows, analysis.totals, analysis.diagnostics,
-                   output_shape=analysis.output_shape)
+                   output_shape=analysis.output_shape, kinds=kinds)
 
     @property
     def final_shape(self) -> Shape | None:
