@@ -166,3 +166,22 @@ async def test_a_preset_with_blocks_opens_in_the_builder_and_a_layer_inside_is_e
         await set_fields(pilot, out_channels="8")
         assert app.spec.layer_at((3, 1, 2)).args["out_channels"] == 8
         assert analyze(app.spec).layers[3].output_shape == (64, 24, 14, 14)
+
+
+@pytest.mark.slow  # a hundred keys, each re-analysing and repainting a model of 40 rows
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("seed", [0, 1])
+async def test_random_block_commands_on_a_branched_model_never_crash_and_undo_all_the_way(seed):
+    import random
+
+    rng = random.Random(seed)
+    keys = ["up", "down", "down", "m", "w", "W", "s", "B", "u", "delete", "D", "shift+up", "shift+down", "c", "r",
+            "k", "ctrl+f", "ctrl+z", "ctrl+y", "home", "end"]
+    start = load_preset("InceptionMini")
+    app = TuiCnnApp(start, start_mode="builder")
+    async with app.run_test(size=SIZE) as pilot:
+        for _ in range(50):
+            await pilot.press(rng.choice(keys))
+        analyze(app.spec)  # whatever the keys made still analyses
+        await pilot.press(*["ctrl+z"] * 55)
+        assert app.spec == start
