@@ -145,12 +145,25 @@ def test_unreadable_specs_exit_2_with_one_line(tmp_path, kind):
     assert line.startswith(f"tui-cnn: {path}")
 
 
-def test_presets_lists_the_three():
+def test_presets_lists_them_all():
     result = run("presets")
     assert result.exit_code == 0
     names = [line.split()[0] for line in result.output.splitlines()]
-    assert names == ["SimpleCNN", "LeNet5", "VGGSmall"]
+    assert names == ["SimpleCNN", "LeNet5", "VGGSmall", "ResNet20", "InceptionMini"]
     assert "50,186 params" in result.output
+    # He et al.'s CIFAR-10 ResNet-20 with 1x1 projection shortcuts: torch counts 272,474
+    assert "ResNet20      3x32x32    272,474 params" in result.output
+
+
+def test_shapes_lists_a_blocks_layers_under_it_by_their_module_names():
+    result = run("shapes", "ResNet20", "--batch-size", "1")
+    assert result.exit_code == 0
+    rows = {line.split()[0]: line for line in result.output.splitlines() if line.strip()[:1].isdigit()}
+    assert "Residual: body + shortcut" in rows["9"] and "(1, 32, 16, 16)" in rows["9"]
+    assert "Conv2d(16, 32" in rows["9.shortcut.0"] and "512" in rows["9.shortcut.0"]
+    assert "Linear(64, 10)" in rows["23"]
+    data = json.loads(run("shapes", "InceptionMini", "--json").output)
+    assert data["valid"] and [len(b) for b in data["layers"][3]["branches"]] == [2, 4, 4, 3]
 
 
 @pytest.mark.slow  # a child process

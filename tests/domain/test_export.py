@@ -119,3 +119,62 @@ def test_a_non_finite_float_argument_is_written_as_a_float_not_a_name():
 
     assert layer_call("LeakyReLU", {"negative_slope": float("nan")}) == "LeakyReLU(negative_slope=float('nan'))"
     assert eval(layer_call("LeakyReLU", {"negative_slope": float("inf")}).split("=")[1][:-1]) == float("inf")
+
+
+# --- branched models: Residual and Concat blocks ---
+
+import re  # noqa: E402
+
+from tui_cnn.domain.shapes import flat_reports  # noqa: E402
+from tui_cnn.domain.spec import concat, residual  # noqa: E402
+
+L = LayerSpec.of
+BRANCHED = ModelSpec("branched 'x'", (3, 16, 16), (
+    residual([L("Conv2d", out_channels=8, kernel_size=3, stride=2, padding=1, bias=False), L("BatchNorm2d"),
+              L("ReLU")], (L("Conv2d", out_channels=8, kernel_size=1, stride=2, bias=False), L("BatchNorm2d"))),
+    concat([L("Conv2d", out_channels=4, kernel_size=1)],
+           [residual([L("Conv2d", out_channels=8, kernel_size=3, padding=1)]), L("ReLU")],
+           []),
+    L("Flatten"),
+    residual([L("Linear", out_features=20 * 8 * 8), L("ReLU")]),
+    L("Linear", out_features=10),
+))
+
+
+@pytest.mark.parametrize("spec", [BRANCHED, load_preset("ResNet20"), load_preset("InceptionMini")],
+                         ids=lambda spec: spec.name)
+def test_an_exported_branched_model_adds_and_concatenates_as_the_engine_says_and_loads_the_built_weights(
+        spec, tmp_path):
+    path = tmp_path / "model.py"
+    code = export_code(spec)
+    path.write_text(code)
+    module = import_module(path)
+    exported, built = module.build_model().eval(), build_model(spec).eval()
+    exported.load_state_dict(built.state_dict())  # a run's checkpoint: same keys, same shapes
+    analysis = analyze(spec, batch_size=2)
+    x = torch.randn(2, *module.INPUT_SHAPE)
+    with torch.no_grad():
+        assert torch.equal(exported(x), built(x))
+    assert tuple(exported(x).shape) == analysis.output_shape
+    assert sum(p.numel() for p in exported.parameters()) == analysis.totals.params
+    # Every module's output, as torch computes it, is the shape its comment in model.py says.
+    seen = {}
+
+    def record(name):
+        def hook(module_, inputs, output):
+            seen.setdefault(name, tuple(output.shape))
+        return hook
+
+    for name, module_ in exported.named_modules():
+        module_.register_forward_hook(record(name))
+    with torch.no_grad():
+        exported(x)
+    cut = next((i for i, layer in enumerate(spec.layers) if layer.type == "Flatten"), len(spec.layers))
+    engine = {}
+    for row in flat_reports(analysis.layers):
+        top, _, rest = row.name.partition(".")
+        part = f"features.{top}" if int(top) < cut else f"classifier.{int(top) - cut}"
+        engine[f"{part}.{rest}".rstrip(".")] = row.report.output_shape
+    assert {name: seen[name] for name in engine} == engine
+    comments = [tuple(int(v) for v in m.split(", ")) for m in re.findall(r"# .*-> \(N, ([\d, ]+)\)", code)]
+    assert sorted(comments) == sorted(shape[1:] for shape in engine.values())

@@ -40,8 +40,9 @@ def presets() -> None:
     from ..domain.presets import PRESETS, load_preset
     from ..domain.shapes import analyze
 
+    width = max(len(name) for name in PRESETS)
     for name, (_, description) in PRESETS.items():
         spec = load_preset(name)
         params = analyze(spec).totals.params
         c, h, w = spec.input_shape
-        click.echo(f"{name:<10} {c}x{h}x{w}  {params:>9,} params  {description}")
+        click.echo(f"{name:<{width}} {c}x{h}x{w}  {params:>9,} params  {description}")

@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..domain import format as fmt
-from ..domain.shapes import TRAINING_MEMORY_RULE, Analysis, LayerReport
+from ..domain.shapes import TRAINING_MEMORY_RULE, Analysis, FlatRow, LayerReport, block_call, flat_reports
 
 
 def _receptive(report: LayerReport) -> str:
@@ -21,11 +21,14 @@ def _receptive(report: LayerReport) -> str:
     return str(h) if h == w else f"{h}x{w}"
 
 
-def _layer_cell(report: LayerReport) -> Text:
+def _layer_cell(row: FlatRow) -> Text:
+    report = row.report
     mark = "✗ " if report.has_error else ("! " if report.has_warning else "")
     style = "red" if report.has_error else ("yellow" if report.has_warning else "")
-    # Cut short with "…" rather than wrapped: one row a layer, as in torchinfo.
-    return Text(mark + fmt.layer_call(report.type, report.args), style=style, no_wrap=True, overflow="ellipsis")
+    call = block_call(report) if report.is_block else fmt.layer_call(report.type, report.args)
+    # Cut short with "…" rather than wrapped: one row a layer, as in torchinfo. A block's
+    # layers are indented under it.
+    return Text("  " * row.depth + mark + call, style=style, no_wrap=True, overflow="ellipsis")
 
 
 #: Columns given up, in this order, until the layer calls fit the terminal uncut.
@@ -36,9 +39,9 @@ def layer_table(analysis: Analysis, hidden: tuple[str, ...] = ()) -> Table:
     """Every column but Layer keeps its full width (min_width); Layer gives way with "…"."""
     headers = ["#", "Layer", "Input shape", "Output shape", "Params", "MACs", "Act. mem", "RF"]
     rows = [
-        [str(r.index), _layer_cell(r), fmt.shape(r.input_shape), fmt.shape(r.output_shape), fmt.grouped(r.params),
+        [row.name, _layer_cell(row), fmt.shape(r.input_shape), fmt.shape(r.output_shape), fmt.grouped(r.params),
          fmt.compact(r.macs), fmt.binary_bytes(r.activation_bytes), _receptive(r)]
-        for r in analysis.layers
+        for row in flat_reports(analysis.layers) for r in (row.report,)
     ]
     shown = [i for i, header in enumerate(headers) if header not in hidden]
     headers = [headers[i] for i in shown]

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from . import format as fmt
 from .layers import LAYER_TYPES
-from .shapes import BYTES_PER_VALUE, TRAINING_MEMORY_RULE, Geometry, LayerReport, Totals, show_pair
+from .shapes import (BYTES_PER_VALUE, TRAINING_MEMORY_RULE, Geometry, LayerReport, Totals, branch_name, module_path,
+                     show_pair)
 
 ERROR_MARK, WARNING_MARK = "✗", "!"
 AXES = ("H", "W")
@@ -35,6 +36,7 @@ def explain(report: LayerReport) -> tuple[Section, ...]:
     parts = [
         _diagnostics(report),
         _what_it_does(report),
+        _merge(report),
         _output_size(report),
         _pooling(report),
         _parameters(report),
@@ -62,6 +64,34 @@ def _what_it_does(report: LayerReport) -> list[Section]:
     if ltype is None or not ltype.summary:
         return []
     return [Section(report.type, (ltype.summary,))]
+
+
+def _merge(report: LayerReport) -> list[Section]:
+    """A block's merge: what each path gives, and how they become one tensor."""
+    if not report.is_block:
+        return []
+    lines = []
+    for number, branch in enumerate(report.branches):
+        name = branch_name(report.type, number)
+        if not branch:
+            lines.append(f"{name}: the input itself {fmt.shape(report.input_shape)} (identity)")
+            continue
+        params = sum(r.params for r in branch)
+        lines.append(f"{name} ({module_path(report.type, number)}): {len(branch)} layer{'s' * (len(branch) != 1)}, "
+                     f"{fmt.grouped(params)} params -> {fmt.shape(branch[-1].output_shape)}")
+    if report.type == "Residual":
+        lines.insert(0, "y = body(x) + shortcut(x): both must have the same shape, added value by value")
+    else:
+        lines.insert(0, "y = cat([branch(x) for each branch], dim=1): the channels side by side; "
+                        "the other sizes must agree")
+        channels = [str(b[-1].output_shape[1]) if b and b[-1].output_shape and len(b[-1].output_shape) > 1
+                    else (str(report.input_shape[1]) if not b and report.input_shape else "?")
+                    for b in report.branches]
+        if report.output_shape is not None:
+            lines.append(f"channels: {' + '.join(channels)} = {report.output_shape[1]}")
+    if report.receptive_field is not None:
+        lines.append("receptive field at the merge: the largest of the paths'")
+    return [Section(f"{report.type} merge", tuple(lines))]
 
 
 # --- output size ---

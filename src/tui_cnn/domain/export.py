@@ -10,8 +10,36 @@ import re
 
 from .. import __version__
 from . import format as fmt
-from .shapes import analyze
+from .shapes import LayerReport, analyze
 from .spec import LayerSpec, ModelSpec
+
+#: The blocks' modules in model.py: the backend's (backend/build.py) with the same attribute
+#: names, so a run's checkpoints load. Written only into files whose model has such blocks.
+_BLOCK_CLASSES = {
+    "Residual": [
+        "class Residual(nn.Module):",
+        '    """body(x) + shortcut(x); an empty shortcut is the identity."""',
+        "",
+        "    def __init__(self, body: nn.Module, shortcut: nn.Module | None = None) -> None:",
+        "        super().__init__()",
+        "        self.body = body",
+        "        self.shortcut = shortcut if shortcut is not None else nn.Sequential()",
+        "",
+        "    def forward(self, x: torch.Tensor) -> torch.Tensor:",
+        "        return self.body(x) + self.shortcut(x)",
+    ],
+    "Concat": [
+        "class Concat(nn.Module):",
+        '    """cat([branch(x) for branch in branches], dim=1): the branches\' channels side by side."""',
+        "",
+        "    def __init__(self, *branches: nn.Module) -> None:",
+        "        super().__init__()",
+        "        self.branches = nn.ModuleList(branches)",
+        "",
+        "    def forward(self, x: torch.Tensor) -> torch.Tensor:",
+        "        return torch.cat([branch(x) for branch in self.branches], dim=1)",
+    ],
+}
 
 
 def split_at_flatten(layers: tuple[LayerSpec, ...]) -> int:
@@ -37,6 +65,40 @@ def _sequential(attribute: str, lines: list[str]) -> list[str]:
     return [f"        self.{attribute} = nn.Sequential(", *lines, "        )"]
 
 
+def _out(report: LayerReport) -> str:
+    return "(N, " + ", ".join(str(v) for v in report.output_shape[1:]) + ")"
+
+
+def _layer_lines(report: LayerReport, indent: str) -> list[str]:
+    """A layer's lines in an nn.Sequential, with the shape engine's output shape as a comment;
+    a block's paths each an nn.Sequential of their own, indented one level further."""
+    if not report.is_block:
+        return [f"{indent}nn.{fmt.layer_call(report.type, report.args)},  # -> {_out(report)}"]
+    inner = indent + "    "
+    lines = [f"{indent}{report.type}("]
+    names = ("body=", "shortcut=") if report.type == "Residual" else ("",) * len(report.branches)
+    for keyword_, branch in zip(names, report.branches):
+        if not branch:
+            lines.append(f"{inner}{keyword_}nn.Sequential(),  # the identity")
+            continue
+        lines.append(f"{inner}{keyword_}nn.Sequential(")
+        lines.extend(line for r in branch for line in _layer_lines(r, inner + "    "))
+        lines.append(f"{inner}),")
+    merge = "body + shortcut" if report.type == "Residual" else "channels concatenated"
+    lines.append(f"{indent}),  # {merge} -> {_out(report)}")
+    return lines
+
+
+def _block_types(reports: tuple[LayerReport, ...] | list[LayerReport]) -> set[str]:
+    found: set[str] = set()
+    for report in reports:
+        if report.is_block:
+            found.add(report.type)
+            for branch in report.branches:
+                found |= _block_types(branch)
+    return found
+
+
 def export_code(spec: ModelSpec) -> str:
     """The module's source. Raises ValueError for an invalid spec: code that fails is no export."""
     analysis = analyze(spec, batch_size=1)
@@ -44,10 +106,9 @@ def export_code(spec: ModelSpec) -> str:
         first = analysis.errors[0]
         raise ValueError(f"cannot export an invalid model: layer {first.layer}: {first.message}")
     cut = split_at_flatten(spec.layers)
-    rows = []
-    for report in analysis.layers:
-        out = "(N, " + ", ".join(str(v) for v in report.output_shape[1:]) + ")"
-        rows.append(f"            nn.{fmt.layer_call(report.type, report.args)},  # -> {out}")
+    rows = [_layer_lines(report, "            ") for report in analysis.layers]
+    used = _block_types(analysis.layers)
+    blocks = [line for kind in _BLOCK_CLASSES if kind in used for line in (*_BLOCK_CLASSES[kind], "", "")]
     name = class_name(spec)
     c, h, w = spec.input_shape
     # The spec's name is user data: it reaches the code only as repr() (the docstring is a
@@ -63,11 +124,12 @@ def export_code(spec: ModelSpec) -> str:
         "from torch import nn",
         "",
         "",
+        *blocks,
         f"class {name}(nn.Module):",
         "    def __init__(self) -> None:",
         "        super().__init__()",
-        *_sequential("features", rows[:cut]),
-        *_sequential("classifier", rows[cut:]),
+        *_sequential("features", [line for lines in rows[:cut] for line in lines]),
+        *_sequential("classifier", [line for lines in rows[cut:] for line in lines]),
         "",
         "    def forward(self, x: torch.Tensor) -> torch.Tensor:",
         "        return self.classifier(self.features(x))",

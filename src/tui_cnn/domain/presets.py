@@ -13,6 +13,8 @@ PRESETS: dict[str, tuple[str, str]] = {
     "SimpleCNN": ("simple_cnn.toml", "the lecture's MNIST net: 2 conv blocks + Linear 3136->10"),
     "LeNet5": ("lenet5.toml", "LeCun's LeNet-5 on 28x28 digits: tanh, average pooling"),
     "VGGSmall": ("vgg_small.toml", "VGG-style CIFAR-10 net, 3x32x32: conv-bn-relu blocks"),
+    "ResNet20": ("resnet20.toml", "He et al.'s CIFAR-10 ResNet-20: 3 stages of 3 residual blocks"),
+    "InceptionMini": ("inception_mini.toml", "Inception-style net on 28x28 digits: 2 four-branch Concat modules"),
 }
 DEFAULT_PRESET = "SimpleCNN"
 

@@ -17,7 +17,7 @@ from typing import Any, Callable, Sequence
 
 from .format import binary_bytes, per_sample
 from .layers import LAYER_TYPES, MAX_SIZE, UNSUPPORTED_ARGS, ArgError, LayerType, Pair
-from .spec import Diagnostic, Fix, LayerSpec, ModelSpec
+from .spec import BLOCK_TYPES, MAX_BLOCK_DEPTH, Diagnostic, Fix, LayerSpec, ModelSpec, Path, branches_of
 
 BYTES_PER_VALUE = 4  # float32
 Shape = tuple[int, ...]
@@ -67,6 +67,15 @@ class LayerReport:
     jump: Pair | None  # distance on the input image between neighbouring outputs
     geometry: Geometry | None
     diagnostics: tuple[Diagnostic, ...]
+    # A block's (Residual, Concat) inner layers, a tuple a path: a Residual's (body, shortcut),
+    # a Concat's branches. The block's own figures are its inner layers' summed, plus the
+    # merged output's memory; its diagnostics are the merge's own.
+    branches: tuple[tuple["LayerReport", ...], ...] = ()
+    path: Path = ()  # where it sits (spec.Path); index is path[0]
+
+    @property
+    def is_block(self) -> bool:
+        return self.type in BLOCK_TYPES
 
     @property
     def has_error(self) -> bool:
@@ -92,6 +101,7 @@ class LayerReport:
             "receptive_field": _square_or_pair(self.receptive_field),
             "jump": _square_or_pair(self.jump),
             "valid": not self.has_error,
+            **({"branches": [[r.to_json() for r in branch] for branch in self.branches]} if self.is_block else {}),
         }
 
 
@@ -178,9 +188,12 @@ def hw(shape: Shape) -> str:
 class _Layer:
     """One layer under analysis: its parsed arguments, incoming shape, and diagnostics."""
 
-    def __init__(self, index: int, spec: LayerSpec, ltype: LayerType, shape: Shape | None, origin: str | None,
-                 image: Shape):
-        self.index = index
+    def __init__(self, path: Path, spec: LayerSpec, ltype: LayerType, shape: Shape | None, origin: str | None,
+                 image: Shape, where: str = ""):
+        self.where = where  # inside a block: "body layer 2", said before each message
+        self.index = path[0]
+        self.path = path
+        self.nested = path if len(path) > 1 else ()  # a Fix's and Diagnostic's path: only inside a block
         self.image = image  # the model's input, (N, C, H, W): messages say what became of it
         self.spec = spec
         self.type = ltype
@@ -192,13 +205,15 @@ class _Layer:
         self.broken = False  # a required argument is unusable: no output shape
 
     def error(self, field: str | None, message: str, suggestion: str | None = None, fix: Fix | None = None) -> None:
-        self.diagnostics.append(Diagnostic(self.index, field, "error", message, suggestion, fix))
+        self.diagnostics.append(Diagnostic(self.index, field, "error", _placed(self.where, message), suggestion, fix,
+                                           self.nested))
 
     def warn(self, field: str | None, message: str, suggestion: str | None = None, fix: Fix | None = None) -> None:
-        self.diagnostics.append(Diagnostic(self.index, field, "warning", message, suggestion, fix))
+        self.diagnostics.append(Diagnostic(self.index, field, "warning", _placed(self.where, message), suggestion,
+                                           fix, self.nested))
 
     def set_fix(self, label: str, **values: Any) -> Fix:
-        return Fix(label, self.index, set_args=tuple(values.items()))
+        return Fix(label, self.index, set_args=tuple(values.items()), path=self.nested)
 
     def parse(self) -> None:
         given = self.spec.args
@@ -229,7 +244,8 @@ class _Layer:
         given = self.spec.args
         close = difflib.get_close_matches(name, self.type.field_names, n=1)
         if close and close[0] not in given:
-            fix = Fix(f"rename {name} to {close[0]}", self.index, ((name, None), (close[0], given[name])))
+            fix = Fix(f"rename {name} to {close[0]}", self.index, ((name, None), (close[0], given[name])),
+                      path=self.nested)
             self.error(name, f"{self.type.name} has no argument {name!r}", f"did you mean {close[0]}?", fix)
         else:
             known = ", ".join(self.type.field_names) or "none"
@@ -461,7 +477,8 @@ def _linear(layer: _Layer) -> _Result:
     features = shape[-1]
     if len(shape) == 4:
         flat = shape[1] * shape[2] * shape[3]
-        flatten = Fix("insert Flatten before this layer", layer.index, insert_before=LayerSpec("Flatten"))
+        flatten = Fix("insert Flatten before this layer", layer.index, insert_before=LayerSpec("Flatten"),
+                      path=layer.nested)
         advice = f"insert a Flatten before it (in_features would then be {flat} = {shape[1]}x{shape[2]}x{shape[3]})"
         if a.get("in_features") == flat != features:
             layer.error("in_features", f"in_features = {flat} matches the flattened tensor, but no Flatten comes "
@@ -486,7 +503,7 @@ def _flatten(layer: _Layer) -> _Result:
         message = f"{name} = {dim} is out of range for a {rank}-D tensor {shape}"
         if rank < 2:  # even the defaults are: there is nothing left to flatten
             layer.error(name, message, "remove this Flatten: the tensor is already flat",
-                        Fix("remove this Flatten", layer.index, remove_layer=True))
+                        Fix("remove this Flatten", layer.index, remove_layer=True, path=layer.nested))
         else:
             layer.error(name, message, f"use {name} = {1 if name == 'start_dim' else -1}",
                         layer.set_fix(f"reset {name}", **{name: None}))
@@ -494,7 +511,8 @@ def _flatten(layer: _Layer) -> _Result:
     start, end = start % rank, end % rank
     if start > end:
         layer.error("start_dim", f"start_dim ({start}) comes after end_dim ({end})", "use the defaults",
-                    Fix("reset start_dim and end_dim", layer.index, (("start_dim", None), ("end_dim", None))))
+                    Fix("reset start_dim and end_dim", layer.index, (("start_dim", None), ("end_dim", None)),
+                        path=layer.nested))
         return _Result(None)
     merged = math.prod(shape[start:end + 1])
     return _Result(shape[:start] + (merged,) + shape[end + 1:])
@@ -506,7 +524,7 @@ def _dropout(layer: _Layer) -> _Result:
     # PyTorch still runs it on 2-D and 3-D tensors (deprecated) but not on 1-D ones.
     report = layer.error if len(layer.shape) < 2 else layer.warn
     report(None, f"Dropout2d zeroes whole channels of an (N, C, H, W) tensor but gets {layer.shape}",
-           "use Dropout after the Flatten", Fix("change to Dropout", layer.index, new_type="Dropout"))
+           "use Dropout after the Flatten", Fix("change to Dropout", layer.index, new_type="Dropout", path=layer.nested))
     return _Result(layer.shape if len(layer.shape) >= 2 else None)
 
 
@@ -530,13 +548,95 @@ _HANDLERS: dict[str, Callable[[_Layer], _Result]] = {
 _KEEPS_ORIGIN = {"activation", "dropout", "norm"}
 
 
-def _unknown_layer(index: int, spec: LayerSpec) -> Diagnostic:
-    close = difflib.get_close_matches(spec.type, LAYER_TYPES, n=1, cutoff=0.5)
+def _unknown_layer(path: Path, spec: LayerSpec, where: str) -> Diagnostic:
+    nested = path if len(path) > 1 else ()
+    message = _placed(where, f"unknown layer type {spec.type!r}")
+    close = difflib.get_close_matches(spec.type, [*LAYER_TYPES, *BLOCK_TYPES], n=1, cutoff=0.5)
     if close:
-        fix = Fix(f"change to {close[0]}", index, new_type=close[0])
-        return Diagnostic(index, "type", "error", f"unknown layer type {spec.type!r}", f"did you mean {close[0]}?", fix)
-    known = ", ".join(LAYER_TYPES)
-    return Diagnostic(index, "type", "error", f"unknown layer type {spec.type!r}", f"supported: {known}")
+        fix = Fix(f"change to {close[0]}", path[0], new_type=close[0], path=nested)
+        return Diagnostic(path[0], "type", "error", message, f"did you mean {close[0]}?", fix, nested)
+    known = ", ".join([*LAYER_TYPES, *BLOCK_TYPES])
+    return Diagnostic(path[0], "type", "error", message, f"supported: {known}", path=nested)
+
+
+@dataclass(frozen=True, slots=True)
+class FlatRow:
+    """A layer in a listing of the whole model: a block's row first, then its paths' layers,
+    one level deeper. ``name`` is the module's name in the built model (``3.body.1``)."""
+
+    depth: int
+    name: str
+    report: LayerReport
+
+
+def flat_reports(reports: Sequence[LayerReport], depth: int = 0, prefix: str = "") -> list[FlatRow]:
+    rows = []
+    for number, report in enumerate(reports):
+        name = f"{prefix}{number}" if prefix else str(report.index)
+        rows.append(FlatRow(depth, name, report))
+        for branch, inner in enumerate(report.branches):
+            rows.extend(flat_reports(inner, depth + 1, f"{name}.{module_path(report.type, branch)}."))
+    return rows
+
+
+def module_path(block_type: str, branch: int) -> str:
+    """A block's path as the built module names it: body, shortcut, branches.1."""
+    return ("body", "shortcut")[branch] if block_type == "Residual" else f"branches.{branch}"
+
+
+def path_name(block_types: Sequence[str], path: Path) -> str:
+    """A path as the built module names it: (3, 0, 1) inside a Residual is ``3.body.1``;
+    ``block_types`` are the types of the blocks along the path, outermost first."""
+    parts = [str(path[0])]
+    for kind, branch, index in zip(block_types, path[1::2], path[2::2]):
+        parts += [module_path(kind, branch), str(index)]
+    return ".".join(parts)
+
+
+def name_path(name: str) -> Path:
+    """The inverse of ``path_name``: ``3.branches.2.0`` is (3, 2, 0)."""
+    parts, path = name.split("."), []
+    while parts:
+        part = parts.pop(0)
+        if part == "body":
+            path.append(0)
+        elif part == "shortcut":
+            path.append(1)
+        elif part != "branches":
+            path.append(int(part))
+    return tuple(path)
+
+
+def report_at(reports: Sequence[LayerReport], path: Path) -> LayerReport | None:
+    """The report of the layer at ``path``; None where there is none."""
+    try:
+        report = reports[path[0]]
+        for branch, index in zip(path[1::2], path[2::2]):
+            report = report.branches[branch][index]
+        return report
+    except IndexError:
+        return None
+
+
+def block_call(report: LayerReport) -> str:
+    """A block's one-line description where a layer shows its call."""
+    if report.type == "Residual":
+        has_shortcut = len(report.branches) > 1 and report.branches[1]
+        return f"Residual: body + {'shortcut' if has_shortcut else 'identity'}"
+    return f"Concat of {len(report.branches)} branch{'es' if len(report.branches) != 1 else ''}"
+
+
+def branch_name(block_type: str, branch: int) -> str:
+    """What a block's path is called: a Residual's body or shortcut, a Concat's branch 1."""
+    if block_type == "Residual":
+        return ("body", "shortcut")[branch] if branch < 2 else f"path {branch}"
+    return f"branch {branch}"
+
+
+def _placed(where: str, message: str) -> str:
+    """A message about a layer inside a block starts with where it is in the block (the
+    diagnostic's layer number says which top-level block): "body layer 2: ..."."""
+    return f"{where}: {message}" if where else message
 
 
 def _check_input(spec: ModelSpec, batch_size: int) -> tuple[Shape | None, list[Diagnostic]]:
@@ -560,48 +660,28 @@ def _check_input(spec: ModelSpec, batch_size: int) -> tuple[Shape | None, list[D
     return (batch_size, *shape), diagnostics
 
 
+@dataclass(frozen=True, slots=True)
+class _Flow:
+    """The tensor between two layers, as far as it is known: its shape, how a flat feature
+    count came about ("64x7x7"), and the receptive field and jump of its positions."""
+
+    shape: Shape | None
+    origin: str | None = None
+    rf: Pair | None = None
+    jump: Pair | None = None
+
+
 def analyze(spec: ModelSpec, batch_size: int = 64) -> Analysis:
     """Walk the stack once: shapes, parameters, MACs, memory, receptive field, diagnostics.
 
     Every layer after an error is still checked as far as it can be: its own arguments always,
-    its shapes whenever the incoming shape is known.
+    its shapes whenever the incoming shape is known. A block's paths are walked from the
+    block's input, each in turn, and merged.
     """
     input_shape, diagnostics = _check_input(spec, batch_size)
-    shape, origin = input_shape, None
-    rf: Pair | None = (1, 1) if input_shape else None
-    jump: Pair | None = (1, 1) if input_shape else None
-    reports = []
-    for index, layer_spec in enumerate(spec.layers):
-        ltype = LAYER_TYPES.get(layer_spec.type)
-        if ltype is None:
-            diag = _unknown_layer(index, layer_spec)
-            reports.append(LayerReport(index, layer_spec.type, dict(layer_spec.args), shape, None, 0, 0, 0, 0, 0,
-                                       None, None, None, (diag,)))
-            diagnostics.append(diag)
-            shape = rf = jump = None
-            continue
-        layer = _Layer(index, layer_spec, ltype, shape, origin, input_shape)
-        layer.parse()
-        result = _HANDLERS.get(ltype.name, _elementwise)(layer)
-        _check_counts(layer, result)
-        if any(d.is_error for d in layer.diagnostics):
-            # A layer PyTorch cannot build has no parameters: none of its figures reach the totals.
-            result.params = result.buffers = result.macs = 0
-        output = result.output
-        if output is None or len(output) != 4:
-            rf = jump = None
-        elif result.geometry is not None and rf is not None:
-            rf, jump = grow_receptive_field(rf, jump, result.geometry)
-        if ltype.name == "Flatten" and _flattens_image(shape, output):
-            origin = per_sample(shape)
-        elif ltype.category not in _KEEPS_ORIGIN:
-            origin = None
-        activation = math.prod(output) * BYTES_PER_VALUE if output else 0
-        reports.append(LayerReport(index, ltype.name, layer.resolved, shape, output, result.params, result.params,
-                                   result.buffers, result.macs, activation, rf, jump, result.geometry,
-                                   tuple(layer.diagnostics)))
-        diagnostics.extend(layer.diagnostics)
-        shape = output
+    start = _Flow(input_shape, None, (1, 1), (1, 1)) if input_shape else _Flow(None)
+    walk = _Walk(input_shape, diagnostics)
+    reports, _ = walk.layers(spec.layers, start, (), "", 0)
     totals = _totals(input_shape, reports)
     if totals.training_bytes > TRAINING_MEMORY_WARNING_BYTES:
         diagnostics.append(Diagnostic(
@@ -611,6 +691,209 @@ def analyze(spec: ModelSpec, batch_size: int = 64) -> Analysis:
             "use a smaller batch size or smaller layers"))
     return Analysis(spec, batch_size, input_shape or (batch_size, *spec.input_shape), tuple(reports),
                     tuple(diagnostics), totals)
+
+
+class _Walk:
+    """One pass over a model: every layer's report, and its diagnostics in the model's list
+    in the order the layers come (a block's inner ones before its merge)."""
+
+    def __init__(self, image: Shape | None, diagnostics: list[Diagnostic]):
+        self.image = image
+        self.diagnostics = diagnostics
+
+    def layers(self, specs: Sequence[LayerSpec], flow: _Flow, prefix: Path, where: str,
+               depth: int) -> tuple[list[LayerReport], _Flow]:
+        reports = []
+        for index, layer_spec in enumerate(specs):
+            path = (*prefix, index)
+            place = f"{where} layer {index}" if where else ""
+            if isinstance(layer_spec, LayerSpec) and layer_spec.type in BLOCK_TYPES:
+                report, flow = self.block(layer_spec, flow, path, place, depth)
+            else:
+                report, flow = self.layer(layer_spec, flow, path, place)
+            reports.append(report)
+        return reports, flow
+
+    def layer(self, layer_spec: LayerSpec, flow: _Flow, path: Path, where: str) -> tuple[LayerReport, _Flow]:
+        shape = flow.shape
+        ltype = LAYER_TYPES.get(layer_spec.type)
+        if ltype is None:
+            diag = _unknown_layer(path, layer_spec, where)
+            self.diagnostics.append(diag)
+            return (LayerReport(path[0], layer_spec.type, dict(layer_spec.args), shape, None, 0, 0, 0, 0, 0,
+                                None, None, None, (diag,), path=path), _Flow(None))
+        layer = _Layer(path, layer_spec, ltype, shape, flow.origin, self.image, where)
+        layer.parse()
+        result = _HANDLERS.get(ltype.name, _elementwise)(layer)
+        _check_counts(layer, result)
+        if any(d.is_error for d in layer.diagnostics):
+            # A layer PyTorch cannot build has no parameters: none of its figures reach the totals.
+            result.params = result.buffers = result.macs = 0
+        output, rf, jump = result.output, flow.rf, flow.jump
+        if output is None or len(output) != 4:
+            rf = jump = None
+        elif result.geometry is not None and rf is not None and jump is not None:
+            rf, jump = grow_receptive_field(rf, jump, result.geometry)
+        origin = flow.origin
+        if ltype.name == "Flatten" and _flattens_image(shape, output):
+            origin = per_sample(shape)
+        elif ltype.category not in _KEEPS_ORIGIN:
+            origin = None
+        activation = math.prod(output) * BYTES_PER_VALUE if output else 0
+        self.diagnostics.extend(layer.diagnostics)
+        report = LayerReport(path[0], ltype.name, layer.resolved, shape, output, result.params, result.params,
+                             result.buffers, result.macs, activation, rf, jump, result.geometry,
+                             tuple(layer.diagnostics), path=path)
+        return report, _Flow(output, origin, rf, jump)
+
+    def block(self, spec: LayerSpec, flow: _Flow, path: Path, where: str, depth: int) -> tuple[LayerReport, _Flow]:
+        """A Residual or Concat: each path walked from the block's input, then merged."""
+        own: list[Diagnostic] = []
+        nested = path if len(path) > 1 else ()
+
+        def error(message: str, suggestion: str | None = None, fix: Fix | None = None) -> None:
+            own.append(Diagnostic(path[0], None, "error", _placed(where, message), suggestion, fix, nested))
+
+        _check_block_args(spec, error)
+        branches = branches_of(spec)
+        for number, layers in enumerate(branches):
+            if layers and layers[0].args.get("inplace") is True and len(branches) > 1:
+                # The other paths would read the overwritten input: torch runs, computing something else.
+                own.append(Diagnostic(path[0], None, "warning", _placed(
+                    where, f"{branch_name(spec.type, number)} starts with {layers[0].type}(inplace=True): it "
+                    "overwrites the block's input, which the other paths read too"),
+                    f"set inplace = false on that {layers[0].type}", None, nested))
+        reports: list[tuple[LayerReport, ...]] = []
+        outputs: list[_Flow] = []
+        if depth >= MAX_BLOCK_DEPTH:
+            error(f"blocks nest more than {MAX_BLOCK_DEPTH} deep", "unwrap some of the blocks")
+        else:
+            for number, layers in enumerate(branches):
+                name = branch_name(spec.type, number)
+                inner, out = self.layers(layers, flow, (*path, number), f"{where} > {name}" if where else name,
+                                         depth + 1)
+                reports.append(tuple(inner))
+                outputs.append(out)
+        merged = _Flow(None)
+        if outputs and all(out.shape is not None for out in outputs) and flow.shape is not None:
+            merge = _merge_residual if spec.type == "Residual" else _merge_concat
+            shape = merge(spec, flow.shape, [out.shape for out in outputs], path, error)
+            if shape is not None:
+                merged = _Flow(shape, None, *_merged_field(shape, outputs))
+        elif spec.type == "Concat" and not branches:
+            error("Concat needs at least one branch", "add a branch, or unwrap the block")
+        self.diagnostics.extend(own)
+        inner = [r for branch in reports for r in branch]
+        activation = sum(r.activation_bytes for r in inner)
+        if merged.shape is not None:
+            activation += math.prod(merged.shape) * BYTES_PER_VALUE
+        params = sum(r.params for r in inner)
+        report = LayerReport(path[0], spec.type, {}, flow.shape, merged.shape, params,
+                             sum(r.trainable_params for r in inner), sum(r.buffers for r in inner),
+                             sum(r.macs for r in inner), activation, merged.rf, merged.jump, None, tuple(own),
+                             branches=tuple(reports), path=path)
+        return report, merged
+
+
+def _check_block_args(spec: LayerSpec, error: Callable[..., None]) -> None:
+    """A block takes lists of layers, and nothing else (a spec made in code can hold anything)."""
+    names = ("body", "shortcut") if spec.type == "Residual" else ("branches",)
+    for name in spec.args:
+        if name not in names:
+            error(f"{spec.type} has no argument {name!r} (it takes: {', '.join(names)})", f"remove {name}")
+    for name in names:
+        value = spec.args.get(name, ())
+        lists = value if name == "branches" and isinstance(value, tuple) else (value,)
+        if not isinstance(value, tuple) or not all(
+                isinstance(items, tuple) and all(isinstance(v, LayerSpec) for v in items) for items in lists):
+            error(f"{spec.type}'s {name} must be a list of layers, got {value!r:.60}")
+
+
+def _merged_field(shape: Shape, outputs: list[_Flow]) -> tuple[Pair | None, Pair | None]:
+    """At a merge each position sees what any of its inputs saw: the largest field (and
+    jump) of the paths (Araujo et al. 2019, as domain.graph does for tracked models)."""
+    if len(shape) != 4 or any(out.rf is None or out.jump is None for out in outputs):
+        return None, None
+    rf = (max(o.rf[0] for o in outputs), max(o.rf[1] for o in outputs))
+    jump = (max(o.jump[0] for o in outputs), max(o.jump[1] for o in outputs))
+    return rf, jump
+
+
+def _n(shape: Shape) -> str:
+    """A shape as the merge messages show it: (N, 32, 14, 14)."""
+    return "(N, " + ", ".join(str(v) for v in shape[1:]) + ")"
+
+
+def _merge_residual(spec: LayerSpec, given: Shape, outputs: list[Shape], path: Path,
+                    error: Callable[..., None]) -> Shape | None:
+    """body(x) + shortcut(x): the two must have the same shape (a broadcast would change the
+    block's output shape, which no residual block means to do)."""
+    body, shortcut = outputs
+    if body == shortcut:
+        return body
+    has_shortcut = bool(branches_of(spec)[1])
+    what = "its shortcut" if has_shortcut else "its input (the identity shortcut)"
+    differ = []
+    if len(body) != len(shortcut):
+        differ.append("the number of dimensions")
+    else:
+        if len(body) >= 2 and body[1] != shortcut[1]:
+            differ.append(f"channels ({body[1]} vs {shortcut[1]})")
+        if body[2:] != shortcut[2:]:
+            differ.append(f"sizes ({' x '.join(map(str, body[2:]))} vs {' x '.join(map(str, shortcut[2:]))})")
+    message = (f"Residual cannot add its body's output {_n(body)} to {what} {_n(shortcut)}: "
+               f"{' and '.join(differ)} differ")
+    shortcut_layers = projection(given, body)
+    if shortcut_layers is None:
+        error(message, "make the body keep the shape it gets (stride 1, padding that keeps the size, "
+              f"out_channels = {given[1] if len(given) > 1 else '?'})")
+        return None
+    stride = shortcut_layers[0].args["stride"]
+    call = f"Conv2d({given[1]}, {body[1]}, kernel_size=1, stride={stride}, bias=False)"
+    label = f"{'replace the shortcut with' if has_shortcut else 'add'} a 1x1 projection shortcut"
+    fix = Fix(label, path[0], set_args=(("shortcut", shortcut_layers),), path=path if len(path) > 1 else ())
+    keep = (f", or set the body's last out_channels = {given[1]}" if body[2:] == given[2:] and body[1] != given[1]
+            else "")
+    error(message, f"{label}: {call} + BatchNorm2d{keep}", fix)
+    return None
+
+
+def projection(given: Shape, body: Shape) -> tuple[LayerSpec, ...] | None:
+    """A 1x1 conv (+ BatchNorm) from the block's input to the body's output shape: He et
+    al.'s option B. None when no stride maps the input's size onto the body's."""
+    if len(given) != 4 or len(body) != 4:
+        return None
+    strides = []
+    for size, target in zip(given[2:], body[2:]):
+        stride = next((s for s in range(1, size + 1) if (size - 1) // s + 1 == target), None)
+        if stride is None:
+            return None
+        strides.append(stride)
+    stride = strides[0] if strides[0] == strides[1] else tuple(strides)
+    return (LayerSpec.of("Conv2d", out_channels=body[1], kernel_size=1, stride=stride, bias=False),
+            LayerSpec("BatchNorm2d"))
+
+
+def _merge_concat(spec: LayerSpec, given: Shape, outputs: list[Shape], path: Path,
+                  error: Callable[..., None]) -> Shape | None:
+    """cat(branches, dim=1): every other size must agree (and there must be a dim 1)."""
+    first = outputs[0]
+    for number, other in enumerate(outputs[1:], start=1):
+        if len(other) != len(first) or len(first) < 2:
+            error(f"Concat cannot join branch 0 {_n(first)} and branch {number} {_n(other)} along the channels: "
+                  "they must both be (N, C, H, W) or both (N, features)",
+                  "end every branch before the Flatten, or every branch after it")
+            return None
+        if other[2:] != first[2:]:
+            error(f"Concat cannot join branch 0 {_n(first)} and branch {number} {_n(other)} along the channels: "
+                  f"sizes ({' x '.join(map(str, first[2:]))} vs {' x '.join(map(str, other[2:]))}) differ",
+                  "give every branch the same total stride, and padding that keeps the size "
+                  "(padding = 1 for a 3x3 kernel at stride 1)")
+            return None
+    if len(first) < 2:
+        error(f"Concat joins along the channels (dim 1), but its branch gives {_n(first)}", "unwrap the block")
+        return None
+    return (first[0], sum(out[1] for out in outputs), *first[2:])
 
 
 def _check_counts(layer: _Layer, result: _Result) -> None:

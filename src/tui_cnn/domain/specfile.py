@@ -14,7 +14,7 @@ from typing import Any, BinaryIO, Iterator
 
 import tomli_w
 
-from .spec import LayerSpec, ModelSpec, freeze
+from .spec import BLOCK_TYPES, MAX_BLOCK_DEPTH, LayerSpec, ModelSpec, branches_of, freeze, is_block
 
 
 class SpecError(ValueError):
@@ -32,17 +32,65 @@ def spec_from_dict(data: dict[str, Any], source: str = "spec") -> ModelSpec:
     layers = data.get("layers", [])
     if not isinstance(layers, list):
         raise SpecError(f"{source}: layers must be an array of tables ([[layers]])")
-    specs = []
-    for i, layer in enumerate(layers):
-        if not isinstance(layer, dict) or not isinstance(layer.get("type"), str):
-            raise SpecError(f"{source}: layer {i} needs a type, e.g. type = \"Conv2d\"")
-        for key, value in layer.items():
-            if _nesting(value) > MAX_VALUE_NESTING:
-                raise SpecError(f"{source}: layer {i} ({layer['type']}): {key} is nested more than "
-                                f"{MAX_VALUE_NESTING} deep; a layer's value is a number, a string or a pair [h, w]")
-        args = {k: freeze(v) for k, v in layer.items() if k != "type"}
-        specs.append(LayerSpec(layer["type"], args))
-    return ModelSpec(str(model.get("name", "model")), tuple(shape), tuple(specs))
+    specs = tuple(_layer_from_table(layer, f"layer {i}", source, 0) for i, layer in enumerate(layers))
+    return ModelSpec(str(model.get("name", "model")), tuple(shape), specs)
+
+
+#: What each block's layer lists are called in a spec file.
+_BLOCK_LISTS = {"Residual": ("body", "shortcut"), "Concat": ("branches",)}
+
+
+def _layer_from_table(layer: Any, where: str, source: str, depth: int) -> LayerSpec:
+    """One layer table, a block's inner layers read the same way, level by level."""
+    if not isinstance(layer, dict) or not isinstance(layer.get("type"), str):
+        raise SpecError(f"{source}: {where} needs a type, e.g. type = \"Conv2d\"")
+    kind = layer["type"]
+    if kind in BLOCK_TYPES:
+        return _block_from_table(layer, f"{where} ({kind})", source, depth)
+    for key, value in layer.items():
+        if _nesting(value) > MAX_VALUE_NESTING:
+            raise SpecError(f"{source}: {where} ({kind}): {key} is nested more than "
+                            f"{MAX_VALUE_NESTING} deep; a layer's value is a number, a string or a pair [h, w]")
+    return LayerSpec(kind, {k: freeze(v) for k, v in layer.items() if k != "type"})
+
+
+def _block_from_table(layer: dict[str, Any], where: str, source: str, depth: int) -> LayerSpec:
+    kind = layer["type"]
+    if depth >= MAX_BLOCK_DEPTH:
+        raise SpecError(f"{source}: {where.split(' (')[0]}: blocks nest more than {MAX_BLOCK_DEPTH} deep "
+                        "(a block inside a block ...); real networks need two or three levels")
+    names = _BLOCK_LISTS[kind]
+    unknown = [key for key in layer if key not in ("type", *names)]
+    if unknown:
+        raise SpecError(f"{source}: {where} has no argument {unknown[0]!r} (it takes: {', '.join(names)})")
+
+    def layer_list(value: Any, what: str) -> tuple[LayerSpec, ...]:
+        if not isinstance(value, list):
+            raise SpecError(f"{source}: {where}: {what} must be an array of layer tables, e.g. "
+                            f"[{{type = \"ReLU\"}}], got {type(value).__name__} {_short(value)}")
+        return tuple(_layer_from_table(item, f"{where} {what} layer {j}", source, depth + 1)
+                     for j, item in enumerate(value))
+
+    if kind == "Residual":
+        if "body" not in layer:
+            raise SpecError(f"{source}: {where} needs a body, e.g. body = [{{type = \"Conv2d\", out_channels = 16, "
+                            "kernel_size = 3, padding = 1}]")
+        args: dict[str, Any] = {"body": layer_list(layer["body"], "body")}
+        if "shortcut" in layer:
+            args["shortcut"] = layer_list(layer["shortcut"], "shortcut")
+        return LayerSpec(kind, args)
+    branches = layer.get("branches")
+    if not isinstance(branches, list) or not branches:
+        raise SpecError(f"{source}: {where} needs branches, an array of layer arrays, e.g. "
+                        f"branches = [[{{type = \"Conv2d\", out_channels = 8, kernel_size = 1}}], []], got "
+                        f"{_short(branches)}")
+    return LayerSpec(kind, {"branches": tuple(layer_list(b, f"branch {j}") for j, b in enumerate(branches))})
+
+
+def _short(value: Any) -> str:
+    """A value in a message, cut to one short line."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 #: No layer argument is more than a pair [h, w]; a little room above that keeps the engine's
@@ -78,20 +126,35 @@ def _reject_misspelt_tables(data: dict[str, Any], source: str) -> None:
 def _check_writable(spec: ModelSpec) -> None:
     """TOML has no null: PyTorch's None (e.g. AdaptiveAvgPool2d output_size = (None, 7))
     cannot be written, so say which value it is instead of failing inside the writer."""
-    for index, layer in enumerate(spec.layers):
-        for name, value in layer.args.items():
-            if value is None or (isinstance(value, tuple) and None in value):
-                raise SpecError(f"layer {index} ({layer.type}): {name} = {value!r} cannot be saved: TOML has no "
-                                "None, so write the number it stands for (the incoming height or width)")
+    def check(layers: tuple[LayerSpec, ...], where: str) -> None:
+        for index, layer in enumerate(layers):
+            if is_block(layer):
+                for branch, inner in enumerate(branches_of(layer)):
+                    check(inner, f"{where}{index} ({layer.type}) branch {branch} layer ")
+                continue
+            for name, value in layer.args.items():
+                if value is None or (isinstance(value, tuple) and None in value):
+                    raise SpecError(f"{where}{index} ({layer.type}): {name} = {value!r} cannot be saved: TOML has "
+                                    "no None, so write the number it stands for (the incoming height or width)")
+
+    check(spec.layers, "layer ")
+
+
+def _plain(value: Any) -> Any:
+    """A spec value as TOML holds it: tuples as lists, a block's layers as tables."""
+    if isinstance(value, LayerSpec):
+        return layer_to_dict(value)
+    return [_plain(v) for v in value] if isinstance(value, tuple) else value
+
+
+def layer_to_dict(layer: LayerSpec) -> dict[str, Any]:
+    return {"type": layer.type, **{k: _plain(v) for k, v in layer.args.items()}}
 
 
 def spec_to_dict(spec: ModelSpec) -> dict[str, Any]:
-    def plain(value: Any) -> Any:
-        return list(value) if isinstance(value, tuple) else value
-
     return {
         "model": {"name": spec.name, "input_shape": list(spec.input_shape)},
-        "layers": [{"type": layer.type, **{k: plain(v) for k, v in layer.args.items()}} for layer in spec.layers],
+        "layers": [layer_to_dict(layer) for layer in spec.layers],
     }
 
 
@@ -106,14 +169,23 @@ def loads_spec(text: str, source: str = "spec") -> ModelSpec:
     return spec_from_dict(data, source)
 
 
-def _toml_line(key: str, value: Any) -> str:
-    """``key = value`` on one line: ``kernel_size = [3, 5]``, where tomli_w would spread an
-    array over one line per item. tomli_w still quotes the keys and escapes the strings."""
-    if not isinstance(value, (tuple, list)):
-        return tomli_w.dumps({key: value}).rstrip("\n")
+def _toml_value(value: Any) -> str:
+    """A value in TOML on one line: arrays as ``[3, 5]`` and tables inline, where tomli_w
+    would spread an array over one line per item. tomli_w still escapes the strings."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(_toml_line(k, v) for k, v in value.items()) + "}"
+    if isinstance(value, (tuple, list)):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    return tomli_w.dumps({"v": value}).removeprefix("v = ").rstrip("\n")
+
+
+def _toml_line(key: str, value: Any, top: bool = False) -> str:
+    """``key = value`` on one line, tomli_w quoting the key; a top-level block's list of
+    layers one layer a line (a Concat's branches one branch a line), as people write them."""
     quoted_key = tomli_w.dumps({key: 0}).removesuffix(" = 0\n")
-    items = (tomli_w.dumps({"v": item}).removeprefix("v = ").rstrip("\n") for item in value)
-    return f"{quoted_key} = [{', '.join(items)}]"
+    if top and isinstance(value, list) and value and all(isinstance(v, (dict, list)) for v in value):
+        return f"{quoted_key} = [\n" + "".join(f"    {_toml_value(item)},\n" for item in value) + "]"
+    return f"{quoted_key} = {_toml_value(value)}"
 
 
 def dumps_spec(spec: ModelSpec) -> str:
@@ -122,7 +194,7 @@ def dumps_spec(spec: ModelSpec) -> str:
     data = spec_to_dict(spec)
     tables = [("[model]", data["model"])] + [("[[layers]]", layer) for layer in data["layers"]]
     return "\n".join(
-        "\n".join([header, *(_toml_line(k, v) for k, v in table.items())]) + "\n" for header, table in tables
+        "\n".join([header, *(_toml_line(k, v, top=True) for k, v in table.items())]) + "\n" for header, table in tables
     )
 
 

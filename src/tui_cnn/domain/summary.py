@@ -7,11 +7,12 @@ Pure Python: the backend builds a ``ModelSummary`` from a traced module with the
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any, Sequence
 
 from . import format as fmt
-from .shapes import Analysis, LayerReport, Shape, Totals
+from .shapes import BYTES_PER_VALUE, Analysis, LayerReport, Shape, Totals, block_call, module_path
 from .spec import Diagnostic
 
 
@@ -29,6 +30,38 @@ class LayerRow:
     # Where it sits in the module tree: ("layer1", "0", "conv1"); a functional op ends with its
     # name: ("layer1", "0", "add"). Empty for a spec's layers.
     path: tuple[str, ...] = ()
+
+
+def flow_rows(reports: Sequence[LayerReport]) -> tuple[LayerRow, ...]:
+    """A spec with blocks as a tracked model's rows: every layer inside a block in the order
+    it runs, each block's row after its paths (where they merge: its output is the merged
+    one), and the data flow in ``inputs``, so the tracker draws the same gutter as for a
+    tracked nn.Module. Names are the built module's: ``3.body.1``."""
+    rows: list[LayerRow] = []
+
+    def add(report: LayerReport, name: str, call: str, inputs: tuple[int, ...], path: tuple[str, ...]) -> int:
+        rows.append(LayerRow(name, call, replace(report, index=len(rows)), inputs=inputs, path=path))
+        return len(rows) - 1
+
+    def walk(layers: Sequence[LayerReport], source: int, prefix: str) -> int:
+        for number, report in enumerate(layers):
+            name = f"{prefix}{number}"
+            path = tuple(name.split("."))
+            if not report.is_block:
+                source = add(report, name, fmt.layer_call(report.type, report.args), (source,), path)
+                continue
+            ends = [walk(branch, source, f"{name}.{module_path(report.type, b)}.")
+                    for b, branch in enumerate(report.branches)]
+            merge = "add" if report.type == "Residual" else "cat"
+            # The merge's own figures only (its paths have rows of their own), as a tracked
+            # model's add: the rows add up to the totals, and a fold to the block's.
+            merged = math.prod(report.output_shape) * BYTES_PER_VALUE if report.output_shape else 0
+            own = replace(report, params=0, trainable_params=0, buffers=0, macs=0, activation_bytes=merged)
+            source = add(own, name, block_call(report), tuple(dict.fromkeys(ends)), (*path, merge))
+        return source
+
+    walk(reports, MODEL_INPUT, "")
+    return tuple(rows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,9 +91,14 @@ class ModelSummary:
 
     @classmethod
     def of_analysis(cls, analysis: Analysis) -> "ModelSummary":
-        rows = tuple(LayerRow(str(r.index), fmt.layer_call(r.type, r.args), r) for r in analysis.layers)
+        kinds: dict[str, str] = {}
+        if any(r.is_block for r in analysis.layers):
+            rows = flow_rows(analysis.layers)
+            kinds = {row.name: row.report.type for row in rows if row.report.is_block}  # what a fold calls it
+        else:
+            rows = tuple(LayerRow(str(r.index), fmt.layer_call(r.type, r.args), r) for r in analysis.layers)
         return cls(analysis.spec.name, analysis.input_shape, rows, analysis.totals, analysis.diagnostics,
-                   output_shape=analysis.output_shape)
+                   output_shape=analysis.output_shape, kinds=kinds)
 
     @property
     def final_shape(self) -> Shape | None:

@@ -25,8 +25,10 @@ from ...domain import format as fmt
 from ...domain.history import History
 from ...domain.layers import LAYER_TYPES, ArgError
 from ...domain.presets import PRESETS, load_preset, resolve_spec
-from ...domain.shapes import Analysis, analyze
-from ...domain.spec import Diagnostic, LayerSpec, ModelSpec, parse_input_shape
+from ...domain.shapes import Analysis, analyze, block_call, name_path, path_name, projection, report_at
+from ...domain.spec import (Diagnostic, LayerSpec, ModelSpec, branches_of, concat, edit_at, layer_at,
+                            parse_input_shape, residual, with_branches)
+from ...domain.spec import Path as LayerPath
 from ...domain.specfile import SpecError, atomic_write_text, save_spec
 from ..widgets.builder.dialogs import PathScreen, PickScreen
 from ..widgets.builder.form import LayerForm, last_linear
@@ -61,6 +63,15 @@ def starter_layer(type_name: str, spec: ModelSpec, position: int) -> LayerSpec:
     return LayerSpec.of(type_name, **args)
 
 
+def starter_in_block(type_name: str, incoming: tuple[int, ...] | None) -> LayerSpec:
+    """A new layer inside a block: a Conv2d keeps the channels that come in, so the path
+    still merges (an add needs the input's shape back)."""
+    args = dict(STARTER_ARGS.get(type_name, {}))
+    if type_name == "Conv2d":
+        args["out_channels"] = incoming[1] if incoming and len(incoming) == 4 else 32
+    return LayerSpec.of(type_name, **args)
+
+
 def _where(diagnostic: Diagnostic, analysis: Analysis) -> str:
     if diagnostic.layer is None:
         where = "model"
@@ -88,6 +99,12 @@ class BuilderScreen(Screen):
         Binding("D", "duplicate", "Duplicate", show=False),
         Binding("shift+up", "move(-1)", "Move up", show=False),
         Binding("shift+down", "move(1)", "Move down", show=False),
+        Binding("m", "mark", "Mark (w wraps from it)", show=False),
+        Binding("w", "wrap('Residual')", "Wrap in residual", show=False),
+        Binding("W", "wrap('Concat')", "Wrap in concat", show=False),
+        Binding("s", "shortcut", "Add shortcut", show=False),
+        Binding("B", "add_branch", "Add branch", show=False),
+        Binding("u", "unwrap", "Unwrap block", show=False),
         Binding("ctrl+z", "undo", "Undo", priority=True),
         Binding("ctrl+y", "redo", "Redo", priority=True, show=False),
         Binding("ctrl+f", "apply_fix", "Apply fix", priority=True, show=False),
@@ -111,6 +128,7 @@ class BuilderScreen(Screen):
         self._path: str | None = None
         self._analysis: Analysis | None = None
         self._one_line = False  # the problems panel shows the one-line "valid" summary
+        self._wrap_mark: LayerPath | None = None  # where w wraps from (m), up to the cursor
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -149,23 +167,37 @@ class BuilderScreen(Screen):
 
     # --- showing the model ---
 
-    def _show_spec(self, spec: ModelSpec, refill: bool, select: int | None = None) -> None:
+    def _show_spec(self, spec: ModelSpec, refill: bool, select: int | LayerPath | None = None) -> None:
         """Show ``spec`` everywhere: app, stack, form, problems, title."""
         self._analysis = analyze(spec, batch_size=1)
         self.app.spec = spec
         self._stack.show(self._analysis)
-        if select is not None:
+        if isinstance(select, int):
             self._stack.select_layer(select)
+        elif select is not None:
+            self._stack.select_path(select)
         self._show_form(refill)
         self._show_problems()
         self._show_title()
 
     def _show_form(self, refill: bool) -> None:
-        index = self._stack.layer_index
-        if index is None:
+        entry = self._stack.entry
+        path = entry.path if entry.kind in ("layer", "branch") else None
+        if path is None:
             self._form.show_model(self.spec, refill, self.ADD_KEYS)
-        else:
-            self._form.show_layer(index, self._analysis.layers[index], dict(self.spec.layers[index].args), refill)
+            return
+        report = report_at(self._analysis.layers, path)
+        if report is None:  # the rows are a step behind the model
+            return
+        self._form.show_layer(self._layer_name(path), report, dict(self.spec.layer_at(path).args), refill)
+
+    def _layer_name(self, path: LayerPath) -> int | str:
+        """How the form and messages call a layer: its index at the top, its module name
+        (``3.body.1``) inside a block."""
+        if len(path) == 1:
+            return path[0]
+        kinds = [self.spec.layer_at(path[:end]).type for end in range(1, len(path), 2)]
+        return path_name(kinds, path)
 
     def _show_title(self) -> None:
         where = fmt.printable(self._path) if self._path else "not saved"
@@ -178,7 +210,7 @@ class BuilderScreen(Screen):
     def _fix_to_offer(self) -> Diagnostic | None:
         """The fix ctrl+f applies: the cursor's layer first, errors before warnings."""
         fixable = sorted((d for d in self._analysis.diagnostics if d.fix), key=lambda d: not d.is_error)
-        here = [d for d in fixable if d.layer == self._stack.layer_index]
+        here = [d for d in fixable if (d.path or (d.layer,)) == self._stack.layer_path]
         return (here or fixable or [None])[0]
 
     def _show_problems(self) -> None:
@@ -237,7 +269,14 @@ class BuilderScreen(Screen):
         if target == ("model",):
             return True
         index, type_name = target
-        return index < len(self.spec.layers) and self.spec.layers[index].type == type_name
+        try:
+            return self.spec.layer_at(self._path_of(index)).type == type_name
+        except (IndexError, ValueError):
+            return False
+
+    @staticmethod
+    def _path_of(index: int | str) -> LayerPath:
+        return (index,) if isinstance(index, int) else name_path(index)
 
     def _edited(self, target: Hashable, name: str, text: str) -> ModelSpec:
         """The model with one field's text applied; ArgError if the text is not a usable value."""
@@ -256,18 +295,28 @@ class BuilderScreen(Screen):
             return spec.replace_layer(index, spec.layers[index].with_arg("out_features", classes))
         index, type_name = target
         field = LAYER_TYPES[type_name].field(name)
-        return spec.replace_layer(index, spec.layers[index].with_arg(name, parse_field(field, text)))
+        path = self._path_of(index)
+        return spec.replace_at(path, spec.layer_at(path).with_arg(name, parse_field(field, text)))
+
+    def _starter(self, type_name: str, spec: ModelSpec, path: LayerPath) -> LayerSpec:
+        if len(path) == 1:
+            return starter_layer(type_name, spec, path[0])
+        analysis = analyze(spec, batch_size=1)
+        before = report_at(analysis.layers, (*path[:-1], path[-1] - 1)) if path[-1] else None
+        incoming = before.output_shape if before else report_at(analysis.layers, path[:-2]).input_shape
+        return starter_in_block(type_name, incoming)
 
     def action_add(self, type_name: str) -> None:
-        position = self._stack.insert_position
-        self._commit(self.spec.insert(position, starter_layer(type_name, self.spec, position)), select=position)
+        path = self._stack.insert_path
+        self._commit(self.spec.insert_at(path, self._starter(type_name, self.spec, path)), select=path)
 
     def action_conv_block(self) -> None:
-        position = self._stack.insert_position
+        path = self._stack.insert_path
         spec = self.spec
         for offset, type_name in enumerate(CONV_BLOCK):
-            spec = spec.insert(position + offset, starter_layer(type_name, spec, position + offset))
-        self._commit(spec, select=position)
+            at = (*path[:-1], path[-1] + offset)
+            spec = spec.insert_at(at, self._starter(type_name, spec, at))
+        self._commit(spec, select=path)
 
     def action_pick_layer(self) -> None:
         options = [(name, f"{name:<18} {ltype.summary}") for name, ltype in LAYER_TYPES.items()]
@@ -278,26 +327,144 @@ class BuilderScreen(Screen):
 
         self.app.push_screen(PickScreen("Add a layer after the cursor", options), picked)
 
-    def _layer_or_bell(self) -> int | None:
-        index = self._stack.layer_index
-        if index is None:
+    def _layer_or_bell(self) -> LayerPath | None:
+        path = self._stack.layer_path
+        if path is None:
             self.app.bell()
-        return index
+        return path
 
     def action_delete_layer(self) -> None:
-        index = self._layer_or_bell()
-        if index is not None:
-            self._commit(self.spec.remove(index))
+        entry = self._stack.entry
+        if entry.kind == "branch":
+            self._remove_branch(entry.path, entry.branch)
+            return
+        path = self._layer_or_bell()
+        if path is not None:
+            self._commit(self.spec.remove_at(path))
 
     def action_duplicate(self) -> None:
-        index = self._layer_or_bell()
-        if index is not None:
-            self._commit(self.spec.insert(index + 1, self.spec.layers[index]), select=index + 1)
+        path = self._layer_or_bell()
+        if path is not None:
+            after = (*path[:-1], path[-1] + 1)
+            self._commit(self.spec.insert_at(after, self.spec.layer_at(path)), select=after)
 
     def action_move(self, offset: int) -> None:
-        index = self._layer_or_bell()
-        if index is not None:
-            self._commit(self.spec.move(index, offset), select=index + offset)
+        path = self._layer_or_bell()
+        if path is None:
+            return
+        target = (*path[:-1], path[-1] + offset)
+
+        def swap(items: list[LayerSpec], index: int) -> list[LayerSpec]:
+            if 0 <= index + offset < len(items):
+                items[index], items[index + offset] = items[index + offset], items[index]
+            return items
+
+        spec = self.spec.with_layers(edit_at(self.spec.layers, path, swap))
+        self._commit(spec, select=target if spec != self.spec else path)
+
+    # --- blocks: wrap layers in a Residual or Concat, add a shortcut or a branch, unwrap ---
+
+    def action_mark(self) -> None:
+        path = self._layer_or_bell()
+        if path is not None:
+            self._wrap_mark = path
+            self.notify(f"Marked layer {self._layer_name(path)}: move to the last layer to wrap and press w (residual) "
+                        "or W (concat)", timeout=3)
+
+    def action_wrap(self, block_type: str) -> None:
+        """The layers from the mark to the cursor (the cursor's alone without a mark, or when
+        the mark is in another list) become the body of a Residual, or a Concat's one branch."""
+        path = self._layer_or_bell()
+        if path is None:
+            return
+        mark, self._wrap_mark = self._wrap_mark, None
+        first, last = path[-1], path[-1]
+        if mark is not None and mark[:-1] == path[:-1]:
+            first, last = min(mark[-1], path[-1]), max(mark[-1], path[-1])
+        start = (*path[:-1], first)
+
+        def wrap(items: list[LayerSpec], index: int) -> list[LayerSpec]:
+            inner = items[first:last + 1]
+            block = residual(inner) if block_type == "Residual" else concat(inner)
+            return items[:first] + [block] + items[last + 1:]
+
+        self._commit(self.spec.with_layers(edit_at(self.spec.layers, start, wrap)), select=start)
+        count = last - first + 1
+        self.notify(f"Wrapped {count} layer{'s' * (count > 1)} in a {block_type}", timeout=2)
+
+    def _enclosing(self, block_type: str) -> LayerPath | None:
+        """The block of ``block_type`` the cursor is on or in (innermost first)."""
+        entry = self._stack.entry
+        path = entry.path if entry.kind in ("layer", "branch") else ()
+        candidates = [path] if entry.kind == "branch" else []
+        candidates += [path[:end] for end in range(len(path), 0, -2)]
+        for candidate in candidates:
+            if candidate and self.spec.layer_at(candidate).type == block_type:
+                return candidate
+        return None
+
+    def action_shortcut(self) -> None:
+        """The Residual's shortcut becomes a 1x1 conv + BatchNorm projection onto the body's
+        output (He et al.'s option B): the fix for an add of different shapes."""
+        path = self._enclosing("Residual")
+        report = report_at(self._analysis.layers, path) if path else None
+        body = report.branches[0] if report else ()
+        out = body[-1].output_shape if body else None
+        layers = projection(report.input_shape, out) if out and report.input_shape else None
+        if layers is None:
+            self.app.bell()
+            self.notify("Put the cursor on a residual block whose body has a known output (N, C, H, W)",
+                        severity="warning", timeout=3)
+            return
+        block = self.spec.layer_at(path)
+        spec = self.spec.replace_at(path, with_branches(block, (branches_of(block)[0], layers)))
+        self._commit(spec, select=path)
+        self._stack.select_branch(path, 1)
+        self._show_form(refill=True)
+
+    def action_add_branch(self) -> None:
+        path = self._enclosing("Concat")
+        if path is None:
+            self.app.bell()
+            self.notify("Branches belong to a concat block: W wraps layers in one", severity="warning", timeout=3)
+            return
+        block = self.spec.layer_at(path)
+        branches = branches_of(block)
+        self._commit(self.spec.replace_at(path, with_branches(block, (*branches, ()))), select=path)
+        self._stack.select_branch(path, len(branches))
+        self._show_form(refill=True)
+
+    def _remove_branch(self, path: LayerPath, branch: int) -> None:
+        block = self.spec.layer_at(path)
+        branches = list(branches_of(block))
+        if block.type == "Residual" and branch == 1:
+            branches[1] = ()  # the identity again
+        elif block.type == "Concat" and len(branches) > 1:
+            del branches[branch]
+        else:
+            self.app.bell()
+            return
+        self._commit(self.spec.replace_at(path, with_branches(block, tuple(branches))), select=path)
+
+    def action_unwrap(self) -> None:
+        """The block under the cursor gives way to the layers of its path under the cursor
+        (its body, or its first branch, on the block's own row)."""
+        entry = self._stack.entry
+        if entry.kind == "branch":
+            path, branch = entry.path, entry.branch
+        else:
+            path, branch = self._stack.layer_path, 0
+            if path is not None and self.spec.layer_at(path).type not in ("Residual", "Concat"):
+                path, branch = (path[:-2], path[-2]) if len(path) > 1 else (None, 0)
+        if not path:
+            self.app.bell()
+            return
+        inner = branches_of(self.spec.layer_at(path))[branch]
+
+        def unwrap(items: list[LayerSpec], index: int) -> list[LayerSpec]:
+            return items[:index] + list(inner) + items[index + 1:]
+
+        self._commit(self.spec.with_layers(edit_at(self.spec.layers, path, unwrap)), select=path if inner else None)
 
     def _step(self, spec: ModelSpec | None, nothing: str) -> None:
         if spec is None:
@@ -316,7 +483,7 @@ class BuilderScreen(Screen):
         if offered is None:
             self.notify("No suggested fix to apply", severity="warning", timeout=2)
             return
-        self._commit(offered.fix.apply(self.spec), select=offered.fix.layer)
+        self._commit(offered.fix.apply(self.spec), select=offered.fix.where)
         self.notify(f"Applied: {offered.fix.label}", timeout=2)
 
     def action_model_settings(self) -> None:

@@ -28,7 +28,7 @@ from ...domain.spec import ModelSpec, parse_input_shape
 from ...domain.graph import fold, max_depth
 from ...domain.summary import ModelSummary
 from ..widgets.formula_panel import FormulaPanel
-from ..widgets.layer_table import LayerTable, spec_cells
+from ..widgets.layer_table import LayerTable, has_flow, spec_cells
 from ..widgets.shape_bars import ShapeFlow
 from ..widgets.validators import ParsedBy
 
@@ -175,7 +175,7 @@ class TrackerScreen(Screen):
     def show(self, summary: ModelSummary, top: bool = False, cells: list[dict[str, str]] | None = None) -> None:
         self.summary = summary
         shown = summary
-        if summary.tracked and self.depth is not None:
+        if has_flow(summary) and self.depth is not None:  # a tracked model's modules, or a spec's blocks
             shown = replace(summary, rows=fold(summary.rows, self.depth, summary.kinds))
         self.shown = shown
         self.sub_title = fmt.printable(summary.title) + (_tracked_note(summary) if summary.tracked else "")
@@ -373,7 +373,9 @@ class TrackerScreen(Screen):
                 tracked.close()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("show_model", "fold", "unfold"):
+        if action in ("fold", "unfold"):  # a tracked model's modules, or a spec's blocks
+            return self.tracked is not None or (self.summary is not None and has_flow(self.summary))
+        if action == "show_model":
             return self.tracked is not None
         if action == "toggle_flow":
             return not self.wide

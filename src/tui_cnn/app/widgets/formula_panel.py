@@ -36,7 +36,7 @@ class FormulaPanel(VerticalScroll):
     def show(self, summary: ModelSummary, row: LayerRow | None) -> None:
         """Repaint only when what the panel says changes."""
         sections = explain(row.report) if row else ()
-        if row and summary.tracked:
+        if row and row.path:  # a tracked model's, or a spec's with blocks: where the row's data flows
             sections = explain_flow(summary.rows, row.report.index) + sections
         sections += explain_training_memory(summary.totals, summary.batch_size)
         title = printable(f"{row.name} · {row.call}" if row else summary.title)  # a model's name: anything

@@ -91,6 +91,12 @@ def spec_cells(summary: ModelSummary) -> list[dict[str, str]]:
     return [row_cells(row) for row in summary.rows]
 
 
+def has_flow(summary: ModelSummary) -> bool:
+    """A tracked model, or a spec with Residual or Concat blocks: rows with a data flow, shown
+    with its gutter and the columns that fit."""
+    return summary.tracked or any(row.inputs for row in summary.rows)
+
+
 def tracked_cells(rows: tuple[LayerRow, ...], room: int) -> list[dict[str, str]]:
     """A tracked model's cells, names behind the gutter of its data flow (lanes padded to
     one width, so the names line up; a model with no branch needs no gutter). Names too
@@ -163,7 +169,7 @@ class LayerTable(DataTable):
         """``room``: the terminal columns the table may take (a tracked model's columns are
         the ones that fit); ``top``: a new model, the cursor goes to its first row;
         ``cells``: the rows' text already written (``spec_cells``, by a worker thread)."""
-        if summary.tracked:
+        if has_flow(summary):
             cells = tracked_cells(summary.rows, room)
             columns = fitting_columns(cells, room)
         else:

@@ -16,11 +16,13 @@ from textual.message import Message
 from textual.widgets import Input, Label, Static
 
 from ....domain.layers import LAYER_TYPES
-from ....domain.shapes import LayerReport
+from ....domain.shapes import LayerReport, block_call
 from ....domain.spec import Diagnostic, ModelSpec
 from .values import show_value
 
 MODEL_FIELDS = (("name", "model name"), ("input", "C, H, W"), ("classes", "outputs of the last Linear"))
+#: What a block's form says: its keys (the builder's bindings).
+BLOCK_KEYS = "s adds a 1x1 projection shortcut · B adds a branch · u unwraps · del on a path's row removes it"
 
 
 def last_linear(spec: ModelSpec) -> int | None:
@@ -102,8 +104,13 @@ class LayerForm(VerticalScroll):
                 with field.prevent(Input.Changed):
                     field.value = text
 
-    def show_layer(self, index: int, report: LayerReport, args: dict[str, Any], refill: bool) -> None:
+    def show_layer(self, index: int | str, report: LayerReport, args: dict[str, Any], refill: bool) -> None:
+        """``index``: the layer's number, or its module name inside a block (``3.body.1``)."""
         ltype = LAYER_TYPES.get(report.type)
+        if report.is_block:
+            self._rebuild((index, report.type), f"[b]{index}: {escape(block_call(report))}[/b]\n[dim]{BLOCK_KEYS}[/dim]",
+                          [])
+            return
         if ltype is None:
             self._rebuild((index, report.type), f"[b]{index}: {escape(report.type)}[/b]  unknown layer type", [])
             return
