@@ -144,6 +144,18 @@ def test_a_folder_held_before_its_first_file_is_starting_and_a_stop_waits_for_it
     assert read_control(run_dir).command == "stop"
 
 
+def test_attach_waits_for_a_starting_run_to_write_its_files(tmp_path, holders):
+    run_dir = tmp_path / "starting"
+    run_dir.mkdir()
+    holders.append(hold_in_a_process(run_dir))
+    writer = threading.Timer(0.5, write_good_run, args=(run_dir,))
+    writer.start()
+    attached = CliRunner().invoke(main, ["attach", str(run_dir)])
+    writer.join()
+    assert "is starting" in attached.stderr and "waiting for it" in attached.stderr
+    assert "not a run directory" not in attached.stderr and "terminal" in attached.stderr  # it got to the app
+
+
 def test_a_folder_whose_process_died_before_the_run_started_is_listed_failed_with_why(tmp_path, holders):
     base = tmp_path / "runs"
     run_dir = base / "died"

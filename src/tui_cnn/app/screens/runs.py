@@ -42,8 +42,8 @@ PART_S = 0.25
 SCROLLBAR = 2  # the table's vertical scrollbar, kept out of the room the columns share
 MARK = "✓"
 #: The status's colour (the word itself says it too): a component class of RunTable.
-STATUS_STYLE = {"starting": "running", "running": "running", "paused": "paused", "stopped": "stopped", "failed": "failed",
-                "crashed": "failed", "unreadable": "failed"}
+STATUS_STYLE = {"starting": "running", "running": "running", "paused": "paused", "stopped": "stopped",
+                "failed": "failed", "crashed": "failed", "unreadable": "failed"}
 
 
 class RowsRead(Message):
