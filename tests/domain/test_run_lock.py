@@ -127,6 +127,18 @@ def test_a_run_held_by_its_live_trainer_is_running(tmp_path, holders):
     assert run_row(run_dir).status == "running"
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="starting a process of another user takes root")
+def test_a_pid_of_another_user_is_not_our_trainer(tmp_path):
+    run_dir = write_good_run(tmp_path / "theirs")
+    other = subprocess.Popen(["sleep", "60"], user=65534, cwd="/")
+    try:
+        write_process_json(run_dir, other.pid, process_start_time(other.pid))  # no lock file: a run of old
+        assert run_trainer(run_dir).state == "gone"
+    finally:
+        other.kill()
+        other.wait()
+
+
 # --- starting ---
 
 
