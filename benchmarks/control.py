@@ -11,7 +11,7 @@ from .harness import Figure, Options, median
 
 
 class _NoWatcher:
-    def __init__(self, *args) -> None:
+    def __init__(self, *args, **kwargs) -> None:
         pass
 
     def close(self) -> None:

@@ -80,6 +80,15 @@ def test_a_json_py_in_the_working_directory_never_runs_in_the_trainer(mnist_root
         kill_run(run_dir)
 
 
+def test_every_child_and_torchruns_ranks_keep_the_working_directory_off_their_path():
+    from tui_cnn.backend.launch import launch_command, launch_environment, python_command
+    from tui_cnn.cli.serve import app_command
+
+    assert python_command("tui_cnn.backend.child")[1] == "-P" and launch_command(2)[1] == "-P"
+    assert launch_environment(2, {})["PYTHONSAFEPATH"] == "1"  # torchrun starts its ranks with python -m
+    assert app_command(None).split()[1] == "-P"  # serve's tabs
+
+
 def test_a_detached_run_that_fails_before_its_first_event_says_so_and_exits_non_zero(tmp_path):
     run_dir = tmp_path / "run"
     result = CliRunner().invoke(main, ["train", "SimpleCNN", "--data-dir", str(tmp_path / "no-data"), "--dataset",

@@ -127,6 +127,18 @@ def test_a_run_held_by_its_live_trainer_is_running(tmp_path, holders):
     assert run_row(run_dir).status == "running"
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="starting a process of another user takes root")
+def test_a_pid_of_another_user_is_not_our_trainer(tmp_path):
+    run_dir = write_good_run(tmp_path / "theirs")
+    other = subprocess.Popen(["sleep", "60"], user=65534, cwd="/")
+    try:
+        write_process_json(run_dir, other.pid, process_start_time(other.pid))  # no lock file: a run of old
+        assert run_trainer(run_dir).state == "gone"
+    finally:
+        other.kill()
+        other.wait()
+
+
 # --- starting ---
 
 
@@ -142,6 +154,18 @@ def test_a_folder_held_before_its_first_file_is_starting_and_a_stop_waits_for_it
     assert deletion_refused(run_dir, base) is None  # the screen refuses a live one by its status
     steer_run(run_dir, "stop")
     assert read_control(run_dir).command == "stop"
+
+
+def test_attach_waits_for_a_starting_run_to_write_its_files(tmp_path, holders):
+    run_dir = tmp_path / "starting"
+    run_dir.mkdir()
+    holders.append(hold_in_a_process(run_dir))
+    writer = threading.Timer(0.5, write_good_run, args=(run_dir,))
+    writer.start()
+    attached = CliRunner().invoke(main, ["attach", str(run_dir)])
+    writer.join()
+    assert "is starting" in attached.stderr and "waiting for it" in attached.stderr
+    assert "not a run directory" not in attached.stderr and "terminal" in attached.stderr  # it got to the app
 
 
 def test_a_folder_whose_process_died_before_the_run_started_is_listed_failed_with_why(tmp_path, holders):

@@ -131,13 +131,36 @@ def attach(run_dir: str | None, runs_dir: str) -> None:
         if not live:
             fail(f"no run is training under {runs_dir}/ (tui-cnn runs lists them; tui-cnn RUN_DIR shows any)")
         run_dir = live[0].path
-    elif not is_run_dir(run_dir):
-        fail(f"{run_dir} is not a run directory (no config.json yet: a run just started writes it within seconds)")
+    if not is_run_dir(run_dir) and not _wait_for_its_start(run_dir):
+        fail(f"{run_dir} is not a run directory (no config.json, and no process starting a run there)")
     spec = load_run_spec_or_exit(run_dir)
     require_terminal("without one, follow RUN_DIR/output.log or use tui-cnn runs --json")
     from ..app.app import TuiCnnApp
 
     TuiCnnApp(spec, start_mode="monitor", run_dir=run_dir).run_and_exit()
+
+
+#: How long `attach` waits for a starting run to write its config.json (torch and the data load).
+ATTACH_WAIT_S = 120.0
+
+
+def _wait_for_its_start(run_dir: str) -> bool:
+    """A run whose process holds its folder but has not written config.json yet (starting):
+    wait for it, saying so. False when the folder holds no run, or its process ended first."""
+    import time
+
+    from ..domain.run_list import run_row
+    from .common import is_run_dir
+
+    if run_row(run_dir).status != "starting":
+        return False
+    click.echo(f"{run_dir} is starting (its process loads torch and the data): waiting for it…", err=True)
+    deadline = time.monotonic() + ATTACH_WAIT_S
+    while not is_run_dir(run_dir):
+        if time.monotonic() > deadline or run_row(run_dir).status != "starting":
+            return is_run_dir(run_dir)
+        time.sleep(0.2)
+    return True
 
 
 @click.group("queue")
