@@ -14,7 +14,7 @@ from tests.run_corpus import spoiled_run, write_good_run
 from tui_cnn.cli import main
 from tui_cnn.domain.run_list import list_runs, run_row
 from tui_cnn.domain.training import (EpochEnd, EpochMetrics, Failed, Finished, Paused, ProcessRecord, RunStarted,
-                                     Stopped, event_to_json)
+                                     Stopped, encode_record)
 
 STARTED = RunStarted("r", "SimpleCNN", {}, "cpu", "a CPU", "mnist", 256, 0, 64, 1000, 3, 8)
 EPOCH = EpochEnd(EpochMetrics(1, 0.5, 0.9, 0.6, 0.8, 1e-3, 1.0, 100.0), best=True)
@@ -22,10 +22,9 @@ EPOCH = EpochEnd(EpochMetrics(1, 0.5, 0.9, 0.6, 0.8, 1e-3, 1.0, 100.0), best=Tru
 
 def write_run(base, name, *events, pid=None, started_at=1.0):
     run_dir = write_good_run(base / name, epochs_done=1)
-    (run_dir / "events.jsonl").write_text("".join(json.dumps(event_to_json(e)) + "\n" for e in (STARTED, EPOCH, *events)))
+    (run_dir / "events.jsonl").write_text("".join(encode_record(e) for e in (STARTED, EPOCH, *events)))
     if pid is not None:
-        (run_dir / "process.json").write_text(json.dumps({"pid": pid, "host": socket.gethostname(),
-                                                          "started_at": started_at}))
+        (run_dir / "process.json").write_text(encode_record(ProcessRecord(pid, socket.gethostname(), started_at)))
     return run_dir
 
 

@@ -13,7 +13,6 @@ No torch here: the app calls this from a worker and must not load torch to start
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import threading
@@ -22,7 +21,7 @@ from pathlib import Path
 
 from ..domain.spec import ModelSpec
 from ..domain.specfile import spec_to_dict
-from ..domain.training import OUTPUT_LOG, TrainConfig, new_run_dir
+from ..domain.training import OUTPUT_LOG, RunRequest, TrainConfig, new_run_dir
 
 #: The run's process: `tui-cnn train --headless` reading its request from stdin (its plain
 #: per-epoch lines go to output.log). Named, not imported: it is the command line's.
@@ -47,7 +46,7 @@ def start_detached(spec: ModelSpec, config: TrainConfig) -> Launched:
     directory cannot be made (said in one line by the caller)."""
     run_dir = Path(config.run_dir) if config.run_dir else new_run_dir(spec.name)
     run_dir.mkdir(parents=True, exist_ok=True)
-    request = json.dumps({"spec": spec_to_dict(spec), "config": replace(config, run_dir=str(run_dir)).to_json()})
+    request = RunRequest(spec_to_dict(spec), replace(config, run_dir=str(run_dir))).encode()
     with (run_dir / OUTPUT_LOG).open("ab") as log:
         child = subprocess.Popen([sys.executable, "-m", DETACHED_MODULE], stdin=subprocess.PIPE, stdout=log,
                                  stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)

@@ -30,9 +30,9 @@ from collections.abc import Callable
 from typing import IO
 
 from ..domain.spec import ModelSpec
-from ..domain.specfile import spec_from_dict, spec_to_dict
-from ..domain.training import (BatchProgress, Failed, Finished, Stopped, TrainConfig, TrainingEvent, event_from_line,
-                               event_to_json)
+from ..domain.specfile import spec_to_dict
+from ..domain.training import (BatchProgress, Failed, Finished, RunRequest, Stopped, TrainConfig, TrainingEvent,
+                               event_from_line, event_to_json)
 
 Listener = Callable[[TrainingEvent], None]
 CONTROLS = ("stop", "pause", "resume")
@@ -65,7 +65,7 @@ class TrainingProcess:
     def run(self) -> None:
         """Start the child, relay its events until its stdout closes, and say why if it
         ended without a last event of its own (killed, crashed, torch failing to load)."""
-        request = json.dumps({"spec": spec_to_dict(self.spec), "config": self.config.to_json()})
+        request = RunRequest(spec_to_dict(self.spec), self.config).encode()
         processes = self.config.nproc_per_node
         problem = too_many_processes(processes, self.config.device)
         if problem:
@@ -180,10 +180,9 @@ def serve(device: str) -> int:
         from .trainer import Trainer  # torch loads here, in the child
 
         group = join_torchrun_group(device)
-        read_request = lambda: json.loads(sys.stdin.readline())  # noqa: E731
+        read_request = lambda: RunRequest.decode(sys.stdin.readline())  # noqa: E731
         request = group.from_main(read_request) if group is not None else read_request()
-        trainer = Trainer(spec_from_dict(request["spec"]), TrainConfig.from_json(request["config"]), [write_event],
-                          group=group)
+        trainer = Trainer(request.model_spec(), request.config, [write_event], group=group)
     except Exception as exc:  # noqa: BLE001 - an event says why, as the engine's own failures do
         reason = f"could not start training: {type(exc).__name__}: {exc}"
         write_event(Failed(reason))

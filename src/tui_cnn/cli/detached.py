@@ -4,19 +4,23 @@ its output in the run directory; control comes through the run directory (contro
 
 from __future__ import annotations
 
-import json
 import signal
 import sys
 
 
 def main() -> int:
-    from ..domain.specfile import spec_from_dict
-    from ..domain.training import TrainConfig
+    from ..domain.specfile import SpecError
+    from ..domain.training import RunFileError, RunRequest
     from .train import _train_headless
 
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # belt and braces: no terminal can hang it up
-    request = json.loads(sys.stdin.read())
-    return _train_headless(spec_from_dict(request["spec"]), TrainConfig.from_json(request["config"]))
+    try:
+        request = RunRequest.decode(sys.stdin.read())
+        spec = request.model_spec()
+    except (RunFileError, SpecError) as exc:
+        print(f"tui-cnn: training failed: {exc}", file=sys.stderr)
+        return 2
+    return _train_headless(spec, request.config)
 
 
 if __name__ == "__main__":

@@ -24,12 +24,15 @@ import time
 from datetime import datetime
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from . import datasets
 from .settings import MAX_SEED, Setting, SettingError, check_setting, setting
+
+if TYPE_CHECKING:
+    from .spec import ModelSpec
 
 DATASETS = tuple(datasets.DATASETS)  # ("mnist", "mnist-sample", "fashion-mnist", "kmnist", "cifar10")
 OPTIMIZERS = ("sgd", "adam", "adamw")
@@ -124,14 +127,17 @@ def validation_source(val_fraction: float) -> str:
 SETTINGS: dict[str, Setting] = {f.name: f.metadata["setting"] for f in fields(TrainConfig)}
 
 
-# --- the run files' schema: declared once, shared by the writer (the trainer) and every reader
-# (monitor, headless reporter, CLI, --resume). msgspec Structs refuse unknown fields and wrong
-# types, so a corrupted file is found where it is read, with the field named, instead of
-# failing later in a widget. Pure Python (msgspec has no torch).
+# --- the run files' schema: declared once, shared by the writer (the trainer builds these
+# records and encodes them) and every reader (monitor, headless reporter, CLI, --resume).
+# msgspec Structs refuse wrong types, so a corrupted file is found where it is read, with the
+# field named, instead of failing later in a widget. Pure Python (msgspec has no torch).
 
 
-class _Record(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """A record of a run file: refuses fields it does not declare, and wrong types."""
+class _Record(msgspec.Struct, frozen=True):
+    """A record of a run file: refuses wrong types, with the field named. Fields it does not
+    declare are ignored, on purpose: run files are written by a trainer, not by hand, and a
+    newer trainer adding a field (or a run copied from a newer install) must not make every
+    run unreadable to an older reader. A misspelt field still reads as its default."""
 
 
 class EpochMetrics(_Record):
@@ -163,6 +169,9 @@ class Evaluation(_Record):
     classes: list[str] = []
     misclassified: list[Misclassified] = []
     split: str = "test"  # scored once, at the end of the run: it picked nothing
+    #: the epoch whose weights were scored: the best validation epoch (checkpoint-best.pt, what
+    #: Inspect shows), not the last one. None in runs from before it was written.
+    epoch: int | None = None
 
 
 class DatasetRecord(_Record):
@@ -174,8 +183,10 @@ class DatasetRecord(_Record):
 
 
 class DeviceRecord(_Record):
+    """A device, as config.json records it and the app's device panel shows it."""
+
     kind: str = ""  # "cuda" | "mps" | "cpu"
-    name: str = ""
+    name: str = ""  # "NVIDIA H100 80GB HBM3", "Apple GPU", the CPU's model name
     total_bytes: int | None = None
     free_bytes: int | None = None
 
@@ -203,6 +214,34 @@ class RunConfigFile(_Record):
             return msgspec.convert({k: v for k, v in self.config.items() if k in known}, TrainConfig)
         except msgspec.ValidationError as exc:
             raise RunFileError(f"config.json: {exc}") from None
+
+
+class RunRequest(_Record):
+    """What a training process is started with: the spec (as a spec file holds it) and the
+    settings. Built and encoded by whoever starts a run (backend.launch, TrainingProcess),
+    decoded by the child: one declaration for both sides, the types checked on arrival."""
+
+    spec: dict[str, Any]
+    config: TrainConfig
+
+    def encode(self) -> str:
+        """One line of JSON (a NaN setting survives, to be refused by ``validate``)."""
+        return json.dumps(to_json(self))
+
+    @classmethod
+    def decode(cls, text: str | bytes) -> "RunRequest":
+        """The request a process was sent; RunFileError (one line) for a bad one."""
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError):
+            raise RunFileError("the run request is not JSON") from None
+        return decode(data, cls, "the run request")
+
+    def model_spec(self) -> "ModelSpec":
+        """The spec to train; SpecError (one line) for a bad one."""
+        from .specfile import spec_from_dict
+
+        return spec_from_dict(self.spec)
 
 
 class ProcessRecord(_Record):
@@ -287,6 +326,9 @@ class RunStarted(_Event):
     epochs: int
     batches_per_epoch: int
     start_epoch: int = 1  # > 1 when resumed
+    #: batches of start_epoch already trained (a run stopped mid-epoch): progress of that epoch
+    #: past them, from before this start, was lost with the process that trained it
+    start_batch: int = 0
     processes: int = 1  # > 1: a distributed run (DDP), these events from its rank 0
 
 
@@ -358,6 +400,13 @@ class RunFileError(ValueError):
 def to_json(record: msgspec.Struct) -> dict[str, Any]:
     """A record as plain JSON data (an event with its ``"event"`` tag)."""
     return msgspec.to_builtins(record)
+
+
+def encode_record(record: msgspec.Struct, indent: int | None = None) -> str:
+    """A run file's text (or one line of a JSON-lines file, newline included), from its
+    record. Python's json, as readers parse: a NaN the trainer measured (a diverged loss)
+    is written as NaN and reads back as one (msgspec's encoder would write null)."""
+    return json.dumps(to_json(record), indent=indent) + "\n"
 
 
 def event_to_json(event: TrainingEvent) -> dict[str, Any]:
