@@ -42,6 +42,16 @@ def test_status_comes_from_the_events_and_the_process(tmp_path, events, alive, s
     assert run_row(run_dir, alive=lambda *_: alive).status == status
 
 
+def test_a_run_whose_process_said_it_failed_is_failed_not_crashed(tmp_path):
+    """Its disk full, a detached run could not write its Failed event: its last output line
+    (output.log) says why it ended, so it failed; it did not crash."""
+    run_dir = write_run(tmp_path, "full")
+    (run_dir / "output.log").write_text("epoch 1 ...\ntui-cnn: training failed: no space left on device writing "
+                                        f"checkpoint-last.pt in {run_dir}: the checkpoint of epoch 1 is kept\n")
+    assert run_row(run_dir, alive=lambda *_: False).status == "failed"
+    assert run_row(run_dir, alive=lambda *_: True).status == "running"
+
+
 def test_a_live_pid_on_this_host_is_running_and_a_dead_one_crashed(tmp_path):
     assert run_row(write_run(tmp_path, "live", pid=os.getpid())).status == "running"
     dead = os.fork()

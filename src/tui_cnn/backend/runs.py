@@ -142,13 +142,25 @@ def serialize_checkpoint(state: dict[str, Any]) -> bytes:
 
 
 def stage_checkpoint(path: Path, data: bytes) -> None:
-    """``data`` written whole to PATH.tmp and synced: nothing is replaced yet."""
+    """``data`` written whole to PATH.tmp and synced: nothing is replaced yet. A failed write
+    leaves no part of it behind (on a full disk, the room is given back)."""
     with writing(path):
         fault_point(f"writing-{path.name}")
-        with open(staged(path), "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+        try:
+            with open(staged(path), "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except BaseException:
+            discard_staged(path)
+            raise
+
+
+def discard_staged(path: Path) -> None:
+    try:
+        staged(path).unlink(missing_ok=True)
+    except OSError:
+        pass  # removed on resume
 
 
 def commit_staged(path: Path) -> None:

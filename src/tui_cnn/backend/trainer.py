@@ -484,9 +484,13 @@ class Trainer:
         5. the EpochEnd event (a resume emits a missing one before its RunStarted)."""
         data = runs.serialize_checkpoint(self._checkpoint_state(loop))
         last, best_path = self.run_dir / runs.LAST_CHECKPOINT, self.run_dir / runs.BEST_CHECKPOINT
-        if best:
-            runs.stage_checkpoint(best_path, data)
-        runs.stage_checkpoint(last, data)
+        try:
+            if best:
+                runs.stage_checkpoint(best_path, data)
+            runs.stage_checkpoint(last, data)
+        except runs.RunDirError:
+            runs.discard_staged(best_path)  # never to be committed: its room back on a full disk
+            raise
         faults.fault_point("after-staging")
         runs.commit_staged(last)
         self._committed = metrics.epoch

@@ -20,7 +20,7 @@ from .specfile import SpecError, spec_from_dict
 from .run_state import RunState
 from .settings import SettingError, parse_setting
 from .training import (LAST_CHECKPOINT, OUTPUT_LOG, SETTINGS, BatchProgress, TrainConfig, Evaluated, ProcessRecord, RunFileError,
-                       read_events, read_process, read_run_config, read_test_accuracy, write_control)
+                       failure_in_output, read_events, read_process, read_run_config, read_test_accuracy, write_control)
 
 #: Statuses of a run read from disk. crashed: its process is gone and it wrote no end event
 #: (it can be continued from its last checkpoint with --resume).
@@ -98,6 +98,8 @@ def run_row(run_dir: str | Path, now: float | None = None,
     if status in ("running", "paused", "stopping", "loaded", "starting"):
         live = alive(process, heartbeat(run_dir), now)
         status = ("paused" if state.status == "paused" else "running") if live else "crashed"
+        if status == "crashed" and failure_in_output(run_dir):  # its Failed event could not be written
+            status = "failed"
     best = [m.val_acc for m in state.epochs if math.isfinite(m.val_acc)]
     started = process.started_at if process is not None else _created(run_dir)
     return RunRow(

@@ -475,8 +475,10 @@ class EventFollower:
     """Follows a run's events.jsonl as it grows, as toolong follows a log: it remembers how
     far it has read and, when the file's size changes, reads only what was appended. A last
     line without its newline is still being written: it is read whole next time. A file
-    that shrank was replaced: it is read again from the start (``restarted`` says so).
-    Bad lines are skipped and said in ``problems``, as by ``read_lines``."""
+    that shrank was truncated or replaced: it is read again from the start (``restarted``
+    says so). Bad lines are skipped and said in ``problems``, as by ``read_lines``; a file
+    truncated, replaced or deleted while followed is said in ``changes`` (a reader says it
+    rather than showing a run that lost its past as crashed or with 0 epochs)."""
 
     #: At most this much is read a call, so that catching up with a long run never holds the
     #: caller (a UI's timer) for long; the rest comes on the next calls.
@@ -485,7 +487,9 @@ class EventFollower:
     def __init__(self, run_dir: str | Path):
         self.path = Path(run_dir) / "events.jsonl"
         self.problems: list[str] = []
+        self.changes: list[str] = []
         self.restarted = False
+        self.deleted = False
         self._offset = 0
         self._lines_read = 0
 
@@ -501,11 +505,21 @@ class EventFollower:
         try:
             size = self.path.stat().st_size
         except FileNotFoundError:
-            return []  # not written yet: a run still starting
+            if self._offset and not self.deleted:  # not written yet is a run still starting
+                self.deleted = True
+                self.changes.append(f"{self.path.name} was deleted while the run was followed: what it does from "
+                                    "now on cannot be followed (its process may still be training)")
+            return []
         except OSError as exc:
             _note(self.problems, f"{self.path.name}: {exc.strerror or exc}")
             return []
+        if self.deleted:
+            self.deleted = False
+            self.changes.append(f"{self.path.name} is back: followed again from its start")
+            self._offset, self._lines_read = 0, 0
         if size < self._offset:
+            self.changes.append(f"{self.path.name} was truncated or replaced while the run was followed ({size:,} "
+                                f"bytes left of {self._offset:,} read): read again from its start")
             self._offset, self._lines_read, self.restarted = 0, 0, True
         if size == self._offset:
             return []
@@ -601,8 +615,23 @@ def read_test_accuracy(run_dir: str | Path) -> float | None:
         return None
 
 
+#: How a training process's last line says that the run failed (cli/train.py writes it).
+FAILURE_LINE = "tui-cnn: training failed: "
+
+
+def failure_in_output(run_dir: str | Path) -> str | None:
+    """Why a detached run failed, when its process said so last in output.log: a run whose
+    Failed event could not be written (its disk full) failed, it did not crash."""
+    line = _last_output_line(run_dir)
+    return line.removeprefix(FAILURE_LINE) if line.startswith(FAILURE_LINE) else None
+
+
 def last_output_line(run_dir: str | Path, limit: int = 8192) -> str:
     """The last line a detached run's process wrote (why it ended, when it ended early)."""
+    return _last_output_line(run_dir, limit).removeprefix("tui-cnn: ").removeprefix("training failed: ")
+
+
+def _last_output_line(run_dir: str | Path, limit: int = 8192) -> str:
     try:
         with (Path(run_dir) / OUTPUT_LOG).open("rb") as log:
             log.seek(0, 2)
@@ -610,5 +639,4 @@ def last_output_line(run_dir: str | Path, limit: int = 8192) -> str:
             tail = log.read().decode("utf-8", errors="replace")
     except OSError:
         return ""
-    line = next((line.strip() for line in reversed(tail.splitlines()) if line.strip()), "")
-    return line.removeprefix("tui-cnn: ").removeprefix("training failed: ")
+    return next((line.strip() for line in reversed(tail.splitlines()) if line.strip()), "")
