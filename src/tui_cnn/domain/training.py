@@ -5,8 +5,10 @@ from disk) without importing torch.
 Run directory layout (the source of truth; a monitor can follow a run by reading it alone):
     config.json         {"spec": {...}, "config": {...}, "dataset": {...}, "device": ..., "versions": {...}}
     metrics.jsonl       one EpochMetrics object per line, flushed as each epoch ends
-    eval.json           {"accuracy", "per_class_accuracy", "confusion_matrix", "classes", "misclassified"}
-    checkpoint-last.pt / checkpoint-best.pt   (torch; loaded with weights_only=True)
+    eval.json           {"accuracy", "per_class_accuracy", "confusion_matrix", "classes", "misclassified",
+                        "epoch"}: the test split scored once, on the best validation epoch's weights
+    checkpoint-last.pt / checkpoint-best.pt   (torch; loaded with weights_only=True); an epoch's
+                        writes commit in one order (backend Trainer._commit_epoch, the README)
     model.py            the spec exported as PyTorch code
     events.jsonl        every event as {"event": name, ...fields}, for attaching to a live run
     process.json        {"pid", "host", "started_at"}: who trains it, so a reader can tell a live
