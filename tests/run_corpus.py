@@ -9,30 +9,31 @@ from pathlib import Path
 
 from tui_cnn.domain.presets import load_preset
 from tui_cnn.domain.specfile import spec_to_dict
-from tui_cnn.domain.training import TrainConfig
+from tui_cnn.domain.training import (DatasetRecord, DeviceRecord, EpochMetrics, Evaluation, RunConfigFile, TrainConfig,
+                                     encode_record, to_json)
 
 
 def epoch_line(number: int, **changes) -> str:
+    """One line of metrics.jsonl (no newline); ``changes``, even ones its record refuses,
+    are written over the record's fields (the corpus spoils lines this way)."""
     epoch = number
-    values = dict(epoch=number, train_loss=1.0 / epoch, train_acc=0.5, val_loss=1.1 / epoch, val_acc=0.4 + epoch / 10,
-                  lr=1e-3, epoch_time_s=2.0, images_per_s=1000.0, peak_mem_bytes=2**20)
-    return json.dumps({**values, **changes})
+    metrics = EpochMetrics(epoch=number, train_loss=1.0 / epoch, train_acc=0.5, val_loss=1.1 / epoch,
+                           val_acc=0.4 + epoch / 10, lr=1e-3, epoch_time_s=2.0, images_per_s=1000.0,
+                           peak_mem_bytes=2**20)
+    return json.dumps({**to_json(metrics), **changes})
 
 
 def write_good_run(run_dir: Path, epochs_done: int = 2) -> Path:
     """A small, well-formed run directory (no checkpoint)."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    config = {"spec": spec_to_dict(load_preset("SimpleCNN")), "config": TrainConfig(epochs=3, dataset="mnist").to_json(),
-              "dataset": {"name": "mnist", "train_size": 256, "val_size": 0, "test_size": 64,
-                          "classes": [str(i) for i in range(10)]},
-              "device": {"kind": "cpu", "name": "a CPU", "total_bytes": None, "free_bytes": None},
-              "versions": {"torch": "2", "torchvision": "0"}}
-    (run_dir / "config.json").write_text(json.dumps(config, indent=2))
+    classes = [str(i) for i in range(10)]
+    config = RunConfigFile(spec_to_dict(load_preset("SimpleCNN")), TrainConfig(epochs=3, dataset="mnist").to_json(),
+                           DatasetRecord("mnist", 256, 0, 64, classes), DeviceRecord("cpu", "a CPU"),
+                           {"torch": "2", "torchvision": "0"})
+    (run_dir / "config.json").write_text(encode_record(config, indent=2))
     (run_dir / "metrics.jsonl").write_text("".join(epoch_line(e) + "\n" for e in range(1, epochs_done + 1)))
-    evaluation = {"accuracy": 0.5, "per_class_accuracy": [0.5] * 10,
-                  "confusion_matrix": [[1 if i == j else 0 for j in range(10)] for i in range(10)],
-                  "classes": [str(i) for i in range(10)], "misclassified": []}
-    (run_dir / "eval.json").write_text(json.dumps(evaluation))
+    evaluation = Evaluation(0.5, [0.5] * 10, [[1 if i == j else 0 for j in range(10)] for i in range(10)], classes)
+    (run_dir / "eval.json").write_text(encode_record(evaluation))
     return run_dir
 
 
@@ -50,7 +51,8 @@ SPOILERS = {
     "config-binary": (False, lambda d: (d / "config.json").write_bytes(b"\x00\xff\xfe garbage \x80")),
     "config-deeply-nested": (False, lambda d: (d / "config.json").write_text("[" * 100_000 + "]" * 100_000)),
     "config-spec-wrong-type": (False, lambda d: _edit_config(d, lambda c: c.update(spec=5))),
-    "config-unknown-field": (False, lambda d: _edit_config(d, lambda c: c.update(surprise=True))),
+    # a field this version does not know (a newer trainer wrote the run): read, the field ignored
+    "config-unknown-field": (True, lambda d: _edit_config(d, lambda c: c.update(surprise=True))),
     "config-epochs-a-string": (True, lambda d: _edit_config(d, lambda c: c["config"].update(epochs="three"))),
     "config-lr-nan": (True, lambda d: (d / "config.json").write_text(
         (d / "config.json").read_text().replace('"lr": 0.001', '"lr": NaN'))),

@@ -4,7 +4,6 @@ so the picture only changes when the screen does."""
 from __future__ import annotations
 
 import gzip
-import json
 import struct
 from importlib import resources
 from pathlib import Path
@@ -16,6 +15,8 @@ from tests.helpers import record_notifications
 from tui_cnn.app.app import TuiCnnApp
 from tui_cnn.domain.presets import load_preset
 from tui_cnn.domain.specfile import spec_to_dict
+from tui_cnn.domain.training import (DatasetRecord, DeviceRecord, EpochEnd, EpochMetrics, Evaluated, Evaluation,
+                                     Finished, Misclassified, RunConfigFile, RunStarted, encode_record)
 
 EPOCHS = [  # epoch, train loss, train acc, val loss, val acc, lr
     (1, 0.6123, 0.8212, 0.2871, 0.9140, 1e-3),
@@ -45,38 +46,32 @@ def confusion_matrix() -> list[list[int]]:
 
 
 def write_finished_run(run_dir: Path) -> Path:
-    """config.json, metrics.jsonl and eval.json as the training engine writes them."""
+    """config.json, metrics.jsonl, eval.json and events.jsonl as the training engine writes them."""
     run_dir.mkdir(parents=True)
     config = {"dataset": "mnist-sample", "epochs": 4, "batch_size": 64, "optimizer": "adam", "lr": 1e-3,
               "device": "cpu", "seed": 0}
-    (run_dir / "config.json").write_text(json.dumps({
-        "spec": spec_to_dict(load_preset("SimpleCNN")), "config": config,
-        "dataset": {"name": "mnist-sample", "train_size": 4000, "val_size": 1000, "test_size": 1000,
-                    "classes": [str(d) for d in range(10)]},
-        "device": {"kind": "cpu", "name": "Example CPU (2 cores)", "total_bytes": None, "free_bytes": None},
-        "versions": {"torch": "2.14.1", "torchvision": "0.29.1"}}))
-    metrics = [{"epoch": e, "train_loss": tl, "train_acc": ta, "val_loss": vl, "val_acc": va, "lr": lr,
-                "epoch_time_s": 11.0 + e, "images_per_s": 3400.0 + 10 * e, "peak_mem_bytes": None}
+    classes = [str(d) for d in range(10)]
+    (run_dir / "config.json").write_text(encode_record(RunConfigFile(
+        spec_to_dict(load_preset("SimpleCNN")), config, DatasetRecord("mnist-sample", 4000, 1000, 1000, classes),
+        DeviceRecord("cpu", "Example CPU (2 cores)"), {"torch": "2.14.1", "torchvision": "0.29.1"})))
+    metrics = [EpochMetrics(e, tl, ta, vl, va, lr, epoch_time_s=11.0 + e, images_per_s=3400.0 + 10 * e)
                for e, tl, ta, vl, va, lr in EPOCHS]
-    (run_dir / "metrics.jsonl").write_text("".join(json.dumps(m) + "\n" for m in metrics))
+    (run_dir / "metrics.jsonl").write_text("".join(encode_record(m) for m in metrics))
     matrix = confusion_matrix()
     digits = packaged_test_digits(len(WRONG))
-    evaluation = {
-        "accuracy": sum(matrix[i][i] for i in range(10)) / sum(map(sum, matrix)),
-        "per_class_accuracy": [row[i] / sum(row) for i, row in enumerate(matrix)],
-        "confusion_matrix": matrix, "classes": [str(d) for d in range(10)],
-        "misclassified": [{"image": digits[index], "true": true, "predicted": predicted}
-                          for index, true, predicted in WRONG]}
-    (run_dir / "eval.json").write_text(json.dumps(evaluation))
+    evaluation = Evaluation(
+        accuracy=sum(matrix[i][i] for i in range(10)) / sum(map(sum, matrix)),
+        per_class_accuracy=[row[i] / sum(row) for i, row in enumerate(matrix)],
+        confusion_matrix=matrix, classes=classes,
+        misclassified=[Misclassified(digits[index], true, predicted) for index, true, predicted in WRONG])
+    (run_dir / "eval.json").write_text(encode_record(evaluation))
     at = 1_790_000_000.0  # the events' fixed times: the run took 60 s
-    events = [{"event": "RunStarted", "at": at, "run_dir": str(run_dir), "model": "SimpleCNN", "config": config,
-               "device": "cpu", "device_name": "Example CPU (2 cores)", "dataset": "mnist-sample", "train_size": 4000,
-               "val_size": 1000, "test_size": 1000, "params": 421642, "epochs": 4, "batches_per_epoch": 63},
-              *({"event": "EpochEnd", "at": at + 12 * m["epoch"], "metrics": m, "best": m["epoch"] == 3}
-                for m in metrics),
-              {"event": "Evaluated", "at": at + 59, "evaluation": evaluation},
-              {"event": "Finished", "at": at + 60, "best_epoch": 3, "best_val_acc": 0.961, "total_time_s": 60.0}]
-    (run_dir / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+    events = [RunStarted(str(run_dir), "SimpleCNN", config, "cpu", "Example CPU (2 cores)", "mnist-sample", 4000,
+                         1000, 1000, 421642, 4, 63, at=at),
+              *(EpochEnd(m, m.epoch == 3, at=at + 12 * m.epoch) for m in metrics),
+              Evaluated(evaluation, at=at + 59),
+              Finished(3, 0.961, 60.0, at=at + 60)]
+    (run_dir / "events.jsonl").write_text("".join(encode_record(e) for e in events))
     return run_dir
 
 

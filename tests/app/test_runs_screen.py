@@ -4,7 +4,6 @@ directories (no training), but for one slow test that continues a real stopped r
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import time
@@ -20,8 +19,8 @@ from tui_cnn.app.screens.compare import CompareScreen
 from tui_cnn.app.screens.runs import RunsScreen, RunTable
 from tui_cnn.app.widgets.confirm import ConfirmScreen
 from tui_cnn.app.widgets.continue_run import ContinueRunScreen
-from tui_cnn.domain.training import (EpochEnd, EpochMetrics, Failed, Finished, Paused, RunStarted, Stopped,
-                                     event_to_json, read_control, read_events)
+from tui_cnn.domain.training import (EpochEnd, EpochMetrics, Failed, Finished, Paused, ProcessRecord, RunStarted,
+                                     Stopped, encode_record, read_control, read_events)
 
 STARTED = RunStarted("r", "SimpleCNN", {}, "cpu", "a CPU", "mnist", 256, 0, 64, 1000, 3, 8)
 #: A fixed start (2023-11-14 22:13 UTC): no row's text depends on when the test runs.
@@ -33,7 +32,7 @@ def epoch_end(epoch: int, val_acc: float = 0.8) -> EpochEnd:
 
 
 def event_lines(*events) -> str:
-    return "".join(json.dumps(event_to_json(event)) + "\n" for event in events)
+    return "".join(encode_record(event) for event in events)
 
 
 def write_run(base: Path, name: str, *events, epochs_done: int = 1, started_at: float = T0,
@@ -45,8 +44,9 @@ def write_run(base: Path, name: str, *events, epochs_done: int = 1, started_at: 
     run_dir = write_good_run(base / name, epochs_done=epochs_done)
     epochs = [epoch_end(n, 0.7 + n / 100) for n in range(1, epochs_done + 1)]
     (run_dir / "events.jsonl").write_text(event_lines(STARTED, *epochs, *events))
-    process = {"pid": os.getpid(), "host": socket.gethostname()} if live else {"pid": 4242, "host": "elsewhere"}
-    (run_dir / "process.json").write_text(json.dumps({**process, "started_at": started_at}))
+    process = ProcessRecord(os.getpid(), socket.gethostname(), started_at) if live else ProcessRecord(4242, "elsewhere",
+                                                                                                       started_at)
+    (run_dir / "process.json").write_text(encode_record(process))
     if not live:
         os.utime(run_dir / "events.jsonl", (started_at, started_at))
     return run_dir
@@ -153,8 +153,7 @@ async def test_a_live_run_whose_process_is_gone_shows_crashed(tmp_path):
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     base = tmp_path / "runs"
     run_dir = write_run(base, "dies", live=True)
-    (run_dir / "process.json").write_text(json.dumps({"pid": child.pid, "host": socket.gethostname(),
-                                                      "started_at": T0}))
+    (run_dir / "process.json").write_text(encode_record(ProcessRecord(child.pid, socket.gethostname(), T0)))
     app = TuiCnnApp(start_mode="runs", runs_dir=str(base))
     try:
         async with app.run_test(size=(80, 24)) as pilot:

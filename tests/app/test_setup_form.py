@@ -69,7 +69,7 @@ def test_setup_tab_at_80x24_with_a_refused_value(snap_compare, monkeypatch):
     """At 80x24 the errors stand beside their fields, in view (they once sat below the screen)."""
     from tui_cnn.backend import devices
 
-    fixed = devices.DeviceProbe("cpu", devices.DeviceInfo("cpu", "Test CPU (2 cores)", 16 << 30, 8 << 30))
+    fixed = devices.DeviceProbe("cpu", devices.DeviceRecord("cpu", "Test CPU (2 cores)", 16 << 30, 8 << 30))
     monkeypatch.setattr(devices, "probe_device", lambda name: fixed)  # the same picture on every machine
     async def type_bad_batch(pilot):
         await pilot.pause()

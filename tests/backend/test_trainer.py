@@ -58,6 +58,27 @@ def test_a_run_learns_and_writes_every_file(simple_cnn, tiny_config):
     model.load_state_dict(load_checkpoint(trainer.run_dir / "checkpoint-best.pt")["model"])
 
 
+def test_the_test_split_scores_the_best_epoch_not_the_last(simple_cnn, tiny_config):
+    """eval.json is the best validation epoch's (checkpoint-best.pt, what Inspect shows): it
+    scored the last epoch's weights, while the run reported the best epoch."""
+    import contextlib
+
+    from tui_cnn.backend.data import load_data
+    from tui_cnn.backend.evaluate import evaluate
+
+    trainer, events = train(simple_cnn, replace(tiny_config, epochs=3))
+    best = of_type(events, Finished)[0].best_epoch
+    assert best != 3, "the tiny data is learnt whole in the first epoch: a later one is never strictly better"
+    evaluation = read_evaluation(trainer.run_dir)
+    assert evaluation.epoch == best
+    model = build_model(simple_cnn)
+    model.load_state_dict(load_checkpoint(trainer.run_dir / "checkpoint-best.pt")["model"])
+    data = load_data("mnist", tiny_config.data_dir, "cpu", val_fraction=tiny_config.val_fraction, seed=0)
+    expected = evaluate(model, data, 1024, contextlib.nullcontext)
+    assert (evaluation.accuracy, evaluation.confusion_matrix) == (expected.accuracy, expected.confusion_matrix)
+    assert evaluation.misclassified == expected.misclassified
+
+
 def test_resume_continues_at_the_next_epoch(simple_cnn, tiny_config):
     first, _ = train(simple_cnn, tiny_config)
     _, clash = train(simple_cnn, tiny_config)  # the same --run-dir, without resume

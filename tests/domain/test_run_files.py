@@ -10,8 +10,10 @@ import pytest
 
 from tests.run_corpus import SPOILERS, epoch_line, spoiled_run, write_good_run
 from tui_cnn.domain.run_state import RunState
-from tui_cnn.domain.training import (EpochEnd, EpochMetrics, EventFollower, RunFileError, event_from_line, event_to_json,
-                                     read_events, read_metrics, read_run_config)
+from tui_cnn.domain.specfile import spec_to_dict
+from tui_cnn.domain.training import (EpochEnd, EpochMetrics, EventFollower, Finished, RunFileError, RunRequest,
+                                     TrainConfig, event_from_json, event_from_line, event_to_json, read_events,
+                                     read_metrics, read_process, read_run_config)
 
 
 def test_a_good_run_reads_whole(tmp_path):
@@ -49,13 +51,38 @@ def test_a_bad_line_loses_only_itself_and_is_named(tmp_path):
     assert problems == ["metrics.jsonl line 2: not JSON"]
 
 
-def test_wrong_types_and_unknown_fields_are_refused_with_the_field_named(tmp_path):
+def test_wrong_types_are_refused_with_the_field_named(tmp_path):
     problems = []
     read_metrics(spoiled_run(tmp_path, "metrics-wrong-types"), problems)
     assert "val_acc" in problems[0] and "epoch" in problems[1]
+
+
+def test_a_field_a_newer_trainer_adds_leaves_its_runs_readable(tmp_path):
+    """Forward compatibility: a new field in any run file (metrics, config, events, eval,
+    process) is ignored by a reader that does not know it, never a run made unreadable."""
     problems = []
-    read_metrics(spoiled_run(tmp_path, "metrics-unknown-field"), problems)
-    assert "extra" in problems[0]
+    assert [m.epoch for m in read_metrics(spoiled_run(tmp_path, "metrics-unknown-field"), problems)] == [1]
+    assert problems == []
+    run_dir = spoiled_run(tmp_path, "config-unknown-field")
+    (run_dir / "eval.json").write_text(json.dumps({**json.loads((run_dir / "eval.json").read_text()), "new": 1}))
+    (run_dir / "process.json").write_text(json.dumps({"pid": 1, "host": "h", "started_at": 1.0, "create_time": 2.0}))
+    event = {**event_to_json(Finished(1, 0.5, 1.0)), "new": [1]}
+    state = RunState.from_run_dir(run_dir)
+    assert state.problems == [] and state.evaluation.accuracy == 0.5
+    assert read_process(run_dir).pid == 1 and event_from_json(event) == Finished(1, 0.5, 1.0)
+
+
+def test_a_run_request_is_one_record_both_sides_read(simple_cnn):
+    """What starts a training process (launch, TrainingProcess) is a RunRequest, its types
+    checked when the child decodes it; a bad one is one line, not a traceback."""
+    request = RunRequest(spec_to_dict(simple_cnn), TrainConfig(epochs=2, lr=float("nan")))
+    decoded = RunRequest.decode(request.encode())
+    assert decoded.model_spec() == simple_cnn and decoded.config.epochs == 2
+    assert decoded.config.validate()  # the NaN arrives, to be refused in words by the trainer
+    for bad in ('{"spec": {}, "config": {"epochs": "three"}}', "{not json", "[1]"):
+        with pytest.raises(RunFileError) as raised:
+            RunRequest.decode(bad)
+        assert "\n" not in str(raised.value) and "run request" in str(raised.value)
 
 
 def test_nan_the_trainer_wrote_reads_back_as_nan(tmp_path):

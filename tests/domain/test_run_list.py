@@ -14,7 +14,7 @@ from tests.run_corpus import spoiled_run, write_good_run
 from tui_cnn.cli import main
 from tui_cnn.domain.run_list import Trainer, list_runs, run_row
 from tui_cnn.domain.training import (EpochEnd, EpochMetrics, Failed, Finished, Paused, ProcessRecord, RunStarted,
-                                     Stopped, event_to_json)
+                                     Stopped, encode_record)
 
 STARTED = RunStarted("r", "SimpleCNN", {}, "cpu", "a CPU", "mnist", 256, 0, 64, 1000, 3, 8)
 EPOCH = EpochEnd(EpochMetrics(1, 0.5, 0.9, 0.6, 0.8, 1e-3, 1.0, 100.0), best=True)
@@ -22,10 +22,9 @@ EPOCH = EpochEnd(EpochMetrics(1, 0.5, 0.9, 0.6, 0.8, 1e-3, 1.0, 100.0), best=Tru
 
 def write_run(base, name, *events, pid=None, started_at=1.0):
     run_dir = write_good_run(base / name, epochs_done=1)
-    (run_dir / "events.jsonl").write_text("".join(json.dumps(event_to_json(e)) + "\n" for e in (STARTED, EPOCH, *events)))
+    (run_dir / "events.jsonl").write_text("".join(encode_record(e) for e in (STARTED, EPOCH, *events)))
     if pid is not None:
-        (run_dir / "process.json").write_text(json.dumps({"pid": pid, "host": socket.gethostname(),
-                                                          "started_at": started_at}))
+        (run_dir / "process.json").write_text(encode_record(ProcessRecord(pid, socket.gethostname(), started_at)))
     return run_dir
 
 
@@ -41,6 +40,16 @@ def write_run(base, name, *events, pid=None, started_at=1.0):
 def test_status_comes_from_the_events_and_the_process(tmp_path, events, alive, status):
     run_dir = write_run(tmp_path, "run", *events)
     assert run_row(run_dir, trainer=Trainer("live" if alive else "gone")).status == status
+
+
+def test_a_run_whose_process_said_it_failed_is_failed_not_crashed(tmp_path):
+    """Its disk full, a detached run could not write its Failed event: its last output line
+    (output.log) says why it ended, so it failed; it did not crash."""
+    run_dir = write_run(tmp_path, "full")
+    (run_dir / "output.log").write_text("epoch 1 ...\ntui-cnn: training failed: no space left on device writing "
+                                        f"checkpoint-last.pt in {run_dir}: the checkpoint of epoch 1 is kept\n")
+    assert run_row(run_dir, alive=lambda *_: False).status == "failed"
+    assert run_row(run_dir, alive=lambda *_: True).status == "running"
 
 
 def test_a_live_pid_on_this_host_is_running_and_a_dead_one_crashed(tmp_path):

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from tui_cnn.domain.spec import LayerSpec, ModelSpec
+from tui_cnn.domain.specfile import spec_to_dict
+from tui_cnn.domain.training import DatasetRecord, DeviceRecord, RunConfigFile, TrainConfig
 
 TINY = ModelSpec("TinyCNN", (1, 28, 28), (
     LayerSpec.of("Conv2d", out_channels=4, kernel_size=3, padding=1),
@@ -48,8 +50,9 @@ def train_tiny_run(run_dir: Path, data_root: Path, epochs: int = 1) -> Path:
                 optimizer.step()
         model.eval()
         run_dir.mkdir(parents=True)
-        runs.write_config(run_dir, TINY, {"dataset": "mnist", "data_dir": str(data_root), "epochs": epochs},
-                          {"name": "mnist"}, {"kind": "cpu"})
+        config = TrainConfig(dataset="mnist", data_dir=str(data_root), epochs=epochs)
+        runs.write_config(run_dir, RunConfigFile(spec_to_dict(TINY), config.to_json(), DatasetRecord("mnist"),
+                                                 DeviceRecord("cpu")))
         runs.write_model_code(run_dir, TINY)
         runs.save_checkpoint(run_dir / runs.BEST_CHECKPOINT, {"model": model.state_dict()})
         runs.write_evaluation(run_dir, evaluate(model, data, 64, contextlib.nullcontext))

@@ -26,8 +26,7 @@ import threading
 import time
 from typing import IO
 
-from ..domain.specfile import spec_from_dict
-from ..domain.training import BatchProgress, Failed, TrainConfig, TrainingEvent, event_to_json
+from ..domain.training import BatchProgress, Failed, RunRequest, TrainingEvent, event_to_json
 
 CONTROLS = ("stop", "pause", "resume")
 PROGRESS_FLUSH_S = 0.25  # the app redraws 4 times a second
@@ -35,9 +34,10 @@ EXIT_FAILED = 1
 
 
 def read_request(stdin: IO[str] | None = None):
-    """The spec and settings of the run to train, from the first line of stdin."""
-    request = json.loads((stdin or sys.stdin).readline())
-    return spec_from_dict(request["spec"]), TrainConfig.from_json(request["config"])
+    """The spec and settings of the run to train, from the first line of stdin (the one
+    request record, its types checked: RunFileError or SpecError in one line)."""
+    request = RunRequest.decode((stdin or sys.stdin).readline())
+    return request.model_spec(), request.config
 
 
 def serve_detached(lock_fd: int | None) -> int:

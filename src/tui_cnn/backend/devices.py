@@ -15,13 +15,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-
-@dataclass(frozen=True)
-class DeviceInfo:
-    kind: str  # "cuda" | "mps" | "cpu"
-    name: str  # "NVIDIA H100 80GB HBM3", "Apple GPU", the CPU's model name
-    total_bytes: int | None
-    free_bytes: int | None
+from ..domain.training import DeviceRecord
 
 
 @dataclass(frozen=True)
@@ -46,18 +40,18 @@ def resolve_device(name: str) -> str:
     return "cpu"
 
 
-def describe_device(device: str) -> DeviceInfo:
+def describe_device(device: str) -> DeviceRecord:
     import torch
 
     kind = device.split(":")[0]
     if kind == "cuda":
         index = torch.device(device).index or 0
         free, total = torch.cuda.mem_get_info(index)
-        return DeviceInfo(kind, torch.cuda.get_device_name(index), total, free)
+        return DeviceRecord(kind, torch.cuda.get_device_name(index), total, free)
     if kind == "mps":
-        return DeviceInfo(kind, "Apple GPU", torch.mps.recommended_max_memory(), None)
+        return DeviceRecord(kind, "Apple GPU", torch.mps.recommended_max_memory(), None)
     total, free = _system_memory()
-    return DeviceInfo("cpu", _cpu_name(), total, free)
+    return DeviceRecord("cpu", _cpu_name(), total, free)
 
 
 @dataclass(frozen=True)
@@ -65,7 +59,7 @@ class DeviceProbe:
     """What the app can say of a device before any training process runs."""
 
     kind: str  # the device a run would use: "cuda" | "mps" | "cpu"
-    info: DeviceInfo | None  # None: this device is not here
+    info: DeviceRecord | None  # None: this device is not here
     problem: str | None = None  # why it cannot train here, for the form
 
 
@@ -84,18 +78,18 @@ def probe_device(name: str) -> DeviceProbe:
         if not apple:
             return DeviceProbe(kind, None, "Apple MPS exists only on Apple silicon Macs: choose cpu or auto")
         total, _ = _system_memory()
-        return DeviceProbe(kind, DeviceInfo(kind, "Apple GPU", total, None))
+        return DeviceProbe(kind, DeviceRecord(kind, "Apple GPU", total, None))
     total, free = _system_memory()
-    return DeviceProbe("cpu", DeviceInfo("cpu", _cpu_name(), total, free))
+    return DeviceProbe("cpu", DeviceRecord("cpu", _cpu_name(), total, free))
 
 
-def _nvml_device_info(index: int) -> DeviceInfo | None:
+def _nvml_device_info(index: int) -> DeviceRecord | None:
     try:
         pynvml = _nvml()
         handle = pynvml.nvmlDeviceGetHandleByIndex(index)
         memory = pynvml.nvmlDeviceGetMemoryInfo(handle)
         name = pynvml.nvmlDeviceGetName(handle)
-        return DeviceInfo("cuda", name.decode() if isinstance(name, bytes) else str(name),
+        return DeviceRecord("cuda", name.decode() if isinstance(name, bytes) else str(name),
                           int(memory.total), int(memory.free))
     except Exception:  # noqa: BLE001 - NVML went away between the count and the read
         return None

@@ -25,7 +25,6 @@ No torch here: the app calls this from a worker and must not load torch to start
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -37,7 +36,7 @@ from pathlib import Path
 from ..domain.run_lock import RunLock
 from ..domain.spec import ModelSpec
 from ..domain.specfile import spec_to_dict
-from ..domain.training import OUTPUT_LOG, EventFollower, RunStarted, TrainConfig, new_run_dir
+from ..domain.training import OUTPUT_LOG, EventFollower, RunRequest, RunStarted, TrainConfig, new_run_dir
 
 #: The training process's module: ``backend.child``.
 CHILD_MODULE = "tui_cnn.backend.child"
@@ -77,8 +76,9 @@ def under_torchrun() -> bool:
 
 
 def request_line(spec: ModelSpec, config: TrainConfig) -> str:
-    """What a child reads first on its stdin: the spec and the settings, as one JSON line."""
-    return json.dumps({"spec": spec_to_dict(spec), "config": config.to_json()})
+    """What a child reads first (on its stdin, or a SLURM job's request.json): the spec and
+    the settings, as one JSON line of the one request record (domain RunRequest)."""
+    return RunRequest(spec_to_dict(spec), config).encode()
 
 
 @dataclass

@@ -9,7 +9,6 @@ reboot. No torch here: each run's own process loads it."""
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import subprocess
 import sys
@@ -22,8 +21,7 @@ from ..domain.run_lock import lock_held
 from ..domain.run_queue import RUNNER_LOCK, RUNNER_LOG, QueueError, enqueue, runner_running, take_next, waiting_runs
 from ..domain.slurm import REQUEST_FILE
 from ..domain.spec import ModelSpec
-from ..domain.specfile import spec_from_dict
-from ..domain.training import RUNS_DIR, TrainConfig, new_run_dir
+from ..domain.training import RUNS_DIR, RunRequest, TrainConfig, new_run_dir
 from .launch import child_environment, request_line, start_detached
 
 
@@ -77,8 +75,8 @@ def run_queue(base: Path, log=print) -> int:
     started = 0
     while (run_dir := take_next(base)) is not None:
         try:
-            request = json.loads((run_dir / REQUEST_FILE).read_text())
-            spec, config = spec_from_dict(request["spec"]), TrainConfig.from_json(request["config"])
+            request = RunRequest.decode((run_dir / REQUEST_FILE).read_bytes())
+            spec, config = request.model_spec(), request.config
             launched = start_detached(spec, config)
         except Exception as exc:  # noqa: BLE001 - one run that cannot start must not stop the queue
             log(f"{run_dir}: could not start: {type(exc).__name__}: {exc}")

@@ -4,68 +4,104 @@ documented in ``tui_cnn.domain.training``."""
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import sys
 import threading
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, IO, Callable
+from typing import IO, Any, Callable, Iterator
 
+import msgspec
 import torch
 
 from ..domain.export import export_code
-from ..domain.specfile import atomic_write_text, atomic_writer, spec_to_dict
+from ..domain.specfile import atomic_write_text
 from ..domain.spec import ModelSpec
 # The run directory's names live in the domain (readers need them without torch); the
 # trainer finds them here too, beside what it writes.
 from ..domain.training import (BEST_CHECKPOINT, LAST_CHECKPOINT, RUNS_DIR, new_run_dir, run_dir_name)  # noqa: F401
 from ..domain.run_lock import this_process_record
-from ..domain.training import (CONTROL_FILE, ControlFileRefused, EpochMetrics, Evaluation, ProcessRecord, TrainingEvent,
-                               event_to_json, read_control_commands, to_json)
+from ..domain.training import (CONTROL_FILE, BatchProgress, ControlFileRefused, EpochEnd, EpochMetrics, Evaluated,
+                               Evaluation, LogMessage, ProcessRecord, RunConfigFile, RunStarted, TrainingEvent,
+                               encode_record, event_to_json, read_control_commands, read_events, read_metrics, to_json)
+from .faults import fault_point
 
 
-def write_json(path: Path, data: Any, indent: int | None = 2) -> None:
-    atomic_write_text(path, json.dumps(data, indent=indent) + "\n")
+class RunDirError(Exception):
+    """A run file that could not be written (a full disk, a read-only or vanished directory),
+    in one line: "no space left on device writing checkpoint-last.pt in runs/x"."""
 
 
-def write_config(run_dir: Path, spec: ModelSpec, config: dict[str, Any], dataset: dict[str, Any],
-                 device: dict[str, Any]) -> None:
+@contextmanager
+def writing(path: Path) -> Iterator[None]:
+    """Turns an OSError while writing ``path`` into a RunDirError that names the file and
+    the run directory (never a traceback: a full disk is the machine's state, not a bug)."""
+    try:
+        yield
+    except OSError as exc:
+        reason = (exc.strerror or str(exc) or type(exc).__name__).lower()
+        raise RunDirError(f"{reason} writing {path.name} in {path.parent}") from None
+
+
+def write_record(path: Path, record: msgspec.Struct, indent: int | None = 2) -> None:
+    """A run file from its record (the schema readers decode it with), atomically."""
+    with writing(path):
+        atomic_write_text(path, encode_record(record, indent))
+
+
+def versions() -> dict[str, str]:
     import torchvision
 
-    write_json(run_dir / "config.json", {
-        "spec": spec_to_dict(spec), "config": config, "dataset": dataset, "device": device,
-        "versions": {"torch": torch.__version__, "torchvision": torchvision.__version__},
-    })
+    return {"torch": str(torch.__version__), "torchvision": str(torchvision.__version__)}
+
+
+def write_config(run_dir: Path, record: RunConfigFile) -> None:
+    write_record(run_dir / "config.json", record)
 
 
 def write_process(run_dir: Path, record: ProcessRecord | None = None) -> ProcessRecord:
     """process.json: this process trains the run (a reader tells live from crashed by it, with
     the run's lock), and the last control command it applied."""
     record = record or this_process_record()
-    write_json(run_dir / "process.json", to_json(record))
+    write_record(run_dir / "process.json", record)
     return record
 
 
 def write_model_code(run_dir: Path, spec: ModelSpec) -> None:
-    atomic_write_text(run_dir / "model.py", export_code(spec))
+    path = run_dir / "model.py"
+    with writing(path):
+        atomic_write_text(path, export_code(spec))
 
 
 def write_evaluation(run_dir: Path, evaluation: Evaluation) -> None:
-    write_json(run_dir / "eval.json", to_json(evaluation), indent=None)  # image pixels: one line, not 10,000
+    write_record(run_dir / "eval.json", evaluation, indent=None)  # image pixels: one line, not 10,000
 
 
 class JsonLines:
     """An append-only JSON-lines file, flushed after every line so readers see whole lines."""
 
     def __init__(self, path: Path):
-        self._file: IO[str] = path.open("a", encoding="utf-8")
+        self.path = path
+        with writing(path):
+            self._file: IO[str] = path.open("a", encoding="utf-8")
 
-    def append(self, data: dict[str, Any]) -> None:
-        self._file.write(json.dumps(data) + "\n")
-        self._file.flush()
+    def append(self, data: dict[str, Any], sync: bool = False) -> None:
+        """One whole line; ``sync``: on the disk before this returns (a line others are
+        committed after)."""
+        with writing(self.path):
+            self._file.write(json.dumps(data) + "\n")
+            self._file.flush()
+            if sync:
+                os.fsync(self._file.fileno())
 
     def close(self) -> None:
-        self._file.close()
+        try:
+            self._file.close()
+        except OSError:
+            pass  # its last line could not be written: already said where it failed
 
 
 class RunRecorder:
@@ -79,18 +115,80 @@ class RunRecorder:
         self.events.append(event_to_json(event))
 
     def record_epoch(self, metrics: EpochMetrics) -> None:
-        self.metrics.append(to_json(metrics))
+        self.metrics.append(to_json(metrics), sync=True)
 
     def close(self) -> None:
         self.metrics.close()
         self.events.close()
 
 
+# --- checkpoints, and the commit order of an epoch (see Trainer._end_epoch and the README):
+# an epoch's checkpoints are staged (PATH.tmp, written whole and synced), then renamed into
+# place, checkpoint-last first: that rename is the epoch's commit point. Everything after it
+# (checkpoint-best's rename, the metrics line, the EpochEnd event) is derived from
+# checkpoint-last on resume if a crash cut it short (``reconcile``).
+
+STAGED = ".tmp"
+
+
+def staged(path: Path) -> Path:
+    return path.with_name(path.name + STAGED)
+
+
+def serialize_checkpoint(state: dict[str, Any]) -> bytes:
+    """torch.save in memory: a full disk is then an OSError of our own write, naming the file
+    (torch's writer reports it as "enforce fail at inline_container.cc", in three tracebacks)."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return buffer.getvalue()
+
+
+def stage_checkpoint(path: Path, data: bytes) -> None:
+    """``data`` written whole to PATH.tmp and synced: nothing is replaced yet. A failed write
+    leaves no part of it behind (on a full disk, the room is given back)."""
+    with writing(path):
+        fault_point(f"writing-{path.name}")
+        try:
+            with open(staged(path), "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except BaseException:
+            discard_staged(path)
+            raise
+
+
+def discard_staged(path: Path) -> None:
+    try:
+        staged(path).unlink(missing_ok=True)
+    except OSError:
+        pass  # removed on resume
+
+
+def commit_staged(path: Path) -> None:
+    """PATH.tmp replaces PATH, and the rename is on the disk (the directory synced)."""
+    with writing(path):
+        os.replace(staged(path), path)
+        _sync_directory(path.parent)
+
+
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """torch.save to a temporary file beside ``path``, then rename: a crash mid-write leaves
-    the previous checkpoint intact."""
-    with atomic_writer(path) as handle:
-        torch.save(state, handle)
+    """Staged, then renamed: a crash mid-write leaves the previous checkpoint intact."""
+    stage_checkpoint(path, serialize_checkpoint(state))
+    commit_staged(path)
+
+
+def _sync_directory(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return  # a platform without directory fds: the rename stands, unsynced
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 class CheckpointError(ValueError):
@@ -111,6 +209,74 @@ def load_checkpoint(path: Path, device: str = "cpu") -> dict[str, Any]:
     if not isinstance(state, dict) or not isinstance(state.get("model"), dict):
         raise CheckpointError(f"{path} holds no model weights")
     return state
+
+
+# --- resuming: the run directory made to say what checkpoint-last.pt says
+
+
+def reconcile(run_dir: Path, epoch: int, best_epoch: int, history: list[EpochMetrics]) -> list[EpochMetrics]:
+    """After a crash anywhere in an epoch's writes, make the run directory agree with its
+    checkpoint-last.pt (``epoch`` epochs done, ``history`` their metrics, from the checkpoint):
+    a best checkpoint staged for the committed epoch is renamed into place, orphaned *.tmp
+    files go, metrics.jsonl holds each of epochs 1..``epoch`` once (lines for later epochs,
+    of an epoch that never committed, are dropped; missing ones rewritten), and a line cut
+    short at the end of events.jsonl is cut off. Returns the committed epochs whose EpochEnd
+    events.jsonl lacks: the trainer emits them again. RunDirError if it cannot write."""
+    _finish_best_rename(run_dir, best_epoch)
+    for orphan in (*run_dir.glob("*" + STAGED), *run_dir.glob(".*" + STAGED)):
+        if orphan.is_file() and not orphan.is_symlink():
+            with writing(orphan):
+                orphan.unlink(missing_ok=True)
+    kept = {metrics.epoch: metrics for metrics in read_metrics(run_dir) if metrics.epoch <= epoch}
+    kept.update({metrics.epoch: metrics for metrics in history})
+    path = run_dir / "metrics.jsonl"
+    with writing(path):
+        atomic_write_text(path, "".join(encode_record(kept[number]) for number in sorted(kept)))
+        _cut_partial_last_line(run_dir / "events.jsonl")
+    ended: set[int] = set()
+    for event in read_events(run_dir, skip=(BatchProgress, Evaluated, LogMessage)):  # as RunState folds them
+        if isinstance(event, RunStarted):
+            ended = {number for number in ended if number < event.start_epoch}
+        elif isinstance(event, EpochEnd):
+            ended.add(event.metrics.epoch)
+    return [metrics for metrics in history if metrics.epoch not in ended]
+
+
+def _finish_best_rename(run_dir: Path, best_epoch: int) -> None:
+    """A crash between the renames of checkpoint-last.pt (the commit) and checkpoint-best.pt
+    leaves the best one staged: rename it now, if it holds the committed best epoch."""
+    path = run_dir / BEST_CHECKPOINT
+    if not staged(path).is_file():
+        return
+    try:
+        staged_epoch = load_checkpoint(staged(path))["progress"]["epoch"]
+    except (CheckpointError, OSError, KeyError, TypeError):
+        return  # cut short, or not a checkpoint of ours: an orphan, removed
+    if staged_epoch == best_epoch:
+        commit_staged(path)
+
+
+def _cut_partial_last_line(path: Path) -> None:
+    """Drop the end of a JSON-lines file after its last newline: a line a crash cut short,
+    which the next append would otherwise glue onto its own."""
+    try:
+        handle = path.open("r+b")
+    except FileNotFoundError:
+        return
+    with handle:
+        end = handle.seek(0, os.SEEK_END)
+        position = end
+        while position > 0:
+            start = max(0, position - 65536)
+            handle.seek(start)
+            chunk = handle.read(position - start)
+            newline = chunk.rfind(b"\n")
+            if newline >= 0:
+                position = start + newline + 1
+                break
+            position = start
+        if position != end:
+            handle.truncate(position)
 
 
 class ControlWatcher:

@@ -20,7 +20,7 @@ import math
 import threading
 import time
 import traceback
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -32,9 +32,11 @@ from torch import nn
 from ..domain.datasets import check_spec_matches
 from ..domain.run_lock import RunLock, RunLocked, held_for_me, read_lock_record
 from ..domain.spec import ModelSpec
-from ..domain.training import (BatchProgress, EpochEnd, EpochMetrics, Evaluated, Failed, Finished, LogMessage, Paused,
-                               ProcessRecord, Resumed, RunStarted, Stopped, TrainConfig, TrainingEvent)
-from . import runs
+from ..domain.specfile import spec_to_dict
+from ..domain.training import (BatchProgress, DatasetRecord, EpochEnd, EpochMetrics, Evaluated, Failed, Finished,
+                               LogMessage, Paused, ProcessRecord, Resumed, RunConfigFile, RunStarted, Stopped,
+                               TrainConfig, TrainingEvent, decode, to_json)
+from . import faults, runs
 from .build import InvalidSpecError, build_model, count_parameters
 from .data import DeviceData, MissingDataError, load_data
 from .devices import describe_device, peak_resident_bytes, resolve_device
@@ -70,6 +72,12 @@ class _Progress:
     epoch_correct: int = 0
     epoch_trained: int = 0
     epoch_train_s: float = 0.0
+    #: every finished epoch's EpochMetrics (as JSON): a resume rewrites metrics.jsonl from it,
+    #: so the checkpoint alone says what the run did (empty in checkpoints from before it)
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    def metrics(self) -> list[EpochMetrics]:
+        return [decode(line, EpochMetrics, "checkpoint history") for line in self.history]
 
 
 class Trainer:
@@ -98,6 +106,7 @@ class Trainer:
         self._recorder: runs.RunRecorder | None = None
         self._control: runs.ControlWatcher | None = None  # control.json: any app or CLI steers the run
         self._progress = _Progress()
+        self._committed = 0  # the last epoch whose checkpoint is on the disk
         self.ending: Finished | Stopped | Failed | None = None  # how run() ended, on every rank
 
     # --- control, from any thread; the loop looks once per batch ---
@@ -127,6 +136,8 @@ class Trainer:
             self._run()
         except TrainingFailed as failure:
             self._emit(Failed(failure.reason, failure.step))
+        except runs.RunDirError as exc:  # a full disk, a read-only or vanished run directory
+            self._emit(Failed(f"{exc}: {self._what_is_kept()}", self._progress.step or None))
         except Exception as exc:  # noqa: BLE001 - any failure is an event, never a crash of the caller
             self._emit(self._failure(exc))
         finally:
@@ -136,6 +147,13 @@ class Trainer:
                 self._recorder.close()
             if self._lock is not None:  # last: the end event is written before the run looks free
                 self._lock.release()
+
+    def _what_is_kept(self) -> str:
+        """After a failed write: what the run directory still holds, and what to do."""
+        if self._committed:
+            return (f"the checkpoint of epoch {self._committed} is kept; once the disk has room (and is writable), "
+                    f"continue with tui-cnn train --resume {self.run_dir}")
+        return "no epoch was saved; free space on the disk (or make it writable), or choose another --run-dir"
 
     def _failure(self, exc: Exception) -> Failed:
         step = self._progress.step or None
@@ -161,11 +179,36 @@ class Trainer:
                 return
             self._end_epoch(loop, epoch)
         self._answer_late_control()
+        scored = self._load_best_weights(loop)
         evaluation = evaluate(loop.model, loop.data, EVAL_BATCH_SIZE, loop.autocast, self.group)
+        evaluation = msgspec.structs.replace(evaluation, epoch=scored)
         if self.writes:
             runs.write_evaluation(self.run_dir, evaluation)
         self._emit(Evaluated(evaluation))
         self._emit(Finished(self._progress.best_epoch, self._progress.best_val_acc, time.perf_counter() - started))
+
+    def _load_best_weights(self, loop: "_Loop") -> int:
+        """The test split scores the best validation epoch's weights, those of
+        checkpoint-best.pt (what the run reports as its result and Inspect shows), not the
+        last epoch's. Returns the epoch scored."""
+        progress = self._progress
+        if progress.best_epoch in (0, progress.epoch):
+            return progress.epoch  # the weights in hand are the best
+        path = self.run_dir / runs.BEST_CHECKPOINT
+
+        def read() -> dict[str, Any] | None:
+            try:
+                return runs.load_checkpoint(path, loop.device if self.group is None else "cpu")
+            except (OSError, runs.CheckpointError):
+                return None
+
+        state = self._on_main(read)
+        if state is None:
+            self._emit(LogMessage(f"{path} cannot be read: the test split scores the last epoch's weights "
+                                  "instead of the best epoch's", "warning"))
+            return progress.epoch
+        loop.model.load_state_dict(state["model"])
+        return progress.best_epoch
 
     def _answer_late_control(self) -> None:
         """A stop or pause is looked at before each batch, so one that comes after the last
@@ -278,10 +321,12 @@ class Trainer:
                                  "choose another with --run-dir") from None
         self._claim_run_dir()
         self._check_run_dir_is_free()  # again, now that no other trainer can write it
-        sizes = {"name": config.dataset, "train_size": len(data.train), "val_size": len(data.val),
-                 "test_size": len(data.test), "classes": list(data.info.classes), "source": data.source}
+        lost_epoch_ends = self._reconcile() if self.resume_dir is not None else []
         info = describe_device(loop.device)
-        runs.write_config(self.run_dir, self.spec, config.to_json(), sizes, asdict(info))
+        dataset = DatasetRecord(config.dataset, len(data.train), len(data.val), len(data.test), list(data.info.classes),
+                                data.source)
+        runs.write_config(self.run_dir, RunConfigFile(spec_to_dict(self.spec), config.to_json(), dataset, info,
+                                                      runs.versions()))
         runs.write_model_code(self.run_dir, self.spec)
         self._process = runs.write_process(self.run_dir)
         lock = self._lock.record if self._lock is not None else read_lock_record(self.run_dir)
@@ -289,11 +334,33 @@ class Trainer:
                                             applied=lock.control_seq if lock is not None else 0,
                                             on_applied=self._record_control)
         self._recorder = runs.RunRecorder(self.run_dir)
+        if lost_epoch_ends:
+            self._emit(LogMessage(f"the end of epoch {', '.join(str(m.epoch) for m, _ in lost_epoch_ends)} was not "
+                                  "recorded (the run was cut short while saving it): recorded now from its checkpoint",
+                                  "warning"))
+        for metrics, best in lost_epoch_ends:
+            self._emit(EpochEnd(metrics, best))
         self._emit(RunStarted(str(self.run_dir), self.spec.name, config.to_json(), info.kind, info.name,
                               config.dataset, len(data.train), len(data.val), len(data.test),
                               count_parameters(loop.model), config.epochs, data.batches_per_epoch(config.batch_size),
-                              start_epoch=self._progress.epoch + 1,
+                              start_epoch=self._progress.epoch + 1, start_batch=self._progress.batches_done,
                               processes=self.group.world_size if self.group else 1))
+
+    def _reconcile(self) -> list[tuple[EpochMetrics, bool]]:
+        """A resumed run's directory made to agree with its checkpoint-last.pt, whatever
+        point of an epoch's writes a crash stopped at (``runs.reconcile``). Returns the
+        committed epochs whose EpochEnd was never written, with their best flags then, to be
+        emitted before the run goes on (the monitor shows every epoch once)."""
+        progress = self._progress
+        history = progress.metrics()
+        lost = {m.epoch for m in runs.reconcile(self.run_dir, progress.epoch, progress.best_epoch, history)}
+        ends, best_so_far = [], -1.0
+        for metrics in history:
+            best = metrics.val_acc > best_so_far
+            best_so_far = max(best_so_far, metrics.val_acc)
+            if metrics.epoch in lost:
+                ends.append((metrics, best))
+        return ends
 
     def _device(self) -> str:
         device = resolve_device(self.config.device)
@@ -322,6 +389,7 @@ class Trainer:
         config, progress = self.config, self._progress
         batches = loop.data.batches_per_epoch(config.batch_size)
         loop.begin_epoch(progress)
+        faults.set_epoch(epoch)
         generator = torch.Generator(device=loop.device).manual_seed(config.seed * 1_000_003 + epoch)
         window: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []  # (loss, logits, labels) not yet read
         shard = (self.group.rank, self.group.world_size) if self.group else (0, 1)
@@ -423,6 +491,8 @@ class Trainer:
         elapsed = loop.elapsed()
         self._emit(BatchProgress(epoch, batch, batches, self._progress.step, losses[-1], self._progress.smoothed_loss,
                                  loop.trained / max(elapsed, 1e-9), loop.lr(), elapsed))
+        if self.writes:
+            faults.fault_point("in-epoch")
 
     def _end_epoch(self, loop: "_Loop", epoch: int) -> None:
         train_time = loop.elapsed()
@@ -438,31 +508,64 @@ class Trainer:
         metrics = EpochMetrics(epoch, loop.loss_sum * self.config.batch_size / count, loop.correct / count,
                                val_loss, val_acc, loop.lr(), loop.elapsed(), loop.trained / max(train_time, 1e-9),
                                loop.peak_memory())
+        progress.history.append(to_json(metrics))
         if self.writes:
-            self._recorder.record_epoch(metrics)
-        self._checkpoint(loop, runs.LAST_CHECKPOINT)
-        if best:
-            self._checkpoint(loop, runs.BEST_CHECKPOINT)
+            self._commit_epoch(loop, metrics, best)
         self._emit(EpochEnd(metrics, best))
+        if self.writes:
+            faults.fault_point("after-epoch-end")
 
     # --- checkpoints ---
+
+    def _commit_epoch(self, loop: "_Loop", metrics: EpochMetrics, best: bool) -> None:
+        """An epoch's writes, in the one order that lets a crash between any two of them
+        resume exactly (no epoch twice, none missing, checkpoint-best = the best epoch):
+        1. checkpoint-best.pt.tmp (a best epoch) and checkpoint-last.pt.tmp, written whole and
+           synced; a crash here leaves the previous epoch's state (the .tmp files are removed
+           on resume, the epoch trains again);
+        2. checkpoint-last.pt renamed into place: the commit point. From here the epoch is
+           done, whatever else is lost: a resume starts after it and rebuilds the rest from
+           the checkpoint (which holds every epoch's metrics and which one is best);
+        3. checkpoint-best.pt renamed into place (a resume finishes a rename cut short);
+        4. the epoch's line of metrics.jsonl (a resume rewrites missing lines);
+        5. the EpochEnd event (a resume emits a missing one before its RunStarted)."""
+        data = runs.serialize_checkpoint(self._checkpoint_state(loop))
+        last, best_path = self.run_dir / runs.LAST_CHECKPOINT, self.run_dir / runs.BEST_CHECKPOINT
+        try:
+            if best:
+                runs.stage_checkpoint(best_path, data)
+            runs.stage_checkpoint(last, data)
+        except runs.RunDirError:
+            runs.discard_staged(best_path)  # never to be committed: its room back on a full disk
+            raise
+        faults.fault_point("after-staging")
+        runs.commit_staged(last)
+        self._committed = metrics.epoch
+        faults.fault_point("after-last")
+        if best:
+            runs.commit_staged(best_path)
+            faults.fault_point("after-best")
+        self._recorder.record_epoch(metrics)
+        faults.fault_point("after-metrics")
 
     def _checkpoint(self, loop: "_Loop", name: str) -> Path:
         """Saved once, by rank 0: every rank holds the same weights (DDP keeps them equal)."""
         path = self.run_dir / name
-        if not self.writes:
-            return path
-        runs.save_checkpoint(path, {
+        if self.writes:
+            runs.save_checkpoint(path, self._checkpoint_state(loop))
+        return path
+
+    def _checkpoint_state(self, loop: "_Loop") -> dict[str, Any]:
+        return {
             "model": loop.model.state_dict(),
             "optimizer": loop.optimizer.state_dict(),
             "scheduler": loop.scheduler.state_dict() if loop.scheduler is not None else None,
-            "progress": self._progress.__dict__.copy(),
+            "progress": {**self._progress.__dict__, "history": list(self._progress.history)},
             # The training GPU's generator alone: asking every GPU (get_rng_state_all) would open
             # a CUDA context on each, on the GPUs of the other ranks too, or of a CPU run.
             "rng": {"cpu": torch.get_rng_state(),
                     "cuda": [torch.cuda.get_rng_state(loop.device)] if loop.device.startswith("cuda") else []},
-        })
-        return path
+        }
 
     def _restore(self, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any, device: str) -> None:
         path = self.resume_dir / runs.LAST_CHECKPOINT
@@ -485,6 +588,7 @@ class Trainer:
         if scheduler is not None and state["scheduler"] is not None:
             scheduler.load_state_dict(state["scheduler"])
         self._progress = _Progress(**state["progress"])
+        self._committed = self._progress.epoch
         if self._progress.epoch >= self.config.epochs:
             raise TrainingFailed(f"{self.resume_dir} already trained {self._progress.epoch} epochs: "
                                  f"pass --epochs {self._progress.epoch + 1} or more to train further")
@@ -502,7 +606,13 @@ class Trainer:
         if isinstance(event, (Finished, Stopped, Failed)):
             self.ending = event
         if self._recorder is not None:
-            self._recorder.record_event(event)
+            try:
+                self._recorder.record_event(event)
+            except runs.RunDirError:
+                # The disk took no more: the run fails (run() says why). Its last words still
+                # reach the listeners (a detached run's output.log, a terminal) without a file.
+                if not isinstance(event, (Failed, LogMessage)):
+                    raise
         for listener in list(self.listeners):
             try:
                 listener(event)

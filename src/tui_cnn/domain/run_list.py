@@ -23,8 +23,8 @@ from .run_queue import QUEUE_FILE, position, read_queued
 from .run_queue import cancel as cancel_queued
 from .slurm import JOB_FILE, REQUEST_FILE, cancel_pending, slurm_status
 from .settings import SettingError, parse_setting
-from .training import (LAST_CHECKPOINT, OUTPUT_LOG, SETTINGS, BatchProgress, TrainConfig, Evaluated, ProcessRecord, RunFileError,
-                       read_events, read_process, read_run_config, read_test_accuracy, write_control)
+from .training import (LAST_CHECKPOINT, SETTINGS, BatchProgress, TrainConfig, Evaluated, ProcessRecord, RunFileError,
+                       failure_in_output, last_output_line, read_events, read_process, read_run_config, read_test_accuracy, write_control)
 
 #: Statuses of a run read from disk. starting: a process holds the run (its lock) and has not
 #: started training yet; crashed: its process is gone and it wrote no end event (it can be
@@ -166,6 +166,8 @@ def run_row(run_dir: str | Path, now: float | None = None, trainer: Trainer | No
         state = RunState.from_run_dir(run_dir)
     status = run_status(state, run_dir, trainer, now)
     problem = None
+    if status == "crashed" and failure_in_output(run_dir):  # its Failed event could not be written (disk full)
+        status = "failed"
     if status != "running":  # a SLURM job may say more: pending (queued), or ended by SLURM (failed)
         ended_at = state.started_at + (state.finished_after_s or 0.0) if state.started_at is not None else None
         settled = status in ENDED and status != "crashed"  # crashed: SLURM may know why (scancel, time limit)
@@ -448,21 +450,6 @@ def continue_refused(row: RunRow) -> str | None:
     if not (Path(row.path) / LAST_CHECKPOINT).is_file():
         return f"{name} has no {LAST_CHECKPOINT} to continue from (one is written after each epoch)"
     return None
-
-
-def last_output_line(run_dir: str | Path) -> str:
-    """The last line a detached run's process wrote (output.log): why it ended, when it
-    ended before writing any event (no data, a bad checkpoint), without the "tui-cnn:
-    training failed:" before it; "" when there is none."""
-    try:
-        with open(Path(run_dir) / OUTPUT_LOG, "rb") as log:
-            log.seek(0, os.SEEK_END)
-            log.seek(max(log.tell() - 4096, 0))
-            tail = log.read().decode("utf-8", errors="replace")
-    except OSError:
-        return ""
-    lines = [line.strip() for line in tail.splitlines() if line.strip()]
-    return lines[-1].removeprefix("tui-cnn: ").removeprefix("training failed: ") if lines else ""
 
 
 def default_epochs(row: RunRow) -> int:

@@ -7,6 +7,7 @@ so a monitor attaching to a run an hour old shows the hour."""
 from __future__ import annotations
 
 import math
+from collections import Counter
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,6 +114,17 @@ class RunState:
         self.device, self.device_name, self.processes = event.device, event.device_name, event.processes
         self.epochs_total, self.batches_per_epoch = event.epochs, event.batches_per_epoch
         self.start_epoch, self.started_at = event.start_epoch, now
+        # A run resumes from its last checkpoint: what an earlier process did past it (a
+        # partial epoch killed mid-way, an epoch whose checkpoint never committed) is gone
+        # from the run, and its batch progress must not mix into the resumed epoch's plot.
+        self.epochs = [m for m in self.epochs if m.epoch < event.start_epoch]
+        if self.batch is not None and self.batch.epoch > event.start_epoch:
+            self.batch = None
+        same_epoch = self.batch is not None and self.batch.epoch == event.start_epoch
+        self.batch_losses = [(batch, loss) for batch, loss in self.batch_losses
+                             if same_epoch and batch <= event.start_batch]
+        if self.best_epoch is not None and self.best_epoch >= event.start_epoch:
+            self.best_epoch = _best(self.epochs)
 
     def _batch(self, event: BatchProgress, now: float) -> None:
         if self.batch is None or event.epoch != self.batch.epoch:
@@ -121,9 +133,17 @@ class RunState:
         self.batch_losses.append((event.batch, event.loss))
 
     def _epoch_end(self, event: EpochEnd, now: float) -> None:
+        number = event.metrics.epoch
+        if any(m.epoch == number for m in self.epochs):
+            # Two ends of one epoch in one run: two trainers wrote it at once (before runs
+            # were locked). The last one stands; the repeat is said, never a crash.
+            self.epochs = [m for m in self.epochs if m.epoch != number]
+            _note_once(self.problems, f"events.jsonl: epoch {number} ended twice (two processes trained this run?): "
+                                      "the last one is shown")
         self.epochs.append(event.metrics)
+        self.epochs.sort(key=lambda m: m.epoch)
         if event.best:
-            self.best_epoch = event.metrics.epoch
+            self.best_epoch = number
 
     def _evaluated(self, event: Evaluated, now: float) -> None:
         self.evaluation = event.evaluation
@@ -166,7 +186,7 @@ class RunState:
         except RunFileError as exc:
             problems.append(str(exc))
             config = TrainConfig()
-        epochs = read_metrics(run_dir, problems)
+        epochs = _last_per_epoch(read_metrics(run_dir, problems), problems)
         state = cls(status="loaded", run_dir=str(run_dir), epochs=epochs,
                     evaluation=read_evaluation(run_dir, problems), problems=problems)
         state.model = run.model_name or Path(run_dir).name
@@ -176,9 +196,31 @@ class RunState:
         processes = run.config.get("nproc_per_node", 1)
         state.processes = processes if isinstance(processes, int) and processes > 0 else 1
         state.epochs_total = max(config.epochs, state.epochs_done)
-        if epochs:
-            state.best_epoch = max(epochs, key=lambda m: m.val_acc if m.val_acc == m.val_acc else -1.0).epoch
+        state.best_epoch = _best(epochs)
         return state
+
+
+def _best(epochs: list[EpochMetrics]) -> int | None:
+    """The best validation epoch (the first of equals, as the trainer picks it)."""
+    if not epochs:
+        return None
+    return max(epochs, key=lambda m: m.val_acc if m.val_acc == m.val_acc else -1.0).epoch
+
+
+def _last_per_epoch(epochs: list[EpochMetrics], problems: list[str]) -> list[EpochMetrics]:
+    """metrics.jsonl's lines, one per epoch (the last of repeats, which two trainers of one
+    run wrote before runs were locked: said in ``problems``), in epoch order."""
+    by_epoch = {m.epoch: m for m in epochs}
+    if len(by_epoch) < len(epochs):
+        repeated = sorted(number for number, count in Counter(m.epoch for m in epochs).items() if count > 1)
+        problems.append(f"metrics.jsonl: epoch {', '.join(map(str, repeated))} recorded more than once "
+                        "(two processes trained this run?): the last line of each is shown")
+    return [by_epoch[number] for number in sorted(by_epoch)]
+
+
+def _note_once(problems: list[str], problem: str) -> None:
+    if problem not in problems:
+        problems.append(problem)
 
 
 _HANDLERS = {

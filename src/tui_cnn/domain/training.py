@@ -5,8 +5,10 @@ from disk) without importing torch.
 Run directory layout (the source of truth; a monitor can follow a run by reading it alone):
     config.json         {"spec": {...}, "config": {...}, "dataset": {...}, "device": ..., "versions": {...}}
     metrics.jsonl       one EpochMetrics object per line, flushed as each epoch ends
-    eval.json           {"accuracy", "per_class_accuracy", "confusion_matrix", "classes", "misclassified"}
-    checkpoint-last.pt / checkpoint-best.pt   (torch; loaded with weights_only=True)
+    eval.json           {"accuracy", "per_class_accuracy", "confusion_matrix", "classes", "misclassified",
+                        "epoch"}: the test split scored once, on the best validation epoch's weights
+    checkpoint-last.pt / checkpoint-best.pt   (torch; loaded with weights_only=True); an epoch's
+                        writes commit in one order (backend Trainer._commit_epoch, the README)
     model.py            the spec exported as PyTorch code
     events.jsonl        every event as {"event": name, ...fields}, for attaching to a live run
     process.json        {"pid", "host", "started_at", "create_time", "control_seq"}: who trains it
@@ -32,12 +34,15 @@ import time
 from datetime import datetime
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from . import datasets
 from .settings import MAX_SEED, Setting, SettingError, check_setting, setting
+
+if TYPE_CHECKING:
+    from .spec import ModelSpec
 
 DATASETS = datasets.DATASET_NAMES  # ("mnist", "mnist-sample", "fashion-mnist", "kmnist", "cifar10", "folder")
 OPTIMIZERS = ("sgd", "adam", "adamw")
@@ -140,14 +145,17 @@ def validation_source(val_fraction: float) -> str:
 SETTINGS: dict[str, Setting] = {f.name: f.metadata["setting"] for f in fields(TrainConfig)}
 
 
-# --- the run files' schema: declared once, shared by the writer (the trainer) and every reader
-# (monitor, headless reporter, CLI, --resume). msgspec Structs refuse unknown fields and wrong
-# types, so a corrupted file is found where it is read, with the field named, instead of
-# failing later in a widget. Pure Python (msgspec has no torch).
+# --- the run files' schema: declared once, shared by the writer (the trainer builds these
+# records and encodes them) and every reader (monitor, headless reporter, CLI, --resume).
+# msgspec Structs refuse wrong types, so a corrupted file is found where it is read, with the
+# field named, instead of failing later in a widget. Pure Python (msgspec has no torch).
 
 
-class _Record(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """A record of a run file: refuses fields it does not declare, and wrong types."""
+class _Record(msgspec.Struct, frozen=True):
+    """A record of a run file: refuses wrong types, with the field named. Fields it does not
+    declare are ignored, on purpose: run files are written by a trainer, not by hand, and a
+    newer trainer adding a field (or a run copied from a newer install) must not make every
+    run unreadable to an older reader. A misspelt field still reads as its default."""
 
 
 class EpochMetrics(_Record):
@@ -179,6 +187,9 @@ class Evaluation(_Record):
     classes: list[str] = []
     misclassified: list[Misclassified] = []
     split: str = "test"  # scored once, at the end of the run: it picked nothing
+    #: the epoch whose weights were scored: the best validation epoch (checkpoint-best.pt, what
+    #: Inspect shows), not the last one. None in runs from before it was written.
+    epoch: int | None = None
 
 
 class DatasetRecord(_Record):
@@ -191,8 +202,10 @@ class DatasetRecord(_Record):
 
 
 class DeviceRecord(_Record):
+    """A device, as config.json records it and the app's device panel shows it."""
+
     kind: str = ""  # "cuda" | "mps" | "cpu"
-    name: str = ""
+    name: str = ""  # "NVIDIA H100 80GB HBM3", "Apple GPU", the CPU's model name
     total_bytes: int | None = None
     free_bytes: int | None = None
 
@@ -220,6 +233,34 @@ class RunConfigFile(_Record):
             return msgspec.convert({k: v for k, v in self.config.items() if k in known}, TrainConfig)
         except msgspec.ValidationError as exc:
             raise RunFileError(f"config.json: {exc}") from None
+
+
+class RunRequest(_Record):
+    """What a training process is started with: the spec (as a spec file holds it) and the
+    settings. Built and encoded by whoever starts a run (backend.launch, TrainingProcess),
+    decoded by the child: one declaration for both sides, the types checked on arrival."""
+
+    spec: dict[str, Any]
+    config: TrainConfig
+
+    def encode(self) -> str:
+        """One line of JSON (a NaN setting survives, to be refused by ``validate``)."""
+        return json.dumps(to_json(self))
+
+    @classmethod
+    def decode(cls, text: str | bytes) -> "RunRequest":
+        """The request a process was sent; RunFileError (one line) for a bad one."""
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError):
+            raise RunFileError("the run request is not JSON") from None
+        return decode(data, cls, "the run request")
+
+    def model_spec(self) -> "ModelSpec":
+        """The spec to train; SpecError (one line) for a bad one."""
+        from .specfile import spec_from_dict
+
+        return spec_from_dict(self.spec)
 
 
 class ProcessRecord(_Record):
@@ -395,6 +436,9 @@ class RunStarted(_Event):
     epochs: int
     batches_per_epoch: int
     start_epoch: int = 1  # > 1 when resumed
+    #: batches of start_epoch already trained (a run stopped mid-epoch): progress of that epoch
+    #: past them, from before this start, was lost with the process that trained it
+    start_batch: int = 0
     processes: int = 1  # > 1: a distributed run (DDP), these events from its rank 0
 
 
@@ -468,6 +512,13 @@ def to_json(record: msgspec.Struct) -> dict[str, Any]:
     return msgspec.to_builtins(record)
 
 
+def encode_record(record: msgspec.Struct, indent: int | None = None) -> str:
+    """A run file's text (or one line of a JSON-lines file, newline included), from its
+    record. Python's json, as readers parse: a NaN the trainer measured (a diverged loss)
+    is written as NaN and reads back as one (msgspec's encoder would write null)."""
+    return json.dumps(to_json(record), indent=indent) + "\n"
+
+
 def event_to_json(event: TrainingEvent) -> dict[str, Any]:
     """``{"event": "EpochEnd", ...fields}``: one line of events.jsonl."""
     return to_json(event)
@@ -534,8 +585,10 @@ class EventFollower:
     """Follows a run's events.jsonl as it grows, as toolong follows a log: it remembers how
     far it has read and, when the file's size changes, reads only what was appended. A last
     line without its newline is still being written: it is read whole next time. A file
-    that shrank was replaced: it is read again from the start (``restarted`` says so).
-    Bad lines are skipped and said in ``problems``, as by ``read_lines``."""
+    that shrank was truncated or replaced: it is read again from the start (``restarted``
+    says so). Bad lines are skipped and said in ``problems``, as by ``read_lines``; a file
+    truncated, replaced or deleted while followed is said in ``changes`` (a reader says it
+    rather than showing a run that lost its past as crashed or with 0 epochs)."""
 
     #: At most this much is read a call, so that catching up with a long run never holds the
     #: caller (a UI's timer) for long; the rest comes on the next calls.
@@ -544,7 +597,9 @@ class EventFollower:
     def __init__(self, run_dir: str | Path):
         self.path = Path(run_dir) / "events.jsonl"
         self.problems: list[str] = []
+        self.changes: list[str] = []
         self.restarted = False
+        self.deleted = False
         self._offset = 0
         self._lines_read = 0
 
@@ -560,11 +615,21 @@ class EventFollower:
         try:
             size = self.path.stat().st_size
         except FileNotFoundError:
-            return []  # not written yet: a run still starting
+            if self._offset and not self.deleted:  # not written yet is a run still starting
+                self.deleted = True
+                self.changes.append(f"{self.path.name} was deleted while the run was followed: what it does from "
+                                    "now on cannot be followed (its process may still be training)")
+            return []
         except OSError as exc:
             _note(self.problems, f"{self.path.name}: {exc.strerror or exc}")
             return []
+        if self.deleted:
+            self.deleted = False
+            self.changes.append(f"{self.path.name} is back: followed again from its start")
+            self._offset, self._lines_read = 0, 0
         if size < self._offset:
+            self.changes.append(f"{self.path.name} was truncated or replaced while the run was followed ({size:,} "
+                                f"bytes left of {self._offset:,} read): read again from its start")
             self._offset, self._lines_read, self.restarted = 0, 0, True
         if size == self._offset:
             return []
@@ -659,3 +724,29 @@ def read_test_accuracy(run_dir: str | Path) -> float | None:
     except (OSError, msgspec.DecodeError):
         return None
 
+
+#: How a training process's last line says that the run failed (cli/train.py writes it).
+FAILURE_LINE = "tui-cnn: training failed: "
+
+
+def failure_in_output(run_dir: str | Path) -> str | None:
+    """Why a detached run failed, when its process said so last in output.log: a run whose
+    Failed event could not be written (its disk full) failed, it did not crash."""
+    line = _last_output_line(run_dir)
+    return line.removeprefix(FAILURE_LINE) if line.startswith(FAILURE_LINE) else None
+
+
+def last_output_line(run_dir: str | Path, limit: int = 8192) -> str:
+    """The last line a detached run's process wrote (why it ended, when it ended early)."""
+    return _last_output_line(run_dir, limit).removeprefix("tui-cnn: ").removeprefix("training failed: ")
+
+
+def _last_output_line(run_dir: str | Path, limit: int = 8192) -> str:
+    try:
+        with (Path(run_dir) / OUTPUT_LOG).open("rb") as log:
+            log.seek(0, 2)
+            log.seek(max(0, log.tell() - limit))
+            tail = log.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+    return next((line.strip() for line in reversed(tail.splitlines()) if line.strip()), "")

@@ -30,8 +30,8 @@ from ...domain.run_list import heartbeat, last_output_line, run_status
 from ...domain.run_lock import RunLocked
 from ...domain.notify import end_notice
 from ...domain.training import (EpochEnd, EventFollower, Evaluated, Failed, Finished, LogMessage, Paused, Resumed,
-                                RunFileError, RunStarted, Stopped, TrainConfig, TrainingEvent, validation_source,
-                                write_control)
+                                RunFileError, RunStarted, Stopped, TrainConfig, TrainingEvent, failure_in_output,
+                                validation_source, write_control)
 from ..widgets.confirm import ConfirmScreen
 from ..widgets.monitor.device_panel import DevicePanel
 from ..widgets.monitor.epoch_table import EpochTable
@@ -283,6 +283,7 @@ class MonitorScreen(Screen):
         for problem in follower.problems:
             self._log(f"skipped: {problem}", "warning")
         follower.problems.clear()
+        self._say_file_changes(follower)
         now = time.time()
         was_active = self.state.active
         self._fold(events, now)
@@ -297,9 +298,20 @@ class MonitorScreen(Screen):
         """The run's events into its state (the one fold, RunState.apply), and what each
         changes beyond it (the log, the device, a notification)."""
         now = time.time() if now is None else now
+        said = len(self.state.problems)
         for event in events:
             self.state.apply(event, now)
             self._react(event)
+        for problem in self.state.problems[said:]:  # what the fold tolerated (an epoch ended twice)
+            self._log(problem, "warning")
+
+    def _say_file_changes(self, follower: EventFollower) -> None:
+        """events.jsonl truncated, replaced or deleted under a followed run: said, in the log
+        and a notification, instead of a run that looks crashed or lost its epochs."""
+        for change in follower.changes:
+            self._log(change, "warning")
+            self.notify(change, title="events.jsonl changed", severity="warning", markup=False)
+        follower.changes.clear()
 
     def _check_alive(self, now: float) -> None:
         """A run whose trainer is gone without an end event: crashed (killed, out of memory,
@@ -316,6 +328,10 @@ class MonitorScreen(Screen):
         if not self.state.active:
             return
         said = last_output_line(run_dir)
+        failure = failure_in_output(run_dir)
+        if failure:  # it failed where it could not write its Failed event (its disk full)
+            self._fold([Failed(failure)])
+            return
         if self.state.status == "starting":  # no RunStarted: it ended before it could start
             self._fold([Failed(said or "the training process ended before the run started")])
             return
@@ -470,8 +486,8 @@ class MonitorScreen(Screen):
         self._log(f"opened {run_dir}: " + ("following it as it trains" if self.state.active else self.state.status))
         for problem in state.problems[:5]:
             self._log(f"skipped: {problem}", "warning")
-        if follower.problems or state.problems:
-            count = len(follower.problems) + len(state.problems)
+        if follower.problems or state.problems or self.state.problems:
+            count = len(follower.problems) + len(state.problems) + len(self.state.problems)
             self.notify(f"{count} unreadable part(s) of {run_dir} skipped (see the log)", severity="warning")
         self.app.latest_run_dir = str(run_dir)
         panel = self.query_one(DevicePanel)

@@ -27,7 +27,7 @@ class EpochTable(DataTable):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
-        self._shown: tuple[int, int | None] = (0, None)
+        self._shown: tuple[tuple[EpochMetrics, ...], int | None] = ((), None)
         self._epochs: list[EpochMetrics] = []
 
     def on_mount(self) -> None:
@@ -37,14 +37,16 @@ class EpochTable(DataTable):
     def _redraw_in_new_theme(self, _theme: object) -> None:
         """The best row's colour is resolved when the rows are made: make them again."""
         best_epoch = self._shown[1]
-        self._shown = (-1, None)
+        self._shown = ((), -1)
         self.show(self._epochs, best_epoch)
 
     def show(self, epochs: list[EpochMetrics], best_epoch: int | None) -> None:
-        """Redraw only when an epoch ended or the best one changed (rows are few)."""
-        if (len(epochs), best_epoch) == self._shown:
+        """Redraw only when an epoch ended, was recorded again (a repeat: the last one
+        stands), or the best one changed (rows are few)."""
+        shown = (tuple(epochs), best_epoch)
+        if shown == self._shown:
             return
-        self._shown = (len(epochs), best_epoch)
+        self._shown = shown
         self._epochs = epochs
         self.clear()
         # partial: its colour and boldness only, over the row's own (zebra, cursor) background;
