@@ -11,6 +11,7 @@ from textual.color import Color
 from textual_plotext import PlotextPlot
 
 from ....domain.training import EpochMetrics
+from .repaint import changed_regions
 
 #: A colour as plotext takes it: "default" (the terminal's own), a palette index, or RGB.
 PlotextColor = Union[str, int, tuple[int, int, int]]
@@ -118,7 +119,19 @@ class _Plot(PlotextPlot):
         self._drawn = key
         self._figure = (series, xlabel, xticks)
         self._plotted_theme = None
-        self.refresh()
+        self._repaint_changes()
+
+    def _repaint_changes(self) -> None:
+        """Refresh the cells the new figure changes, no more: a redrawn plot is otherwise
+        every line of it sent to the terminal (a few KiB over SSH, once a second for the batch
+        curve). Not on screen (another tab), it is drawn when shown."""
+        drawn, before = self._rendered
+        if before is None or not self.is_on_screen or drawn[1] != self.size:
+            self.refresh()
+            return
+        regions = changed_regions(before, self.render())
+        if regions:
+            self.refresh(*regions)
 
     def _plot_figure(self) -> None:
         """Give plotext the last figure, its series in the current theme's colours."""

@@ -4,13 +4,16 @@ time and ETA, and a line with the smoothed loss, images/s and learning rate."""
 from __future__ import annotations
 
 import math
+from typing import Optional
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.reactive import reactive
 from textual.widgets import Label, ProgressBar, Static
 
 from ....domain.format import compact
 from ....domain.run_state import RunState
+from .repaint import TickerLabel
 from .text import duration, eta, learning_rate
 
 STATUS_WORDS = {
@@ -34,16 +37,25 @@ def _show_text(widget: Static, text: str, layout: bool = False) -> None:
         widget.update(text, layout=layout)
 
 
+class QuietProgressBar(ProgressBar):
+    """A progress bar that repaints only when it reads differently. Textual's own ETA (not
+    shown: the label beside the bar says it, rounded) is a number of seconds recomputed every
+    second and at every update, and each change repainted the whole bar, bar and percentage
+    unchanged: bytes over SSH and CPU taken from training, for nothing on screen."""
+
+    _display_eta: reactive[int | None] = reactive[Optional[int]](None, repaint=False)
+
+
 class RunProgress(Vertical):
     def compose(self) -> ComposeResult:
         with Horizontal(classes="bar-row"):
             yield Label("Run  ", classes="bar-name")
-            yield ProgressBar(total=1, show_eta=False, id="run-bar")
-            yield Label("", id="run-info", classes="bar-info")
+            yield QuietProgressBar(total=1, show_eta=False, id="run-bar")
+            yield TickerLabel("", id="run-info", classes="bar-info", markup=False)
         with Horizontal(classes="bar-row"):
             yield Label("Epoch", classes="bar-name")
-            yield ProgressBar(total=1, show_eta=False, id="epoch-bar")
-            yield Label("", id="epoch-info", classes="bar-info")
+            yield QuietProgressBar(total=1, show_eta=False, id="epoch-bar")
+            yield TickerLabel("", id="epoch-info", classes="bar-info", markup=False)
         yield Static("", id="run-stats")
 
     def show(self, state: RunState, now: float) -> None:
@@ -66,25 +78,25 @@ class RunProgress(Vertical):
         elapsed = state.elapsed_s(now)
         trained_from = state.start_epoch - 1  # a resumed run's earlier epochs took no time here
         left = eta(elapsed, done - trained_from, total - trained_from) if state.active else None
-        _show_text(self.query_one("#run-info", Label),
+        self.query_one("#run-info", TickerLabel).show(
             f"{state.epochs_done}/{state.epochs_total} epochs done  elapsed {duration(elapsed)}"
             + (f"  ETA {duration(left)}" if state.active else ""))
 
     def _show_epoch(self, state: RunState) -> None:
         batch = state.batch
         bar = self.query_one("#epoch-bar", ProgressBar)
-        info = self.query_one("#epoch-info", Label)
+        info = self.query_one("#epoch-info", TickerLabel)
         if state.status == "loaded" or (batch is None and state.epochs):
             bar.update(total=1, progress=1)
-            _show_text(info, f"epoch {state.current_epoch} done")
+            info.show(f"epoch {state.current_epoch} done")
             return
         if batch is None:
             bar.update(total=max(state.batches_per_epoch, 1), progress=0)
-            _show_text(info, f"0/{state.batches_per_epoch} batches" if state.batches_per_epoch else "")
+            info.show(f"0/{state.batches_per_epoch} batches" if state.batches_per_epoch else "")
             return
         bar.update(total=batch.batches, progress=batch.batch)
         left = eta(batch.elapsed_s, batch.batch, batch.batches) if state.active else None
-        _show_text(info, f"epoch {batch.epoch}: batch {batch.batch}/{batch.batches}  "
+        info.show(f"epoch {batch.epoch}: batch {batch.batch}/{batch.batches}  "
                          f"elapsed {duration(batch.elapsed_s)}"
                          + (f"  ETA {duration(left)}" if state.active else ""))
 
