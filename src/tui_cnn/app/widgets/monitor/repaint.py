@@ -12,7 +12,6 @@ from textual.geometry import Region
 from textual.widgets import Label
 
 
-
 def _cells(line: Text) -> list[tuple[str, tuple]]:
     """Each character of ``line`` with the styles that apply to it."""
     styles: list[list] = [[line.style] for _ in line.plain]
