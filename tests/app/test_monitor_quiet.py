@@ -15,7 +15,7 @@ from tui_cnn.app.app import TuiCnnApp
 from tui_cnn.app.screens.monitor import MonitorScreen
 from tui_cnn.app.widgets.confirm import ConfirmScreen
 from tui_cnn.app.widgets.monitor.plots import BatchLossPlot
-from tui_cnn.app.widgets.monitor.repaint import TickerLabel, changed_regions
+from tui_cnn.app.widgets.monitor.repaint import TickerText, changed_regions
 from tui_cnn.domain.training import BatchProgress
 
 
@@ -52,11 +52,11 @@ def test_changed_regions_are_the_changed_cells_of_each_changed_line():
 async def test_a_ticking_label_repaints_only_the_cells_that_tick(monkeypatch):
     class Ticker(App):
         def compose(self) -> ComposeResult:
-            yield TickerLabel("elapsed 0:27  ETA 1:00", markup=False)
+            yield TickerText("elapsed 0:27  ETA 1:00", markup=False)
 
     app = Ticker()
     async with app.run_test(size=(60, 3)) as pilot:
-        label = app.query_one(TickerLabel)
+        label = app.query_one(TickerText)
         refreshes = spy_on_refresh(monkeypatch, label)
         label.show("elapsed 0:28  ETA 1:00")
         label.show("elapsed 0:28  ETA 1:00")  # unchanged: nothing
@@ -90,7 +90,7 @@ async def test_a_dialog_over_the_monitor_holds_its_redraws_until_it_closes(tmp_p
     async with app.run_test(size=(100, 30)) as pilot:
         await async_wait_until(lambda: isinstance(app.screen, MonitorScreen))
         monitor = app.screen
-        info = monitor.query_one("#epoch-info", TickerLabel)
+        info = monitor.query_one("#epoch-info", TickerText)
         await async_wait_until(lambda: "batch 3/8" in str(info.content), what="the run's progress")
         app.push_screen(ConfirmScreen("A question", "Asked while the run trains."))
         await pilot.pause()

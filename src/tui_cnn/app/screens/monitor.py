@@ -381,12 +381,12 @@ class MonitorScreen(Screen):
         state = self.state
         now = time.time() if now is None else now
         self.query_one(RunProgress).show(state, now)
-        self.query_one(EpochTable).show(state.epochs, state.best_epoch)
-        self.query_one(BatchLossPlot).show(state.current_epoch, state.batch_losses, now)
+        self.query_one(EpochTable).show(state.epochs, state.best_epoch, now, live=state.active)
+        self.query_one(BatchLossPlot).show(state.current_epoch, state.batch_losses, now, state.batches_per_epoch)
         # query_one is cached; query() matched every node of the screen (the setup form's too),
         # 4 times a second: that was most of a redraw's cost
         for curves in ("#loss-curves", "#acc-curves"):
-            self.query_one(curves, EpochCurves).show(state.epochs)
+            self.query_one(curves, EpochCurves).show(state.epochs, now, live=state.active)
         self.query_one(DevicePanel).show_peak(state.peak_mem_bytes)
         if state.evaluation is not self._shown_evaluation:
             self._shown_evaluation = state.evaluation

@@ -9,7 +9,7 @@ from typing import Self
 from rich.cells import cell_len
 from rich.text import Text
 from textual.geometry import Region
-from textual.widgets import Label
+from textual.widgets import Static
 
 
 def _cells(line: Text) -> list[tuple[str, tuple]]:
@@ -42,15 +42,19 @@ def changed_regions(before: Text, after: Text) -> list[Region]:
     return regions
 
 
-class TickerLabel(Label):
-    """A one-line label whose text changes often (a clock, a count): a change repaints the
-    cells it changes ("0:27" becoming "0:28"), not the whole line."""
+class TickerText(Static):
+    """A line that changes often (a clock, a count, a loss): a change repaints the cells it
+    changes ("0:27" becoming "0:28"), not the whole line. Text too wide for one line is
+    shown whole, laid out again (it wraps)."""
 
     _changed: list[Region] | None = None
 
     def show(self, text: str) -> None:
         before = str(self.content)
         if text == before:
+            return
+        if max(cell_len(before), cell_len(text)) >= self.content_region.width:
+            self.update(text)  # it may wrap (or not yet be laid out): lay it out again
             return
         self._changed = changed_regions(Text(before), Text(text))
         try:
