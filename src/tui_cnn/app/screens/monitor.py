@@ -22,7 +22,7 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, RichLog, TabbedContent, TabPane
-from textual.worker import Worker
+from textual.worker import Worker, WorkerState
 
 from ...domain.datasets import default_dataset
 from ...domain.format import local_time
@@ -277,6 +277,10 @@ class MonitorScreen(Screen):
             follower.problems.append(f"{follower.path.name}: {exc}")
         problems, follower.problems = follower.problems, []
         self.post_message(EventsRead(follower, events, problems, caught_up))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker is self._reading and event.state in (WorkerState.ERROR, WorkerState.CANCELLED):
+            self._reading = None  # it will post nothing: the next tick reads again
 
     def on_events_read(self, message: EventsRead) -> None:
         self._reading = None
