@@ -2,7 +2,12 @@
 (SimpleCNN on mnist-sample, CPU); ``tui-cnn attach RUN_DIR`` runs in a real pseudo-terminal
 of 80x24, then 160x50, and every byte the app writes to the terminal is counted over a
 window after its first paint. Bytes per second is what the connection carries while you
-watch a run train (the curves tab, as it opens)."""
+watch a run train (the curves tab, as it opens).
+
+The app gets a state folder of its own ($XDG_STATE_HOME): a crash recovery file another
+program left in the user's would open the "restore the model?" dialog over the monitor, and
+the figure would be that dialog's (every redraw under a dialog repainted the whole screen:
+~40 KiB/s at 160x50, before the monitor stopped redrawing while covered)."""
 
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from pathlib import Path
 from .harness import Figure, Options, median, start_in_a_terminal
 
 SIZES = ((80, 24), (160, 50))
+TARGETS = {(160, 50): f"<= {8 * 1024}"}  # bytes/s: a monitor that stays live over a slow SSH link (issue 25)
 FIRST_PAINT_S = 4.0  # the app starts, reads the run's past and paints it all once: not counted
 
 
@@ -30,8 +36,8 @@ def _count_bytes(master: int, counted: list[int]) -> None:
         return
 
 
-def _attached_bytes_per_s(run_dir: Path, size: tuple[int, int], window_s: float) -> float:
-    pid, master = start_in_a_terminal(["attach", str(run_dir)], *size)
+def _attached_bytes_per_s(run_dir: Path, size: tuple[int, int], window_s: float, state_dir: Path) -> float:
+    pid, master = start_in_a_terminal(["attach", str(run_dir)], *size, environment={"XDG_STATE_HOME": str(state_dir)})
     counted = [0]
     reader = threading.Thread(target=_count_bytes, args=(master, counted), daemon=True)
     reader.start()
@@ -51,7 +57,7 @@ def run(options: Options) -> list[Figure]:
     from tui_cnn.domain.presets import load_preset
     from tui_cnn.domain.training import BatchProgress, TrainConfig, read_events, write_control
 
-    window_s, rounds = (3.0, 1) if options.quick else (10.0, 3)
+    window_s, rounds = (3.0, 1) if options.quick else (30.0, 3)
     figures = []
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = Path(tmp) / "run"
@@ -64,11 +70,11 @@ def run(options: Options) -> list[Figure]:
                     raise RuntimeError(f"the run did not start training: see {run_dir}/output.log")
                 time.sleep(0.2)
             for size in SIZES:
-                samples = [_attached_bytes_per_s(run_dir, size, window_s) for _ in range(rounds)]
+                samples = [_attached_bytes_per_s(run_dir, size, window_s, Path(tmp)) for _ in range(rounds)]
                 figures.append(Figure(
                     "attach", f"bytes/s to the terminal, attached monitor at {size[0]}x{size[1]}", median(samples),
                     "bytes/s", how=f"tui-cnn attach in a pty while SimpleCNN trains (CPU); {rounds} x {window_s:.0f} s "
-                                   f"after the first paint", samples=samples))
+                                   f"after the first paint", target=TARGETS.get(size), samples=samples))
         finally:
             write_control(run_dir, "stop")
             deadline = time.monotonic() + 30

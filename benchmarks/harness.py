@@ -146,10 +146,12 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[rank - 1]
 
 
-def start_in_a_terminal(args: list[str], columns: int = 80, rows: int = 24) -> tuple[int, int]:
+def start_in_a_terminal(args: list[str], columns: int = 80, rows: int = 24,
+                        environment: dict[str, str] | None = None) -> tuple[int, int]:
     """``python -m tui_cnn ARGS`` in a new pseudo-terminal of ``columns`` x ``rows`` that is
-    its controlling terminal (a hang-up reaches it as a closed SSH connection would); returns
-    (pid, the terminal's master side). The caller reads the master side, or the app blocks."""
+    its controlling terminal (a hang-up reaches it as a closed SSH connection would), with
+    ``environment`` added to this process's; returns (pid, the terminal's master side). The
+    caller reads the master side, or the app blocks."""
     import fcntl
     import os
     import pty
@@ -162,7 +164,7 @@ def start_in_a_terminal(args: list[str], columns: int = 80, rows: int = 24) -> t
         try:
             fcntl.ioctl(1, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
             os.execvpe(sys.executable, [sys.executable, "-m", "tui_cnn", *args],
-                       {**os.environ, "TERM": "xterm-256color"})
+                       {**os.environ, "TERM": "xterm-256color", **(environment or {})})
         finally:
             os._exit(127)
     return pid, master

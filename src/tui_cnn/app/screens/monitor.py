@@ -22,6 +22,7 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, RichLog, TabbedContent, TabPane
+from textual.worker import Worker, WorkerState
 
 from ...domain.datasets import default_dataset
 from ...domain.format import local_time, printable, printable_lines
@@ -75,6 +76,16 @@ class GpuPolled(Message):
         self.stats = stats
 
 
+class EventsRead(Message):
+    """What one read of the followed run's events.jsonl found (read in a thread worker: a
+    slow disk or a run's megabytes never hold the UI)."""
+
+    def __init__(self, follower: EventFollower, events: list[TrainingEvent], problems: list[str],
+                 caught_up: bool) -> None:
+        super().__init__()
+        self.follower, self.events, self.problems, self.caught_up = follower, events, problems, caught_up
+
+
 class MonitorScreen(Screen):
     CSS_PATH = "monitor.tcss"
     BINDINGS = [
@@ -104,6 +115,8 @@ class MonitorScreen(Screen):
         self._replaying = False  # folding an opened run's past events: no notifications
         self._liveness_checked_at = 0.0
         self._shown_evaluation = None
+        self._stale = False  # a redraw was skipped while another screen covered this one
+        self._reading: Worker | None = None  # the read of events.jsonl in flight, until folded
 
     # --- layout ---
 
@@ -274,24 +287,47 @@ class MonitorScreen(Screen):
     # --- the run's directory, read a few times a second ---
 
     def _read_run(self) -> None:
+        """Read what the run appended, in a worker; one read at a time, each folded (on the UI
+        thread, in on_events_read) before the next starts, so that the follower is never read
+        by two threads at once."""
         follower = self._follower
         if follower is None:
             if self.state.active:
                 self._redraw()  # starting: the elapsed time moves
             return
-        events = follower.read_new()
-        for problem in follower.problems:
+        if self._reading is None:
+            self._reading = self._read_events(follower)
+
+    @work(thread=True, group="events", exit_on_error=False)
+    def _read_events(self, follower: EventFollower) -> None:
+        try:
+            events, caught_up = follower.read_new(), follower.caught_up
+        except Exception as exc:  # noqa: BLE001 - an odd file system: say it, keep following
+            events, caught_up = [], True
+            follower.problems.append(f"{follower.path.name}: {exc}")
+        problems, follower.problems = follower.problems, []
+        self.post_message(EventsRead(follower, events, problems, caught_up))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker is self._reading and event.state in (WorkerState.ERROR, WorkerState.CANCELLED):
+            self._reading = None  # it will post nothing: the next tick reads again
+
+    def on_events_read(self, message: EventsRead) -> None:
+        self._reading = None
+        follower = self._follower
+        if message.follower is not follower:
+            return  # read for a run no longer shown
+        for problem in message.problems:
             self._log(f"skipped: {problem}", "warning")
-        follower.problems.clear()
-        self._say_file_changes(follower)
+        self._say_file_changes(follower)  # read with the events, said now: no other read runs meanwhile
         now = time.time()
         was_active = self.state.active
-        self._fold(events, now)
-        if self.state.active and follower.caught_up:
+        self._fold(message.events, now)
+        if self.state.active and message.caught_up:
             self._check_alive(now)
         if was_active and not self.state.active and not self._replaying:
             self.app.ring(*end_notice(self.state))  # once: the run is no longer active after this
-        if events or was_active:
+        if message.events or was_active:
             self._redraw(now)
 
     def _fold(self, events: list[TrainingEvent], now: float | None = None) -> None:
@@ -384,18 +420,31 @@ class MonitorScreen(Screen):
             log(event.message, event.level)
 
     def _redraw(self, now: float | None = None) -> None:
+        if not self.is_active:
+            # Covered by a dialog or another screen: Textual repaints the whole terminal for
+            # any change under a dialog (~40 KiB/s over SSH at 160x50) and nothing shows it
+            # anyway. The state goes on folding; the screen catches up when shown again.
+            self._stale = True
+            return
+        self._stale = False
         state = self.state
         now = time.time() if now is None else now
         self.query_one(RunProgress).show(state, now)
-        self.query_one(EpochTable).show(state.epochs, state.best_epoch)
-        self.query_one(BatchLossPlot).show(state.current_epoch, state.batch_losses, now)
-        for curves in self.query(EpochCurves):
-            curves.show(state.epochs)
+        self.query_one(EpochTable).show(state.epochs, state.best_epoch, now, live=state.active)
+        self.query_one(BatchLossPlot).show(state.current_epoch, state.batch_losses, now, state.batches_per_epoch)
+        # query_one is cached; query() matched every node of the screen (the setup form's too),
+        # 4 times a second: that was most of a redraw's cost
+        for curves in ("#loss-curves", "#acc-curves"):
+            self.query_one(curves, EpochCurves).show(state.epochs, now, live=state.active)
         self.query_one(DevicePanel).show_peak(state.peak_mem_bytes)
         if state.evaluation is not self._shown_evaluation:
             self._shown_evaluation = state.evaluation
             self.query_one(EvaluationPanel).show(state.evaluation)
         self.sub_title = self._subtitle()
+
+    def on_screen_resume(self) -> None:
+        if self._stale:
+            self._redraw()
 
     def _subtitle(self) -> str:
         state = self.state
@@ -448,6 +497,8 @@ class MonitorScreen(Screen):
         if message.stats[0] is None:
             self._gpu_timer.stop()  # no NVIDIA GPU here: nothing to poll
             return
+        if not self.is_active:
+            return  # covered (see _redraw): the next poll shows it
         if self.state.active or self.state.status == "idle":  # an ended run: this GPU says nothing of it
             self.query_one(DevicePanel).show_gpus([stats for stats in message.stats if stats is not None])
 

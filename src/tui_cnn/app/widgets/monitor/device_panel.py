@@ -19,6 +19,7 @@ class DevicePanel(Static):
         self._processes = 1
         self._gpus: list = []  # devices.GpuStats of each GPU the run uses
         self._peak: int | None = None
+        self._shown = ""
 
     def show_device(self, device: str, name: str, free_bytes: int | None = None, processes: int = 1) -> None:
         self._device, self._name, self._free, self._processes = device, name, free_bytes, processes
@@ -52,4 +53,7 @@ class DevicePanel(Static):
         if self._peak is not None:
             source = "process RSS" if self._device == "cpu" else "torch"
             lines.append(f"peak ({source}) {binary_bytes(self._peak)}")
-        self.update("\n".join(lines))
+        text = "\n".join(lines)
+        if text != self._shown:  # a repaint is a line sent over SSH: only when it reads differently
+            self._shown = text
+            self.update(text)

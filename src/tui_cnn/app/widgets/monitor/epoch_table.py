@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 from rich.text import Text
+from textual.css.scalar import Scalar
 from textual.widgets import DataTable
 
 from ....domain.format import compact
@@ -16,7 +17,20 @@ BEST_MARK = "★"
 COLUMNS = ("", "epoch", "train loss", "train acc", "val loss", "val acc", "lr", "time", "img/s")
 
 
+def table_height(epochs: int) -> int:
+    """Lines for the header and ``epochs`` rows, in steps (5, 10, 20, 40...; the CSS caps it):
+    a table one line taller each epoch would shrink the plots below it each epoch, and every
+    line of a resized plot is drawn and sent again."""
+    height = 5
+    while height < epochs + 1:
+        height *= 2
+    return height
+
+
 class EpochTable(DataTable):
+    #: A full table scrolls a row up each epoch: every line of it is sent again (~10 KiB over
+    #: SSH at 160x50), and a small dataset's epochs last a second or two.
+    LIVE_REDRAW_EVERY_S = 5.0
     COMPONENT_CLASSES = {"epoch-table--best"}
     DEFAULT_CSS = """
     EpochTable > .epoch-table--best {
@@ -28,6 +42,7 @@ class EpochTable(DataTable):
     def __init__(self, **kwargs) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
         self._shown: tuple[tuple[EpochMetrics, ...], int | None] = ((), None)
+        self._shown_at = float("-inf")
         self._epochs: list[EpochMetrics] = []
 
     def on_mount(self) -> None:
@@ -40,14 +55,20 @@ class EpochTable(DataTable):
         self._shown = ((), -1)
         self.show(self._epochs, best_epoch)
 
-    def show(self, epochs: list[EpochMetrics], best_epoch: int | None) -> None:
+    def show(self, epochs: list[EpochMetrics], best_epoch: int | None, now: float = 0.0, live: bool = False) -> None:
         """Redraw only when an epoch ended, was recorded again (a repeat: the last one
-        stands), or the best one changed (rows are few)."""
+        stands), or the best one changed (rows are few); while a run trains (``live``), at
+        most every LIVE_REDRAW_EVERY_S."""
         shown = (tuple(epochs), best_epoch)
         if shown == self._shown:
             return
-        self._shown = shown
+        if live and self._shown[0] and now - self._shown_at < self.LIVE_REDRAW_EVERY_S:
+            return
+        self._shown, self._shown_at = shown, now
         self._epochs = epochs
+        height = table_height(len(epochs))
+        if self.styles.height != Scalar.from_number(height):
+            self.styles.height = height
         self.clear()
         # partial: its colour and boldness only, over the row's own (zebra, cursor) background;
         # the full style would paint the background this widget had when the rows were made.

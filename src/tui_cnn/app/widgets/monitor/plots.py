@@ -11,6 +11,7 @@ from textual.color import Color
 from textual_plotext import PlotextPlot
 
 from ....domain.training import EpochMetrics
+from .repaint import changed_regions
 
 #: A colour as plotext takes it: "default" (the terminal's own), a palette index, or RGB.
 PlotextColor = Union[str, int, tuple[int, int, int]]
@@ -105,30 +106,44 @@ class _Plot(PlotextPlot):
         self.set_reactive(PlotextPlot.theme, "clear")
         self._titles = titles
         self._drawn: object = None
-        self._figure: tuple = ([], "", None)  # the last series, x label, x ticks given to _draw
+        self._figure: tuple = ([], "", None, None)  # the last series, x label, x ticks, x range given to _draw
         self._plotted_theme: str | None = None  # the app theme whose colours the series have
         self._rendered: tuple[object, object] = (None, None)  # (what was drawn at which size, the Text)
 
     def _draw(self, key: object, series: list[tuple[list[float], list[float], str]], xlabel: str,
-              xticks: list[int] | None = None) -> None:
+              xticks: list[int] | None = None, xlim: tuple[float, float] | None = None) -> None:
         """Plot the series (x, y, label); skip when ``key`` says nothing changed, since
         plotext renders in Python on the UI thread."""
         if key == self._drawn:
             return
         self._drawn = key
-        self._figure = (series, xlabel, xticks)
+        self._figure = (series, xlabel, xticks, xlim)
         self._plotted_theme = None
-        self.refresh()
+        self._repaint_changes()
+
+    def _repaint_changes(self) -> None:
+        """Refresh the cells the new figure changes, no more: a redrawn plot is otherwise
+        every line of it sent to the terminal (a few KiB over SSH, once a second for the batch
+        curve). Not on screen (another tab), it is drawn when shown."""
+        drawn, before = self._rendered
+        if before is None or not self.is_on_screen or drawn[1] != self.size:
+            self.refresh()
+            return
+        regions = changed_regions(before, self.render())
+        if regions:
+            self.refresh(*regions)
 
     def _plot_figure(self) -> None:
         """Give plotext the last figure, its series in the current theme's colours."""
-        series, xlabel, xticks = self._figure
+        series, xlabel, xticks, xlim = self._figure
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
         plt.xlabel(xlabel)
         if xticks:
             plt.xticks(xticks)
+        if xlim:
+            plt.xlim(*xlim)
         colors = series_colors(self.app.theme_variables, self.background_colors[1])
         for index, (all_xs, all_ys, label) in enumerate(series):
             color = colors[index % len(colors)]
@@ -156,17 +171,30 @@ class _Plot(PlotextPlot):
 class EpochCurves(_Plot):
     """Train and validation curves of one metric ("loss" or "acc") per epoch."""
 
+    #: While a run trains, at most this often: a new epoch moves both axes, so each redraw is
+    #: every line of the plot (~10 KiB over SSH at 160x50), and a small dataset's epochs
+    #: last a second or two. The epoch table shows each epoch's figures at once.
+    LIVE_REDRAW_EVERY_S = 5.0
+
     def __init__(self, metric: str, titles: tuple[str, str], **kwargs) -> None:
         super().__init__(titles, **kwargs)
         self._metric = metric
+        self._drawn_at = float("-inf")
 
-    def show(self, epochs: list[EpochMetrics]) -> None:
+    def show(self, epochs: list[EpochMetrics], now: float = 0.0, live: bool = False) -> None:
+        """``epochs`` of a run (a list of its own: another run's is redrawn even with as many
+        epochs); ``live``: the run trains, and ``now`` says when."""
+        key = (id(epochs), len(epochs))
+        same_run = isinstance(self._drawn, tuple) and self._drawn[0] == key[0]
+        if key == self._drawn or (live and same_run and now - self._drawn_at < self.LIVE_REDRAW_EVERY_S):
+            return
+        self._drawn_at = now
         xs = [m.epoch for m in epochs]
         scale = 100.0 if self._metric == "acc" else 1.0  # accuracies in percent
         train = [getattr(m, f"train_{self._metric}") * scale for m in epochs]
         val = [getattr(m, f"val_{self._metric}") * scale for m in epochs]
         every = max(len(xs) // 8, 1)  # whole epochs only, at most ~8 labels
-        self._draw(len(epochs), [(xs, train, "train"), (xs, val, "val")], "epoch", xs[::every])
+        self._draw(key, [(xs, train, "train"), (xs, val, "val")], "epoch", xs[::every])
 
 
 class BatchLossPlot(_Plot):
@@ -177,11 +205,16 @@ class BatchLossPlot(_Plot):
         super().__init__(titles, **kwargs)
         self._drawn_at = float("-inf")
 
-    def show(self, epoch: int, losses: list[tuple[int, float]], now: float) -> None:
+    def show(self, epoch: int, losses: list[tuple[int, float]], now: float, batches: int = 0) -> None:
+        """The losses of ``epoch`` so far, on an axis of its ``batches`` (when known): the
+        curve grows to the right and what is drawn stays put, so a redraw sends the new
+        points, not the whole plot again."""
         same_epoch = isinstance(self._drawn, tuple) and self._drawn[0] == epoch
         if same_epoch and now - self._drawn_at < self.REDRAW_EVERY_S:
             return
         self._drawn_at = now
         xs = [batch for batch, _ in losses]
         ys = [loss for _, loss in losses]
-        self._draw((epoch, len(losses)), [(xs, ys, f"epoch {epoch}")], "batch" if losses else "batch (live runs only)")
+        xlim = (xs[0], max(batches, xs[-1])) if xs and batches > xs[0] else None
+        self._draw((epoch, len(losses)), [(xs, ys, f"epoch {epoch}")], "batch" if losses else "batch (live runs only)",
+                   xlim=xlim)

@@ -1,0 +1,103 @@
+"""The monitor sends the terminal only what changed (issue 25: a monitor watched over SSH):
+nothing while a dialog covers it, a few cells where a clock ticks or a curve moves."""
+
+from __future__ import annotations
+
+
+from rich.text import Text
+from textual.app import App, ComposeResult
+from textual.geometry import Region
+from textual.widget import Widget
+
+from tests.app.test_runs_screen import event_lines, write_run
+from tests.helpers import async_wait_until
+from tui_cnn.app.app import TuiCnnApp
+from tui_cnn.app.screens.monitor import MonitorScreen
+from tui_cnn.app.widgets.confirm import ConfirmScreen
+from tui_cnn.app.widgets.monitor.plots import BatchLossPlot
+from tui_cnn.app.widgets.monitor.repaint import TickerText, changed_regions
+from tui_cnn.domain.training import BatchProgress
+
+
+def batch(number: int) -> BatchProgress:
+    return BatchProgress(epoch=2, batch=number, batches=8, step=8 + number, loss=0.5, smoothed_loss=0.5,
+                         images_per_s=1000.0, lr=1e-3, elapsed_s=float(number))
+
+
+def spy_on_refresh(monkeypatch, widget) -> list[tuple[Region, ...]]:
+    """The regions each refresh of ``widget`` asked Textual for (none: the whole widget);
+    the refresh still happens."""
+    calls: list[tuple[Region, ...]] = []
+    refresh = Widget.refresh
+
+    def recorded(self, *regions, **kwargs):
+        if self is widget:
+            calls.append(regions)
+        return refresh(self, *regions, **kwargs)
+
+    monkeypatch.setattr(Widget, "refresh", recorded)
+    return calls
+
+
+def test_changed_regions_are_the_changed_cells_of_each_changed_line():
+    before = Text("epoch 2  elapsed 0:27\nsame line\nshort")
+    after = Text("epoch 2  elapsed 0:28\nsame line\nshort, longer")
+    assert changed_regions(before, after) == [Region(20, 0, 1, 1), Region(5, 2, 8, 1)]
+    assert changed_regions(before, before.copy()) == []
+    restyled = Text("epoch 2  elapsed 0:27\nsame line\nshort")
+    restyled.stylize("bold", 2, 4)
+    assert changed_regions(before, restyled) == [Region(2, 0, 2, 1)]  # a style is a change too
+
+
+async def test_a_ticking_label_repaints_only_the_cells_that_tick(monkeypatch):
+    class Ticker(App):
+        def compose(self) -> ComposeResult:
+            yield TickerText("elapsed 0:27  ETA 1:00", markup=False)
+
+    app = Ticker()
+    async with app.run_test(size=(60, 3)) as pilot:
+        label = app.query_one(TickerText)
+        refreshes = spy_on_refresh(monkeypatch, label)
+        label.show("elapsed 0:28  ETA 1:00")
+        label.show("elapsed 0:28  ETA 1:00")  # unchanged: nothing
+        await pilot.pause()
+        assert refreshes == [(Region(11, 0, 1, 1),)]
+        assert str(label.content) == "elapsed 0:28  ETA 1:00"
+
+
+async def test_a_curve_redrawn_under_a_new_legend_repaints_only_the_legend(monkeypatch):
+    class Plot(App):
+        def compose(self) -> ComposeResult:
+            yield BatchLossPlot(("loss per batch, this epoch", "batch loss"))
+
+    losses = [(batch, 1.0 / batch) for batch in range(1, 30)]
+    app = Plot()
+    async with app.run_test(size=(70, 24)) as pilot:
+        plot = app.query_one(BatchLossPlot)
+        plot.show(1, losses, now=0.0)
+        await pilot.pause()
+        refreshes = spy_on_refresh(monkeypatch, plot)
+        plot.show(2, losses, now=10.0)  # the same points, now called epoch 2
+        await pilot.pause()
+        assert len(refreshes) == 1 and len(refreshes[0]) == 1, refreshes
+        (legend,) = refreshes[0]
+        assert legend.height == 1 and legend.width < 10  # "1" became "2", not the whole plot
+
+
+async def test_a_dialog_over_the_monitor_holds_its_redraws_until_it_closes(tmp_path):
+    run_dir = write_run(tmp_path, "live", batch(3), live=True)
+    app = TuiCnnApp(start_mode="monitor", run_dir=str(run_dir))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await async_wait_until(lambda: isinstance(app.screen, MonitorScreen))
+        monitor = app.screen
+        info = monitor.query_one("#epoch-info", TickerText)
+        await async_wait_until(lambda: "batch 3/8" in str(info.content), what="the run's progress")
+        app.push_screen(ConfirmScreen("A question", "Asked while the run trains."))
+        await pilot.pause()
+        with (run_dir / "events.jsonl").open("a") as events:
+            events.write(event_lines(batch(5)))
+        await async_wait_until(lambda: monitor.state.batch.batch == 5, what="the new batch to be read")
+        await pilot.pause()
+        assert "batch 3/8" in str(info.content)  # covered: not redrawn, nothing sent
+        app.pop_screen()
+        await async_wait_until(lambda: "batch 5/8" in str(info.content), what="the monitor to catch up")
