@@ -22,20 +22,22 @@ from textual.validation import ValidationResult
 from textual.widgets import DataTable, Footer, Header, Input, Label, Static
 
 from ...domain import format as fmt
+from ...domain.settings import parse_setting
 from ...domain.shapes import analyze
 from ...domain.spec import ModelSpec, parse_input_shape
 from ...domain.graph import fold, max_depth
 from ...domain.summary import ModelSummary
+from ...domain.training import SETTINGS
 from ..widgets.formula_panel import FormulaPanel
 from ..widgets.layer_table import LayerTable, spec_cells
 from ..widgets.shape_bars import ShapeFlow
+from ..widgets.typed_input import TypedInput
 from ..widgets.validators import ParsedBy
 
 if TYPE_CHECKING:
     from torch import nn
 
 WIDE = 120  # columns from which the table shows every column and the panels sit side by side
-MAX_BATCH = 1_000_000
 APPLY_AFTER_S = 0.4  # an edit applies once typing pauses this long
 
 
@@ -45,10 +47,9 @@ BACKGROUND_LAYERS = 500
 
 
 def parse_batch_size(text: str) -> int:
-    text = text.strip()
-    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_BATCH:
-        raise ValueError(f"batch size must be a whole number from 1 to {MAX_BATCH:,}")
-    return int(text)
+    """The batch size as the training settings declare it: the limit and the words of the
+    monitor's form and of --batch-size."""
+    return parse_setting("batch_size", SETTINGS["batch_size"], text)
 
 
 class Tracked:
@@ -92,6 +93,8 @@ class TrackerScreen(Screen):
         self.depth: int | None = None  # a tracked model's modules folded below this depth; None: all rows
         self._static_text: dict[str, str] = {}
         self._pending_edit: Timer | None = None
+        self._edit_errors: dict[str, str] = {}  # box id -> why its text is refused, while it is
+        self._applying_from: str | None = None  # the box whose value is being applied
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -99,9 +102,9 @@ class TrackerScreen(Screen):
             yield Label("Input C,H,W", classes="label")
             # No restrict or max_length: they silently turned 1e9 into 19 and -1 into 1. What
             # was typed stays; a value the parser refuses is an error under the boxes.
-            yield Input(id="input-shape", validators=[ParsedBy(parse_input_shape)], select_on_focus=False)
+            yield TypedInput(id="input-shape", validators=[ParsedBy(parse_input_shape)], select_on_focus=False)
             yield Label("Batch", classes="label")
-            yield Input(id="batch-size", validators=[ParsedBy(parse_batch_size)], select_on_focus=False)
+            yield TypedInput(id="batch-size", validators=[ParsedBy(parse_batch_size)], select_on_focus=False)
             yield Static(id="status")
         yield Static(id="edit-error")
         with Vertical(id="body"):
@@ -229,20 +232,26 @@ class TrackerScreen(Screen):
         self.refresh_summary()
 
     def _batch_changed(self) -> None:
-        box = self.query_one("#batch-size", Input)
-        if box.value != str(self.app.batch_size):
-            box.value = str(self.app.batch_size)
+        self._show_in_box(self.query_one("#batch-size", Input), self.app.batch_size, parse_batch_size)
         self.refresh_summary()
 
     def _show_input_shape(self) -> None:
         shape = self.tracked.input_shape if self.tracked else self.app.spec.input_shape
-        box = self.query_one("#input-shape", Input)
+        self._show_in_box(self.query_one("#input-shape", Input), tuple(shape), parse_input_shape,
+                          ",".join(str(v) for v in shape))
+
+    def _show_in_box(self, box: Input, value: object, parse: Callable[[str], object], text: str = "") -> None:
+        """Write ``value`` into ``box`` unless it says so already or it is where the value
+        comes from: later keys may be in that box by now, and what was typed wins (its own
+        Changed applies it next). ``1e3`` stays as typed."""
+        if box.id == self._applying_from:
+            return
         try:
-            if parse_input_shape(box.value) == tuple(shape):
+            if parse(box.value) == value:
                 return
         except ValueError:
             pass
-        box.value = ",".join(str(v) for v in shape)
+        box.value = text or str(value)
 
     # --- edits on this screen ---
 
@@ -277,9 +286,16 @@ class TrackerScreen(Screen):
         self._edit_error(box, None)
         if box.id == "batch-size":
             batch = parse_batch_size(text)
-            return lambda: setattr(self.app, "batch_size", batch)
+            return lambda: self._apply_from(box, lambda: setattr(self.app, "batch_size", batch))
         shape = parse_input_shape(text)
-        return lambda: self._set_input_shape(shape)
+        return lambda: self._apply_from(box, lambda: self._set_input_shape(shape))
+
+    def _apply_from(self, box: Input, apply: Callable[[], None]) -> None:
+        self._applying_from = box.id
+        try:
+            apply()
+        finally:
+            self._applying_from = None
 
     def _set_input_shape(self, shape: tuple[int, int, int]) -> None:
         if self.tracked is not None:
@@ -290,10 +306,16 @@ class TrackerScreen(Screen):
             self.app.spec = self.app.spec.with_input_shape(shape)
 
     def _edit_error(self, box: Input, message: str | None) -> None:
-        """A bad value is said under the inputs, in full; the last good model stays on screen."""
+        """A bad value is said under the inputs, in full, for as long as its box holds it
+        (both boxes' when both are bad); the last good model stays on screen."""
         box.set_class(message is not None, "-invalid")
-        self._update_static("#edit-error", f"[$text-error]✗ {escape(message)}[/]" if message else "")
-        self.query_one("#edit-error").display = bool(message)
+        if message:
+            self._edit_errors[box.id] = message
+        else:
+            self._edit_errors.pop(box.id, None)
+        shown = [self._edit_errors[key] for key in ("input-shape", "batch-size") if key in self._edit_errors]
+        self._update_static("#edit-error", "\n".join(f"[$text-error]✗ {escape(line)}[/]" for line in shown))
+        self.query_one("#edit-error").display = bool(shown)
 
     # --- actions ---
 
