@@ -9,13 +9,13 @@ import json
 
 import click
 
-from .common import EXIT_INVALID, EXIT_USAGE, InputShape, fail, require_terminal
+from .common import EXIT_INVALID, batch_size_option, EXIT_USAGE, InputShape, fail, require_terminal
 
 
 @click.command()
 @click.argument("target", metavar="MODULE:ATTR")
 @click.option("--input", "input_shape", type=InputShape(), required=True, help="input shape C,H,W, e.g. 1,28,28")
-@click.option("--batch-size", "-b", type=click.IntRange(min=1), default=64, show_default=True)
+@batch_size_option()
 @click.option("--json", "as_json", is_flag=True, help="print the layers as JSON instead of opening the app")
 def track(target: str, input_shape: tuple[int, int, int], batch_size: int, as_json: bool) -> None:
     """Track your own nn.Module: a class with a no-argument constructor, or a function that

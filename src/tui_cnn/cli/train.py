@@ -12,32 +12,13 @@ from typing import Any, Callable
 
 import click
 
-from ..domain.settings import Setting, SettingError, parse_setting
+from ..domain.settings import Setting
 from ..domain.training import SETTINGS, TrainConfig
-from .common import (EXIT_INVALID, EXIT_OK, fail, load_model_or_exit, model_argument,
+from .common import (EXIT_INVALID, EXIT_OK, SettingType, fail, load_model_or_exit, model_argument,
                      require_terminal)
 
 EXIT_STOPPED = 130  # stopped with Ctrl+C (the shell's convention for SIGINT); checkpoint kept
 _DEFAULTS = TrainConfig()
-
-
-class SettingType(click.ParamType):
-    """A training setting's value, parsed and checked by the declaration the form uses too."""
-
-    def __init__(self, name: str, declared: Setting) -> None:
-        self.setting_name, self.declared = name, declared
-        self.name = declared.kind.__name__
-
-    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
-        if self.declared.choices:
-            return "[" + "|".join(self.declared.choices) + "]"
-        return {int: "INTEGER", float: "NUMBER"}.get(self.declared.kind, "PATH")
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        try:
-            return parse_setting(self.setting_name, self.declared, str(value))
-        except SettingError as exc:
-            self.fail(str(exc), param, ctx)
 
 
 def _option(name: str, declared: Setting) -> Callable[[Callable], Callable]:
