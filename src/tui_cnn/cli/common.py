@@ -48,6 +48,11 @@ def load_model_or_exit(name_or_path: str | None) -> ModelSpec:
         fail(str(exc))
 
 
+def spec_file(name_or_path: str | None) -> str | None:
+    """The spec file a model argument names (where the app saves it back), or None for a preset."""
+    return name_or_path if name_or_path is not None and Path(name_or_path).is_file() else None
+
+
 def is_run_dir(path: str) -> bool:
     return (Path(path) / "config.json").is_file()
 

@@ -15,7 +15,7 @@ import click
 from ..domain.settings import Setting
 from ..domain.training import SETTINGS, TrainConfig
 from .common import (EXIT_INVALID, EXIT_OK, SettingType, fail, load_model_or_exit, model_argument,
-                     require_terminal)
+                     require_terminal, spec_file)
 
 EXIT_STOPPED = 130  # stopped with Ctrl+C (the shell's convention for SIGINT); checkpoint kept
 _DEFAULTS = TrainConfig()
@@ -69,7 +69,8 @@ def train(model: str | None, resume: str | None, headless: bool, detach: bool, *
         from ..app.app import TuiCnnApp
 
         require_terminal("without one, add --headless")
-        TuiCnnApp(spec, start_mode="monitor", train_config=config).run_and_exit()
+        TuiCnnApp(spec, start_mode="monitor", train_config=config,
+                  spec_path=None if resume else spec_file(model)).run_and_exit()
         return
     sys.exit(_train_headless(spec, config))
 

@@ -167,12 +167,26 @@ class TrackerScreen(Screen):
         if summary.tracked and self.depth is not None:
             shown = replace(summary, rows=fold(summary.rows, self.depth, summary.kinds))
         self.shown = shown
-        self.sub_title = summary.title + (_tracked_note(summary) if summary.tracked else "")
+        self._show_title()
         self.query_one(LayerTable).show(shown, self.wide, self.table_room, top=top, cells=cells)
         self.query_one(ShapeFlow).show(shown)
         self._update_static("#totals", self._totals_text(summary))
         self._update_static("#status", self._status_text(summary))
         self._show_detail()
+
+    def _show_title(self) -> None:
+        """The model's name, and the file it is opened from or a tracked module's note."""
+        summary = self.summary
+        if summary is None:
+            return
+        if summary.tracked:
+            self.sub_title = summary.title + _tracked_note(summary)
+        else:
+            path = getattr(self.app, "spec_path", None)
+            self.sub_title = summary.title + (f" · {path}" if path else "")
+
+    def on_screen_resume(self) -> None:
+        self._show_title()  # the builder may have saved the model to another file meanwhile
 
     def _update_static(self, selector: str, markup: str) -> None:
         """Statics repaint only when their text changes."""
