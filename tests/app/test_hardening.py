@@ -135,6 +135,25 @@ async def test_help_lists_the_keys_of_the_screen(mode):
         assert not isinstance(app.screen, HelpScreen)
 
 
+@pytest.mark.parametrize("mode, focus", [("tracker", None), ("tracker", "#batch-size"), ("builder", None),
+                                         ("builder", "#field-name"), ("monitor", None), ("monitor", "#field-epochs"),
+                                         ("runs", None)])
+async def test_help_names_the_focused_widget_in_words(mode, focus):
+    """Its sections were titled by class name: "In the contenttabs", "In the typedinput"."""
+    from tui_cnn.app.widgets.help import WIDGET_NAMES
+
+    app = TuiCnnApp(load_preset("SimpleCNN"), start_mode=mode)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        if focus:
+            app.screen.query_one(focus).focus()
+            await pilot.pause()
+        app.action_help()
+        await pilot.pause()
+        titles = [title for title, _ in app.screen._sections if title.startswith("In the ")]
+        assert titles and all(title.removeprefix("In the ") in WIDGET_NAMES.values() for title in titles), titles
+
+
 def test_help_snapshot(snap_compare):
     app = TuiCnnApp(load_preset("SimpleCNN"), start_mode="builder")
     assert snap_compare(app, press=["question_mark"], terminal_size=SIZE)
