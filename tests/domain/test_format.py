@@ -48,3 +48,14 @@ def test_grouped_and_shape():
 )
 def test_layer_call_reads_like_pytorch(type_name, args, call):
     assert fmt.layer_call(type_name, args) == call
+
+
+def test_a_count_of_one_is_singular():
+    """The monitor's log said "1 epochs", the continue dialog "of 1 epochs"."""
+    from tui_cnn.domain.format import count
+    from tui_cnn.domain.run_list import parse_epochs_total
+    from tui_cnn.domain.settings import SettingError
+
+    assert [count(n, "epoch") for n in (0, 1, 2, 1000)] == ["0 epochs", "1 epoch", "2 epochs", "1,000 epochs"]
+    with pytest.raises(SettingError, match="it has trained 1 epoch: continue to more than 1"):
+        parse_epochs_total("1", 1)

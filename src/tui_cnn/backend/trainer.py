@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..domain.datasets import check_spec_matches
+from ..domain.format import count
 from ..domain.spec import ModelSpec
 from ..domain.training import (BatchProgress, EpochEnd, EpochMetrics, Evaluated, Failed, Finished, LogMessage, Paused,
                                Resumed, RunStarted, Stopped, TrainConfig, TrainingEvent)
@@ -440,7 +441,7 @@ class Trainer:
             scheduler.load_state_dict(state["scheduler"])
         self._progress = _Progress(**state["progress"])
         if self._progress.epoch >= self.config.epochs:
-            raise TrainingFailed(f"{self.resume_dir} already trained {self._progress.epoch} epochs: "
+            raise TrainingFailed(f"{self.resume_dir} already trained {count(self._progress.epoch, 'epoch')}: "
                                  f"pass --epochs {self._progress.epoch + 1} or more to train further")
         torch.set_rng_state(state["rng"]["cpu"].cpu())
         if state["rng"]["cuda"] and device.startswith("cuda"):

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from ..domain.format import count
 from ..domain.run_state import RunState
 from ..domain.training import (BatchProgress, EpochEnd, EpochMetrics, Evaluated, Finished, LogMessage, Paused,
                                Resumed, RunStarted, Stopped, TrainingEvent, validation_source)
@@ -60,7 +61,7 @@ class Reporter:
                       f"({event.train_size:,} train / {event.val_size:,} validation images: "
                       f"{validation_source(float(event.config.get('val_fraction', 0) or 0))}) on {event.device} "
                       f"({event.device_name})" + (f" x {event.processes} processes (DDP)" if event.processes > 1 else "")
-                      + f": {event.epochs} epoch{'s' if event.epochs != 1 else ''} of {event.batches_per_epoch} batches"
+                      + f": {count(event.epochs, 'epoch')} of {count(event.batches_per_epoch, 'batch')}"
                       + (f", resuming at epoch {event.start_epoch}" if event.start_epoch > 1 else ""))
             self.note(f"run directory: {event.run_dir}")
             self.started(event)

@@ -24,7 +24,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, RichLog, TabbedContent, TabPane
 
 from ...domain.datasets import default_dataset
-from ...domain.format import local_time
+from ...domain.format import count, local_time
 from ...domain.spec import ModelSpec
 from ...domain.run_list import heartbeat, run_process_alive
 from ...domain.training import (EpochEnd, EventFollower, Evaluated, Failed, Finished, LogMessage, Paused, Resumed,
@@ -162,7 +162,7 @@ class MonitorScreen(Screen):
         self._show_state(RunState(status="starting", model=spec.name, dataset=config.dataset,
                                   epochs_total=config.epochs, started_at=time.time()), None)
         self._pending_control = None
-        self._log(f"starting {spec.name} on {config.dataset}: {config.epochs} epochs, batch size "
+        self._log(f"starting {spec.name} on {config.dataset}: {count(config.epochs, 'epoch')}, batch size "
                   f"{config.batch_size}, {config.optimizer} lr {config.lr:g}, {config.schedule}, device {config.device}"
                   + (f" x {config.nproc_per_node} processes (torchrun)" if config.nproc_per_node > 1 else ""))
         self._redraw()
