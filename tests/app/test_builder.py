@@ -292,7 +292,7 @@ async def test_a_spec_opened_from_the_command_line_saves_back_to_its_file(tmp_pa
     assert not (tmp_path / "SimpleCNN.toml").exists() and not (tmp_path / "Net.toml").exists()
 
 
-@pytest.mark.parametrize("key, name", [("ctrl+s", "other.toml"), ("e", "model.py")])
+@pytest.mark.parametrize("key, name", [("ctrl+s", "other.toml"), ("e", "model.py"), ("e", "[b]net[/b].py")])
 async def test_save_as_and_export_ask_before_replacing_another_file(key, name, tmp_path, monkeypatch, simple_cnn):
     monkeypatch.chdir(tmp_path)
     (tmp_path / name).write_text("# the user's own file\n")
@@ -301,6 +301,7 @@ async def test_save_as_and_export_ask_before_replacing_another_file(key, name, t
         await pilot.press(key)
         await answer_path(pilot, name)
         assert isinstance(app.screen, ConfirmScreen)
+        assert f"Replace {name}?" in str(app.screen.query_one("#dialog Label").render())  # the name as it is
         await pilot.press("enter")  # the safe button has the focus: keep it
         await pilot.pause()
         assert (tmp_path / name).read_text() == "# the user's own file\n"

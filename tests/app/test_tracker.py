@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from textual.widgets import Input, Static
 
-from tests.helpers import help_text, record_notifications
+from tests.helpers import help_text, record_notifications, type_fast
 
 from tui_cnn.app.app import TuiCnnApp
 from tui_cnn.app.screens.tracker import APPLY_AFTER_S
@@ -236,3 +236,16 @@ async def test_the_error_line_keeps_a_boxs_error_while_it_holds_bad_text(monkeyp
         assert app.batch_size == 32 and app.spec.input_shape == (1, 28, 28)
         await replace_text(pilot, "i", "1,28,28")
         assert text_of(app, "#edit-error") == ""
+
+
+async def test_a_key_typed_right_after_enter_is_not_overwritten_by_the_applied_value():
+    """Enter applies 3; the 2 typed after it lands in the box before the screen hears the
+    enter. The applied value was written back over it: "32" became "3"."""
+    app = TuiCnnApp(load_preset("SimpleCNN"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("b", "end", "backspace", "backspace")
+        box = app.screen.query_one("#batch-size", Input)
+        await type_fast(app, ["3", "enter", "2"])
+        await pilot.pause(APPLY_AFTER_S + 0.5)
+        await pilot.pause()
+        assert box.value == "32" and app.batch_size == 32

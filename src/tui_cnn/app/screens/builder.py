@@ -362,14 +362,16 @@ class BuilderScreen(Screen):
         self._stack.move_cursor(row=0)
         self._show_spec(spec, refill=True)
 
-    def _unless_replacing(self, path: str, own: str | None, then: Callable[[], None]) -> None:
+    def _unless_replacing(self, path: str, own: str | None, then: Callable[[], None],
+                          own_is: str = "opened from or saved to") -> None:
         """Run ``then`` now, or after the user agreed to replace ``path``: a file that exists
         and is not ``own`` (the one this model was opened from, saved or exported to)."""
         if not os.path.isfile(path) or (own is not None and _same_file(path, own)):
             then()
             return
-        question = ConfirmScreen(f"Replace {path}?", f"{path} exists and is not the file {self.spec.name} was opened "
-                                 "from or saved to: its contents would be lost.", confirm="Replace", cancel="Keep it")
+        question = ConfirmScreen(f"Replace {escape(path)}?", f"{escape(path)} exists and is not the file "
+                                 f"{escape(self.spec.name)} was {own_is}: its contents would be lost.",
+                                 confirm="Replace", cancel="Keep it")
         self.app.push_screen(question, lambda confirmed: confirmed and then())
 
     def action_save(self) -> None:
@@ -414,7 +416,8 @@ class BuilderScreen(Screen):
             self.notify("Fix the model first: exported code must run", severity="error")
             return
         self._ask_path("Export as PyTorch code to", self._exported or "model.py",
-                       lambda path: self._unless_replacing(path, self._exported, lambda: self._export(path)),
+                       lambda path: self._unless_replacing(path, self._exported, lambda: self._export(path),
+                                                           own_is="last exported to"),
                        hint="an nn.Module with features and classifier · enter writes it")
 
     def _export(self, path: str) -> None:
