@@ -292,7 +292,7 @@ async def test_a_spec_opened_from_the_command_line_saves_back_to_its_file(tmp_pa
     assert not (tmp_path / "SimpleCNN.toml").exists() and not (tmp_path / "Net.toml").exists()
 
 
-@pytest.mark.parametrize("key, name", [("ctrl+s", "other.toml"), ("e", "model.py"), ("e", "[b]net[/b].py")])
+@pytest.mark.parametrize("key, name", [("ctrl+s", "other.toml"), ("e", "model.py"), ("e", "[b]net.py")])
 async def test_save_as_and_export_ask_before_replacing_another_file(key, name, tmp_path, monkeypatch, simple_cnn):
     monkeypatch.chdir(tmp_path)
     (tmp_path / name).write_text("# the user's own file\n")
