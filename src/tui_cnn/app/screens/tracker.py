@@ -94,7 +94,6 @@ class TrackerScreen(Screen):
         self._static_text: dict[str, str] = {}
         self._pending_edit: Timer | None = None
         self._edit_errors: dict[str, str] = {}  # box id -> why its text is refused, while it is
-        self._applying_from: str | None = None  # the box whose value is being applied
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -120,7 +119,7 @@ class TrackerScreen(Screen):
         self._spec_seen = self.app.spec
         self.watch(self.app, "spec", self._spec_changed, init=False)
         self.watch(self.app, "batch_size", self._batch_changed, init=False)
-        self.query_one("#batch-size", Input).value = str(self.app.batch_size)
+        self._show_in_box(self.query_one("#batch-size", Input), self.app.batch_size, parse_batch_size)
         self._show_input_shape()
         self.refresh_summary()
         self.query_one(LayerTable).focus()
@@ -255,17 +254,16 @@ class TrackerScreen(Screen):
                           ",".join(str(v) for v in shape))
 
     def _show_in_box(self, box: Input, value: object, parse: Callable[[str], object], text: str = "") -> None:
-        """Write ``value`` into ``box`` unless it says so already or it is where the value
-        comes from: later keys may be in that box by now, and what was typed wins (its own
-        Changed applies it next). ``1e3`` stays as typed."""
-        if box.id == self._applying_from:
-            return
+        """Write a value set elsewhere (the builder, m, the start) into ``box``, unless it says
+        so already (``1e3`` stays as typed). Not an edit: nothing to apply, no error left."""
         try:
             if parse(box.value) == value:
                 return
         except ValueError:
             pass
-        box.value = text or str(value)
+        with box.prevent(Input.Changed):
+            box.value = text or str(value)
+        self._edit_error(box, None)
 
     # --- edits on this screen ---
 
@@ -300,16 +298,17 @@ class TrackerScreen(Screen):
         self._edit_error(box, None)
         if box.id == "batch-size":
             batch = parse_batch_size(text)
-            return lambda: self._apply_from(box, lambda: setattr(self.app, "batch_size", batch))
+            return lambda: self._apply_if_current(box, text, lambda: setattr(self.app, "batch_size", batch))
         shape = parse_input_shape(text)
-        return lambda: self._apply_from(box, lambda: self._set_input_shape(shape))
+        return lambda: self._apply_if_current(box, text, lambda: self._set_input_shape(shape))
 
-    def _apply_from(self, box: Input, apply: Callable[[], None]) -> None:
-        self._applying_from = box.id
-        try:
+    @staticmethod
+    def _apply_if_current(box: Input, text: str, apply: Callable[[], None]) -> None:
+        """Apply what ``box`` held as ``text`` unless it holds other text by now: keys typed
+        after it (an enter's, a pause's) have their own Changed, which applies them next.
+        Applying the older text would write it back over them."""
+        if box.value == text:
             apply()
-        finally:
-            self._applying_from = None
 
     def _set_input_shape(self, shape: tuple[int, int, int]) -> None:
         if self.tracked is not None:
