@@ -112,6 +112,16 @@ def test_input_and_batch_size_options():
     assert data["layers"][-1]["output_shape"] == [8, 10]
 
 
+def test_the_batch_size_is_the_training_settings_everywhere():
+    """One parser and one limit (the training settings'): 1e3 is 1000, and past 1,048,576 is
+    refused with the words the monitor's form and the tracker use (shapes took 10**9)."""
+    assert json.loads(run("shapes", "simplecnn", "-b", "1e3", "--json").output)["input_shape"][0] == 1000
+    refused = run("shapes", "simplecnn", "-b", str(2**20 + 1))
+    assert refused.exit_code == 2 and "batch size must be >= 1 and <= 1,048,576, got 1,048,577" in refused.stderr
+    tracked = run("track", "nowhere:Net", "--input", "1,28,28", "-b", "1e9")
+    assert tracked.exit_code == 2 and "batch size must be >= 1 and <= 1,048,576" in tracked.stderr
+
+
 @pytest.mark.parametrize(
     "args",
     [

@@ -264,3 +264,55 @@ async def test_a_model_set_elsewhere_shows_in_the_builder_and_can_be_undone(simp
         await pilot.press("ctrl+z")
         assert app.spec == simple_cnn
         assert "Conv2d(1, 32, kernel_size=3, padding=1)" in row_text(app, 1)
+
+
+# --- the file a model belongs to: saved back to it, named in the title, others replaced only when asked ---
+
+async def test_a_spec_opened_from_the_command_line_saves_back_to_its_file(tmp_path, monkeypatch, simple_cnn):
+    """`tui-cnn work/Net.toml`, edit, ctrl+s wrote ./Net.toml: the app did not know the file."""
+    from tui_cnn.cli import resolve_open_target
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "work").mkdir()
+    save_spec(simple_cnn, tmp_path / "work" / "Net.toml")
+    spec, options = resolve_open_target("work/Net.toml")
+    app = TuiCnnApp(spec, **options)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert "work/Net.toml" in app.screen.sub_title  # the tracker, where the app opens
+        await pilot.press("2")
+        await pilot.pause()
+        assert "work/Net.toml" in app.screen.sub_title
+        await pilot.press("d", "ctrl+s")  # a Dropout after the input, then save
+        assert isinstance(app.screen, PathScreen) and app.screen.query_one(Input).value == "work/Net.toml"
+        await pilot.press("enter")  # its own file: saved at once, no question
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmScreen) and builder(app).quit_warning() is None
+    assert load_spec(tmp_path / "work" / "Net.toml").layers[0].type == "Dropout"
+    assert not (tmp_path / "SimpleCNN.toml").exists() and not (tmp_path / "Net.toml").exists()
+
+
+@pytest.mark.parametrize("key, name", [("ctrl+s", "other.toml"), ("e", "model.py"), ("e", "[b]net.py")])
+async def test_save_as_and_export_ask_before_replacing_another_file(key, name, tmp_path, monkeypatch, simple_cnn):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / name).write_text("# the user's own file\n")
+    app = TuiCnnApp(simple_cnn, start_mode="builder")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press(key)
+        await answer_path(pilot, name)
+        assert isinstance(app.screen, ConfirmScreen)
+        assert f"Replace {name}?" in str(app.screen.query_one("#dialog Label").render())  # the name as it is
+        await pilot.press("enter")  # the safe button has the focus: keep it
+        await pilot.pause()
+        assert (tmp_path / name).read_text() == "# the user's own file\n"
+        await pilot.press(key)
+        await answer_path(pilot, name)
+        await pilot.press("y")  # replace it
+        await pilot.pause()
+        assert (tmp_path / name).read_text() != "# the user's own file\n"
+        (tmp_path / name).write_text("changed since\n")
+        await pilot.press(key)  # the file this model was saved / exported to: replaced unasked
+        await answer_path(pilot, name)
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmScreen)
+        assert (tmp_path / name).read_text() != "changed since\n"

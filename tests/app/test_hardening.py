@@ -135,6 +135,25 @@ async def test_help_lists_the_keys_of_the_screen(mode):
         assert not isinstance(app.screen, HelpScreen)
 
 
+@pytest.mark.parametrize("mode, focus", [("tracker", None), ("tracker", "#batch-size"), ("builder", None),
+                                         ("builder", "#field-name"), ("monitor", None), ("monitor", "#field-epochs"),
+                                         ("runs", None)])
+async def test_help_names_the_focused_widget_in_words(mode, focus):
+    """Its sections were titled by class name: "In the contenttabs", "In the typedinput"."""
+    from tui_cnn.app.widgets.help import WIDGET_NAMES
+
+    app = TuiCnnApp(load_preset("SimpleCNN"), start_mode=mode)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        if focus:
+            app.screen.query_one(focus).focus()
+            await pilot.pause()
+        app.action_help()
+        await pilot.pause()
+        titles = [title for title, _ in app.screen._sections if title.startswith("In the ")]
+        assert titles and all(title.removeprefix("In the ") in WIDGET_NAMES.values() for title in titles), titles
+
+
 def test_help_snapshot(snap_compare):
     app = TuiCnnApp(load_preset("SimpleCNN"), start_mode="builder")
     assert snap_compare(app, press=["question_mark"], terminal_size=SIZE)
@@ -201,10 +220,11 @@ def test_restore_dialog_snapshot(snap_compare, monkeypatch, tmp_path_factory):
 # --- 4. the tracker's boxes keep what was typed and say what is wrong, in full ---
 
 @pytest.mark.parametrize("key, typed, message", [
-    ("b", "1e9", "batch size must be a whole number from 1 to 1,000,000"),
-    ("b", "-1", "batch size must be a whole number from 1 to 1,000,000"),
-    ("b", "2.5", "batch size must be a whole number from 1 to 1,000,000"),
-    ("b", "100000000000", "batch size must be a whole number from 1 to 1,000,000"),
+    # the training settings' words and limit (domain/training.py), as the monitor's form says them
+    ("b", "1e9", "batch size must be >= 1 and <= 1,048,576, got 1,000,000,000"),
+    ("b", "-1", "batch size must be >= 1 and <= 1,048,576, got -1"),
+    ("b", "2.5", "batch size must be a whole number, got '2.5'"),
+    ("b", "100000000000", "batch size must be >= 1 and <= 1,048,576, got 100,000,000,000"),
     ("i", "3,32,32,1e9", "input shape must be three positive integers C, H, W"),
 ])
 async def test_the_trackers_boxes_keep_what_was_typed(key, typed, message, monkeypatch):

@@ -99,3 +99,23 @@ async def test_editing_keys_keep_their_place_among_typed_characters(keys, expect
             app.post_message(events.Key(key, character))
         await pilot.pause()
         assert field.value == expected
+
+
+async def test_enter_in_a_field_confirms_it_and_only_r_or_the_button_starts(monkeypatch):
+    """Enter in a field started a run (minutes of a GPU and a new run directory): it now moves
+    on to the next field; r (out of the field) starts."""
+    from tui_cnn.app.screens.monitor import MonitorScreen
+
+    started = []
+    monkeypatch.setattr(MonitorScreen, "start_run", lambda screen, config, spec=None: started.append(config))
+    app = TuiCnnApp(start_mode="monitor")
+    async with app.run_test(size=(120, 40)) as pilot:
+        form = app.screen.query_one(RunSetupForm)
+        epochs = form.query_one("#field-epochs", Input)
+        await type_into(pilot, epochs, "2")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert started == [] and app.focused is not epochs  # on to the next field
+        await pilot.press("escape", "r")
+        await async_wait_until(lambda: started, timeout=10, what="the run to start")
+        assert started[0].epochs == 2

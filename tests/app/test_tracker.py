@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from textual.widgets import Input, Static
 
-from tests.helpers import help_text, record_notifications
+from tests.helpers import help_text, record_notifications, type_fast
 
 from tui_cnn.app.app import TuiCnnApp
 from tui_cnn.app.screens.tracker import APPLY_AFTER_S
@@ -95,8 +95,8 @@ async def test_changing_the_input_shape_re_runs_the_shapes(monkeypatch):
 @pytest.mark.parametrize("key, bad, message", [
     ("i", "3,32", "three positive integers"),
     ("i", "0,28,28", "three positive integers"),
-    ("b", "0", "batch size must be"),
-    ("b", "", "batch size must be"),
+    ("b", "0", "batch size must be >= 1"),
+    ("b", "", "batch size is required"),
 ])
 async def test_a_bad_value_is_said_inline_and_keeps_the_last_good_model(key, bad, message):
     app = TuiCnnApp(load_preset("SimpleCNN"))
@@ -199,3 +199,55 @@ async def test_a_big_models_edit_reaches_every_row_and_the_newest_edit_wins():
         for row in (0, len(spec.layers) // 2, last):  # in view, and far below it
             assert cell(app, row, "macs") == row_cells(summary.rows[row])["macs"], row
         assert app.is_running
+
+
+async def test_the_batch_box_takes_what_the_training_form_takes(monkeypatch):
+    """One parser and one limit, the training settings' (the tracker refused 1e9 as "not a
+    whole number" below its own 1,000,000 while the form took 1e3 up to 1,048,576)."""
+    from tui_cnn.domain.training import MAX_BATCH_SIZE
+
+    monkeypatch.setattr("tui_cnn.app.screens.tracker.APPLY_AFTER_S", 2.0)  # Pilot's typing never pauses that long
+
+    app = TuiCnnApp(load_preset("SimpleCNN"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await replace_text(pilot, "b", "1e3")
+        assert app.batch_size == 1000
+        await replace_text(pilot, "b", str(MAX_BATCH_SIZE))
+        assert app.batch_size == MAX_BATCH_SIZE
+        box = app.screen.query_one("#batch-size", Input)
+        # the largest batch and the cursor after it fit: 1,000,000 once showed as 000000
+        assert box.content_region.width >= len(str(MAX_BATCH_SIZE)) + 1
+        await replace_text(pilot, "b", str(MAX_BATCH_SIZE + 1))
+        assert "<= 1,048,576" in text_of(app, "#edit-error") and app.batch_size == MAX_BATCH_SIZE
+
+
+async def test_the_error_line_keeps_a_boxs_error_while_it_holds_bad_text(monkeypatch):
+    """Both boxes bad, then the batch fixed: the input shape's error stays (it was dropped)."""
+    monkeypatch.setattr("tui_cnn.app.screens.tracker.APPLY_AFTER_S", 2.0)
+    app = TuiCnnApp(load_preset("SimpleCNN"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await replace_text(pilot, "i", "3,32", then="escape")
+        await replace_text(pilot, "b", "0", then="escape")
+        errors = text_of(app, "#edit-error")
+        assert "three positive integers" in errors and "batch size must be" in errors
+        await replace_text(pilot, "b", "32")
+        errors = text_of(app, "#edit-error")
+        assert "three positive integers" in errors and "batch size" not in errors
+        assert app.batch_size == 32 and app.spec.input_shape == (1, 28, 28)
+        await replace_text(pilot, "i", "1,28,28")
+        assert text_of(app, "#edit-error") == ""
+
+
+async def test_a_key_typed_right_after_enter_is_not_overwritten_by_the_applied_value():
+    """Enter applies 3; the 2 typed after it lands in the box before the screen hears the
+    enter. The applied value was written back over it: "32" became "3"."""
+    app = TuiCnnApp(load_preset("SimpleCNN"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("b", "end", "backspace", "backspace")
+        box = app.screen.query_one("#batch-size", Input)
+        await type_fast(app, ["3", "enter", "2"])
+        await pilot.pause(APPLY_AFTER_S + 0.5)
+        await pilot.pause()
+        assert box.value == "32" and app.batch_size == 32

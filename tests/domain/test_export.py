@@ -178,3 +178,28 @@ def test_an_exported_branched_model_adds_and_concatenates_as_the_engine_says_and
     assert {name: seen[name] for name in engine} == engine
     comments = [tuple(int(v) for v in m.split(", ")) for m in re.findall(r"# .*-> \(N, ([\d, ]+)\)", code)]
     assert sorted(comments) == sorted(shape[1:] for shape in engine.values())
+
+
+def test_the_file_starts_with_a_docstring_a_person_reads():
+    """It started with a repr()'d string, its line breaks written as \\n."""
+    code = export_code(load_preset("SimpleCNN"))
+    assert code.startswith('"""SimpleCNN: exported by tui-cnn')
+    assert code.splitlines()[2] == "Input (N, 1, 28, 28) -> output (N, 10); 50,186 parameters."
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES + ["bidi \u202e and line\u2028separator"], ids=repr)
+def test_a_hostile_name_reads_back_unchanged_from_the_docstring(name):
+    import ast
+
+    spec = ModelSpec(name, (1, 8, 8), (LayerSpec.of("Flatten"), LayerSpec.of("Linear", out_features=3)))
+    tree = ast.parse(export_code(spec))
+    assert ast.get_docstring(tree, clean=False).startswith(f"{name}: exported by tui-cnn")
+    assert [type(node).__name__ for node in tree.body[:3]] == ["Expr", "Import", "ImportFrom"]  # nothing injected
+
+
+@pytest.mark.parametrize("name, expected", [("Ünïcödé", "Unicode"), ("café net", "CafeNet"), ("ﬁne", "Fine"),
+                                            ("日本", "Model")])
+def test_accented_letters_keep_their_letter_in_the_class_name(name, expected):
+    from tui_cnn.domain.export import class_name
+
+    assert class_name(ModelSpec(name, (1, 8, 8), ())) == expected

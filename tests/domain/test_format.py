@@ -76,3 +76,14 @@ def test_every_c0_c1_del_and_bidi_control_is_escaped():
 
 def test_an_unknown_layer_type_or_argument_name_from_a_file_is_printable():
     assert fmt.layer_call("Evil\x1b]0;x\x07", {"k\x1b": "v\x1b"}) == r"Evil\x1b]0;x\x07(k\x1b='v\x1b')"
+
+
+def test_a_count_of_one_is_singular():
+    """The monitor's log said "1 epochs", the continue dialog "of 1 epochs"."""
+    from tui_cnn.domain.format import count
+    from tui_cnn.domain.run_list import parse_epochs_total
+    from tui_cnn.domain.settings import SettingError
+
+    assert [count(n, "epoch") for n in (0, 1, 2, 1000)] == ["0 epochs", "1 epoch", "2 epochs", "1,000 epochs"]
+    with pytest.raises(SettingError, match="it has trained 1 epoch: continue to more than 1"):
+        parse_epochs_total("1", 1)

@@ -123,6 +123,7 @@ class TuiCnnApp(App[None]):
         tracked: Tracked | None = None,
         compare_run_dirs: list[str] | None = None,
         runs_dir: str = "runs",
+        spec_path: str | None = None,
     ) -> None:
         super().__init__()
         if spec is not None:
@@ -144,6 +145,9 @@ class TuiCnnApp(App[None]):
         self.compare_run_dirs = compare_run_dirs
         #: The folder the Runs screen lists (where the monitor's runs go: runs/ here).
         self.runs_dir = runs_dir
+        #: The file the model was opened from or last saved to (None: a preset, a new or a
+        #: restored model): where ctrl+s saves, and what the titles name.
+        self.spec_path = spec_path
         #: The model came from the crash recovery file: the builder shows it as unsaved.
         self.recovered = False
         self._crash: CrashSaved | None = None
@@ -205,6 +209,7 @@ class TuiCnnApp(App[None]):
         def decided(restore: bool | None) -> None:
             if restore:
                 self.recovered = True
+                self.spec_path = None  # the model restored is saved nowhere
                 self.spec = spec
                 discard_recovery()  # the builder holds it now, as unsaved changes
                 self.switch_mode("builder")

@@ -31,6 +31,7 @@ from torch import nn
 
 from ..domain.datasets import check_spec_matches
 from ..domain.run_lock import RunLock, RunLocked, held_for_me, read_lock_record
+from ..domain.format import count
 from ..domain.spec import ModelSpec
 from ..domain.specfile import spec_to_dict
 from ..domain.training import (BatchProgress, DatasetRecord, EpochEnd, EpochMetrics, Evaluated, Failed, Finished,
@@ -590,7 +591,7 @@ class Trainer:
         self._progress = _Progress(**state["progress"])
         self._committed = self._progress.epoch
         if self._progress.epoch >= self.config.epochs:
-            raise TrainingFailed(f"{self.resume_dir} already trained {self._progress.epoch} epochs: "
+            raise TrainingFailed(f"{self.resume_dir} already trained {count(self._progress.epoch, 'epoch')}: "
                                  f"pass --epochs {self._progress.epoch + 1} or more to train further")
         torch.set_rng_state(state["rng"]["cpu"].cpu())
         if state["rng"]["cuda"] and device.startswith("cuda"):

@@ -47,12 +47,12 @@ def main() -> None:
 def resolve_open_target(target: str | None) -> tuple[ModelSpec, dict[str, Any]]:
     """The model the app opens on and the app's options, or exit with a message: a run
     directory opens on the monitor, anything else is a spec file or preset."""
-    from .common import is_run_dir, load_model_or_exit, load_run_spec_or_exit
+    from .common import is_run_dir, load_model_or_exit, load_run_spec_or_exit, spec_file
 
     if target is not None and is_run_dir(target):
         spec = load_run_spec_or_exit(target)
         return spec, {"start_mode": "monitor", "run_dir": target}
-    return load_model_or_exit(target), {}
+    return load_model_or_exit(target), {"spec_path": spec_file(target)}
 
 
 @main.command("open")

@@ -10,9 +10,11 @@ from typing import Any, NoReturn
 import click
 
 from ..domain.format import printable_lines
+from ..domain.settings import Setting, SettingError, parse_setting
 from ..domain.presets import DEFAULT_PRESET, load_preset, resolve_spec
 from ..domain.spec import ModelSpec, parse_input_shape
 from ..domain.specfile import SpecError
+from ..domain.training import SETTINGS
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -54,6 +56,11 @@ def load_model_or_exit(name_or_path: str | None) -> ModelSpec:
         fail(str(exc))
 
 
+def spec_file(name_or_path: str | None) -> str | None:
+    """The spec file a model argument names (where the app saves it back), or None for a preset."""
+    return name_or_path if name_or_path is not None and Path(name_or_path).is_file() else None
+
+
 def is_run_dir(path: str) -> bool:
     return (Path(path) / "config.json").is_file()
 
@@ -88,3 +95,30 @@ def load_run_spec_or_exit(run_dir: str) -> ModelSpec:
         fail(str(exc))
     except (SpecError, RecursionError) as exc:
         fail(f"{run_dir}/config.json holds no readable model ({str(exc) or type(exc).__name__})")
+
+
+class SettingType(click.ParamType):
+    """A training setting's value, parsed and checked by the declaration the form uses too."""
+
+    def __init__(self, name: str, declared: Setting) -> None:
+        self.setting_name, self.declared = name, declared
+        self.name = declared.kind.__name__
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        if self.declared.choices:
+            return "[" + "|".join(self.declared.choices) + "]"
+        return {int: "INTEGER", float: "NUMBER"}.get(self.declared.kind, "PATH")
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            return parse_setting(self.setting_name, self.declared, str(value))
+        except SettingError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+def batch_size_option() -> Any:
+    """``--batch-size``/``-b`` of the commands that only size figures (shapes, track): the
+    training setting's parser and limit, so every place takes the same batch sizes."""
+    return click.option("--batch-size", "-b", "batch_size", type=SettingType("batch_size", SETTINGS["batch_size"]),
+                        default=64, show_default=True,
+                        help=f"images per batch (at most {SETTINGS['batch_size'].maximum:,}, as training takes)")

@@ -7,12 +7,12 @@ import sys
 
 import click
 
-from .common import EXIT_INVALID, EXIT_OK, InputShape, load_model_or_exit, model_argument
+from .common import EXIT_INVALID, batch_size_option, EXIT_OK, InputShape, load_model_or_exit, model_argument
 
 
 @click.command()
 @model_argument()
-@click.option("--batch-size", "-b", type=click.IntRange(min=1), default=64, show_default=True)
+@batch_size_option()
 @click.option("--input", "input_shape", type=InputShape(), help="override the input shape, e.g. 3,32,32")
 @click.option("--json", "as_json", is_flag=True, help="print JSON (a stable contract for tools)")
 def shapes(model: str, batch_size: int, input_shape: tuple[int, int, int] | None, as_json: bool) -> None:

@@ -11,7 +11,7 @@ import json
 
 import click
 
-from .common import InputShape, fail, require_terminal
+from .common import EXIT_INVALID, EXIT_USAGE, InputShape, batch_size_option, fail, require_terminal
 
 DEFAULT_TIMEOUT_S = 120  # backend.track_process.DEFAULT_TIMEOUT_S, not imported before the command runs
 
@@ -19,7 +19,7 @@ DEFAULT_TIMEOUT_S = 120  # backend.track_process.DEFAULT_TIMEOUT_S, not imported
 @click.command()
 @click.argument("target", metavar="MODULE:ATTR")
 @click.option("--input", "input_shape", type=InputShape(), required=True, help="input shape C,H,W, e.g. 1,28,28")
-@click.option("--batch-size", "-b", type=click.IntRange(min=1), default=64, show_default=True)
+@batch_size_option()
 @click.option("--json", "as_json", is_flag=True, help="print the layers as JSON instead of opening the app")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_TIMEOUT_S, show_default=True,
               metavar="SECONDS", help="give up when importing, building and tracing the model take longer")

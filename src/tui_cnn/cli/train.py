@@ -13,32 +13,13 @@ from typing import Any, Callable
 
 import click
 
-from ..domain.settings import Setting, SettingError, parse_setting
+from ..domain.settings import Setting
 from ..domain.training import SETTINGS, TrainConfig
-from .common import (EXIT_INVALID, EXIT_OK, fail, load_model_or_exit, model_argument,
-                     require_terminal, say)
+from .common import (EXIT_INVALID, EXIT_OK, SettingType, fail, load_model_or_exit, model_argument,
+                     require_terminal, say, spec_file)
 
 EXIT_STOPPED = 130  # stopped with Ctrl+C (the shell's convention for SIGINT); checkpoint kept
 _DEFAULTS = TrainConfig()
-
-
-class SettingType(click.ParamType):
-    """A training setting's value, parsed and checked by the declaration the form uses too."""
-
-    def __init__(self, name: str, declared: Setting) -> None:
-        self.setting_name, self.declared = name, declared
-        self.name = declared.kind.__name__
-
-    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
-        if self.declared.choices:
-            return "[" + "|".join(self.declared.choices) + "]"
-        return {int: "INTEGER", float: "NUMBER"}.get(self.declared.kind, "PATH")
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        try:
-            return parse_setting(self.setting_name, self.declared, str(value))
-        except SettingError as exc:
-            self.fail(str(exc), param, ctx)
 
 
 def _option(name: str, declared: Setting) -> Callable[[Callable], Callable]:
@@ -123,7 +104,8 @@ def train(model: str | None, resume: str | None, headless: bool, detach: bool, n
         from ..app.app import TuiCnnApp
 
         require_terminal("without one, add --headless")
-        TuiCnnApp(spec, start_mode="monitor", train_config=config).run_and_exit()
+        TuiCnnApp(spec, start_mode="monitor", train_config=config,
+                  spec_path=None if resume else spec_file(model)).run_and_exit()
         return
     sys.exit(_train_headless(spec, config))
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import keyword
 import re
+import unicodedata
 
 from .. import __version__
 from . import format as fmt
@@ -51,12 +52,28 @@ def split_at_flatten(layers: tuple[LayerSpec, ...]) -> int:
 
 
 def class_name(spec: ModelSpec) -> str:
-    """The spec's name as a Python class name: ASCII letters and digits only, never a keyword
-    (``none`` would become ``None``) and never starting with a digit, so any name gives a file
-    that imports."""
-    words = re.findall(r"[A-Za-z0-9]+", spec.name) or ["Model"]
+    """The spec's name as a Python class name: ASCII letters and digits only (accents dropped
+    from their letters, so ``Ünïcödé`` is ``Unicode``), never a keyword (``none`` would become
+    ``None``) and never starting with a digit, so any name gives a file that imports."""
+    plain = unicodedata.normalize("NFKD", spec.name).encode("ascii", "ignore").decode("ascii")
+    words = re.findall(r"[A-Za-z0-9]+", plain) or ["Model"]
     name = "".join(w[:1].upper() + w[1:] for w in words)
     return f"Model{name}" if not name[0].isalpha() or keyword.iskeyword(name) else name
+
+
+def in_string_literal(text: str) -> str:
+    """``text`` escaped for the inside of a triple-quoted string: backslashes and quotes escaped,
+    and every character that is not printable (newlines, NUL, bidi controls, surrogates)
+    written as its escape, so the text can never end the string and reads back unchanged."""
+    out = []
+    for char in text:
+        if char in '\\"':
+            out.append("\\" + char)
+        elif char.isprintable():
+            out.append(char)
+        else:
+            out.append(repr(char)[1:-1])  # "\\n", "\\x00", "\\u202e"
+    return "".join(out)
 
 
 def _sequential(attribute: str, lines: list[str]) -> list[str]:
@@ -111,14 +128,13 @@ def export_code(spec: ModelSpec) -> str:
     blocks = [line for kind in _BLOCK_CLASSES if kind in used for line in (*_BLOCK_CLASSES[kind], "", "")]
     name = class_name(spec)
     c, h, w = spec.input_shape
-    # The spec's name is user data: it reaches the code only as repr() (the docstring is a
-    # plain string literal), so quotes, backslashes or NULs in it can neither break the file
-    # nor inject code.
-    docstring = (f"{spec.name}: exported by tui-cnn {__version__}.\n\n"
+    # The spec's name is user data: it reaches the code only escaped (in_string_literal), so
+    # quotes, backslashes, newlines or NULs in it can neither end the docstring nor inject code.
+    docstring = (f'"""{in_string_literal(spec.name)}: exported by tui-cnn {__version__}.\n\n'
                  f"Input (N, {c}, {h}, {w}) -> output {fmt.shape(('N',) + analysis.output_shape[1:])};"
-                 f" {analysis.totals.params:,} parameters.\n")
+                 f' {analysis.totals.params:,} parameters.\n"""')
     return "\n".join([
-        repr(docstring),
+        docstring,
         "",
         "import torch",
         "from torch import nn",

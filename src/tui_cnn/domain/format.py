@@ -16,6 +16,11 @@ def grouped(n: int) -> str:
     return f"{n:,}"
 
 
+def count(n: int, noun: str) -> str:
+    """1 epoch, 3 epochs, 1,000 epochs: the number grouped, the noun plural unless one."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def compact(n: float) -> str:
     """16.1M, 401K, 3.2G: three significant figures at most, for tables. Rounded before the
     unit is chosen, so 999,999 is 1M rather than 1000K."""

@@ -14,6 +14,7 @@ from typing import Callable, Collection
 
 import msgspec
 
+from .format import count
 from .spec import ModelSpec
 from .specfile import SpecError, spec_from_dict
 
@@ -463,5 +464,5 @@ def parse_epochs_total(text: str, done: int) -> int:
     """The epochs in all typed for a run that has trained ``done``; SettingError says why not."""
     epochs = parse_setting("epochs", SETTINGS["epochs"], text)
     if epochs <= done:
-        raise SettingError(f"it has trained {done} epochs: continue to more than {done}")
+        raise SettingError(f"it has trained {count(done, 'epoch')}: continue to more than {done}")
     return epochs

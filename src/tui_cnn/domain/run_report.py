@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from .format import printable_lines
+from .format import count, printable_lines
 from .run_state import RunState
 from .training import (BatchProgress, EpochEnd, EpochMetrics, Evaluated, Finished, LogMessage, Paused, Resumed,
                        RunStarted, Stopped, TrainingEvent, validation_source)
@@ -58,7 +58,7 @@ class Reporter:
                       f"({event.train_size:,} train / {event.val_size:,} validation images: "
                       f"{validation_source(float(event.config.get('val_fraction', 0) or 0))}) on {event.device} "
                       f"({event.device_name})" + (f" x {event.processes} processes (DDP)" if event.processes > 1 else "")
-                      + f": {event.epochs} epoch{'s' if event.epochs != 1 else ''} of {event.batches_per_epoch} batches"
+                      + f": {count(event.epochs, 'epoch')} of {count(event.batches_per_epoch, 'batch')}"
                       + (f", resuming at epoch {event.start_epoch}" if event.start_epoch > 1 else ""))
             self.note(f"run directory: {event.run_dir}")
             self.started(event)

@@ -10,6 +10,7 @@ rebuilt while typing.
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Hashable
@@ -72,6 +73,13 @@ def starter_in_block(type_name: str, incoming: tuple[int, ...] | None) -> LayerS
     return LayerSpec.of(type_name, **args)
 
 
+def _same_file(path: str, other: str) -> bool:
+    try:
+        return os.path.samefile(path, other)
+    except OSError:  # one of them is gone: the same name, then
+        return os.path.abspath(path) == os.path.abspath(other)
+
+
 def _where(diagnostic: Diagnostic, analysis: Analysis) -> str:
     if diagnostic.layer is None:
         where = "model"
@@ -125,7 +133,7 @@ class BuilderScreen(Screen):
         super().__init__()
         self._history: History[ModelSpec] | None = None  # None until mounted
         self._saved: ModelSpec | None = None  # the model as last saved or opened
-        self._path: str | None = None
+        self._exported: str | None = None  # the file last exported to: export again replaces it unasked
         self._analysis: Analysis | None = None
         self._one_line = False  # the problems panel shows the one-line "valid" summary
         self._wrap_mark: LayerPath | None = None  # where w wraps from (m), up to the cursor
@@ -200,7 +208,7 @@ class BuilderScreen(Screen):
         return path_name(kinds, path)
 
     def _show_title(self) -> None:
-        where = fmt.printable(self._path) if self._path else "not saved"
+        where = fmt.printable(self.app.spec_path) if self.app.spec_path else "not saved"
         name = fmt.printable(self.spec.name)  # from a file: it may hold escape codes
         self.sub_title = f"{name} · {where}{' · modified' if self.dirty else ''}"
         totals = self._analysis.totals
@@ -518,12 +526,25 @@ class BuilderScreen(Screen):
 
     def _load(self, spec: ModelSpec, path: str | None) -> None:
         self._history.reset(spec)
-        self._saved, self._path = spec, path
+        self._saved, self.app.spec_path = spec, path
         self._stack.move_cursor(row=0)
         self._show_spec(spec, refill=True)
 
+    def _unless_replacing(self, path: str, own: str | None, then: Callable[[], None],
+                          own_is: str = "opened from or saved to") -> None:
+        """Run ``then`` now, or after the user agreed to replace ``path``: a file that exists
+        and is not ``own`` (the one this model was opened from, saved or exported to)."""
+        if not os.path.isfile(path) or (own is not None and _same_file(path, own)):
+            then()
+            return
+        question = ConfirmScreen(f"Replace {escape(path)}?", f"{escape(path)} exists and is not the file "
+                                 f"{escape(self.spec.name)} was {own_is}: its contents would be lost.",
+                                 confirm="Replace", cancel="Keep it")
+        self.app.push_screen(question, lambda confirmed: confirmed and then())
+
     def action_save(self) -> None:
-        self._ask_path("Save the model as (TOML)", self._path or f"{self.spec.name}.toml", self._save)
+        self._ask_path("Save the model as (TOML)", self.app.spec_path or f"{self.spec.name}.toml",
+                       lambda path: self._unless_replacing(path, self.app.spec_path, lambda: self._save(path)))
 
     def _save(self, path: str) -> None:
         try:
@@ -531,7 +552,7 @@ class BuilderScreen(Screen):
         except (OSError, SpecError) as exc:  # SpecError: a value TOML cannot hold, e.g. output_size (None, 7)
             self.notify(f"Cannot save to {path}: {getattr(exc, 'strerror', None) or exc}", severity="error")
             return
-        self._saved, self._path = self.spec, path
+        self._saved, self.app.spec_path = self.spec, path
         self._show_title()
         self.notify(f"Saved {path}", timeout=2)
 
@@ -562,7 +583,9 @@ class BuilderScreen(Screen):
         if not self._analysis.valid:
             self.notify("Fix the model first: exported code must run", severity="error")
             return
-        self._ask_path("Export as PyTorch code to", "model.py", self._export,
+        self._ask_path("Export as PyTorch code to", self._exported or "model.py",
+                       lambda path: self._unless_replacing(path, self._exported, lambda: self._export(path),
+                                                           own_is="last exported to"),
                        hint="an nn.Module with features and classifier · enter writes it")
 
     def _export(self, path: str) -> None:
@@ -573,6 +596,7 @@ class BuilderScreen(Screen):
         except (OSError, ValueError) as exc:
             self.notify(f"Cannot export to {path}: {getattr(exc, 'strerror', None) or exc}", severity="error")
             return
+        self._exported = path
         self.notify(f"Wrote {path}", timeout=2)
 
     def action_train(self) -> None:

@@ -25,7 +25,7 @@ from textual.widgets import Footer, Header, RichLog, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from ...domain.datasets import default_dataset
-from ...domain.format import local_time, printable, printable_lines
+from ...domain.format import count, local_time, printable, printable_lines
 from ...domain.spec import ModelSpec
 from ...domain.run_list import heartbeat, last_output_line, run_status
 from ...domain.run_lock import RunLocked
@@ -203,7 +203,7 @@ class MonitorScreen(Screen):
         self._show_state(RunState(status="starting", model=spec.name, dataset=config.dataset,
                                   epochs_total=config.epochs, started_at=time.time()), None)
         self._pending_control = None
-        self._log(f"starting {spec.name} on {config.dataset}: {config.epochs} epochs, batch size "
+        self._log(f"starting {spec.name} on {config.dataset}: {count(config.epochs, 'epoch')}, batch size "
                   f"{config.batch_size}, {config.optimizer} lr {config.lr:g}, {config.schedule}, device {config.device}"
                   + (f" x {config.nproc_per_node} processes (torchrun)" if config.nproc_per_node > 1 else ""))
         self._redraw()

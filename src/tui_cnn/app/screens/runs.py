@@ -28,6 +28,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
+from ...domain import format as fmt
 from ...domain.run_list import (LIVE, WAITING, NotTraining, RunRow, RunWatch, continuation, continue_refused, deletion_refused,
                                 last_output_line, newest_first, row_order, run_row, steer_run)
 from ...domain.format import printable, printable_lines
@@ -441,7 +442,7 @@ class RunsScreen(Screen):
         except OSError as exc:
             self.post_message(WorkDone(f"Cannot start {name}: {exc.strerror or exc}", "error"))
             return
-        self.post_message(WorkDone(f"Continuing {name} to {epochs} epochs, in the background (enter follows it).",
+        self.post_message(WorkDone(f"Continuing {name} to {fmt.count(epochs, 'epoch')}, in the background (enter follows it).",
                                launched=launched, path=path))
 
     def action_delete_run(self) -> None:

@@ -23,20 +23,22 @@ from textual.validation import ValidationResult
 from textual.widgets import DataTable, Footer, Header, Input, Label, Static
 
 from ...domain import format as fmt
+from ...domain.settings import parse_setting
 from ...domain.shapes import analyze
 from ...domain.spec import ModelSpec, parse_input_shape
 from ...domain.graph import fold, max_depth
 from ...domain.summary import ModelSummary
+from ...domain.training import SETTINGS
 from ..widgets.formula_panel import FormulaPanel
 from ..widgets.layer_table import LayerTable, has_flow, spec_cells
 from ..widgets.shape_bars import ShapeFlow
+from ..widgets.typed_input import TypedInput
 from ..widgets.validators import ParsedBy
 
 if TYPE_CHECKING:
     from ...backend.track_process import TrackSession
 
 WIDE = 120  # columns from which the table shows every column and the panels sit side by side
-MAX_BATCH = 1_000_000
 APPLY_AFTER_S = 0.4  # an edit applies once typing pauses this long
 
 
@@ -46,10 +48,9 @@ BACKGROUND_LAYERS = 500
 
 
 def parse_batch_size(text: str) -> int:
-    text = text.strip()
-    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_BATCH:
-        raise ValueError(f"batch size must be a whole number from 1 to {MAX_BATCH:,}")
-    return int(text)
+    """The batch size as the training settings declare it: the limit and the words of the
+    monitor's form and of --batch-size."""
+    return parse_setting("batch_size", SETTINGS["batch_size"], text)
 
 
 class Tracked:
@@ -106,6 +107,7 @@ class TrackerScreen(Screen):
         self._pending_edit: Timer | None = None
         self._loading: Tracked | None = None  # a model being imported and built (its progress dialog is up)
         self._tracing = False  # the tracked model is being traced again (new batch or input)
+        self._edit_errors: dict[str, str] = {}  # box id -> why its text is refused, while it is
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -113,9 +115,9 @@ class TrackerScreen(Screen):
             yield Label("Input C,H,W", classes="label")
             # No restrict or max_length: they silently turned 1e9 into 19 and -1 into 1. What
             # was typed stays; a value the parser refuses is an error under the boxes.
-            yield Input(id="input-shape", validators=[ParsedBy(parse_input_shape)], select_on_focus=False)
+            yield TypedInput(id="input-shape", validators=[ParsedBy(parse_input_shape)], select_on_focus=False)
             yield Label("Batch", classes="label")
-            yield Input(id="batch-size", validators=[ParsedBy(parse_batch_size)], select_on_focus=False)
+            yield TypedInput(id="batch-size", validators=[ParsedBy(parse_batch_size)], select_on_focus=False)
             yield Static(id="status")
         yield Static(id="edit-error")
         with Vertical(id="body"):
@@ -131,7 +133,7 @@ class TrackerScreen(Screen):
         self._spec_seen = self.app.spec
         self.watch(self.app, "spec", self._spec_changed, init=False)
         self.watch(self.app, "batch_size", self._batch_changed, init=False)
-        self.query_one("#batch-size", Input).value = str(self.app.batch_size)
+        self._show_in_box(self.query_one("#batch-size", Input), self.app.batch_size, parse_batch_size)
         self._show_input_shape()
         self.refresh_summary()
         self.query_one(LayerTable).focus()
@@ -178,12 +180,27 @@ class TrackerScreen(Screen):
         if has_flow(summary) and self.depth is not None:  # a tracked model's modules, or a spec's blocks
             shown = replace(summary, rows=fold(summary.rows, self.depth, summary.kinds))
         self.shown = shown
-        self.sub_title = fmt.printable(summary.title) + (_tracked_note(summary) if summary.tracked else "")
+        self._show_title()
         self.query_one(LayerTable).show(shown, self.wide, self.table_room, top=top, cells=cells)
         self.query_one(ShapeFlow).show(shown)
         self._update_static("#totals", self._totals_text(summary))
         self._update_static("#status", self._status_text(summary))
         self._show_detail()
+
+    def _show_title(self) -> None:
+        """The model's name, and the file it is opened from or a tracked module's note."""
+        summary = self.summary
+        if summary is None:
+            return
+        title = fmt.printable(summary.title)  # from a file or a module: it may hold escape codes
+        if summary.tracked:
+            self.sub_title = title + _tracked_note(summary)
+        else:
+            path = getattr(self.app, "spec_path", None)
+            self.sub_title = title + (f" · {fmt.printable(path)}" if path else "")
+
+    def on_screen_resume(self) -> None:
+        self._show_title()  # the builder may have saved the model to another file meanwhile
 
     def _update_static(self, selector: str, markup: str) -> None:
         """Statics repaint only when their text changes."""
@@ -243,20 +260,25 @@ class TrackerScreen(Screen):
         self.refresh_summary()
 
     def _batch_changed(self) -> None:
-        box = self.query_one("#batch-size", Input)
-        if box.value != str(self.app.batch_size):
-            box.value = str(self.app.batch_size)
+        self._show_in_box(self.query_one("#batch-size", Input), self.app.batch_size, parse_batch_size)
         self.refresh_summary()
 
     def _show_input_shape(self) -> None:
         shape = self.tracked.input_shape if self.tracked else self.app.spec.input_shape
-        box = self.query_one("#input-shape", Input)
+        self._show_in_box(self.query_one("#input-shape", Input), tuple(shape), parse_input_shape,
+                          ",".join(str(v) for v in shape))
+
+    def _show_in_box(self, box: Input, value: object, parse: Callable[[str], object], text: str = "") -> None:
+        """Write a value set elsewhere (the builder, m, the start) into ``box``, unless it says
+        so already (``1e3`` stays as typed). Not an edit: nothing to apply, no error left."""
         try:
-            if parse_input_shape(box.value) == tuple(shape):
+            if parse(box.value) == value:
                 return
         except ValueError:
             pass
-        box.value = ",".join(str(v) for v in shape)
+        with box.prevent(Input.Changed):
+            box.value = text or str(value)
+        self._edit_error(box, None)
 
     # --- edits on this screen ---
 
@@ -291,9 +313,17 @@ class TrackerScreen(Screen):
         self._edit_error(box, None)
         if box.id == "batch-size":
             batch = parse_batch_size(text)
-            return lambda: setattr(self.app, "batch_size", batch)
+            return lambda: self._apply_if_current(box, text, lambda: setattr(self.app, "batch_size", batch))
         shape = parse_input_shape(text)
-        return lambda: self._set_input_shape(shape)
+        return lambda: self._apply_if_current(box, text, lambda: self._set_input_shape(shape))
+
+    @staticmethod
+    def _apply_if_current(box: Input, text: str, apply: Callable[[], None]) -> None:
+        """Apply what ``box`` held as ``text`` unless it holds other text by now: keys typed
+        after it (an enter's, a pause's) have their own Changed, which applies them next.
+        Applying the older text would write it back over them."""
+        if box.value == text:
+            apply()
 
     def _set_input_shape(self, shape: tuple[int, int, int]) -> None:
         if self.tracked is not None:
@@ -304,10 +334,16 @@ class TrackerScreen(Screen):
             self.app.spec = self.app.spec.with_input_shape(shape)
 
     def _edit_error(self, box: Input, message: str | None) -> None:
-        """A bad value is said under the inputs, in full; the last good model stays on screen."""
+        """A bad value is said under the inputs, in full, for as long as its box holds it
+        (both boxes' when both are bad); the last good model stays on screen."""
         box.set_class(message is not None, "-invalid")
-        self._update_static("#edit-error", f"[$text-error]✗ {escape(message)}[/]" if message else "")
-        self.query_one("#edit-error").display = bool(message)
+        if message:
+            self._edit_errors[box.id] = message
+        else:
+            self._edit_errors.pop(box.id, None)
+        shown = [self._edit_errors[key] for key in ("input-shape", "batch-size") if key in self._edit_errors]
+        self._update_static("#edit-error", "\n".join(f"[$text-error]✗ {escape(line)}[/]" for line in shown))
+        self.query_one("#edit-error").display = bool(shown)
 
     # --- actions ---
 

@@ -12,10 +12,12 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Input, Label, Static
 
+from ...domain.format import count
 from ...domain.run_list import RunRow, default_epochs, parse_epochs_total
 from ...domain.run_table import run_name
 from ...domain.settings import SettingError
 from .dialog import Dialog
+from .typed_input import TypedInput
 from .validators import ParsedBy
 
 
@@ -39,9 +41,9 @@ class ContinueRunScreen(Dialog[int | None]):
         row = self.row
         with Vertical(id="dialog"):
             yield Label(Text(f"Continue {run_name(row.path)}", style="bold"))
-            yield Static(f"It {row.status} after {row.epoch} of {row.epochs} epochs. It goes on from its last "
+            yield Static(f"It {row.status} after {row.epoch} of {count(row.epochs, 'epoch')}. It goes on from its last "
                          "checkpoint, in the background, to this many epochs in all:", markup=False)
-            yield Input(str(default_epochs(row)), id="epochs", restrict=r"[0-9_e.+-]*", max_length=12,
+            yield TypedInput(str(default_epochs(row)), id="epochs", restrict=r"[0-9_e.+-]*", max_length=12,
                         validators=[ParsedBy(partial(parse_epochs_total, done=row.epoch))])
             yield Static(id="continue-error", markup=False)
             yield Label("enter continues · escape cancels", classes="hint")

@@ -21,12 +21,31 @@ _TEXTUAL_ACTIONS = {"app.focus_next", "app.focus_previous", "focus_next", "focus
                     "copy_text", "command_palette", "app.command_palette"}
 
 
+#: What a person calls the widget whose keys a section lists, by its class or the nearest base
+#: class named here (class names such as "contenttabs" meant nothing to a user).
+WIDGET_NAMES = {
+    "LayerTable": "layer table", "StackTable": "layer stack", "RunTable": "run list", "EpochTable": "epoch table",
+    "DigitCard": "digit", "DigitCanvas": "drawing", "MisclassifiedDigits": "misclassified digits",
+    "ConfusionGrid": "confusion matrix", "DataTable": "table", "Tabs": "tab bar", "Input": "text box",
+    "SelectOverlay": "drop-down list", "Select": "drop-down", "OptionList": "list", "Button": "button",
+    "TextArea": "text area", "Log": "log", "RichLog": "log", "Tree": "tree", "Checkbox": "checkbox",
+    "Switch": "switch", "ScrollableContainer": "scrolling view",
+}
+
+
+def widget_name(node: object) -> str:
+    for klass in type(node).__mro__:
+        if klass.__name__ in WIDGET_NAMES:
+            return WIDGET_NAMES[klass.__name__]
+    return "focused widget"
+
+
 def _title(node: object, under: Screen) -> str:
     if node is under:
         return f"{under.__class__.__name__.removesuffix('Screen')} keys"
     if node is under.app:
         return "Everywhere"
-    return f"In the {node.__class__.__name__.removesuffix('Table').lower() or 'focused widget'}"
+    return f"In the {widget_name(node)}"
 
 
 class HelpScreen(Dialog[None]):

@@ -15,6 +15,7 @@ from textual.widgets import Input, Label, Static
 
 from ...domain.spec import parse_input_shape
 from .dialog import Dialog
+from .typed_input import TypedInput
 
 Choice = tuple[str, tuple[int, int, int]]
 
@@ -31,9 +32,9 @@ class TrackPrompt(Dialog[Choice | None]):
             yield Label("[b]Track your own nn.Module[/b]")
             yield Static("MODULE:ATTR — a class with a no-argument constructor, or a function returning a "
                          "module; from the current directory or an installed package. Importing it runs its code.")
-            yield Input(placeholder="mymodel:Net or torchvision.models:resnet18", id="target")
+            yield TypedInput(placeholder="mymodel:Net or torchvision.models:resnet18", id="target")
             yield Label("Input shape C,H,W")
-            yield Input(",".join(map(str, self.input_shape)), placeholder="3,224,224", id="track-input-shape",
+            yield TypedInput(",".join(map(str, self.input_shape)), placeholder="3,224,224", id="track-input-shape",
                         restrict=r"[0-9, x]*", max_length=24)
             yield Static(id="prompt-error")
             yield Static("[dim]enter tracks · tab moves · escape cancels[/dim]")

@@ -10,6 +10,7 @@ from textual.widgets.option_list import Option
 
 from ..dialog import Dialog
 from ..paging import PagedOptionList
+from ..typed_input import TypedInput
 
 _DIALOG_CSS = """
 {name} {{
@@ -68,7 +69,7 @@ class PathScreen(Dialog[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(f"[b]{self._title}[/b]")
-            yield Input(self._path, placeholder="path", id="path")
+            yield TypedInput(self._path, placeholder="path", id="path")
             yield Label(self._hint or "enter confirms · escape cancels", classes="hint")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:

@@ -18,6 +18,7 @@ from textual.widgets import Input, Label, Static
 from ....domain.layers import LAYER_TYPES
 from ....domain.shapes import LayerReport, block_call
 from ....domain.spec import Diagnostic, ModelSpec
+from ..typed_input import TypedInput
 from .values import show_value
 
 MODEL_FIELDS = (("name", "model name"), ("input", "C, H, W"), ("classes", "outputs of the last Linear"))
@@ -40,7 +41,7 @@ class FieldRow(Horizontal):
     def __init__(self, target: Hashable, name: str, value: str, placeholder: str, tooltip: str) -> None:
         super().__init__(classes="field")
         self.target = target
-        self.input = Input(value, placeholder=placeholder, name=name, compact=True, id=f"field-{name}")
+        self.input = TypedInput(value, placeholder=placeholder, name=name, compact=True, id=f"field-{name}")
         self.input.tooltip = tooltip or None
         self.error = Static("", classes="field-error")
         self.error.display = False

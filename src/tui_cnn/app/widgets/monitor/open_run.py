@@ -8,6 +8,7 @@ from textual.containers import Vertical
 from textual.widgets import Input, Label
 
 from ..dialog import Dialog
+from ..typed_input import TypedInput
 
 
 class OpenRunScreen(Dialog[str | None]):
@@ -22,7 +23,7 @@ class OpenRunScreen(Dialog[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Label("[b]Open a run directory[/b] (enter opens, escape cancels)")
-            yield Input(placeholder="runs/20260101-120000-SimpleCNN", id="run-path")
+            yield TypedInput(placeholder="runs/20260101-120000-SimpleCNN", id="run-path")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.dismiss(event.value.strip() or None)

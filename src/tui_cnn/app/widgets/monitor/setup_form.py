@@ -213,8 +213,11 @@ class RunSetupForm(VerticalScroll):
         self.request_start()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
+        """Enter confirms the field and moves on to the next one; it never starts a run (a
+        run is minutes of a GPU and a new directory): r or the start button does."""
         event.stop()
-        self.request_start()
+        self.recheck()
+        self.screen.focus_next()
 
     def request_start(self) -> None:
         config, problems = self.read()
