@@ -291,6 +291,32 @@ async def test_page_keys_right_after_a_list_opens(opener):
         assert app.is_running
 
 
+async def test_page_keys_right_after_the_theme_palette_opens():
+    """The palette's Theme command opens a second palette, Textual's own, whose list was not
+    guarded (KeyError: 0 in _move_page, the app died: the fuzzer's seed 0, app 108)."""
+    app = TuiCnnApp(load_preset("SimpleCNN"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.search_themes()
+        await type_fast(app, ["pageup", "pagedown", "pageup", "escape", "escape"])
+        await settle(pilot)
+        assert app.is_running
+
+
+async def test_page_keys_right_after_a_drop_down_opens():
+    """A Select's drop-down (the training form's optimizer) is Textual's OptionList too."""
+    from textual.widgets import Select
+
+    app = TuiCnnApp(load_preset("SimpleCNN"), start_mode="monitor")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.screen.query(Select).first().focus()
+        await pilot.pause()
+        await type_fast(app, ["enter", "pageup", "pagedown", "pageup"])
+        await settle(pilot)
+        assert app.is_running
+
+
 async def test_the_command_palette_escaped_twice():
     """The second escape ran the palette's callback again (InvalidStateError, the app died)."""
     app = TuiCnnApp(load_preset("SimpleCNN"))

@@ -22,6 +22,9 @@ from ..domain.spec import ModelSpec
 from ..domain.training import TrainConfig
 from .screens.tracker import TrackerScreen
 from .widgets.confirm import ConfirmScreen
+from .widgets.paging import SafeCommandPalette, guard_option_list_paging
+
+guard_option_list_paging()
 
 if TYPE_CHECKING:
     from .screens.tracker import Tracked
@@ -196,13 +199,23 @@ class TuiCnnApp(App[None]):
             f"It is kept in {recovery_path()} until you restore it.", confirm="Restore", cancel="Not now"), decided)
 
     def action_command_palette(self) -> None:
-        """Textual's palette, with its page keys guarded (widgets/paging.py)."""
-        from .widgets.paging import SafeCommandPalette
-
+        """Textual's palette, answering once (widgets/paging.py)."""
         if self.use_command_palette and not SafeCommandPalette.is_open(self):
             # No id (Textual gives it one): a palette still closing kept it, and ctrl+p again
             # at once died of a duplicate id.
             self.push_screen(SafeCommandPalette())
+
+    def search_themes(self) -> None:
+        """The palette's "Theme" command opens a second palette: ours too, answering once."""
+        from textual.theme import ThemeProvider
+
+        self.push_screen(SafeCommandPalette(providers=[ThemeProvider], placeholder="Search for themes…"))
+
+    def search_commands(self, commands, placeholder: str = "Search for commands…"):
+        from textual.command import SimpleProvider
+
+        return self.push_screen(SafeCommandPalette(providers=[SimpleProvider(self.screen, commands)],
+                                                   placeholder=placeholder))
 
     def pop_screen(self) -> AwaitComplete:
         """Never pop a mode's own screen. A dialog answered twice before it closed (enter
