@@ -317,6 +317,20 @@ async def test_page_keys_right_after_a_drop_down_opens():
         assert app.is_running
 
 
+async def test_help_closed_before_it_mounted():
+    """"? escape" in one read (a burst): the help screen was closed before it mounted, and its
+    on_mount found no key list to focus (NoMatches, the app died: fuzzer seed 338908)."""
+    app = TuiCnnApp(load_preset("SimpleCNN"), start_mode="monitor")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.action_help()
+        app.screen.dismiss()
+        await settle(pilot)
+        assert app.is_running and not isinstance(app.screen, HelpScreen)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen) and app.screen.query_one("#help-keys").has_focus
+
+
 async def test_the_command_palette_escaped_twice():
     """The second escape ran the palette's callback again (InvalidStateError, the app died)."""
     app = TuiCnnApp(load_preset("SimpleCNN"))
