@@ -246,22 +246,28 @@ def main(argv: list[str]) -> None:
     parser.add_argument("keys", type=int, nargs="?", default=2_000)
     parser.add_argument("seed", type=int, nargs="?", default=0)
     parser.add_argument("--session", type=int, help="replay only this session of the seed")
-    parser.add_argument("-v", action="store_true", help="print each crash's traceback")
+    parser.add_argument("-v", action="store_true", help="print each crash's traceback as it happens")
     args = parser.parse_args(argv)
     started = time.perf_counter()
 
+    reported = 0
+
     def progress(result: FuzzResult) -> None:
+        nonlocal reported
         print(f"  {result.sessions} apps, {result.keys:,} keys, {len(result.crashes)} crashes, "
               f"{time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+        for line, details in zip(result.crashes[reported:], result.tracebacks[reported:]):
+            print(f"crash: {line}", file=sys.stderr, flush=True)
+            if args.v:
+                print(details, file=sys.stderr, flush=True)
+        reported = len(result.crashes)
 
     outcome = fuzz(args.keys, args.seed, only_session=args.session, progress=progress)
     print(f"seed {args.seed}: {outcome.keys:,} keys, {outcome.sessions} apps, {outcome.quits} quits, "
           f"{outcome.bursts} bursts, {outcome.typed} keys typed into text boxes, {outcome.starts_suppressed} "
           f"training starts suppressed, {len(outcome.crashes)} crashes, {outcome.seconds:.0f} s", flush=True)
-    for line, details in zip(outcome.crashes, outcome.tracebacks):
+    for line in outcome.crashes:
         print(" ", line)
-        if args.v:
-            print(details)
 
 
 if __name__ == "__main__":
