@@ -129,6 +129,27 @@ def _typing_into_a_box(app) -> bool:
     return isinstance(app.focused, (Input, TextArea))
 
 
+async def _handled_then_quit(app, timeout: float = 120.0) -> None:
+    """Wait until the app has handled the keys sent (a callback queued behind them has run),
+    then end it as a terminal's app ends: its loop stops, then it shuts down. Leaving run_test
+    with the loop still running shuts the app down while keys still queued on a screen are
+    handled: one switching screens found the stacks already emptied (ScreenStackError), which
+    no terminal can cause."""
+    handled = asyncio.Event()
+    app.call_later(handled.set)
+    deadline = time.monotonic() + timeout
+    while not handled.is_set() and app.is_running:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the app handled no key for {timeout:.0f} s")
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(0.2)  # what the last keys started (a screen mounting, a worker's answer)
+    app.exit()
+    while app.is_running:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the app did not stop within {timeout:.0f} s")
+        await asyncio.sleep(0.02)
+
+
 async def _session(rng: random.Random, keys: int, gap: float, size: tuple[int, int], start_mode: str,
                    label: str, result: FuzzResult) -> None:
     from tui_cnn.app.app import TuiCnnApp
@@ -151,7 +172,7 @@ async def _session(rng: random.Random, keys: int, gap: float, size: tuple[int, i
                     sent += 1
                     result.typed += typing
                 await asyncio.sleep(rng.uniform(0, 2 * gap * burst))  # the mean gap per key holds
-            await pilot.pause(0.2)
+            await _handled_then_quit(app)
     except Exception as error:  # noqa: BLE001 - any error ending the app is what we look for
         cause = error.__cause__ or error
         where = "".join(traceback.format_exception(cause)[-3:]).strip().replace("\n", " | ")

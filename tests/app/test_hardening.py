@@ -331,6 +331,21 @@ async def test_help_closed_before_it_mounted():
         assert isinstance(app.screen, HelpScreen) and app.screen.query_one("#help-keys").has_focus
 
 
+async def test_a_screens_key_before_the_screen_is_built_does_nothing():
+    """"2c" in one read: the builder's c reached it while it was still mounting its widgets and
+    mounted form fields into a form not yet mounted (MountError, the app died: fuzzer seed 1).
+    Here the key's action runs before the screen had any turn to build itself."""
+    app = TuiCnnApp(load_preset("SimpleCNN"))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.switch_mode("builder")
+        assert not await app.run_action("add('Conv2d')", app.screen)
+        await settle(pilot)
+        assert app.is_running and app.spec == load_preset("SimpleCNN")
+        await pilot.press("c")  # once built, its keys work
+        assert len(app.spec.layers) == len(load_preset("SimpleCNN").layers) + 1
+
+
 async def test_the_command_palette_escaped_twice():
     """The second escape ran the palette's callback again (InvalidStateError, the app died)."""
     app = TuiCnnApp(load_preset("SimpleCNN"))

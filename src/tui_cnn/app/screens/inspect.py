@@ -32,6 +32,7 @@ from ...domain import format as fmt
 from ...domain.inspect import Prediction, dot_product_lines, normalise, pool_lines, receptive_box
 from ..widgets.inspect.canvas import DigitCanvas
 from ..widgets.inspect.pixels import MARK, WINNER, PixelView, fit_columns, magnify, picture, tiled
+from .ready import KeysWaitForMount
 
 BAR_CELLS = 12
 MAX_KERNELS = 32  # a filter's kernels drawn one per input channel, up to this many
@@ -64,7 +65,7 @@ class Scroll(VerticalScroll, can_focus=False):
     """Scrolls with the wheel, never takes the focus: the arrows step images and layers."""
 
 
-class InspectScreen(Screen):
+class InspectScreen(KeysWaitForMount, Screen):
     CSS_PATH = "inspect.tcss"
     AUTO_FOCUS = ""  # nothing: the arrows are the screen's (None would mean the app's "*")
     BINDINGS = [

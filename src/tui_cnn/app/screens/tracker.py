@@ -30,6 +30,7 @@ from ..widgets.formula_panel import FormulaPanel
 from ..widgets.layer_table import LayerTable, spec_cells
 from ..widgets.shape_bars import ShapeFlow
 from ..widgets.validators import ParsedBy
+from .ready import KeysWaitForMount
 
 if TYPE_CHECKING:
     from torch import nn
@@ -70,7 +71,7 @@ def _tracked_note(summary: ModelSummary) -> str:
     return " (tracked nn.Module)"
 
 
-class TrackerScreen(Screen):
+class TrackerScreen(KeysWaitForMount, Screen):
     CSS_PATH = "tracker.tcss"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE, "-wide")]
     BINDINGS = [
@@ -345,7 +346,7 @@ class TrackerScreen(Screen):
             return self.tracked is not None
         if action == "toggle_flow":
             return not self.wide
-        return True
+        return super().check_action(action, parameters)
 
     # --- tracking a user's nn.Module, off the UI's thread (torch loads there) ---
 
