@@ -346,6 +346,34 @@ async def test_a_screens_key_before_the_screen_is_built_does_nothing():
         assert len(app.spec.layers) == len(load_preset("SimpleCNN").layers) + 1
 
 
+async def test_a_confirmation_answered_before_it_mounted():
+    """"q y" in one read: the dialog was answered before it mounted, and its on_mount found no
+    button to focus (NoMatches, the app died: fuzzer seed 338908)."""
+    app = TuiCnnApp(load_preset("SimpleCNN"))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        answers = []
+        app.push_screen(ConfirmScreen("Quit?"), answers.append)
+        app.screen.dismiss(True)
+        await settle(pilot)
+        assert app.is_running and answers == [True]
+        app.push_screen(ConfirmScreen("Quit?"))
+        await settle(pilot)
+        assert app.screen.query_one("#cancel").has_focus  # the safe answer, as before
+
+
+async def test_palette_keys_before_the_palette_is_built_do_nothing():
+    """ctrl+p then down in one read: the palette's down looked for its list before it had one
+    (NoMatches, the app died: fuzzer seed 338908)."""
+    app = TuiCnnApp(load_preset("SimpleCNN"))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.action_command_palette()
+        assert not await app.run_action("command_list('cursor_down')", app.screen)
+        await settle(pilot)
+        assert app.is_running
+
+
 async def test_the_command_palette_escaped_twice():
     """The second escape ran the palette's callback again (InvalidStateError, the app died)."""
     app = TuiCnnApp(load_preset("SimpleCNN"))

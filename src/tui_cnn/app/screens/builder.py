@@ -33,7 +33,7 @@ from ..widgets.builder.form import LayerForm, last_linear
 from ..widgets.builder.stack import ERROR_MARK, WARNING_MARK, StackTable, per_sample
 from ..widgets.builder.values import parse_field, parse_positive_int
 from ..widgets.confirm import ConfirmScreen
-from .ready import KeysWaitForMount
+from ..widgets.ready import KeysWaitForMount
 
 #: What a new layer starts with: PyTorch's required arguments, set to the usual choice.
 STARTER_ARGS: dict[str, dict] = {

@@ -16,7 +16,7 @@ from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, Ta
 
 from ...domain.compare import CURVES, Comparison, compare_runs
 from ..widgets.monitor.plots import _Plot
-from .ready import KeysWaitForMount
+from ..widgets.ready import KeysWaitForMount
 
 #: What marks a row whose values differ between the runs (not by colour alone).
 DIFFERS_MARK = "≠"

@@ -32,7 +32,7 @@ from ...domain import format as fmt
 from ...domain.inspect import Prediction, dot_product_lines, normalise, pool_lines, receptive_box
 from ..widgets.inspect.canvas import DigitCanvas
 from ..widgets.inspect.pixels import MARK, WINNER, PixelView, fit_columns, magnify, picture, tiled
-from .ready import KeysWaitForMount
+from ..widgets.ready import KeysWaitForMount
 
 BAR_CELLS = 12
 MAX_KERNELS = 32  # a filter's kernels drawn one per input channel, up to this many

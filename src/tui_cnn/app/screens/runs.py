@@ -34,7 +34,7 @@ from ...domain.run_table import RunColumn, cut, fitting_columns, run_cells, run_
 from ...domain.training import RunFileError
 from ..widgets.confirm import ConfirmScreen
 from ..widgets.continue_run import ContinueRunScreen
-from .ready import KeysWaitForMount
+from ..widgets.ready import KeysWaitForMount
 
 POLL_S = 0.5
 #: The first read of a big folder comes in parts, this often, so the table fills as it reads.

@@ -28,9 +28,9 @@ from ...domain.graph import fold, max_depth
 from ...domain.summary import ModelSummary
 from ..widgets.formula_panel import FormulaPanel
 from ..widgets.layer_table import LayerTable, spec_cells
+from ..widgets.ready import KeysWaitForMount
 from ..widgets.shape_bars import ShapeFlow
 from ..widgets.validators import ParsedBy
-from .ready import KeysWaitForMount
 
 if TYPE_CHECKING:
     from torch import nn

@@ -14,6 +14,7 @@ from textual.command import CommandPalette
 from textual.widgets import OptionList
 
 from .dialog import AnswersOnce
+from .ready import KeysWaitForMount
 
 
 def _pages_only_when_laid_out(move_page):
@@ -34,6 +35,6 @@ def guard_option_list_paging() -> None:
         OptionList._move_page = _pages_only_when_laid_out(OptionList._move_page)
 
 
-class SafeCommandPalette(AnswersOnce, CommandPalette):
+class SafeCommandPalette(KeysWaitForMount, AnswersOnce, CommandPalette):
     """Textual's command palette answering once (escape escape ran its callback twice:
-    InvalidStateError). Every palette the app opens is one (app.py)."""
+    InvalidStateError) and taking keys once built. Every palette the app opens is one (app.py)."""
