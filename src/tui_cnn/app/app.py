@@ -19,7 +19,6 @@ from textual.screen import ModalScreen, Screen
 
 from ..domain.presets import DEFAULT_PRESET, load_preset
 from ..domain.spec import ModelSpec
-from ..domain.training import TrainConfig
 from .screens.tracker import TrackerScreen
 from .widgets.confirm import ConfirmScreen
 from .widgets.paging import SafeCommandPalette, guard_option_list_paging
@@ -27,6 +26,7 @@ from .widgets.paging import SafeCommandPalette, guard_option_list_paging
 guard_option_list_paging()
 
 if TYPE_CHECKING:
+    from ..domain.training import TrainConfig
     from .screens.tracker import Tracked
 
 class CrashSaved(Exception):
