@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import Button
 
-from tests.helpers import help_text, type_fast
+from tests.helpers import async_wait_until, help_text, type_fast
 from tui_cnn.app.app import CrashSaved, TuiCnnApp
 from tui_cnn.app.screens.builder import BuilderScreen
 from tui_cnn.app.widgets.builder.form import LayerForm
@@ -372,6 +372,22 @@ async def test_palette_keys_before_the_palette_is_built_do_nothing():
         assert not await app.run_action("command_list('cursor_down')", app.screen)
         await settle(pilot)
         assert app.is_running
+
+
+async def test_a_key_after_quitting_does_nothing():
+    """ctrl+q y c in one read: the c reached the builder after the app began to exit, when
+    Textual mounts nothing any more (MountError: the quit ended in an error, fuzzer seed 1)."""
+    from tests.helpers import key_event
+
+    app = TuiCnnApp(load_preset("SimpleCNN"), start_mode="builder")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        bubbled = key_event("c")  # as it comes back from the stack, which did not use it
+        bubbled._set_forwarded()
+        app.post_message(bubbled)
+        app.exit()
+        await async_wait_until(lambda: not app.is_running, what="the app to end")
+    assert app.return_code == 0 and app.spec == load_preset("SimpleCNN")
 
 
 async def test_the_command_palette_escaped_twice():

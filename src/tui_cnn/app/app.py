@@ -11,6 +11,7 @@ import traceback
 from typing import TYPE_CHECKING, Iterable
 
 from rich.text import Text
+from textual import events
 from textual.app import App, SystemCommand
 from textual.await_complete import AwaitComplete
 from textual.binding import Binding
@@ -146,6 +147,8 @@ class TuiCnnApp(App[None]):
         self.runs_dir = runs_dir
         #: The model came from the crash recovery file: the builder shows it as unsaved.
         self.recovered = False
+        #: exit() was called: keys do nothing from then on (on_event).
+        self.exiting = False
         self._crash: CrashSaved | None = None
 
     def run_and_exit(self) -> None:
@@ -225,6 +228,18 @@ class TuiCnnApp(App[None]):
         return super().pop_screen()
 
     # --- keys ---
+
+    def exit(self, result=None, return_code: int = 0, message=None) -> None:
+        self.exiting = True
+        super().exit(result, return_code, message)
+
+    async def on_event(self, event: events.Event) -> None:
+        """Keys after the app began to exit (ctrl+q y, then a key in the same read) do nothing:
+        Textual mounts nothing any more, and the builder's c adding a layer's form fields
+        ended the quit in an error (MountError, found by the key fuzzer)."""
+        if isinstance(event, events.Key) and self.exiting:
+            return
+        await super().on_event(event)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """A dialog owns the keyboard: the app's screen keys wait until it is answered."""
