@@ -390,6 +390,18 @@ async def test_a_key_after_quitting_does_nothing():
     assert app.return_code == 0 and app.spec == load_preset("SimpleCNN")
 
 
+async def test_work_queued_before_quitting_mounts_nothing():
+    """The palette's Keys command ran after ctrl+q in the same read: it mounted its panel when
+    Textual mounts nothing any more (MountError ended the quit in an error: fuzzer seed 739953)."""
+    app = TuiCnnApp(load_preset("SimpleCNN"))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.exit()
+        app.call_later(app.action_show_help_panel)
+        await async_wait_until(lambda: not app.is_running, what="the app to end")
+    assert app.return_code == 0
+
+
 async def test_the_command_palette_escaped_twice():
     """The second escape ran the palette's callback again (InvalidStateError, the app died)."""
     app = TuiCnnApp(load_preset("SimpleCNN"))

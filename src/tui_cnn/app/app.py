@@ -170,7 +170,7 @@ class TuiCnnApp(App[None]):
         # Textual has no public hook for an unhandled error; this is the one its App routes
         # every such error through (harlequin overrides it too). Save first, then let Textual
         # close the app as usual, showing our one line (CrashSaved.__rich__) for the traceback.
-        if _closed_palette_race(error):
+        if _closed_palette_race(error) or self._mounting_after_exit(error):
             return
         if self._crash is None:
             try:
@@ -232,6 +232,14 @@ class TuiCnnApp(App[None]):
     def exit(self, result=None, return_code: int = 0, message=None) -> None:
         self.exiting = True
         super().exit(result, return_code, message)
+
+    def _mounting_after_exit(self, error: Exception) -> bool:
+        """Work queued before the quit and run after it (the palette's Keys command, picked
+        in the same read as ctrl+q) can mount nothing any more: Textual refuses (MountError).
+        The user asked to quit; nothing is lost."""
+        from textual.widget import MountError
+
+        return self.exiting and isinstance(error, MountError)
 
     async def on_event(self, event: events.Event) -> None:
         """Keys after the app began to exit (ctrl+q y, then a key in the same read) do nothing:
