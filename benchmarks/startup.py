@@ -119,7 +119,7 @@ def run(options: Options) -> list[Figure]:
     rows, columns = TERMINAL_SIZE
     how = f"`tui-cnn` in a {columns}x{rows} pty until the tracker shows {FIRST_FRAME_MARKER}, median of {len(times)}"
     return [
-        Figure("startup", "launch to first paint", median(times), "s", how, target="< 0.5", samples=times),
+        Figure("startup", "launch to first paint", median(times), "s", how, target="< 0.25", samples=times),
         Figure("startup", "memory at first paint", median(memory), "bytes",
                "VmRSS right after the first paint; torch " + ("LOADED (it must not be)" if torch_loaded
                                                               else "not loaded"),

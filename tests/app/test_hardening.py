@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import Button
 
-from tests.helpers import help_text, type_fast
+from tests.helpers import async_wait_until, help_text, type_fast
 from tui_cnn.app.app import CrashSaved, TuiCnnApp
 from tui_cnn.app.screens.builder import BuilderScreen
 from tui_cnn.app.widgets.builder.form import LayerForm
@@ -309,6 +309,117 @@ async def test_page_keys_right_after_a_list_opens(opener):
         await type_fast(app, [*opener, "pageup", "pagedown", "pageup"])
         await settle(pilot)
         assert app.is_running
+
+
+async def test_page_keys_right_after_the_theme_palette_opens():
+    """The palette's Theme command opens a second palette, Textual's own, whose list was not
+    guarded (KeyError: 0 in _move_page, the app died: the fuzzer's seed 0, app 108)."""
+    app = TuiCnnApp(load_preset("SimpleCNN"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.search_themes()
+        await type_fast(app, ["pageup", "pagedown", "pageup", "escape", "escape"])
+        await settle(pilot)
+        assert app.is_running
+
+
+async def test_page_keys_right_after_a_drop_down_opens():
+    """A Select's drop-down (the training form's optimizer) is Textual's OptionList too."""
+    from textual.widgets import Select
+
+    app = TuiCnnApp(load_preset("SimpleCNN"), start_mode="monitor")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.screen.query(Select).first().focus()
+        await pilot.pause()
+        await type_fast(app, ["enter", "pageup", "pagedown", "pageup"])
+        await settle(pilot)
+        assert app.is_running
+
+
+async def test_help_closed_before_it_mounted():
+    """"? escape" in one read (a burst): the help screen was closed before it mounted, and its
+    on_mount found no key list to focus (NoMatches, the app died: fuzzer seed 338908)."""
+    app = TuiCnnApp(load_preset("SimpleCNN"), start_mode="monitor")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.action_help()
+        app.screen.dismiss()
+        await settle(pilot)
+        assert app.is_running and not isinstance(app.screen, HelpScreen)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen) and app.screen.query_one("#help-keys").has_focus
+
+
+async def test_a_screens_key_before_the_screen_is_built_does_nothing():
+    """"2c" in one read: the builder's c reached it while it was still mounting its widgets and
+    mounted form fields into a form not yet mounted (MountError, the app died: fuzzer seed 1).
+    Here the key's action runs before the screen had any turn to build itself."""
+    app = TuiCnnApp(load_preset("SimpleCNN"))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.switch_mode("builder")
+        assert not await app.run_action("add('Conv2d')", app.screen)
+        await settle(pilot)
+        assert app.is_running and app.spec == load_preset("SimpleCNN")
+        await pilot.press("c")  # once built, its keys work
+        assert len(app.spec.layers) == len(load_preset("SimpleCNN").layers) + 1
+
+
+async def test_a_confirmation_answered_before_it_mounted():
+    """"q y" in one read: the dialog was answered before it mounted, and its on_mount found no
+    button to focus (NoMatches, the app died: fuzzer seed 338908)."""
+    app = TuiCnnApp(load_preset("SimpleCNN"))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        answers = []
+        app.push_screen(ConfirmScreen("Quit?"), answers.append)
+        app.screen.dismiss(True)
+        await settle(pilot)
+        assert app.is_running and answers == [True]
+        app.push_screen(ConfirmScreen("Quit?"))
+        await settle(pilot)
+        assert app.screen.query_one("#cancel").has_focus  # the safe answer, as before
+
+
+async def test_palette_keys_before_the_palette_is_built_do_nothing():
+    """ctrl+p then down in one read: the palette's down looked for its list before it had one
+    (NoMatches, the app died: fuzzer seed 338908)."""
+    app = TuiCnnApp(load_preset("SimpleCNN"))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.action_command_palette()
+        assert not await app.run_action("command_list('cursor_down')", app.screen)
+        await settle(pilot)
+        assert app.is_running
+
+
+async def test_a_key_after_quitting_does_nothing():
+    """ctrl+q y c in one read: the c reached the builder after the app began to exit, when
+    Textual mounts nothing any more (MountError: the quit ended in an error, fuzzer seed 1)."""
+    from tests.helpers import key_event
+
+    app = TuiCnnApp(load_preset("SimpleCNN"), start_mode="builder")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        bubbled = key_event("c")  # as it comes back from the stack, which did not use it
+        bubbled._set_forwarded()
+        app.post_message(bubbled)
+        app.exit()
+        await async_wait_until(lambda: not app.is_running, what="the app to end")
+    assert app.return_code == 0 and app.spec == load_preset("SimpleCNN")
+
+
+async def test_work_queued_before_quitting_mounts_nothing():
+    """The palette's Keys command ran after ctrl+q in the same read: it mounted its panel when
+    Textual mounts nothing any more (MountError ended the quit in an error: fuzzer seed 739953)."""
+    app = TuiCnnApp(load_preset("SimpleCNN"))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.exit()
+        app.call_later(app.action_show_help_panel)
+        await async_wait_until(lambda: not app.is_running, what="the app to end")
+    assert app.return_code == 0
 
 
 async def test_the_command_palette_escaped_twice():

@@ -119,6 +119,21 @@ async def test_without_a_run_it_says_the_weights_are_random(monkeypatch, tmp_pat
         assert not app.screen.inspector.trained
 
 
+async def test_a_model_without_layers_shows_no_layer_and_its_keys_do_nothing(monkeypatch, tmp_path):
+    """Every layer deleted in the builder, then 5: the view has no layers and indexing the
+    selected one ended the app (IndexError in _receptive_box: the fuzzer's seed 0, app 116)."""
+    from tui_cnn.domain.spec import ModelSpec
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # the built-in sample, unpacked here
+    app = TuiCnnApp(ModelSpec("Empty", (1, 28, 28), ()))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("5")
+        await shown(app)
+        await pilot.press("down", "up", "right_square_bracket", "left_square_bracket", "shift+down", "shift+right")
+        assert "Empty has no layers to look inside" in text_of(app, "#inspect-detail")
+        assert app.screen.layer_index == 0
+
+
 @pytest.mark.parametrize("size", [(80, 24), (160, 50)])
 def test_snapshot(snap_compare, tiny_run: Path, size):
     app = TuiCnnApp(start_mode="monitor", run_dir=str(tiny_run))

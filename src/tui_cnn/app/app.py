@@ -11,6 +11,7 @@ import traceback
 from typing import TYPE_CHECKING, Iterable, Sequence
 
 from rich.text import Text
+from textual import events
 from textual.app import App, SystemCommand
 from textual.await_complete import AwaitComplete
 from textual.binding import Binding
@@ -21,12 +22,15 @@ from textual.screen import ModalScreen, Screen
 from ..domain.format import printable_lines
 from ..domain.presets import DEFAULT_PRESET, load_preset
 from ..domain.spec import ModelSpec
-from ..domain.training import TrainConfig
 from .screens.tracker import TrackerScreen
 from .terminal_guard import ControlCharacterGuard
 from .widgets.confirm import ConfirmScreen
+from .widgets.paging import SafeCommandPalette, guard_option_list_paging
+
+guard_option_list_paging()
 
 if TYPE_CHECKING:
+    from ..domain.training import TrainConfig
     from .screens.tracker import Tracked
 
 class CrashSaved(Exception):
@@ -150,6 +154,8 @@ class TuiCnnApp(App[None]):
         self.spec_path = spec_path
         #: The model came from the crash recovery file: the builder shows it as unsaved.
         self.recovered = False
+        #: exit() was called: keys do nothing from then on (on_event).
+        self.exiting = False
         self._crash: CrashSaved | None = None
         self._control_guard = ControlCharacterGuard()
 
@@ -187,7 +193,7 @@ class TuiCnnApp(App[None]):
         # Textual has no public hook for an unhandled error; this is the one its App routes
         # every such error through (harlequin overrides it too). Save first, then let Textual
         # close the app as usual, showing our one line (CrashSaved.__rich__) for the traceback.
-        if _closed_palette_race(error):
+        if _closed_palette_race(error) or self._mounting_after_exit(error):
             return
         if self._crash is None:
             try:
@@ -220,13 +226,23 @@ class TuiCnnApp(App[None]):
             f"It is kept in {recovery_path()} until you restore it.", confirm="Restore", cancel="Not now"), decided)
 
     def action_command_palette(self) -> None:
-        """Textual's palette, with its page keys guarded (widgets/paging.py)."""
-        from .widgets.paging import SafeCommandPalette
-
+        """Textual's palette, answering once (widgets/paging.py)."""
         if self.use_command_palette and not SafeCommandPalette.is_open(self):
             # No id (Textual gives it one): a palette still closing kept it, and ctrl+p again
             # at once died of a duplicate id.
             self.push_screen(SafeCommandPalette())
+
+    def search_themes(self) -> None:
+        """The palette's "Theme" command opens a second palette: ours too, answering once."""
+        from textual.theme import ThemeProvider
+
+        self.push_screen(SafeCommandPalette(providers=[ThemeProvider], placeholder="Search for themes…"))
+
+    def search_commands(self, commands, placeholder: str = "Search for commands…"):
+        from textual.command import SimpleProvider
+
+        return self.push_screen(SafeCommandPalette(providers=[SimpleProvider(self.screen, commands)],
+                                                   placeholder=placeholder))
 
     def pop_screen(self) -> AwaitComplete:
         """Never pop a mode's own screen. A dialog answered twice before it closed (enter
@@ -236,6 +252,26 @@ class TuiCnnApp(App[None]):
         return super().pop_screen()
 
     # --- keys ---
+
+    def exit(self, result=None, return_code: int = 0, message=None) -> None:
+        self.exiting = True
+        super().exit(result, return_code, message)
+
+    def _mounting_after_exit(self, error: Exception) -> bool:
+        """Work queued before the quit and run after it (the palette's Keys command, picked
+        in the same read as ctrl+q) can mount nothing any more: Textual refuses (MountError).
+        The user asked to quit; nothing is lost."""
+        from textual.widget import MountError
+
+        return self.exiting and isinstance(error, MountError)
+
+    async def on_event(self, event: events.Event) -> None:
+        """Keys after the app began to exit (ctrl+q y, then a key in the same read) do nothing:
+        Textual mounts nothing any more, and the builder's c adding a layer's form fields
+        ended the quit in an error (MountError, found by the key fuzzer)."""
+        if isinstance(event, events.Key) and self.exiting:
+            return
+        await super().on_event(event)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """A dialog owns the keyboard: the app's screen keys wait until it is answered."""

@@ -6,32 +6,42 @@ and ``tui-cnn`` paints the app before torch is imported.
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from .. import __version__
-from .compare import compare
-from .export import export
-from .serve import serve
-from .inspect import inspect
-from .lr_find import lr_find
-from .runs import attach, pause, queue, resume, runs, stop
-from .shapes import presets, shapes
-from .track import track
-from .train import train
 
 if TYPE_CHECKING:
     from ..domain.spec import ModelSpec
 
 
+#: Each command's module (and name there): imported when the command runs or --help lists
+#: it, so ``tui-cnn`` imports none of them (nor what they need: msgspec, the training
+#: settings) before the app's first frame.
+_COMMANDS = {"shapes": "shapes", "presets": "shapes", "train": "train", "export": "export", "track": "track",
+             "serve": "serve", "inspect": "inspect", "runs": "runs", "attach": "runs", "compare": "compare",
+             "stop": "runs", "pause": "runs", "resume": "runs", "queue": "runs", "lr-find": "lr_find"}
+
+
 class _OpenByDefault(click.Group):
-    """``tui-cnn`` and ``tui-cnn SPEC`` mean ``tui-cnn open [SPEC]``."""
+    """``tui-cnn`` and ``tui-cnn SPEC`` mean ``tui-cnn open [SPEC]``; the other commands load
+    when asked for."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h", "--version")):
+        if not args or (args[0] not in self.list_commands(ctx) and args[0] not in ("--help", "-h", "--version")):
             args = ["open", *args]
         return super().parse_args(ctx, args)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *_COMMANDS})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in _COMMANDS and name not in self.commands:
+            module = importlib.import_module(f".{_COMMANDS[name]}", __name__)
+            self.add_command(getattr(module, name.replace("-", "_")), name)  # lr-find is lr_find
+        return super().get_command(ctx, name)
 
 
 @click.group(cls=_OpenByDefault, context_settings={"help_option_names": ["-h", "--help"]})
@@ -69,7 +79,3 @@ def open_app(target: str | None) -> None:
 
     TuiCnnApp(spec, **app_options).run_and_exit()
 
-
-for command in (shapes, presets, train, export, track, serve, inspect, runs, attach, compare, stop, pause, resume,
-                lr_find, queue):
-    main.add_command(command)

@@ -36,6 +36,7 @@ from ..widgets.builder.form import LayerForm, last_linear
 from ..widgets.builder.stack import ERROR_MARK, WARNING_MARK, StackTable, per_sample
 from ..widgets.builder.values import parse_field, parse_positive_int
 from ..widgets.confirm import ConfirmScreen
+from ..widgets.ready import KeysWaitForMount
 
 #: What a new layer starts with: PyTorch's required arguments, set to the usual choice.
 STARTER_ARGS: dict[str, dict] = {
@@ -88,7 +89,7 @@ def _where(diagnostic: Diagnostic, analysis: Analysis) -> str:
     return f"{where} · {diagnostic.field}" if diagnostic.field else where
 
 
-class BuilderScreen(Screen):
+class BuilderScreen(KeysWaitForMount, Screen):
     CSS_PATH = "builder.tcss"
     #: Under 100 columns the form goes under the stack: beside it, both were cut.
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]

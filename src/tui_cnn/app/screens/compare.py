@@ -16,6 +16,7 @@ from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, Ta
 
 from ...domain.compare import CURVES, Comparison, compare_runs
 from ..widgets.monitor.plots import _Plot
+from ..widgets.ready import KeysWaitForMount
 
 #: What marks a row whose values differ between the runs (not by colour alone).
 DIFFERS_MARK = "≠"
@@ -47,7 +48,7 @@ class RunCurves(_Plot):
         self._draw((id(comparison), metric), series, "epoch", epochs[::every])
 
 
-class CompareScreen(Screen):
+class CompareScreen(KeysWaitForMount, Screen):
     """Two or more runs side by side."""
 
     DEFAULT_CSS = """

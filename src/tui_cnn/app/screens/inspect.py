@@ -32,6 +32,7 @@ from ...domain import format as fmt
 from ...domain.inspect import Prediction, dot_product_lines, normalise, pool_lines, receptive_box
 from ..widgets.inspect.canvas import DigitCanvas
 from ..widgets.inspect.pixels import MARK, WINNER, PixelView, fit_columns, magnify, picture, tiled
+from ..widgets.ready import KeysWaitForMount
 
 BAR_CELLS = 12
 MAX_KERNELS = 32  # a filter's kernels drawn one per input channel, up to this many
@@ -64,7 +65,7 @@ class Scroll(VerticalScroll, can_focus=False):
     """Scrolls with the wheel, never takes the focus: the arrows step images and layers."""
 
 
-class InspectScreen(Screen):
+class InspectScreen(KeysWaitForMount, Screen):
     CSS_PATH = "inspect.tcss"
     AUTO_FOCUS = ""  # nothing: the arrows are the screen's (None would mean the app's "*")
     BINDINGS = [
@@ -187,7 +188,6 @@ class InspectScreen(Screen):
             self.step_index = 0
         if message.view.test_index is not None and self.misclassified is None:
             self.step_index = message.view.test_index
-        self.layer_index = min(self.layer_index, len(self.view.layers) - 1)
         self._clamp_selection()
         self._show()
 
@@ -269,7 +269,7 @@ class InspectScreen(Screen):
     # --- choosing what the detail shows ---
 
     def action_select_layer(self, delta: int) -> None:
-        if self.view is None:
+        if self._selected_layer() is None:
             return
         self.layer_index = (self.layer_index + delta) % len(self.view.layers)
         self._clamp_selection()
@@ -279,26 +279,32 @@ class InspectScreen(Screen):
             title.parent.scroll_visible(animate=False, top=True)
 
     def action_select_channel(self, delta: int) -> None:
-        if self.view is None:
+        layer = self._selected_layer()
+        if layer is None:
             return
-        layer = self.view.layers[self.layer_index]
         self.channel = (self.channel + delta) % max(len(layer.thumbnails) if layer.is_map else 1, 1)
         self._show()
 
     def action_move_position(self, drow: int, dcol: int) -> None:
-        if self.view is None or not self.view.layers[self.layer_index].is_map:
+        layer = self._selected_layer()
+        if layer is None or not layer.is_map:
             return
         self.cell = (self.cell[0] + drow, self.cell[1] + dcol)
         self._clamp_selection()
         self._show()
 
+    def _selected_layer(self):
+        """The layer the detail is about (its index clamped by every new view); None before the
+        first view and for a model without layers, whose view has none."""
+        if self.view is None or not self.view.layers:
+            return None
+        return self.view.layers[self.layer_index]
+
     def _clamp_selection(self) -> None:
         # A new view (another model) may have fewer layers than the one the index was for.
         self.layer_index = max(0, min(self.layer_index, len(self.view.layers) - 1))
-        if not self.view.layers:
-            return
-        layer = self.view.layers[self.layer_index]
-        if layer.is_map:
+        layer = self._selected_layer()
+        if layer is not None and layer.is_map:
             channels, height, width = layer.output.shape
             self.channel = min(self.channel, channels - 1)
             self.cell = (min(max(self.cell[0], 0), height - 1), min(max(self.cell[1], 0), width - 1))
@@ -346,8 +352,8 @@ class InspectScreen(Screen):
         return picture(gray)
 
     def _receptive_box(self):
-        layer = self.view.layers[self.layer_index]
-        if not layer.is_map:
+        layer = self._selected_layer()
+        if layer is None or not layer.is_map:
             return None
         return receptive_box(self.inspector.reports, self.layer_index, *self.cell)
 
@@ -366,8 +372,10 @@ class InspectScreen(Screen):
             pixels.show(layer_picture(layer, width, self.channel if selected else None))
 
     def _detail(self) -> Group:
-        layer = self.view.layers[self.layer_index]
+        layer = self._selected_layer()
         text = Text(no_wrap=True, overflow="crop")
+        if layer is None:
+            return Group(text.append(f"{self.inspector.spec.name} has no layers to look inside", "bold"))
         text.append(f"{layer.name} {layer.type} · {fmt.dims(layer.output.shape)}", "bold")
         if not layer.is_map:
             text.append(f"\nmin {layer.stats.min:.4g} max {layer.stats.max:.4g} mean {layer.stats.mean:.4g}"

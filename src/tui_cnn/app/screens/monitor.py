@@ -43,6 +43,7 @@ from ..widgets.monitor.progress import RunProgress
 from ...domain.run_state import RunState
 from ..widgets.monitor.setup_form import RunSetupForm
 from ..widgets.monitor.text import duration, percent
+from ..widgets.ready import KeysWaitForMount
 
 # Reads of the run's events, each followed by one redraw: a redraw costs the UI ~15 ms of CPU
 # that torch would otherwise use (measured: ~8% of a core at 8/s, ~6% at 4/s on a 2-core
@@ -86,7 +87,7 @@ class EventsRead(Message):
         self.follower, self.events, self.problems, self.caught_up = follower, events, problems, caught_up
 
 
-class MonitorScreen(Screen):
+class MonitorScreen(KeysWaitForMount, Screen):
     CSS_PATH = "monitor.tcss"
     BINDINGS = [
         Binding("r", "start_run", "Start"),

@@ -40,6 +40,7 @@ from ...domain.run_table import RunColumn, cut, fitting_columns, run_cells, run_
 from ...domain.training import RunFileError
 from ..widgets.confirm import ConfirmScreen
 from ..widgets.continue_run import ContinueRunScreen
+from ..widgets.ready import KeysWaitForMount
 
 POLL_S = 0.5
 #: The first read of a big folder comes in parts, this often, so the table fills as it reads.
@@ -104,7 +105,7 @@ def _read_row(path: str) -> RunRow:
         return RunRow(path=path, status="unreadable", problem=f"cannot be read ({type(exc).__name__}: {exc})")
 
 
-class RunsScreen(Screen):
+class RunsScreen(KeysWaitForMount, Screen):
     CSS_PATH = "runs.tcss"
     BINDINGS = [
         # Enter opens, as in any list: left out of the footer so that ? Help fits at 80 columns.

@@ -31,6 +31,7 @@ from ...domain.summary import ModelSummary
 from ...domain.training import SETTINGS
 from ..widgets.formula_panel import FormulaPanel
 from ..widgets.layer_table import LayerTable, has_flow, spec_cells
+from ..widgets.ready import KeysWaitForMount
 from ..widgets.shape_bars import ShapeFlow
 from ..widgets.typed_input import TypedInput
 from ..widgets.validators import ParsedBy
@@ -83,7 +84,7 @@ def _tracked_note(summary: ModelSummary) -> str:
     return " (tracked nn.Module)"
 
 
-class TrackerScreen(Screen):
+class TrackerScreen(KeysWaitForMount, Screen):
     CSS_PATH = "tracker.tcss"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE, "-wide")]
     BINDINGS = [
@@ -415,7 +416,7 @@ class TrackerScreen(Screen):
             return self.tracked is not None
         if action == "toggle_flow":
             return not self.wide
-        return True
+        return super().check_action(action, parameters)
 
     # --- tracking a user's nn.Module: in a child process, waited for off the UI's thread ---
 

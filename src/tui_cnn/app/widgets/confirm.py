@@ -13,6 +13,9 @@ from .dialog import Dialog
 
 class ConfirmScreen(Dialog[bool]):
     BINDINGS = [Binding("y", "answer(True)", "Yes"), Binding("n,escape", "answer(False)", "No")]
+    # Focused when shown, if still there: a dialog answered before it mounted ("q y" in one
+    # read) has no buttons left, and focusing one in on_mount ended the app (NoMatches).
+    AUTO_FOCUS = "#cancel"
 
     def __init__(self, title: str, detail: str = "", confirm: str = "Yes", cancel: str = "Cancel") -> None:
         super().__init__()
@@ -26,9 +29,6 @@ class ConfirmScreen(Dialog[bool]):
             with Horizontal(id="buttons"):
                 yield Button(f"{self._cancel} (n)", id="cancel")
                 yield Button(f"{self._confirm} (y)", id="confirm", variant="warning")
-
-    def on_mount(self) -> None:
-        self.query_one("#cancel", Button).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "confirm")

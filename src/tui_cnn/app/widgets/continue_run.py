@@ -22,6 +22,7 @@ from .validators import ParsedBy
 
 
 class ContinueRunScreen(Dialog[int | None]):
+    AUTO_FOCUS = "#epochs"  # if still there when shown (see ConfirmScreen)
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
     DEFAULT_CSS = """
     ContinueRunScreen { align: center middle; }
@@ -47,9 +48,6 @@ class ContinueRunScreen(Dialog[int | None]):
                         validators=[ParsedBy(partial(parse_epochs_total, done=row.epoch))])
             yield Static(id="continue-error", markup=False)
             yield Label("enter continues · escape cancels", classes="hint")
-
-    def on_mount(self) -> None:
-        self.query_one("#epochs", Input).focus()
 
     def on_input_changed(self, event: Input.Changed) -> None:
         failure = event.validation_result

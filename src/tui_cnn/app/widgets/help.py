@@ -50,6 +50,9 @@ def _title(node: object, under: Screen) -> str:
 
 class HelpScreen(Dialog[None]):
     BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close")]
+    # Focused when shown, if still there: "? escape" in one read closed the screen before it
+    # mounted, and focusing the list in on_mount found nothing (NoMatches, the app died).
+    AUTO_FOCUS = "#help-keys"
 
     def __init__(self, under: Screen) -> None:
         super().__init__()
@@ -96,6 +99,3 @@ class HelpScreen(Dialog[None]):
             yield Label(f"[b]{self._name} — keys[/b]  [dim]escape closes · arrows scroll[/dim]")
             with VerticalScroll(id="help-keys"):
                 yield Static(self.keys_table())
-
-    def on_mount(self) -> None:
-        self.query_one("#help-keys").focus()

@@ -1,43 +1,40 @@
-"""Page up/down in Textual's option lists (our pick dialogs, the command palette) without
-dying: Textual 8.2.8's ``OptionList._move_page`` reads the line of the highlighted option
-from a table that is empty until the list is laid out, so pageup pressed right after a list
-opens (or when a palette search finds nothing) raised KeyError and ended the app. Found by
-the key fuzzer (benchmarks/fuzz.py)."""
+"""Page up/down in every option list (our pick dialogs, the command palettes, the training
+form's drop-downs) without dying: Textual 8.2.8's ``OptionList._move_page`` reads the line of
+the highlighted option from a table that stays empty until the list has a size, so pageup
+pressed right after a list opens (or while a palette search is filling it) raised KeyError and
+ended the app. Found by the key fuzzer (benchmarks/fuzz.py), three times: in our pick dialog,
+then in Textual's theme palette and in a Select's drop-down, which Textual builds itself, so
+the guard is on OptionList, the class they all share, not on a subclass of ours."""
 
 from __future__ import annotations
 
-from textual.binding import Binding
-from textual.command import CommandList, CommandPalette
+from functools import wraps
+
+from textual.command import CommandPalette
 from textual.widgets import OptionList
 
 from .dialog import AnswersOnce
+from .ready import KeysWaitForMount
 
 
-class PagedOptionList(OptionList):
-    def action_page_up(self) -> None:
-        try:
-            super().action_page_up()
-        except KeyError:  # not laid out yet: there is no page to move by
-            pass
+def _pages_only_when_laid_out(move_page):
+    @wraps(move_page)
+    def guarded(self: OptionList, direction) -> None:
+        # No line for the highlighted option yet (no size, or options added since): there is
+        # no page to move by; the key does nothing, as it does at the end of a list.
+        if (self.highlighted or 0) in self._index_to_line:
+            move_page(self, direction)
 
-    def action_page_down(self) -> None:
-        try:
-            super().action_page_down()
-        except KeyError:
-            pass
+    guarded.guarded = True
+    return guarded
 
 
-class SafeCommandPalette(AnswersOnce, CommandPalette):
-    """Textual's command palette with the paging keys guarded as above, answering once
-    (escape escape ran its callback twice: InvalidStateError)."""
+def guard_option_list_paging() -> None:
+    """Once per process, before any list can be paged (the app calls it on import)."""
+    if not getattr(OptionList._move_page, "guarded", False):
+        OptionList._move_page = _pages_only_when_laid_out(OptionList._move_page)
 
-    BINDINGS = [
-        Binding("pagedown", "page('page_down')", "Next page", show=False),
-        Binding("pageup", "page('page_up')", "Previous page", show=False),
-    ]
 
-    def action_page(self, action: str) -> None:
-        try:
-            getattr(self.query_one(CommandList), f"action_{action}")()
-        except KeyError:
-            pass
+class SafeCommandPalette(KeysWaitForMount, AnswersOnce, CommandPalette):
+    """Textual's command palette answering once (escape escape ran its callback twice:
+    InvalidStateError) and taking keys once built. Every palette the app opens is one (app.py)."""

@@ -9,7 +9,6 @@ from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
 from ..dialog import Dialog
-from ..paging import PagedOptionList
 from ..typed_input import TypedInput
 
 _DIALOG_CSS = """
@@ -49,7 +48,7 @@ class PickScreen(Dialog[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(f"[b]{self._title}[/b]")
-            yield PagedOptionList(*(Option(text, id=key) for key, text in self._options))
+            yield OptionList(*(Option(text, id=key) for key, text in self._options))
             yield Label("enter picks · escape cancels", classes="hint")
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
