@@ -150,8 +150,9 @@ class _Record(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """A record of a run file: refuses fields it does not declare, and wrong types."""
 
 
-class EpochMetrics(_Record):
-    """One line of metrics.jsonl (and the metrics of an EpochEnd event)."""
+class EpochMetrics(_Record, omit_defaults=True):
+    """One line of metrics.jsonl (and the metrics of an EpochEnd event). A figure your own
+    loop did not log (tui_cnn.init) is NaN, as a diverged one: shown as --, never plotted."""
 
     epoch: int  # 1-based
     train_loss: float
@@ -162,6 +163,8 @@ class EpochMetrics(_Record):
     epoch_time_s: float
     images_per_s: float  # training images over training time alone
     peak_mem_bytes: int | None = None
+    #: figures your own loop logged beyond these (tui_cnn.init's run.log), by name
+    extra: dict[str, float] = {}
 
 
 class Misclassified(_Record):
@@ -206,6 +209,9 @@ class RunConfigFile(_Record):
     dataset: DatasetRecord = DatasetRecord()
     device: DeviceRecord = DeviceRecord()
     versions: dict[str, str] = {}
+    #: a run your own training loop logged (tui_cnn.init): the script that ran it ("" for a run
+    #: tui-cnn trained; ``spec`` then holds the model's name alone, no layers)
+    script: str = ""
 
     @property
     def model_name(self) -> str:
@@ -396,6 +402,7 @@ class RunStarted(_Event):
     batches_per_epoch: int
     start_epoch: int = 1  # > 1 when resumed
     processes: int = 1  # > 1: a distributed run (DDP), these events from its rank 0
+    script: str = ""  # your own training loop's script (tui_cnn.init), as in config.json
 
 
 class BatchProgress(_Event):

@@ -338,14 +338,18 @@ class MonitorScreen(Screen):
                 command, self._pending_control = self._pending_control, None
                 self._control(command)
             self.query_one(DevicePanel).show_device(event.device, event.device_name, processes=event.processes)
+            if event.script:
+                log(f"started: your own training loop, {event.script} (tui_cnn.init); run directory {event.run_dir}")
+                return
             source = validation_source(float(event.config.get("val_fraction", 0) or 0))
             log(f"started: {event.params:,} parameters, {event.train_size:,} training / {event.val_size:,} "
                 f"validation images ({source}) on {event.device_name}; run directory {event.run_dir}")
         elif isinstance(event, EpochEnd):
             m = event.metrics
-            saved = "checkpoint-last.pt" + (" and checkpoint-best.pt" if event.best else "")
+            saved = "" if self.state.script else \
+                "; saved checkpoint-last.pt" + (" and checkpoint-best.pt" if event.best else "")
             log(f"epoch {m.epoch}: train loss {m.train_loss:.4f}, val acc {percent(m.val_acc)}"
-                f"{' (best)' if event.best else ''}; saved {saved}")
+                f"{' (best)' if event.best else ''}{saved}")
         elif isinstance(event, Evaluated):
             log(f"evaluated once on the {event.evaluation.split} split: accuracy {percent(event.evaluation.accuracy)}")
         elif isinstance(event, Finished):
