@@ -228,3 +228,27 @@ def test_a_figure_that_is_not_a_number_is_refused_in_one_line(tmp_path):
         run.log({"train_loss": 0.25})
     assert read_metrics(tmp_path / "run")[0].train_loss == 0.25
     assert isinstance(read_events(tmp_path / "run")[-1], Finished)
+
+
+def test_figures_may_be_numpy_scalars_and_a_confusion_matrix_gives_per_class_accuracy(tmp_path):
+    import numpy as np
+
+    import tui_cnn
+
+    with tui_cnn.init(run_dir=tmp_path / "run", epochs=1) as run:
+        run.log({"train_loss": np.float32(0.5), "val_acc": np.float64(0.75), "steps": np.int64(7)})
+        run.finish(confusion_matrix=[[3, 1], [0, 4]], classes=["cat", "dog"])
+    assert read_metrics(tmp_path / "run")[0].extra == {"steps": 7.0}
+    evaluation = read_evaluation(tmp_path / "run")
+    assert (evaluation.accuracy, evaluation.per_class_accuracy, evaluation.classes) == (0.875, [0.75, 1.0], ["cat", "dog"])
+
+
+def test_ctrl_c_in_the_block_ends_the_run_stopped(tmp_path):
+    import tui_cnn
+
+    with pytest.raises(KeyboardInterrupt):
+        with tui_cnn.init(run_dir=tmp_path / "run", epochs=3) as run:
+            run.log({"train_loss": 0.5})
+            raise KeyboardInterrupt
+    ended = read_events(tmp_path / "run")[-1]
+    assert isinstance(ended, Stopped) and ended.epoch == 2 and run_row(tmp_path / "run").status == "stopped"

@@ -55,6 +55,26 @@ async def test_the_monitor_follows_your_loop_live_and_x_stops_it(tmp_path):
     assert out.strip() == "stopped" and run_row(run_dir).status == "stopped"
 
 
+async def test_the_monitor_says_a_killed_loop_crashed_and_to_run_the_script_again(tmp_path):
+    import os
+    import signal
+
+    run_dir = tmp_path / "runs" / "killed"
+    child = start_script(write_script(tmp_path, ENDLESS_LOOP), str(run_dir))
+    try:
+        await async_wait_until(lambda: read_metrics(run_dir), timeout=60, what="an epoch")
+        app = TuiCnnApp(start_mode="monitor", run_dir=str(run_dir))
+        async with app.run_test(size=(140, 40)):
+            screen = app.screen
+            await wait_for_status(screen, "running")
+            os.kill(child.pid, signal.SIGKILL)
+            await wait_for_status(screen, "crashed", timeout=60)
+            assert screen.state.failure.endswith("with no end event; run your script again")
+    finally:
+        child.kill()
+        child.communicate()
+
+
 def test_tui_cnn_run_dir_opens_a_run_of_your_own_loop(tmp_path):
     """`tui-cnn RUN_DIR` (and attach) read the model from config.json: a loop's run has none of
     ours, and opens all the same (no terminal here: the refusal is the terminal's, not the run's)."""

@@ -322,8 +322,9 @@ class MonitorScreen(Screen):
         status = self._launched.exit_status if self._launched is not None and \
             str(self._launched.run_dir) == run_dir else None  # how it ended, when this app started it
         how = f"killed by signal {-status}" if status is not None and status < 0 else "its process is gone"
-        self.state.crashed(f"{how} with no end event; continue it from its last checkpoint: c on the Runs "
-                           f"screen, or tui-cnn train --resume {run_dir}", heartbeat(run_dir) or now)
+        again = "run your script again" if self.state.script else \
+            f"continue it from its last checkpoint: c on the Runs screen, or tui-cnn train --resume {run_dir}"
+        self.state.crashed(f"{how} with no end event; {again}", heartbeat(run_dir) or now)
         self._log(f"CRASHED: {self.state.failure}" + (f" (its last output: {said})" if said else ""), "error")
         self.notify(self.state.failure, title=f"{self.state.model} crashed", severity="error", timeout=10)
 
