@@ -240,7 +240,8 @@ def test_figures_may_be_numpy_scalars_and_a_confusion_matrix_gives_per_class_acc
         run.finish(confusion_matrix=[[3, 1], [0, 4]], classes=["cat", "dog"])
     assert read_metrics(tmp_path / "run")[0].extra == {"steps": 7.0}
     evaluation = read_evaluation(tmp_path / "run")
-    assert (evaluation.accuracy, evaluation.per_class_accuracy, evaluation.classes) == (0.875, [0.75, 1.0], ["cat", "dog"])
+    assert (evaluation.accuracy, evaluation.per_class_accuracy, evaluation.classes) == \
+        (0.875, [0.75, 1.0], ["cat", "dog"])
 
 
 def test_ctrl_c_in_the_block_ends_the_run_stopped(tmp_path):

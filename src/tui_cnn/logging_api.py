@@ -33,7 +33,7 @@ import msgspec
 from .domain.run_lock import RunLock, RunLocked
 from .domain.run_writer import ControlWatcher, RunRecorder, write_evaluation, write_process, write_record
 from .domain.training import (RUNS_DIR, BatchProgress, DatasetRecord, DeviceRecord, EpochEnd, EpochMetrics, Evaluated,
-                              Evaluation, Failed, Finished, LogMessage, Paused, ProcessRecord, Resumed,
+                              Evaluation, Failed, Finished, LogMessage, Paused, Resumed,
                               RunConfigFile, RunStarted, Stopped, TrainingEvent, new_run_dir)
 
 #: The keys of ``run.log`` that fill the monitor's columns (EpochMetrics' figures); any other
@@ -66,7 +66,8 @@ def init(run_dir: str | os.PathLike[str] | None = None, config: Mapping[str, Any
     ``progress_every``: ``log_batch`` writes every this many batches (and an epoch's last).
     RunRefused (one line) when the run cannot start."""
     return Run(run_dir, dict(config or {}), epochs, name=name, model=model, dataset=dataset,
-               batches_per_epoch=batches_per_epoch, device=str(device or ""), runs_dir=runs_dir, progress_every=progress_every)
+               batches_per_epoch=batches_per_epoch, device=str(device or ""), runs_dir=runs_dir,
+               progress_every=progress_every)
 
 
 class Run:
@@ -211,7 +212,8 @@ class Run:
         paused = self._pause.is_set() and not self._stop.is_set()
         if paused != self._pause_said and self._ended is None:
             self._pause_said = paused
-            self._emit(Paused() if paused else Resumed())
+            if paused or not self._stop.is_set():  # a stop ends a pause: the run ends stopped, not resumed
+                self._emit(Paused() if paused else Resumed())
         return paused
 
     def wait_while_paused(self, poll_s: float = 0.25) -> bool:
@@ -273,8 +275,8 @@ class Run:
         if event is None:
             stopped_early = self._stop.is_set() and (not self.epochs or self._epoch < self.epochs)
             event = Stopped(self._epoch + 1, None) if stopped_early else \
-                Finished(self._best[1] if self._best else self._epoch, self._best[0] if self._best else math.nan,
-                         time.perf_counter() - self._started)
+                Finished(self._best[1] if self._best else 0, self._best[0] if self._best else math.nan,
+                         time.perf_counter() - self._started)  # no val_acc logged: no best epoch
         try:
             self._emit(event)
         finally:
