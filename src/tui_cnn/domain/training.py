@@ -18,6 +18,10 @@ Run directory layout (the source of truth; a monitor can follow a run by reading
     control.json        {"commands": [{"seq", "command": "stop" | "pause" | "resume", "at"}, ...]}:
                         the latest commands, numbered, written by any app or by
                         `tui-cnn stop|pause|resume RUN_DIR`; the trainer obeys each new one in order
+
+A run your own training loop logged (``tui_cnn.init``) has the same files, written by the same
+writer (``domain.run_writer``), but no checkpoints and no model.py: config.json's "script"
+names the script, its "spec" holds the model's name alone, figures it did not log are NaN.
 """
 
 from __future__ import annotations
