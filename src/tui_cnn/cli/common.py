@@ -83,14 +83,16 @@ class InputShape(click.ParamType):
             self.fail(str(exc), param, ctx)
 
 
-def load_run_spec_or_exit(run_dir: str) -> ModelSpec:
+def load_run_spec_or_exit(run_dir: str) -> ModelSpec | None:
     """The model a run directory trained (to show the run: settings with a wrong type are
-    the monitor's to report, they do not keep the run from opening)."""
+    the monitor's to report, they do not keep the run from opening); None for a run your own
+    loop logged (tui_cnn.init: its model is not a spec, the app opens on its default one)."""
     from ..domain.specfile import spec_from_dict
     from ..domain.training import RunFileError, read_run_config
 
     try:
-        return spec_from_dict(read_run_config(run_dir).spec, f"{run_dir}/config.json")
+        run = read_run_config(run_dir)
+        return None if run.script else spec_from_dict(run.spec, f"{run_dir}/config.json")
     except RunFileError as exc:
         fail(str(exc))
     except (SpecError, RecursionError) as exc:

@@ -83,8 +83,13 @@ class Comparison:
 def _metrics_json(metrics: EpochMetrics) -> dict[str, Any]:
     from .training import to_json
 
-    # JSON has no NaN: a diverged loss is null
-    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in to_json(metrics).items()}
+    # JSON has no NaN: a diverged loss (or a figure your own loop did not log) is null
+    def finite(value: Any) -> Any:
+        if isinstance(value, dict):  # extra: the figures your own loop logged beyond the known ones
+            return {name: finite(figure) for name, figure in value.items()}
+        return None if isinstance(value, float) and not math.isfinite(value) else value
+
+    return finite(to_json(metrics))
 
 
 def compare_runs(paths: Iterable[str | os.PathLike[str]]) -> Comparison:
@@ -109,7 +114,7 @@ def compare_runs(paths: Iterable[str | os.PathLike[str]]) -> Comparison:
     labels = _labels([path for path, *_ in runs])
     compared = [ComparedRun(path, label, _settings(path, config, metrics, problems), metrics, problems)
                 for label, (path, config, metrics, problems) in zip(labels, runs)]
-    names = list(compared[0].settings) if compared else []
+    names = list(dict.fromkeys(name for run in compared for name in run.settings))  # a loop's own settings too
     rows = [SettingRow(name, tuple(run.settings.get(name, MISSING) for run in compared)) for name in names]
     return Comparison(compared, rows, left_out)
 
@@ -123,15 +128,18 @@ def _labels(paths: list[str]) -> list[str]:
 
 def _settings(path: str, config: RunConfigFile, metrics: list[EpochMetrics], problems: list[str]) -> dict[str, str]:
     """The rows of one run: the model, the data, every training setting, then the results."""
-    rows = {"model": config.model_name or MISSING, "parameters": _parameters(config.spec)}
+    rows = {"model": config.model_name or MISSING,
+            "parameters": MISSING if config.script else _parameters(config.spec)}
     dataset = config.dataset
     rows["train / val / test images"] = (f"{fmt.grouped(dataset.train_size)} / {fmt.grouped(dataset.val_size)} / "
                                          f"{fmt.grouped(dataset.test_size)}" if dataset.train_size else MISSING)
     rows["device used"] = " ".join(part for part in (config.device.kind, config.device.name) if part) or MISSING
     for name, declared in SETTINGS.items():
-        if name in NOT_COMPARED:
+        if name in NOT_COMPARED or (config.script and name not in config.config):  # a loop's own: what it set
             continue
         rows[declared.words(name)] = _setting_text(config.config.get(name, MISSING))
+    if config.script:  # your own loop's settings (tui_cnn.init's config), under their own names
+        rows.update({name: _setting_text(value) for name, value in config.config.items() if name not in SETTINGS})
     rows["status"] = run_row(path).status  # the runs list's: its one fold of the run's events
     epochs = config.config.get("epochs")
     rows["epochs run"] = f"{len(metrics)}/{epochs}" if isinstance(epochs, int) else str(len(metrics))

@@ -258,6 +258,9 @@ def continuation(run_dir: str | Path, **changes) -> tuple[ModelSpec, TrainConfig
     ``changes`` on top (e.g. ``epochs=20`` to train further): what `tui-cnn train --resume`
     and the Runs screen's continue start. RunFileError, in one line, for an unreadable run."""
     run = read_run_config(run_dir)
+    if run.script:
+        raise RunFileError(f"{run_dir} was logged by your own training loop ({run.script}): tui-cnn has no model "
+                           "or checkpoint of it to continue; run your script again")
     try:
         spec = spec_from_dict(run.spec, f"{run_dir}/config.json")
     except (SpecError, RecursionError) as exc:

@@ -46,6 +46,7 @@ class RunState:
     device: str = ""
     device_name: str = ""
     processes: int = 1  # > 1: a distributed run (on CUDA, GPUs 0..processes-1 of its machine)
+    script: str = ""  # your own training loop's script (tui_cnn.init): no checkpoints, no model
     run_dir: str | None = None
     epochs_total: int = 0
     batches_per_epoch: int = 0
@@ -112,6 +113,7 @@ class RunState:
         # still says where it was written first
         self.run_dir = self.run_dir or event.run_dir
         self.device, self.device_name, self.processes = event.device, event.device_name, event.processes
+        self.script = event.script
         self.epochs_total, self.batches_per_epoch = event.epochs, event.batches_per_epoch
         self.start_epoch, self.started_at = event.start_epoch, now
         # A run resumes from its last checkpoint: what an earlier process did past it (a
@@ -190,6 +192,7 @@ class RunState:
         state = cls(status="loaded", run_dir=str(run_dir), epochs=epochs,
                     evaluation=read_evaluation(run_dir, problems), problems=problems)
         state.model = run.model_name or Path(run_dir).name
+        state.script = run.script
         state.dataset = run.dataset.name or config.dataset
         state.device = run.device.kind or config.device
         state.device_name = run.device.name

@@ -20,6 +20,10 @@ Run directory layout (the source of truth; a monitor can follow a run by reading
     control.json        {"commands": [{"seq", "command": "stop" | "pause" | "resume", "at"}, ...]}:
                         the latest commands, numbered, written by any app or by
                         `tui-cnn stop|pause|resume RUN_DIR`; the trainer obeys each new one in order
+
+A run your own training loop logged (``tui_cnn.init``) has the same files, written by the same
+writer (``domain.run_writer``), but no checkpoints and no model.py: config.json's "script"
+names the script, its "spec" holds the model's name alone, figures it did not log are NaN.
 """
 
 from __future__ import annotations
@@ -158,8 +162,9 @@ class _Record(msgspec.Struct, frozen=True):
     run unreadable to an older reader. A misspelt field still reads as its default."""
 
 
-class EpochMetrics(_Record):
-    """One line of metrics.jsonl (and the metrics of an EpochEnd event)."""
+class EpochMetrics(_Record, omit_defaults=True):
+    """One line of metrics.jsonl (and the metrics of an EpochEnd event). A figure your own
+    loop did not log (tui_cnn.init) is NaN, as a diverged one: shown as --, never plotted."""
 
     epoch: int  # 1-based
     train_loss: float
@@ -170,6 +175,8 @@ class EpochMetrics(_Record):
     epoch_time_s: float
     images_per_s: float  # training images over training time alone
     peak_mem_bytes: int | None = None
+    #: figures your own loop logged beyond these (tui_cnn.init's run.log), by name
+    extra: dict[str, float] = {}
 
 
 class Misclassified(_Record):
@@ -219,6 +226,9 @@ class RunConfigFile(_Record):
     dataset: DatasetRecord = DatasetRecord()
     device: DeviceRecord = DeviceRecord()
     versions: dict[str, str] = {}
+    #: a run your own training loop logged (tui_cnn.init): the script that ran it ("" for a run
+    #: tui-cnn trained; ``spec`` then holds the model's name alone, no layers)
+    script: str = ""
 
     @property
     def model_name(self) -> str:
@@ -440,6 +450,7 @@ class RunStarted(_Event):
     #: past them, from before this start, was lost with the process that trained it
     start_batch: int = 0
     processes: int = 1  # > 1: a distributed run (DDP), these events from its rank 0
+    script: str = ""  # your own training loop's script (tui_cnn.init), as in config.json
 
 
 class BatchProgress(_Event):

@@ -375,8 +375,9 @@ class MonitorScreen(KeysWaitForMount, Screen):
         status = self._launched.exit_status if self._launched is not None and \
             str(self._launched.run_dir) == run_dir else None  # how it ended, when this app started it
         how = f"killed by signal {-status}" if status is not None and status < 0 else "its process is gone"
-        self.state.crashed(f"{how} with no end event; continue it from its last checkpoint: c on the Runs "
-                           f"screen, or tui-cnn train --resume {run_dir}", heartbeat(run_dir) or now)
+        again = "run your script again" if self.state.script else \
+            f"continue it from its last checkpoint: c on the Runs screen, or tui-cnn train --resume {run_dir}"
+        self.state.crashed(f"{how} with no end event; {again}", heartbeat(run_dir) or now)
         self._log(f"CRASHED: {self.state.failure}" + (f" (its last output: {said})" if said else ""), "error")
         self.notify(self.state.failure, title=f"{self.state.model} crashed", severity="error", timeout=10)
 
@@ -391,14 +392,18 @@ class MonitorScreen(KeysWaitForMount, Screen):
                 command, self._pending_control = self._pending_control, None
                 self._control(command)
             self.query_one(DevicePanel).show_device(event.device, event.device_name, processes=event.processes)
+            if event.script:
+                log(f"started: your own training loop, {event.script} (tui_cnn.init); run directory {event.run_dir}")
+                return
             source = validation_source(float(event.config.get("val_fraction", 0) or 0))
             log(f"started: {event.params:,} parameters, {event.train_size:,} training / {event.val_size:,} "
                 f"validation images ({source}) on {event.device_name}; run directory {event.run_dir}")
         elif isinstance(event, EpochEnd):
             m = event.metrics
-            saved = "checkpoint-last.pt" + (" and checkpoint-best.pt" if event.best else "")
+            saved = "" if self.state.script else \
+                "; saved checkpoint-last.pt" + (" and checkpoint-best.pt" if event.best else "")
             log(f"epoch {m.epoch}: train loss {m.train_loss:.4f}, val acc {percent(m.val_acc)}"
-                f"{' (best)' if event.best else ''}; saved {saved}")
+                f"{' (best)' if event.best else ''}{saved}")
         elif isinstance(event, Evaluated):
             log(f"evaluated once on the {event.evaluation.split} split: accuracy {percent(event.evaluation.accuracy)}")
         elif isinstance(event, Finished):

@@ -83,6 +83,9 @@ class EpochTable(DataTable):
 
     @staticmethod
     def _cells(m: EpochMetrics, best: bool) -> tuple[str, ...]:
-        return (BEST_MARK if best else "", str(m.epoch), f"{m.train_loss:.4f}", percent(m.train_acc),
-                f"{m.val_loss:.4f}", percent(m.val_acc), learning_rate(m.lr), duration(m.epoch_time_s),
-                compact(round(m.images_per_s)) if math.isfinite(m.images_per_s) else "--")
+        # NaN: a figure your own loop did not log (tui_cnn.init), or a diverged one
+        shown = lambda value, text: text(value) if math.isfinite(value) else "--"  # noqa: E731
+        return (BEST_MARK if best else "", str(m.epoch), shown(m.train_loss, "{:.4f}".format),
+                shown(m.train_acc, percent), shown(m.val_loss, "{:.4f}".format), shown(m.val_acc, percent),
+                shown(m.lr, learning_rate), shown(m.epoch_time_s, duration),
+                shown(m.images_per_s, lambda speed: compact(round(speed))))

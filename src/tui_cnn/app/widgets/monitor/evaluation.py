@@ -115,9 +115,9 @@ class EvaluationPanel(VerticalScroll):
         if evaluation is None:
             return
         tested = sum(map(sum, evaluation.confusion_matrix))
-        self.query_one("#eval-summary", Static).update(
-            f"[b]Test accuracy {percent(evaluation.accuracy)}[/b] on {grouped(tested)} {evaluation.split} images, "
-            "scored once at the end")
+        # no confusion matrix: a figure your own loop gave (tui_cnn.init's run.finish)
+        on = f" on {grouped(tested)} {evaluation.split} images, scored once at the end" if tested else ""
+        self.query_one("#eval-summary", Static).update(f"[b]Test accuracy {percent(evaluation.accuracy)}[/b]{on}")
         self.query_one(ConfusionGrid).show(evaluation)
         wrong = len(evaluation.misclassified)
         self.query_one("#misclassified-title", Static).update(
