@@ -162,5 +162,5 @@ def test_resume_into_a_read_only_directory_says_so_in_one_line(mount_tmpfs, mnis
     subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
     resumed = CliRunner().invoke(main, ["train", "--resume", str(run_dir), "--headless", "--epochs", "2"])
     assert resumed.exit_code in (1, 2) and "Traceback" not in resumed.output, resumed.output
-    said = [line for line in resumed.output.splitlines() if "read-only file system" in line]
+    said = [line for line in resumed.output.splitlines() if "read-only file system" in line.lower()]
     assert len(said) == 1 and str(run_dir) in said[0], resumed.output
