@@ -18,6 +18,7 @@ from .inspect import inspect
 from .lr_find import lr_find
 from .runs import attach, pause, queue, resume, runs, stop
 from .shapes import presets, shapes
+from .sweep import sweep
 from .track import track
 from .train import train
 
@@ -71,5 +72,5 @@ def open_app(target: str | None) -> None:
 
 
 for command in (shapes, presets, train, export, track, serve, inspect, runs, attach, compare, stop, pause, resume,
-                lr_find, queue):
+                lr_find, queue, sweep):
     main.add_command(command)

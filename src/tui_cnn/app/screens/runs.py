@@ -47,7 +47,7 @@ SCROLLBAR = 2  # the table's vertical scrollbar, kept out of the room the column
 MARK = "✓"
 #: The status's colour (the word itself says it too): a component class of RunTable.
 STATUS_STYLE = {"queued": "paused", "starting": "running", "running": "running", "paused": "paused",
-                "stopped": "stopped", "cancelled": "stopped", "failed": "failed", "crashed": "failed",
+                "stopped": "stopped", "pruned": "stopped", "cancelled": "stopped", "failed": "failed", "crashed": "failed",
                 "unreadable": "failed"}
 
 
