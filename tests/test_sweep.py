@@ -90,3 +90,24 @@ def test_a_three_trial_sweep_leaves_a_study_whose_best_is_the_best_run(mnist_roo
     assert len(json.loads(compared.stdout)["runs"]) == 3
     shown = tui_cnn("sweep", "show", str(sweep_dir), cwd=tmp_path)
     assert f"best: trial {said['best']['number']}" in shown.stdout and "batch_size" in shown.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(400)
+def test_a_trial_behind_the_median_is_pruned_and_its_run_says_so(mnist_root, tmp_path):
+    import optuna
+
+    # Seeded random sampling: trial 0 learns (lr 0.01), trial 1 hardly moves (lr 1e-7); the
+    # MedianPruner stops trial 1 after its first epoch, below trial 0's.
+    done = tui_cnn("sweep", "SimpleCNN", "--trials", "2", "--param", "lr=0.01,1e-7", "--sampler", "random",
+                   "--seed", "10", "--prune", "--dataset", "mnist", "--data-dir", str(mnist_root), "--epochs", "4",
+                   "--device", "cpu", "-b", "32", "--wait", "--json", cwd=tmp_path, timeout=380)
+    assert done.returncode == 0, done.stderr
+    said = json.loads(done.stdout)
+    assert [trial["params"]["lr"] for trial in said["trials"]] == [0.01, 1e-7]  # the seed's draw
+    study = optuna.load_study(study_name=said["study"], storage=f"sqlite:///{tmp_path / said['sweep_dir'] / 'study.db'}")
+    assert [trial.state for trial in study.trials] == [optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED]
+    assert said["trials"][1]["state"] == "pruned" and said["trials"][1]["status"] == "pruned"
+    pruned = Path(said["trials"][1]["run_dir"]).name
+    listed = tui_cnn("runs", cwd=tmp_path).stdout
+    assert any(line.startswith("pruned") and pruned in line for line in listed.splitlines()), listed

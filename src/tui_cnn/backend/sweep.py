@@ -245,11 +245,13 @@ class SweepSummary(msgspec.Struct):
     best: TrialRow | None
     driver_running: bool
     prune: bool = False
+    stopped: bool = False  # `tui-cnn sweep stop` asked for no more trials
 
     @property
     def done(self) -> bool:
-        ended = [trial for trial in self.trials if trial.state in ENDINGS]
-        return len(ended) >= self.trials_planned or (not self.driver_running and len(ended) == len(self.trials))
+        """Every trial has ended: all it planned, or all it asked before it was stopped."""
+        ended = sum(trial.state in ENDINGS for trial in self.trials)
+        return ended >= self.trials_planned or (self.stopped and ended == len(self.trials))
 
 
 def sweep_summary(sweep_dir: str | Path) -> SweepSummary:
@@ -268,7 +270,8 @@ def sweep_summary(sweep_dir: str | Path) -> SweepSummary:
     best = max(complete, key=lambda row: row.value) if complete else None
     return SweepSummary(study=record.study_name, sweep_dir=str(sweep_dir), storage=storage_url(sweep_dir),
                         trials_planned=record.trials, params=[f"{p.name}={p.values_text}" for p in record.params],
-                        trials=rows, best=best, driver_running=driver_running(sweep_dir), prune=record.prune)
+                        trials=rows, best=best, driver_running=driver_running(sweep_dir), prune=record.prune,
+                        stopped=stop_requested(sweep_dir))
 
 
 def _hold_lock(sweep_dir: Path) -> int | None:

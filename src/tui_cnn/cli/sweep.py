@@ -11,11 +11,13 @@ from typing import Any
 
 import click
 
-from .common import EXIT_OK, fail, load_model_or_exit, model_argument, say
+from .common import EXIT_INVALID, EXIT_OK, fail, load_model_or_exit, model_argument, say
 from .train import training_options
 
 #: How often --wait looks at the study.
 WAIT_LOOK_S = 1.0
+#: A driver not running this long while the sweep has trials to go has died (it starts in seconds).
+DRIVER_START_S = 60.0
 
 
 class _StartByDefault(click.Group):
@@ -104,9 +106,18 @@ def _wait(sweep_dir, as_json: bool) -> int:
     from ..backend.sweep import sweep_summary
 
     told: set[int] = set()
+    driverless_since = None
     try:
         while True:
             summary = sweep_summary(sweep_dir)
+            if summary.driver_running or summary.done:
+                driverless_since = None
+            elif driverless_since is None:
+                driverless_since = time.monotonic()
+            elif time.monotonic() - driverless_since > DRIVER_START_S:  # it died: its log says why
+                say(f"tui-cnn: the sweep's driver is not running (see {sweep_dir}/driver.log); start it again with "
+                    f"tui-cnn sweep resume {sweep_dir}", err=True)
+                return EXIT_INVALID
             for trial in summary.trials:
                 if trial.state in ("complete", "pruned", "fail") and trial.number not in told:
                     told.add(trial.number)
