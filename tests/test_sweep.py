@@ -111,3 +111,27 @@ def test_a_trial_behind_the_median_is_pruned_and_its_run_says_so(mnist_root, tmp
     pruned = Path(said["trials"][1]["run_dir"]).name
     listed = tui_cnn("runs", cwd=tmp_path).stdout
     assert any(line.startswith("pruned") and pruned in line for line in listed.splitlines()), listed
+
+
+@pytest.mark.slow
+def test_without_optuna_the_sweep_says_how_to_get_it_in_one_line(tmp_path):
+    # An install without the [sweep] extra: importing optuna fails.
+    blocked = ("import sys; sys.modules['optuna'] = None; from tui_cnn.cli import main; "
+               "main(['sweep', 'SimpleCNN', '--trials', '2', '--param', 'lr=0.1,0.01', '--dataset', 'mnist-sample'])")
+    done = subprocess.run([sys.executable, "-c", blocked], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1] == ("tui-cnn: sweeps need Optuna: pip install 'optuna>=4' "
+                                                   "(or pip install 'tui-cnn[sweep]')")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_pruned_trials_notice_and_notify_command_say_pruned(tmp_path):
+    from tui_cnn.domain.notify import end_notice, notify_environment
+    from tui_cnn.domain.run_state import RunState
+    from tui_cnn.domain.sweep import mark_pruned
+
+    state = RunState(status="stopped", model="SimpleCNN", run_dir=str(tmp_path))
+    assert end_notice(state)[0] == "tui-cnn: SimpleCNN stopped"
+    mark_pruned(tmp_path, 1, 0.3)  # the driver marks it before it stops it
+    assert end_notice(state)[0] == "tui-cnn: SimpleCNN pruned"
+    assert notify_environment(state, base={})["TUI_CNN_STATUS"] == "pruned"

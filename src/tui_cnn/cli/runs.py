@@ -15,7 +15,7 @@ from .common import say
               help="the folder holding run directories")
 @click.option("--json", "as_json", is_flag=True, help="a JSON list of objects instead of a table")
 def runs(runs_dir: str, as_json: bool) -> None:
-    """List runs: status (starting, running, paused, finished, stopped, failed, crashed), model,
+    """List runs: status (queued, starting, running, paused, finished, stopped, pruned, failed, crashed), model,
     dataset, epoch n/N, best validation and test accuracy, images/s, device, start, duration.
     A crashed run continues with `tui-cnn train --resume RUN_DIR`."""
     import msgspec
