@@ -135,3 +135,35 @@ def test_a_pruned_trials_notice_and_notify_command_say_pruned(tmp_path):
     mark_pruned(tmp_path, 1, 0.3)  # the driver marks it before it stops it
     assert end_notice(state)[0] == "tui-cnn: SimpleCNN pruned"
     assert notify_environment(state, base={})["TUI_CNN_STATUS"] == "pruned"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(400)
+def test_a_sweep_whose_driver_died_goes_on_when_the_queue_is_run_again(mnist_root, tmp_path):
+    import os
+    import signal
+
+    from tests.helpers import wait_until
+    from tui_cnn.domain.sweep import DONE_FILE, DRIVER_LOCK
+
+    started = tui_cnn("sweep", "SimpleCNN", "--trials", "2", "--param", "lr=1e-3,3e-3", "--dataset", "mnist",
+                      "--data-dir", str(mnist_root), "--epochs", "2", "--device", "cpu", "-b", "32", "--json",
+                      cwd=tmp_path)
+    assert started.returncode == 0, started.stderr
+    sweep_dir = tmp_path / json.loads(started.stdout)["sweep_dir"]
+    first = Path(f"{sweep_dir}-t0")
+    wait_until(lambda: (first / "config.json").exists(), timeout=120)
+    driver = int((sweep_dir / DRIVER_LOCK).read_text())
+    os.kill(driver, signal.SIGKILL)  # as a reboot would, while its first trial trains
+    wait_until(lambda: not tui_cnn_shows(sweep_dir, tmp_path)["driver_running"], timeout=30)
+    again = tui_cnn("queue", "run", cwd=tmp_path)
+    assert "1 sweep(s) with trials to go: their driver(s) started again" in again.stdout
+    wait_until(lambda: (sweep_dir / DONE_FILE).exists(), timeout=330)
+    shown = tui_cnn_shows(sweep_dir, tmp_path)
+    assert [trial["state"] for trial in shown["trials"]] == ["complete", "complete"]  # the first one followed on
+    assert shown["best"]["value"] == max(trial["best_val_acc"] for trial in shown["trials"])
+    assert "sweep(s)" not in tui_cnn("queue", "run", cwd=tmp_path).stdout  # done: no driver to bring back
+
+
+def tui_cnn_shows(sweep_dir: Path, cwd: Path) -> dict:
+    return json.loads(tui_cnn("sweep", "show", str(sweep_dir), "--json", cwd=cwd).stdout)

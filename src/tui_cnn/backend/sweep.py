@@ -26,9 +26,9 @@ from ..domain.run_list import ENDED, NotTraining, run_row, steer_run
 from ..domain.run_queue import QueueError
 from ..domain.specfile import spec_from_dict, spec_to_dict
 from ..domain.spec import ModelSpec
-from ..domain.sweep import (DRIVER_LOCK, DRIVER_LOG, STUDY_FILE, Param, SweepError, SweepRecord, mark_pruned,
-                            mark_trial, new_sweep_dir, read_sweep, stop_requested, trial_dir, was_pruned,
-                            write_sweep)
+from ..domain.sweep import (DRIVER_LOCK, DRIVER_LOG, STUDY_FILE, Param, SweepError, SweepRecord, mark_done,
+                            mark_pruned, mark_trial, new_sweep_dir, read_sweep, stop_requested, trial_dir,
+                            unfinished_sweeps, was_pruned, write_sweep)
 from ..domain.training import RUNS_DIR, TrainConfig, read_metrics
 from .launch import child_environment, python_command
 from .queue_runner import queue_run
@@ -119,6 +119,12 @@ def ensure_driver(sweep_dir: Path) -> bool:
     return True
 
 
+def ensure_drivers(base: str | Path) -> int:
+    """Bring back the driver of every sweep under ``base`` that has trials to go (the machine
+    rebooted under it): what the app's start and `tui-cnn queue run` do. How many started."""
+    return sum(ensure_driver(sweep_dir) for sweep_dir in unfinished_sweeps(base))
+
+
 # --- the driver ---
 
 def drive(sweep_dir: Path, log: Callable[[str], None] = print) -> None:
@@ -157,6 +163,8 @@ def drive(sweep_dir: Path, log: Callable[[str], None] = print) -> None:
         trial.set_user_attr("run_dir", str(run_dir))
         log(f"{_now()} trial {trial.number} queued as {run_dir} (position {place}): {trial.params}")
         _settle(study, trial, run_dir, record, sweep_dir, log)
+    mark_done(sweep_dir)
+    log(f"{_now()} sweep done: {len(study.trials)} trial(s)" + (" (stopped)" if stop_requested(sweep_dir) else ""))
 
 
 def _distribution(optuna, param: Param):
@@ -279,9 +287,12 @@ def _hold_lock(sweep_dir: Path) -> int | None:
     for _ in range(5):  # a probe by driver_running holds it for an instant
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return fd
         except OSError:
             time.sleep(0.1)
+            continue
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())  # who drives it, for a person (or a test) to look up
+        return fd
     os.close(fd)
     return None
 

@@ -171,7 +171,8 @@ def queue() -> None:
 @queue.command("run")
 @click.option("--runs-dir", default=None, type=click.Path(file_okay=False), help="the runs folder (default: ./runs)")
 def queue_run(runs_dir: str | None) -> None:
-    """Start the queue's runner if runs wait and none runs (after a reboot, say)."""
+    """Start the queue's runner if runs wait and none runs (after a reboot, say), and the
+    driver of each sweep with trials to go."""
     from ..backend.queue_runner import ensure_runner
     from ..domain.run_queue import waiting_runs
     from ..domain.training import RUNS_DIR
@@ -181,3 +182,8 @@ def queue_run(runs_dir: str | None) -> None:
     started = ensure_runner(base)
     say(f"{waiting} run(s) waiting in {base}/; " + ("the runner is started" if started else
         "a runner already works through them" if waiting else "nothing to run"))
+    from ..backend.sweep import ensure_drivers
+
+    drivers = ensure_drivers(base)
+    if drivers:
+        say(f"{drivers} sweep(s) with trials to go: their driver(s) started again")

@@ -29,6 +29,7 @@ STUDY_FILE = "study.db"
 DRIVER_LOCK = ".sweep-driver.lock"
 DRIVER_LOG = "driver.log"
 STOP_FILE = "stop.json"  # `tui-cnn sweep stop`: the driver asks for no more trials
+DONE_FILE = "done.json"  # the driver saw every trial end: nothing to resume after a reboot
 TRIAL_FILE = "trial.json"  # in a trial's run directory: which sweep, which trial
 PRUNED_FILE = "pruned.json"  # in a trial's run directory: the driver stopped it, pruned
 SAMPLERS = ("tpe", "random")
@@ -231,6 +232,22 @@ def mark_pruned(run_dir: Path, epoch: int, val_acc: float) -> None:
 
 def was_pruned(run_dir: str | Path) -> bool:
     return os.path.lexists(os.path.join(run_dir, PRUNED_FILE))
+
+
+def mark_done(sweep_dir: Path) -> None:
+    with atomic_writer(sweep_dir / DONE_FILE) as out:
+        out.write(msgspec.json.encode({"at": time.time()}))
+
+
+def unfinished_sweeps(base: str | Path) -> list[Path]:
+    """The sweeps under ``base`` whose driver has not seen every trial end (a reboot, say,
+    ended it): the ones a driver must come back to."""
+    try:
+        entries = [entry for entry in os.scandir(base) if entry.name.startswith("sweep-")]
+    except OSError:
+        return []
+    return [Path(entry.path) for entry in entries
+            if is_sweep_dir(entry.path) and not os.path.lexists(os.path.join(entry.path, DONE_FILE))]
 
 
 def request_stop(sweep_dir: Path) -> None:
