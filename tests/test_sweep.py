@@ -167,3 +167,25 @@ def test_a_sweep_whose_driver_died_goes_on_when_the_queue_is_run_again(mnist_roo
 
 def tui_cnn_shows(sweep_dir: Path, cwd: Path) -> dict:
     return json.loads(tui_cnn("sweep", "show", str(sweep_dir), "--json", cwd=cwd).stdout)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(400)
+def test_sweep_stop_stops_the_running_trial_and_asks_for_no_more(mnist_root, tmp_path):
+    from tests.helpers import wait_until
+    from tui_cnn.domain.sweep import DONE_FILE
+    from tui_cnn.domain.training import RunStarted, read_events
+
+    started = tui_cnn("sweep", "SimpleCNN", "--trials", "3", "--param", "lr=1e-3,3e-3", "--dataset", "mnist",
+                      "--data-dir", str(mnist_root), "--epochs", "50", "--device", "cpu", "-b", "32", "--json",
+                      cwd=tmp_path)
+    assert started.returncode == 0, started.stderr
+    sweep_dir = tmp_path / json.loads(started.stdout)["sweep_dir"]
+    first = Path(f"{sweep_dir}-t0")
+    wait_until(lambda: any(isinstance(event, RunStarted) for event in read_events(first)), timeout=120)
+    stopped = tui_cnn("sweep", "stop", str(sweep_dir), cwd=tmp_path)
+    assert stopped.returncode == 0 and "no more trials" in stopped.stdout
+    wait_until(lambda: (sweep_dir / DONE_FILE).exists(), timeout=120)
+    shown = tui_cnn_shows(sweep_dir, tmp_path)
+    assert [(trial["state"], trial["status"]) for trial in shown["trials"]] == [("fail", "stopped")]
+    assert shown["best"] is None and not Path(f"{sweep_dir}-t1").exists()
