@@ -70,10 +70,15 @@ def _pruner(optuna, record: SweepRecord):
 
 
 def load_study(sweep_dir: Path, record: SweepRecord | None = None):
+    """The sweep's study; SweepError, in one line, when its study.db cannot be read."""
     optuna = import_optuna()
     record = read_sweep(sweep_dir) if record is None else record
-    return optuna.load_study(study_name=record.study_name, storage=storage_url(sweep_dir),
-                             sampler=_sampler(optuna, record), pruner=_pruner(optuna, record))
+    try:
+        return optuna.load_study(study_name=record.study_name, storage=storage_url(sweep_dir),
+                                 sampler=_sampler(optuna, record), pruner=_pruner(optuna, record))
+    except Exception as exc:  # noqa: BLE001 - SQLAlchemy's, Optuna's (KeyError: no such study), a hand edit
+        raise SweepError(f"{sweep_dir}/{STUDY_FILE} cannot be read as the sweep's study "
+                         f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
 
 
 def create_sweep(spec: ModelSpec, config: TrainConfig, params: list[Param], trials: int, *, prune: bool = False,
@@ -137,11 +142,10 @@ def drive(sweep_dir: Path, log: Callable[[str], None] = print) -> None:
     base = TrainConfig.from_json(record.config)
     for frozen in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         trial = optuna.trial.Trial(study, frozen._trial_id)
-        run_dir = frozen.user_attrs.get("run_dir")
-        if run_dir is None:  # asked, never queued: the driver died in between
+        if "run_dir" not in frozen.user_attrs:  # asked, never queued: the driver died in between
             study.tell(trial, state=optuna.trial.TrialState.FAIL)
             continue
-        _settle(study, trial, Path(run_dir), record, sweep_dir, log)
+        _settle(study, trial, trial_dir(sweep_dir, frozen.number), record, sweep_dir, log)
     distributions = {param.name: _distribution(optuna, param) for param in record.params}
     while len(study.trials) < record.trials and not stop_requested(sweep_dir):
         trial = study.ask(distributions)
@@ -178,7 +182,7 @@ def _distribution(optuna, param: Param):
 def _settle(study, trial, run_dir: Path, record: SweepRecord, sweep_dir: Path, log: Callable[[str], None]) -> None:
     """Follow the trial's run until it ends, reporting each epoch's validation accuracy (and
     stopping it when pruned), then tell the study how it ended."""
-    optuna = sys.modules["optuna"]
+    optuna = import_optuna()
     reported = 0
     pruned = was_pruned(run_dir)
     stopping = False
@@ -269,7 +273,9 @@ def sweep_summary(sweep_dir: str | Path) -> SweepSummary:
     study = load_study(sweep_dir, record)
     rows = []
     for trial in study.get_trials(deepcopy=False):
-        run_dir = trial.user_attrs.get("run_dir")
+        # where it runs, next to the sweep as the caller names it (the attribute holds the
+        # path as the driver's working directory saw it)
+        run_dir = str(trial_dir(sweep_dir, trial.number)) if "run_dir" in trial.user_attrs else None
         row = run_row(run_dir) if run_dir else None
         rows.append(TrialRow(number=trial.number, run_dir=run_dir, params=dict(trial.params), value=trial.value,
                              state=trial.state.name.lower(), status=row.status if row else trial.user_attrs.get("status"),
