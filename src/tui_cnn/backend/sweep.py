@@ -183,13 +183,13 @@ def _settle(study, trial, run_dir: Path, record: SweepRecord, sweep_dir: Path, l
     """Follow the trial's run until it ends, reporting each epoch's validation accuracy (and
     stopping it when pruned), then tell the study how it ended."""
     optuna = import_optuna()
-    reported = 0
+    seen = 0  # lines of metrics.jsonl reported
     pruned = was_pruned(run_dir)
     stopping = False
     while True:
         status = run_row(run_dir).status  # read before the metrics: the last epoch's are there when it ended
-        for metrics in read_metrics(run_dir)[reported:]:
-            reported = metrics.epoch
+        lines = read_metrics(run_dir)
+        for metrics in lines[seen:]:
             if not math.isfinite(metrics.val_acc):
                 continue
             trial.report(metrics.val_acc, metrics.epoch)
@@ -199,21 +199,22 @@ def _settle(study, trial, run_dir: Path, record: SweepRecord, sweep_dir: Path, l
                 log(f"{_now()} trial {trial.number} pruned after epoch {metrics.epoch} "
                     f"(validation accuracy {metrics.val_acc:.4f})")
                 _stop(run_dir)
-        if status in ENDED or status in ("pruned", "unreadable"):
+        seen = len(lines)
+        if status in ENDED or status == "unreadable":
             break
         if stop_requested(sweep_dir) and not pruned and not stopping:  # `tui-cnn sweep stop`: this trial too
             stopping = True
             _stop(run_dir)
         time.sleep(LOOK_EVERY_S)
     best = best_val_acc(run_dir)
-    if pruned:
-        study.tell(trial, state=optuna.trial.TrialState.PRUNED)
-    elif status == "finished" and best is not None:
+    if status == "finished" and best is not None:  # a prune heard after its last batch: it ran to the end
         study.tell(trial, best)
+    elif pruned:
+        study.tell(trial, state=optuna.trial.TrialState.PRUNED)
     else:
         trial.set_user_attr("status", status)
         study.tell(trial, state=optuna.trial.TrialState.FAIL)
-    log(f"{_now()} trial {trial.number} ended: {'pruned' if pruned else status}, best validation accuracy {best}")
+    log(f"{_now()} trial {trial.number} ended: {status}, best validation accuracy {best}")
 
 
 def _stop(run_dir: Path) -> None:
