@@ -181,9 +181,11 @@ class TuiCnnApp(App[None]):
         """Runs still waiting in the runs folder's queue (the machine rebooted under them) get
         their runner back. A thread: it looks at files, and must not delay the first frame."""
         from ..backend.queue_runner import ensure_runner
+        from ..backend.sweep import ensure_drivers
 
         try:
             ensure_runner(self.runs_dir)
+            ensure_drivers(self.runs_dir)  # and sweeps with trials to go get their driver back
         except OSError:  # an unreadable runs folder: the Runs screen says so
             pass
 

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 #: settings) before the app's first frame.
 _COMMANDS = {"shapes": "shapes", "presets": "shapes", "train": "train", "export": "export", "track": "track",
              "serve": "serve", "inspect": "inspect", "runs": "runs", "attach": "runs", "compare": "compare",
-             "stop": "runs", "pause": "runs", "resume": "runs", "queue": "runs", "lr-find": "lr_find"}
+             "stop": "runs", "pause": "runs", "resume": "runs", "queue": "runs", "lr-find": "lr_find", "sweep": "sweep"}
 
 
 class _OpenByDefault(click.Group):

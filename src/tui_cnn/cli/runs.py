@@ -15,7 +15,7 @@ from .common import say
               help="the folder holding run directories")
 @click.option("--json", "as_json", is_flag=True, help="a JSON list of objects instead of a table")
 def runs(runs_dir: str, as_json: bool) -> None:
-    """List runs: status (starting, running, paused, finished, stopped, failed, crashed), model,
+    """List runs: status (queued, starting, running, paused, finished, stopped, pruned, failed, crashed), model,
     dataset, epoch n/N, best validation and test accuracy, images/s, device, start, duration.
     A crashed run continues with `tui-cnn train --resume RUN_DIR`."""
     import msgspec
@@ -171,7 +171,8 @@ def queue() -> None:
 @queue.command("run")
 @click.option("--runs-dir", default=None, type=click.Path(file_okay=False), help="the runs folder (default: ./runs)")
 def queue_run(runs_dir: str | None) -> None:
-    """Start the queue's runner if runs wait and none runs (after a reboot, say)."""
+    """Start the queue's runner if runs wait and none runs (after a reboot, say), and the
+    driver of each sweep with trials to go."""
     from ..backend.queue_runner import ensure_runner
     from ..domain.run_queue import waiting_runs
     from ..domain.training import RUNS_DIR
@@ -181,3 +182,8 @@ def queue_run(runs_dir: str | None) -> None:
     started = ensure_runner(base)
     say(f"{waiting} run(s) waiting in {base}/; " + ("the runner is started" if started else
         "a runner already works through them" if waiting else "nothing to run"))
+    from ..backend.sweep import ensure_drivers
+
+    drivers = ensure_drivers(base)
+    if drivers:
+        say(f"{drivers} sweep(s) with trials to go: their driver(s) started again")

@@ -13,16 +13,24 @@ import os
 
 from .format import printable
 from .run_state import RunState
+from .sweep import was_pruned
 
 #: Where a command given with --notify travels to the training process (never written to the run).
 NOTIFY_ENV = "TUI_CNN_NOTIFY"
 ENDINGS = ("finished", "failed", "crashed", "stopped", "pruned")
 
 
+def ended_as(state: RunState) -> str:
+    """How the run ended, as the runs list says it: a sweep's trial its driver stopped was pruned."""
+    if state.status == "stopped" and state.run_dir and was_pruned(state.run_dir):
+        return "pruned"
+    return state.status
+
+
 def end_notice(state: RunState) -> tuple[str, str]:
     """(title, one line) for a run that has ended."""
     model = state.model or "a run"
-    title = f"tui-cnn: {model} {state.status}"
+    title = f"tui-cnn: {model} {ended_as(state)}"
     if state.status == "finished":
         accuracy = state.evaluation.accuracy if state.evaluation is not None else None
         best = max((m.val_acc for m in state.epochs), default=None)
@@ -54,7 +62,7 @@ def notify_environment(state: RunState, base: dict[str, str] | None = None) -> d
     accuracy = state.evaluation.accuracy if state.evaluation is not None else None
     env = dict(os.environ if base is None else base)
     env.update({
-        "TUI_CNN_STATUS": state.status,
+        "TUI_CNN_STATUS": ended_as(state),
         "TUI_CNN_RUN_DIR": state.run_dir or "",
         "TUI_CNN_MODEL": state.model,
         "TUI_CNN_EPOCHS": str(state.epochs_done),

@@ -23,6 +23,7 @@ from .run_state import RunState
 from .run_queue import QUEUE_FILE, position, read_queued
 from .run_queue import cancel as cancel_queued
 from .slurm import JOB_FILE, REQUEST_FILE, cancel_pending, slurm_status
+from .sweep import PRUNED_FILE, was_pruned
 from .settings import SettingError, parse_setting
 from .training import (LAST_CHECKPOINT, SETTINGS, BatchProgress, TrainConfig, Evaluated, ProcessRecord, RunFileError,
                        failure_in_output, last_output_line, read_events, read_process, read_run_config, read_test_accuracy, write_control)
@@ -30,16 +31,17 @@ from .training import (LAST_CHECKPOINT, SETTINGS, BatchProgress, TrainConfig, Ev
 #: Statuses of a run read from disk. starting: a process holds the run (its lock) and has not
 #: started training yet; crashed: its process is gone and it wrote no end event (it can be
 #: continued from its last checkpoint with --resume).
-STATUSES = ("queued", "starting", "running", "paused", "finished", "stopped", "failed", "crashed", "cancelled",
-            "unreadable")
+STATUSES = ("queued", "starting", "running", "paused", "finished", "stopped", "pruned", "failed", "crashed",
+            "cancelled", "unreadable")
 #: A run on another machine (a shared disk) counts as live while it wrote within this long:
 #: BatchProgress lines come every few seconds while it trains.
 HEARTBEAT_S = 120.0
 #: A process trains these (it can be stopped, paused or resumed; not deleted or continued).
 LIVE = ("starting", "running", "paused")
 #: These continue from their last checkpoint, to more epochs.
-CONTINUABLE = ("stopped", "crashed", "finished")
-ENDED = ("finished", "stopped", "failed", "crashed", "cancelled")
+CONTINUABLE = ("stopped", "pruned", "crashed", "finished")
+#: pruned: a sweep's trial its driver stopped (domain/sweep.py), behind the median of the others.
+ENDED = ("finished", "stopped", "pruned", "failed", "crashed", "cancelled")
 #: A run the queue's runner took must be held by its process within this long.
 QUEUE_START_S = 30.0
 #: Waiting for their turn (in the box's queue, or a SLURM job pending): stop cancels them.
@@ -176,6 +178,8 @@ def run_row(run_dir: str | Path, now: float | None = None, trainer: Trainer | No
                                  since=ended_at if settled else None)
         if submitted is not None:
             status, problem = submitted[0], submitted[1]
+    if status == "stopped" and was_pruned(run_dir):
+        status = "pruned"
     best = [m.val_acc for m in state.epochs if math.isfinite(m.val_acc)]
     started = process.started_at if process is not None else _created(run_dir)
     return RunRow(
@@ -334,7 +338,8 @@ def row_order(row: RunRow) -> tuple[float, str]:
 # --- watching a runs folder: stats, not reads ---
 
 #: The files a run's row is read from: while none changed size or mtime, the row has not.
-ROW_FILES = ("config.json", "events.jsonl", "metrics.jsonl", "eval.json", "process.json", LOCK_FILE, JOB_FILE, QUEUE_FILE)
+ROW_FILES = ("config.json", "events.jsonl", "metrics.jsonl", "eval.json", "process.json", LOCK_FILE, JOB_FILE, QUEUE_FILE,
+             PRUNED_FILE)
 #: What makes a folder a run's: its config.json, or the lock of a process starting one.
 RUN_MARKERS = ("config.json", LOCK_FILE, JOB_FILE, QUEUE_FILE)
 Stamp = tuple[tuple[int, int] | None, ...]

@@ -37,10 +37,13 @@ from ...domain.run_queue import QueueError
 from ...domain.run_queue import move as move_in_queue
 from ...domain.slurm import SlurmError
 from ...domain.run_table import RunColumn, cut, fitting_columns, run_cells, run_name
+from ...domain.sweep import SweepError, read_trial
+from ...domain.sweep_trials import sweep_trials
 from ...domain.training import RunFileError
 from ..widgets.confirm import ConfirmScreen
 from ..widgets.continue_run import ContinueRunScreen
 from ..widgets.ready import KeysWaitForMount
+from ..widgets.sweep_table import SweepScreen
 
 POLL_S = 0.5
 #: The first read of a big folder comes in parts, this often, so the table fills as it reads.
@@ -49,7 +52,7 @@ SCROLLBAR = 2  # the table's vertical scrollbar, kept out of the room the column
 MARK = "✓"
 #: The status's colour (the word itself says it too): a component class of RunTable.
 STATUS_STYLE = {"queued": "paused", "starting": "running", "running": "running", "paused": "paused",
-                "stopped": "stopped", "cancelled": "stopped", "failed": "failed", "crashed": "failed",
+                "stopped": "stopped", "pruned": "stopped", "cancelled": "stopped", "failed": "failed", "crashed": "failed",
                 "unreadable": "failed"}
 
 
@@ -118,6 +121,8 @@ class RunsScreen(KeysWaitForMount, Screen):
         Binding("space", "toggle_mark", "Mark", tooltip="Mark or unmark the run to compare", key_display="␣"),
         Binding("v", "compare", "Compare", tooltip="Compare the marked runs"),
         Binding("r", "refresh", "Refresh", tooltip="Read every run again now", show=False),
+        Binding("w", "show_sweep", "Sweep", show=False,
+                tooltip="A sweep's trial: the sweep's table of parameter values against results, the best marked"),
         Binding("shift+up,K", "move_queued(1)", "Earlier in the queue", show=False,
                 tooltip="Move a queued run one place towards the front of the queue"),
         Binding("shift+down,J", "move_queued(-1)", "Later in the queue", show=False,
@@ -346,6 +351,9 @@ class RunsScreen(KeysWaitForMount, Screen):
     def _show_detail(self) -> None:
         row = self._rows.get(self._cursor_path() or "")
         text = "" if row is None else row.problem or row.path  # a problem names the run's file
+        trial = None if row is None else read_trial(row.path)
+        if trial is not None:
+            text += f" · trial {trial.number} of {run_name(trial.sweep)} · w: the sweep's table"
         self.query_one("#run-detail", Static).update(printable(text))
 
     # --- keys ---
@@ -519,6 +527,21 @@ class RunsScreen(KeysWaitForMount, Screen):
             self._say("Mark two runs or more (space) to compare them.", severity="warning")
             return
         self.app.compare(marked)
+
+    def action_show_sweep(self) -> None:
+        row = self._selected("show the sweep of")
+        if row is None:
+            return
+        trial = read_trial(row.path)
+        if trial is None:
+            self._say(f"{run_name(row.path)} is no sweep's trial (tui-cnn sweep starts one).", severity="warning")
+            return
+        try:
+            sweep = sweep_trials(trial.sweep)
+        except SweepError as exc:
+            self._say(str(exc), severity="error")
+            return
+        self.app.push_screen(SweepScreen(sweep))
 
     def action_refresh(self) -> None:
         self._poll(everything=True)
