@@ -26,7 +26,7 @@ import threading
 import time
 from typing import IO
 
-from ..domain.specfile import spec_from_dict
+from ..domain.model_source import source_from_dict
 from ..domain.training import BatchProgress, Failed, TrainConfig, TrainingEvent, event_to_json
 
 CONTROLS = ("stop", "pause", "resume")
@@ -37,7 +37,7 @@ EXIT_FAILED = 1
 def read_request(stdin: IO[str] | None = None):
     """The spec and settings of the run to train, from the first line of stdin."""
     request = json.loads((stdin or sys.stdin).readline())
-    return spec_from_dict(request["spec"]), TrainConfig.from_json(request["config"])
+    return source_from_dict(request), TrainConfig.from_json(request["config"])
 
 
 def serve_detached(lock_fd: int | None) -> int:

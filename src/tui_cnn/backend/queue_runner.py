@@ -22,7 +22,7 @@ from ..domain.run_lock import lock_held
 from ..domain.run_queue import RUNNER_LOCK, RUNNER_LOG, QueueError, enqueue, runner_running, take_next, waiting_runs
 from ..domain.slurm import REQUEST_FILE
 from ..domain.spec import ModelSpec
-from ..domain.specfile import spec_from_dict
+from ..domain.model_source import source_from_dict
 from ..domain.training import RUNS_DIR, TrainConfig, new_run_dir
 from .launch import child_environment, request_line, start_detached
 
@@ -78,7 +78,7 @@ def run_queue(base: Path, log=print) -> int:
     while (run_dir := take_next(base)) is not None:
         try:
             request = json.loads((run_dir / REQUEST_FILE).read_text())
-            spec, config = spec_from_dict(request["spec"]), TrainConfig.from_json(request["config"])
+            spec, config = source_from_dict(request), TrainConfig.from_json(request["config"])
             launched = start_detached(spec, config)
         except Exception as exc:  # noqa: BLE001 - one run that cannot start must not stop the queue
             log(f"{run_dir}: could not start: {type(exc).__name__}: {exc}")

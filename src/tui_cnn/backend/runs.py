@@ -14,7 +14,8 @@ from typing import Any, IO, Callable
 import torch
 
 from ..domain.export import export_code
-from ..domain.specfile import atomic_write_text, atomic_writer, spec_to_dict
+from ..domain.specfile import atomic_write_text, atomic_writer
+from ..domain.model_source import ModelSource, source_to_dict
 from ..domain.spec import ModelSpec
 # The run directory's names live in the domain (readers need them without torch); the
 # trainer finds them here too, beside what it writes.
@@ -28,12 +29,12 @@ def write_json(path: Path, data: Any, indent: int | None = 2) -> None:
     atomic_write_text(path, json.dumps(data, indent=indent) + "\n")
 
 
-def write_config(run_dir: Path, spec: ModelSpec, config: dict[str, Any], dataset: dict[str, Any],
+def write_config(run_dir: Path, spec: ModelSource, config: dict[str, Any], dataset: dict[str, Any],
                  device: dict[str, Any]) -> None:
     import torchvision
 
     write_json(run_dir / "config.json", {
-        "spec": spec_to_dict(spec), "config": config, "dataset": dataset, "device": device,
+        **source_to_dict(spec), "config": config, "dataset": dataset, "device": device,
         "versions": {"torch": torch.__version__, "torchvision": torchvision.__version__},
     })
 

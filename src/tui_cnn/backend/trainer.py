@@ -31,7 +31,7 @@ from torch import nn
 
 from ..domain.datasets import check_spec_matches
 from ..domain.run_lock import RunLock, RunLocked, held_for_me, read_lock_record
-from ..domain.spec import ModelSpec
+from ..domain.model_source import ModelSource, ModuleSource
 from ..domain.training import (BatchProgress, EpochEnd, EpochMetrics, Evaluated, Failed, Finished, LogMessage, Paused,
                                ProcessRecord, Resumed, RunStarted, Stopped, TrainConfig, TrainingEvent)
 from . import runs
@@ -40,6 +40,8 @@ from .data import DeviceData, MissingDataError, load_data
 from .devices import describe_device, peak_resident_bytes, resolve_device
 from .distributed import PAUSED_POLL_S, Distributed, lost_a_rank
 from .evaluate import evaluate, validate
+from .track_process import TrackError
+from .user_module import build_module, changed_note, check_module, keep_sources
 
 Listener = Callable[[TrainingEvent], None]
 EVAL_BATCH_SIZE = 1024
@@ -76,7 +78,7 @@ class Trainer:
     """``group``: this process's place in a distributed run (``backend.distributed``); None
     for a run on one process. Every rank runs a Trainer; rank 0's writes and emits."""
 
-    def __init__(self, spec: ModelSpec, config: TrainConfig, listeners: Sequence[Listener] = (), *,
+    def __init__(self, spec: ModelSource, config: TrainConfig, listeners: Sequence[Listener] = (), *,
                  resume: str | Path | None = None, group: Distributed | None = None, lock: RunLock | None = None):
         """``lock``: the run directory's lock, taken by whoever started this process (see
         backend.launch); otherwise the trainer takes it itself (rank 0)."""
@@ -91,6 +93,7 @@ class Trainer:
             # A new automatic folder is made (and named, -2 when taken) once the run is sure to start.
             self.run_dir = Path(config.run_dir) if config.run_dir else runs.run_dir_name(spec.name)
         self._lock = lock
+        self._module_files: list[str] = []  # a module run's files from the working directory, to keep
         self._process: ProcessRecord | None = None  # process.json as this trainer wrote it
         self._stop_requested = threading.Event()
         self._unpaused = threading.Event()
@@ -194,13 +197,7 @@ class Trainer:
         self._on_main(self._claim_existing_run_dir)
         device = self._device()
         torch.manual_seed(config.seed)
-        try:
-            model = build_model(self.spec)
-        except InvalidSpecError as exc:
-            raise TrainingFailed(str(exc)) from None
-        mismatch = check_spec_matches(self.spec, config.dataset, config.data_dir)
-        if mismatch:
-            raise TrainingFailed(mismatch)
+        model = self._build_model()
         on_cuda = device.startswith("cuda")
         try:
             with self.group.main_first() if self.group else contextlib.nullcontext():  # one unpack or download
@@ -227,6 +224,26 @@ class Trainer:
             step_model = DistributedDataParallel(model, device_ids=[torch.device(device).index] if on_cuda else None)
         step_model = torch.compile(step_model) if config.compile else step_model
         return _Loop(model, step_model, optimizer, scheduler, data, self._autocast(device), device)
+
+    def _build_model(self) -> nn.Module:
+        """The model, checked against the dataset before any training: a spec's built by
+        backend.build, a user's module by its own code (backend.user_module)."""
+        config = self.config
+        if isinstance(self.spec, ModuleSource):
+            try:
+                model, self._module_files = build_module(self.spec, self.resume_dir)
+            except TrackError as exc:
+                raise TrainingFailed(str(exc)) from None
+            mismatch = check_module(model, self.spec, config.dataset, config.data_dir)
+        else:
+            try:
+                model = build_model(self.spec)
+            except InvalidSpecError as exc:
+                raise TrainingFailed(str(exc)) from None
+            mismatch = check_spec_matches(self.spec, config.dataset, config.data_dir)
+        if mismatch:
+            raise TrainingFailed(mismatch)
+        return model
 
     def _on_main(self, task: Callable[[], Any]) -> Any:
         """``task()`` on rank 0 alone (what touches the run directory), with its result or
@@ -281,8 +298,15 @@ class Trainer:
         sizes = {"name": config.dataset, "train_size": len(data.train), "val_size": len(data.val),
                  "test_size": len(data.test), "classes": list(data.info.classes), "source": data.source}
         info = describe_device(loop.device)
+        module_note = None
+        if isinstance(self.spec, ModuleSource):
+            if self.spec.files:  # a resumed run: its kept copy is what trains
+                module_note = changed_note(self.spec, self.run_dir)
+            else:
+                self.spec = keep_sources(self.spec, self._module_files, self.run_dir)
         runs.write_config(self.run_dir, self.spec, config.to_json(), sizes, asdict(info))
-        runs.write_model_code(self.run_dir, self.spec)
+        if not isinstance(self.spec, ModuleSource):  # a module's code is its kept source
+            runs.write_model_code(self.run_dir, self.spec)
         self._process = runs.write_process(self.run_dir)
         lock = self._lock.record if self._lock is not None else read_lock_record(self.run_dir)
         self._control = runs.ControlWatcher(self.run_dir, self.stop, self.pause, self.resume,
@@ -294,6 +318,8 @@ class Trainer:
                               count_parameters(loop.model), config.epochs, data.batches_per_epoch(config.batch_size),
                               start_epoch=self._progress.epoch + 1,
                               processes=self.group.world_size if self.group else 1))
+        if module_note:
+            self._emit(LogMessage(module_note, "warning"))
 
     def _device(self) -> str:
         device = resolve_device(self.config.device)

@@ -14,6 +14,7 @@ from typing import Callable, Collection
 
 import msgspec
 
+from .model_source import ModuleSource
 from .spec import ModelSpec
 from .specfile import SpecError, spec_from_dict
 
@@ -250,13 +251,13 @@ def steer_run(run_dir: str | Path, command: str, status: str | None = None, name
     write_control(run_dir, command)
 
 
-def continuation(run_dir: str | Path, **changes) -> tuple[ModelSpec, TrainConfig]:
+def continuation(run_dir: str | Path, **changes) -> tuple[ModelSpec | ModuleSource, TrainConfig]:
     """The model and settings that continue ``run_dir`` from its last checkpoint, with
     ``changes`` on top (e.g. ``epochs=20`` to train further): what `tui-cnn train --resume`
     and the Runs screen's continue start. RunFileError, in one line, for an unreadable run."""
     run = read_run_config(run_dir)
     try:
-        spec = spec_from_dict(run.spec, f"{run_dir}/config.json")
+        spec = run.module or spec_from_dict(run.spec, f"{run_dir}/config.json")
     except (SpecError, RecursionError) as exc:
         raise RunFileError(f"{run_dir}/config.json holds no readable model ({str(exc) or type(exc).__name__})") from None
     config = run.train_config()

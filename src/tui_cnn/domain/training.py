@@ -3,11 +3,12 @@ and the files of a run directory. Pure Python, so the monitor can show a run (li
 from disk) without importing torch.
 
 Run directory layout (the source of truth; a monitor can follow a run by reading it alone):
-    config.json         {"spec": {...}, "config": {...}, "dataset": {...}, "device": ..., "versions": {...}}
+    config.json         {"spec": {...}, "module": {...} (a module run), "config": {...}, "dataset": {...}, "device": ..., "versions": {...}}
     metrics.jsonl       one EpochMetrics object per line, flushed as each epoch ends
     eval.json           {"accuracy", "per_class_accuracy", "confusion_matrix", "classes", "misclassified"}
     checkpoint-last.pt / checkpoint-best.pt   (torch; loaded with weights_only=True)
-    model.py            the spec exported as PyTorch code
+    model.py            the spec exported as PyTorch code (not for a module run: source/ is its code)
+    source/             a module run's source files, copied from the user's directory (domain.model_source)
     events.jsonl        every event as {"event": name, ...fields}, for attaching to a live run
     process.json        {"pid", "host", "started_at", "create_time", "control_seq"}: who trains it
                         (its start time as the OS counts it tells it from a process given its pid
@@ -37,6 +38,7 @@ from typing import Any
 import msgspec
 
 from . import datasets
+from .model_source import ModuleSource
 from .settings import MAX_SEED, Setting, SettingError, check_setting, setting
 
 DATASETS = datasets.DATASET_NAMES  # ("mnist", "mnist-sample", "fashion-mnist", "kmnist", "cifar10", "folder")
@@ -203,6 +205,7 @@ class RunConfigFile(_Record):
 
     spec: dict[str, Any]
     config: dict[str, Any]
+    module: ModuleSource | None = None  # a run of a user's nn.Module (domain.model_source); spec names it
     dataset: DatasetRecord = DatasetRecord()
     device: DeviceRecord = DeviceRecord()
     versions: dict[str, str] = {}
