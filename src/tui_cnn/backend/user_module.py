@@ -23,10 +23,13 @@ from .track_process import TrackError
 _TUI_CNN_DIR = Path(__file__).resolve().parents[1]
 
 
-def build_module(source: ModuleSource, run_dir: Path | None = None) -> tuple[nn.Module, list[str]]:
+def build_module(source: ModuleSource, run_dir: Path | None = None,
+                 forget: bool = False) -> tuple[nn.Module, list[str]]:
     """The module, built on the CPU (TrackError in one line), and the files it imported from
     the working directory (relative paths), to keep in the run. A run that kept its source
-    (a resumed one: ``run_dir``) imports the kept copy: RUN_DIR/source comes first on sys.path."""
+    (a resumed one: ``run_dir``) imports the kept copy: RUN_DIR/source comes first on sys.path.
+    ``forget``: a process that builds the modules of several runs (the app's Inspect) drops
+    the kept copy's modules once built, so the next run's copy is imported afresh."""
     kept = Path(run_dir) / SOURCE_DIR if run_dir is not None and source.files else None
     cwd = os.getcwd()
     if cwd not in sys.path:
@@ -34,7 +37,13 @@ def build_module(source: ModuleSource, run_dir: Path | None = None) -> tuple[nn.
     if kept is not None:
         sys.path.insert(0, str(kept))
     before = set(sys.modules)
-    model = construct_target(source.target)
+    try:
+        model = construct_target(source.target)
+    finally:
+        if forget and kept is not None:
+            sys.path.remove(str(kept))
+            for name in set(sys.modules) - before:
+                del sys.modules[name]
     imported = [] if kept is not None else _files_from(Path(cwd), set(sys.modules) - before)
     return model, imported
 
