@@ -160,3 +160,18 @@ def test_a_module_run_names_its_model_in_the_request_and_config_as_one_record():
     data = json.loads(json.dumps(source_to_dict(source)))
     assert source_from_dict(data) == source
     assert data["spec"]["model"] == {"name": "Net", "input_shape": [3, 32, 32]}  # readers wanting a spec get one
+
+
+def test_export_says_a_module_run_has_its_kept_source_and_no_spec(tmp_path):
+    from click.testing import CliRunner
+
+    from tui_cnn.cli import main
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    config = {**source_to_dict(ModuleSource("skipnet:SkipNet", (1, 28, 28))), "config": {"dataset": "mnist"}}
+    (run_dir / "config.json").write_text(json.dumps(config))
+    result = CliRunner().invoke(main, ["export", str(run_dir)])
+    assert result.exit_code == 2
+    assert result.output.strip() == (f"tui-cnn: {run_dir} trained your own module skipnet:SkipNet: its code is the "
+                                     f"run's kept source ({run_dir / 'source'}), there is no spec to export")
