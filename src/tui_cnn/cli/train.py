@@ -100,7 +100,7 @@ def train(model: str | None, input_shape: tuple[int, int, int] | None, resume: s
         os.environ[NOTIFY_ENV] = notify
     from ..backend.launch import under_torchrun
     from ..backend.train_process import too_many_processes
-    from ..domain.model_source import check_source_matches
+    from ..domain.model_source import check_source_matches, is_module
 
     given = {name: value for name, value in options.items() if value is not None}
     opens_app = not headless and not detach and not slurm and not queued and not under_torchrun()
@@ -128,6 +128,12 @@ def train(model: str | None, input_shape: tuple[int, int, int] | None, resume: s
         from ..app.app import TuiCnnApp
 
         require_terminal("without one, add --headless")
+        if is_module(spec):  # the app trains the module its tracker shows
+            from ..app.screens.tracker import Tracked
+
+            TuiCnnApp(spec.stub_spec, start_mode="monitor", train_config=config,
+                      tracked=Tracked(spec.target, spec.input_shape)).run_and_exit()
+            return
         TuiCnnApp(spec, start_mode="monitor", train_config=config).run_and_exit()
         return
     sys.exit(_train_headless(spec, config))
