@@ -175,3 +175,16 @@ def test_export_says_a_module_run_has_its_kept_source_and_no_spec(tmp_path):
     assert result.exit_code == 2
     assert result.output.strip() == (f"tui-cnn: {run_dir} trained your own module skipnet:SkipNet: its code is the "
                                      f"run's kept source ({run_dir / 'source'}), there is no spec to export")
+
+
+def test_continuing_a_module_run_names_its_module_and_kept_files(tmp_path):
+    """What --resume and the Runs screen's continue start: the run's module with its kept files."""
+    from tui_cnn.domain.model_source import SourceFile
+    from tui_cnn.domain.run_list import continuation
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    kept = ModuleSource("skipnet:SkipNet", (1, 28, 28), (SourceFile("skipnet.py", "/home/me/skipnet.py", "ab12"),))
+    (run_dir / "config.json").write_text(json.dumps({**source_to_dict(kept), "config": {"dataset": "mnist"}}))
+    source, config = continuation(run_dir, epochs=5)
+    assert source == kept and config.resume == str(run_dir) and config.epochs == 5
