@@ -20,6 +20,7 @@ from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 
 from ..domain.format import printable_lines
+from ..domain.model_source import ModuleSource
 from ..domain.presets import DEFAULT_PRESET, load_preset
 from ..domain.spec import ModelSpec
 from .screens.tracker import TrackerScreen
@@ -134,7 +135,8 @@ class TuiCnnApp(App[None]):
             self.set_reactive(TuiCnnApp.spec, spec)
         if batch_size is not None:
             self.set_reactive(TuiCnnApp.batch_size, batch_size)
-        #: Set by `tui-cnn track`: the tracker opens on this user's nn.Module instead of the spec.
+        #: Set by `tui-cnn track`: the tracker opens on this user's nn.Module instead of the spec;
+        #: the tracker keeps it to the module it shows (None: the app's spec), which the monitor trains.
         self.tracked = tracked
         self.start_mode = start_mode
         #: Set by `tui-cnn train` (without --headless): the monitor starts this run at once.
@@ -159,6 +161,13 @@ class TuiCnnApp(App[None]):
         self._crash: CrashSaved | None = None
         self._control_guard = ControlCharacterGuard()
 
+
+    def model_to_train(self) -> ModelSpec | ModuleSource:
+        """What the monitor trains: the module the tracker shows (as `tui-cnn train MODULE:ATTR
+        --input C,H,W` names it), else the app's spec."""
+        if self.tracked is not None:
+            return ModuleSource(self.tracked.target, tuple(self.tracked.input_shape))
+        return self.spec
     def get_line_filters(self) -> Sequence[LineFilter]:
         """Textual's filters, and the guard that keeps control characters from the terminal."""
         return [*super().get_line_filters(), self._control_guard]

@@ -34,10 +34,10 @@ EXIT_FAILED = 1
 
 
 def read_request(stdin: IO[str] | None = None):
-    """The spec and settings of the run to train, from the first line of stdin (the one
+    """The model and settings of the run to train, from the first line of stdin (the one
     request record, its types checked: RunFileError or SpecError in one line)."""
     request = RunRequest.decode((stdin or sys.stdin).readline())
-    return request.model_spec(), request.config
+    return request.model_source(), request.config
 
 
 def serve_detached(lock_fd: int | None) -> int:

@@ -83,7 +83,10 @@ class Inspector:
     first use)."""
 
     def __init__(self, spec: ModelSpec, state_dict: dict | None, *, dataset: str | None = None,
-                 data_dir: str | None = None, description: str = "", resize: str = "crop"):
+                 data_dir: str | None = None, description: str = "", resize: str = "crop",
+                 module: "torch.nn.Module | None" = None):
+        """``module``: a user's own nn.Module (a module run; ``spec`` its stub, with its name and
+        input shape): its layers are its leaf modules as one forward pass calls them."""
         import torch
 
         from .build import build_model
@@ -91,17 +94,21 @@ class Inspector:
         self.spec = spec
         self.trained = state_dict is not None
         self.description = description
+        self.is_module = module is not None
         if state_dict is None:
             torch.manual_seed(0)  # the same "random weights" every time: a picture that does not flicker
-        self.model = build_model(spec).eval()
+        self.model = (module if module is not None else build_model(spec)).eval()
         if state_dict is not None:
             try:
                 self.model.load_state_dict(state_dict)
             except RuntimeError as exc:
                 raise InspectError(f"the checkpoint does not fit {spec.name}: {str(exc).splitlines()[0]}") from None
-        self.layers = [*self.model.features, *self.model.classifier]
-        self.names = layer_names(spec.layers)
-        self.reports = analyze(spec, batch_size=1).layers
+        if self.is_module:
+            self.layers, self.names, self.reports = [], [], []
+        else:
+            self.layers = [*self.model.features, *self.model.classifier]
+            self.names = layer_names(spec.layers)
+            self.reports = analyze(spec, batch_size=1).layers
         self._test = None
         self._folder_problem: str | None = None
         if dataset == FOLDER:  # the run's own images: decoded (or read from the cache) now, for their classes
@@ -136,7 +143,7 @@ class Inspector:
         run_dir = Path(run_dir)
         try:
             saved = read_run_config(run_dir)
-            spec = spec_from_dict(saved.spec, f"{run_dir}/config.json")
+            spec = spec_from_dict(saved.spec, f"{run_dir}/config.json")  # a module run's: its stub
             config = saved.train_config()
         except (OSError, ValueError, KeyError, TypeError, SpecError, RecursionError) as exc:
             raise InspectError(f"{run_dir} is not a run directory with a readable config.json ({exc})") from None
@@ -152,8 +159,9 @@ class Inspector:
                                f"{str(exc).splitlines()[0] if str(exc) else 'no detail'})") from None
         if not isinstance(weights, dict):
             raise InspectError(f"{checkpoint} holds no model weights")
+        module = _run_module(saved.module, run_dir) if saved.module is not None else None
         return cls(spec, weights, dataset=config.dataset, data_dir=config.data_dir, resize=config.resize,
-                   description=f"{spec.name}, {checkpoint.name} of run {run_dir.name}")
+                   description=f"{spec.name}, {checkpoint.name} of run {run_dir.name}", module=module)
 
     @classmethod
     def untrained(cls, spec: ModelSpec) -> "Inspector":
@@ -244,6 +252,8 @@ class Inspector:
             raise InspectError(f"the image is {'x'.join(map(str, image.shape))} but {self.spec.name} takes "
                                f"{'x'.join(map(str, self.spec.input_shape))}")
         x = self.normalised(image)
+        if self.is_module:
+            return self._module_view(image, x, label, source, notes, test_index)
         layers = []
         with torch.inference_mode():
             for name, module, report in zip(self.names, self.layers, self.reports):
@@ -253,6 +263,53 @@ class Inspector:
             probabilities = x[0].float().softmax(0).tolist() if x.ndim == 2 else []
         classes = list(self.info.classes) if self.info else [str(i) for i in range(len(probabilities))]
         return View(image, Prediction(probabilities, classes, label), layers, source, notes or [], test_index)
+
+
+    def _module_view(self, image: np.ndarray, x: "torch.Tensor", label: int | None, source: str,
+                     notes: list[str] | None, test_index: int | None) -> View:
+        """A user's module: its forward pass as it is, each leaf module's call seen by a hook."""
+        import torch
+
+        calls: list[LayerView] = []
+
+        def seen(name: str):
+            def hook(module, inputs, output) -> None:
+                first = inputs[0] if inputs and isinstance(inputs[0], torch.Tensor) else None
+                if first is None or not isinstance(output, torch.Tensor) or output.shape[:1] != (1,):
+                    return
+                report = _leaf_report(len(calls), module, tuple(first.shape), tuple(output.shape))
+                calls.append(_layer_view(name, module, report, first[0].float(), output[0].float()))
+            return hook
+
+        leaves = [(name, m) for name, m in self.model.named_modules() if name and not any(m.children())]
+        handles = [m.register_forward_hook(seen(name)) for name, m in leaves]
+        try:
+            with torch.inference_mode():
+                out = self.model(x)
+        finally:
+            for handle in handles:
+                handle.remove()
+        probabilities = out[0].float().softmax(0).tolist() if isinstance(out, torch.Tensor) and out.ndim == 2 else []
+        classes = list(self.info.classes) if self.info else [str(i) for i in range(len(probabilities))]
+        return View(image, Prediction(probabilities, classes, label), calls, source, notes or [], test_index)
+
+
+def _run_module(source, run_dir: Path):
+    """A module run's model, built from the run's kept copy of its source."""
+    from .track_process import TrackError
+    from .user_module import build_module
+
+    try:
+        return build_module(source, run_dir, forget=True)[0]
+    except TrackError as exc:
+        raise InspectError(f"cannot build {source.target} of {run_dir}: {exc}") from None
+
+
+def _leaf_report(index: int, module, in_shape: tuple[int, ...], out_shape: tuple[int, ...]) -> LayerReport:
+    """What a leaf of a user's module is, as far as its call shows: no geometry (no windows drawn)."""
+    params = sum(p.numel() for p in module.parameters())
+    return LayerReport(index, type(module).__name__, {}, in_shape, out_shape, params, params, 0, 0, 0, None, None,
+                       None, ())
 
 
 def _layer_view(name: str, module, report: LayerReport, x: "torch.Tensor", y: "torch.Tensor") -> LayerView:

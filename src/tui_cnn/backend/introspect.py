@@ -80,6 +80,23 @@ def build_target(target: str, on_stage: Callable[[str], None] = lambda stage: No
     return model.to("meta"), built_on
 
 
+def construct_target(target: str) -> nn.Module:
+    """``MODULE:ATTR`` built to be trained: its own constructor on the CPU, real weights.
+    TrackError, in one line, when it cannot be imported or built."""
+    factory = _factory(target)
+    needed = _required_arguments(factory)
+    if needed:
+        raise TrackError(f"{target} needs arguments ({', '.join(needed)}): give a function that builds it with none")
+    try:
+        model = factory()
+    except USER_ERRORS as exc:
+        raise TrackError(f"{'constructing' if inspect.isclass(factory) else 'calling'} {target}() failed: "
+                         f"{_one_line(exc)}") from None
+    if not isinstance(model, nn.Module):
+        raise TrackError(f"{target}() returned a {type(model).__name__}, not an nn.Module")
+    return model
+
+
 def _factory(target: str) -> Any:
     module_name, _, attr = target.partition(":")
     if not module_name or not attr:

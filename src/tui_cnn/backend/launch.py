@@ -34,8 +34,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..domain.run_lock import RunLock
-from ..domain.spec import ModelSpec
-from ..domain.specfile import spec_to_dict
+from ..domain.model_source import ModelSource, ModuleSource, source_to_dict
 from ..domain.training import OUTPUT_LOG, EventFollower, RunRequest, RunStarted, TrainConfig, new_run_dir
 
 #: The training process's module: ``backend.child``.
@@ -75,10 +74,12 @@ def under_torchrun() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
-def request_line(spec: ModelSpec, config: TrainConfig) -> str:
-    """What a child reads first (on its stdin, or a SLURM job's request.json): the spec and
-    the settings, as one JSON line of the one request record (domain RunRequest)."""
-    return RunRequest(spec_to_dict(spec), config).encode()
+def request_line(spec: ModelSource, config: TrainConfig) -> str:
+    """What a child reads first (on its stdin, or a SLURM job's request.json): the model (a spec,
+    or a module and its spec stub: domain.model_source) and the settings, as one JSON line of
+    the one request record (domain RunRequest)."""
+    module = spec if isinstance(spec, ModuleSource) else None
+    return RunRequest(source_to_dict(spec)["spec"], config, module).encode()
 
 
 @dataclass
@@ -95,7 +96,7 @@ class Launched:
         return self.process.poll()
 
 
-def claim_run_dir(spec: ModelSpec, config: TrainConfig) -> RunLock:
+def claim_run_dir(spec: ModelSource, config: TrainConfig) -> RunLock:
     """The run directory of ``config`` (a new automatic one made atomically, with -2, -3... when
     taken), locked for the run. RunLocked when another process trains it; OSError when it
     cannot be made."""
@@ -107,7 +108,7 @@ def claim_run_dir(spec: ModelSpec, config: TrainConfig) -> RunLock:
     return RunLock.acquire(run_dir)
 
 
-def start_detached(spec: ModelSpec, config: TrainConfig) -> Launched:
+def start_detached(spec: ModelSource, config: TrainConfig) -> Launched:
     """Start training ``spec`` with ``config`` in a session of its own, holding its run
     directory's lock. RunLocked (one line, naming the process) when another process trains
     that run directory; OSError when it cannot be made (said in one line by the caller)."""

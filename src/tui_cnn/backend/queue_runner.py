@@ -76,7 +76,7 @@ def run_queue(base: Path, log=print) -> int:
     while (run_dir := take_next(base)) is not None:
         try:
             request = RunRequest.decode((run_dir / REQUEST_FILE).read_bytes())
-            spec, config = request.model_spec(), request.config
+            spec, config = request.model_source(), request.config
             launched = start_detached(spec, config)
         except Exception as exc:  # noqa: BLE001 - one run that cannot start must not stop the queue
             log(f"{run_dir}: could not start: {type(exc).__name__}: {exc}")

@@ -14,7 +14,7 @@ import msgspec
 import torch
 
 from ..domain.export import export_code
-from ..domain.specfile import atomic_write_text
+from ..domain.specfile import atomic_write_text, atomic_writer
 from ..domain.spec import ModelSpec
 # The run directory's names live in the domain (readers need them without torch); the
 # trainer finds them here too, beside what it writes.

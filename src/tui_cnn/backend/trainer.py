@@ -32,8 +32,7 @@ from torch import nn
 from ..domain.datasets import check_spec_matches
 from ..domain.run_lock import RunLock, RunLocked, held_for_me, read_lock_record
 from ..domain.format import count
-from ..domain.spec import ModelSpec
-from ..domain.specfile import spec_to_dict
+from ..domain.model_source import ModelSource, ModuleSource, source_to_dict
 from ..domain.training import (BatchProgress, DatasetRecord, EpochEnd, EpochMetrics, Evaluated, Failed, Finished,
                                LogMessage, Paused, ProcessRecord, Resumed, RunConfigFile, RunStarted, Stopped,
                                TrainConfig, TrainingEvent, decode, to_json)
@@ -43,6 +42,8 @@ from .data import DeviceData, MissingDataError, load_data
 from .devices import describe_device, peak_resident_bytes, resolve_device
 from .distributed import PAUSED_POLL_S, Distributed, lost_a_rank
 from .evaluate import evaluate, validate
+from .track_process import TrackError
+from .user_module import build_module, changed_note, check_module, keep_sources
 
 Listener = Callable[[TrainingEvent], None]
 EVAL_BATCH_SIZE = 1024
@@ -85,7 +86,7 @@ class Trainer:
     """``group``: this process's place in a distributed run (``backend.distributed``); None
     for a run on one process. Every rank runs a Trainer; rank 0's writes and emits."""
 
-    def __init__(self, spec: ModelSpec, config: TrainConfig, listeners: Sequence[Listener] = (), *,
+    def __init__(self, spec: ModelSource, config: TrainConfig, listeners: Sequence[Listener] = (), *,
                  resume: str | Path | None = None, group: Distributed | None = None, lock: RunLock | None = None):
         """``lock``: the run directory's lock, taken by whoever started this process (see
         backend.launch); otherwise the trainer takes it itself (rank 0)."""
@@ -100,6 +101,7 @@ class Trainer:
             # A new automatic folder is made (and named, -2 when taken) once the run is sure to start.
             self.run_dir = Path(config.run_dir) if config.run_dir else runs.run_dir_name(spec.name)
         self._lock = lock
+        self._module_files: list[str] = []  # a module run's files from the working directory, to keep
         self._process: ProcessRecord | None = None  # process.json as this trainer wrote it
         self._stop_requested = threading.Event()
         self._unpaused = threading.Event()
@@ -238,13 +240,7 @@ class Trainer:
         self._on_main(self._claim_existing_run_dir)
         device = self._device()
         torch.manual_seed(config.seed)
-        try:
-            model = build_model(self.spec)
-        except InvalidSpecError as exc:
-            raise TrainingFailed(str(exc)) from None
-        mismatch = check_spec_matches(self.spec, config.dataset, config.data_dir)
-        if mismatch:
-            raise TrainingFailed(mismatch)
+        model = self._build_model()
         on_cuda = device.startswith("cuda")
         try:
             with self.group.main_first() if self.group else contextlib.nullcontext():  # one unpack or download
@@ -271,6 +267,26 @@ class Trainer:
             step_model = DistributedDataParallel(model, device_ids=[torch.device(device).index] if on_cuda else None)
         step_model = torch.compile(step_model) if config.compile else step_model
         return _Loop(model, step_model, optimizer, scheduler, data, self._autocast(device), device)
+
+    def _build_model(self) -> nn.Module:
+        """The model, checked against the dataset before any training: a spec's built by
+        backend.build, a user's module by its own code (backend.user_module)."""
+        config = self.config
+        if isinstance(self.spec, ModuleSource):
+            try:
+                model, self._module_files = build_module(self.spec, self.resume_dir)
+            except TrackError as exc:
+                raise TrainingFailed(str(exc)) from None
+            mismatch = check_module(model, self.spec, config.dataset, config.data_dir)
+        else:
+            try:
+                model = build_model(self.spec)
+            except InvalidSpecError as exc:
+                raise TrainingFailed(str(exc)) from None
+            mismatch = check_spec_matches(self.spec, config.dataset, config.data_dir)
+        if mismatch:
+            raise TrainingFailed(mismatch)
+        return model
 
     def _on_main(self, task: Callable[[], Any]) -> Any:
         """``task()`` on rank 0 alone (what touches the run directory), with its result or
@@ -324,11 +340,19 @@ class Trainer:
         self._check_run_dir_is_free()  # again, now that no other trainer can write it
         lost_epoch_ends = self._reconcile() if self.resume_dir is not None else []
         info = describe_device(loop.device)
+        module_note = None
+        if isinstance(self.spec, ModuleSource):
+            if self.spec.files:  # a resumed run: its kept copy is what trains
+                module_note = changed_note(self.spec, self.run_dir)
+            else:
+                self.spec = keep_sources(self.spec, self._module_files, self.run_dir)
         dataset = DatasetRecord(config.dataset, len(data.train), len(data.val), len(data.test), list(data.info.classes),
                                 data.source)
-        runs.write_config(self.run_dir, RunConfigFile(spec_to_dict(self.spec), config.to_json(), dataset, info,
-                                                      runs.versions()))
-        runs.write_model_code(self.run_dir, self.spec)
+        runs.write_config(self.run_dir, RunConfigFile(source_to_dict(self.spec)["spec"], config.to_json(), dataset, info,
+                                                      runs.versions(),
+                                                      module=self.spec if isinstance(self.spec, ModuleSource) else None))
+        if not isinstance(self.spec, ModuleSource):  # a module's code is its kept source
+            runs.write_model_code(self.run_dir, self.spec)
         self._process = runs.write_process(self.run_dir)
         lock = self._lock.record if self._lock is not None else read_lock_record(self.run_dir)
         self._control = runs.ControlWatcher(self.run_dir, self.stop, self.pause, self.resume,
@@ -346,6 +370,8 @@ class Trainer:
                               count_parameters(loop.model), config.epochs, data.batches_per_epoch(config.batch_size),
                               start_epoch=self._progress.epoch + 1, start_batch=self._progress.batches_done,
                               processes=self.group.world_size if self.group else 1))
+        if module_note:
+            self._emit(LogMessage(module_note, "warning"))
 
     def _reconcile(self) -> list[tuple[EpochMetrics, bool]]:
         """A resumed run's directory made to agree with its checkpoint-last.pt, whatever

@@ -21,6 +21,7 @@ def export(model: str, target: str, input_shape: tuple[int, int, int] | None) ->
     from ..domain.shapes import analyze
     from ..domain.specfile import atomic_write_text
 
+    _refuse_a_module(model)
     spec = load_model_or_exit(model)
     if input_shape:
         spec = spec.with_input_shape(input_shape)
@@ -44,3 +45,23 @@ def _problem(diagnostic) -> str:
     field = f" {diagnostic.field}" if diagnostic.field else ""
     fix = f" (fix: {diagnostic.suggestion})" if diagnostic.suggestion else ""
     return f"  {where}{field}: {diagnostic.message}{fix}"
+
+
+def _refuse_a_module(model: str) -> None:
+    """A user's own module is code already: a run of one keeps its source, nothing to export."""
+    from pathlib import Path
+
+    from ..domain.model_source import SOURCE_DIR
+    from ..domain.training import RunFileError, read_run_config
+
+    if (Path(model) / "config.json").is_file():
+        try:
+            module = read_run_config(model).module
+        except RunFileError as exc:
+            fail(str(exc))
+        if module is None:
+            fail(f"{model} is a run directory: its model.py is the exported code")
+        fail(f"{model} trained your own module {module.target}: its code is the run's kept source "
+             f"({Path(model) / SOURCE_DIR}), there is no spec to export")
+    if ":" in model and not Path(model).exists():
+        fail(f"{model} is your own module, code already: export writes a spec (a preset or .toml file) as code")

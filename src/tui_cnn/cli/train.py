@@ -15,7 +15,7 @@ import click
 
 from ..domain.settings import Setting
 from ..domain.training import SETTINGS, TrainConfig
-from .common import (EXIT_INVALID, EXIT_OK, SettingType, fail, load_model_or_exit, model_argument,
+from .common import (EXIT_INVALID, EXIT_OK, InputShape, SettingType, fail, load_model_or_exit,
                      require_terminal, say, spec_file)
 
 EXIT_STOPPED = 130  # stopped with Ctrl+C (the shell's convention for SIGINT); checkpoint kept
@@ -41,7 +41,11 @@ def training_options(command: Callable) -> Callable:
 
 
 @click.command()
-@model_argument(required=False)
+@click.argument("model", metavar="SPEC_OR_PRESET | MODULE:ATTR", required=False)
+@click.option("--input", "input_shape", type=InputShape(), help="with MODULE:ATTR: your own nn.Module (a class with "
+              "a no-argument constructor, or a function returning one, from the current directory or an installed "
+              "package, as tui-cnn track takes it) for images of this shape C,H,W, e.g. 1,28,28; the run keeps a "
+              "copy of its source files")
 @training_options
 @click.option("--resume", "resume", type=click.Path(exists=True, file_okay=False),
               help="continue this run directory at the epoch after its last checkpoint")
@@ -66,7 +70,7 @@ def training_options(command: Callable) -> Callable:
 @click.option("--detach", is_flag=True, help="train in the background, in its own session: the run outlives this "
               "terminal (its output goes to RUN_DIR/output.log); see it with tui-cnn runs, steer it with "
               "tui-cnn stop|pause|resume RUN_DIR")
-def train(model: str | None, resume: str | None, headless: bool, detach: bool, notify: str | None, queued: bool,
+def train(model: str | None, input_shape: tuple[int, int, int] | None, resume: str | None, headless: bool, detach: bool, notify: str | None, queued: bool,
           slurm: bool,
           nodes: int, partition: str | None, time_limit: str | None, account: str | None,
           sbatch_args: tuple[str, ...], dry_run: bool, **options: Any) -> None:
@@ -78,11 +82,13 @@ def train(model: str | None, resume: str | None, headless: bool, detach: bool, n
         os.environ[NOTIFY_ENV] = notify
     from ..backend.launch import under_torchrun
     from ..backend.train_process import too_many_processes
-    from ..domain.datasets import check_spec_matches
+    from ..domain.model_source import check_source_matches, is_module
 
     given = {name: value for name, value in options.items() if value is not None}
     opens_app = not headless and not detach and not slurm and not queued and not under_torchrun()
-    spec, config = _resumed(resume, model, given) if resume else _new_run(model, given, opens_app)
+    if input_shape is not None and resume:
+        fail("--input goes with MODULE:ATTR for a new run: --resume trains the run's own model")
+    spec, config = _resumed(resume, model, given) if resume else _new_run(model, given, opens_app, input_shape)
     if slurm:
         from ..domain.slurm import SlurmOptions
 
@@ -93,7 +99,7 @@ def train(model: str | None, resume: str | None, headless: bool, detach: bool, n
     problems = [*config.validate(), too_many_processes(config.nproc_per_node, config.device)]
     if any(problems):
         fail("; ".join(filter(None, problems)))
-    mismatch = check_spec_matches(spec, config.dataset, config.data_dir)
+    mismatch = check_source_matches(spec, config.dataset, config.data_dir)
     if mismatch:
         fail(mismatch)
     if queued:
@@ -104,6 +110,12 @@ def train(model: str | None, resume: str | None, headless: bool, detach: bool, n
         from ..app.app import TuiCnnApp
 
         require_terminal("without one, add --headless")
+        if is_module(spec):  # the app trains the module its tracker shows
+            from ..app.screens.tracker import Tracked
+
+            TuiCnnApp(spec.stub_spec, start_mode="monitor", train_config=config,
+                      tracked=Tracked(spec.target, spec.input_shape)).run_and_exit()
+            return
         TuiCnnApp(spec, start_mode="monitor", train_config=config,
                   spec_path=None if resume else spec_file(model)).run_and_exit()
         return
@@ -132,7 +144,7 @@ def _submit(spec, config: TrainConfig, options, dry_run: bool, resumed: bool) ->
 
     from ..backend import slurm
     from ..backend.launch import request_line
-    from ..domain.datasets import check_spec_matches
+    from ..domain.model_source import check_source_matches
     from ..domain.slurm import SlurmError, job_script
     from ..domain.training import new_run_dir
 
@@ -141,7 +153,7 @@ def _submit(spec, config: TrainConfig, options, dry_run: bool, resumed: bool) ->
     if config.batch_size % ranks:
         problems.append(f"the batch size ({config.batch_size}) is the global batch and must divide evenly among the "
                         f"{ranks} ranks of the job ({options.nodes} nodes x {options.nproc_per_node})")
-    mismatch = check_spec_matches(spec, config.dataset, config.data_dir)
+    mismatch = check_source_matches(spec, config.dataset, config.data_dir)
     problems += [mismatch] if mismatch else []
     cuda = config.device == "cuda"
     if dry_run:
@@ -172,16 +184,34 @@ def _submit(spec, config: TrainConfig, options, dry_run: bool, resumed: bool) ->
     return EXIT_OK
 
 
-def _new_run(model: str | None, given: dict[str, Any], opens_app: bool):
+def _new_run(model: str | None, given: dict[str, Any], opens_app: bool, input_shape: tuple[int, int, int] | None):
     from ..domain.datasets import default_dataset
 
-    spec = load_model_or_exit(model)
+    spec = _module_or_exit(model, input_shape) if input_shape or _looks_like_a_module(model) else \
+        load_model_or_exit(model)
     if opens_app:  # before the dataset note: without a terminal, the refusal is the one line
         require_terminal("without one, add --headless")
     if "dataset" not in given:
         given["dataset"], why = default_dataset(given.get("data_dir"))
         say(why, err=True)
     return spec, TrainConfig(**given)
+
+
+def _looks_like_a_module(model: str | None) -> bool:
+    from pathlib import Path
+
+    return model is not None and ":" in model and not Path(model).exists()
+
+
+def _module_or_exit(model: str | None, input_shape: tuple[int, int, int] | None):
+    """MODULE:ATTR and --input: a user's own module (built by the training process)."""
+    from ..domain.model_source import ModuleSource
+
+    if model is None or ":" not in model:
+        fail(f"--input goes with MODULE:ATTR (e.g. mymodel:Net), not {model or 'no model'}")
+    if input_shape is None:
+        fail(f"{model} is your own module: give its input shape with --input C,H,W (e.g. --input 1,28,28)")
+    return ModuleSource(model, input_shape)
 
 
 def _resumed(run_dir: str, model: str | None, given: dict[str, Any]):
@@ -195,7 +225,7 @@ def _resumed(run_dir: str, model: str | None, given: dict[str, Any]):
         spec, config = continuation(run_dir, **{k: v for k, v in given.items() if k in known})
     except RunFileError as exc:
         fail(str(exc))
-    if model is not None and load_model_or_exit(model) != spec:
+    if model is not None and model != getattr(spec, "target", None) and load_model_or_exit(model) != spec:
         fail(f"{model} is not the model {run_dir} trained ({spec.name}); leave it out to resume that run")
     _refuse_a_live_run(run_dir)
     _check_checkpoint_or_exit(run_dir)

@@ -13,7 +13,8 @@ from typing import Any, Iterable
 
 from . import format as fmt
 from .run_list import run_row
-from .training import SETTINGS, EpochMetrics, RunConfigFile, RunFileError, read_evaluation, read_metrics, read_run_config
+from .training import (SETTINGS, EpochMetrics, RunConfigFile, RunFileError, RunStarted, read_evaluation, read_events,
+                       read_metrics, read_run_config)
 
 #: Settings that say where or how a run was written, not what it learned from: not compared.
 NOT_COMPARED = ("data_dir", "run_dir", "resume", "progress_every")
@@ -128,8 +129,9 @@ def _labels(paths: list[str]) -> list[str]:
 
 def _settings(path: str, config: RunConfigFile, metrics: list[EpochMetrics], problems: list[str]) -> dict[str, str]:
     """The rows of one run: the model, the data, every training setting, then the results."""
-    rows = {"model": config.model_name or MISSING,
-            "parameters": MISSING if config.script else _parameters(config.spec)}
+    parameters = (MISSING if config.script else
+                  _module_parameters(path) if config.module is not None else _parameters(config.spec))
+    rows = {"model": config.model_name or MISSING, "parameters": parameters}
     dataset = config.dataset
     rows["train / val / test images"] = (f"{fmt.grouped(dataset.train_size)} / {fmt.grouped(dataset.val_size)} / "
                                          f"{fmt.grouped(dataset.test_size)}" if dataset.train_size else MISSING)
@@ -161,6 +163,12 @@ def _setting_text(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)[:40]  # a hand-edited config.json may hold anything: keep the table's columns sane
+
+
+def _module_parameters(path: str) -> str:
+    """A module run's parameter count, as its RunStarted said (no spec to count them by)."""
+    started = [event for event in read_events(path) if isinstance(event, RunStarted)]
+    return fmt.grouped(started[-1].params) if started else "?"
 
 
 def _parameters(spec_data: dict[str, Any]) -> str:

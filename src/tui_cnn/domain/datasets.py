@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from . import format as fmt
 from .image_folder import FolderError, ImageFolder, scan_image_folder
@@ -123,26 +124,39 @@ def check_spec_matches(spec: ModelSpec, dataset: str, data_dir: str | os.PathLik
     """Why the model cannot train on the dataset as it stands, with the fix; None if it can.
     A folder of images takes any input shape (its images are converted to it) and is read
     here (its folder names only, no image is decoded) to count its classes."""
+    def outputs() -> tuple[int, ...] | None:
+        return analyze(spec, batch_size=1).output_shape
+
+    return check_model_matches(spec.name, tuple(spec.input_shape), outputs, dataset, data_dir)
+
+
+def check_model_matches(name: str, input_shape: tuple[int, int, int], outputs: Callable[[], tuple[int, ...] | None],
+                        dataset: str, data_dir: str | os.PathLike[str] | None = None,
+                        module: bool = False) -> str | None:
+    """``check_spec_matches`` for any model: ``outputs()`` is its output shape for a batch of
+    one (None: unknown, not checked); ``module``: a user's nn.Module, whose fix is in its code."""
     if dataset == FOLDER:
         try:
             folder = scan_image_folder(require_folder(data_dir))
         except FolderError as exc:
             return str(exc)
-        return _classes_match(spec, f"the folder {folder.root}", len(folder.classes))
+        return _classes_match(name, outputs(), f"the folder {folder.root}", len(folder.classes), module)
     info = DATASETS[dataset]
-    if tuple(spec.input_shape) != info.input_shape:
-        same_shape = [n for n, d in DATASETS.items() if d.input_shape == tuple(spec.input_shape)]
+    if tuple(input_shape) != info.input_shape:
+        same_shape = [n for n, d in DATASETS.items() if d.input_shape == tuple(input_shape)]
         alternative = f", or train on {' / '.join(same_shape)}" if same_shape else ""
-        return (f"{spec.name} takes {fmt.dims(spec.input_shape)} images but {dataset} images are "
-                f"{fmt.dims(info.input_shape)}: set the model's input_shape to {list(info.input_shape)}"
-                f"{alternative}")
-    return _classes_match(spec, dataset, info.num_classes)
+        fix = (f"use --input {','.join(map(str, info.input_shape))}" if module
+               else f"set the model's input_shape to {list(info.input_shape)}")
+        return (f"{name} takes {fmt.dims(input_shape)} images but {dataset} images are "
+                f"{fmt.dims(info.input_shape)}: {fix}{alternative}")
+    return _classes_match(name, outputs(), dataset, info.num_classes, module)
 
 
-def _classes_match(spec: ModelSpec, dataset: str, classes: int) -> str | None:
-    output = analyze(spec, batch_size=1).output_shape
-    if output is not None and output != (1, classes):
-        got = f"{output[1]} outputs" if len(output) == 2 else f"an output of shape {fmt.dims(output[1:])}"
-        return (f"{spec.name} ends in {got} but {dataset} has {classes} classes: "
-                f"end the model with Flatten and a Linear layer with out_features = {classes}")
-    return None
+def _classes_match(name: str, output: tuple[int, ...] | None, dataset: str, classes: int, module: bool) -> str | None:
+    if output is None or output == (1, classes):
+        return None
+    got = f"{output[1]} outputs" if len(output) == 2 else f"an output of shape {fmt.dims(output[1:])}"
+    if module:
+        return f"{name} gives {got}; {dataset} has {classes} classes: make its last layer give {classes}"
+    return (f"{name} ends in {got} but {dataset} has {classes} classes: "
+            f"end the model with Flatten and a Linear layer with out_features = {classes}")

@@ -15,6 +15,7 @@ from typing import Callable, Collection
 import msgspec
 
 from .format import count
+from .model_source import ModuleSource
 from .spec import ModelSpec
 from .specfile import SpecError, spec_from_dict
 
@@ -257,7 +258,7 @@ def steer_run(run_dir: str | Path, command: str, status: str | None = None, name
     write_control(run_dir, command)
 
 
-def continuation(run_dir: str | Path, **changes) -> tuple[ModelSpec, TrainConfig]:
+def continuation(run_dir: str | Path, **changes) -> tuple[ModelSpec | ModuleSource, TrainConfig]:
     """The model and settings that continue ``run_dir`` from its last checkpoint, with
     ``changes`` on top (e.g. ``epochs=20`` to train further): what `tui-cnn train --resume`
     and the Runs screen's continue start. RunFileError, in one line, for an unreadable run."""
@@ -266,7 +267,7 @@ def continuation(run_dir: str | Path, **changes) -> tuple[ModelSpec, TrainConfig
         raise RunFileError(f"{run_dir} was logged by your own training loop ({run.script}): tui-cnn has no model "
                            "or checkpoint of it to continue; run your script again")
     try:
-        spec = spec_from_dict(run.spec, f"{run_dir}/config.json")
+        spec = run.module or spec_from_dict(run.spec, f"{run_dir}/config.json")
     except (SpecError, RecursionError) as exc:
         raise RunFileError(f"{run_dir}/config.json holds no readable model ({str(exc) or type(exc).__name__})") from None
     config = run.train_config()

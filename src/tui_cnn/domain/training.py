@@ -3,13 +3,14 @@ and the files of a run directory. Pure Python, so the monitor can show a run (li
 from disk) without importing torch.
 
 Run directory layout (the source of truth; a monitor can follow a run by reading it alone):
-    config.json         {"spec": {...}, "config": {...}, "dataset": {...}, "device": ..., "versions": {...}}
+    config.json         {"spec": {...}, "module": {...} (a module run), "config": {...}, "dataset": {...}, "device": ..., "versions": {...}}
     metrics.jsonl       one EpochMetrics object per line, flushed as each epoch ends
     eval.json           {"accuracy", "per_class_accuracy", "confusion_matrix", "classes", "misclassified",
                         "epoch"}: the test split scored once, on the best validation epoch's weights
     checkpoint-last.pt / checkpoint-best.pt   (torch; loaded with weights_only=True); an epoch's
                         writes commit in one order (backend Trainer._commit_epoch, the README)
-    model.py            the spec exported as PyTorch code
+    model.py            the spec exported as PyTorch code (not for a module run: source/ is its code)
+    source/             a module run's source files, copied from the user's directory (domain.model_source)
     events.jsonl        every event as {"event": name, ...fields}, for attaching to a live run
     process.json        {"pid", "host", "started_at", "create_time", "control_seq"}: who trains it
                         (its start time as the OS counts it tells it from a process given its pid
@@ -43,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from . import datasets
+from .model_source import ModuleSource
 from .settings import MAX_SEED, Setting, SettingError, check_setting, setting
 
 if TYPE_CHECKING:
@@ -223,6 +225,7 @@ class RunConfigFile(_Record):
 
     spec: dict[str, Any]
     config: dict[str, Any]
+    module: ModuleSource | None = None  # a run of a user's nn.Module (domain.model_source); spec names it
     dataset: DatasetRecord = DatasetRecord()
     device: DeviceRecord = DeviceRecord()
     versions: dict[str, str] = {}
@@ -252,6 +255,7 @@ class RunRequest(_Record):
 
     spec: dict[str, Any]
     config: TrainConfig
+    module: ModuleSource | None = None  # a module run (domain.model_source); ``spec`` is then its stub
 
     def encode(self) -> str:
         """One line of JSON (a NaN setting survives, to be refused by ``validate``)."""
@@ -265,6 +269,10 @@ class RunRequest(_Record):
         except (ValueError, RecursionError):
             raise RunFileError("the run request is not JSON") from None
         return decode(data, cls, "the run request")
+
+    def model_source(self) -> "ModuleSource | ModelSpec":
+        """What to train: the module, or the spec (SpecError, one line, for a bad one)."""
+        return self.module if self.module is not None else self.model_spec()
 
     def model_spec(self) -> "ModelSpec":
         """The spec to train; SpecError (one line) for a bad one."""

@@ -353,7 +353,7 @@ class InspectScreen(KeysWaitForMount, Screen):
 
     def _receptive_box(self):
         layer = self._selected_layer()
-        if layer is None or not layer.is_map:
+        if layer is None or not layer.is_map or self.inspector.is_module:  # a module's windows are not known
             return None
         return receptive_box(self.inspector.reports, self.layer_index, *self.cell)
 
@@ -385,7 +385,9 @@ class InspectScreen(KeysWaitForMount, Screen):
         value = float(layer.output[self.channel, row, col])
         text.append(f" · channel {self.channel} · position ({row}, {col}) = {value:.4g}")
         parts: list = [text]
-        if layer.type == "Conv2d" and layer.weight is not None:
+        if layer.report.geometry is None:  # a leaf of a user's module: its call seen, not its windows
+            parts.append(_line("a layer of your own module: its windows and receptive field are not shown", "italic"))
+        elif layer.type == "Conv2d" and layer.weight is not None:
             parts += self._conv_detail(layer)
         elif layer.type == "MaxPool2d":
             parts += self._pool_detail(layer)

@@ -155,6 +155,10 @@ class MonitorScreen(KeysWaitForMount, Screen):
         elif self.app.run_dir is not None:
             self.load_run(self.app.run_dir)
 
+    def on_screen_resume(self) -> None:
+        """Back from another screen: the model to train may have changed there (the tracker)."""
+        self.query_one(RunSetupForm).recheck()
+
     # --- starting, stopping, pausing ---
 
     def action_start_run(self) -> None:
@@ -182,7 +186,7 @@ class MonitorScreen(KeysWaitForMount, Screen):
         if config is None:
             self.notify("; ".join(problems) or "The setup has errors", title="Cannot queue", severity="warning")
             return
-        self._queue(self.app.spec, config)
+        self._queue(self.app.model_to_train(), config)
 
     @work(thread=True, group="queue", exit_on_error=False)
     def _queue(self, spec: ModelSpec, config: TrainConfig) -> None:
@@ -200,7 +204,7 @@ class MonitorScreen(KeysWaitForMount, Screen):
     def start_run(self, config: TrainConfig, spec: ModelSpec | None = None) -> None:
         """Train ``spec`` (the app's current model) with ``config`` in a process of its own,
         then follow it."""
-        spec = spec or self.app.spec
+        spec = spec or self.app.model_to_train()
         self._show_state(RunState(status="starting", model=spec.name, dataset=config.dataset,
                                   epochs_total=config.epochs, started_at=time.time()), None)
         self._pending_control = None
@@ -578,13 +582,17 @@ class MonitorScreen(KeysWaitForMount, Screen):
         from .data import DataScreen
 
         config = self.query_one(RunSetupForm).typed() or self._form_defaults()
-        self.app.push_screen(DataScreen(config, tuple(self.app.spec.input_shape)))
+        self.app.push_screen(DataScreen(config, tuple(self.app.model_to_train().input_shape)))
 
     def action_lr_find(self) -> None:
         """The range test for the setup's settings; its suggestion fills the learning-rate field."""
         from ..widgets.monitor.lr_find import LrFindScreen
 
         config = self.query_one(RunSetupForm).typed() or self._form_defaults()
+        if self.app.tracked is not None:
+            self.notify("The learning-rate range test runs on the app's specs, not on your own module yet",
+                        title="Cannot find a learning rate", severity="warning")
+            return
 
         def use(suggestion: float | None) -> None:
             if suggestion is not None:

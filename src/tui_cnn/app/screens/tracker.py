@@ -401,7 +401,7 @@ class TrackerScreen(KeysWaitForMount, Screen):
         """The tracked model shown from now on; the previous one's process ends."""
         if self.tracked is not None and self.tracked is not tracked:
             self.tracked.close()
-        self.tracked = tracked
+        self.tracked = self.app.tracked = tracked  # the monitor's r trains what the tracker shows
 
     def on_unmount(self) -> None:
         """Quitting never waits for a user's code: its processes are killed."""

@@ -16,7 +16,8 @@ from textual.message import Message
 from textual.widgets import Button, Input, Label, Select, Static
 
 from ....backend.train_process import too_many_processes
-from ....domain.datasets import DATASET_NAMES, check_spec_matches, default_dataset
+from ....domain.datasets import DATASET_NAMES, default_dataset
+from ....domain.model_source import check_source_matches, is_module
 from ....domain.format import binary_bytes
 from ....domain.settings import SettingError, parse_setting
 from ....domain.shapes import analyze
@@ -125,9 +126,10 @@ class RunSetupForm(VerticalScroll):
         problems = config.validate()
         if not problems:  # the machine has the GPUs or cores for the processes (NVML and the OS)
             problems += filter(None, [too_many_processes(config.nproc_per_node, config.device)])
-        if not analyze(self.app.spec, config.batch_size).valid:
-            problems.append(f"{self.app.spec.name} has errors: fix them in the builder (2)")
-        mismatch = (check_spec_matches(self.app.spec, config.dataset, config.data_dir)
+        model = self.app.model_to_train()
+        if not is_module(model) and not analyze(model, config.batch_size).valid:
+            problems.append(f"{model.name} has errors: fix them in the builder (2)")
+        mismatch = (check_source_matches(model, config.dataset, config.data_dir)
                     if config.dataset in DATASET_NAMES else None)
         if mismatch:
             problems.append(mismatch)
@@ -172,7 +174,10 @@ class RunSetupForm(VerticalScroll):
 
     def memory_warning(self, config: TrainConfig) -> str | None:
         """Why the run will not fit on the device, or None (fits, or not known yet). With
-        several processes each GPU trains on its share of the batch."""
+        several processes each GPU trains on its share of the batch. Not known for a user's
+        own module (the shape engine reads specs)."""
+        if is_module(self.app.model_to_train()):
+            return None
         analysis = analyze(self.app.spec, config.process_batch_size)
         free = self._free_bytes.get(config.device)
         if not analysis.valid or free is None:
@@ -194,7 +199,11 @@ class RunSetupForm(VerticalScroll):
         if warning:
             note.update(f"⚠ {warning}")
             return
-        need = analyze(self.app.spec, config.process_batch_size).totals.training_bytes
+        model = self.app.model_to_train()
+        if is_module(model):
+            note.update(f"training memory: not estimated for your own module {model.target}")
+            return
+        need = analyze(model, config.process_batch_size).totals.training_bytes
         free = self._free_bytes.get(config.device)
         if free is not None:
             where = f"{binary_bytes(free)} free on {config.device}"
