@@ -66,7 +66,7 @@ SPOILERS = {
     "metrics-nan-and-infinity": (True, lambda d: (d / "metrics.jsonl").write_text(
         epoch_line(1, train_loss=float("nan"), val_loss=float("inf")) + "\n"
         + epoch_line(2, val_acc=float("-inf"), images_per_s=float("nan")) + "\n")),
-    "metrics-unknown-field": (True, lambda d: (d / "metrics.jsonl").write_text(epoch_line(1, extra=1) + "\n")),
+    "metrics-unknown-field": (True, lambda d: (d / "metrics.jsonl").write_text(epoch_line(1, from_a_newer_trainer=1) + "\n")),
     "metrics-binary": (True, lambda d: (d / "metrics.jsonl").write_bytes(b"\x00\x01\xff\n\x80\x80\n")),
     "metrics-deep-line": (True, lambda d: (d / "metrics.jsonl").write_text("[" * 50_000 + "]" * 50_000 + "\n")),
     "eval-wrong-types": (True, lambda d: (d / "eval.json").write_text(

@@ -225,10 +225,10 @@ class RunConfigFile(_Record):
 
     spec: dict[str, Any]
     config: dict[str, Any]
-    module: ModuleSource | None = None  # a run of a user's nn.Module (domain.model_source); spec names it
     dataset: DatasetRecord = DatasetRecord()
     device: DeviceRecord = DeviceRecord()
     versions: dict[str, str] = {}
+    module: ModuleSource | None = None  # a run of a user's nn.Module (domain.model_source); spec names it
     #: a run your own training loop logged (tui_cnn.init): the script that ran it ("" for a run
     #: tui-cnn trained; ``spec`` then holds the model's name alone, no layers)
     script: str = ""

@@ -534,8 +534,9 @@ class BuilderScreen(KeysWaitForMount, Screen):
     def _unless_replacing(self, path: str, own: str | None, then: Callable[[], None],
                           own_is: str = "opened from or saved to") -> None:
         """Run ``then`` now, or after the user agreed to replace ``path``: a file that exists
-        and is not ``own`` (the one this model was opened from, saved or exported to)."""
-        if not os.path.isfile(path) or (own is not None and _same_file(path, own)):
+        and is not ``own`` (the one this model was opened from, saved or exported to). A link is
+        not asked about: the write refuses it, in one line."""
+        if not os.path.isfile(path) or os.path.islink(path) or (own is not None and _same_file(path, own)):
             then()
             return
         question = ConfirmScreen(f"Replace {escape(path)}?", f"{escape(path)} exists and is not the file "
