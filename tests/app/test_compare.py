@@ -9,7 +9,6 @@ import pytest
 from click.testing import CliRunner
 
 from tests.compare_runs import write_compared_runs
-
 from tui_cnn.app.app import TuiCnnApp
 from tui_cnn.app.screens.compare import DIFFERS_MARK, CompareScreen, RunCurves
 from tui_cnn.cli import main

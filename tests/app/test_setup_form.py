@@ -55,7 +55,7 @@ async def test_cuda_chosen_without_a_gpu_says_so_beside_the_device_and_never_wai
 
     monkeypatch.setattr(devices, "gpu_count", lambda: 0)  # this machine has none either; be sure
     app = TuiCnnApp(start_mode="monitor")
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=(120, 40)):
         form = app.screen.query_one(RunSetupForm)
         form.query_one("#field-device", Select).value = "cuda"
         await async_wait_until(lambda: "no NVIDIA GPU" in str(form.query_one("#error-device").render()),

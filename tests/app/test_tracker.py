@@ -7,9 +7,7 @@ import pytest
 from textual.widgets import Input, Static
 
 from tests.helpers import help_text, record_notifications
-
 from tui_cnn.app.app import TuiCnnApp
-from tui_cnn.app.screens.tracker import APPLY_AFTER_S
 from tui_cnn.app.widgets.layer_table import LayerTable
 from tui_cnn.domain import LayerSpec, load_preset
 

@@ -18,11 +18,10 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.domain.test_against_torch import _run_layer, activation, batch_norm, image_layer
 from tui_cnn.backend.build import build_model
 from tui_cnn.domain.shapes import analyze
 from tui_cnn.domain.spec import LayerSpec, ModelSpec, branches_of, concat, residual
-
-from tests.domain.test_against_torch import _run_layer, activation, batch_norm, image_layer
 
 L = LayerSpec.of
 

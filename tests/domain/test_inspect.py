@@ -6,7 +6,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tui_cnn.domain.inspect import Box, dot_product_lines, layer_names, normalise, pool_lines, pool_winner, receptive_box
+from tui_cnn.domain.inspect import (
+    Box,
+    dot_product_lines,
+    layer_names,
+    normalise,
+    pool_lines,
+    pool_winner,
+    receptive_box,
+)
 from tui_cnn.domain.shapes import analyze
 
 

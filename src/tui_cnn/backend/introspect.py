@@ -29,14 +29,13 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_leaves
 
 from ..domain import format as fmt
-from ..domain.layers import LAYER_TYPES
 from ..domain.graph import IMAGE, State, shown
+from ..domain.layers import LAYER_TYPES
 from ..domain.shapes import BYTES_PER_VALUE, LayerReport, Shape, analyze, totals_of
 from ..domain.spec import Diagnostic, LayerSpec, ModelSpec
 from ..domain.summary import MODEL_INPUT, LayerRow, ModelSummary
 from .receptive import ReachOfTensors, unknown_unless_seen
 from .track_process import TrackError
-
 
 # What the user's code may raise: sys.exit() too, which must not end tui-cnn silently.
 USER_ERRORS = (Exception, SystemExit)
@@ -561,7 +560,7 @@ def _unbatched(index: int, module: nn.Module, input_shape: Shape | None) -> tupl
                        f"{kind} takes a {int(dims) + 2}-D batch but got a {len(input_shape)}-D tensor "
                        f"{fmt.shape(input_shape)}: torch runs it as one unbatched sample, the batch of "
                        f"{input_shape[0]} read as its {input_shape[0]} channels",
-                       f"give this model the input it expects (tui-cnn traces (N, C, H, W) inputs)"),)
+                       "give this model the input it expects (tui-cnn traces (N, C, H, W) inputs)"),)
 
 
 def _built_on_cpu(built_on: str) -> tuple[Diagnostic, ...]:

@@ -18,15 +18,37 @@ import msgspec
 import torch
 
 from ..domain.export import export_code
-from ..domain.specfile import atomic_write_text
+from ..domain.run_lock import this_process_record
 from ..domain.spec import ModelSpec
+from ..domain.specfile import atomic_write_text
+
 # The run directory's names live in the domain (readers need them without torch); the
 # trainer finds them here too, beside what it writes.
-from ..domain.training import (BEST_CHECKPOINT, LAST_CHECKPOINT, RUNS_DIR, new_run_dir, run_dir_name)  # noqa: F401
-from ..domain.run_lock import this_process_record
-from ..domain.training import (CONTROL_FILE, BatchProgress, ControlFileRefused, EpochEnd, EpochMetrics, Evaluated,
-                               Evaluation, LogMessage, ProcessRecord, RunConfigFile, RunStarted, TrainingEvent,
-                               encode_record, event_to_json, read_control_commands, read_events, read_metrics, to_json)
+from ..domain.training import (  # noqa: F401
+    BEST_CHECKPOINT,
+    CONTROL_FILE,
+    LAST_CHECKPOINT,
+    RUNS_DIR,
+    BatchProgress,
+    ControlFileRefused,
+    EpochEnd,
+    EpochMetrics,
+    Evaluated,
+    Evaluation,
+    LogMessage,
+    ProcessRecord,
+    RunConfigFile,
+    RunStarted,
+    TrainingEvent,
+    encode_record,
+    event_to_json,
+    new_run_dir,
+    read_control_commands,
+    read_events,
+    read_metrics,
+    run_dir_name,
+    to_json,
+)
 from .faults import fault_point
 
 

@@ -33,9 +33,26 @@ from ..domain.datasets import check_spec_matches
 from ..domain.run_lock import RunLock, RunLocked, held_for_me, read_lock_record
 from ..domain.spec import ModelSpec
 from ..domain.specfile import spec_to_dict
-from ..domain.training import (BatchProgress, DatasetRecord, EpochEnd, EpochMetrics, Evaluated, Failed, Finished,
-                               LogMessage, Paused, ProcessRecord, Resumed, RunConfigFile, RunStarted, Stopped,
-                               TrainConfig, TrainingEvent, decode, to_json)
+from ..domain.training import (
+    BatchProgress,
+    DatasetRecord,
+    EpochEnd,
+    EpochMetrics,
+    Evaluated,
+    Failed,
+    Finished,
+    LogMessage,
+    Paused,
+    ProcessRecord,
+    Resumed,
+    RunConfigFile,
+    RunStarted,
+    Stopped,
+    TrainConfig,
+    TrainingEvent,
+    decode,
+    to_json,
+)
 from . import faults, runs
 from .build import InvalidSpecError, build_model, count_parameters
 from .data import DeviceData, MissingDataError, load_data

@@ -13,10 +13,10 @@ import click
 from .. import __version__
 from .compare import compare
 from .export import export
-from .serve import serve
 from .inspect import inspect
 from .lr_find import lr_find
 from .runs import attach, pause, queue, resume, runs, stop
+from .serve import serve
 from .shapes import presets, shapes
 from .track import track
 from .train import train

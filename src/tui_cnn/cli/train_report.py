@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from ..domain.format import printable_lines
 from ..domain.run_report import EPOCH_COLUMNS, Reporter, epoch_cells
 from ..domain.training import BatchProgress, EpochEnd, LogMessage, RunStarted
 

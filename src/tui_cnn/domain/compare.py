@@ -13,7 +13,15 @@ from typing import Any, Iterable
 
 from . import format as fmt
 from .run_list import run_row
-from .training import SETTINGS, EpochMetrics, RunConfigFile, RunFileError, read_evaluation, read_metrics, read_run_config
+from .training import (
+    SETTINGS,
+    EpochMetrics,
+    RunConfigFile,
+    RunFileError,
+    read_evaluation,
+    read_metrics,
+    read_run_config,
+)
 
 #: Settings that say where or how a run was written, not what it learned from: not compared.
 NOT_COMPARED = ("data_dir", "run_dir", "resume", "progress_every")

@@ -31,8 +31,8 @@ import os
 import re
 import stat
 import time
-from datetime import datetime
 from dataclasses import asdict, dataclass, fields
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 

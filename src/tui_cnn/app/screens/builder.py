@@ -25,9 +25,18 @@ from ...domain import format as fmt
 from ...domain.history import History
 from ...domain.layers import LAYER_TYPES, ArgError
 from ...domain.presets import PRESETS, load_preset, resolve_spec
-from ...domain.shapes import Analysis, analyze, block_call, name_path, path_name, projection, report_at
-from ...domain.spec import (Diagnostic, LayerSpec, ModelSpec, branches_of, concat, edit_at, layer_at,
-                            parse_input_shape, residual, with_branches)
+from ...domain.shapes import Analysis, analyze, name_path, path_name, projection, report_at
+from ...domain.spec import (
+    Diagnostic,
+    LayerSpec,
+    ModelSpec,
+    branches_of,
+    concat,
+    edit_at,
+    parse_input_shape,
+    residual,
+    with_branches,
+)
 from ...domain.spec import Path as LayerPath
 from ...domain.specfile import SpecError, atomic_write_text, save_spec
 from ..widgets.builder.dialogs import PathScreen, PickScreen

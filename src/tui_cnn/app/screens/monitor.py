@@ -26,13 +26,29 @@ from textual.worker import Worker, WorkerState
 
 from ...domain.datasets import default_dataset
 from ...domain.format import local_time, printable, printable_lines
-from ...domain.spec import ModelSpec
+from ...domain.notify import end_notice
 from ...domain.run_list import heartbeat, last_output_line, run_status
 from ...domain.run_lock import RunLocked
-from ...domain.notify import end_notice
-from ...domain.training import (EpochEnd, EventFollower, Evaluated, Failed, Finished, LogMessage, Paused, Resumed,
-                                RunFileError, RunStarted, Stopped, TrainConfig, TrainingEvent, failure_in_output,
-                                validation_source, write_control)
+from ...domain.run_state import RunState
+from ...domain.spec import ModelSpec
+from ...domain.training import (
+    EpochEnd,
+    Evaluated,
+    EventFollower,
+    Failed,
+    Finished,
+    LogMessage,
+    Paused,
+    Resumed,
+    RunFileError,
+    RunStarted,
+    Stopped,
+    TrainConfig,
+    TrainingEvent,
+    failure_in_output,
+    validation_source,
+    write_control,
+)
 from ..widgets.confirm import ConfirmScreen
 from ..widgets.monitor.device_panel import DevicePanel
 from ..widgets.monitor.epoch_table import EpochTable
@@ -40,7 +56,6 @@ from ..widgets.monitor.evaluation import EvaluationPanel, MisclassifiedDigits
 from ..widgets.monitor.open_run import OpenRunScreen
 from ..widgets.monitor.plots import BatchLossPlot, EpochCurves
 from ..widgets.monitor.progress import RunProgress
-from ...domain.run_state import RunState
 from ..widgets.monitor.setup_form import RunSetupForm
 from ..widgets.monitor.text import duration, percent
 

@@ -28,14 +28,27 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from ...domain.run_list import (LIVE, WAITING, NotTraining, RunRow, RunWatch, continuation, continue_refused, deletion_refused,
-                                last_output_line, newest_first, row_order, run_row, steer_run)
 from ...domain.format import printable, printable_lines
+from ...domain.run_list import (
+    LIVE,
+    WAITING,
+    NotTraining,
+    RunRow,
+    RunWatch,
+    continuation,
+    continue_refused,
+    deletion_refused,
+    last_output_line,
+    newest_first,
+    row_order,
+    run_row,
+    steer_run,
+)
 from ...domain.run_lock import RunLocked
 from ...domain.run_queue import QueueError
 from ...domain.run_queue import move as move_in_queue
-from ...domain.slurm import SlurmError
 from ...domain.run_table import RunColumn, cut, fitting_columns, run_cells, run_name
+from ...domain.slurm import SlurmError
 from ...domain.training import RunFileError
 from ..widgets.confirm import ConfirmScreen
 from ..widgets.continue_run import ContinueRunScreen

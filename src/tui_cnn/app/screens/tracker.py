@@ -23,9 +23,9 @@ from textual.validation import ValidationResult
 from textual.widgets import DataTable, Footer, Header, Input, Label, Static
 
 from ...domain import format as fmt
+from ...domain.graph import fold, max_depth
 from ...domain.shapes import analyze
 from ...domain.spec import ModelSpec, parse_input_shape
-from ...domain.graph import fold, max_depth
 from ...domain.summary import ModelSummary
 from ..widgets.formula_panel import FormulaPanel
 from ..widgets.layer_table import LayerTable, has_flow, spec_cells

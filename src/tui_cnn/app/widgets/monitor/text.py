@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from ....domain.format import duration  # noqa: F401 - the monitor's widgets take it from here
 
 
