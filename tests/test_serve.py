@@ -31,9 +31,9 @@ from tui_cnn.cli.serve import (
     app_command,
     is_loopback,
     origin_of,
-    token_url,
     url_for,
 )
+from tui_cnn.cli.serve_server import token_url
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.8.9.10", "::1", "[::1]", "localhost", "LOCALHOST"])
