@@ -60,7 +60,7 @@ async def test_compare_screen_curves_settings_and_back(runs):
         summary = str(screen.query_one("#compare-summary").render())
         assert f"{DIFFERS_MARK} differ: " in summary and "optimizer" in summary and "left out:" in summary
         plot = screen.query_one("#curve-val_acc", RunCurves)
-        series, _, _ = plot._figure
+        series = plot._figure[0]  # the series, then the x axis: label, ticks, range
         assert [label for _, _, label in series] == ["1 adam-run", "2 sgd-run"]
         assert series[1][1] == [62.0, 76.0, 82.0]
 

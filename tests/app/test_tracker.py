@@ -177,7 +177,7 @@ async def test_a_big_models_edit_reaches_every_row_and_the_newest_edit_wins():
     hundred rows a turn: two quick edits end with every row showing the second."""
     from tests.helpers import async_wait_until
     from tui_cnn.app.screens.tracker import BACKGROUND_LAYERS
-    from tui_cnn.app.widgets.layer_table import row_cells
+    from tui_cnn.domain.layer_table import row_cells
     from tui_cnn.domain.shapes import analyze
     from tui_cnn.domain.spec import ModelSpec
     from tui_cnn.domain.summary import ModelSummary

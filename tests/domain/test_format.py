@@ -76,3 +76,8 @@ def test_every_c0_c1_del_and_bidi_control_is_escaped():
 
 def test_an_unknown_layer_type_or_argument_name_from_a_file_is_printable():
     assert fmt.layer_call("Evil\x1b]0;x\x07", {"k\x1b": "v\x1b"}) == r"Evil\x1b]0;x\x07(k\x1b='v\x1b')"
+
+
+def test_a_percentage_and_its_unknown():
+    assert fmt.percent(0.375) == "37.50%" and fmt.percent(0.375, 1) == "37.5%"
+    assert fmt.percent(None) == fmt.percent(float("nan")) == "" and fmt.percent(None, unknown="--") == "--"

@@ -324,14 +324,14 @@ def _op_call(op: str, args: Any, kwargs: dict[str, Any]) -> str:
     shown = [_short(a) for a in args if not _tensors(a)]
     shown += [f"{k}={_short(v)}" for k, v in kwargs.items() if not _tensors(v)]
     text = f"{op}({', '.join(shown)})"
-    return text if len(text) <= 48 else text[:47] + "…"
+    return fmt.cut(text, 48)
 
 
 def _short(value: Any) -> str:
     if isinstance(value, torch.Size):
         return repr(tuple(value))
     text = repr(value)
-    return text if len(text) <= 20 else text[:19] + "…"
+    return fmt.cut(text, 20)
 
 
 def track(model: nn.Module, input_shape: tuple[int, int, int], batch_size: int, title: str,

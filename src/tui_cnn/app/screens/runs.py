@@ -28,7 +28,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from ...domain.format import printable, printable_lines
+from ...domain.format import cut, printable, printable_lines
 from ...domain.run_list import (
     LIVE,
     WAITING,
@@ -47,7 +47,7 @@ from ...domain.run_list import (
 from ...domain.run_lock import RunLocked
 from ...domain.run_queue import QueueError
 from ...domain.run_queue import move as move_in_queue
-from ...domain.run_table import RunColumn, cut, fitting_columns, run_cells, run_name
+from ...domain.run_table import RunColumn, fitting_columns, run_cells, run_name
 from ...domain.slurm import SlurmError
 from ...domain.training import RunFileError
 from ..widgets.confirm import ConfirmScreen
