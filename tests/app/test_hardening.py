@@ -18,7 +18,8 @@ from tui_cnn.app.widgets.builder.stack import StackTable
 from tui_cnn.app.widgets.confirm import ConfirmScreen
 from tui_cnn.app.widgets.help import HelpScreen
 from tui_cnn.domain import load_preset
-from tui_cnn.domain.recovery import discard_recovery, load_recovery, recovery_path, save_recovery
+from tui_cnn.domain.paths import crash_reports, recovery_path
+from tui_cnn.domain.recovery import discard_recovery, load_recovery, save_recovery
 
 SIZE = (80, 24)
 
@@ -90,7 +91,9 @@ async def test_an_unexpected_error_saves_the_model_and_exits_1(monkeypatch):
     assert isinstance(raised.value.__cause__, RuntimeError)
     assert str(recovery_path()) in raised.value.line and "\n" not in raised.value.line
     assert load_recovery() == spec
-    assert "RuntimeError: a bug" in (recovery_path().parent / "crash.log").read_text()
+    [report] = crash_reports()
+    assert "RuntimeError: a bug" in report.read_text() and report.relative_to(recovery_path().parent).as_posix() in (
+        raised.value.line)
 
 
 async def test_next_start_offers_the_model_back_and_enter_keeps_the_file():

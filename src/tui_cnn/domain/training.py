@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from . import datasets
+from .paths import RUNS_DIR
 from .settings import MAX_SEED, Setting, SettingError, check_setting, setting
 
 if TYPE_CHECKING:
@@ -275,7 +276,6 @@ class ProcessRecord(_Record):
     control_seq: int = 0  # the number of the last control command it applied
 
 
-RUNS_DIR = Path("runs")
 OUTPUT_LOG = "output.log"  # a detached run's output (its process has no terminal)
 #: The checkpoints a run directory holds (written by the backend, torch files): the last one
 #: is what a run continues from, so a reader can tell whether a run can be continued.

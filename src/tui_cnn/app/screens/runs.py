@@ -29,6 +29,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from ...domain.format import cut, printable, printable_lines
+from ...domain.paths import RUNS_DIR
 from ...domain.run_list import (
     LIVE,
     WAITING,
@@ -137,7 +138,7 @@ class RunsScreen(Screen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.runs_dir = "runs"  # the app's, once mounted
+        self.runs_dir = str(RUNS_DIR)  # the app's, once mounted
         self._watch: RunWatch | None = None
         self._rows: dict[str, RunRow] = {}
         self._shown: dict[str, dict[str, Text]] = {}  # per run: the cells in the table
