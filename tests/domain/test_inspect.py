@@ -17,6 +17,8 @@ from tui_cnn.domain.inspect import (
 )
 from tui_cnn.domain.shapes import analyze
 
+pytestmark = pytest.mark.torch  # runs torch: outside the quick domain tier (-m "not torch")
+
 
 def test_layer_names_follow_the_built_model(simple_cnn):
     assert layer_names(simple_cnn.layers) == [f"features.{i}" for i in range(6)] + ["classifier.0", "classifier.1"]

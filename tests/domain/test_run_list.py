@@ -57,8 +57,8 @@ def test_a_run_whose_process_said_it_failed_is_failed_not_crashed(tmp_path):
     run_dir = write_run(tmp_path, "full")
     (run_dir / "output.log").write_text("epoch 1 ...\ntui-cnn: training failed: no space left on device writing "
                                         f"checkpoint-last.pt in {run_dir}: the checkpoint of epoch 1 is kept\n")
-    assert run_row(run_dir, alive=lambda *_: False).status == "failed"
-    assert run_row(run_dir, alive=lambda *_: True).status == "running"
+    assert run_row(run_dir, trainer=Trainer("gone")).status == "failed"
+    assert run_row(run_dir, trainer=Trainer("live")).status == "running"
 
 
 def test_a_live_pid_on_this_host_is_running_and_a_dead_one_crashed(tmp_path):
