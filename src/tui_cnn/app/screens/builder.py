@@ -22,6 +22,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from ...domain import format as fmt
+from ...domain.field_values import parse_field, parse_positive_int
 from ...domain.history import History
 from ...domain.layers import LAYER_TYPES, ArgError
 from ...domain.presets import PRESETS, load_preset, resolve_spec
@@ -42,7 +43,6 @@ from ...domain.specfile import SpecError, atomic_write_text, save_spec
 from ..widgets.builder.dialogs import PathScreen, PickScreen
 from ..widgets.builder.form import LayerForm, last_linear
 from ..widgets.builder.stack import ERROR_MARK, WARNING_MARK, StackTable, per_sample
-from ..widgets.builder.values import parse_field, parse_positive_int
 from ..widgets.confirm import ConfirmScreen
 
 #: What a new layer starts with: PyTorch's required arguments, set to the usual choice.
