@@ -4,8 +4,25 @@ Run ``python -m benchmarks`` from the repository root. Each module measures one 
 returns ``Figure`` records; ``harness`` holds the timing code they share.
 """
 
-from . import (attach, bigmodel, builder_keystroke, control, datapath, ddp, folder, fuzz, gpu, inspect, queue, runs, shapes,
-               startup, track, training, ui)
+from . import (
+               attach,
+               bigmodel,
+               builder_keystroke,
+               control,
+               datapath,
+               ddp,
+               folder,
+               fuzz,
+               gpu,
+               inspect,
+               queue,
+               runs,
+               shapes,
+               startup,
+               track,
+               training,
+               ui,
+)
 
 #: Run order: cheap and independent of the training engine first.
 BENCHMARKS = {module.__name__.rsplit(".", 1)[1]: module

@@ -20,9 +20,8 @@ from __future__ import annotations
 import asyncio
 import time
 
-from textual.screen import Screen
-
 from textual import events
+from textual.screen import Screen
 
 from tui_cnn.app.app import TuiCnnApp
 from tui_cnn.app.screens.builder import BuilderScreen

@@ -54,6 +54,7 @@ def help_text(app) -> str:
     import io
 
     from rich.console import Console
+
     from tui_cnn.app.widgets.help import HelpScreen
 
     assert isinstance(app.screen, HelpScreen)

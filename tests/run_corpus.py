@@ -9,8 +9,16 @@ from pathlib import Path
 
 from tui_cnn.domain.presets import load_preset
 from tui_cnn.domain.specfile import spec_to_dict
-from tui_cnn.domain.training import (DatasetRecord, DeviceRecord, EpochMetrics, Evaluation, RunConfigFile, TrainConfig,
-                                     encode_record, to_json)
+from tui_cnn.domain.training import (
+    DatasetRecord,
+    DeviceRecord,
+    EpochMetrics,
+    Evaluation,
+    RunConfigFile,
+    TrainConfig,
+    encode_record,
+    to_json,
+)
 
 
 def epoch_line(number: int, **changes) -> str:

@@ -3,6 +3,8 @@ The contracts live in pyproject.toml ([tool.importlinter])."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 from importlinter.cli import lint_imports
@@ -13,3 +15,10 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_import_contracts_are_kept(monkeypatch):
     monkeypatch.chdir(ROOT)
     assert lint_imports(config_filename=str(ROOT / "pyproject.toml"), no_cache=True) == 0
+
+
+def test_lint_is_clean():
+    """`ruff check` ([tool.ruff] in pyproject.toml): unused and undefined names, sorted imports."""
+    result = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "src", "tests", "benchmarks"],
+                            cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr

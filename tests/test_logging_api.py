@@ -17,8 +17,19 @@ import pytest
 
 from tests.helpers import wait_until
 from tui_cnn.domain.run_list import continuation, run_row
-from tui_cnn.domain.training import (EpochEnd, Failed, Finished, Paused, Resumed, RunFileError, Stopped,
-                                     read_evaluation, read_events, read_metrics, read_run_config)
+from tui_cnn.domain.training import (
+    EpochEnd,
+    Failed,
+    Finished,
+    Paused,
+    Resumed,
+    RunFileError,
+    Stopped,
+    read_evaluation,
+    read_events,
+    read_metrics,
+    read_run_config,
+)
 
 pytestmark = pytest.mark.slow
 

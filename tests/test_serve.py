@@ -24,8 +24,16 @@ from click.testing import CliRunner
 
 from tests.helpers import wait_until
 from tui_cnn.cli import main
-from tui_cnn.cli.serve import (GOOD_TOKEN, TOKEN_VARIABLE, allowed_origins, app_command, is_loopback,
-                               origin_of, token_url, url_for)
+from tui_cnn.cli.serve import (
+    GOOD_TOKEN,
+    TOKEN_VARIABLE,
+    allowed_origins,
+    app_command,
+    is_loopback,
+    origin_of,
+    url_for,
+)
+from tui_cnn.cli.serve_server import token_url
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.8.9.10", "::1", "[::1]", "localhost", "LOCALHOST"])

@@ -32,9 +32,26 @@ import msgspec
 
 from .domain.run_lock import RunLock, RunLocked
 from .domain.run_writer import ControlWatcher, RunRecorder, write_evaluation, write_process, write_record
-from .domain.training import (RUNS_DIR, BatchProgress, DatasetRecord, DeviceRecord, EpochEnd, EpochMetrics, Evaluated,
-                              Evaluation, Failed, Finished, LogMessage, Paused, Resumed,
-                              RunConfigFile, RunStarted, Stopped, TrainingEvent, new_run_dir)
+from .domain.training import (
+    RUNS_DIR,
+    BatchProgress,
+    DatasetRecord,
+    DeviceRecord,
+    EpochEnd,
+    EpochMetrics,
+    Evaluated,
+    Evaluation,
+    Failed,
+    Finished,
+    LogMessage,
+    Paused,
+    Resumed,
+    RunConfigFile,
+    RunStarted,
+    Stopped,
+    TrainingEvent,
+    new_run_dir,
+)
 
 #: The keys of ``run.log`` that fill the monitor's columns (EpochMetrics' figures); any other
 #: key is kept in the epoch's ``extra``.

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import pytest
-
-from tests.helpers import help_text, record_notifications
-
 from textual.widgets import Input
 
+from tests.helpers import help_text, record_notifications
 from tui_cnn.app.app import TuiCnnApp
 from tui_cnn.app.screens.builder import BuilderScreen
 from tui_cnn.app.widgets.builder.dialogs import PathScreen, PickScreen

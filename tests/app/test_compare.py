@@ -9,7 +9,6 @@ import pytest
 from click.testing import CliRunner
 
 from tests.compare_runs import write_compared_runs
-
 from tui_cnn.app.app import TuiCnnApp
 from tui_cnn.app.screens.compare import DIFFERS_MARK, CompareScreen, RunCurves
 from tui_cnn.cli import main
@@ -61,7 +60,7 @@ async def test_compare_screen_curves_settings_and_back(runs):
         summary = str(screen.query_one("#compare-summary").render())
         assert f"{DIFFERS_MARK} differ: " in summary and "optimizer" in summary and "left out:" in summary
         plot = screen.query_one("#curve-val_acc", RunCurves)
-        series = plot._figure[0]
+        series = plot._figure[0]  # the series, then the x axis: label, ticks, range
         assert [label for _, _, label in series] == ["1 adam-run", "2 sgd-run"]
         assert series[1][1] == [62.0, 76.0, 82.0]
 

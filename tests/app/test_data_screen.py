@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 
 from tests.helpers import async_wait_until
-
 from tui_cnn.app.app import TuiCnnApp
 from tui_cnn.app.screens.data import DataScreen
 from tui_cnn.app.widgets.inspect.pixels import PixelView

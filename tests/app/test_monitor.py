@@ -12,7 +12,6 @@ import pytest
 from textual.widgets import ProgressBar, TabbedContent
 
 from tests.helpers import async_wait_until
-
 from tui_cnn.app.app import TuiCnnApp
 from tui_cnn.app.screens.monitor import MonitorScreen
 from tui_cnn.app.widgets.monitor.epoch_table import BEST_MARK, EpochTable

@@ -3,7 +3,6 @@ nothing while a dialog covers it, a few cells where a clock ticks or a curve mov
 
 from __future__ import annotations
 
-
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.geometry import Region

@@ -14,7 +14,12 @@ from tests.app.test_monitor_snapshots import write_finished_run
 from tests.helpers import async_wait_until
 from tui_cnn.app.app import TuiCnnApp
 from tui_cnn.app.widgets.monitor.plots import (
-    MIN_SERIES_CONTRAST, EpochCurves, contrast_ratio, plotext_color, series_colors)
+    MIN_SERIES_CONTRAST,
+    EpochCurves,
+    contrast_ratio,
+    plotext_color,
+    series_colors,
+)
 
 BRAILLE = range(0x2801, 0x2900)  # the curves (U+2800 is a blank cell)
 

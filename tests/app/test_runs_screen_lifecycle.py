@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 
-from tests.app.test_runs_screen import opened, statuses, cursor_to
+from tests.app.test_runs_screen import cursor_to, opened, statuses
 from tests.domain.test_run_lock import hold_in_a_process, holders  # noqa: F401 - the fixture
 from tests.helpers import async_wait_until, record_notifications
 from tests.run_corpus import write_good_run

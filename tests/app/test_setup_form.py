@@ -9,7 +9,8 @@ from textual.widgets import Button, Input, Select
 
 from tests.helpers import async_wait_until
 from tui_cnn.app.app import TuiCnnApp
-from tui_cnn.app.widgets.monitor.setup_form import FORM_SETTINGS, RunSetupForm
+from tui_cnn.app.widgets.monitor.setup_form import RunSetupForm
+from tui_cnn.domain.training import SETTINGS
 
 
 async def type_into(pilot, field: Input, text: str) -> None:
@@ -46,8 +47,10 @@ async def test_every_declared_setting_with_a_label_has_a_field():
     app = TuiCnnApp(start_mode="monitor")
     async with app.run_test(size=(120, 40)):
         form = app.screen.query_one(RunSetupForm)
-        for name in FORM_SETTINGS:
-            assert form.query_one(f"#field-{name}") is not None
+        labelled = {name: declared for name, declared in SETTINGS.items() if declared.label}
+        assert [str(label.render()) for label in form.query(".field-label")] == [d.label for d in labelled.values()]
+        for name, declared in labelled.items():  # each with its field, whose tooltip is the setting's help
+            assert form.query_one(f"#field-{name}").tooltip == declared.help, name
 
 
 async def test_cuda_chosen_without_a_gpu_says_so_beside_the_device_and_never_waits_forever(monkeypatch):
@@ -55,7 +58,7 @@ async def test_cuda_chosen_without_a_gpu_says_so_beside_the_device_and_never_wai
 
     monkeypatch.setattr(devices, "gpu_count", lambda: 0)  # this machine has none either; be sure
     app = TuiCnnApp(start_mode="monitor")
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=(120, 40)):
         form = app.screen.query_one(RunSetupForm)
         form.query_one("#field-device", Select).value = "cuda"
         await async_wait_until(lambda: "no NVIDIA GPU" in str(form.query_one("#error-device").render()),

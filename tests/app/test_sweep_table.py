@@ -4,12 +4,13 @@ directories, as the trainer and the sweep's driver leave them."""
 
 from __future__ import annotations
 
+from textual.widgets import DataTable, Static
+
 from tests.app.test_runs_screen import T0, cursor_to, opened, write_run
 from tui_cnn.app.app import TuiCnnApp
 from tui_cnn.app.widgets.sweep_table import SweepScreen
 from tui_cnn.domain.sweep import Param, SweepRecord, mark_pruned, mark_trial, write_sweep
 from tui_cnn.domain.training import Finished, Stopped
-from textual.widgets import DataTable, Static
 
 
 def write_sweep_with_trials(runs):

@@ -7,7 +7,6 @@ import pytest
 from textual.widgets import Input, Static
 
 from tests.helpers import help_text, record_notifications, type_fast
-
 from tui_cnn.app.app import TuiCnnApp
 from tui_cnn.app.screens.tracker import APPLY_AFTER_S
 from tui_cnn.app.widgets.layer_table import LayerTable
@@ -92,18 +91,40 @@ async def test_changing_the_input_shape_re_runs_the_shapes(monkeypatch):
         assert "Params 60,362" in text_of(app, "#totals")  # 896 + 18,496 + 40,970
 
 
+BAD_BATCH = "batch size must be >= 1 and <= 1,048,576, got "  # the training setting's words and limit
+BAD_SHAPE = "input shape must be three positive integers C, H, W"
+
+
 @pytest.mark.parametrize("key, bad, message", [
-    ("i", "3,32", "three positive integers"),
-    ("i", "0,28,28", "three positive integers"),
+    ("i", "3,32", BAD_SHAPE),
+    ("i", "0,28,28", BAD_SHAPE),
+    ("i", "3,32,32,1e9", BAD_SHAPE),
     ("b", "0", "batch size must be >= 1"),
     ("b", "", "batch size is required"),
+    # the boxes once filtered keys and cut the length: 1e9 became 19, -1 became 1, 2.5 became 25
+    ("b", "1e9", BAD_BATCH + "1,000,000,000"),
+    ("b", "-1", BAD_BATCH + "-1"),
+    ("b", "2.5", "batch size must be a whole number, got '2.5'"),
+    ("b", "100000000000", BAD_BATCH + "100,000,000,000"),
 ])
-async def test_a_bad_value_is_said_inline_and_keeps_the_last_good_model(key, bad, message):
+async def test_a_bad_value_is_kept_as_typed_said_in_full_and_keeps_the_last_good_model(key, bad, message,
+                                                                                        monkeypatch):
+    """Typed at typing speed, then enter. The typing pause is 2 s here: on a loaded machine two
+    keys 10 ms apart once arrived 0.4 s apart, and the valid prefix "100" applied, as it
+    should after a real pause."""
+    monkeypatch.setattr("tui_cnn.app.screens.tracker.APPLY_AFTER_S", 2.0)
     app = TuiCnnApp(load_preset("SimpleCNN"))
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        await replace_text(pilot, key, bad)
-        assert message in text_of(app, "#edit-error")
+        await pilot.press(key, "end", *["backspace"] * 12)
+        await type_fast(app, list(bad), 0.01)
+        await pilot.press("enter")
+        await pilot.pause(0.3)
+        assert app.focused.value == bad
+        error = app.screen.query_one("#edit-error")
+        assert message in str(error.render())
+        # all of it on screen at 80x24: the line is as wide as the message, not cut
+        assert error.region.width >= len(message) + 2 and error.region.height >= 1
         assert app.spec.input_shape == (1, 28, 28) and app.batch_size == 64
         assert cell(app, 0, "macs") == "16.1M"
         await pilot.press("escape")  # back to the table, still working
@@ -179,7 +200,7 @@ async def test_a_big_models_edit_reaches_every_row_and_the_newest_edit_wins():
     hundred rows a turn: two quick edits end with every row showing the second."""
     from tests.helpers import async_wait_until
     from tui_cnn.app.screens.tracker import BACKGROUND_LAYERS
-    from tui_cnn.app.widgets.layer_table import row_cells
+    from tui_cnn.domain.layer_table import row_cells
     from tui_cnn.domain.shapes import analyze
     from tui_cnn.domain.spec import ModelSpec
     from tui_cnn.domain.summary import ModelSummary

@@ -6,7 +6,6 @@ from __future__ import annotations
 from textual.widgets import Input
 
 from tests.helpers import async_wait_until
-
 from tui_cnn.app.app import TuiCnnApp
 from tui_cnn.app.screens.tracker import Tracked
 

@@ -22,8 +22,16 @@ from tui_cnn.backend.runs import BEST_CHECKPOINT, LAST_CHECKPOINT, load_checkpoi
 from tui_cnn.cli import main
 from tui_cnn.domain.run_list import run_row
 from tui_cnn.domain.run_state import RunState
-from tui_cnn.domain.training import (BatchProgress, EpochEnd, Failed, Finished, RunStarted, read_evaluation,
-                                     read_events, read_metrics)
+from tui_cnn.domain.training import (
+    BatchProgress,
+    EpochEnd,
+    Failed,
+    Finished,
+    RunStarted,
+    read_evaluation,
+    read_events,
+    read_metrics,
+)
 
 pytestmark = pytest.mark.slow
 

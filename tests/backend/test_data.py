@@ -6,7 +6,7 @@ import torch
 
 from tui_cnn.backend.data import load_data, random_translate
 from tui_cnn.backend.devices import describe_device, gpu_stats, resolve_device
-from tui_cnn.domain.datasets import DATASETS, check_spec_matches, default_dataset, default_data_dir, is_available
+from tui_cnn.domain.datasets import DATASETS, check_spec_matches, default_data_dir, default_dataset, is_available
 from tui_cnn.domain.presets import load_preset
 
 

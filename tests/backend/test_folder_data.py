@@ -4,7 +4,6 @@ what cannot be an image is skipped and counted, never a crash."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 

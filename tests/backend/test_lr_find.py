@@ -34,7 +34,6 @@ async def test_f_on_the_monitor_plots_the_range_test_and_y_fills_the_learning_ra
     """The app runs the test as a child process (it never trains itself) and puts the
     suggestion in the form on confirmation."""
     from tests.helpers import async_wait_until
-
     from tui_cnn.app.app import TuiCnnApp
     from tui_cnn.app.widgets.monitor.lr_find import LrFindScreen
 

@@ -19,8 +19,17 @@ from click.testing import CliRunner
 from tests.helpers import wait_until
 from tui_cnn.cli import main
 from tui_cnn.domain.run_list import run_row
-from tui_cnn.domain.training import (CONTROL_FILE, CONTROL_MAX_BYTES, BatchProgress, Paused, RunStarted, Stopped,
-                                     read_events, read_process, write_control)
+from tui_cnn.domain.training import (
+    CONTROL_FILE,
+    CONTROL_MAX_BYTES,
+    BatchProgress,
+    Paused,
+    RunStarted,
+    Stopped,
+    read_events,
+    read_process,
+    write_control,
+)
 
 pytestmark = pytest.mark.slow
 

@@ -13,8 +13,22 @@ from tui_cnn.backend.build import build_model
 from tui_cnn.backend.runs import load_checkpoint
 from tui_cnn.backend.trainer import Trainer
 from tui_cnn.domain.spec import LayerSpec
-from tui_cnn.domain.training import (BatchProgress, EpochEnd, Evaluated, Failed, Finished, LogMessage, Paused, Resumed,
-                                     RunStarted, Stopped, read_evaluation, read_events, read_metrics, read_run_config)
+from tui_cnn.domain.training import (
+    BatchProgress,
+    EpochEnd,
+    Evaluated,
+    Failed,
+    Finished,
+    LogMessage,
+    Paused,
+    Resumed,
+    RunStarted,
+    Stopped,
+    read_evaluation,
+    read_events,
+    read_metrics,
+    read_run_config,
+)
 
 pytestmark = pytest.mark.slow  # every test trains (tiny data, the CPU)
 

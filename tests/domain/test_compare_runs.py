@@ -4,7 +4,6 @@ be read left out with its reason."""
 from __future__ import annotations
 
 from tests.compare_runs import write_compared_runs, write_run
-
 from tui_cnn.domain.compare import compare_runs
 
 

@@ -14,6 +14,8 @@ from tui_cnn.domain.shapes import analyze
 from tui_cnn.domain.spec import LayerSpec, ModelSpec
 from tui_cnn.domain.specfile import save_spec
 
+pytestmark = pytest.mark.torch  # runs torch: outside the quick domain tier (-m "not torch")
+
 ODD_ARGUMENTS = ModelSpec("odd args 2", (3, 17, 23), (
     LayerSpec.of("Conv2d", out_channels=8, kernel_size=(3, 5), padding="same", bias=False),
     LayerSpec.of("BatchNorm2d", momentum=0.2),

@@ -87,3 +87,8 @@ def test_a_count_of_one_is_singular():
     assert [count(n, "epoch") for n in (0, 1, 2, 1000)] == ["0 epochs", "1 epoch", "2 epochs", "1,000 epochs"]
     with pytest.raises(SettingError, match="it has trained 1 epoch: continue to more than 1"):
         parse_epochs_total("1", 1)
+
+
+def test_a_percentage_and_its_unknown():
+    assert fmt.percent(0.375) == "37.50%" and fmt.percent(0.375, 1) == "37.5%"
+    assert fmt.percent(None) == fmt.percent(float("nan")) == "" and fmt.percent(None, unknown="--") == "--"

@@ -5,8 +5,19 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from tui_cnn.domain.graph import (GLOBAL, IMAGE, UNKNOWN, fold, gutter, max_depth, merged, resampled, shown,
-                                  sliding_window, transposed_window)
+from tui_cnn.domain.graph import (
+    GLOBAL,
+    IMAGE,
+    UNKNOWN,
+    fold,
+    gutter,
+    max_depth,
+    merged,
+    resampled,
+    shown,
+    sliding_window,
+    transposed_window,
+)
 from tui_cnn.domain.shapes import Geometry, LayerReport
 from tui_cnn.domain.summary import MODEL_INPUT, LayerRow
 

@@ -6,8 +6,18 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tui_cnn.domain.inspect import Box, dot_product_lines, layer_names, normalise, pool_lines, pool_winner, receptive_box
+from tui_cnn.domain.inspect import (
+    Box,
+    dot_product_lines,
+    layer_names,
+    normalise,
+    pool_lines,
+    pool_winner,
+    receptive_box,
+)
 from tui_cnn.domain.shapes import analyze
+
+pytestmark = pytest.mark.torch  # runs torch: outside the quick domain tier (-m "not torch")
 
 
 def test_layer_names_follow_the_built_model(simple_cnn):

@@ -11,9 +11,22 @@ import pytest
 from tests.run_corpus import SPOILERS, epoch_line, spoiled_run, write_good_run
 from tui_cnn.domain.run_state import RunState
 from tui_cnn.domain.specfile import spec_to_dict
-from tui_cnn.domain.training import (EpochEnd, EpochMetrics, EventFollower, Finished, RunFileError, RunRequest,
-                                     TrainConfig, event_from_json, event_from_line, event_to_json, read_events,
-                                     read_metrics, read_process, read_run_config)
+from tui_cnn.domain.training import (
+    EpochEnd,
+    EpochMetrics,
+    EventFollower,
+    Finished,
+    RunFileError,
+    RunRequest,
+    TrainConfig,
+    event_from_json,
+    event_from_line,
+    event_to_json,
+    read_events,
+    read_metrics,
+    read_process,
+    read_run_config,
+)
 
 
 def test_a_good_run_reads_whole(tmp_path):
@@ -35,7 +48,9 @@ def test_every_reader_answers_a_spoiled_run_in_words(tmp_path, name):
         return
     state = RunState.from_run_dir(run_dir)
     assert all("\n" not in problem for problem in state.problems)
-    read_events(run_dir, problems := [])  # the events too: bad lines skipped, not raised
+    problems = []
+    read_events(run_dir, problems)  # the events too: bad lines skipped, not raised
+    assert all("\n" not in problem for problem in problems)
 
 
 def test_a_half_written_last_line_is_a_run_still_writing_not_a_problem(tmp_path):

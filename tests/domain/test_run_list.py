@@ -13,8 +13,17 @@ from click.testing import CliRunner
 from tests.run_corpus import spoiled_run, write_good_run
 from tui_cnn.cli import main
 from tui_cnn.domain.run_list import Trainer, list_runs, run_row
-from tui_cnn.domain.training import (EpochEnd, EpochMetrics, Failed, Finished, Paused, ProcessRecord, RunStarted,
-                                     Stopped, encode_record)
+from tui_cnn.domain.training import (
+    EpochEnd,
+    EpochMetrics,
+    Failed,
+    Finished,
+    Paused,
+    ProcessRecord,
+    RunStarted,
+    Stopped,
+    encode_record,
+)
 
 STARTED = RunStarted("r", "SimpleCNN", {}, "cpu", "a CPU", "mnist", 256, 0, 64, 1000, 3, 8)
 EPOCH = EpochEnd(EpochMetrics(1, 0.5, 0.9, 0.6, 0.8, 1e-3, 1.0, 100.0), best=True)

@@ -8,9 +8,18 @@ import os
 import pytest
 
 from tests.run_corpus import write_good_run
-from tui_cnn.domain.run_list import (RunRow, RunWatch, continue_refused, default_epochs, deletion_refused,
-                                     last_output_line, parse_epochs_total, run_stamp)
-from tui_cnn.domain.run_table import RUN_NAME_WIDTH, cut, fitting_columns, run_cells
+from tui_cnn.domain.format import cut
+from tui_cnn.domain.run_list import (
+    RunRow,
+    RunWatch,
+    continue_refused,
+    default_epochs,
+    deletion_refused,
+    last_output_line,
+    parse_epochs_total,
+    run_stamp,
+)
+from tui_cnn.domain.run_table import RUN_NAME_WIDTH, fitting_columns, run_cells
 from tui_cnn.domain.settings import SettingError
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tui_cnn.domain.slurm import (SlurmOptions, job_script, job_status, read_sacct, read_scontrol, read_squeue)
+from tui_cnn.domain.slurm import SlurmOptions, job_script, job_status, read_sacct, read_scontrol, read_squeue
 
 
 def test_the_script_asks_for_nodes_gpus_and_time_and_runs_torchrun_through_srun(tmp_path):

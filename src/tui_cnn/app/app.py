@@ -21,6 +21,7 @@ from textual.screen import ModalScreen, Screen
 
 from ..domain.format import printable_lines
 from ..domain.model_source import ModuleSource
+from ..domain.paths import RUNS_DIR
 from ..domain.presets import DEFAULT_PRESET, load_preset
 from ..domain.spec import ModelSpec
 from .screens.tracker import TrackerScreen
@@ -48,16 +49,17 @@ class CrashSaved(Exception):
 
 def crash_line(spec: ModelSpec, error: BaseException) -> str:
     """Save ``spec`` for the next start; the one line that says where it is (or why not)."""
-    from ..domain.recovery import crash_log_path, save_recovery
+    from ..domain.recovery import save_crash_report, save_recovery
     from ..domain.specfile import SpecError
 
-    details = "".join(traceback.format_exception(error))
+    report = save_crash_report("".join(traceback.format_exception(error)))
     what = f"tui-cnn stopped on an unexpected error ({type(error).__name__})"
     try:
-        path = save_recovery(spec, details)
+        path = save_recovery(spec)
     except (OSError, SpecError) as exc:
         return f"{what}; the model could not be saved ({exc})."
-    return f"{what}; your model {spec.name} is saved in {path} (details in {crash_log_path().name} beside it)."
+    details = f" (details in {report.relative_to(path.parent)} beside it)" if report else ""
+    return f"{what}; your model {spec.name} is saved in {path}{details}."
 
 
 def _closed_palette_race(error: Exception) -> bool:
@@ -127,7 +129,7 @@ class TuiCnnApp(App[None]):
         batch_size: int | None = None,
         tracked: Tracked | None = None,
         compare_run_dirs: list[str] | None = None,
-        runs_dir: str = "runs",
+        runs_dir: str = str(RUNS_DIR),
         spec_path: str | None = None,
     ) -> None:
         super().__init__()
@@ -217,7 +219,8 @@ class TuiCnnApp(App[None]):
         super()._handle_exception(error)
 
     def _offer_recovery(self) -> None:
-        from ..domain.recovery import discard_recovery, load_recovery, recovery_path
+        from ..domain.paths import recovery_path
+        from ..domain.recovery import discard_recovery, load_recovery
 
         spec = load_recovery()
         if spec is None:

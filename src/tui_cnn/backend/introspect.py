@@ -29,14 +29,13 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_leaves
 
 from ..domain import format as fmt
-from ..domain.layers import LAYER_TYPES
 from ..domain.graph import IMAGE, State, shown
+from ..domain.layers import LAYER_TYPES
 from ..domain.shapes import BYTES_PER_VALUE, LayerReport, Shape, analyze, totals_of
 from ..domain.spec import Diagnostic, LayerSpec, ModelSpec
 from ..domain.summary import MODEL_INPUT, LayerRow, ModelSummary
 from .receptive import ReachOfTensors, unknown_unless_seen
 from .track_process import TrackError
-
 
 # What the user's code may raise: sys.exit() too, which must not end tui-cnn silently.
 USER_ERRORS = (Exception, SystemExit)
@@ -342,14 +341,14 @@ def _op_call(op: str, args: Any, kwargs: dict[str, Any]) -> str:
     shown = [_short(a) for a in args if not _tensors(a)]
     shown += [f"{k}={_short(v)}" for k, v in kwargs.items() if not _tensors(v)]
     text = f"{op}({', '.join(shown)})"
-    return text if len(text) <= 48 else text[:47] + "…"
+    return fmt.cut(text, 48)
 
 
 def _short(value: Any) -> str:
     if isinstance(value, torch.Size):
         return repr(tuple(value))
     text = repr(value)
-    return text if len(text) <= 20 else text[:19] + "…"
+    return fmt.cut(text, 20)
 
 
 def track(model: nn.Module, input_shape: tuple[int, int, int], batch_size: int, title: str,
@@ -578,7 +577,7 @@ def _unbatched(index: int, module: nn.Module, input_shape: Shape | None) -> tupl
                        f"{kind} takes a {int(dims) + 2}-D batch but got a {len(input_shape)}-D tensor "
                        f"{fmt.shape(input_shape)}: torch runs it as one unbatched sample, the batch of "
                        f"{input_shape[0]} read as its {input_shape[0]} channels",
-                       f"give this model the input it expects (tui-cnn traces (N, C, H, W) inputs)"),)
+                       "give this model the input it expects (tui-cnn traces (N, C, H, W) inputs)"),)
 
 
 def _built_on_cpu(built_on: str) -> tuple[Diagnostic, ...]:

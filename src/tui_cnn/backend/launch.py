@@ -33,8 +33,8 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ..domain.run_lock import RunLock
 from ..domain.model_source import ModelSource, ModuleSource, source_to_dict
+from ..domain.run_lock import RunLock
 from ..domain.training import OUTPUT_LOG, EventFollower, RunRequest, RunStarted, TrainConfig, new_run_dir
 
 #: The training process's module: ``backend.child``.

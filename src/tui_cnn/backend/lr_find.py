@@ -10,8 +10,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from ..domain.lr_range import (END_LR, MAX_BATCHES, START_LR, LossSmoother, RangeResult, learning_rates,
-                               read_curve)
+from ..domain.lr_range import END_LR, MAX_BATCHES, START_LR, LossSmoother, RangeResult, learning_rates, read_curve
 from ..domain.spec import ModelSpec
 from ..domain.training import TrainConfig
 from .build import build_model

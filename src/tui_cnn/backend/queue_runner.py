@@ -13,9 +13,8 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
-
 from dataclasses import replace
+from pathlib import Path
 
 from ..domain.run_lock import lock_held
 from ..domain.run_queue import RUNNER_LOCK, RUNNER_LOG, QueueError, enqueue, runner_running, take_next, waiting_runs
@@ -23,7 +22,6 @@ from ..domain.slurm import REQUEST_FILE
 from ..domain.spec import ModelSpec
 from ..domain.training import RUNS_DIR, RunRequest, TrainConfig, new_run_dir
 from .launch import child_environment, request_line, start_detached
-
 
 #: How often the runner looks whether the run it started has ended.
 LOOK_EVERY_S = 0.1

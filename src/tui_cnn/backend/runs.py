@@ -10,21 +10,53 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import torch
 
 from ..domain.export import export_code
-from ..domain.specfile import atomic_write_text, atomic_writer
-from ..domain.spec import ModelSpec
-# The run directory's names live in the domain (readers need them without torch); the
-# trainer finds them here too, beside what it writes.
-from ..domain.training import (BEST_CHECKPOINT, LAST_CHECKPOINT, RUNS_DIR, new_run_dir, run_dir_name)  # noqa: F401
-from ..domain.training import (BatchProgress, EpochEnd, EpochMetrics, Evaluated, LogMessage, RunConfigFile,
-                               RunStarted, encode_record, read_events, read_metrics)
+
 # The run files that need no torch are written by the domain's writer (a user's own loop,
 # tui_cnn.init, writes through it too); the trainer finds it here, beside the checkpoints.
-from ..domain.run_writer import (ControlWatcher, JsonLines, RunDirError, RunRecorder, write_evaluation,  # noqa: F401
-                                 write_json, write_process, write_record, writing)
+from ..domain.run_writer import (  # noqa: F401
+    ControlWatcher,
+    JsonLines,
+    RunDirError,
+    RunRecorder,
+    write_evaluation,
+    write_json,
+    write_process,
+    write_record,
+    writing,
+)
+from ..domain.spec import ModelSpec
+from ..domain.specfile import atomic_write_text
+
+# The run directory's names live in the domain (readers need them without torch); the
+# trainer finds them here too, beside what it writes.
+from ..domain.training import (  # noqa: F401  # noqa: F401
+    BEST_CHECKPOINT,
+    CONTROL_FILE,
+    LAST_CHECKPOINT,
+    RUNS_DIR,
+    BatchProgress,
+    ControlFileRefused,
+    EpochEnd,
+    EpochMetrics,
+    Evaluated,
+    Evaluation,
+    LogMessage,
+    ProcessRecord,
+    RunConfigFile,
+    RunStarted,
+    TrainingEvent,
+    encode_record,
+    event_to_json,
+    new_run_dir,
+    read_control_commands,
+    read_events,
+    read_metrics,
+    run_dir_name,
+    to_json,
+)
 from .faults import fault_point
 
 

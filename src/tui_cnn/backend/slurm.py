@@ -14,9 +14,19 @@ from pathlib import Path
 
 import msgspec
 
-from ..domain.slurm import (JOB_FILE, REQUEST_FILE, SCRIPT_FILE, SlurmError, SlurmJobRecord, SlurmJobs, SlurmOptions,
-                            job_script, read_jobs)
+from ..domain.slurm import (
+    JOB_FILE,
+    REQUEST_FILE,
+    SCRIPT_FILE,
+    SlurmError,
+    SlurmJobRecord,
+    SlurmJobs,
+    SlurmOptions,
+    job_script,
+    read_jobs,
+)
 from ..domain.specfile import atomic_writer
+
 
 def available() -> bool:
     """Whether this machine can submit jobs (sbatch on the PATH)."""

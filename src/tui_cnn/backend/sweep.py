@@ -24,11 +24,26 @@ import msgspec
 
 from ..domain.run_list import ENDED, NotTraining, run_row, steer_run
 from ..domain.run_queue import QueueError
-from ..domain.specfile import spec_from_dict, spec_to_dict
 from ..domain.spec import ModelSpec
-from ..domain.sweep import (DRIVER_LOCK, DRIVER_LOG, STUDY_FILE, Param, SweepError, SweepRecord, mark_done,
-                            mark_pruned, mark_trial, new_sweep_dir, read_sweep, stop_requested, trial_dir,
-                            unfinished_sweeps, was_pruned, write_sweep)
+from ..domain.specfile import spec_from_dict, spec_to_dict
+from ..domain.sweep import (
+    DRIVER_LOCK,
+    DRIVER_LOG,
+    STUDY_FILE,
+    Param,
+    SweepError,
+    SweepRecord,
+    mark_done,
+    mark_pruned,
+    mark_trial,
+    new_sweep_dir,
+    read_sweep,
+    stop_requested,
+    trial_dir,
+    unfinished_sweeps,
+    was_pruned,
+    write_sweep,
+)
 from ..domain.training import RUNS_DIR, TrainConfig, read_metrics
 from .launch import child_environment, python_command
 from .queue_runner import queue_run

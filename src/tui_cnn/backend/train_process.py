@@ -32,8 +32,15 @@ from typing import IO
 from ..domain.run_lock import RunLock, RunLocked, environment_holding
 from ..domain.spec import ModelSpec
 from ..domain.training import Failed, Finished, Stopped, TrainConfig, TrainingEvent, event_from_line
-from .launch import (CHILD_MODULE, child_environment, claim_run_dir, launch_command,  # noqa: F401 - tests' names
-                     launch_environment, python_command, request_line)
+from .launch import (  # noqa: F401 - tests' names
+    CHILD_MODULE,
+    child_environment,
+    claim_run_dir,
+    launch_command,
+    launch_environment,
+    python_command,
+    request_line,
+)
 
 Listener = Callable[[TrainingEvent], None]
 ENDINGS = (Finished, Stopped, Failed)

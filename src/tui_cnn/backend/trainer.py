@@ -30,12 +30,29 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..domain.datasets import check_spec_matches
-from ..domain.run_lock import RunLock, RunLocked, held_for_me, read_lock_record
 from ..domain.format import count
 from ..domain.model_source import ModelSource, ModuleSource, source_to_dict
-from ..domain.training import (BatchProgress, DatasetRecord, EpochEnd, EpochMetrics, Evaluated, Failed, Finished,
-                               LogMessage, Paused, ProcessRecord, Resumed, RunConfigFile, RunStarted, Stopped,
-                               TrainConfig, TrainingEvent, decode, to_json)
+from ..domain.run_lock import RunLock, RunLocked, held_for_me, read_lock_record
+from ..domain.training import (
+    BatchProgress,
+    DatasetRecord,
+    EpochEnd,
+    EpochMetrics,
+    Evaluated,
+    Failed,
+    Finished,
+    LogMessage,
+    Paused,
+    ProcessRecord,
+    Resumed,
+    RunConfigFile,
+    RunStarted,
+    Stopped,
+    TrainConfig,
+    TrainingEvent,
+    decode,
+    to_json,
+)
 from . import faults, runs
 from .build import InvalidSpecError, build_model, count_parameters
 from .data import DeviceData, MissingDataError, load_data

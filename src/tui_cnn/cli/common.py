@@ -10,8 +10,8 @@ from typing import Any, NoReturn
 import click
 
 from ..domain.format import printable_lines
-from ..domain.settings import Setting, SettingError, parse_setting
 from ..domain.presets import DEFAULT_PRESET, load_preset, resolve_spec
+from ..domain.settings import Setting, SettingError, parse_setting
 from ..domain.spec import ModelSpec, parse_input_shape
 from ..domain.specfile import SpecError
 from ..domain.training import SETTINGS

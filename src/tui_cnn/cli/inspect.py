@@ -23,8 +23,8 @@ def inspect(run_dir: str, index: int | None, image_path: str | None, as_json: bo
     Exit 2 for a bad command line, run directory or file."""
     if (index is None) == (image_path is None):
         fail("give exactly one of --index N or --image FILE")
-    from ..backend.inspect import InspectError, Inspector, image_from_file
     from ..backend.data import MissingDataError
+    from ..backend.inspect import InspectError, Inspector, image_from_file
 
     try:
         inspector = Inspector.for_run(run_dir)

@@ -7,11 +7,12 @@ import math
 
 import click
 
+from ..domain.paths import RUNS_DIR
 from .common import say
 
 
 @click.command("runs")
-@click.option("--runs-dir", default="runs", show_default=True, type=click.Path(file_okay=False),
+@click.option("--runs-dir", default=str(RUNS_DIR), show_default=True, type=click.Path(file_okay=False),
               help="the folder holding run directories")
 @click.option("--json", "as_json", is_flag=True, help="a JSON list of objects instead of a table")
 def runs(runs_dir: str, as_json: bool) -> None:
@@ -114,7 +115,7 @@ resume = _control_command("resume", "Resume a paused training run.")
 
 @click.command("attach")
 @click.argument("run_dir", required=False, type=click.Path(exists=True, file_okay=False))
-@click.option("--runs-dir", default="runs", show_default=True, type=click.Path(file_okay=False),
+@click.option("--runs-dir", default=str(RUNS_DIR), show_default=True, type=click.Path(file_okay=False),
               help="where to look for the newest live run when RUN_DIR is not given")
 def attach(run_dir: str | None, runs_dir: str) -> None:
     """Watch a run on the training monitor as it trains (default: the newest live run under
@@ -175,7 +176,6 @@ def queue_run(runs_dir: str | None) -> None:
     driver of each sweep with trials to go."""
     from ..backend.queue_runner import ensure_runner
     from ..domain.run_queue import waiting_runs
-    from ..domain.training import RUNS_DIR
 
     base = runs_dir or str(RUNS_DIR)
     waiting = len(waiting_runs(base))

@@ -15,7 +15,7 @@ import re
 import secrets
 import shlex
 import sys
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import click
 
@@ -60,11 +60,6 @@ LOOPBACK_ORIGIN_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 
 def new_token() -> str:
     return secrets.token_urlsafe(32)
-
-
-def token_url(public_url: str, token: str) -> str:
-    """The URL to open: ``http://127.0.0.1:8000/?token=…``."""
-    return f"{public_url.rstrip('/')}/?{urlencode({'token': token})}"
 
 
 def origin_of(url: str) -> str:

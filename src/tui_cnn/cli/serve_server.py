@@ -17,8 +17,6 @@ import aiohttp_jinja2
 from aiohttp import web
 from textual_serve.server import Server
 
-from .serve import token_url
-
 #: Not guarded: textual-serve's own scripts, styles and fonts (the same for everyone, loaded by
 #: the page without the token), and downloads, whose key is an unguessable one-time uuid4 the
 #: app hands only to its own (authenticated) websocket.
@@ -28,6 +26,11 @@ NO_TOKEN = "403: tui-cnn serve needs the token: open the URL it printed when it 
 FOREIGN_ORIGIN = "403: tui-cnn serve refuses requests from another site's page (Origin {origin}).\n"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def token_url(public_url: str, token: str) -> str:
+    """The URL to open: ``http://127.0.0.1:8000/?token=…``."""
+    return f"{public_url.rstrip('/')}/?{urlencode({'token': token})}"
 
 
 def query_of(request: web.Request) -> dict[str, str]:

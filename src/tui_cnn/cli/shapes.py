@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from .common import EXIT_INVALID, batch_size_option, EXIT_OK, InputShape, load_model_or_exit, model_argument
+from .common import EXIT_INVALID, EXIT_OK, InputShape, batch_size_option, load_model_or_exit, model_argument
 
 
 @click.command()

@@ -11,14 +11,8 @@ from rich.table import Table
 from rich.text import Text
 
 from ..domain import format as fmt
-from ..domain.shapes import TRAINING_MEMORY_RULE, Analysis, FlatRow, LayerReport, block_call, flat_reports
-
-
-def _receptive(report: LayerReport) -> str:
-    if report.receptive_field is None:
-        return ""
-    h, w = report.receptive_field
-    return str(h) if h == w else f"{h}x{w}"
+from ..domain.layer_table import SPEC_COLUMNS, pair
+from ..domain.shapes import TRAINING_MEMORY_RULE, Analysis, FlatRow, block_call, flat_reports
 
 
 def _layer_cell(row: FlatRow) -> Text:
@@ -32,20 +26,24 @@ def _layer_cell(row: FlatRow) -> Text:
 
 
 #: Columns given up, in this order, until the layer calls fit the terminal uncut.
-OPTIONAL_COLUMNS = ("Input shape", "Act. mem")
+OPTIONAL_COLUMNS = tuple(column.key for column in SPEC_COLUMNS if column.wide_only)
+
+
+def _cells(row: FlatRow) -> dict[str, str | Text]:
+    """A layer's cells here: shapes with their batch dimension, and every figure, zeros too."""
+    r = row.report
+    return {"index": row.name, "layer": _layer_cell(row), "input": fmt.shape(r.input_shape),
+            "output": fmt.shape(r.output_shape), "params": fmt.grouped(r.params), "macs": fmt.compact(r.macs),
+            "memory": fmt.binary_bytes(r.activation_bytes), "rf": pair(r.receptive_field)}
 
 
 def layer_table(analysis: Analysis, hidden: tuple[str, ...] = ()) -> Table:
-    """Every column but Layer keeps its full width (min_width); Layer gives way with "…"."""
-    headers = ["#", "Layer", "Input shape", "Output shape", "Params", "MACs", "Act. mem", "RF"]
-    rows = [
-        [row.name, _layer_cell(row), fmt.shape(r.input_shape), fmt.shape(r.output_shape), fmt.grouped(r.params),
-         fmt.compact(r.macs), fmt.binary_bytes(r.activation_bytes), _receptive(r)]
-        for row in flat_reports(analysis.layers) for r in (row.report,)
-    ]
-    shown = [i for i, header in enumerate(headers) if header not in hidden]
-    headers = [headers[i] for i in shown]
-    rows = [[row[i] for i in shown] for row in rows]
+    """Every column but Layer keeps its full width (min_width); Layer gives way with "…".
+    ``hidden``: the keys of the columns left out."""
+    columns = [column for column in SPEC_COLUMNS if column.key not in hidden]
+    cells = [_cells(row) for row in flat_reports(analysis.layers)]
+    rows = [[row_cells[column.key] for column in columns] for row_cells in cells]
+    headers = [column.heading for column in columns]
     table = Table(title=f"{fmt.printable(analysis.spec.name)}  input {fmt.shape(analysis.input_shape)}", title_justify="left",
                   box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
     for column, header in enumerate(headers):
@@ -53,7 +51,7 @@ def layer_table(analysis: Analysis, hidden: tuple[str, ...] = ()) -> Table:
             table.add_column(header)
             continue
         width = max([len(header)] + [len(row[column]) for row in rows])
-        justify = "left" if header.endswith("shape") else "right"
+        justify = "left" if header.endswith("shape") else "right"  # figures and layer numbers on the right
         table.add_column(header, justify=justify, no_wrap=True, min_width=width)
     for row in rows:
         table.add_row(*row)

@@ -11,7 +11,7 @@ import json
 
 import click
 
-from .common import EXIT_INVALID, EXIT_USAGE, InputShape, batch_size_option, fail, require_terminal
+from .common import InputShape, batch_size_option, fail, require_terminal
 
 DEFAULT_TIMEOUT_S = 120  # backend.track_process.DEFAULT_TIMEOUT_S, not imported before the command runs
 

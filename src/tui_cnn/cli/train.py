@@ -15,8 +15,17 @@ import click
 
 from ..domain.settings import Setting
 from ..domain.training import SETTINGS, TrainConfig
-from .common import (EXIT_INVALID, EXIT_OK, InputShape, SettingType, fail, load_model_or_exit,
-                     require_terminal, say, spec_file)
+from .common import (
+    EXIT_INVALID,
+    EXIT_OK,
+    InputShape,
+    SettingType,
+    fail,
+    load_model_or_exit,
+    require_terminal,
+    say,
+    spec_file,
+)
 
 EXIT_STOPPED = 130  # stopped with Ctrl+C (the shell's convention for SIGINT); checkpoint kept
 _DEFAULTS = TrainConfig()
@@ -337,8 +346,8 @@ def _train_rank(spec, config: TrainConfig) -> int:
     """This process is one rank of a torchrun group: rank 0 prints as a one-process run
     does, the others train silently. torchrun ends the ranks on Ctrl+C; a stopped run
     resumes from its last epoch's checkpoint."""
-    from ..backend.distributed import join_torchrun_group
     from ..backend.child import finish_rank
+    from ..backend.distributed import join_torchrun_group
     from ..backend.trainer import Trainer
     from .train_report import make_reporter
 

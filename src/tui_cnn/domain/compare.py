@@ -13,8 +13,17 @@ from typing import Any, Iterable
 
 from . import format as fmt
 from .run_list import run_row
-from .training import (SETTINGS, EpochMetrics, RunConfigFile, RunFileError, RunStarted, read_evaluation, read_events,
-                       read_metrics, read_run_config)
+from .training import (
+    SETTINGS,
+    EpochMetrics,
+    RunConfigFile,
+    RunFileError,
+    RunStarted,
+    read_evaluation,
+    read_events,
+    read_metrics,
+    read_run_config,
+)
 
 #: Settings that say where or how a run was written, not what it learned from: not compared.
 NOT_COMPARED = ("data_dir", "run_dir", "resume", "progress_every")

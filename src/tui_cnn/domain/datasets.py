@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import format as fmt
+from . import paths
 from .image_folder import FolderError, ImageFolder, scan_image_folder
 from .shapes import analyze
 from .spec import ModelSpec
@@ -90,9 +91,8 @@ def require_folder(data_dir: str | os.PathLike[str] | None) -> Path:
 
 
 def default_data_dir() -> Path:
-    """The per-user torchvision root: $XDG_CACHE_HOME/tui-cnn/data (~/.cache/tui-cnn/data)."""
-    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(cache) / "tui-cnn" / "data"
+    """The per-user torchvision root: $XDG_CACHE_HOME/tui-cnn/data (~/.cache/tui-cnn/data) on Linux."""
+    return paths.data_dir()
 
 
 def dataset_root(name: str, data_dir: str | os.PathLike[str] | None = None) -> Path:

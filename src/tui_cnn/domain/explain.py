@@ -13,8 +13,16 @@ from dataclasses import dataclass
 
 from . import format as fmt
 from .layers import LAYER_TYPES
-from .shapes import (BYTES_PER_VALUE, TRAINING_MEMORY_RULE, Geometry, LayerReport, Totals, branch_name, module_path,
-                     show_pair)
+from .shapes import (
+    BYTES_PER_VALUE,
+    TRAINING_MEMORY_RULE,
+    Geometry,
+    LayerReport,
+    Totals,
+    branch_name,
+    module_path,
+    show_pair,
+)
 
 ERROR_MARK, WARNING_MARK = "✗", "!"
 AXES = ("H", "W")

@@ -12,6 +12,21 @@ from typing import Any, Mapping
 from .layers import LAYER_TYPES
 
 
+def percent(fraction: float | None, digits: int = 2, unknown: str = "") -> str:
+    """0.375 as 37.50%; ``unknown`` when there is none (or it is not a finite number)."""
+    return f"{fraction * 100:.{digits}f}%" if fraction is not None and math.isfinite(fraction) else unknown
+
+
+def cut(text: str, width: int, keep_end: bool = False) -> str:
+    """``text`` in at most ``width`` characters, an ellipsis where it was cut. A run's name
+    keeps its end (``…-resnet18-lr0.1``): its start is a date shared by many."""
+    if len(text) <= width:
+        return text
+    if width <= 1:
+        return "…"[:width]
+    return "…" + text[-(width - 1):] if keep_end else text[:width - 1] + "…"
+
+
 def grouped(n: int) -> str:
     return f"{n:,}"
 

@@ -199,6 +199,9 @@ class LayerType:
     positional: tuple[str, ...] = ()  # printed without keyword, as people write them
     always_shown: tuple[str, ...] = ()  # printed even when equal to the default
     summary: str = ""
+    #: What a new layer starts with in the builder: PyTorch's required arguments, set to the
+    #: usual choice (a Conv2d's out_channels follows its neighbours: domain/starters.py).
+    starter_args: tuple[tuple[str, Any], ...] = ()
 
     def field(self, name: str) -> Field | None:
         for f in self.fields:
@@ -246,6 +249,7 @@ LAYER_TYPES: dict[str, LayerType] = {
             positional=("in_channels", "out_channels"),
             always_shown=("kernel_size",),
             summary="slides out_channels learned filters over the image",
+            starter_args=(("kernel_size", 3), ("padding", 1)),
         ),
         LayerType(
             "MaxPool2d",
@@ -259,6 +263,7 @@ LAYER_TYPES: dict[str, LayerType] = {
             ),
             always_shown=("kernel_size",),
             summary="keeps the largest value of each window",
+            starter_args=(("kernel_size", 2),),
         ),
         LayerType(
             "AvgPool2d",
@@ -273,6 +278,7 @@ LAYER_TYPES: dict[str, LayerType] = {
             ),
             always_shown=("kernel_size",),
             summary="averages each window",
+            starter_args=(("kernel_size", 2),),
         ),
         LayerType(
             "AdaptiveAvgPool2d",
@@ -280,6 +286,7 @@ LAYER_TYPES: dict[str, LayerType] = {
             (Field("output_size", output_size, required=True, help="target (h, w)"),),
             always_shown=("output_size",),
             summary="averages into a fixed output size, whatever comes in",
+            starter_args=(("output_size", 1),),
         ),
         LayerType(
             "AdaptiveMaxPool2d",
@@ -287,6 +294,7 @@ LAYER_TYPES: dict[str, LayerType] = {
             (Field("output_size", output_size, required=True, help="target (h, w)"),),
             always_shown=("output_size",),
             summary="max-pools into a fixed output size, whatever comes in",
+            starter_args=(("output_size", 1),),
         ),
         LayerType(
             "BatchNorm2d",
@@ -307,6 +315,7 @@ LAYER_TYPES: dict[str, LayerType] = {
             (Field("p", probability, 0.5, help="probability of zeroing a value"), _inplace()),
             always_shown=("p",),
             summary="zeroes random values while training",
+            starter_args=(("p", 0.5),),
         ),
         LayerType(
             "Dropout2d",
@@ -314,6 +323,7 @@ LAYER_TYPES: dict[str, LayerType] = {
             (Field("p", probability, 0.5, help="probability of zeroing a channel"), _inplace()),
             always_shown=("p",),
             summary="zeroes whole random channels while training",
+            starter_args=(("p", 0.5),),
         ),
         LayerType(
             "Flatten",
@@ -331,6 +341,7 @@ LAYER_TYPES: dict[str, LayerType] = {
             ),
             positional=("in_features", "out_features"),
             summary="fully connected: every input to every output",
+            starter_args=(("out_features", 10),),
         ),
         _activation("ReLU", "max(0, x)", _inplace()),
         _activation(

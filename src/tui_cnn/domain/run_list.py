@@ -16,18 +16,31 @@ import msgspec
 
 from .format import count
 from .model_source import ModuleSource
-from .spec import ModelSpec
-from .specfile import SpecError, spec_from_dict
-
 from .run_lock import LOCK_FILE, is_that_process, lock_held, read_lock_record
-from .run_state import RunState
 from .run_queue import QUEUE_FILE, position, read_queued
 from .run_queue import cancel as cancel_queued
-from .slurm import JOB_FILE, REQUEST_FILE, cancel_pending, slurm_status
-from .sweep import PRUNED_FILE, was_pruned
+from .run_state import RunState
 from .settings import SettingError, parse_setting
-from .training import (LAST_CHECKPOINT, SETTINGS, BatchProgress, TrainConfig, Evaluated, ProcessRecord, RunFileError,
-                       failure_in_output, last_output_line, read_events, read_process, read_run_config, read_test_accuracy, write_control)
+from .slurm import JOB_FILE, REQUEST_FILE, cancel_pending, slurm_status
+from .spec import ModelSpec
+from .specfile import SpecError, spec_from_dict
+from .sweep import PRUNED_FILE, was_pruned
+from .training import (
+    LAST_CHECKPOINT,
+    SETTINGS,
+    BatchProgress,
+    Evaluated,
+    ProcessRecord,
+    RunFileError,
+    TrainConfig,
+    failure_in_output,
+    last_output_line,
+    read_events,
+    read_process,
+    read_run_config,
+    read_test_accuracy,
+    write_control,
+)
 
 #: Statuses of a run read from disk. starting: a process holds the run (its lock) and has not
 #: started training yet; crashed: its process is gone and it wrote no end event (it can be

@@ -11,8 +11,20 @@ from typing import Any
 
 from .format import count, printable_lines
 from .run_state import RunState
-from .training import (BatchProgress, EpochEnd, EpochMetrics, Evaluated, Finished, LogMessage, Paused, Resumed,
-                       RunStarted, Stopped, TrainingEvent, validation_source)
+from .training import (
+    BatchProgress,
+    EpochEnd,
+    EpochMetrics,
+    Evaluated,
+    Finished,
+    LogMessage,
+    Paused,
+    Resumed,
+    RunStarted,
+    Stopped,
+    TrainingEvent,
+    validation_source,
+)
 
 EPOCH_COLUMNS = ("epoch", "loss", "acc", "val loss", "val acc", "lr", "time", "img/s", "")
 

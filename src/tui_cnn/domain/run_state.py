@@ -7,8 +7,8 @@ so a monitor attaching to a run an hour old shows the hour."""
 from __future__ import annotations
 
 import math
-from collections import Counter
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,11 +22,11 @@ from .training import (
     Finished,
     Paused,
     Resumed,
+    RunFileError,
     RunStarted,
     Stopped,
-    TrainingEvent,
-    RunFileError,
     TrainConfig,
+    TrainingEvent,
     read_evaluation,
     read_metrics,
     read_run_config,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .format import compact, local_time, printable
+from .format import compact, local_time, percent, printable
 from .format import duration as format_duration
 from .run_list import RunRow
 
@@ -72,10 +72,6 @@ def run_cells(row: RunRow) -> dict[str, str]:
     }
 
 
-def percent(value: float | None) -> str:
-    return f"{value * 100:.2f}%" if _finite(value) else ""
-
-
 def started(timestamp: float | None) -> str:
     """2026-01-02 03:04 in local time; blank when unknown or no date (a hand-edited process.json)."""
     return local_time(timestamp, "%Y-%m-%d %H:%M")
@@ -88,16 +84,6 @@ def duration(seconds: float | None) -> str:
 
 def _finite(value: float | None) -> bool:
     return value is not None and math.isfinite(value)
-
-
-def cut(text: str, width: int, keep_end: bool = False) -> str:
-    """``text`` in at most ``width`` characters, an ellipsis where it was cut. A run's name
-    keeps its end (``…-resnet18-lr0.1``): its start is a date shared by many."""
-    if len(text) <= width:
-        return text
-    if width <= 1:
-        return "…"[:width]
-    return "…" + text[-(width - 1):] if keep_end else text[:width - 1] + "…"
 
 
 def fitting_columns(room: int) -> tuple[tuple[RunColumn, ...], int]:

@@ -17,8 +17,18 @@ import msgspec
 
 from .run_lock import this_process_record
 from .specfile import atomic_write_text
-from .training import (CONTROL_FILE, ControlFileRefused, EpochMetrics, Evaluation, ProcessRecord, TrainingEvent,
-                       encode_record, event_to_json, read_control_commands, to_json)
+from .training import (
+    CONTROL_FILE,
+    ControlFileRefused,
+    EpochMetrics,
+    Evaluation,
+    ProcessRecord,
+    TrainingEvent,
+    encode_record,
+    event_to_json,
+    read_control_commands,
+    to_json,
+)
 
 
 class RunDirError(Exception):

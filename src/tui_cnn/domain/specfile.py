@@ -8,8 +8,8 @@ import os
 import stat
 import tempfile
 import tomllib
-from pathlib import Path
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, BinaryIO, Iterator
 
 import tomli_w

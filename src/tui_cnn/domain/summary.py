@@ -15,7 +15,6 @@ from . import format as fmt
 from .shapes import BYTES_PER_VALUE, Analysis, LayerReport, Shape, Totals, block_call, module_path
 from .spec import Diagnostic
 
-
 MODEL_INPUT = -1  # in LayerRow.inputs: the model's input tensor rather than an earlier row
 
 

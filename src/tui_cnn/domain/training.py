@@ -36,8 +36,8 @@ import os
 import re
 import stat
 import time
-from datetime import datetime
 from dataclasses import asdict, dataclass, fields
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +45,7 @@ import msgspec
 
 from . import datasets
 from .model_source import ModuleSource
+from .paths import RUNS_DIR
 from .settings import MAX_SEED, Setting, SettingError, check_setting, setting
 
 if TYPE_CHECKING:
@@ -293,7 +294,6 @@ class ProcessRecord(_Record):
     control_seq: int = 0  # the number of the last control command it applied
 
 
-RUNS_DIR = Path("runs")
 OUTPUT_LOG = "output.log"  # a detached run's output (its process has no terminal)
 #: The checkpoints a run directory holds (written by the backend, torch files): the last one
 #: is what a run continues from, so a reader can tell whether a run can be continued.

@@ -23,55 +23,34 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from ...domain import format as fmt
+from ...domain.field_values import parse_field, parse_positive_int
 from ...domain.history import History
 from ...domain.layers import LAYER_TYPES, ArgError
 from ...domain.presets import PRESETS, load_preset, resolve_spec
-from ...domain.shapes import Analysis, analyze, block_call, name_path, path_name, projection, report_at
-from ...domain.spec import (Diagnostic, LayerSpec, ModelSpec, branches_of, concat, edit_at, layer_at,
-                            parse_input_shape, residual, with_branches)
+from ...domain.shapes import Analysis, analyze, name_path, path_name, projection, report_at
+from ...domain.spec import (
+    Diagnostic,
+    LayerSpec,
+    ModelSpec,
+    branches_of,
+    concat,
+    edit_at,
+    parse_input_shape,
+    residual,
+    with_branches,
+)
 from ...domain.spec import Path as LayerPath
 from ...domain.specfile import SpecError, atomic_write_text, save_spec
+from ...domain.starters import starter_in_block, starter_layer
 from ..widgets.builder.dialogs import PathScreen, PickScreen
 from ..widgets.builder.form import LayerForm, last_linear
 from ..widgets.builder.stack import ERROR_MARK, WARNING_MARK, StackTable, per_sample
-from ..widgets.builder.values import parse_field, parse_positive_int
 from ..widgets.confirm import ConfirmScreen
 from ..widgets.ready import KeysWaitForMount
 
-#: What a new layer starts with: PyTorch's required arguments, set to the usual choice.
-STARTER_ARGS: dict[str, dict] = {
-    "Conv2d": {"kernel_size": 3, "padding": 1},
-    "MaxPool2d": {"kernel_size": 2},
-    "AvgPool2d": {"kernel_size": 2},
-    "AdaptiveAvgPool2d": {"output_size": 1},
-    "AdaptiveMaxPool2d": {"output_size": 1},
-    "Dropout": {"p": 0.5},
-    "Dropout2d": {"p": 0.5},
-    "Linear": {"out_features": 10},
-}
 CONV_BLOCK = ("Conv2d", "BatchNorm2d", "ReLU", "MaxPool2d")
 BLANK_NAME = "MyCNN"
 _BLANK = "blank model"  # the "start from" choice that is no preset
-
-
-def starter_layer(type_name: str, spec: ModelSpec, position: int) -> LayerSpec:
-    """A new layer of ``type_name`` for ``position``; a Conv2d doubles the channels of the
-    convolution before it (32 for the first), the usual way CNNs widen."""
-    args = dict(STARTER_ARGS.get(type_name, {}))
-    if type_name == "Conv2d":
-        earlier = [layer for layer in spec.layers[:position] if layer.type == "Conv2d"]
-        widest = earlier[-1].args.get("out_channels") if earlier else None
-        args["out_channels"] = 2 * widest if isinstance(widest, int) else 32
-    return LayerSpec.of(type_name, **args)
-
-
-def starter_in_block(type_name: str, incoming: tuple[int, ...] | None) -> LayerSpec:
-    """A new layer inside a block: a Conv2d keeps the channels that come in, so the path
-    still merges (an add needs the input's shape back)."""
-    args = dict(STARTER_ARGS.get(type_name, {}))
-    if type_name == "Conv2d":
-        args["out_channels"] = incoming[1] if incoming and len(incoming) == 4 else 32
-    return LayerSpec.of(type_name, **args)
 
 
 def _same_file(path: str, other: str) -> bool:

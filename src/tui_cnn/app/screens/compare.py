@@ -15,6 +15,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 
 from ...domain.compare import CURVES, Comparison, compare_runs
+from ...domain.format import cut
 from ..widgets.monitor.plots import _Plot
 from ..widgets.ready import KeysWaitForMount
 
@@ -28,11 +29,7 @@ LABEL_WIDTH = 32
 
 def run_names(comparison: Comparison) -> list[str]:
     """How the plots' legends and the table's columns name each run: its number and label."""
-    return [f"{number} {_cut(run.label, LABEL_WIDTH)}" for number, run in enumerate(comparison.runs, 1)]
-
-
-def _cut(text: str, width: int) -> str:
-    return text if len(text) <= width else text[:width - 1] + "…"
+    return [f"{number} {cut(run.label, LABEL_WIDTH)}" for number, run in enumerate(comparison.runs, 1)]
 
 
 class RunCurves(_Plot):
@@ -42,7 +39,7 @@ class RunCurves(_Plot):
         series = []
         for name, run in zip(run_names(comparison), comparison.runs):
             xs, ys = run.curve(metric)
-            series.append((xs, ys, _cut(name, LEGEND_WIDTH)))
+            series.append((xs, ys, cut(name, LEGEND_WIDTH)))
         epochs = sorted({x for xs, _, _ in series for x in xs})
         every = max(len(epochs) // 8, 1)  # whole epochs only, at most ~8 labels
         self._draw((id(comparison), metric), series, "epoch", epochs[::every])

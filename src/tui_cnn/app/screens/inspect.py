@@ -163,9 +163,9 @@ class InspectScreen(KeysWaitForMount, Screen):
         self._run_in_worker(job)
 
     def _run_in_worker(self, job) -> None:
+        from ...backend.build import InvalidSpecError
         from ...backend.data import MissingDataError
         from ...backend.inspect import InspectError
-        from ...backend.build import InvalidSpecError
 
         try:
             result = job()

@@ -26,13 +26,29 @@ from textual.worker import Worker, WorkerState
 
 from ...domain.datasets import default_dataset
 from ...domain.format import count, local_time, printable, printable_lines
-from ...domain.spec import ModelSpec
+from ...domain.notify import end_notice
 from ...domain.run_list import heartbeat, last_output_line, run_status
 from ...domain.run_lock import RunLocked
-from ...domain.notify import end_notice
-from ...domain.training import (EpochEnd, EventFollower, Evaluated, Failed, Finished, LogMessage, Paused, Resumed,
-                                RunFileError, RunStarted, Stopped, TrainConfig, TrainingEvent, failure_in_output,
-                                validation_source, write_control)
+from ...domain.run_state import RunState
+from ...domain.spec import ModelSpec
+from ...domain.training import (
+    EpochEnd,
+    Evaluated,
+    EventFollower,
+    Failed,
+    Finished,
+    LogMessage,
+    Paused,
+    Resumed,
+    RunFileError,
+    RunStarted,
+    Stopped,
+    TrainConfig,
+    TrainingEvent,
+    failure_in_output,
+    validation_source,
+    write_control,
+)
 from ..widgets.confirm import ConfirmScreen
 from ..widgets.monitor.device_panel import DevicePanel
 from ..widgets.monitor.epoch_table import EpochTable
@@ -40,7 +56,6 @@ from ..widgets.monitor.evaluation import EvaluationPanel, MisclassifiedDigits
 from ..widgets.monitor.open_run import OpenRunScreen
 from ..widgets.monitor.plots import BatchLossPlot, EpochCurves
 from ..widgets.monitor.progress import RunProgress
-from ...domain.run_state import RunState
 from ..widgets.monitor.setup_form import RunSetupForm
 from ..widgets.monitor.text import duration, percent
 from ..widgets.ready import KeysWaitForMount
@@ -156,8 +171,11 @@ class MonitorScreen(KeysWaitForMount, Screen):
             self.load_run(self.app.run_dir)
 
     def on_screen_resume(self) -> None:
-        """Back from another screen: the model to train may have changed there (the tracker)."""
+        """Back from another screen: the model to train may have changed there (the tracker),
+        and what a dialog or another screen held back is drawn now."""
         self.query_one(RunSetupForm).recheck()
+        if self._stale:
+            self._redraw()
 
     # --- starting, stopping, pausing ---
 
@@ -451,10 +469,6 @@ class MonitorScreen(KeysWaitForMount, Screen):
             self._shown_evaluation = state.evaluation
             self.query_one(EvaluationPanel).show(state.evaluation)
         self.sub_title = self._subtitle()
-
-    def on_screen_resume(self) -> None:
-        if self._stale:
-            self._redraw()
 
     def _subtitle(self) -> str:
         state = self.state

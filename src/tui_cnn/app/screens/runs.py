@@ -29,14 +29,28 @@ from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from ...domain import format as fmt
-from ...domain.run_list import (LIVE, WAITING, NotTraining, RunRow, RunWatch, continuation, continue_refused, deletion_refused,
-                                last_output_line, newest_first, row_order, run_row, steer_run)
-from ...domain.format import printable, printable_lines
+from ...domain.format import cut, printable, printable_lines
+from ...domain.paths import RUNS_DIR
+from ...domain.run_list import (
+    LIVE,
+    WAITING,
+    NotTraining,
+    RunRow,
+    RunWatch,
+    continuation,
+    continue_refused,
+    deletion_refused,
+    last_output_line,
+    newest_first,
+    row_order,
+    run_row,
+    steer_run,
+)
 from ...domain.run_lock import RunLocked
 from ...domain.run_queue import QueueError
 from ...domain.run_queue import move as move_in_queue
+from ...domain.run_table import RunColumn, fitting_columns, run_cells, run_name
 from ...domain.slurm import SlurmError
-from ...domain.run_table import RunColumn, cut, fitting_columns, run_cells, run_name
 from ...domain.sweep import SweepError, read_trial
 from ...domain.sweep_trials import sweep_trials
 from ...domain.training import RunFileError
@@ -131,7 +145,7 @@ class RunsScreen(KeysWaitForMount, Screen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.runs_dir = "runs"  # the app's, once mounted
+        self.runs_dir = str(RUNS_DIR)  # the app's, once mounted
         self._watch: RunWatch | None = None
         self._rows: dict[str, RunRow] = {}
         self._shown: dict[str, dict[str, Text]] = {}  # per run: the cells in the table

@@ -23,10 +23,10 @@ from textual.validation import ValidationResult
 from textual.widgets import DataTable, Footer, Header, Input, Label, Static
 
 from ...domain import format as fmt
+from ...domain.graph import fold, max_depth
 from ...domain.settings import parse_setting
 from ...domain.shapes import analyze
 from ...domain.spec import ModelSpec, parse_input_shape
-from ...domain.graph import fold, max_depth
 from ...domain.summary import ModelSummary
 from ...domain.training import SETTINGS
 from ..widgets.formula_panel import FormulaPanel

@@ -8,8 +8,8 @@ from textual.content import Content
 from textual.markup import escape
 from textual.widgets import Static
 
-from ...domain.format import printable
 from ...domain.explain import Section, explain, explain_training_memory
+from ...domain.format import printable
 from ...domain.graph import explain_flow
 from ...domain.summary import LayerRow, ModelSummary
 

@@ -15,7 +15,6 @@ from textual.widgets import Label, Static
 
 from .dialog import Dialog
 
-
 #: Keys every Textual screen has: listed last, after the keys of this app.
 _TEXTUAL_ACTIONS = {"app.focus_next", "app.focus_previous", "focus_next", "focus_previous", "screen.copy_text",
                     "copy_text", "command_palette", "app.command_palette"}

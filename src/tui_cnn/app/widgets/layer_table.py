@@ -10,80 +10,21 @@ those cells only (over SSH every repaint costs bandwidth).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from rich.text import Text
 from textual.binding import Binding
 from textual.markup import parse_style
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey
 
-from ...domain import format as fmt
-from ...domain.explain import mark
 from ...domain.graph import gutter
+from ...domain.layer_table import ALWAYS_SHOWN, FIRST_TO_FIT, SPEC_COLUMNS, TRACKED_COLUMNS, LayerColumn, row_cells
 from ...domain.summary import LayerRow, ModelSummary
 
-
-@dataclass(frozen=True, slots=True)
-class Column:
-    key: str
-    label: str
-    numeric: bool = False
-    wide_only: bool = False  # left out on narrow terminals; the detail panel shows it
-
-
-TRACKED_COLUMNS = (  # a tracked model's, in the order shown
-    Column("index", "Name"),
-    Column("type", "Layer"),
-    Column("input", "Input"),
-    Column("output", "Output"),
-    Column("params", "Params", numeric=True),
-    Column("macs", "MACs", numeric=True),
-    Column("memory", "Act. mem", numeric=True),
-    Column("rf", "RF", numeric=True),
-    Column("jump", "Jump", numeric=True),
-)
-FIRST_TO_FIT = ("index", "output", "params", "macs", "rf", "type", "jump", "input", "memory")
 CELL_PADDING = 2  # DataTable's cell_padding on both sides
-
-COLUMNS = (
-    Column("index", "#"),
-    Column("layer", "Layer"),
-    Column("input", "Input", wide_only=True),
-    Column("output", "Output"),
-    Column("params", "Params", numeric=True),
-    Column("macs", "MACs", numeric=True),
-    Column("memory", "Act. mem", numeric=True, wide_only=True),
-    Column("rf", "RF", numeric=True),
-)
 
 
 #: Rows of a big edit updated in one turn of the event loop (3 changed cells a row: ~20 ms).
 ROWS_PER_TURN = 300
-
-
-def _count(n: int, text: str) -> str:
-    return text if n else "–"
-
-
-def _pair(pair: tuple[int, int] | None) -> str:
-    return "" if pair is None else (str(pair[0]) if pair[0] == pair[1] else f"{pair[0]}x{pair[1]}")
-
-
-def row_cells(row: LayerRow, lane: str = "") -> dict[str, str]:
-    r = row.report
-    return {
-        "index": lane + f"{mark(r)} {row.name}".strip(),
-        "layer": row.call,
-        "type": r.type,
-        "input": fmt.per_sample(r.input_shape),
-        "output": fmt.per_sample(r.output_shape),
-        "params": _count(r.params, fmt.grouped(r.params)),
-        "macs": _count(r.macs, fmt.compact(r.macs)),
-        "memory": fmt.binary_bytes(r.activation_bytes) if r.output_shape else "?",
-        "rf": _pair(r.receptive_field),
-        "jump": _pair(r.jump),
-    }
 
 
 def spec_cells(summary: ModelSummary) -> list[dict[str, str]]:
@@ -106,7 +47,7 @@ def tracked_cells(rows: tuple[LayerRow, ...], room: int) -> list[dict[str, str]]
         lanes = [""] * len(rows)
     width = max((len(lane) for lane in lanes), default=0)
     cells = [row_cells(row, lane.ljust(width) + " " if width else "") for row, lane in zip(rows, lanes)]
-    figures = sum(_width(c, cells) for c in TRACKED_COLUMNS if c.key in ("output", "params", "macs"))
+    figures = sum(_width(c, cells) for c in TRACKED_COLUMNS if c.key in ALWAYS_SHOWN and c.key != "index")
     longest = max(MIN_NAME, room - figures - CELL_PADDING)
     for cell in cells:
         if len(cell["index"]) > longest:
@@ -119,18 +60,18 @@ def tracked_cells(rows: tuple[LayerRow, ...], room: int) -> list[dict[str, str]]
 MIN_NAME = 16  # a name is never cut shorter than this, room or not
 
 
-def _width(column: Column, cells: list[dict[str, str]]) -> int:
+def _width(column: LayerColumn, cells: list[dict[str, str]]) -> int:
     return max([len(column.label), *(len(c[column.key]) for c in cells)]) + CELL_PADDING
 
 
-def fitting_columns(cells: list[dict[str, str]], room: int) -> tuple[Column, ...]:
+def fitting_columns(cells: list[dict[str, str]], room: int) -> tuple[LayerColumn, ...]:
     """The tracked columns that fit in ``room`` terminal columns, most useful first; the
     name, output, params and MACs always."""
     by_key = {c.key: c for c in TRACKED_COLUMNS}
     chosen, used = set(), 0
     for key in FIRST_TO_FIT:
         need = _width(by_key[key], cells)
-        if key in ("index", "output", "params", "macs") or used + need <= room:
+        if key in ALWAYS_SHOWN or used + need <= room:
             chosen.add(key)
             used += need
     return tuple(c for c in TRACKED_COLUMNS if c.key in chosen)
@@ -150,7 +91,7 @@ class LayerTable(DataTable):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(cursor_type="row", **kwargs)
-        self._columns: tuple[Column, ...] = ()
+        self._columns: tuple[LayerColumn, ...] = ()
         self._shown: list[tuple[dict[str, str], str | None]] = []  # per row: cells, severity
         self._applied: list[tuple[dict[str, str], str | None]] = []  # what the table holds now
         self._generation = 0  # of the latest edit: an older one's rows left to update stop
@@ -174,7 +115,7 @@ class LayerTable(DataTable):
             columns = fitting_columns(cells, room)
         else:
             cells = cells if cells is not None and len(cells) == len(summary.rows) else spec_cells(summary)
-            columns = tuple(c for c in COLUMNS if wide or not c.wide_only)
+            columns = tuple(c for c in SPEC_COLUMNS if wide or not c.wide_only)
         shown = [(c, _severity(row)) for c, row in zip(cells, summary.rows)]
         if columns != self._columns:
             self.clear(columns=True)
@@ -190,7 +131,7 @@ class LayerTable(DataTable):
             self.move_cursor(row=0, animate=False)
             self.scroll_home(animate=False)
 
-    def _cell(self, column: Column, cells: dict[str, str], severity: str | None) -> Text:
+    def _cell(self, column: LayerColumn, cells: dict[str, str], severity: str | None) -> Text:
         style = parse_style(f"$text-{severity}").rich_style if severity and column.key in ("index", "layer") else ""
         return Text(cells[column.key], style=style, justify="right" if column.numeric else "left", no_wrap=True)
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 import math
 
 from textual.content import Content
+from textual.reactive import reactive
 from textual.strip import Strip
 from textual.visual import Visual
-from textual.reactive import reactive
 from textual.widget import Widget
 
 from ...domain import format as fmt

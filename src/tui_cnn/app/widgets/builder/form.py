@@ -15,11 +15,11 @@ from textual.markup import escape
 from textual.message import Message
 from textual.widgets import Input, Label, Static
 
+from ....domain.field_values import show_value
 from ....domain.layers import LAYER_TYPES
 from ....domain.shapes import LayerReport, block_call
 from ....domain.spec import Diagnostic, ModelSpec
 from ..typed_input import TypedInput
-from .values import show_value
 
 MODEL_FIELDS = (("name", "model name"), ("input", "C, H, W"), ("classes", "outputs of the last Linear"))
 #: What a block's form says: its keys (the builder's bindings).

@@ -10,14 +10,14 @@ Rows update in place: a keystroke in a field changes a few cells, not the table.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
 from textual.color import Color
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable
-
-from dataclasses import dataclass
 
 from ....domain import format as fmt
 from ....domain.layers import LAYER_TYPES

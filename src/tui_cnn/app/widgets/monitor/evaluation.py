@@ -7,9 +7,9 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.message import Message
 from textual.color import Color
 from textual.containers import HorizontalScroll, VerticalScroll
+from textual.message import Message
 from textual.widgets import Static
 
 from ....domain.format import grouped

@@ -22,8 +22,8 @@ from textual.message import Message
 from textual.widgets import Button, Label, Static
 from textual_plotext import PlotextPlot
 
-from ....domain.specfile import dumps_spec
 from ....domain.spec import ModelSpec
+from ....domain.specfile import dumps_spec
 from ....domain.training import TrainConfig
 from ..dialog import Dialog
 

@@ -17,8 +17,8 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from ....backend.train_process import too_many_processes
 from ....domain.datasets import DATASET_NAMES, default_dataset
-from ....domain.model_source import check_source_matches, is_module
 from ....domain.format import binary_bytes
+from ....domain.model_source import check_source_matches, is_module
 from ....domain.settings import SettingError, parse_setting
 from ....domain.shapes import analyze
 from ....domain.training import SETTINGS, TrainConfig

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-
+from ....domain import format as fmt
 from ....domain.format import duration  # noqa: F401 - the monitor's widgets take it from here
 
 
 def percent(fraction: float | None, digits: int = 2) -> str:
-    return "--" if fraction is None else f"{fraction * 100:.{digits}f}%"
+    return fmt.percent(fraction, digits, unknown="--")
 
 
 def learning_rate(lr: float) -> str:

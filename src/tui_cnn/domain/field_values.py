@@ -1,5 +1,6 @@
 """Field text to argument values and back, as people type them in the builder's form:
 ``3``, ``3,5`` or ``(3, 5)``, ``same``, ``true``, ``0.25``, ``1e-5``, empty for the default.
+Pure Python (in the domain, with the layer catalogue it answers to).
 
 A value is accepted only if the layer catalogue's own parser accepts it, so the model only
 ever takes values PyTorch would; anything else stays an inline error on the field."""
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ....domain.layers import ArgError, Field
+from .layers import ArgError, Field
 
 _WORDS = {"true": True, "false": False, "none": None}
 

@@ -2,9 +2,9 @@
 
 import pytest
 
-from tui_cnn.app.widgets.builder.values import parse_field, parse_text, show_value
-from tui_cnn.domain.spec import parse_input_shape
+from tui_cnn.domain.field_values import parse_field, parse_text, show_value
 from tui_cnn.domain.layers import LAYER_TYPES, ArgError
+from tui_cnn.domain.spec import parse_input_shape
 
 
 @pytest.mark.parametrize("text, value", [
