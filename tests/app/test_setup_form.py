@@ -99,3 +99,41 @@ async def test_editing_keys_keep_their_place_among_typed_characters(keys, expect
             app.post_message(events.Key(key, character))
         await pilot.pause()
         assert field.value == expected
+
+
+async def test_the_memory_check_caps_the_batch_at_the_training_set_and_names_the_resolved_device(monkeypatch):
+    """Batch 100,000 on the 3,600 training images of the sample once 'needed 65.7 GiB' on 'auto':
+    a step cannot take more images than the training set holds."""
+    from tui_cnn.backend import devices
+
+    fixed = devices.DeviceProbe("cpu", devices.DeviceRecord("cpu", "Test CPU", 16 << 30, 8 << 30))
+    monkeypatch.setattr(devices, "probe_device", lambda name: fixed)
+    app = TuiCnnApp(start_mode="monitor")
+    async with app.run_test(size=(120, 40)) as pilot:
+        form = app.screen.query_one(RunSetupForm)
+        form.query_one("#field-dataset", Select).value = "mnist-sample"
+        await type_into(pilot, form.query_one("#field-batch_size", Input), "100000")
+        await async_wait_until(lambda: "free on" in str(form.query_one("#memory-note").render()),
+                               what="the device's free memory")
+        note = str(form.query_one("#memory-note").render())
+        assert "larger than the 3,600 training images" in note and "batch size 3,600" in note
+        assert "free on cpu (auto)" in note and "on auto" not in note
+        assert not form.query_one("#memory-note").has_class("-warning")  # SimpleCNN at 3,600 fits in 8 GiB
+        form.show_device("auto", 1 << 20, kind="cpu")  # 1 MiB free: too small even for the capped batch
+        await pilot.pause()
+        warning = form.memory_warning(form.typed())
+        assert "batch size 3600" in warning and "cpu (auto) has" in warning
+
+
+async def test_a_3x32x32_model_defaults_to_the_dataset_of_its_shape():
+    from tui_cnn.domain.presets import load_preset
+
+    app = TuiCnnApp(start_mode="monitor", spec=load_preset("VGGSmall"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        form = app.screen.query_one(RunSetupForm)
+        await pilot.pause()
+        assert form.query_one("#field-dataset", Select).value == "cifar10"
+        assert "takes 28x28" not in str(form.query_one("#problems").render())
+        app.spec = load_preset("SimpleCNN")  # back to digits: the form follows the model
+        await pilot.pause()
+        assert form.query_one("#field-dataset", Select).value in ("mnist", "mnist-sample")

@@ -142,7 +142,7 @@ class MonitorScreen(Screen):
     def _form_defaults(self) -> TrainConfig:
         if self.app.train_config is not None:
             return self.app.train_config
-        return TrainConfig(dataset=default_dataset(None)[0], batch_size=self.app.batch_size)
+        return TrainConfig(dataset=default_dataset(None, self.app.spec.input_shape)[0], batch_size=self.app.batch_size)
 
     def on_mount(self) -> None:
         self._redraw()
@@ -477,7 +477,8 @@ class MonitorScreen(Screen):
 
     def on_device_described(self, message: DeviceDescribed) -> None:
         probe, info = message.info, message.info.info
-        self.query_one(RunSetupForm).show_device(message.device, info.free_bytes if info else None, probe.problem)
+        self.query_one(RunSetupForm).show_device(message.device, info.free_bytes if info else None, probe.problem,
+                                                  kind=probe.kind)
         if info is not None and self.state.status == "idle":
             self.query_one(DevicePanel).show_device(info.kind, info.name, info.free_bytes)
 
