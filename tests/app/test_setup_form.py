@@ -137,3 +137,21 @@ async def test_a_3x32x32_model_defaults_to_the_dataset_of_its_shape():
         app.spec = load_preset("SimpleCNN")  # back to digits: the form follows the model
         await pilot.pause()
         assert form.query_one("#field-dataset", Select).value in ("mnist", "mnist-sample")
+
+
+async def test_a_focused_dropdown_stands_out_in_every_theme():
+    """A compact Select hid Textual's focus border, leaving a 5% tint (colour 234 against 235):
+    focus on the dataset or optimizer dropdown was invisible."""
+    app = TuiCnnApp(start_mode="monitor")
+    async with app.run_test(size=(120, 40)) as pilot:
+        form = app.screen.query_one(RunSetupForm)
+        dataset, epochs = form.query_one("#field-dataset", Select), form.query_one("#field-epochs", Input)
+        for theme in ("textual-dark", "textual-light", "nord", "gruvbox", "solarized-light"):
+            app.theme = theme
+            epochs.focus()
+            await pilot.pause()
+            blurred = dataset.query_one("SelectCurrent").background_colors[1]
+            dataset.focus()
+            await pilot.pause()
+            focused = dataset.query_one("SelectCurrent").background_colors[1]
+            assert sum(abs(a - b) for a, b in zip(focused.rgb, blurred.rgb)) > 60, (theme, focused, blurred)
