@@ -103,7 +103,8 @@ class TuiCnnApp(App[None]):
     BINDINGS = [
         # Not in the footer (it has no room at 80 columns for them and each screen's keys): ? lists them.
         *(Binding(key, f"switch_mode('{mode}')", label, show=False) for key, mode, label in SCREENS_BY_KEY),
-        Binding("question_mark", "help", "Help", tooltip="Show or hide the keys of this screen"),
+        # Shown by KeysFooter, docked at the right: in view at any width.
+        Binding("question_mark", "help", "Help", tooltip="Show or hide the keys of this screen", show=False),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 

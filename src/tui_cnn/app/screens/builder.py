@@ -19,7 +19,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.markup import escape
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from ...domain import format as fmt
 from ...domain.history import History
@@ -35,6 +35,7 @@ from ..widgets.builder.form import LayerForm, last_linear
 from ..widgets.builder.stack import ERROR_MARK, WARNING_MARK, StackTable, per_sample
 from ..widgets.builder.values import parse_field, parse_positive_int
 from ..widgets.confirm import ConfirmScreen
+from ..widgets.keys_footer import KeysFooter
 
 #: What a new layer starts with: PyTorch's required arguments, set to the usual choice.
 STARTER_ARGS: dict[str, dict] = {
@@ -136,7 +137,7 @@ class BuilderScreen(Screen):
             yield StackTable(id="stack")
             yield LayerForm(id="form")
         yield Static(id="problems")
-        yield Footer(compact=True)  # the rest of the keys: ? lists them all
+        yield KeysFooter(compact=True)  # the rest of the keys: ? lists them all
 
     def on_mount(self) -> None:
         spec = self.app.spec

@@ -12,10 +12,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Header, Static, TabbedContent, TabPane
 
 from ...domain.compare import CURVES, Comparison, compare_runs
 from ..widgets.monitor.plots import _Plot
+from ..widgets.keys_footer import KeysFooter
 
 #: What marks a row whose values differ between the runs (not by colour alone).
 DIFFERS_MARK = "≠"
@@ -97,7 +98,7 @@ class CompareScreen(Screen):
                             yield RunCurves(self._titles(metric), id=f"curve-{metric}")
             with TabPane("Settings", id="settings"):
                 yield DataTable(id="compare-settings", cursor_type="row", zebra_stripes=False)
-        yield Footer()
+        yield KeysFooter()
 
     @staticmethod
     def _titles(metric: str) -> tuple[str, str]:

@@ -25,13 +25,14 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 from textual.worker import get_current_worker
 
 from ...domain import format as fmt
 from ...domain.inspect import Prediction, dot_product_lines, normalise, pool_lines, receptive_box
 from ..widgets.inspect.canvas import DigitCanvas
 from ..widgets.inspect.pixels import MARK, WINNER, PixelView, fit_columns, magnify, picture, tiled
+from ..widgets.keys_footer import KeysFooter
 
 BAR_CELLS = 12
 MAX_KERNELS = 32  # a filter's kernels drawn one per input channel, up to this many
@@ -109,7 +110,7 @@ class InspectScreen(Screen):
             with Vertical(id="inspect-right"):
                 yield Scroll(Static("", id="inspect-detail"), id="inspect-detail-scroll")
                 yield Scroll(id="inspect-layers")
-        yield Footer()
+        yield KeysFooter()
 
     def on_screen_resume(self) -> None:
         """Shown (again): load what the app asks for, if it is not what is on screen."""

@@ -21,7 +21,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, RichLog, TabbedContent, TabPane
+from textual.widgets import Header, RichLog, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from ...domain.datasets import default_dataset
@@ -43,6 +43,7 @@ from ..widgets.monitor.progress import RunProgress
 from ...domain.run_state import RunState
 from ..widgets.monitor.setup_form import RunSetupForm
 from ..widgets.monitor.text import duration, percent
+from ..widgets.keys_footer import KeysFooter
 
 # Reads of the run's events, each followed by one redraw: a redraw costs the UI ~15 ms of CPU
 # that torch would otherwise use (measured: ~8% of a core at 8/s, ~6% at 4/s on a 2-core
@@ -137,7 +138,7 @@ class MonitorScreen(Screen):
                 yield EvaluationPanel()
             with TabPane("Log", id="log"):
                 yield RichLog(id="log-pane", wrap=True, markup=False, highlight=False)
-        yield Footer()
+        yield KeysFooter()
 
     def _form_defaults(self) -> TrainConfig:
         if self.app.train_config is not None:

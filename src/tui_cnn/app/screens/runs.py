@@ -25,7 +25,7 @@ from textual.coordinate import Coordinate
 from textual.markup import escape
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from ...domain.run_list import (LIVE, WAITING, NotTraining, RunRow, RunWatch, continuation, continue_refused, deletion_refused,
@@ -39,6 +39,7 @@ from ...domain.run_table import RunColumn, cut, fitting_columns, run_cells, run_
 from ...domain.training import RunFileError
 from ..widgets.confirm import ConfirmScreen
 from ..widgets.continue_run import ContinueRunScreen
+from ..widgets.keys_footer import KeysFooter
 
 POLL_S = 0.5
 #: The first read of a big folder comes in parts, this often, so the table fills as it reads.
@@ -144,7 +145,7 @@ class RunsScreen(Screen):
         yield Static(id="runs-summary", markup=False)
         yield RunTable(id="runs-table")
         yield Static(id="run-detail", markup=False)
-        yield Footer(compact=True)  # the quit and help keys still fit at 80 columns
+        yield KeysFooter(compact=True)  # the quit and help keys still fit at 80 columns
 
     def on_mount(self) -> None:
         self.sub_title = "Runs"

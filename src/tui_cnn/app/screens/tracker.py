@@ -20,7 +20,7 @@ from textual.markup import escape
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.validation import ValidationResult
-from textual.widgets import DataTable, Footer, Header, Input, Label, Static
+from textual.widgets import DataTable, Header, Input, Label, Static
 
 from ...domain import format as fmt
 from ...domain.shapes import analyze
@@ -31,6 +31,7 @@ from ..widgets.formula_panel import FormulaPanel
 from ..widgets.layer_table import LayerTable, has_flow, spec_cells
 from ..widgets.shape_bars import ShapeFlow
 from ..widgets.validators import ParsedBy
+from ..widgets.keys_footer import KeysFooter
 
 if TYPE_CHECKING:
     from ...backend.track_process import TrackSession
@@ -124,7 +125,7 @@ class TrackerScreen(Screen):
                 yield Static(id="totals")
                 yield ShapeFlow(id="flow")
             yield FormulaPanel(id="detail")
-        yield Footer(compact=True)
+        yield KeysFooter(compact=True)
 
     def on_mount(self) -> None:
         self.tracked = getattr(self.app, "tracked", None)
