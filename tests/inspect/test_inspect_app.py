@@ -115,7 +115,9 @@ async def test_without_a_run_it_says_the_weights_are_random(monkeypatch, tmp_pat
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("5")
         await shown(app)
-        assert "RANDOM WEIGHTS" in text_of(app, "#inspect-source")
+        header = text_of(app, "#inspect-source").strip()
+        assert "RANDOM WEIGHTS" in header and header.lower().count("random weights") == 1  # said once
+        assert not header.endswith("·")  # no separator dangling at the end
         assert not app.screen.inspector.trained
 
 

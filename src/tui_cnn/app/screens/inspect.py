@@ -319,18 +319,21 @@ class InspectScreen(Screen):
     def _source_line(self) -> Text:
         view, inspector = self.view, self.inspector
         text = Text(no_wrap=True, overflow="ellipsis")
-        if not inspector.trained:
-            text.append("RANDOM WEIGHTS (not trained) ", "bold reverse")
-        text.append(inspector.description, "bold")
-        text.append(" · ")
+        if inspector.trained:
+            text.append(inspector.description, "bold")
+        else:  # the badge says it once; the description would say "random weights" again
+            text.append("RANDOM WEIGHTS (not trained)", "bold reverse")
+            text.append(f" {inspector.spec.name}", "bold")
         if self.misclassified is not None:
-            text.append(f"misclassified {self.step_index + 1}/{len(self.misclassified)} · ")
+            parts = [(f"misclassified {self.step_index + 1}/{len(self.misclassified)}", "")]
         elif view.test_index is not None:
-            text.append(f"{view.source} of {inspector.test_size()} · ")
+            parts = [(f"{view.source} of {inspector.test_size()}", "")]
         else:
-            text.append(f"{view.source} · ")
-        for note in view.notes:
-            text.append(f"{note} · ", "italic")
+            parts = [(view.source, "")]
+        parts += [(note, "italic") for note in view.notes]
+        for part, style in parts:  # each after a separator: none left dangling at the end
+            text.append(" · ")
+            text.append(part, style)
         return text
 
     def _input_picture(self):

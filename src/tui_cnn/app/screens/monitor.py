@@ -438,9 +438,9 @@ class MonitorScreen(Screen):
         for curves in ("#loss-curves", "#acc-curves"):
             self.query_one(curves, EpochCurves).show(state.epochs, now, live=state.active)
         self.query_one(DevicePanel).show_peak(state.peak_mem_bytes)
-        if state.evaluation is not self._shown_evaluation:
-            self._shown_evaluation = state.evaluation
-            self.query_one(EvaluationPanel).show(state.evaluation)
+        if (state.evaluation, state.status) != self._shown_evaluation:  # identity first: no deep compare per frame
+            self._shown_evaluation = (state.evaluation, state.status)
+            self.query_one(EvaluationPanel).show(state.evaluation, state.status)
         self.sub_title = self._subtitle()
 
     def on_screen_resume(self) -> None:
