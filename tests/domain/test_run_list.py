@@ -86,3 +86,17 @@ def test_nan_figures_are_null_in_json_and_blank_in_the_table(tmp_path):
 def test_no_runs_says_how_to_make_one(tmp_path):
     result = CliRunner().invoke(main, ["runs", "--runs-dir", str(tmp_path / "none")])
     assert result.exit_code == 0 and "no runs" in result.output
+
+
+def test_a_continued_run_keeps_its_first_start_time(tmp_path):
+    """Continued (a second RunStarted, a new process.json): its start column once jumped to the
+    continue, moving an old run to the top of the list."""
+    import msgspec
+
+    first = msgspec.structs.replace(STARTED, at=1_000.0)
+    again = msgspec.structs.replace(STARTED, at=5_000.0, start_epoch=2)
+    run_dir = write_run(tmp_path, "continued", Stopped(1, "checkpoint-last.pt"), pid=1, started_at=5_000.0)
+    with open(run_dir / "events.jsonl", "w") as events:
+        events.write("".join(encode_record(e) for e in (first, EPOCH, Stopped(1, "checkpoint-last.pt"), again,
+                                                        Stopped(2, "checkpoint-last.pt"))))
+    assert run_row(run_dir).started_at == 1_000.0

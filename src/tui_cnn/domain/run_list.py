@@ -176,7 +176,10 @@ def run_row(run_dir: str | Path, now: float | None = None, trainer: Trainer | No
         if submitted is not None:
             status, problem = submitted[0], submitted[1]
     best = [m.val_acc for m in state.epochs if math.isfinite(m.val_acc)]
-    started = process.started_at if process is not None else _created(run_dir)
+    # its first start: a continued run keeps its place (process.json is its latest process's)
+    # (0.0: folded above with now=0.0, an event without a time: not known)
+    started = (state.first_started_at if state.first_started_at
+               else process.started_at if process is not None else _created(run_dir))
     return RunRow(
         path=path, status=status, model=state.model or config.model_name, dataset=state.dataset or config.dataset.name,
         epoch=state.epochs_done, epochs=state.epochs_total, best_val_acc=max(best) if best else None,
