@@ -121,6 +121,25 @@ async def test_without_a_run_it_says_the_weights_are_random(monkeypatch, tmp_pat
         assert not app.screen.inspector.trained
 
 
+async def test_widening_the_terminal_tiles_the_maps_to_the_new_width(monkeypatch, tmp_path):
+    """Opened at 80 columns, widened to 160: the maps kept the 80-column tiling (two a row)."""
+    from tui_cnn.app.widgets.inspect.pixels import PixelView
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    app = TuiCnnApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("5")
+        await shown(app)
+        await pilot.pause()
+        await pilot.pause()
+        narrow = app.screen.query(PixelView).first().virtual_size.width
+        await pilot.resize_terminal(160, 50)
+        await pilot.pause()
+        await pilot.pause()
+        wide = app.screen.query(PixelView).first().virtual_size.width
+        assert wide > narrow * 1.6, (narrow, wide)
+
+
 @pytest.mark.parametrize("size", [(80, 24), (160, 50)])
 def test_snapshot(snap_compare, tiny_run: Path, size):
     app = TuiCnnApp(start_mode="monitor", run_dir=str(tiny_run))

@@ -112,6 +112,12 @@ class InspectScreen(Screen):
                 yield Scroll(id="inspect-layers")
         yield KeysFooter()
 
+    def on_resize(self) -> None:
+        """The maps are tiled to the width they had when drawn: tile them again to the new one
+        (a terminal widened to 160 columns kept two maps a row, most of the width empty)."""
+        if self.view is not None:
+            self.call_after_refresh(self._show_layers)  # after the layout: the new width
+
     def on_screen_resume(self) -> None:
         """Shown (again): load what the app asks for, if it is not what is on screen."""
         if not self.drawing:
