@@ -24,7 +24,7 @@ from .run_queue import cancel as cancel_queued
 from .slurm import JOB_FILE, REQUEST_FILE, cancel_pending, slurm_status
 from .settings import SettingError, parse_setting
 from .training import (LAST_CHECKPOINT, SETTINGS, BatchProgress, TrainConfig, Evaluated, ProcessRecord, RunFileError,
-                       failure_in_output, last_output_line, read_events, read_process, read_run_config, read_test_accuracy, write_control)
+                       failure_in_output, last_output_line, iter_events, read_process, read_run_config, read_test_accuracy, write_control)
 
 #: Statuses of a run read from disk. starting: a process holds the run (its lock) and has not
 #: started training yet; crashed: its process is gone and it wrote no end event (it can be
@@ -160,7 +160,7 @@ def run_row(run_dir: str | Path, now: float | None = None, trainer: Trainer | No
         # held, and not written yet: a run starting (its process loads torch and the data)
         return RunRow(path=path, status="starting", started_at=_lock_taken(run_dir))
     state = RunState()
-    for event in read_events(run_dir, skip=(BatchProgress, Evaluated)):  # thousands a run; images: no use here
+    for event in iter_events(run_dir, skip=(BatchProgress, Evaluated)):  # thousands a run; images: no use here
         state.apply(event, now=0.0)  # durations come from the epochs, not from when we read
     if state.status == "idle":  # no RunStarted (yet): what config.json says
         state = RunState.from_run_dir(run_dir)
