@@ -82,6 +82,10 @@ class InspectScreen(Screen):
         Binding("shift+left", "move_position(0, -1)", "Position", show=False),
         Binding("shift+right", "move_position(0, 1)", "Position", show=False),
         Binding("r", "reload", "Reload"),
+        # the detail (filters, weights, the dot product) is taller than its panel at 80x24, and
+        # the arrows are the layers': page keys scroll it
+        Binding("pagedown", "scroll_detail(1)", "Scroll the detail down", show=False),
+        Binding("pageup", "scroll_detail(-1)", "Scroll the detail up", show=False),
         Binding("escape", "leave_canvas", "Leave canvas", show=False),
     ]
 
@@ -111,6 +115,10 @@ class InspectScreen(Screen):
                 yield Scroll(Static("", id="inspect-detail"), id="inspect-detail-scroll")
                 yield Scroll(id="inspect-layers")
         yield KeysFooter()
+
+    def action_scroll_detail(self, direction: int) -> None:
+        detail = self.query_one("#inspect-detail-scroll", Scroll)
+        detail.scroll_relative(y=direction * max(1, detail.size.height - 1), animate=False)
 
     def on_resize(self) -> None:
         """The maps are tiled to the width they had when drawn: tile them again to the new one
