@@ -110,3 +110,24 @@ async def test_more_runs_than_readable_colours_take_another_marker(tmp_path):
         plot = app.screen.query_one("#curve-val_acc", RunCurves)
         assert len(plot._figure[0]) == 9
         assert "•" in str(plot.render())  # the series past the colours: dots, not braille
+
+
+async def test_every_runs_settings_column_is_in_view_at_80_columns(tmp_path):
+    """A long value (a device's full name, a folder) once pushed the second run off the screen."""
+    import json as _json
+
+    from tui_cnn.domain.training import read_run_config
+
+    first, second = write_compared_runs(tmp_path)[:2]
+    config = _json.loads((first / "config.json").read_text())
+    config["device"]["name"] = "Intel(R) Xeon(R) Platinum 8480+ CPU @ 2.00GHz with a very long marketing name"
+    (first / "config.json").write_text(_json.dumps(config))
+    read_run_config(first)  # still a valid config.json
+    app = TuiCnnApp(compare_run_dirs=[str(first), str(second)])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("s")
+        await pilot.pause()
+        table = app.screen.query_one("#compare-settings")
+        right = sum(column.get_render_width(table) for column in table.columns.values())
+        assert right <= 80 - 2  # every run's column ends before the scrollbar
+        assert table.row_count == len(app.screen.comparison.rows)

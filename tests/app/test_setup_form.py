@@ -122,3 +122,59 @@ async def test_enter_in_a_field_confirms_it_and_only_r_or_the_button_starts(monk
         await pilot.press("escape", "r")
         await async_wait_until(lambda: started, timeout=10, what="the run to start")
         assert started[0].epochs == 2
+
+
+async def test_the_memory_check_caps_the_batch_at_the_training_set_and_names_the_resolved_device(monkeypatch):
+    """Batch 100,000 on the 3,600 training images of the sample once 'needed 65.7 GiB' on 'auto':
+    a step cannot take more images than the training set holds."""
+    from tui_cnn.backend import devices
+
+    fixed = devices.DeviceProbe("cpu", devices.DeviceRecord("cpu", "Test CPU", 16 << 30, 8 << 30))
+    monkeypatch.setattr(devices, "probe_device", lambda name: fixed)
+    app = TuiCnnApp(start_mode="monitor")
+    async with app.run_test(size=(120, 40)) as pilot:
+        form = app.screen.query_one(RunSetupForm)
+        form.query_one("#field-dataset", Select).value = "mnist-sample"
+        await type_into(pilot, form.query_one("#field-batch_size", Input), "100000")
+        await async_wait_until(lambda: "free on" in str(form.query_one("#memory-note").render()),
+                               what="the device's free memory")
+        note = str(form.query_one("#memory-note").render())
+        assert "larger than the 3,600 training images" in note and "batch size 3,600" in note
+        assert "free on cpu (auto)" in note and "on auto" not in note
+        assert not form.query_one("#memory-note").has_class("-warning")  # SimpleCNN at 3,600 fits in 8 GiB
+        form.show_device("auto", 1 << 20, kind="cpu")  # 1 MiB free: too small even for the capped batch
+        await pilot.pause()
+        warning = form.memory_warning(form.typed())
+        assert "batch size 3600" in warning and "cpu (auto) has" in warning
+
+
+async def test_a_3x32x32_model_defaults_to_the_dataset_of_its_shape():
+    from tui_cnn.domain.presets import load_preset
+
+    app = TuiCnnApp(start_mode="monitor", spec=load_preset("VGGSmall"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        form = app.screen.query_one(RunSetupForm)
+        await pilot.pause()
+        assert form.query_one("#field-dataset", Select).value == "cifar10"
+        assert "takes 28x28" not in str(form.query_one("#problems").render())
+        app.spec = load_preset("SimpleCNN")  # back to digits: the form follows the model
+        await pilot.pause()
+        assert form.query_one("#field-dataset", Select).value in ("mnist", "mnist-sample")
+
+
+async def test_a_focused_dropdown_stands_out_in_every_theme():
+    """A compact Select hid Textual's focus border, leaving a 5% tint (colour 234 against 235):
+    focus on the dataset or optimizer dropdown was invisible."""
+    app = TuiCnnApp(start_mode="monitor")
+    async with app.run_test(size=(120, 40)) as pilot:
+        form = app.screen.query_one(RunSetupForm)
+        dataset, epochs = form.query_one("#field-dataset", Select), form.query_one("#field-epochs", Input)
+        for theme in ("textual-dark", "textual-light", "nord", "gruvbox", "solarized-light"):
+            app.theme = theme
+            epochs.focus()
+            await pilot.pause()
+            blurred = dataset.query_one("SelectCurrent").background_colors[1]
+            dataset.focus()
+            await pilot.pause()
+            focused = dataset.query_one("SelectCurrent").background_colors[1]
+            assert sum(abs(a - b) for a, b in zip(focused.rgb, blurred.rgb)) > 60, (theme, focused, blurred)

@@ -95,3 +95,40 @@ def test_nan_figures_are_null_in_json_and_blank_in_the_table(tmp_path):
 def test_no_runs_says_how_to_make_one(tmp_path):
     result = CliRunner().invoke(main, ["runs", "--runs-dir", str(tmp_path / "none")])
     assert result.exit_code == 0 and "no runs" in result.output
+
+
+def test_a_continued_run_keeps_its_first_start_time(tmp_path):
+    """Continued (a second RunStarted, a new process.json): its start column once jumped to the
+    continue, moving an old run to the top of the list."""
+    import msgspec
+
+    first = msgspec.structs.replace(STARTED, at=1_000.0)
+    again = msgspec.structs.replace(STARTED, at=5_000.0, start_epoch=2)
+    run_dir = write_run(tmp_path, "continued", Stopped(1, "checkpoint-last.pt"), pid=1, started_at=5_000.0)
+    with open(run_dir / "events.jsonl", "w") as events:
+        events.write("".join(encode_record(e) for e in (first, EPOCH, Stopped(1, "checkpoint-last.pt"), again,
+                                                        Stopped(2, "checkpoint-last.pt"))))
+    assert run_row(run_dir).started_at == 1_000.0
+
+
+def test_a_huge_events_file_is_folded_with_bounded_memory(tmp_path):
+    """A 200 MB events.jsonl took `runs` to 490 MB: read whole, then split. Line by line, the
+    row costs a few lines' memory whatever the file's size (here 30 MB of batch progress)."""
+    import tracemalloc
+
+    from tui_cnn.domain.training import BatchProgress
+
+    run_dir = write_run(tmp_path, "huge", Finished(1, 0.8, 3.0))
+    progress = encode_record(BatchProgress(1, 1, 100, 1, 0.5, 0.5, 1000.0, 1e-3, 1.0))
+    with open(run_dir / "events.jsonl", "w") as events:
+        events.write(encode_record(STARTED))
+        events.write(progress * (30_000_000 // len(progress)))
+        events.write(encode_record(EPOCH) + encode_record(Finished(1, 0.8, 3.0)))
+    tracemalloc.start()
+    try:
+        row = run_row(run_dir)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert row.status == "finished" and row.epoch == 1
+    assert peak < 5_000_000, f"{peak:,} bytes"

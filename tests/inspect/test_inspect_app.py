@@ -115,7 +115,9 @@ async def test_without_a_run_it_says_the_weights_are_random(monkeypatch, tmp_pat
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("5")
         await shown(app)
-        assert "RANDOM WEIGHTS" in text_of(app, "#inspect-source")
+        header = text_of(app, "#inspect-source").strip()
+        assert "RANDOM WEIGHTS" in header and header.lower().count("random weights") == 1  # said once
+        assert not header.endswith("·")  # no separator dangling at the end
         assert not app.screen.inspector.trained
 
 
@@ -132,6 +134,47 @@ async def test_a_model_without_layers_shows_no_layer_and_its_keys_do_nothing(mon
         await pilot.press("down", "up", "right_square_bracket", "left_square_bracket", "shift+down", "shift+right")
         assert "Empty has no layers to look inside" in text_of(app, "#inspect-detail")
         assert app.screen.layer_index == 0
+
+
+async def test_page_keys_reach_the_dot_product_at_80x24(monkeypatch, tmp_path):
+    """The detail panel is 7 rows at 80x24 and the dot product 30 rows down; nothing in it
+    could be focused and the arrows pick layers: it could not be reached by keyboard."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    app = TuiCnnApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("5")
+        await shown(app)
+        await pilot.pause()
+        detail = app.screen.query_one("#inspect-detail-scroll")
+        await async_wait_until(lambda: detail.max_scroll_y > 0, what="the detail laid out, taller than its panel")
+        for _ in range(detail.max_scroll_y):
+            if detail.scroll_y >= detail.max_scroll_y:
+                break
+            await pilot.press("pagedown")
+            await pilot.pause()
+        assert detail.scroll_y == detail.max_scroll_y  # the bottom, where the dot product is
+        await pilot.press("pageup")
+        await pilot.pause()
+        assert detail.scroll_y < detail.max_scroll_y
+
+
+async def test_widening_the_terminal_tiles_the_maps_to_the_new_width(monkeypatch, tmp_path):
+    """Opened at 80 columns, widened to 160: the maps kept the 80-column tiling (two a row)."""
+    from tui_cnn.app.widgets.inspect.pixels import PixelView
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    app = TuiCnnApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("5")
+        await shown(app)
+        await pilot.pause()
+        await pilot.pause()
+        narrow = app.screen.query(PixelView).first().virtual_size.width
+        await pilot.resize_terminal(160, 50)
+        await pilot.pause()
+        await pilot.pause()
+        wide = app.screen.query(PixelView).first().virtual_size.width
+        assert wide > narrow * 1.6, (narrow, wide)
 
 
 @pytest.mark.parametrize("size", [(80, 24), (160, 50)])

@@ -110,7 +110,8 @@ class TuiCnnApp(App[None]):
     BINDINGS = [
         # Not in the footer (it has no room at 80 columns for them and each screen's keys): ? lists them.
         *(Binding(key, f"switch_mode('{mode}')", label, show=False) for key, mode, label in SCREENS_BY_KEY),
-        Binding("question_mark", "help", "Help", tooltip="Show or hide the keys of this screen"),
+        # Shown by KeysFooter, docked at the right: in view at any width.
+        Binding("question_mark", "help", "Help", tooltip="Show or hide the keys of this screen", show=False),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 
@@ -181,12 +182,39 @@ class TuiCnnApp(App[None]):
             raise SystemExit(self.return_code)
 
     def on_mount(self) -> None:
+        self._repaint_on_sigcont()
         self.switch_mode(self.start_mode)
         self.run_worker(self._resume_queue, thread=True, group="queue", exit_on_error=False)
         if self.compare_run_dirs:
             self.compare(self.compare_run_dirs)
         elif self.train_config is None and self.tracked is None:
             self._offer_recovery()
+
+    def _repaint_on_sigcont(self) -> None:
+        """Repaint the whole screen each time the process is continued (fg after ctrl+z).
+        Textual's driver re-enters the alternate screen on SIGCONT but repaints only what
+        changes next: after a burst of stops and continues the screen stayed half blank until
+        a key was pressed. Its handler stays; this one runs after it."""
+        import asyncio
+        import signal
+
+        previous = signal.getsignal(signal.SIGCONT)
+        if not callable(previous):  # not a terminal driver's handler (a test, the web)
+            return
+        loop = asyncio.get_running_loop()
+
+        def continued(signum, frame) -> None:
+            previous(signum, frame)
+            loop.call_soon_threadsafe(self._repaint_everything)
+
+        signal.signal(signal.SIGCONT, continued)
+
+    def _repaint_everything(self) -> None:
+        if self._screen_stack:
+            self.screen.refresh(layout=True)
+            # once more when the terminal has settled (a burst's last continue can race the
+            # driver's own re-entry into application mode)
+            self.set_timer(0.2, lambda: self._screen_stack and self.screen.refresh())
 
     def _resume_queue(self) -> None:
         """Runs still waiting in the runs folder's queue (the machine rebooted under them) get

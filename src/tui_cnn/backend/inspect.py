@@ -10,6 +10,7 @@ arrays and plain numbers, so the UI thread never calls torch: it only slices and
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -355,14 +356,20 @@ def image_from_file(path: str | Path, input_shape: tuple[int, int, int]) -> tupl
     if channels not in (1, 3):
         raise InspectError(f"the model takes {channels}-channel images: only 1 (gray) or 3 (RGB) can come from a picture")
     try:
-        with Image.open(path) as opened:
-            opened.load()
-            picture = opened.copy()
+        # PIL warns (on stderr, in its own words) of a picture over ~89 Mpx: said in a note instead
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", Image.DecompressionBombWarning)
+            with Image.open(path) as opened:
+                opened.load()
+                picture = opened.copy()
     except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
         raise InspectError(f"{path} is not an image that can be read ({exc})") from None
     except OSError as exc:
         raise InspectError(f"cannot read {path}: {exc.strerror or exc}") from None
     notes = []
+    if any(issubclass(warning.category, Image.DecompressionBombWarning) for warning in caught):
+        notes.append(f"a very large picture ({picture.width}x{picture.height}, "
+                     f"{picture.width * picture.height / 1e6:.0f} Mpx): read, then resized")
     mode = "L" if channels == 1 else "RGB"
     if picture.mode != mode:
         coloured = picture.mode not in ("L", "LA", "1", "I", "I;16", "F")

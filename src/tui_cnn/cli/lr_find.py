@@ -40,7 +40,7 @@ def lr_find(model: str | None, start: float, end: float, batches: int, as_json: 
     spec = load_model_or_exit(model)
     given = {name: value for name, value in options.items() if value is not None and name in READ}
     if "dataset" not in given:
-        given["dataset"], _ = default_dataset(given.get("data_dir"))
+        given["dataset"], _ = default_dataset(given.get("data_dir"), spec.input_shape)
     config = TrainConfig(**given)
     problems = config.validate()
     mismatch = check_spec_matches(spec, config.dataset, config.data_dir)

@@ -201,7 +201,7 @@ def _new_run(model: str | None, given: dict[str, Any], opens_app: bool, input_sh
     if opens_app:  # before the dataset note: without a terminal, the refusal is the one line
         require_terminal("without one, add --headless")
     if "dataset" not in given:
-        given["dataset"], why = default_dataset(given.get("data_dir"))
+        given["dataset"], why = default_dataset(given.get("data_dir"), spec.input_shape)
         say(why, err=True)
     return spec, TrainConfig(**given)
 

@@ -33,6 +33,7 @@ class DatasetInfo:
     std: tuple[float, ...]
     flips: bool = False  # a mirrored image keeps its class (CIFAR-10 yes, digits no)
     packaged: bool = False  # shipped inside tui-cnn: always available, never downloaded
+    train_images: int = 0  # the training split, before the validation hold-out (0: not known here)
 
     @property
     def num_classes(self) -> int:
@@ -49,19 +50,19 @@ DATASETS: dict[str, DatasetInfo] = {
     info.name: info
     for info in (
         DatasetInfo("mnist", "MNIST handwritten digits (60,000 / 10,000)", (1, 28, 28), _DIGITS, "MNIST",
-                    _idx_files("MNIST"), (0.1307,), (0.3081,)),
+                    _idx_files("MNIST"), (0.1307,), (0.3081,), train_images=60_000),
         DatasetInfo("mnist-sample", "MNIST sample shipped with tui-cnn (4,000 / 1,000)", (1, 28, 28), _DIGITS,
-                    "MNIST", _idx_files("MNIST"), (0.1307,), (0.3081,), packaged=True),
+                    "MNIST", _idx_files("MNIST"), (0.1307,), (0.3081,), packaged=True, train_images=4_000),
         DatasetInfo("fashion-mnist", "Fashion-MNIST clothing (60,000 / 10,000)", (1, 28, 28),
                     ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
-                     "Ankle boot"), "FashionMNIST", _idx_files("FashionMNIST"), (0.2860,), (0.3530,)),
+                     "Ankle boot"), "FashionMNIST", _idx_files("FashionMNIST"), (0.2860,), (0.3530,), train_images=60_000),
         DatasetInfo("kmnist", "Kuzushiji-MNIST cursive Japanese (60,000 / 10,000)", (1, 28, 28),
                     ("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"), "KMNIST", _idx_files("KMNIST"),
-                    (0.1918,), (0.3483,)),
+                    (0.1918,), (0.3483,), train_images=60_000),
         DatasetInfo("cifar10", "CIFAR-10 colour photos (50,000 / 10,000)", (3, 32, 32),
                     ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
                     "CIFAR10", tuple(f"cifar-10-batches-py/{name}" for name in _CIFAR10_FILES),
-                    (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616), flips=True),
+                    (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616), flips=True, train_images=50_000),
     )
 }
 
@@ -112,12 +113,33 @@ def is_available(name: str, data_dir: str | os.PathLike[str] | None = None) -> b
     return DATASETS[name].packaged or not missing_files(name, data_dir)
 
 
-def default_dataset(data_dir: str | os.PathLike[str] | None = None) -> tuple[str, str]:
-    """Full MNIST when its files are present, else the built-in sample; and why, in words."""
+def default_dataset(data_dir: str | os.PathLike[str] | None = None,
+                    input_shape: tuple[int, int, int] | list[int] | None = None) -> tuple[str, str]:
+    """The dataset a run trains on when none is named, and why, in words: for a model of
+    ``input_shape`` that MNIST does not fit, the dataset of that shape (one already downloaded
+    first); else full MNIST when its files are present, else the built-in sample."""
     where = Path(data_dir) if data_dir is not None else default_data_dir()
+    shape = tuple(input_shape) if input_shape is not None else DATASETS["mnist"].input_shape
+    if shape != DATASETS["mnist"].input_shape:
+        fitting = [name for name, info in DATASETS.items() if info.input_shape == shape]
+        present = [name for name in fitting if is_available(name, data_dir)]
+        if present:
+            return present[0], f"the model takes {fmt.dims(shape)} images; {present[0]} found in {where}"
+        if fitting:
+            return fitting[0], (f"the model takes {fmt.dims(shape)} images: {fitting[0]} "
+                                f"(downloaded into {where} when the run starts)")
     if is_available("mnist", data_dir):
         return "mnist", f"MNIST found in {where}"
     return "mnist-sample", f"MNIST not found in {where}; using the built-in 5,000-digit sample"
+
+
+def training_images(dataset: str, val_fraction: float) -> int | None:
+    """How many images one epoch trains on (the training split less the validation hold-out,
+    rounded as the training process rounds it); None when not known without reading the data."""
+    info = DATASETS.get(dataset)
+    if info is None or not info.train_images:
+        return None
+    return info.train_images - round(info.train_images * val_fraction)
 
 
 def check_spec_matches(spec: ModelSpec, dataset: str, data_dir: str | os.PathLike[str] | None = None) -> str | None:

@@ -34,8 +34,8 @@ from .training import (
     RunFileError,
     TrainConfig,
     failure_in_output,
+    iter_events,
     last_output_line,
-    read_events,
     read_process,
     read_run_config,
     read_test_accuracy,
@@ -177,7 +177,7 @@ def run_row(run_dir: str | Path, now: float | None = None, trainer: Trainer | No
         # held, and not written yet: a run starting (its process loads torch and the data)
         return RunRow(path=path, status="starting", started_at=_lock_taken(run_dir))
     state = RunState()
-    for event in read_events(run_dir, skip=(BatchProgress, Evaluated)):  # thousands a run; images: no use here
+    for event in iter_events(run_dir, skip=(BatchProgress, Evaluated)):  # thousands a run; images: no use here
         state.apply(event, now=0.0)  # durations come from the epochs, not from when we read
     if state.status == "idle":  # no RunStarted (yet): what config.json says
         state = RunState.from_run_dir(run_dir)
@@ -195,7 +195,10 @@ def run_row(run_dir: str | Path, now: float | None = None, trainer: Trainer | No
     if status == "stopped" and was_pruned(run_dir):
         status = "pruned"
     best = [m.val_acc for m in state.epochs if math.isfinite(m.val_acc)]
-    started = process.started_at if process is not None else _created(run_dir)
+    # its first start: a continued run keeps its place (process.json is its latest process's)
+    # (0.0: folded above with now=0.0, an event without a time: not known)
+    started = (state.first_started_at if state.first_started_at
+               else process.started_at if process is not None else _created(run_dir))
     return RunRow(
         path=path, status=status, model=state.model or config.model_name, dataset=state.dataset or config.dataset.name,
         epoch=state.epochs_done, epochs=state.epochs_total, best_val_acc=max(best) if best else None,

@@ -58,7 +58,8 @@ class RunState:
     batch_losses: list[tuple[int, float]] = field(default_factory=list)
     evaluation: Evaluation | None = None
     failure: str | None = None
-    started_at: float | None = None  # time.time() when the run started
+    started_at: float | None = None  # time.time() when the run (its latest process) started
+    first_started_at: float | None = None  # when it first started: a continued run keeps it
     finished_after_s: float | None = None  # the run's duration once it has ended
     #: what could not be read from the run's files (a bad line, a corrupted eval.json)
     problems: list[str] = field(default_factory=list)
@@ -116,6 +117,8 @@ class RunState:
         self.script = event.script
         self.epochs_total, self.batches_per_epoch = event.epochs, event.batches_per_epoch
         self.start_epoch, self.started_at = event.start_epoch, now
+        if self.first_started_at is None:
+            self.first_started_at = now
         # A run resumes from its last checkpoint: what an earlier process did past it (a
         # partial epoch killed mid-way, an epoch whose checkpoint never committed) is gone
         # from the run, and its batch progress must not mix into the resumed epoch's plot.

@@ -36,6 +36,7 @@ import os
 import re
 import stat
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from pathlib import Path
@@ -573,17 +574,33 @@ def read_lines(path: Path, kind: Any, problems: list[str] | None = None, skip: t
     """The records of a JSON-lines file. A last line without its newline is being written
     (a live run): skipped silently. Any other bad line: skipped, and said in ``problems``.
     ``skip``: line starts not worth parsing (the runs list has no use for BatchProgress)."""
+    return list(iter_lines(path, kind, problems, skip))
+
+
+def iter_lines(path: Path, kind: Any, problems: list[str] | None = None,
+               skip: tuple[str, ...] = ()) -> Iterator[Any]:
+    """``read_lines`` one record at a time, the file read a line at a time: memory bounded
+    by its longest line, not its size (a 200 MB events.jsonl once took the runs list to
+    490 MB, read whole and split)."""
+    skip_bytes = tuple(prefix.encode() for prefix in skip)
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        file = path.open("rb")
     except FileNotFoundError:
-        return []
+        return
     except OSError as exc:
         _note(problems, f"{path.name}: {exc.strerror or exc}")
-        return []
-    lines = text.split("\n")[:-1]  # after the last newline: a live run's line in progress
-    # the lines worth parsing, in one comprehension: a run has thousands of lines to skip
-    wanted = [(number, line) for number, line in enumerate(lines, 1) if line and not (skip and line.startswith(skip))]
-    return _parse_lines(path.name, wanted, kind, problems)
+        return
+    with file:
+        try:
+            for number, raw in enumerate(file, 1):
+                if not raw.endswith(b"\n"):  # after the last newline: a live run's line in progress
+                    return
+                if raw == b"\n" or (skip_bytes and raw.startswith(skip_bytes)):
+                    continue
+                yield from _parse_lines(path.name, [(number, raw[:-1].decode("utf-8", errors="replace"))], kind,
+                                        problems)
+        except OSError as exc:  # a read error part way (an unreadable folder, a disk going away)
+            _note(problems, f"{path.name}: {exc.strerror or exc}")
 
 
 def _parse_lines(name: str, lines: list[tuple[int, str]], kind: Any, problems: list[str] | None) -> list[Any]:
@@ -681,8 +698,14 @@ def read_events(run_dir: str | Path, problems: list[str] | None = None,
                 skip: tuple[type, ...] = ()) -> list[TrainingEvent]:
     """Every event so far (but those of the ``skip`` types, left unparsed); a line still
     being written (a live run) is skipped."""
+    return list(iter_events(run_dir, problems, skip))
+
+
+def iter_events(run_dir: str | Path, problems: list[str] | None = None,
+                skip: tuple[type, ...] = ()) -> Iterator[TrainingEvent]:
+    """``read_events`` one at a time, with memory bounded by the longest line: to fold them."""
     prefixes = tuple(json.dumps({"event": kind.__name__})[:-1] for kind in skip)  # '{"event": "BatchProgress"'
-    return read_lines(Path(run_dir) / "events.jsonl", TrainingEvent, problems, prefixes)
+    return iter_lines(Path(run_dir) / "events.jsonl", TrainingEvent, problems, prefixes)
 
 
 def read_metrics(run_dir: str | Path, problems: list[str] | None = None) -> list[EpochMetrics]:

@@ -20,7 +20,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.markup import escape
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from ...domain import format as fmt
 from ...domain.field_values import parse_field, parse_positive_int
@@ -46,6 +46,7 @@ from ..widgets.builder.dialogs import PathScreen, PickScreen
 from ..widgets.builder.form import LayerForm, last_linear
 from ..widgets.builder.stack import ERROR_MARK, WARNING_MARK, StackTable, per_sample
 from ..widgets.confirm import ConfirmScreen
+from ..widgets.keys_footer import KeysFooter
 from ..widgets.ready import KeysWaitForMount
 
 CONV_BLOCK = ("Conv2d", "BatchNorm2d", "ReLU", "MaxPool2d")
@@ -124,7 +125,7 @@ class BuilderScreen(KeysWaitForMount, Screen):
             yield StackTable(id="stack")
             yield LayerForm(id="form")
         yield Static(id="problems")
-        yield Footer(compact=True)  # the rest of the keys: ? lists them all
+        yield KeysFooter(compact=True)  # the rest of the keys: ? lists them all
 
     def on_mount(self) -> None:
         spec = self.app.spec

@@ -12,10 +12,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Header, Static, TabbedContent, TabPane
 
 from ...domain.compare import CURVES, Comparison, compare_runs
 from ...domain.format import cut
+from ..widgets.keys_footer import KeysFooter
 from ..widgets.monitor.plots import _Plot
 from ..widgets.ready import KeysWaitForMount
 
@@ -95,7 +96,7 @@ class CompareScreen(KeysWaitForMount, Screen):
                             yield RunCurves(self._titles(metric), id=f"curve-{metric}")
             with TabPane("Settings", id="settings"):
                 yield DataTable(id="compare-settings", cursor_type="row", zebra_stripes=False)
-        yield Footer()
+        yield KeysFooter()
 
     @staticmethod
     def _titles(metric: str) -> tuple[str, str]:
@@ -127,16 +128,29 @@ class CompareScreen(KeysWaitForMount, Screen):
         return text
 
     def _fill_settings(self) -> None:
+        """The settings, a column a run. The runs share the width the setting names leave, so
+        every run is in view (a long device name or folder once pushed the second run off an
+        80-column screen); a value longer than its share is cut with "…"."""
         table = self.query_one("#compare-settings", DataTable)
+        table.clear(columns=True)
+        names = run_names(self.comparison)
+        setting_width = max(len(row.name) for row in self.comparison.rows) if self.comparison.rows else 8
+        padding = 2 * table.cell_padding  # each column's, both sides
+        room = self.app.size.width - 2 - (1 + padding) - (setting_width + padding)  # 2: the scrollbar's
+        share = max(8, room // max(1, len(names)) - padding)
         table.add_column(DIFFERS_MARK, key="mark")
         table.add_column("setting", key="setting")
-        for name in run_names(self.comparison):
-            table.add_column(name)
+        for name in names:
+            table.add_column(cut(name, share))
         for row in self.comparison.rows:
             style = "bold" if row.differs else ""
             mark = Text(DIFFERS_MARK if row.differs else "", style=style)
-            table.add_row(mark, Text(row.name, style=style), *(Text(value, style=style) for value in row.values),
-                          key=row.name)
+            table.add_row(mark, Text(row.name, style=style),
+                          *(Text(cut(value, share), style=style) for value in row.values), key=row.name)
+
+    def on_resize(self) -> None:
+        if self.is_mounted:
+            self._fill_settings()
 
     def action_show_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab

@@ -16,11 +16,12 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from ...domain import format as fmt
 from ...domain.training import TrainConfig
 from ..widgets.inspect.pixels import PixelView, fit_columns, tiled
+from ..widgets.keys_footer import KeysFooter
 
 BAR_CELLS = 20
 THUMBNAIL_PIXELS = 14  # a sample is drawn at most this many pixels high (7 character rows)
@@ -63,7 +64,7 @@ class DataScreen(Screen):
         yield Static(f"Data · {self.config.dataset}: reading it…", id="data-title")
         yield Static("", id="data-counts")
         yield VerticalScroll(id="data-samples")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self._load()

@@ -25,13 +25,14 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 from textual.worker import get_current_worker
 
 from ...domain import format as fmt
 from ...domain.inspect import Prediction, dot_product_lines, normalise, pool_lines, receptive_box
 from ..widgets.inspect.canvas import DigitCanvas
 from ..widgets.inspect.pixels import MARK, WINNER, PixelView, fit_columns, magnify, picture, tiled
+from ..widgets.keys_footer import KeysFooter
 from ..widgets.ready import KeysWaitForMount
 
 BAR_CELLS = 12
@@ -82,6 +83,10 @@ class InspectScreen(KeysWaitForMount, Screen):
         Binding("shift+left", "move_position(0, -1)", "Position", show=False),
         Binding("shift+right", "move_position(0, 1)", "Position", show=False),
         Binding("r", "reload", "Reload"),
+        # the detail (filters, weights, the dot product) is taller than its panel at 80x24, and
+        # the arrows are the layers': page keys scroll it
+        Binding("pagedown", "scroll_detail(1)", "Scroll the detail down", show=False),
+        Binding("pageup", "scroll_detail(-1)", "Scroll the detail up", show=False),
         Binding("escape", "leave_canvas", "Leave canvas", show=False),
     ]
 
@@ -110,7 +115,17 @@ class InspectScreen(KeysWaitForMount, Screen):
             with Vertical(id="inspect-right"):
                 yield Scroll(Static("", id="inspect-detail"), id="inspect-detail-scroll")
                 yield Scroll(id="inspect-layers")
-        yield Footer()
+        yield KeysFooter()
+
+    def action_scroll_detail(self, direction: int) -> None:
+        detail = self.query_one("#inspect-detail-scroll", Scroll)
+        detail.scroll_relative(y=direction * max(1, detail.size.height - 1), animate=False)
+
+    def on_resize(self) -> None:
+        """The maps are tiled to the width they had when drawn: tile them again to the new one
+        (a terminal widened to 160 columns kept two maps a row, most of the width empty)."""
+        if self.view is not None:
+            self.call_after_refresh(self._show_layers)  # after the layout: the new width
 
     def on_screen_resume(self) -> None:
         """Shown (again): load what the app asks for, if it is not what is on screen."""
@@ -324,18 +339,21 @@ class InspectScreen(KeysWaitForMount, Screen):
     def _source_line(self) -> Text:
         view, inspector = self.view, self.inspector
         text = Text(no_wrap=True, overflow="ellipsis")
-        if not inspector.trained:
-            text.append("RANDOM WEIGHTS (not trained) ", "bold reverse")
-        text.append(inspector.description, "bold")
-        text.append(" · ")
+        if inspector.trained:
+            text.append(inspector.description, "bold")
+        else:  # the badge says it once; the description would say "random weights" again
+            text.append("RANDOM WEIGHTS (not trained)", "bold reverse")
+            text.append(f" {inspector.spec.name}", "bold")
         if self.misclassified is not None:
-            text.append(f"misclassified {self.step_index + 1}/{len(self.misclassified)} · ")
+            parts = [(f"misclassified {self.step_index + 1}/{len(self.misclassified)}", "")]
         elif view.test_index is not None:
-            text.append(f"{view.source} of {inspector.test_size()} · ")
+            parts = [(f"{view.source} of {inspector.test_size()}", "")]
         else:
-            text.append(f"{view.source} · ")
-        for note in view.notes:
-            text.append(f"{note} · ", "italic")
+            parts = [(view.source, "")]
+        parts += [(note, "italic") for note in view.notes]
+        for part, style in parts:  # each after a separator: none left dangling at the end
+            text.append(" · ")
+            text.append(part, style)
         return text
 
     def _input_picture(self):

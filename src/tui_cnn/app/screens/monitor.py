@@ -21,7 +21,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, RichLog, TabbedContent, TabPane
+from textual.widgets import Header, RichLog, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from ...domain.datasets import default_dataset
@@ -50,6 +50,7 @@ from ...domain.training import (
     write_control,
 )
 from ..widgets.confirm import ConfirmScreen
+from ..widgets.keys_footer import KeysFooter
 from ..widgets.monitor.device_panel import DevicePanel
 from ..widgets.monitor.epoch_table import EpochTable
 from ..widgets.monitor.evaluation import EvaluationPanel, MisclassifiedDigits
@@ -153,12 +154,12 @@ class MonitorScreen(KeysWaitForMount, Screen):
                 yield EvaluationPanel()
             with TabPane("Log", id="log"):
                 yield RichLog(id="log-pane", wrap=True, markup=False, highlight=False)
-        yield Footer()
+        yield KeysFooter()
 
     def _form_defaults(self) -> TrainConfig:
         if self.app.train_config is not None:
             return self.app.train_config
-        return TrainConfig(dataset=default_dataset(None)[0], batch_size=self.app.batch_size)
+        return TrainConfig(dataset=default_dataset(None, self.app.spec.input_shape)[0], batch_size=self.app.batch_size)
 
     def on_mount(self) -> None:
         self._redraw()
@@ -465,9 +466,9 @@ class MonitorScreen(KeysWaitForMount, Screen):
         for curves in ("#loss-curves", "#acc-curves"):
             self.query_one(curves, EpochCurves).show(state.epochs, now, live=state.active)
         self.query_one(DevicePanel).show_peak(state.peak_mem_bytes)
-        if state.evaluation is not self._shown_evaluation:
-            self._shown_evaluation = state.evaluation
-            self.query_one(EvaluationPanel).show(state.evaluation)
+        if (state.evaluation, state.status) != self._shown_evaluation:  # identity first: no deep compare per frame
+            self._shown_evaluation = (state.evaluation, state.status)
+            self.query_one(EvaluationPanel).show(state.evaluation, state.status)
         self.sub_title = self._subtitle()
 
     def _subtitle(self) -> str:
@@ -501,7 +502,8 @@ class MonitorScreen(KeysWaitForMount, Screen):
 
     def on_device_described(self, message: DeviceDescribed) -> None:
         probe, info = message.info, message.info.info
-        self.query_one(RunSetupForm).show_device(message.device, info.free_bytes if info else None, probe.problem)
+        self.query_one(RunSetupForm).show_device(message.device, info.free_bytes if info else None, probe.problem,
+                                                  kind=probe.kind)
         if info is not None and self.state.status == "idle":
             self.query_one(DevicePanel).show_device(info.kind, info.name, info.free_bytes)
 

@@ -25,7 +25,7 @@ from textual.coordinate import Coordinate
 from textual.markup import escape
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from ...domain import format as fmt
@@ -56,6 +56,7 @@ from ...domain.sweep_trials import sweep_trials
 from ...domain.training import RunFileError
 from ..widgets.confirm import ConfirmScreen
 from ..widgets.continue_run import ContinueRunScreen
+from ..widgets.keys_footer import KeysFooter
 from ..widgets.ready import KeysWaitForMount
 from ..widgets.sweep_table import SweepScreen
 
@@ -165,7 +166,7 @@ class RunsScreen(KeysWaitForMount, Screen):
         yield Static(id="runs-summary", markup=False)
         yield RunTable(id="runs-table")
         yield Static(id="run-detail", markup=False)
-        yield Footer(compact=True)  # the quit and help keys still fit at 80 columns
+        yield KeysFooter(compact=True)  # the quit and help keys still fit at 80 columns
 
     def on_mount(self) -> None:
         self.sub_title = "Runs"

@@ -20,7 +20,7 @@ from textual.markup import escape
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.validation import ValidationResult
-from textual.widgets import DataTable, Footer, Header, Input, Label, Static
+from textual.widgets import DataTable, Header, Input, Label, Static
 
 from ...domain import format as fmt
 from ...domain.graph import fold, max_depth
@@ -30,6 +30,7 @@ from ...domain.spec import ModelSpec, parse_input_shape
 from ...domain.summary import ModelSummary
 from ...domain.training import SETTINGS
 from ..widgets.formula_panel import FormulaPanel
+from ..widgets.keys_footer import KeysFooter
 from ..widgets.layer_table import LayerTable, has_flow, spec_cells
 from ..widgets.ready import KeysWaitForMount
 from ..widgets.shape_bars import ShapeFlow
@@ -127,7 +128,7 @@ class TrackerScreen(KeysWaitForMount, Screen):
                 yield Static(id="totals")
                 yield ShapeFlow(id="flow")
             yield FormulaPanel(id="detail")
-        yield Footer(compact=True)
+        yield KeysFooter(compact=True)
 
     def on_mount(self) -> None:
         self.tracked = getattr(self.app, "tracked", None)

@@ -104,15 +104,34 @@ class MisclassifiedDigits(HorizontalScroll):
         return cards
 
 
+def no_evaluation_text(status: str) -> str:
+    """Why a run shows no evaluation, and how to get one: a run is scored on its test split once,
+    when it finishes, so a stopped or crashed one never was."""
+    if status == "stopped":
+        return ("No evaluation: this run was stopped before its last epoch, and a run is scored on the test "
+                "split only when it finishes. To score it, continue it to its last epoch (Runs, 4, then c); "
+                "Inspect (5) shows its checkpoint's predictions now.")
+    if status in ("failed", "crashed"):
+        return ("No evaluation: this run ended before it finished, so it was never scored. Continue it from "
+                "its last checkpoint (Runs, 4, then c) and it is scored when it finishes.")
+    if status in ("starting", "running", "paused", "stopping"):
+        return "No evaluation yet: the test split is scored once, when this run finishes."
+    return "No evaluation yet: it appears when a run finishes."
+
+
 class EvaluationPanel(VerticalScroll):
     def compose(self) -> ComposeResult:
-        yield Static("No evaluation yet: it appears when a run finishes.", id="eval-summary")
+        yield Static(no_evaluation_text("idle"), id="eval-summary")
         yield ConfusionGrid(id="confusion")
         yield Static("", id="misclassified-title")
         yield MisclassifiedDigits(id="misclassified")
 
-    def show(self, evaluation: Evaluation | None) -> None:
+    def show(self, evaluation: Evaluation | None, status: str = "idle") -> None:
+        """The run's evaluation; without one, why not (``status``: the run's, RunState's)."""
+        for part in ("#confusion", "#misclassified-title", "#misclassified"):  # not another run's
+            self.query_one(part).display = evaluation is not None
         if evaluation is None:
+            self.query_one("#eval-summary", Static).update(no_evaluation_text(status))
             return
         tested = sum(map(sum, evaluation.confusion_matrix))
         # no confusion matrix: a figure your own loop gave (tui_cnn.init's run.finish)

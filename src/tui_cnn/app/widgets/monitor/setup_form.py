@@ -16,7 +16,7 @@ from textual.message import Message
 from textual.widgets import Button, Input, Label, Select, Static
 
 from ....backend.train_process import too_many_processes
-from ....domain.datasets import DATASET_NAMES, default_dataset
+from ....domain.datasets import DATASET_NAMES, DATASETS, default_dataset, training_images
 from ....domain.format import binary_bytes
 from ....domain.model_source import check_source_matches, is_module
 from ....domain.settings import SettingError, parse_setting
@@ -48,6 +48,7 @@ class RunSetupForm(VerticalScroll):
         self._base = base
         self._free_bytes: dict[str, int | None] = {}  # device name -> free bytes, once known
         self._device_problems: dict[str, str | None] = {}  # device name -> why it cannot train here
+        self._device_kinds: dict[str, str] = {}  # device name -> what it resolves to ("auto" -> "cpu")
 
     def compose(self) -> ComposeResult:
         with Grid(id="setup-fields"):
@@ -77,9 +78,23 @@ class RunSetupForm(VerticalScroll):
                      placeholder=declared.placeholder)
 
     def on_mount(self) -> None:
-        self.watch(self.app, "spec", lambda _: self.recheck(), init=False)
+        self.watch(self.app, "spec", lambda _: self._spec_changed(), init=False)
         self.recheck()
         self.post_message(self.DeviceChosen(self._base.device))
+
+    def _spec_changed(self) -> None:
+        """A built-in dataset the new model cannot take gives way to the one it can (a 3x32x32
+        model trains on CIFAR-10, not the MNIST sample)."""
+        dataset = self.query_one("#field-dataset", Select)
+        info = DATASETS.get(str(dataset.value))
+        if info is not None and info.input_shape != tuple(self.app.spec.input_shape):
+            fitting, _ = default_dataset(self._data_dir(), self.app.spec.input_shape)
+            if DATASETS[fitting].input_shape == tuple(self.app.spec.input_shape):
+                dataset.value = fitting
+        self.recheck()
+
+    def _data_dir(self) -> str | None:
+        return self.query_one("#field-data_dir", Input).value.strip() or None
 
     # --- values ---
 
@@ -145,9 +160,13 @@ class RunSetupForm(VerticalScroll):
             self.post_message(self.DeviceChosen(str(event.value)))
         self.recheck()
 
-    def show_device(self, device: str, free_bytes: int | None, problem: str | None = None) -> None:
-        """What the screen found out about ``device``: its free memory, or why it cannot train here."""
+    def show_device(self, device: str, free_bytes: int | None, problem: str | None = None, *,
+                    kind: str | None = None) -> None:
+        """What the screen found out about ``device``: what it resolves to (``kind``: auto is
+        cuda, mps or cpu), its free memory, or why it cannot train here."""
         self._free_bytes[device] = free_bytes
+        if kind is not None:
+            self._device_kinds[device] = kind
         self._device_problems[device] = problem
         self.recheck()
 
@@ -168,9 +187,25 @@ class RunSetupForm(VerticalScroll):
         self._show_memory_note(config)
 
     def _show_dataset_note(self) -> None:
-        data_dir = self.query_one("#field-data_dir", Input).value.strip() or None
-        name, reason = default_dataset(data_dir)
+        name, reason = default_dataset(self._data_dir(), self.app.spec.input_shape)
         self.query_one("#dataset-note", Static).update(f"default dataset: {name} ({reason})")
+
+    def _device_name(self, device: str) -> str:
+        """The device as it will train: "auto" said as what it resolves to here."""
+        kind = self._device_kinds.get(device)
+        return f"{kind} (auto)" if device == "auto" and kind else device
+
+    @staticmethod
+    def _step_batch(config: TrainConfig) -> tuple[int, int | None]:
+        """The batch one process trains at, and the training images when the batch is larger than
+        them (a step then takes every image: the batch cannot outgrow the training set)."""
+        images = training_images(config.dataset, config.val_fraction)
+        batch = config.process_batch_size
+        if images is not None:
+            share = -(-images // config.nproc_per_node)  # each process trains on its share
+            if batch > share:
+                return share, images
+        return batch, None
 
     def memory_warning(self, config: TrainConfig) -> str | None:
         """Why the run will not fit on the device, or None (fits, or not known yet). With
@@ -178,15 +213,16 @@ class RunSetupForm(VerticalScroll):
         own module (the shape engine reads specs)."""
         if is_module(self.app.model_to_train()):
             return None
-        analysis = analyze(self.app.spec, config.process_batch_size)
+        batch, _ = self._step_batch(config)
+        analysis = analyze(self.app.spec, batch)
         free = self._free_bytes.get(config.device)
         if not analysis.valid or free is None:
             return None
         need = analysis.totals.training_bytes
         if need <= free:
             return None
-        return (f"training {self.app.spec.name} at batch size {config.process_batch_size} needs about "
-                f"{binary_bytes(need)} but {config.device} has {binary_bytes(free)} free: "
+        return (f"training {self.app.spec.name} at batch size {batch} needs about "
+                f"{binary_bytes(need)} but {self._device_name(config.device)} has {binary_bytes(free)} free: "
                 f"a smaller batch size will fit")
 
     def _show_memory_note(self, config: TrainConfig | None) -> None:
@@ -203,16 +239,20 @@ class RunSetupForm(VerticalScroll):
         if is_module(model):
             note.update(f"training memory: not estimated for your own module {model.target}")
             return
-        need = analyze(model, config.process_batch_size).totals.training_bytes
+        batch, images = self._step_batch(config)
+        need = analyze(model, batch).totals.training_bytes
         free = self._free_bytes.get(config.device)
+        device = self._device_name(config.device)
         if free is not None:
-            where = f"{binary_bytes(free)} free on {config.device}"
+            where = f"{binary_bytes(free)} free on {device}"
         elif config.device in self._free_bytes:  # known, but the device reports no free figure (MPS)
-            where = f"{config.device}: free memory not reported"
+            where = f"{device}: free memory not reported"
         else:
-            where = f"checking {config.device}…"
+            where = f"checking {device}…"
         each = " per process" if config.nproc_per_node > 1 else ""
-        note.update(f"memory: about {binary_bytes(need)} to train at batch size {config.process_batch_size}{each} "
+        larger = (f"batch size {config.process_batch_size:,} is larger than the {images:,} training images, "
+                  f"so each step takes all of them; " if images is not None else "")
+        note.update(f"memory: {larger}about {binary_bytes(need)} to train at batch size {batch:,}{each} "
                     f"(estimate); {where}")
 
     # --- start ---
