@@ -16,12 +16,12 @@ HELP_KEY = "question_mark"
 
 class KeysFooter(Footer):
     DEFAULT_CSS = """
-    KeysFooter #right-keys {
+    KeysFooter .right-keys {
         dock: right;
         width: auto;
         border-left: vkey $foreground 20%;
     }
-    KeysFooter #right-keys FooterKey.-command-palette {
+    KeysFooter .right-keys FooterKey.-command-palette {
         dock: none;
         border-left: none;
     }
@@ -35,7 +35,7 @@ class KeysFooter(Footer):
         yield from super().compose()
         if not self._bindings_ready:
             return
-        with HorizontalGroup(id="right-keys"):
+        with HorizontalGroup(classes="right-keys"):  # a class: two recomposes may overlap
             yield FooterKey(HELP_KEY, "?", "Help", "app.help", classes="-help",
                             tooltip="Show or hide the keys of this screen").data_bind(compact=Footer.compact)
             palette = self.screen.active_bindings.get(self.app.COMMAND_PALETTE_BINDING)
