@@ -167,7 +167,8 @@ def test_a_killed_script_is_a_crashed_run(tmp_path):
     run_dir = tmp_path / "runs" / "killed"
     child = start_script(script, str(run_dir))
     try:
-        wait_until(lambda: len(read_metrics(run_dir)) >= 2, timeout=60, what="two epochs")
+        # two epochs ended, as the run list reads them (its EpochEnd events, written after the metrics line)
+        wait_until(lambda: run_row(run_dir).epoch >= 2, timeout=60, what="two epochs")
         assert run_row(run_dir).status == "running"
         os.kill(child.pid, signal.SIGKILL)
         child.wait(timeout=30)

@@ -76,6 +76,10 @@ def test_setup_tab_at_80x24_with_a_refused_value(snap_compare, monkeypatch):
     monkeypatch.setattr(devices, "probe_device", lambda name: fixed)  # the same picture on every machine
     async def type_bad_batch(pilot):
         await pilot.pause()
+        # the device's probe answers from a worker: the picture waits for it (a loaded machine
+        # once took the snapshot before the free memory was shown)
+        await async_wait_until(lambda: "free" in str(pilot.app.screen.query_one("#device").render()), timeout=20,
+                               what="the device's free memory")
         field = pilot.app.screen.query_one("#field-batch_size", Input)
         field.focus()
         field.value = ""
