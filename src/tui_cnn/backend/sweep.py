@@ -23,7 +23,7 @@ from typing import Any, Callable
 import msgspec
 
 from ..domain.run_list import ENDED, NotTraining, run_row, steer_run
-from ..domain.run_queue import QueueError
+from ..domain.run_queue import QueueError, held_by_a_process
 from ..domain.spec import ModelSpec
 from ..domain.specfile import spec_from_dict, spec_to_dict
 from ..domain.sweep import (
@@ -114,17 +114,7 @@ def create_sweep(spec: ModelSpec, config: TrainConfig, params: list[Param], tria
 
 def driver_running(sweep_dir: Path) -> bool:
     """Whether a driver holds the sweep's lock now (probed without keeping it)."""
-    try:
-        fd = os.open(sweep_dir / DRIVER_LOCK, os.O_RDONLY)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return True
-    finally:
-        os.close(fd)
-    return False
+    return held_by_a_process(sweep_dir / DRIVER_LOCK)
 
 
 def ensure_driver(sweep_dir: Path) -> bool:

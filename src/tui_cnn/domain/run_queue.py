@@ -148,7 +148,12 @@ def move(run_dir: str | Path, steps: int) -> int:
 
 def runner_running(base: str | Path) -> bool:
     """Whether a queue runner holds ``base``'s runner lock now (probed without keeping it)."""
-    path = Path(base) / RUNNER_LOCK
+    return held_by_a_process(Path(base) / RUNNER_LOCK)
+
+
+def held_by_a_process(path: Path) -> bool:
+    """Whether some process holds the lock file ``path`` (a queue runner's, a sweep driver's),
+    probed without keeping it; False when there is no such file."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:
