@@ -186,6 +186,11 @@ def test_sweep_stop_stops_the_running_trial_and_asks_for_no_more(mnist_root, tmp
     stopped = tui_cnn("sweep", "stop", str(sweep_dir), cwd=tmp_path)
     assert stopped.returncode == 0 and "no more trials" in stopped.stdout
     wait_until(lambda: (sweep_dir / DONE_FILE).exists(), timeout=120)
+    # the running trial ends stopped; a trial the driver had queued just before the stop (a race a
+    # loaded machine wins) is cancelled and never trains: no more trials are asked for
+    wait_until(lambda: tui_cnn_shows(sweep_dir, tmp_path)["trials"][0]["status"] == "stopped", timeout=60)
     shown = tui_cnn_shows(sweep_dir, tmp_path)
-    assert [(trial["state"], trial["status"]) for trial in shown["trials"]] == [("fail", "stopped")]
-    assert shown["best"] is None and not Path(f"{sweep_dir}-t1").exists()
+    states = [(trial["state"], trial["status"]) for trial in shown["trials"]]
+    assert states[0] == ("fail", "stopped") and all(state == ("fail", "cancelled") for state in states[1:])
+    assert shown["best"] is None and not Path(f"{sweep_dir}-t2").exists()
+    assert all(not (Path(f"{sweep_dir}-t{n}") / "events.jsonl").exists() for n in range(1, len(states)))

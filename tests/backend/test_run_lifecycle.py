@@ -175,6 +175,14 @@ def test_a_pipe_or_a_huge_control_json_neither_hangs_nor_steers_the_trainer(simp
                 file.write(json.dumps({"commands": [{"seq": 99, "command": "stop", "at": 1.0}]}))
                 file.write(" " * (5 * CONTROL_MAX_BYTES))
         seen = batches(events)
+        said = ""
+
+        def refusal_said() -> bool:  # the watcher looks 4 times a second: a loaded machine, later
+            nonlocal said
+            said += capfd.readouterr().err
+            return f"{control} " in said
+
+        wait_until(refusal_said, timeout=60, what="the refusal said")
         wait_until(lambda: batches(events) > seen + 4, timeout=60, what="training past it")
         assert thread.is_alive()
         write_control(config.run_dir, "stop")  # replaces it: the run can still be stopped
@@ -182,5 +190,5 @@ def test_a_pipe_or_a_huge_control_json_neither_hangs_nor_steers_the_trainer(simp
     finally:
         trainer.stop()
     assert not thread.is_alive() and isinstance(events[-1], Stopped)
-    said = capfd.readouterr().err
+    said += capfd.readouterr().err
     assert said.count(f"{control} ") == 1 and ("not a regular file" in said or "more than a control file" in said)
