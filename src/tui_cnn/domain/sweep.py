@@ -22,7 +22,7 @@ import msgspec
 
 from .settings import SettingError, parse_setting
 from .specfile import atomic_writer
-from .training import SETTINGS, run_dir_name
+from .training import SETTINGS, claim_folder, run_dir_name
 
 SWEEP_FILE = "sweep.json"
 STUDY_FILE = "study.db"
@@ -158,14 +158,7 @@ def new_sweep_dir(model_name: str, base: str | os.PathLike[str]) -> Path:
     """Make ``runs/sweep-<date>-<time>-<model>/`` (-2, -3... when taken)."""
     first = Path(base) / f"sweep-{run_dir_name(model_name, base).name}"
     Path(base).mkdir(parents=True, exist_ok=True)
-    for suffix in range(1, 1000):
-        path = first.with_name(first.name + (f"-{suffix}" if suffix > 1 else ""))
-        try:
-            path.mkdir()
-        except FileExistsError:
-            continue
-        return path
-    raise FileExistsError(f"{first}-*: 1,000 sweeps in one second")
+    return claim_folder(first, "sweeps")
 
 
 def write_sweep(sweep_dir: Path, record: SweepRecord) -> None:

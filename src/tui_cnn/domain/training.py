@@ -311,14 +311,20 @@ def new_run_dir(model_name: str, base: str | os.PathLike[str] = RUNS_DIR, now: d
         Path(base).mkdir(parents=True, exist_ok=True)
     except FileExistsError:  # a file, or a loop of links, under the folder's name
         raise NotADirectoryError(errno.ENOTDIR, f"{base} is not a folder", str(base)) from None
-    for suffix in range(1, 10_000):
+    return claim_folder(first, "runs")
+
+
+def claim_folder(first: Path, what: str, tries: int = 10_000) -> Path:
+    """``first`` made, or ``first-2``, ``first-3``... when taken: each name is claimed by the
+    mkdir itself, so two processes never get the same one (no look-then-make race)."""
+    for suffix in range(1, tries):
         path = first.with_name(first.name + (f"-{suffix}" if suffix > 1 else ""))
         try:
             path.mkdir()
         except FileExistsError:
             continue
         return path
-    raise FileExistsError(f"{first}-*: 10,000 runs in one second")
+    raise FileExistsError(f"{first}-*: {tries:,} {what} in one second")
 
 
 def run_dir_name(model_name: str, base: str | os.PathLike[str] = RUNS_DIR, now: datetime | None = None) -> Path:
