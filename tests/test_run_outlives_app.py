@@ -1,5 +1,5 @@
 """A run started in the app trains on when the app is gone: the terminal closing (a hang-up,
-as when an SSH connection drops) or the app killed outright. The app runs as a person runs
+as when an SSH connection drops) or the app killed outright; it still obeys a stop after. The app runs as a person runs
 it, in a real pseudo-terminal that is its controlling terminal."""
 
 from __future__ import annotations
@@ -13,11 +13,20 @@ import pytest
 from benchmarks.harness import start_in_a_terminal
 from tests.helpers import wait_until
 from tui_cnn.domain.run_list import run_row
-from tui_cnn.domain.training import Failed, Finished, RunStarted, Stopped, read_events, read_process
+from tui_cnn.domain.training import (
+    EpochEnd,
+    Failed,
+    Finished,
+    RunStarted,
+    Stopped,
+    read_events,
+    read_process,
+    write_control,
+)
 
 pytestmark = pytest.mark.slow
 
-EPOCHS = 60  # tiny data: a few seconds of training, long enough to outlive the app's end
+EPOCHS = 10_000  # never ends by itself while the test looks: it is told to stop once it trained on alone
 
 
 def start_app_in_a_terminal(*args: str) -> tuple[int, int]:
@@ -36,13 +45,17 @@ def _drain(master: int) -> None:
         pass
 
 
+def epochs_ended(run_dir) -> int:
+    return sum(1 for event in read_events(run_dir) if isinstance(event, EpochEnd))
+
+
 def ended(run_dir) -> bool:
     events = read_events(run_dir)
     return bool(events) and isinstance(events[-1], (Finished, Stopped, Failed))
 
 
 @pytest.mark.parametrize("how", ["the terminal hangs up", "the app is killed"])
-def test_a_run_started_in_the_app_finishes_when_the_app_is_gone(mnist_root, tmp_path, how):
+def test_a_run_started_in_the_app_trains_on_when_the_app_is_gone(mnist_root, tmp_path, how):
     run_dir = tmp_path / "run"
     pid, master = start_app_in_a_terminal("train", "SimpleCNN", "--dataset", "mnist", "--data-dir", str(mnist_root),
                                           "--epochs", str(EPOCHS), "-b", "32", "--device", "cpu",
@@ -59,11 +72,17 @@ def test_a_run_started_in_the_app_finishes_when_the_app_is_gone(mnist_root, tmp_
             os.kill(pid, signal.SIGKILL)
         _, status = os.waitpid(pid, 0)
         assert os.WIFSIGNALED(status) or os.WIFEXITED(status)  # the app is gone
-        wait_until(lambda: ended(run_dir), timeout=150)
+        epochs_when_the_app_went = epochs_ended(run_dir)
+        # it trains on alone (however slow a loaded machine is), then obeys a stop as any run does
+        wait_until(lambda: epochs_ended(run_dir) > epochs_when_the_app_went, timeout=150,
+                   what="an epoch trained after the app was gone")
+        write_control(run_dir, "stop")
+        wait_until(lambda: ended(run_dir), timeout=60, what="the run to end on the stop")
         events = read_events(run_dir)
-        assert isinstance(events[-1], Finished), events[-1]
+        assert isinstance(events[-1], Stopped), events[-1]
         assert sum(1 for path in run_dir.iterdir() if path.name.startswith("checkpoint")) >= 1
-        assert run_row(run_dir).status == "finished" and run_row(run_dir).epoch == EPOCHS
+        row = run_row(run_dir)
+        assert row.status == "stopped" and row.epoch >= epochs_when_the_app_went + 1
     finally:
         if master is not None:
             os.close(master)

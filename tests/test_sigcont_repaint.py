@@ -7,29 +7,49 @@ from __future__ import annotations
 import fcntl
 import os
 import pty
-import select
 import signal
 import struct
 import subprocess
 import sys
 import termios
+import threading
 import time
 
 import pytest
 
+from tests.helpers import wait_until
+
 pytestmark = pytest.mark.slow  # the app in a child process
 
 
-def read_for(fd: int, seconds: float) -> bytes:
-    """Everything the terminal receives for ``seconds`` (not a timing check: a reading window)."""
-    out, end = b"", time.monotonic() + seconds
-    while (left := end - time.monotonic()) > 0:
-        if select.select([fd], [], [], left)[0]:
-            try:
-                out += os.read(fd, 65536)
-            except OSError:
-                break
-    return out
+class Terminal:
+    """The terminal's side of a pty: it reads all the time, as a real terminal does (an app
+    whose output nobody reads blocks in its writes, and then never stops on ctrl+z)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd, self.received, self._lock = fd, b"", threading.Lock()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        try:
+            while chunk := os.read(self.fd, 65536):
+                with self._lock:
+                    self.received += chunk
+        except OSError:  # closed
+            pass
+
+    def take(self) -> bytes:
+        """What arrived since the last take."""
+        with self._lock:
+            taken, self.received = self.received, b""
+        return taken
+
+
+def wait_until_stopped(pid: int) -> None:
+    """Until the process is stopped: a shell's waitpid(WUNTRACED) sees it so before its fg
+    sends SIGCONT (a SIGCONT sent earlier would be overtaken by the app's own SIGSTOP)."""
+    _, status = os.waitpid(pid, os.WUNTRACED)
+    assert os.WIFSTOPPED(status), status
 
 
 def test_a_burst_of_stops_and_continues_ends_with_the_whole_screen_repainted(tmp_path):
@@ -39,25 +59,28 @@ def test_a_burst_of_stops_and_continues_ends_with_the_whole_screen_repainted(tmp
     process = subprocess.Popen([sys.executable, "-m", "tui_cnn"], stdin=child, stdout=child, stderr=child,
                                env=env, cwd=tmp_path, start_new_session=True)
     os.close(child)
+    terminal = Terminal(main)
     try:
-        painted = b""
-        for _ in range(120):  # the first frame: its footer
-            painted += read_for(main, 0.5)
-            if b"Quit" in painted:
-                break
-        assert b"Quit" in painted
-        read_for(main, 1.0)  # let it settle
-        for _ in range(8):
+        painted = [b""]
+
+        def painted_has(*parts: bytes) -> bool:
+            painted[0] += terminal.take()
+            return all(part in painted[0] for part in parts)
+
+        wait_until(lambda: painted_has(b"Quit"), timeout=60, what="the first frame's footer")
+        time.sleep(1.0)  # let it settle
+        for burst in range(8):  # as a shell does it: fg continues a process it has seen stop
             process.send_signal(signal.SIGTSTP)
-            time.sleep(0.02)
+            wait_until_stopped(process.pid)
+            if burst == 7:  # what the stopped app wrote is read and dropped: only what follows counts
+                time.sleep(0.3)
+                terminal.take()
+                painted[0] = b""
             process.send_signal(signal.SIGCONT)
             time.sleep(0.02)
-        after = b""
-        for _ in range(60):  # up to 30 s: a loaded machine repaints late, never not at all
-            after += read_for(main, 0.5)
-            if b"SimpleCNN" in after and b"Quit" in after:
-                break
-        assert b"SimpleCNN" in after and b"Quit" in after  # the title row and the footer, drawn again
+        # up to 30 s: a loaded machine repaints late, never not at all
+        wait_until(lambda: painted_has(b"SimpleCNN", b"Quit"), timeout=30,
+                   what="the title row and the footer, drawn again")
     finally:
         process.send_signal(signal.SIGCONT)
         process.kill()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import record_notifications
+from tests.helpers import async_wait_until, record_notifications
 from tui_cnn.app.app import TuiCnnApp
 from tui_cnn.domain.presets import load_preset
 from tui_cnn.domain.specfile import spec_to_dict
@@ -126,7 +126,9 @@ async def test_a_batch_too_big_for_the_device_asks_before_starting():
     async with app.run_test(size=(100, 32)) as pilot:
         form = app.screen.query_one("RunSetupForm")
         form.query_one("#field-device").value = "cpu"
-        await pilot.pause()
+        # the real probe answers from a worker: after it, so that its answer cannot overwrite ours
+        await async_wait_until(lambda: form._free_bytes.get("cpu") is not None, timeout=20,
+                               what="the cpu's probe to answer")
         form.show_device("cpu", 1 << 20)  # as if the device had 1 MiB free
         await pilot.pause()
         assert "free" in str(form.query_one("#memory-note").render())
