@@ -62,6 +62,28 @@ async def test_escape_from_a_field_then_fast_down_does_not_crash():
         assert app.spec.layers[0].args["out_channels"] == 6  # (enter selects the text) the edit went to its own layer
 
 
+@pytest.mark.parametrize("gap", [0.0, 0.03])
+async def test_escape_then_down_in_one_burst_moves_the_stack_cursor(gap):
+    """escape and down arriving together (one SSH read): the down moves the stack's cursor.
+    The focus once moved after the keys already queued, and the down went to the field."""
+    app = TuiCnnApp(load_preset("SimpleCNN"), start_mode="builder")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("down", "enter")  # into the first Conv2d's form
+        await type_fast(app, ["escape", "down", "down"], gap)
+        await settle(pilot)
+        assert builder(app).query_one(StackTable).cursor_row == 3
+
+
+async def test_enter_then_typing_in_one_burst_lands_in_the_field():
+    """enter on a layer and the digits after it in one burst: the digits are the field's."""
+    app = TuiCnnApp(load_preset("SimpleCNN"), start_mode="builder")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("down")
+        await type_fast(app, ["enter", "1", "2"], 0.0)
+        await settle(pilot)
+        assert app.spec.layers[0].args["out_channels"] == 12
+
+
 async def test_an_edit_applies_to_the_layer_it_was_typed_on():
     """Typing then moving on at once: the text lands on the layer it was typed into."""
     app = TuiCnnApp(load_preset("SimpleCNN"), start_mode="builder")

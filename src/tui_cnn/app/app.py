@@ -24,6 +24,7 @@ from ..domain.model_source import ModuleSource
 from ..domain.paths import RUNS_DIR
 from ..domain.presets import DEFAULT_PRESET, load_preset
 from ..domain.spec import ModelSpec
+from .key_order import KeyOrder
 from .screens.tracker import TrackerScreen
 from .terminal_guard import ControlCharacterGuard
 from .widgets.confirm import ConfirmScreen
@@ -163,6 +164,7 @@ class TuiCnnApp(App[None]):
         self.exiting = False
         self._crash: CrashSaved | None = None
         self._control_guard = ControlCharacterGuard()
+        self._key_order = KeyOrder(self)
 
 
     def model_to_train(self) -> ModelSpec | ModuleSource:
@@ -310,8 +312,15 @@ class TuiCnnApp(App[None]):
     async def on_event(self, event: events.Event) -> None:
         """Keys after the app began to exit (ctrl+q y, then a key in the same read) do nothing:
         Textual mounts nothing any more, and the builder's c adding a layer's form fields
-        ended the quit in an error (MountError, found by the key fuzzer)."""
+        ended the quit in an error (MountError, found by the key fuzzer). Each key waits for
+        the one before it to be handled (key_order)."""
         if isinstance(event, events.Key) and self.exiting:
+            return
+        if isinstance(event, events.Key) and not event.is_forwarded:
+            if self._key_order.hold(event):
+                return
+            await super().on_event(event)
+            self._key_order.handed_on()
             return
         await super().on_event(event)
 

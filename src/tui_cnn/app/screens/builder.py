@@ -42,6 +42,7 @@ from ...domain.spec import (
 from ...domain.spec import Path as LayerPath
 from ...domain.specfile import SpecError, atomic_write_text, save_spec
 from ...domain.starters import starter_in_block, starter_layer
+from ..focus import focus_now
 from ..widgets.builder.dialogs import PathScreen, PickScreen
 from ..widgets.builder.form import LayerForm, last_linear
 from ..widgets.builder.stack import ERROR_MARK, WARNING_MARK, StackTable, per_sample
@@ -478,10 +479,10 @@ class BuilderScreen(KeysWaitForMount, Screen):
     def action_model_settings(self) -> None:
         self._stack.move_cursor(row=0)
         self._show_form(refill=True)
-        self._form.rows["input"].input.focus()
+        focus_now(self._form.rows["input"].input)
 
     def action_focus_stack(self) -> None:
-        self._stack.focus()
+        focus_now(self._stack)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if self._analysis is not None:

@@ -29,6 +29,7 @@ from ...domain.shapes import analyze
 from ...domain.spec import ModelSpec, parse_input_shape
 from ...domain.summary import ModelSummary
 from ...domain.training import SETTINGS
+from ..focus import focus_now
 from ..widgets.formula_panel import FormulaPanel
 from ..widgets.keys_footer import KeysFooter
 from ..widgets.layer_table import LayerTable, has_flow, spec_cells
@@ -350,10 +351,10 @@ class TrackerScreen(KeysWaitForMount, Screen):
     # --- actions ---
 
     def action_edit(self, input_id: str) -> None:
-        self.query_one(f"#{input_id}", Input).focus()
+        focus_now(self.query_one(f"#{input_id}", Input))
 
     def action_focus_table(self) -> None:
-        self.query_one(LayerTable).focus()
+        focus_now(self.query_one(LayerTable))
 
     def action_toggle_flow(self) -> None:
         self.toggle_class("-flow")

@@ -14,6 +14,7 @@ from textual.markup import escape
 from textual.widgets import Input, Label, Static
 
 from ...domain.spec import parse_input_shape
+from ..focus import focus_now
 from .dialog import Dialog
 from .typed_input import TypedInput
 
@@ -42,12 +43,12 @@ class TrackPrompt(Dialog[Choice | None]):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         target = self.query_one("#target", Input).value.strip()
         if not target:
-            self.query_one("#target", Input).focus()
+            focus_now(self.query_one("#target", Input))
             return self._error("give MODULE:ATTR, e.g. torchvision.models:resnet18")
         try:
             shape = parse_input_shape(self.query_one("#track-input-shape", Input).value)
         except ValueError as exc:
-            self.query_one("#track-input-shape", Input).focus()
+            focus_now(self.query_one("#track-input-shape", Input))
             return self._error(str(exc))
         self.dismiss((target, shape))
 

@@ -19,6 +19,7 @@ from ....domain.field_values import show_value
 from ....domain.layers import LAYER_TYPES
 from ....domain.shapes import LayerReport, block_call
 from ....domain.spec import Diagnostic, ModelSpec
+from ...focus import focus_now
 from ..typed_input import TypedInput
 
 MODEL_FIELDS = (("name", "model name"), ("input", "C, H, W"), ("classes", "outputs of the last Linear"))
@@ -175,7 +176,7 @@ class LayerForm(VerticalScroll):
         skip = {f.name for f in ltype.fields if f.inferred} if ltype else set()
         for name, row in self.rows.items():
             if name not in skip:
-                row.input.focus()
+                focus_now(row.input)
                 return
 
     def on_input_changed(self, event: Input.Changed) -> None:
