@@ -73,15 +73,20 @@ def test_an_attached_app_rings_once_when_its_run_finishes(mnist_root, tmp_path):
 @pytest.mark.slow
 def test_the_notify_command_gets_the_runs_status_and_never_holds_the_run(mnist_root, tmp_path):
     told = tmp_path / "told.txt"
-    command = f"sleep 30 & env | grep ^TUI_CNN_ > {told}; exit 3"  # slow and failing: the run must not care
-    begun = time.monotonic()
+    sleeper = tmp_path / "sleeper.pid"
+    # slow (a child that outlives it by minutes) and failing: the run must not care
+    command = f"sleep 300 & echo $! > {sleeper}; env | grep ^TUI_CNN_ > {told}; exit 3"
     result = subprocess.run([sys.executable, "-m", "tui_cnn", "train", "SimpleCNN", "--dataset", "mnist",
                              "--data-dir", str(mnist_root), "--epochs", "1", "-b", "32", "--device", "cpu",
                              "--run-dir", str(tmp_path / "run"), "--headless", "--notify", command],
                             capture_output=True, text=True, timeout=170)
     assert result.returncode == 0, result.stderr
-    assert time.monotonic() - begun < 30  # never waited for the command's sleep
     wait_until(lambda: told.is_file() and "TUI_CNN_STATUS=finished" in told.read_text(), timeout=30)
+    sleeping = int(sleeper.read_text())
+    try:
+        os.kill(sleeping, 0)  # still asleep when train had returned: never waited for it nor its output
+    finally:
+        os.kill(sleeping, signal.SIGKILL)
     told_text = told.read_text()
     assert f"TUI_CNN_RUN_DIR={tmp_path / 'run'}" in told_text and "TUI_CNN_TEST_ACCURACY=" in told_text
     assert "TUI_CNN_NOTIFY" not in told_text
