@@ -18,6 +18,23 @@ if TYPE_CHECKING:
     import numpy as np
 
 
+def pytest_addoption(parser) -> None:
+    parser.addoption("--heavy", action="store_true",
+                     help="run the heavy tier too: the long end-to-end proofs (see the README)")
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """The heavy tier (``@pytest.mark.heavy``) waits for --heavy: each of its tests repeats,
+    longer or at more points, what a test of the default run already proves (CI's 12 minutes
+    hold the default run). Left out, they still show in the summary as skipped, with why."""
+    if config.getoption("--heavy"):
+        return
+    skip = pytest.mark.skip(reason="heavy tier: run with --heavy")
+    for item in items:
+        if "heavy" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(autouse=True)
 def private_state_dir(tmp_path, monkeypatch):
     """Each test has its own $XDG_STATE_HOME: a crash recovery file a test writes never

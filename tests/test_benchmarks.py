@@ -41,6 +41,18 @@ def test_a_run_of_one_benchmark_keeps_the_others_figures(tmp_path):
     assert list(results["skipped"]) == ["gpu"]
 
 
+def test_every_benchmark_imports_and_has_its_run():
+    """CI runs no benchmark (its 12 minutes hold the tests): each one at least imports, with
+    what it needs, and takes the options every run gets."""
+    import inspect
+
+    from benchmarks import BENCHMARKS
+
+    assert len(BENCHMARKS) >= 17
+    for name, module in BENCHMARKS.items():
+        assert list(inspect.signature(module.run).parameters) == ["options"], name
+
+
 def test_unknown_benchmark_is_a_usage_error():
     with pytest.raises(SystemExit) as exit_info:
         main(["--only", "nonsense"])

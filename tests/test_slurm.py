@@ -64,6 +64,7 @@ def test_dry_run_prints_an_srun_torchrun_script_and_submits_nothing(cluster, tmp
     assert subprocess.run(["squeue", "-h"], capture_output=True, text=True, timeout=30).stdout == before
 
 
+@pytest.mark.heavy  # three jobs one after another; one job and its cancel are in the default run
 def test_three_exclusive_jobs_queue_two_train_to_the_end_and_one_cancelled_while_pending_never_trains(
         cluster, mnist_root, tmp_path):
     runs = [tmp_path / name for name in ("first", "second", "third")]

@@ -93,6 +93,7 @@ def test_a_three_trial_sweep_leaves_a_study_whose_best_is_the_best_run(mnist_roo
 
 
 @pytest.mark.slow
+@pytest.mark.heavy  # a second whole sweep; pruned runs' notices are checked in the default run
 @pytest.mark.timeout(400)
 def test_a_trial_behind_the_median_is_pruned_and_its_run_says_so(mnist_root, tmp_path):
     import optuna
@@ -138,6 +139,7 @@ def test_a_pruned_trials_notice_and_notify_command_say_pruned(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.heavy  # a sweep killed and run again: the queue's own restart is in the default run
 @pytest.mark.timeout(400)
 def test_a_sweep_whose_driver_died_goes_on_when_the_queue_is_run_again(mnist_root, tmp_path):
     import os

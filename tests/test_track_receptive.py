@@ -214,7 +214,8 @@ def test_vgg16_at_640_adaptive_pooling_that_does_not_divide():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("stage, row", [("features.1", "features.1.2/add"), ("features.3", "features.3.2/add")])
+@pytest.mark.parametrize("stage, row", [("features.1", "features.1.2/add"),
+                                        pytest.param("features.3", "features.3.2/add", marks=pytest.mark.heavy)])
 def test_convnext_tiny_through_its_permutes(stage, row):
     import torchvision.models
 

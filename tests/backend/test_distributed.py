@@ -90,6 +90,7 @@ def test_two_gpus_train_as_one_gpu_with_the_same_global_batch(simple_cnn, tiny_c
 
 
 @pytest.mark.slow
+@pytest.mark.heavy  # two torchrun launches; two ranks training as one is in the default run
 def test_a_stop_reaches_every_rank_and_the_run_resumes_under_torchrun(simple_cnn, tiny_config, tmp_path):
     config = replace(tiny_config, epochs=2)
 

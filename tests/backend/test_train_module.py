@@ -140,6 +140,7 @@ def test_a_module_that_cannot_train_on_the_data_is_refused_in_one_line(user_dir,
 
 
 @pytest.mark.slow
+@pytest.mark.heavy  # two runs of a module; the kept copy itself is checked in the default run
 @pytest.mark.timeout(400)
 def test_resume_trains_the_kept_copy_and_says_the_original_changed(user_dir, mnist_root):
     run_dir = user_dir / "run"
