@@ -193,23 +193,29 @@ class TuiCnnApp(App[None]):
             self._offer_recovery()
 
     def _repaint_on_sigcont(self) -> None:
-        """Repaint the whole screen each time the process is continued (fg after ctrl+z).
-        Textual's driver re-enters the alternate screen on SIGCONT but repaints only what
-        changes next: after a burst of stops and continues the screen stayed half blank until
-        a key was pressed. Its handler stays; this one runs after it."""
+        """Stop (SIGTSTP) and continue (SIGCONT, fg) handled in the event loop, and the whole
+        screen repainted on each continue.
+
+        Textual's driver handles both in Python signal handlers, which write to its output
+        queue: a SIGTSTP that came while the main thread was itself inside that queue's put
+        deadlocked the app (hung for good; seen under load). In the loop, a handler runs
+        between tasks, never inside one. And the driver re-enters the alternate screen on
+        SIGCONT but repaints only what changes next: after a burst of stops and continues
+        the screen stayed half blank until a key was pressed."""
         import asyncio
         import signal
 
-        previous = signal.getsignal(signal.SIGCONT)
-        if not callable(previous):  # not a terminal driver's handler (a test, the web)
+        stop, resume = signal.getsignal(signal.SIGTSTP), signal.getsignal(signal.SIGCONT)
+        if not (callable(stop) and callable(resume)):  # not a terminal driver's handlers (a test, the web)
             return
         loop = asyncio.get_running_loop()
 
-        def continued(signum, frame) -> None:
-            previous(signum, frame)
-            loop.call_soon_threadsafe(self._repaint_everything)
+        def continued() -> None:
+            resume(signal.SIGCONT, None)
+            self._repaint_everything()
 
-        signal.signal(signal.SIGCONT, continued)
+        loop.add_signal_handler(signal.SIGTSTP, stop, signal.SIGTSTP, None)
+        loop.add_signal_handler(signal.SIGCONT, continued)
 
     def _repaint_everything(self) -> None:
         if self._screen_stack:
