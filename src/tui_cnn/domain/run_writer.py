@@ -171,4 +171,8 @@ class ControlWatcher:
             self._on_applied(self.applied)
 
     def close(self) -> None:
+        """No more looks; a look under way finishes first (its commands recorded through
+        ``on_applied``: a stop obeyed just before the end is not lost from process.json)."""
         self._done.set()
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout=5)
