@@ -172,6 +172,7 @@ def tui_cnn_shows(sweep_dir: Path, cwd: Path) -> dict:
 
 
 @pytest.mark.slow
+@pytest.mark.heavy  # a third whole sweep; stopping a run (a trial is one) is proved in the default run
 @pytest.mark.timeout(400)
 def test_sweep_stop_stops_the_running_trial_and_asks_for_no_more(mnist_root, tmp_path):
     from tests.helpers import wait_until

@@ -196,6 +196,7 @@ def test_inception_v3_branch_pool():
 
 
 @pytest.mark.slow
+@pytest.mark.heavy  # a big model at 640x640; adaptive pooling's windows are checked small in the default run
 def test_vgg16_at_640_adaptive_pooling_that_does_not_divide():
     """20x20 -> 7x7: windows of up to 4 features 3 apart: 212 + 3*32 = 308, jump 96 (was 276/64).
     Measured on vgg16's layout with 1/16 of its channels (the field does not depend on them)."""

@@ -53,7 +53,13 @@ def best_epoch_of(run_dir: Path) -> int:
     return max(metrics, key=lambda m: m.val_acc).epoch  # the first of equals, as the trainer picks
 
 
-@pytest.mark.parametrize("point", faults.EPOCH_POINTS)
+#: Killed at each side of the epoch's commit point (checkpoint-last.pt renamed into place) in the
+#: default run; at every point with --heavy.
+ACROSS_THE_COMMIT = ("in-epoch", "after-staging", "after-last", "after-epoch-end")
+
+
+@pytest.mark.parametrize("point", [point if point in ACROSS_THE_COMMIT else pytest.param(point, marks=pytest.mark.heavy)
+                                   for point in faults.EPOCH_POINTS])
 def test_a_kill_at_any_point_of_an_epoch_resumes_exactly(mnist_root, tmp_path, point):
     run_dir = tmp_path / "run"
     killed = train_until_killed(mnist_root, run_dir, f"kill:{point}@2")

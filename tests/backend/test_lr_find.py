@@ -11,6 +11,7 @@ from tui_cnn.cli import main
 
 
 @pytest.mark.slow
+@pytest.mark.heavy  # the range test and a training with its suggestion; f on the monitor runs it in the default run
 def test_lr_find_suggests_a_learning_rate_adam_trains_simplecnn_with_and_leaves_nothing(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(main, ["lr-find", "SimpleCNN", "--dataset", "mnist-sample", "--optimizer", "adam",
