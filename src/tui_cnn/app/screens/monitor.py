@@ -32,6 +32,7 @@ from ...domain.run_lock import RunLocked
 from ...domain.run_state import RunState
 from ...domain.spec import ModelSpec
 from ...domain.training import (
+    BatchProgress,
     EpochEnd,
     Evaluated,
     EventFollower,
@@ -396,7 +397,8 @@ class MonitorScreen(KeysWaitForMount, Screen):
         said = len(self.state.problems)
         for event in events:
             self.state.apply(event, now)
-            self._react(event)
+            if not isinstance(event, BatchProgress):  # most events; they change only the state
+                self._react(event)
         for problem in self.state.problems[said:]:  # what the fold tolerated (an epoch ended twice)
             self._log(problem, "warning")
 
