@@ -36,6 +36,17 @@ def pytest_collection_modifyitems(config, items) -> None:
 
 
 @pytest.fixture(autouse=True)
+def no_slurm_unless_asked(request, monkeypatch):
+    """Whether sbatch is on this machine's PATH changes the monitor's setup form (its SLURM
+    fields): every test sees a machine without SLURM, the same everywhere, except those on
+    the one-node cluster (the ``cluster`` fixture), which see the real one."""
+    if "cluster" not in request.fixturenames:
+        from tui_cnn.backend import slurm
+
+        monkeypatch.setattr(slurm, "available", lambda: False)
+
+
+@pytest.fixture(autouse=True)
 def private_state_dir(tmp_path, monkeypatch):
     """Each test has its own $XDG_STATE_HOME: a crash recovery file a test writes never
     reaches the user's, and the user's never makes the app open on a restore dialog."""

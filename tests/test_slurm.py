@@ -99,3 +99,57 @@ def test_a_job_scancelled_while_it_trains_is_failed_with_slurms_state(cluster, m
     row = run_row(run)
     assert row.status == "failed" and "CANCELLED" in row.problem
     wait_until(lambda: not in_squeue([job]), timeout=30)
+
+
+async def test_s_on_the_monitor_submits_the_setup_as_a_job_that_trains_to_the_end(cluster, mnist_root, tmp_path):
+    """The monitor's SLURM fields (shown where sbatch is): S submits the run set up there; the
+    job trains on the cluster and its run is followed as any run."""
+    from textual.widgets import Input
+
+    from tests.helpers import async_wait_until, record_notifications
+    from tui_cnn.app.app import TuiCnnApp
+
+    runs = tmp_path / "runs"
+    app = TuiCnnApp(start_mode="monitor", runs_dir=str(runs))
+    async with app.run_test(size=(120, 48)) as pilot:
+        said = record_notifications(app)
+        screen = app.screen
+        for name, value in (("epochs", "1"), ("batch_size", "32"), ("data_dir", str(mnist_root))):
+            screen.query_one(f"#field-{name}", Input).value = value
+        screen.query_one("#field-dataset").value = "mnist"
+        screen.query_one("#field-device").value = "cpu"
+        screen.query_one("#slurm-time", Input).value = "soon"
+        await pilot.pause()
+        screen.set_focus(None)
+        await pilot.press("S")
+        await async_wait_until(lambda: any("HH:MM:SS" in line for line in said), what="the refusal of the time")
+        assert not runs.exists()  # nothing written for a job that cannot be submitted
+        screen.query_one("#slurm-time", Input).value = "00:05:00"
+        await pilot.pause()
+        screen.set_focus(None)
+        await pilot.press("S")
+        await async_wait_until(lambda: any("is SLURM job" in line for line in said), timeout=60,
+                               what="the job's submission")
+    [run] = list(runs.iterdir())
+    job = read_jobs(run).current
+    assert job.nodes == 1 and job.nproc_per_node == 1
+    assert "#SBATCH --time=00:05:00" in (run / "job.sbatch").read_text()
+    wait_until(lambda: run_row(run).status not in ("queued", "starting", "running"), timeout=170,
+               what="the job to end")
+    row = run_row(run)
+    assert row.status == "finished" and row.epoch == 1, (row, (run / f"slurm-{job.job_id}.out").read_text()[-2000:])
+    wait_until(lambda: not in_squeue([job.job_id]), timeout=30)
+
+
+async def test_without_sbatch_the_form_has_no_slurm_fields_and_s_says_why(monkeypatch):
+    from tests.helpers import async_wait_until, record_notifications
+    from tui_cnn.app.app import TuiCnnApp
+
+    app = TuiCnnApp(start_mode="monitor")  # the autouse fixture: a machine without sbatch
+    async with app.run_test(size=(120, 48)) as pilot:
+        said = record_notifications(app)
+        assert not app.screen.query("#slurm-fields")
+        app.screen.set_focus(None)
+        await pilot.press("S")
+        await async_wait_until(lambda: any("not on this machine's PATH" in line for line in said),
+                               what="the app to say there is no sbatch")

@@ -63,3 +63,39 @@ def submit(run_dir: Path, options: SlurmOptions) -> str:
     with atomic_writer(run_dir / JOB_FILE) as out:
         out.write(msgspec.json.encode(SlurmJobs([*jobs.jobs, record])))
     return job_id
+
+
+def job_problems(spec, config, options: SlurmOptions) -> list[str]:
+    """Why this model and these settings cannot be submitted as a job of ``options``, in
+    words; [] when they can. The CLI's --slurm and the monitor's SLURM fields ask the same."""
+    from ..domain.model_source import check_source_matches
+
+    ranks = options.nodes * options.nproc_per_node
+    problems = [*config.validate()]
+    if config.batch_size % ranks:
+        problems.append(f"the batch size ({config.batch_size}) is the global batch and must divide evenly among the "
+                        f"{ranks} ranks of the job ({options.nodes} nodes x {options.nproc_per_node})")
+    mismatch = check_source_matches(spec, config.dataset, config.data_dir)
+    return problems + ([mismatch] if mismatch else []) + options.problems(config.run_dir or "runs/new")
+
+
+def submit_run(spec, config, options: SlurmOptions, runs_dir: str | Path | None = None) -> tuple[Path, str]:
+    """Write a run's job into its directory (config.run_dir, else a new one under
+    ``runs_dir``) and submit it: (the run directory, the job id). SlurmError says why not
+    in one line; OSError when the directory cannot be written."""
+    from dataclasses import replace
+
+    from ..domain.paths import RUNS_DIR
+    from ..domain.training import new_run_dir
+    from .launch import request_line
+
+    problems = job_problems(spec, config, options)
+    if problems:
+        raise SlurmError("; ".join(problems))
+    if not available():
+        raise SlurmError("SLURM submits with sbatch, which is not on this machine's PATH "
+                         "(run it on the cluster's login node)")
+    run_dir = Path(config.run_dir) if config.run_dir else new_run_dir(spec.name, runs_dir or RUNS_DIR)
+    config = replace(config, run_dir=str(run_dir))  # a resumed run's config already names it
+    write_job(run_dir, json.loads(request_line(spec, config)), options, config.device == "cuda", spec.name)
+    return run_dir, submit(run_dir, options)

@@ -109,7 +109,8 @@ class SettingType(click.ParamType):
     def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
         if self.declared.choices:
             return "[" + "|".join(self.declared.choices) + "]"
-        return {int: "INTEGER", float: "NUMBER"}.get(self.declared.kind, "PATH")
+        return {int: "INTEGER", float: "NUMBER"}.get(self.declared.kind,
+                                                     "PATH" if "dir" in self.setting_name else "TEXT")
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         try:

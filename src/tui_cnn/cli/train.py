@@ -4,7 +4,6 @@ the terminal (rich progress bars on a TTY; one plain line per epoch in a log fil
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import sys
@@ -41,6 +40,17 @@ def _option(name: str, declared: Setting) -> Callable[[Callable], Callable]:
     return click.option(*names, name, type=SettingType(name, declared), help=declared.help + shown)
 
 
+def slurm_options(command: Callable) -> Callable:
+    """--nodes, --partition, --time, --account from their one declaration (domain.slurm)."""
+    from ..domain.slurm import SLURM_SETTINGS
+
+    for name, declared in reversed(SLURM_SETTINGS.items()):
+        dest = "time_limit" if name == "time" else name  # not the module's name
+        command = click.option(f"--{name}", dest, type=SettingType(name, declared), help=declared.help,
+                               default=1 if name == "nodes" else None, show_default=name == "nodes")(command)
+    return command
+
+
 def training_options(command: Callable) -> Callable:
     """One click option per declared training setting (TrainConfig), in declaration order."""
     for name, declared in reversed(SETTINGS.items()):
@@ -65,10 +75,7 @@ def training_options(command: Callable) -> Callable:
 @click.option("--slurm", is_flag=True, help="submit the run to a SLURM cluster (sbatch): RUN_DIR/job.sbatch runs "
               "srun torchrun on --nodes nodes x --nproc-per-node ranks; the run directory must be on a filesystem "
               "every node shares (not /tmp); follow it with tui-cnn runs / attach as any run")
-@click.option("--nodes", type=click.IntRange(1, 4096), default=1, show_default=True, help="--slurm: nodes")
-@click.option("--partition", metavar="P", help="--slurm: the partition (default: the cluster's)")
-@click.option("--time", "time_limit", metavar="HH:MM:SS", help="--slurm: the job's time limit")
-@click.option("--account", metavar="A", help="--slurm: the account to charge")
+@slurm_options
 @click.option("--sbatch-arg", "sbatch_args", metavar="ARG", multiple=True,
               help="--slurm: one more #SBATCH line, as sbatch takes it (e.g. --sbatch-arg=--exclusive); repeatable")
 @click.option("--dry-run", is_flag=True, help="--slurm: print the job script and submit nothing")
@@ -152,37 +159,17 @@ def _submit(spec, config: TrainConfig, options, dry_run: bool, resumed: bool) ->
     from pathlib import Path
 
     from ..backend import slurm
-    from ..backend.launch import request_line
-    from ..domain.model_source import check_source_matches
     from ..domain.slurm import SlurmError, job_script
-    from ..domain.training import new_run_dir
 
-    ranks = options.nodes * options.nproc_per_node
-    problems = [*config.validate()]
-    if config.batch_size % ranks:
-        problems.append(f"the batch size ({config.batch_size}) is the global batch and must divide evenly among the "
-                        f"{ranks} ranks of the job ({options.nodes} nodes x {options.nproc_per_node})")
-    mismatch = check_source_matches(spec, config.dataset, config.data_dir)
-    problems += [mismatch] if mismatch else []
-    cuda = config.device == "cuda"
     if dry_run:
-        problems += options.problems(config.run_dir or "runs/new")
+        problems = slurm.job_problems(spec, config, options)
         if problems:
             fail("; ".join(problems))
         click.echo(job_script(Path(config.run_dir or f"runs/<date>-<time>-{spec.name}"), sys.executable, options,
-                              cuda, spec.name))
+                              config.device == "cuda", spec.name))
         return EXIT_OK
-    if problems:
-        fail("; ".join(problems))
-    if not slurm.available():
-        fail("--slurm submits with sbatch, which is not on this machine's PATH (run it on the cluster's login node)")
     try:
-        run_dir = Path(config.run_dir) if config.run_dir else new_run_dir(spec.name)
-        from dataclasses import replace
-
-        config = replace(config, run_dir=str(run_dir))  # a resumed run's config already names it in resume
-        slurm.write_job(run_dir, json.loads(request_line(spec, config)), options, cuda, spec.name)
-        job_id = slurm.submit(run_dir, options)
+        run_dir, job_id = slurm.submit_run(spec, config, options)
     except SlurmError as exc:
         fail(str(exc))
     except OSError as exc:

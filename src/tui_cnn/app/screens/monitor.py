@@ -32,6 +32,7 @@ from ...domain.run_lock import RunLocked
 from ...domain.run_state import RunState
 from ...domain.spec import ModelSpec
 from ...domain.training import (
+    BatchProgress,
     EpochEnd,
     Evaluated,
     EventFollower,
@@ -109,6 +110,8 @@ class MonitorScreen(KeysWaitForMount, Screen):
         Binding("r", "start_run", "Start"),
         Binding("q", "queue_run", "Queue", show=False, tooltip="Add the run set up here to the box's queue: it "
                 "starts when the runs queued before it have ended"),
+        Binding("S", "submit_slurm", "SLURM", show=False, tooltip="Submit the run set up here to SLURM (sbatch) "
+                "with the SLURM fields: it trains when the cluster starts it; the Runs screen (4) follows it"),
         Binding("x", "stop_run", "Stop"),
         Binding("p", "toggle_pause", "Pause/resume"),
         Binding("o", "open_run", "Open run"),
@@ -219,6 +222,39 @@ class MonitorScreen(KeysWaitForMount, Screen):
             return
         self.app.call_from_thread(self.notify, f"{spec.name} is number {place} in the queue of {run_dir.parent}/ "
                                   f"({run_dir.name}); the Runs screen (4) shows it", title="Queued")
+
+    def action_submit_slurm(self) -> None:
+        from ...backend.slurm import available
+
+        if not available():
+            self.notify("SLURM submits with sbatch, which is not on this machine's PATH (run the app on the "
+                        "cluster's login node)", title="No SLURM here", severity="warning")
+            return
+        config, options, problems = self.query_one(RunSetupForm).slurm_job()
+        if config is None or options is None or problems:
+            self.notify("; ".join(problems) or "The setup has errors", title="Cannot submit", severity="warning")
+            return
+        self._submit(self.app.model_to_train(), config, options)
+
+    @work(thread=True, group="slurm", exit_on_error=False)
+    def _submit(self, spec: ModelSpec, config: TrainConfig, options) -> None:
+        """sbatch in a thread: a busy controller may take seconds to answer."""
+        from ...backend.slurm import submit_run
+        from ...domain.slurm import SlurmError
+
+        try:
+            run_dir, job_id = submit_run(spec, config, options, self.app.runs_dir)
+        except SlurmError as exc:
+            self.app.call_from_thread(self.notify, str(exc), title="Cannot submit", severity="error", markup=False)
+            return
+        except OSError as exc:
+            self.app.call_from_thread(self.notify, f"cannot write the job into {config.run_dir or 'runs/'}: "
+                                      f"{exc.strerror or exc}", title="Cannot submit", severity="error", markup=False)
+            return
+        self.app.call_from_thread(self.notify, f"{spec.name} is SLURM job {job_id} ({options.nodes} node(s) x "
+                                  f"{options.nproc_per_node} rank(s)) in {run_dir}: the Runs screen (4) shows it "
+                                  "queued, then training", title="Submitted", markup=False)
+        self.app.call_from_thread(self._log, f"submitted {spec.name} to SLURM as job {job_id}: {run_dir}")
 
     def start_run(self, config: TrainConfig, spec: ModelSpec | None = None) -> None:
         """Train ``spec`` (the app's current model) with ``config`` in a process of its own,
@@ -361,7 +397,8 @@ class MonitorScreen(KeysWaitForMount, Screen):
         said = len(self.state.problems)
         for event in events:
             self.state.apply(event, now)
-            self._react(event)
+            if not isinstance(event, BatchProgress):  # most events; they change only the state
+                self._react(event)
         for problem in self.state.problems[said:]:  # what the fold tolerated (an epoch ended twice)
             self._log(problem, "warning")
 

@@ -15,12 +15,14 @@ from textual.containers import Grid, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Button, Input, Label, Select, Static
 
+from ....backend import slurm
 from ....backend.train_process import too_many_processes
 from ....domain.datasets import DATASET_NAMES, DATASETS, default_dataset, training_images
 from ....domain.format import binary_bytes
 from ....domain.model_source import check_source_matches, is_module
 from ....domain.settings import SettingError, parse_setting
 from ....domain.shapes import analyze
+from ....domain.slurm import SLURM_SETTINGS, SlurmOptions
 from ....domain.training import SETTINGS, TrainConfig
 from ..typed_input import TypedInput
 from ..validators import ParsedBy
@@ -49,6 +51,8 @@ class RunSetupForm(VerticalScroll):
         self._free_bytes: dict[str, int | None] = {}  # device name -> free bytes, once known
         self._device_problems: dict[str, str | None] = {}  # device name -> why it cannot train here
         self._device_kinds: dict[str, str] = {}  # device name -> what it resolves to ("auto" -> "cpu")
+        #: SLURM's fields are shown where jobs can be submitted (sbatch on the PATH)
+        self._slurm = slurm.available()
 
     def compose(self) -> ComposeResult:
         with Grid(id="setup-fields"):
@@ -57,6 +61,17 @@ class RunSetupForm(VerticalScroll):
                 with Vertical(classes="field-box"):
                     yield self._field(name, getattr(self._base, name))
                     yield Static("", id=f"error-{name}", classes="field-error").set_styles("display: none;")
+        if self._slurm:
+            yield Static("SLURM: [b]S[/b] submits the run set up above as a job of these", id="slurm-title",
+                         classes="note")
+            with Grid(id="slurm-fields"):
+                for name, declared in SLURM_SETTINGS.items():
+                    yield Label(declared.label, classes="field-label")
+                    with Vertical(classes="field-box"):
+                        yield TypedInput("1" if name == "nodes" else "", compact=True, id=f"slurm-{name}",
+                                         validators=[ParsedBy(partial(parse_setting, name, declared))],
+                                         tooltip=declared.help.removeprefix("--slurm: "),
+                                         placeholder=declared.placeholder)
         yield Button("Start training (r)", id="start", variant="success", compact=True)
         yield Static("", id="problems", classes="note")
         yield Static("", id="dataset-note", classes="note")
@@ -149,6 +164,14 @@ class RunSetupForm(VerticalScroll):
         if mismatch:
             problems.append(mismatch)
         return (None if problems else config), problems
+
+    def slurm_job(self) -> tuple[TrainConfig | None, SlurmOptions | None, list[str]]:
+        """The run and the SLURM job the fields describe, or the problems that stop them."""
+        config, problems = self.read()
+        texts = {name: self.query_one(f"#slurm-{name}", Input).value for name in SLURM_SETTINGS}
+        processes = config.nproc_per_node if config is not None else 1
+        options, errors = SlurmOptions.typed(texts, processes)
+        return config, options, problems + list(errors.values())
 
     # --- checks shown under the fields ---
 
