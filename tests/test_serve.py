@@ -382,3 +382,17 @@ def test_the_printed_url_in_a_headless_browser_shows_the_tracker_and_switches_sc
     except AssertionError:
         browser.save_screenshot(str(tmp_path / "page.png"))
         raise AssertionError(f"the page shows:\n{screen()}\n(screenshot: {tmp_path / 'page.png'})") from None
+
+
+def test_without_the_serve_extra_serve_says_how_to_get_it(monkeypatch):
+    """textual-serve and aiohttp are the [serve] extra: a plain install's serve says so in one line."""
+    import sys
+
+    from click.testing import CliRunner
+
+    from tui_cnn.cli import main
+
+    monkeypatch.setitem(sys.modules, "tui_cnn.cli.serve_server", None)  # as if aiohttp were not installed
+    result = CliRunner().invoke(main, ["serve"])
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert "pip install 'tui-cnn[serve]'" in result.output

@@ -110,7 +110,7 @@ def serve(target: str | None, host: str, port: int, public_url: str | None, toke
     try:
         from .serve_server import TokenServer
     except ImportError:
-        fail("serve needs textual-serve: pip install textual-serve")
+        fail("serve needs the serve extra (textual-serve and aiohttp): pip install 'tui-cnn[serve]'")
     if not is_loopback(host):
         click.echo(
             f"tui-cnn: warning: listening on {host}, not loopback: the token that lets a browser "
