@@ -659,6 +659,13 @@ class EventFollower:
         self._offset = 0
         self._lines_read = 0
 
+    def backlog(self) -> int:
+        """Bytes written and not read yet (0 when the file is gone or unreadable)."""
+        try:
+            return max(0, self.path.stat().st_size - self._offset)
+        except OSError:
+            return 0
+
     @property
     def caught_up(self) -> bool:
         """Whether everything written so far has been read (but a line being written)."""

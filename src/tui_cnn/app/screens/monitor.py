@@ -62,10 +62,14 @@ from ..widgets.monitor.setup_form import RunSetupForm
 from ..widgets.monitor.text import duration, percent
 from ..widgets.ready import KeysWaitForMount
 
-# Reads of the run's events, each followed by one redraw: a redraw costs the UI ~15 ms of CPU
-# that torch would otherwise use (measured: ~8% of a core at 8/s, ~6% at 4/s on a 2-core
-# box); 4/s still reads as live, and the trainer writes progress 4 times a second.
-REDRAWS_PER_S = 4
+# Reads of the run's events, each followed by one redraw: a redraw costs the UI CPU that torch
+# would otherwise use (measured on a 2-core box: ~8% of a core at 8/s, ~6% at 4/s, and at 4/s
+# training ran at 0.915x its headless speed); twice a second still reads as live (W&B's
+# terminal view updates less often), and keys repaint at once whatever this is.
+REDRAWS_PER_S = 2
+#: A followed run's new events up to this size are read on the UI thread (a tick's worth of a
+#: live run); more (a long past) is read by a worker.
+READ_INLINE_BYTES = 64 * 1024
 GPU_POLL_S = 2.0
 LIVENESS_EVERY_S = 1.0  # how often a followed run's process is looked for (a kill(pid, 0))
 
@@ -355,18 +359,28 @@ class MonitorScreen(KeysWaitForMount, Screen):
             if self.state.active:
                 self._redraw()  # starting: the elapsed time moves
             return
-        if self._reading is None:
+        if self._reading is not None:
+            return
+        if follower.backlog() <= READ_INLINE_BYTES:
+            # what a live run appended since the last tick (a few KiB at most): read here. A
+            # thread worker each tick cost more than the read (a thread, its state messages)
+            self.on_events_read(self._events_from(follower))
+        else:  # a long past to catch up on: off the UI thread, as a worker
             self._reading = self._read_events(follower)
 
     @work(thread=True, group="events", exit_on_error=False)
     def _read_events(self, follower: EventFollower) -> None:
+        self.post_message(self._events_from(follower))
+
+    @staticmethod
+    def _events_from(follower: EventFollower) -> EventsRead:
         try:
             events, caught_up = follower.read_new(), follower.caught_up
         except Exception as exc:  # noqa: BLE001 - an odd file system: say it, keep following
             events, caught_up = [], True
             follower.problems.append(f"{follower.path.name}: {exc}")
         problems, follower.problems = follower.problems, []
-        self.post_message(EventsRead(follower, events, problems, caught_up))
+        return EventsRead(follower, events, problems, caught_up)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker is self._reading and event.state in (WorkerState.ERROR, WorkerState.CANCELLED):
@@ -499,7 +513,7 @@ class MonitorScreen(KeysWaitForMount, Screen):
         self.query_one(EpochTable).show(state.epochs, state.best_epoch, now, live=state.active)
         self.query_one(BatchLossPlot).show(state.current_epoch, state.batch_losses, now, state.batches_per_epoch)
         # query_one is cached; query() matched every node of the screen (the setup form's too),
-        # 4 times a second: that was most of a redraw's cost
+        # at each redraw: that was most of a redraw's cost
         for curves in ("#loss-curves", "#acc-curves"):
             self.query_one(curves, EpochCurves).show(state.epochs, now, live=state.active)
         self.query_one(DevicePanel).show_peak(state.peak_mem_bytes)
