@@ -13,6 +13,7 @@ the Runs screen) show it the same way, and two apps may watch and steer one run.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 from rich.text import Text
 from textual import work
@@ -25,7 +26,7 @@ from textual.widgets import Header, RichLog, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from ...domain.datasets import default_dataset
-from ...domain.format import count, local_time, printable, printable_lines
+from ...domain.format import binary_bytes, count, local_time, printable, printable_lines
 from ...domain.notify import end_notice
 from ...domain.run_list import heartbeat, last_output_line, run_status
 from ...domain.run_lock import RunLocked
@@ -108,6 +109,15 @@ class EventsRead(Message):
         self.follower, self.events, self.problems, self.caught_up = follower, events, problems, caught_up
 
 
+@dataclass
+class OpeningRun:
+    """A run being opened whose past is read over several ticks."""
+
+    run_dir: str
+    files_state: RunState  # what its files say (config, metrics, eval), for a run without events
+    skipped: int = 0  # unreadable lines met so far
+
+
 class MonitorScreen(KeysWaitForMount, Screen):
     CSS_PATH = "monitor.tcss"
     BINDINGS = [
@@ -137,6 +147,7 @@ class MonitorScreen(KeysWaitForMount, Screen):
         self._launched = None  # backend.launch.Launched: the run this screen started, while shown
         self._pending_control: str | None = None  # asked before the run could hear it
         self._replaying = False  # folding an opened run's past events: no notifications
+        self._opening: OpeningRun | None = None  # an opened run whose past is still being read
         self._liveness_checked_at = 0.0
         self._shown_evaluation = None
         self._stale = False  # a redraw was skipped while another screen covered this one
@@ -393,6 +404,8 @@ class MonitorScreen(KeysWaitForMount, Screen):
             return  # read for a run no longer shown
         for problem in message.problems:
             self._log(f"skipped: {problem}", "warning")
+        if self._opening is not None:
+            self._opening.skipped += len(message.problems)
         self._say_file_changes(follower)  # read with the events, said now: no other read runs meanwhile
         now = time.time()
         was_active = self.state.active
@@ -401,6 +414,9 @@ class MonitorScreen(KeysWaitForMount, Screen):
             self._check_alive(now)
         if was_active and not self.state.active and not self._replaying:
             self.app.ring(*end_notice(self.state))  # once: the run is no longer active after this
+        if self._opening is not None and follower.backlog() <= READ_INLINE_BYTES:
+            self._finish_opening()  # the past is read: what it says is said, and it is followed
+            return
         if message.events or was_active:
             self._redraw(now)
 
@@ -587,7 +603,9 @@ class MonitorScreen(KeysWaitForMount, Screen):
     def load_run(self, run_dir: str) -> None:
         """Show a run directory: its events folded from the start (as the monitor that
         started it saw them), then followed while it trains. A run without events (from
-        before they were written, or made by hand) is read from its files."""
+        before they were written, or made by hand) is read from its files. A long past (more
+        than a piece of 2 MiB) is read by a worker over the next ticks, the screen drawn and
+        the keys answered meanwhile; what it says of itself is said once it is all read."""
         if self.state.active and self.state.run_dir == str(run_dir):
             return  # already following it
         try:
@@ -597,15 +615,25 @@ class MonitorScreen(KeysWaitForMount, Screen):
             return
         follower = EventFollower(run_dir)
         self._show_state(RunState(run_dir=str(run_dir)), follower)
-        self._replaying = True
-        try:
-            while True:  # catch up (in chunks: a long run's events are megabytes)
-                events = follower.read_new()
-                if not events:
-                    break
-                self._fold(events)
-        finally:
-            self._replaying = False
+        self._replaying = True  # the past: no notifications, no bell
+        self._opening = OpeningRun(str(run_dir), state)
+        self._fold(follower.read_new())  # the first piece at once: most runs are all of it
+        self.action_show_tab("training")
+        if follower.backlog() <= READ_INLINE_BYTES:
+            self._finish_opening()
+            return
+        self._log(f"reading the past of {run_dir}: {binary_bytes(follower.backlog())} more to read…")
+        self._redraw()
+
+    def _finish_opening(self) -> None:
+        """The opened run's past is read (but what a tick appends): say what it is, then follow it."""
+        opening, follower = self._opening, self._follower
+        self._opening = None
+        if opening is None or follower is None:
+            return
+        self._fold(follower.read_new())  # the little that is left, still as the past
+        self._replaying = False
+        run_dir, state = opening.run_dir, opening.files_state
         if self.state.status == "idle":  # no events: what the files say
             self.state = state
         elif self.state.active:
@@ -614,19 +642,19 @@ class MonitorScreen(KeysWaitForMount, Screen):
         self._log(f"opened {run_dir}: " + ("following it as it trains" if self.state.active else self.state.status))
         for problem in state.problems[:5]:
             self._log(f"skipped: {problem}", "warning")
-        if follower.problems or state.problems or self.state.problems:
-            count = len(follower.problems) + len(state.problems) + len(self.state.problems)
-            self.notify(f"{count} unreadable part(s) of {run_dir} skipped (see the log)", severity="warning")
+        skipped = opening.skipped + len(follower.problems) + len(state.problems) + len(self.state.problems)
+        if skipped:
+            self.notify(f"{skipped} unreadable part(s) of {run_dir} skipped (see the log)", severity="warning")
         self.app.latest_run_dir = str(run_dir)
         panel = self.query_one(DevicePanel)
         panel.show_gpus([])
         panel.show_device(self.state.device, self.state.device_name, processes=self.state.processes)
-        self._redraw()
-        self.action_show_tab("training")
+        self._redraw()  # the tab stays the one the person chose while the past was read
 
     def _show_state(self, state: RunState, follower: EventFollower | None) -> None:
         """Show another run (or a new one): the log and the evaluation start afresh."""
         self.state, self._follower, self._pending_control = state, follower, None
+        self._replaying, self._opening = False, None
         self._shown_evaluation = None
         self.query_one("#log-pane", RichLog).clear()
 
