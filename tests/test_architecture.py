@@ -22,3 +22,9 @@ def test_lint_is_clean():
     result = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "src", "tests", "benchmarks"],
                             cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_domain_type_checks():
+    """`mypy` ([tool.mypy] in pyproject.toml): the pure-Python domain layer (and logging_api) type-check."""
+    result = subprocess.run([sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr

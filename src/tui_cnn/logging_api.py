@@ -26,7 +26,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping, overload
 
 import msgspec
 
@@ -192,7 +192,8 @@ class Run:
             known["epoch_time_s"] = now - self._epoch_started
         if math.isnan(known["images_per_s"]) and self._batch.epoch == epoch and self._batch.images:
             known["images_per_s"] = self._batch.images / max(known["epoch_time_s"], 1e-9)
-        record = EpochMetrics(epoch=epoch, **known, extra=figures)
+        # type: ignore: `known` holds KNOWN_KEYS only, all float fields; mypy matches ** against every field.
+        record = EpochMetrics(epoch=epoch, **known, extra=figures)  # type: ignore[arg-type]
         self._epoch, self._epoch_started = epoch, now
         best = math.isfinite(record.val_acc) and (self._best is None or record.val_acc > self._best[0])
         if best:
@@ -213,6 +214,7 @@ class Run:
         if progress.batch % self.progress_every and progress.batch != total:
             return
         elapsed = time.perf_counter() - progress.epoch_started
+        assert progress.smoothed is not None  # add() has just smoothed this batch's loss in
         self._emit(BatchProgress(epoch, progress.batch, max(total, progress.batch), progress.step, progress.loss,
                                  progress.smoothed, progress.images / max(elapsed, 1e-9),
                                  math.nan if lr is None else _number(lr, "lr"), elapsed))
@@ -270,7 +272,7 @@ class Run:
     def __enter__(self) -> "Run":
         return self
 
-    def __exit__(self, kind, error, traceback) -> bool:
+    def __exit__(self, kind, error, traceback) -> Literal[False]:
         if self._ended is None:
             if kind is None:
                 self._end()
@@ -322,6 +324,7 @@ class _BatchCounter:
 
     def __init__(self) -> None:
         self.epoch, self.batch, self.step, self.images = 0, 0, 0, 0
+        self.smoothed: float | None  # None until the first batch's loss
         self.loss, self.smoothed = math.nan, None
         self.epoch_started = time.perf_counter()
 
@@ -339,7 +342,9 @@ class _BatchCounter:
 
 def _evaluation(accuracy: float | None, matrix: list[list[int]] | None, classes: list[str] | None) -> Evaluation:
     rows = [[_count(cell, "confusion_matrix") or 0 for cell in row] for row in matrix or []]
-    per_class = [row[i] / sum(row) if i < len(row) and sum(row) else math.nan for i, row in enumerate(rows)]
+    # type: ignore: a mypy false positive, it takes `sum` in a condition's `and` for its bool overload.
+    per_class = [row[i] / sum(row) if i < len(row) and sum(row) else math.nan  # type: ignore[arg-type]
+                 for i, row in enumerate(rows)]
     if accuracy is None:
         tested = sum(map(sum, rows))
         accuracy = sum(row[i] for i, row in enumerate(rows) if i < len(row)) / tested if tested else math.nan
@@ -360,6 +365,13 @@ def _number(value: Any, name: str) -> float:
     return float(value)
 
 
+# None stays None, anything else is a count or a UsageError: the overloads tell a type checker so.
+@overload
+def _count(value: None, name: str) -> None: ...
+@overload
+def _count(value: int, name: str) -> int: ...
+@overload
+def _count(value: int | None, name: str) -> int | None: ...
 def _count(value: Any, name: str) -> int | None:
     if value is None:
         return None

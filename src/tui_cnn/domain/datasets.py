@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, cast
 
 from . import format as fmt
 from . import paths
@@ -79,7 +79,9 @@ def folder_info(folder: ImageFolder, input_shape: tuple[int, int, int]) -> Datas
     """A folder of images as a dataset of the model's input shape. Its mean and std are
     placeholders here: the training process measures them on the decoded training images."""
     channels = input_shape[0]
-    return DatasetInfo(FOLDER, f"your images in {folder.root}", tuple(input_shape), folder.classes, "", (),
+    # tuple(): a caller may pass the shape as a list (read from a file); it keeps C, H, W.
+    shape = cast("tuple[int, int, int]", tuple(input_shape))
+    return DatasetInfo(FOLDER, f"your images in {folder.root}", shape, folder.classes, "", (),
                        (0.5,) * channels, (0.25,) * channels, flips=channels == 3)
 
 
@@ -152,7 +154,7 @@ def check_spec_matches(spec: ModelSpec, dataset: str, data_dir: str | os.PathLik
     return check_model_matches(spec.name, tuple(spec.input_shape), outputs, dataset, data_dir)
 
 
-def check_model_matches(name: str, input_shape: tuple[int, int, int], outputs: Callable[[], tuple[int, ...] | None],
+def check_model_matches(name: str, input_shape: tuple[int, ...], outputs: Callable[[], tuple[int, ...] | None],
                         dataset: str, data_dir: str | os.PathLike[str] | None = None,
                         module: bool = False) -> str | None:
     """``check_spec_matches`` for any model: ``outputs()`` is its output shape for a batch of

@@ -259,6 +259,7 @@ def _pooling(report: LayerReport) -> list[Section]:
     if report.type not in ("MaxPool2d", "AvgPool2d") or report.geometry is None or report.output_shape is None:
         return []
     g, before, after = report.geometry, report.input_shape, report.output_shape
+    assert before is not None  # a window's geometry is resolved only from a known input
     k, s = show_pair(g.kernel), show_pair(g.stride)
     keeps = "its largest value" if report.type == "MaxPool2d" else "the average of its values"
     lines = [

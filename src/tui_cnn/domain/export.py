@@ -83,6 +83,7 @@ def _sequential(attribute: str, lines: list[str]) -> list[str]:
 
 
 def _out(report: LayerReport) -> str:
+    assert report.output_shape is not None  # only a valid model is exported: every output is known
     return "(N, " + ", ".join(str(v) for v in report.output_shape[1:]) + ")"
 
 
@@ -128,10 +129,12 @@ def export_code(spec: ModelSpec) -> str:
     blocks = [line for kind in _BLOCK_CLASSES if kind in used for line in (*_BLOCK_CLASSES[kind], "", "")]
     name = class_name(spec)
     c, h, w = spec.input_shape
+    output_shape = analysis.output_shape
+    assert output_shape is not None  # a valid model's output is known
     # The spec's name is user data: it reaches the code only escaped (in_string_literal), so
     # quotes, backslashes, newlines or NULs in it can neither end the docstring nor inject code.
     docstring = (f'"""{in_string_literal(spec.name)}: exported by tui-cnn {__version__}.\n\n'
-                 f"Input (N, {c}, {h}, {w}) -> output {fmt.shape(('N',) + analysis.output_shape[1:])};"
+                 f"Input (N, {c}, {h}, {w}) -> output {fmt.shape(('N',) + output_shape[1:])};"
                  f' {analysis.totals.params:,} parameters.\n"""')
     return "\n".join([
         docstring,

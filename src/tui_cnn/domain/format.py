@@ -71,7 +71,7 @@ def per_sample(shape: tuple[int, ...] | None) -> str:
     return "?" if shape is None else dims(shape[1:])
 
 
-def shape(value: tuple[int, ...] | None) -> str:
+def shape(value: tuple[int | str, ...] | None) -> str:  # str: a symbolic size, e.g. "N"
     if value is None:
         return "?"
     return "(" + ", ".join(str(v) for v in value) + ")"

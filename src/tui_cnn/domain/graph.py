@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from fractions import Fraction
-from typing import Sequence
+from typing import Sequence, cast
 
 from . import format as fmt
 from .explain import Section
@@ -62,7 +62,7 @@ class Reach:
 
     @property
     def rf(self) -> tuple[Fraction, Fraction]:
-        return tuple(max(b.rf[i] for b in self.branches) for i in range(2))
+        return cast("tuple[Fraction, Fraction]", tuple(max(b.rf[i] for b in self.branches) for i in range(2)))
 
 
 GLOBAL = "global"
@@ -88,7 +88,8 @@ def _axis(rf: Fraction, jump: Fraction, density: Fraction, taps: int, stride: Fr
     return rf, jump, density
 
 
-def _through(reach: Reach, taps: Pair, stride: tuple[Fraction, Fraction], spread: bool = False) -> Reach:
+def _through(reach: Reach, taps: tuple[int, ...], stride: tuple[Fraction, ...], spread: bool = False) -> Reach:
+    """``taps`` and ``stride``: along H and W (items 0 and 1)."""
     branches = []
     for b in reach.branches:
         axes = [_axis(b.rf[i], b.jump[i], b.density[i], taps[i], stride[i], spread) for i in range(2)]
@@ -153,9 +154,9 @@ def shown(state: State | None, shape: Sequence[int] | None) -> tuple[Pair | None
     H and W."""
     if not isinstance(state, Reach) or shape is None or len(shape) != 4:
         return None, None
-    rf = tuple(math.ceil(v) for v in state.rf)
+    rf = cast(Pair, tuple(math.ceil(v) for v in state.rf))  # H and W
     even = all(v == 1 and j.denominator == 1 for b in state.branches for v, j in zip(b.density, b.jump))
-    jump = tuple(int(max(b.jump[i] for b in state.branches)) for i in range(2))
+    jump = cast(Pair, tuple(int(max(b.jump[i] for b in state.branches)) for i in range(2)))
     return rf, jump if even else None
 
 
@@ -192,7 +193,7 @@ def gutter(rows: Sequence[LayerRow]) -> list[str]:
     """For each row, lanes like ``git log --graph``: ``●`` the row, ``│`` a value still
     waiting for a later row, ``├─●`` a branch off a value that is used again later,
     ``●─┘`` a merge of another lane into this row."""
-    last_use: dict[int, int] = {}
+    last_use: dict[int | None, int] = {}  # looked up with a free lane's None too: -1, never used
     for index, row in enumerate(rows):
         for source in _sources(index, row):
             last_use[source] = index

@@ -74,7 +74,7 @@ class InspectionReport:
         p = self.prediction
         named = p.predicted is not None and p.predicted < len(p.classes)
         return {"source": self.source, "label": p.label, "predicted": p.predicted,
-                "predicted_class": p.classes[p.predicted] if named else None, "classes": p.classes,
+                "predicted_class": p.classes[p.predicted] if named and p.predicted is not None else None, "classes": p.classes,
                 "probabilities": p.probabilities, "notes": self.notes,
                 "layers": [{**asdict(layer), "output_shape": list(layer.output_shape)} for layer in self.layers]}
 

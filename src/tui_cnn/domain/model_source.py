@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Union, cast
 
 import msgspec
 
@@ -49,7 +49,8 @@ class ModuleSource(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     @property
     def stub_spec(self) -> ModelSpec:
         """The spec with no layers that names this module for readers wanting a spec."""
-        return ModelSpec(self.name, tuple(self.input_shape), ())
+        # tuple(): built in code the shape may be a list (msgspec checks types only when decoding).
+        return ModelSpec(self.name, cast("tuple[int, int, int]", tuple(self.input_shape)), ())
 
 
 ModelSource = Union[ModelSpec, ModuleSource]

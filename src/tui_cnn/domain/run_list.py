@@ -107,7 +107,7 @@ def run_trainer(run_dir: str | Path, record: ProcessRecord | None = None, now: f
         return Trainer("gone", locked=True)
     if held is None:  # no lock file: a run from before locks (or a folder being made)
         alive = record is not None and is_that_process(record, same_user=True)
-        return Trainer("live" if alive else "gone", record.started_at if alive else None)
+        return Trainer("live" if alive else "gone", record.started_at if alive and record is not None else None)
     if record is not None and is_that_process(record):
         return Trainer("live", record.started_at, locked=True)
     return Trainer("starting", locked=True)
@@ -481,7 +481,9 @@ def continue_refused(row: RunRow) -> str | None:
 def default_epochs(row: RunRow) -> int:
     """How many epochs in all a continued run trains unless told: those it was to train when
     it ended before them (stopped, crashed), else 5 more."""
-    most = int(SETTINGS["epochs"].maximum)
+    maximum = SETTINGS["epochs"].maximum
+    assert maximum is not None  # the epochs setting declares one
+    most = int(maximum)
     return min(row.epochs if row.epoch < row.epochs else row.epoch + 5, most)
 
 

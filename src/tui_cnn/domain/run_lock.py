@@ -159,6 +159,7 @@ def lock_held(run_dir: str | os.PathLike[str]) -> bool | None:
 def locked_message(run_dir: str | os.PathLike[str]) -> str:
     """The refusal, naming the live process."""
     record, lock = read_process(run_dir), read_lock_record(run_dir)
+    pid: int | None
     if record is not None and record.host == socket.gethostname() and is_that_process(record):
         pid = record.pid
     else:
@@ -200,7 +201,9 @@ def this_process_record() -> ProcessRecord:
 def held_for_me(run_dir: str | os.PathLike[str]) -> bool:
     """Whether an ancestor holds ``run_dir``'s lock for this process (see LOCK_HELD_FOR_ENV)."""
     held_for = os.environ.get(LOCK_HELD_FOR_ENV)
-    return bool(held_for) and os.path.realpath(held_for) == os.path.realpath(run_dir) and lock_held(run_dir) is True
+    if not held_for:
+        return False
+    return os.path.realpath(held_for) == os.path.realpath(run_dir) and lock_held(run_dir) is True
 
 
 def environment_holding(run_dir: str | os.PathLike[str], env: dict[str, str]) -> dict[str, str]:

@@ -11,6 +11,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Callable
 
 from .training import (
     BatchProgress,
@@ -232,7 +233,8 @@ def _note_once(problems: list[str], problem: str) -> None:
         problems.append(problem)
 
 
-_HANDLERS = {
+# Each handler takes its own event type: Any, as a dict cannot tie a key's type to its value's.
+_HANDLERS: dict[type, Callable[[RunState, Any, float], None]] = {
     RunStarted: RunState._started,
     BatchProgress: RunState._batch,
     EpochEnd: RunState._epoch_end,

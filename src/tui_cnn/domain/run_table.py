@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TypeGuard
 
 from .format import compact, local_time, percent, printable
 from .format import duration as format_duration
@@ -82,7 +83,7 @@ def duration(seconds: float | None) -> str:
     return format_duration(seconds, unknown="")
 
 
-def _finite(value: float | None) -> bool:
+def _finite(value: float | None) -> TypeGuard[float]:
     return value is not None and math.isfinite(value)
 
 

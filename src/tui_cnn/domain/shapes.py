@@ -13,7 +13,7 @@ from __future__ import annotations
 import difflib
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Sequence, cast
 
 from .format import binary_bytes, per_sample
 from .layers import LAYER_TYPES, MAX_SIZE, UNSUPPORTED_ARGS, ArgError, LayerType, Pair
@@ -189,7 +189,7 @@ class _Layer:
     """One layer under analysis: its parsed arguments, incoming shape, and diagnostics."""
 
     def __init__(self, path: Path, spec: LayerSpec, ltype: LayerType, shape: Shape | None, origin: str | None,
-                 image: Shape, where: str = ""):
+                 image: Shape | None, where: str = ""):
         self.where = where  # inside a block: "body layer 2", said before each message
         self.index = path[0]
         self.path = path
@@ -331,10 +331,13 @@ def _window_output(size: int, kernel: int, stride: int, before: int, after: int,
 def _shrink_error(layer: _Layer, geometry: Geometry, out: Pair) -> None:
     """The output would be empty: say where the image vanished, why, and the largest kernel
     that fits."""
+    # Called from _windowed only: a known (N, C, H, W) tensor reached this layer, so the
+    # model's input (which it came from) is known too.
+    assert layer.shape is not None and layer.image is not None
     g, (h, w) = geometry, layer.shape[2:]
     padded = (h + g.pad_before[0] + g.pad_after[0], w + g.pad_before[1] + g.pad_after[1])
     window = tuple(g.dilation[i] * (g.kernel[i] - 1) + 1 for i in range(2))
-    fits = show_pair(tuple(max(1, (padded[i] - 1) // g.dilation[i] + 1) for i in range(2)))
+    fits = show_pair(cast(Pair, tuple(max(1, (padded[i] - 1) // g.dilation[i] + 1) for i in range(2))))
     dilated = f" ({g.kernel[0]}x{g.kernel[1]} dilated)" if g.dilation != (1, 1) else ""
     with_padding = f" ({padded[0]}x{padded[1]} with padding)" if padded != (h, w) else ""
     layer.error(
@@ -347,12 +350,13 @@ def _shrink_error(layer: _Layer, geometry: Geometry, out: Pair) -> None:
 
 
 def _windowed(layer: _Layer, geometry: Geometry, channels: int) -> Shape | None:
+    assert layer.shape is not None  # called only once layer.needs_image() said it has one
     n, _, h, w = layer.shape
-    out = tuple(
+    out: Pair = cast(Pair, tuple(
         _window_output(size, geometry.kernel[i], geometry.stride[i], geometry.pad_before[i],
                        geometry.pad_after[i], geometry.dilation[i], geometry.ceil_mode)
         for i, size in enumerate((h, w))
-    )
+    ))
     if min(out) < 1:
         _shrink_error(layer, geometry, out)
         return None
@@ -363,6 +367,7 @@ def _conv2d(layer: _Layer) -> _Result:
     a = layer.args
     if layer.broken or not layer.needs_image():
         return _Result(None)
+    assert layer.shape is not None  # needs_image() is False without one
     in_ch = layer.infer("in_channels", layer.shape[1], "channels")
     out_ch, groups = a["out_channels"], a["groups"]
     if in_ch % groups or out_ch % groups:
@@ -397,6 +402,7 @@ def _check_padding_mode(layer: _Layer, mode: str, pad: Pair) -> None:
     """Reflect padding needs pad < size and circular pad <= size, as F.pad checks."""
     if mode not in ("reflect", "circular"):
         return
+    assert layer.shape is not None  # called only once layer.needs_image() said it has one
     sizes = layer.shape[2:]
     too_big = any(p >= s if mode == "reflect" else p > s for p, s in zip(pad, sizes))
     if too_big:
@@ -411,6 +417,7 @@ def _pool2d(layer: _Layer) -> _Result:
     a = layer.args
     if layer.broken or not layer.needs_image():
         return _Result(None)
+    assert layer.shape is not None  # needs_image() is False without one
     kernel = a["kernel_size"]
     stride = a["stride"] or kernel
     padding = a["padding"]
@@ -428,6 +435,7 @@ def _pool2d(layer: _Layer) -> _Result:
 def _adaptive_pool2d(layer: _Layer) -> _Result:
     if layer.broken or not layer.needs_image():
         return _Result(None)
+    assert layer.shape is not None  # needs_image() is False without one
     n, c, h, w = layer.shape
     oh, ow = layer.args["output_size"]
     oh, ow = oh or h, ow or w
@@ -652,8 +660,8 @@ def _check_input(spec: ModelSpec, batch_size: int) -> tuple[Shape | None, list[D
                                       "use e.g. input_shape = [1, 28, 28] for MNIST"))
         return None, diagnostics
     if not (isinstance(batch_size, int) and not isinstance(batch_size, bool) and 1 <= batch_size <= MAX_SIZE):
-        huge = isinstance(batch_size, int) and batch_size > MAX_SIZE
-        shown, bound = (f"{batch_size:.3g}", f" up to {MAX_SIZE:,}") if huge else (repr(batch_size), "")
+        too_big = isinstance(batch_size, int) and batch_size > MAX_SIZE
+        shown, bound = (f"{batch_size:.3g}", f" up to {MAX_SIZE:,}") if too_big else (repr(batch_size), "")
         diagnostics.append(Diagnostic(None, "batch_size", "error",
                                       f"batch size must be a positive integer{bound}, got {shown}", "use e.g. 64"))
         return None, diagnostics
@@ -775,9 +783,10 @@ class _Walk:
                 reports.append(tuple(inner))
                 outputs.append(out)
         merged = _Flow(None)
-        if outputs and all(out.shape is not None for out in outputs) and flow.shape is not None:
+        shapes = [out.shape for out in outputs if out.shape is not None]
+        if outputs and len(shapes) == len(outputs) and flow.shape is not None:  # every path's shape known
             merge = _merge_residual if spec.type == "Residual" else _merge_concat
-            shape = merge(spec, flow.shape, [out.shape for out in outputs], path, error)
+            shape = merge(spec, flow.shape, shapes, path, error)
             if shape is not None:
                 merged = _Flow(shape, None, *_merged_field(shape, outputs))
         elif spec.type == "Concat" and not branches:
@@ -812,10 +821,12 @@ def _check_block_args(spec: LayerSpec, error: Callable[..., None]) -> None:
 def _merged_field(shape: Shape, outputs: list[_Flow]) -> tuple[Pair | None, Pair | None]:
     """At a merge each position sees what any of its inputs saw: the largest field (and
     jump) of the paths (Araujo et al. 2019, as domain.graph does for tracked models)."""
-    if len(shape) != 4 or any(out.rf is None or out.jump is None for out in outputs):
+    rfs = [out.rf for out in outputs if out.rf is not None]
+    jumps = [out.jump for out in outputs if out.jump is not None]
+    if len(shape) != 4 or len(rfs) < len(outputs) or len(jumps) < len(outputs):  # some path's field unknown
         return None, None
-    rf = (max(o.rf[0] for o in outputs), max(o.rf[1] for o in outputs))
-    jump = (max(o.jump[0] for o in outputs), max(o.jump[1] for o in outputs))
+    rf = (max(r[0] for r in rfs), max(r[1] for r in rfs))
+    jump = (max(j[0] for j in jumps), max(j[1] for j in jumps))
     return rf, jump
 
 
@@ -864,6 +875,7 @@ def projection(given: Shape, body: Shape) -> tuple[LayerSpec, ...] | None:
     if len(given) != 4 or len(body) != 4:
         return None
     strides = []
+    stride: int | tuple[int, ...] | None  # one per dimension while searching, then the Conv2d's
     for size, target in zip(given[2:], body[2:]):
         stride = next((s for s in range(1, size + 1) if (size - 1) // s + 1 == target), None)
         if stride is None:

@@ -7,7 +7,7 @@ snapshots and lets the shape engine be a pure function of its input.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping
+from typing import Any, Mapping, cast
 
 from .layers import MAX_SIZE, ArgError
 
@@ -147,7 +147,8 @@ class ModelSpec:
         return replace(self, layers=tuple(layers))
 
     def with_input_shape(self, shape: tuple[int, int, int]) -> "ModelSpec":
-        return replace(self, input_shape=tuple(shape))
+        # tuple(): a caller may pass the shape as a list (read from a file); it keeps C, H, W.
+        return replace(self, input_shape=cast("tuple[int, int, int]", tuple(shape)))
 
     def insert(self, index: int, layer: LayerSpec) -> "ModelSpec":
         layers = list(self.layers)

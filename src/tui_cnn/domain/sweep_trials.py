@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from .run_list import RunRow, run_row
 from .sweep import SweepRecord, read_sweep, read_trial, trial_dirs
@@ -29,7 +29,8 @@ class SweepTrials:
     def best(self) -> SweepTrial | None:
         """The finished trial with the best validation accuracy: the study's objective."""
         finished = [t for t in self.trials if t.row.status == "finished" and t.row.best_val_acc is not None]
-        return max(finished, key=lambda t: t.row.best_val_acc) if finished else None
+        # cast: `finished` keeps only trials with a best_val_acc, which a lambda cannot narrow.
+        return max(finished, key=lambda t: cast(float, t.row.best_val_acc)) if finished else None
 
 
 def sweep_trials(sweep_dir: str | Path) -> SweepTrials:

@@ -164,10 +164,13 @@ class _Record(msgspec.Struct, frozen=True):
     """A record of a run file: refuses wrong types, with the field named. Fields it does not
     declare are ignored, on purpose: run files are written by a trainer, not by hand, and a
     newer trainer adding a field (or a run copied from a newer install) must not make every
-    run unreadable to an older reader. A misspelt field still reads as its default."""
+    run unreadable to an older reader. A misspelt field still reads as its default.
+
+    Subclasses inherit frozen=True from msgspec; each repeats it because a type checker does not
+    know msgspec's config is inherited (mypy: "Non-frozen dataclass cannot inherit from frozen")."""
 
 
-class EpochMetrics(_Record, omit_defaults=True):
+class EpochMetrics(_Record, frozen=True, omit_defaults=True):
     """One line of metrics.jsonl (and the metrics of an EpochEnd event). A figure your own
     loop did not log (tui_cnn.init) is NaN, as a diverged one: shown as --, never plotted."""
 
@@ -184,13 +187,13 @@ class EpochMetrics(_Record, omit_defaults=True):
     extra: dict[str, float] = {}
 
 
-class Misclassified(_Record):
+class Misclassified(_Record, frozen=True):
     image: list[list[int]]  # H x W grayscale 0..255 (colour images averaged to gray)
     true: int
     predicted: int
 
 
-class Evaluation(_Record):
+class Evaluation(_Record, frozen=True):
     """eval.json (and the payload of an Evaluated event)."""
 
     accuracy: float
@@ -204,7 +207,7 @@ class Evaluation(_Record):
     epoch: int | None = None
 
 
-class DatasetRecord(_Record):
+class DatasetRecord(_Record, frozen=True):
     name: str = ""
     train_size: int = 0
     val_size: int = 0
@@ -213,7 +216,7 @@ class DatasetRecord(_Record):
     source: str = ""  # --dataset folder: the folder, its test split, how images were resized, what was skipped
 
 
-class DeviceRecord(_Record):
+class DeviceRecord(_Record, frozen=True):
     """A device, as config.json records it and the app's device panel shows it."""
 
     kind: str = ""  # "cuda" | "mps" | "cpu"
@@ -222,7 +225,7 @@ class DeviceRecord(_Record):
     free_bytes: int | None = None
 
 
-class RunConfigFile(_Record):
+class RunConfigFile(_Record, frozen=True):
     """config.json: what a run was started with. ``config`` is checked against TrainConfig
     by ``train_config`` (its own declaration, kept by the settings)."""
 
@@ -251,7 +254,7 @@ class RunConfigFile(_Record):
             raise RunFileError(f"config.json: {exc}") from None
 
 
-class RunRequest(_Record):
+class RunRequest(_Record, frozen=True):
     """What a training process is started with: the spec (as a spec file holds it) and the
     settings. Built and encoded by whoever starts a run (backend.launch, TrainingProcess),
     decoded by the child: one declaration for both sides, the types checked on arrival."""
@@ -284,7 +287,7 @@ class RunRequest(_Record):
         return spec_from_dict(self.spec)
 
 
-class ProcessRecord(_Record):
+class ProcessRecord(_Record, frozen=True):
     """process.json: the process training the run, written when it starts (and on resume)."""
 
     pid: int
@@ -344,7 +347,7 @@ CONTROL_KEPT = 32
 CONTROL_MAX_BYTES = 64 * 1024
 
 
-class ControlCommand(_Record):
+class ControlCommand(_Record, frozen=True):
     """One command for a run's training process, numbered in the order they were asked."""
 
     seq: int
@@ -352,7 +355,7 @@ class ControlCommand(_Record):
     at: float  # time.time()
 
 
-class ControlFile(_Record):
+class ControlFile(_Record, frozen=True):
     """control.json: the latest commands, oldest first (see CONTROL_FILE)."""
 
     commands: list[ControlCommand] = []
@@ -442,13 +445,13 @@ def read_control(run_dir: str | Path) -> ControlCommand | None:
 # events.jsonl each: {"event": "<class name>", ...fields}.
 
 
-class _Event(_Record, tag_field="event", tag=True, kw_only=True):
+class _Event(_Record, frozen=True, tag_field="event", tag=True, kw_only=True):
     #: time.time() when the engine emitted it (None in runs from before it was written): a
     #: monitor attaching to a run later folds its events with the times they happened.
     at: float | None = None
 
 
-class RunStarted(_Event):
+class RunStarted(_Event, frozen=True):
     run_dir: str
     model: str
     config: dict[str, Any]
@@ -469,7 +472,7 @@ class RunStarted(_Event):
     script: str = ""  # your own training loop's script (tui_cnn.init), as in config.json
 
 
-class BatchProgress(_Event):
+class BatchProgress(_Event, frozen=True):
     epoch: int
     batch: int  # 1-based, batches done in this epoch
     batches: int
@@ -481,40 +484,40 @@ class BatchProgress(_Event):
     elapsed_s: float  # since the epoch began
 
 
-class EpochEnd(_Event):
+class EpochEnd(_Event, frozen=True):
     metrics: EpochMetrics
     best: bool  # best validation accuracy so far
 
 
-class Evaluated(_Event):
+class Evaluated(_Event, frozen=True):
     evaluation: Evaluation
 
 
-class Finished(_Event):
+class Finished(_Event, frozen=True):
     best_epoch: int
     best_val_acc: float
     total_time_s: float
 
 
-class Stopped(_Event):
+class Stopped(_Event, frozen=True):
     epoch: int
     checkpoint: str | None
 
 
-class Failed(_Event):
+class Failed(_Event, frozen=True):
     reason: str  # what went wrong and what to do, in plain words
     step: int | None = None
 
 
-class Paused(_Event):
+class Paused(_Event, frozen=True):
     pass
 
 
-class Resumed(_Event):
+class Resumed(_Event, frozen=True):
     pass
 
 
-class LogMessage(_Event):
+class LogMessage(_Event, frozen=True):
     message: str
     level: str = "info"  # info | warning | error
 
@@ -771,7 +774,7 @@ def read_run_config(run_dir: str | Path) -> RunConfigFile:
     return decode(data, RunConfigFile, str(path))
 
 
-def read_process(run_dir: str | Path) -> ProcessRecord | None:
+def read_process(run_dir: str | os.PathLike[str]) -> ProcessRecord | None:
     """process.json, or None when absent or unreadable (a run from before it existed)."""
     try:
         return decode(json.loads((Path(run_dir) / "process.json").read_text(encoding="utf-8")), ProcessRecord, "")
