@@ -154,3 +154,23 @@ async def test_without_sbatch_the_form_has_no_slurm_fields_and_s_says_why(monkey
         await pilot.press("S")
         await async_wait_until(lambda: any("not on this machine's PATH" in line for line in said),
                                what="the app to say there is no sbatch")
+
+
+async def test_the_slurm_fields_say_what_they_refuse_as_it_is_typed(monkeypatch):
+    from textual.widgets import Input
+
+    from tests.helpers import async_wait_until
+    from tui_cnn.app.app import TuiCnnApp
+    from tui_cnn.backend import slurm
+
+    monkeypatch.setattr(slurm, "available", lambda: True)  # the fields as on a login node (nothing is submitted)
+    app = TuiCnnApp(start_mode="monitor")
+    async with app.run_test(size=(100, 34)) as pilot:
+        app.screen.query_one("#slurm-time", Input).value = "soon"
+        app.screen.query_one("#slurm-nodes", Input).value = "0"
+        await pilot.pause()
+        said = lambda: str(app.screen.query_one("#slurm-problems").render())  # noqa: E731
+        await async_wait_until(lambda: "HH:MM:SS" in said() and "nodes" in said(), what="both refusals")
+        app.screen.query_one("#slurm-time", Input).value = "1-00:00:00"
+        app.screen.query_one("#slurm-nodes", Input).value = "2"
+        await async_wait_until(lambda: said() == "", what="the refusals gone")

@@ -72,6 +72,7 @@ class RunSetupForm(VerticalScroll):
                                          validators=[ParsedBy(partial(parse_setting, name, declared))],
                                          tooltip=declared.help.removeprefix("--slurm: "),
                                          placeholder=declared.placeholder)
+            yield Static("", id="slurm-problems", classes="field-error")
         yield Button("Start training (r)", id="start", variant="success", compact=True)
         yield Static("", id="problems", classes="note")
         yield Static("", id="dataset-note", classes="note")
@@ -168,10 +169,15 @@ class RunSetupForm(VerticalScroll):
     def slurm_job(self) -> tuple[TrainConfig | None, SlurmOptions | None, list[str]]:
         """The run and the SLURM job the fields describe, or the problems that stop them."""
         config, problems = self.read()
+        options, slurm_problems = self._slurm_fields(config)
+        return config, options, problems + slurm_problems
+
+    def _slurm_fields(self, config: TrainConfig | None = None) -> tuple[SlurmOptions | None, list[str]]:
+        """The job the SLURM fields describe (ranks per node: ``config``'s processes), or why not."""
         texts = {name: self.query_one(f"#slurm-{name}", Input).value for name in SLURM_SETTINGS}
         processes = config.nproc_per_node if config is not None else 1
         options, errors = SlurmOptions.typed(texts, processes)
-        return config, options, problems + list(errors.values())
+        return options, list(errors.values())
 
     # --- checks shown under the fields ---
 
@@ -208,6 +214,15 @@ class RunSetupForm(VerticalScroll):
         self.query_one("#start", Button).disabled = bool(problems)
         self._show_dataset_note()
         self._show_memory_note(config)
+        self._show_slurm_problems()
+
+    def _show_slurm_problems(self) -> None:
+        """What the SLURM fields hold that a job does not take, as typed (the run's own checks
+        are the form's, above)."""
+        if not self._slurm:
+            return
+        _, problems = self._slurm_fields()
+        self.query_one("#slurm-problems", Static).update("\n".join(f"✗ {problem}" for problem in problems))
 
     def _show_dataset_note(self) -> None:
         name, reason = default_dataset(self._data_dir(), self.app.spec.input_shape)
