@@ -231,6 +231,25 @@ def fuzz_seeds(total_keys: int, seeds: list[int], **options) -> FuzzResult:
     return result
 
 
+class _SayProgress:
+    """A line every 10 apps of a seed, and each crash as it happens: a long soak that is
+    stopped early still tells what it found (the figures come only at its end)."""
+
+    def __init__(self) -> None:
+        self._result: FuzzResult | None = None
+        self._said = 0
+
+    def __call__(self, result: FuzzResult) -> None:
+        if result is not self._result:  # the next seed's own result
+            self._result, self._said = result, 0
+        if result.sessions % 10 == 0:
+            print(f"fuzz: {result.sessions} apps, {result.keys:,} keys of this seed, {len(result.crashes)} crashes",
+                  file=sys.stderr, flush=True)
+        for line in result.crashes[self._said:]:
+            print(f"fuzz crash: {line}", file=sys.stderr, flush=True)
+        self._said = len(result.crashes)
+
+
 def chosen_seeds(count: int) -> list[int]:
     """``count`` consecutive seeds from $TUI_CNN_FUZZ_SEED, else from a fresh random one, so
     each run explores new sessions and still names the seeds that reproduce it."""
@@ -242,7 +261,7 @@ def chosen_seeds(count: int) -> list[int]:
 def run(options: Options) -> list[Figure]:
     total, seeds = (400, chosen_seeds(1)) if options.quick else (100_000, chosen_seeds(5))
     print(f"fuzz: seeds {seeds} (TUI_CNN_FUZZ_SEED={seeds[0]} repeats them)", file=sys.stderr)
-    result = fuzz_seeds(total, seeds)
+    result = fuzz_seeds(total, seeds, progress=_SayProgress())
     how = (f"{result.keys:,} random keys over seeds {', '.join(map(str, seeds))}, mean gap 15 ms, never waiting for "
            f"the app, {result.bursts:,} bursts of 2-8 keys, {result.typed:,} keys typed into text boxes; "
            f"{result.sessions} apps started (<= 400 keys each, 80x24 and 160x50 in turn, on a random screen), "
