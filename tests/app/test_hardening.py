@@ -410,6 +410,22 @@ async def test_a_key_after_quitting_does_nothing():
     assert app.return_code == 0 and app.spec == load_preset("SimpleCNN")
 
 
+async def test_a_screen_switched_to_as_the_app_quits_ends_the_quit_without_an_error():
+    """1 (the tracker, never shown yet) in the same moment as the quit: the tracker mounted
+    without its children and on_mount found no table (NoMatches: the quit ended in an error;
+    fuzzer seed 291394, session 106)."""
+    from tests.helpers import key_event
+
+    app = TuiCnnApp(load_preset("SimpleCNN"), start_mode="runs")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.3)
+        app.post_message(key_event("1"))
+        await pilot.pause(0)
+        app.exit()
+        await async_wait_until(lambda: not app.is_running, what="the app to end")
+    assert app.return_code == 0
+
+
 async def test_work_queued_before_quitting_mounts_nothing():
     """The palette's Keys command ran after ctrl+q in the same read: it mounted its panel when
     Textual mounts nothing any more (MountError ended the quit in an error: fuzzer seed 739953)."""
