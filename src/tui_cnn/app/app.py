@@ -328,8 +328,10 @@ class TuiCnnApp(App[None]):
         if isinstance(event, events.Key) and not event.is_forwarded:
             if self._key_order.hold(event):
                 return
-            await super().on_event(event)
-            self._key_order.handed_on()
+            try:
+                await super().on_event(event)
+            finally:  # whatever became of it, the next key must not wait for ever
+                self._key_order.handed_on()
             return
         await super().on_event(event)
 
