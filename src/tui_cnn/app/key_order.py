@@ -67,10 +67,15 @@ class KeyOrder:
         while quiet < QUIET_TURNS and time.monotonic() < deadline:
             await asyncio.sleep(0)
             quiet = quiet + 1 if all(pump.message_queue_size == 0 for pump in chain) else 0
-        self._in_flight = False
-        if self._held:
-            key = self._held.pop(0)
-            self._released.add(id(key))
-            # to the end of the app's queue: after what the widgets passed up to the app (a
-            # binding that moves the focus runs there) and before any key that comes later
-            self._app.post_message(key)
+        if not self._held:
+            self._in_flight = False
+            return
+        # Still in flight until the released key is handed on: a key already in the app's
+        # queue (it came before the release) must wait behind it, not overtake it.
+        key = self._held.pop(0)
+        self._released.add(id(key))
+        # to the end of the app's queue: after what the widgets passed up to the app (a
+        # binding that moves the focus runs there)
+        if not self._app.post_message(key):  # the app is closing: nothing waits any more
+            self._released.discard(id(key))
+            self._in_flight = False
