@@ -312,11 +312,13 @@ class TuiCnnApp(App[None]):
         in the same read as ctrl+q) can mount nothing any more: Textual refuses (MountError).
         A screen switched to in the same moment mounts without its children, and its own or
         Textual's on_mount finds none (NoMatches: the tracker's table, the header's title;
-        found by the key fuzzer, seed 291394). The user asked to quit; nothing is lost."""
+        found by the key fuzzer, seed 291394), or the monitor's tabs none of their tabs (ValueError: No
+        Tab with id, seed 739953). The user asked to quit; nothing is lost."""
         from textual.css.query import NoMatches
         from textual.widget import MountError
 
-        return self.exiting and isinstance(error, (MountError, NoMatches))
+        half_mounted_tabs = isinstance(error, ValueError) and str(error).startswith("No Tab with id")
+        return self.exiting and (isinstance(error, (MountError, NoMatches)) or half_mounted_tabs)
 
     async def on_event(self, event: events.Event) -> None:
         """Keys after the app began to exit (ctrl+q y, then a key in the same read) do nothing:
