@@ -191,9 +191,6 @@ def run(options: Options) -> list[Figure]:
             return TrainConfig(epochs=epochs, batch_size=64, device=options.device,
                                run_dir=f"{tmp}/run-{next(runs)}", **data)
 
-        keyed_run = config(UNTIL_STOPPED, dataset=DATASET, data_dir=tmp, val_fraction=0.5)
-        latencies = asyncio.run(key_latencies(keyed_run, presses))
-
         def fresh_process(how: str) -> Callable[[], tuple[list[float], dict[str, float]]]:
             return lambda: run_in_fresh_process(how, config(epochs))
 
@@ -202,6 +199,10 @@ def run(options: Options) -> list[Figure]:
         load_after = os.getloadavg()[0]
         speeds = {how: [speed for run_speeds, _ in runs_of for speed in run_speeds] for how, runs_of in results.items()}
         app_cpu = [report["app_cpu"] * 100 for _, report in results["monitor open"]]
+        # The keys last: the app in this process yields its priority (backend.priority) to the
+        # run it trains, and the processes this one started after that would inherit it.
+        keyed_run = config(UNTIL_STOPPED, dataset=DATASET, data_dir=tmp, val_fraction=0.5)
+        latencies = asyncio.run(key_latencies(keyed_run, presses))
     pair_ratios = [median(watched) / median(alone) for (watched, _), (alone, _)
                    in zip(results["monitor open"], results["headless"])]
     ratio = median(pair_ratios)

@@ -36,6 +36,7 @@ from pathlib import Path
 from ..domain.model_source import ModelSource, ModuleSource, source_to_dict
 from ..domain.run_lock import RunLock
 from ..domain.training import OUTPUT_LOG, EventFollower, RunRequest, RunStarted, TrainConfig, new_run_dir
+from .priority import spawn
 
 #: The training process's module: ``backend.child``.
 CHILD_MODULE = "tui_cnn.backend.child"
@@ -116,7 +117,7 @@ def start_detached(spec: ModelSource, config: TrainConfig) -> Launched:
     run_dir = lock.run_dir
     try:
         with (run_dir / OUTPUT_LOG).open("ab") as log:
-            child = subprocess.Popen(python_command(CHILD_MODULE, "--detached", "--lock-fd", str(lock.fd)),
+            child = spawn(python_command(CHILD_MODULE, "--detached", "--lock-fd", str(lock.fd)),
                                      stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
                                      start_new_session=True, close_fds=True, pass_fds=(lock.fd,),
                                      env=child_environment())

@@ -10,6 +10,7 @@ import subprocess
 
 from ..domain.notify import NOTIFY_ENV, notify_environment
 from ..domain.run_state import RunState
+from .priority import spawn
 
 
 def run_notify_command(state: RunState, command: str | None = None) -> bool:
@@ -20,7 +21,7 @@ def run_notify_command(state: RunState, command: str | None = None) -> bool:
     env = notify_environment(state)
     env.pop(NOTIFY_ENV, None)  # the command's own children are not runs
     try:
-        subprocess.Popen(command, shell=True, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        spawn(command, shell=True, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True)
     except OSError:
         return False

@@ -22,6 +22,7 @@ from ..domain.slurm import REQUEST_FILE
 from ..domain.spec import ModelSpec
 from ..domain.training import RUNS_DIR, RunRequest, TrainConfig, new_run_dir
 from .launch import child_environment, request_line, start_detached
+from .priority import spawn
 
 #: How often the runner looks whether the run it started has ended.
 LOOK_EVERY_S = 0.1
@@ -48,7 +49,7 @@ def ensure_runner(base: str | Path) -> bool:
     if not waiting_runs(base) or runner_running(base):
         return False
     with open(Path(base) / RUNNER_LOG, "ab") as log:
-        subprocess.Popen([sys.executable, "-P", "-m", "tui_cnn.backend.queue_runner", str(base)],
+        spawn([sys.executable, "-P", "-m", "tui_cnn.backend.queue_runner", str(base)],
                          stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                          close_fds=True, env=child_environment())
     return True

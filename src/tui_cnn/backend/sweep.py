@@ -46,6 +46,7 @@ from ..domain.sweep import (
 )
 from ..domain.training import RUNS_DIR, TrainConfig, read_metrics
 from .launch import child_environment, python_command
+from .priority import spawn
 from .queue_runner import queue_run
 
 #: How often the driver looks at the run of the trial it follows.
@@ -123,7 +124,7 @@ def ensure_driver(sweep_dir: Path) -> bool:
     if driver_running(sweep_dir):
         return False
     with open(sweep_dir / DRIVER_LOG, "ab") as log:
-        subprocess.Popen(python_command("tui_cnn.backend.sweep", str(sweep_dir)), stdin=subprocess.DEVNULL,
+        spawn(python_command("tui_cnn.backend.sweep", str(sweep_dir)), stdin=subprocess.DEVNULL,
                          stdout=log, stderr=subprocess.STDOUT, start_new_session=True, close_fds=True,
                          env=child_environment())
     return True

@@ -41,6 +41,7 @@ from .launch import (  # noqa: F401 - tests' names
     python_command,
     request_line,
 )
+from .priority import spawn
 
 Listener = Callable[[TrainingEvent], None]
 ENDINGS = (Finished, Stopped, Failed)
@@ -103,7 +104,7 @@ class TrainingProcess:
             with self._lock:
                 # A session of its own: a terminal's Ctrl+C or hang-up reaches the app, which
                 # stops the run itself when it quits; an app killed outright leaves it training.
-                self._process = subprocess.Popen(
+                self._process = spawn(
                     command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, text=True,
                     encoding="utf-8", bufsize=1, start_new_session=True, env=env)
                 self._write(request)

@@ -22,6 +22,7 @@ from textual.message import Message
 from textual.widgets import Button, Label, Static
 from textual_plotext import PlotextPlot
 
+from ....backend.priority import spawn
 from ....domain.spec import ModelSpec
 from ....domain.specfile import dumps_spec
 from ....domain.training import TrainConfig
@@ -86,7 +87,7 @@ class LrFindScreen(Dialog[float | None]):
             spec_path = Path(folder) / "model.toml"
             spec_path.write_text(dumps_spec(self.spec))
             try:
-                self._child = subprocess.Popen(lr_find_command(str(spec_path), self.config), stdin=subprocess.DEVNULL,
+                self._child = spawn(lr_find_command(str(spec_path), self.config), stdin=subprocess.DEVNULL,
                                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                                cwd=folder)
                 out, err = self._child.communicate()
