@@ -9,13 +9,13 @@ import pytest
 
 from tests.run_corpus import write_good_run
 from tui_cnn.domain.format import cut
+from tui_cnn.domain.run_files import last_output_line
 from tui_cnn.domain.run_list import (
     RunRow,
     RunWatch,
     continue_refused,
     default_epochs,
     deletion_refused,
-    last_output_line,
     parse_epochs_total,
     run_stamp,
 )
