@@ -244,16 +244,14 @@ FAILURE_LINE = "tui-cnn: training failed: "
 def failure_in_output(run_dir: str | Path) -> str | None:
     """Why a detached run failed, when its process said so last in output.log: a run whose
     Failed event could not be written (its disk full) failed, it did not crash."""
-    line = _last_output_line(run_dir)
+    line = last_output_line(run_dir, as_written=True)
     return line.removeprefix(FAILURE_LINE) if line.startswith(FAILURE_LINE) else None
 
 
-def last_output_line(run_dir: str | Path, limit: int = 8192) -> str:
-    """The last line a detached run's process wrote (why it ended, when it ended early)."""
-    return _last_output_line(run_dir, limit).removeprefix("tui-cnn: ").removeprefix("training failed: ")
-
-
-def _last_output_line(run_dir: str | Path, limit: int = 8192) -> str:
+def last_output_line(run_dir: str | Path, limit: int = 8192, *, as_written: bool = False) -> str:
+    """The last line a detached run's process wrote (why it ended, when it ended early), its
+    "tui-cnn: " and "training failed: " prefixes taken off; ``as_written`` keeps them (a
+    failure is told by FAILURE_LINE). "" when there is no output.log or no line in its last ``limit`` bytes."""
     try:
         with (Path(run_dir) / OUTPUT_LOG).open("rb") as log:
             log.seek(0, 2)
@@ -261,4 +259,5 @@ def _last_output_line(run_dir: str | Path, limit: int = 8192) -> str:
             tail = log.read().decode("utf-8", errors="replace")
     except OSError:
         return ""
-    return next((line.strip() for line in reversed(tail.splitlines()) if line.strip()), "")
+    line = next((line.strip() for line in reversed(tail.splitlines()) if line.strip()), "")
+    return line if as_written else line.removeprefix("tui-cnn: ").removeprefix("training failed: ")
