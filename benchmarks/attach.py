@@ -55,7 +55,10 @@ def _attached_bytes_per_s(run_dir: Path, size: tuple[int, int], window_s: float,
 def run(options: Options) -> list[Figure]:
     from tui_cnn.backend.launch import start_detached
     from tui_cnn.domain.presets import load_preset
-    from tui_cnn.domain.training import BatchProgress, TrainConfig, read_events, write_control
+    from tui_cnn.domain.run_control import write_control
+    from tui_cnn.domain.run_events import BatchProgress
+    from tui_cnn.domain.run_files import read_events
+    from tui_cnn.domain.train_config import TrainConfig
 
     window_s, rounds = (3.0, 1) if options.quick else (30.0, 3)
     figures = []

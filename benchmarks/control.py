@@ -22,7 +22,8 @@ def _images_per_s(device: str, epochs: int, watch: bool, tmp: Path, index: int) 
     from tui_cnn.backend import runs
     from tui_cnn.backend.trainer import Trainer
     from tui_cnn.domain.presets import load_preset
-    from tui_cnn.domain.training import EpochEnd, TrainConfig
+    from tui_cnn.domain.run_events import EpochEnd
+    from tui_cnn.domain.train_config import TrainConfig
 
     real = runs.ControlWatcher
     runs.ControlWatcher = real if watch else _NoWatcher

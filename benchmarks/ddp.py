@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 from tui_cnn.domain.presets import load_preset
-from tui_cnn.domain.training import TrainConfig
+from tui_cnn.domain.train_config import TrainConfig
 
 from .harness import Figure, Options, Skipped, median, take_turns
 
@@ -41,7 +41,7 @@ def processes_to_compare(device: str) -> int:
 def epoch_speeds(config: TrainConfig) -> list[float]:
     """images/s of each epoch after the first, of one run in a child process."""
     from tui_cnn.backend.train_process import TrainingProcess
-    from tui_cnn.domain.training import EpochEnd, Failed
+    from tui_cnn.domain.run_events import EpochEnd, Failed
 
     events: list = []
     TrainingProcess(load_preset("SimpleCNN"), config, events.append).run()

@@ -19,9 +19,10 @@ from .harness import Figure, Options, Skipped, median
 
 
 def run(options: Options) -> list[Figure]:
+    from tui_cnn.domain.run_events import Finished, RunStarted
+    from tui_cnn.domain.run_files import read_events
     from tui_cnn.domain.run_list import run_row
     from tui_cnn.domain.run_lock import read_lock_record
-    from tui_cnn.domain.training import Finished, RunStarted, read_events
 
     count = 2 if options.quick else 4
     with tempfile.TemporaryDirectory(prefix="tui-cnn-bench-queue-") as tmp:

@@ -18,18 +18,8 @@ RUNS, EPOCHS, BATCH_LINES_PER_EPOCH = 1000, 10, 94
 def _write_runs(base: Path, count: int) -> None:
     from tests.run_corpus import epoch_line, write_good_run
     from tui_cnn.backend.evaluate import MAX_MISCLASSIFIED
-    from tui_cnn.domain.training import (
-        BatchProgress,
-        EpochEnd,
-        EpochMetrics,
-        Evaluated,
-        Evaluation,
-        Finished,
-        Misclassified,
-        RunStarted,
-        event_to_json,
-        to_json,
-    )
+    from tui_cnn.domain.run_events import BatchProgress, EpochEnd, Evaluated, Finished, RunStarted, event_to_json
+    from tui_cnn.domain.run_records import EpochMetrics, Evaluation, Misclassified, to_json
 
     started = RunStarted("r", "SimpleCNN", {}, "cpu", "a CPU", "mnist", 54000, 6000, 10000, 100000, EPOCHS, 844)
     lines = [json.dumps(event_to_json(started))]

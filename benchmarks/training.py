@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Callable
 
 from tui_cnn.domain.presets import load_preset
 from tui_cnn.domain.spec import ModelSpec
-from tui_cnn.domain.training import TrainConfig
+from tui_cnn.domain.train_config import TrainConfig
 
 from .harness import Figure, Options, Skipped, median, seconds, take_turns
 
@@ -31,7 +31,7 @@ BATCH_SIZES = (64, 512)
 def engine_run(spec: ModelSpec, config: TrainConfig) -> list[float]:
     """Seconds per epoch of one engine run, from its events."""
     from tui_cnn.backend.trainer import Trainer
-    from tui_cnn.domain.training import EpochEnd, Failed, RunStarted
+    from tui_cnn.domain.run_events import EpochEnd, Failed, RunStarted
 
     boundaries: list[float] = []
     failures: list[str] = []

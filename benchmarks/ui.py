@@ -34,7 +34,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from tui_cnn.domain.presets import load_preset
-from tui_cnn.domain.training import TrainConfig, read_metrics
+from tui_cnn.domain.run_files import read_metrics
+from tui_cnn.domain.train_config import TrainConfig
 
 from .datapath import mnist_sized_root
 from .harness import Figure, Options, Skipped, median, percentile, take_turns

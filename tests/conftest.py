@@ -12,7 +12,7 @@ import pytest
 
 from tui_cnn.domain import load_preset
 from tui_cnn.domain.spec import ModelSpec
-from tui_cnn.domain.training import TrainConfig
+from tui_cnn.domain.train_config import TrainConfig
 
 if TYPE_CHECKING:
     import numpy as np

@@ -8,17 +8,17 @@ import json
 from pathlib import Path
 
 from tui_cnn.domain.presets import load_preset
-from tui_cnn.domain.specfile import spec_to_dict
-from tui_cnn.domain.training import (
+from tui_cnn.domain.run_records import (
     DatasetRecord,
     DeviceRecord,
     EpochMetrics,
     Evaluation,
     RunConfigFile,
-    TrainConfig,
     encode_record,
     to_json,
 )
+from tui_cnn.domain.specfile import spec_to_dict
+from tui_cnn.domain.train_config import TrainConfig
 
 
 def epoch_line(number: int, **changes) -> str:

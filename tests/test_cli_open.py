@@ -7,8 +7,9 @@ from click.testing import CliRunner
 
 from tui_cnn.app.app import TuiCnnApp
 from tui_cnn.cli import main
+from tui_cnn.domain.run_records import RunConfigFile, encode_record
 from tui_cnn.domain.specfile import spec_to_dict
-from tui_cnn.domain.training import RunConfigFile, TrainConfig, encode_record
+from tui_cnn.domain.train_config import TrainConfig
 
 
 @pytest.fixture

@@ -16,20 +16,10 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import wait_until
+from tui_cnn.domain.run_events import EpochEnd, Failed, Finished, Paused, Resumed, Stopped
+from tui_cnn.domain.run_files import read_evaluation, read_events, read_metrics, read_run_config
 from tui_cnn.domain.run_list import continuation, run_row
-from tui_cnn.domain.training import (
-    EpochEnd,
-    Failed,
-    Finished,
-    Paused,
-    Resumed,
-    RunFileError,
-    Stopped,
-    read_evaluation,
-    read_events,
-    read_metrics,
-    read_run_config,
-)
+from tui_cnn.domain.run_records import RunFileError
 
 pytestmark = pytest.mark.slow
 

@@ -10,9 +10,10 @@ import sys
 import pytest
 
 from tests.helpers import wait_until
+from tui_cnn.domain.run_events import Finished, RunStarted
+from tui_cnn.domain.run_files import read_events
 from tui_cnn.domain.run_list import run_row
 from tui_cnn.domain.run_queue import runner_running
-from tui_cnn.domain.training import Finished, RunStarted, read_events
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(360)]  # four runs one after another
 

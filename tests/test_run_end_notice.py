@@ -16,8 +16,10 @@ import pytest
 from benchmarks.harness import start_in_a_terminal
 from tests.helpers import wait_until
 from tui_cnn.domain.notify import end_notice, notify_environment, terminal_notification
+from tui_cnn.domain.run_events import RunStarted
+from tui_cnn.domain.run_files import read_events
+from tui_cnn.domain.run_records import Evaluation
 from tui_cnn.domain.run_state import RunState
-from tui_cnn.domain.training import Evaluation, RunStarted, read_events
 
 
 def test_a_finished_runs_notice_names_the_model_and_its_figures():

@@ -12,17 +12,10 @@ import pytest
 
 from benchmarks.harness import start_in_a_terminal
 from tests.helpers import wait_until
+from tui_cnn.domain.run_control import write_control
+from tui_cnn.domain.run_events import EpochEnd, Failed, Finished, RunStarted, Stopped
+from tui_cnn.domain.run_files import read_events, read_process
 from tui_cnn.domain.run_list import run_row
-from tui_cnn.domain.training import (
-    EpochEnd,
-    Failed,
-    Finished,
-    RunStarted,
-    Stopped,
-    read_events,
-    read_process,
-    write_control,
-)
 
 pytestmark = pytest.mark.slow
 

@@ -176,8 +176,9 @@ def tui_cnn_shows(sweep_dir: Path, cwd: Path) -> dict:
 @pytest.mark.timeout(400)
 def test_sweep_stop_stops_the_running_trial_and_asks_for_no_more(mnist_root, tmp_path):
     from tests.helpers import wait_until
+    from tui_cnn.domain.run_events import RunStarted
+    from tui_cnn.domain.run_files import read_events
     from tui_cnn.domain.sweep import DONE_FILE
-    from tui_cnn.domain.training import RunStarted, read_events
 
     started = tui_cnn("sweep", "SimpleCNN", "--trials", "3", "--param", "lr=1e-3,3e-3", "--dataset", "mnist",
                       "--data-dir", str(mnist_root), "--epochs", "50", "--device", "cpu", "-b", "32", "--json",

@@ -8,7 +8,7 @@ import io
 from rich.console import Console
 
 from tui_cnn.cli.train_report import RichReporter
-from tui_cnn.domain.training import LogMessage
+from tui_cnn.domain.run_events import LogMessage
 
 
 def test_the_terminal_reporter_prints_notes_warnings_and_errors(capsys):

@@ -30,28 +30,24 @@ from typing import Any, Literal, Mapping, overload
 
 import msgspec
 
-from .domain.run_lock import RunLock, RunLocked
-from .domain.run_writer import ControlWatcher, RunRecorder, write_evaluation, write_process, write_record
-from .domain.training import (
-    RUNS_DIR,
+from .domain.paths import RUNS_DIR
+from .domain.run_dir import new_run_dir
+from .domain.run_events import (
     BatchProgress,
-    DatasetRecord,
-    DeviceRecord,
     EpochEnd,
-    EpochMetrics,
     Evaluated,
-    Evaluation,
     Failed,
     Finished,
     LogMessage,
     Paused,
     Resumed,
-    RunConfigFile,
     RunStarted,
     Stopped,
     TrainingEvent,
-    new_run_dir,
 )
+from .domain.run_lock import RunLock, RunLocked
+from .domain.run_records import DatasetRecord, DeviceRecord, EpochMetrics, Evaluation, RunConfigFile
+from .domain.run_writer import ControlWatcher, RunRecorder, write_evaluation, write_process, write_record
 
 #: The keys of ``run.log`` that fill the monitor's columns (EpochMetrics' figures); any other
 #: key is kept in the epoch's ``extra``.

@@ -116,7 +116,7 @@ async def test_every_runs_settings_column_is_in_view_at_80_columns(tmp_path):
     """A long value (a device's full name, a folder) once pushed the second run off the screen."""
     import json as _json
 
-    from tui_cnn.domain.training import read_run_config
+    from tui_cnn.domain.run_files import read_run_config
 
     first, second = write_compared_runs(tmp_path)[:2]
     config = _json.loads((first / "config.json").read_text())

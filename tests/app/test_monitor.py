@@ -16,8 +16,11 @@ from tui_cnn.app.app import TuiCnnApp
 from tui_cnn.app.screens.monitor import MonitorScreen
 from tui_cnn.app.widgets.monitor.epoch_table import BEST_MARK, EpochTable
 from tui_cnn.app.widgets.monitor.evaluation import ConfusionGrid
+from tui_cnn.domain.run_control import write_control
+from tui_cnn.domain.run_events import Stopped
+from tui_cnn.domain.run_files import read_events, read_metrics, read_process
 from tui_cnn.domain.run_list import run_row
-from tui_cnn.domain.training import Stopped, TrainConfig, read_events, read_metrics, read_process, write_control
+from tui_cnn.domain.train_config import TrainConfig
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,7 @@ from tests.app.test_monitor import fill_form, finish, wait_for_status
 from tui_cnn.app.app import TuiCnnApp
 from tui_cnn.app.screens.monitor import MonitorScreen
 from tui_cnn.app.screens.tracker import Tracked
-from tui_cnn.domain.training import read_run_config
+from tui_cnn.domain.run_files import read_run_config
 
 pytestmark = pytest.mark.slow
 

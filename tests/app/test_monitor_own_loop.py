@@ -13,8 +13,8 @@ from tests.app.test_monitor import log_text, table_rows, wait_for_status
 from tests.helpers import async_wait_until
 from tests.test_logging_api import ENDLESS_LOOP, PLAIN_LOOP, run_script, start_script, write_script
 from tui_cnn.app.app import TuiCnnApp
+from tui_cnn.domain.run_files import read_metrics
 from tui_cnn.domain.run_list import run_row
-from tui_cnn.domain.training import read_metrics
 
 pytestmark = pytest.mark.slow
 

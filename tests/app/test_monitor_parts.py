@@ -9,8 +9,9 @@ from tui_cnn.app.widgets.monitor.device_panel import DevicePanel
 from tui_cnn.app.widgets.monitor.digits import UPPER_HALF, half_block_image
 from tui_cnn.app.widgets.monitor.text import duration, eta
 from tui_cnn.backend.devices import GpuStats
+from tui_cnn.domain.run_events import BatchProgress, EpochEnd, Failed, Paused, Resumed, RunStarted
+from tui_cnn.domain.run_records import EpochMetrics
 from tui_cnn.domain.run_state import RunState
-from tui_cnn.domain.training import BatchProgress, EpochEnd, EpochMetrics, Failed, Paused, Resumed, RunStarted
 
 
 def test_half_blocks_put_two_pixel_rows_in_one_line():

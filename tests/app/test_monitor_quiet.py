@@ -15,7 +15,7 @@ from tui_cnn.app.screens.monitor import MonitorScreen
 from tui_cnn.app.widgets.confirm import ConfirmScreen
 from tui_cnn.app.widgets.monitor.plots import BatchLossPlot
 from tui_cnn.app.widgets.monitor.repaint import TickerText, changed_regions
-from tui_cnn.domain.training import BatchProgress
+from tui_cnn.domain.run_events import BatchProgress
 
 
 def batch(number: int) -> BatchProgress:

@@ -12,8 +12,9 @@ import pytest
 from tests.app.test_monitor import UNTIL_STOPPED, monitor_config, wait_for_status
 from tests.helpers import async_wait_until
 from tui_cnn.app.app import TuiCnnApp
+from tui_cnn.domain.run_events import Stopped
+from tui_cnn.domain.run_files import read_events, read_process
 from tui_cnn.domain.run_list import continuation, run_row
-from tui_cnn.domain.training import Stopped, read_events, read_process
 
 pytestmark = pytest.mark.slow
 

@@ -13,20 +13,17 @@ import pytest
 from tests.helpers import async_wait_until, record_notifications
 from tui_cnn.app.app import TuiCnnApp
 from tui_cnn.domain.presets import load_preset
-from tui_cnn.domain.specfile import spec_to_dict
-from tui_cnn.domain.training import (
+from tui_cnn.domain.run_events import EpochEnd, Evaluated, Finished, RunStarted
+from tui_cnn.domain.run_records import (
     DatasetRecord,
     DeviceRecord,
-    EpochEnd,
     EpochMetrics,
-    Evaluated,
     Evaluation,
-    Finished,
     Misclassified,
     RunConfigFile,
-    RunStarted,
     encode_record,
 )
+from tui_cnn.domain.specfile import spec_to_dict
 
 EPOCHS = [  # epoch, train loss, train acc, val loss, val acc, lr
     (1, 0.6123, 0.8212, 0.2871, 0.9140, 1e-3),

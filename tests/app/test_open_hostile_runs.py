@@ -16,16 +16,9 @@ from tui_cnn.app.app import TuiCnnApp
 from tui_cnn.app.screens.monitor import MonitorScreen
 from tui_cnn.app.widgets.monitor.epoch_table import EpochTable
 from tui_cnn.domain.presets import load_preset
+from tui_cnn.domain.run_events import BatchProgress, EpochEnd, Finished, RunStarted
+from tui_cnn.domain.run_records import EpochMetrics, ProcessRecord, encode_record
 from tui_cnn.domain.run_state import RunState
-from tui_cnn.domain.training import (
-    BatchProgress,
-    EpochEnd,
-    EpochMetrics,
-    Finished,
-    ProcessRecord,
-    RunStarted,
-    encode_record,
-)
 
 
 async def test_a_run_with_nan_metrics_opens_from_the_command_line(tmp_path):

@@ -9,7 +9,8 @@ from pathlib import Path
 from tests.helpers import async_wait_until, record_notifications
 from tests.run_corpus import write_good_run
 from tui_cnn.app.app import TuiCnnApp
-from tui_cnn.domain.training import BatchProgress, EpochEnd, EpochMetrics, Finished, RunStarted, encode_record
+from tui_cnn.domain.run_events import BatchProgress, EpochEnd, Finished, RunStarted
+from tui_cnn.domain.run_records import EpochMetrics, encode_record
 
 EPOCHS, BATCHES = 200, 100  # ~3.7 MiB of events.jsonl: two pieces of 2 MiB
 

@@ -19,19 +19,10 @@ from tui_cnn.app.screens.compare import CompareScreen
 from tui_cnn.app.screens.runs import RunsScreen, RunTable
 from tui_cnn.app.widgets.confirm import ConfirmScreen
 from tui_cnn.app.widgets.continue_run import ContinueRunScreen
-from tui_cnn.domain.training import (
-    EpochEnd,
-    EpochMetrics,
-    Failed,
-    Finished,
-    Paused,
-    ProcessRecord,
-    RunStarted,
-    Stopped,
-    encode_record,
-    read_control,
-    read_events,
-)
+from tui_cnn.domain.run_control import read_control
+from tui_cnn.domain.run_events import EpochEnd, Failed, Finished, Paused, RunStarted, Stopped
+from tui_cnn.domain.run_files import read_events
+from tui_cnn.domain.run_records import EpochMetrics, ProcessRecord, encode_record
 
 STARTED = RunStarted("r", "SimpleCNN", {}, "cpu", "a CPU", "mnist", 256, 0, 64, 1000, 3, 8)
 #: A fixed start (2023-11-14 22:13 UTC): no row's text depends on when the test runs.

@@ -11,7 +11,7 @@ from tests.domain.test_run_lock import hold_in_a_process, holders  # noqa: F401 
 from tests.helpers import async_wait_until, record_notifications
 from tests.run_corpus import write_good_run
 from tui_cnn.app.app import TuiCnnApp
-from tui_cnn.domain.training import read_control
+from tui_cnn.domain.run_control import read_control
 
 
 async def test_a_starting_run_and_a_loop_of_links_are_listed_with_the_rest(tmp_path, holders):  # noqa: F811

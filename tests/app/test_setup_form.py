@@ -10,7 +10,8 @@ from textual.widgets import Button, Input, Select
 from tests.helpers import async_wait_until
 from tui_cnn.app.app import TuiCnnApp
 from tui_cnn.app.widgets.monitor.setup_form import RunSetupForm
-from tui_cnn.domain.training import SETTINGS
+from tui_cnn.domain.run_records import DeviceRecord
+from tui_cnn.domain.train_config import SETTINGS
 
 
 async def type_into(pilot, field: Input, text: str) -> None:
@@ -72,7 +73,7 @@ def test_setup_tab_at_80x24_with_a_refused_value(snap_compare, monkeypatch):
     """At 80x24 the errors stand beside their fields, in view (they once sat below the screen)."""
     from tui_cnn.backend import devices
 
-    fixed = devices.DeviceProbe("cpu", devices.DeviceRecord("cpu", "Test CPU (2 cores)", 16 << 30, 8 << 30))
+    fixed = devices.DeviceProbe("cpu", DeviceRecord("cpu", "Test CPU (2 cores)", 16 << 30, 8 << 30))
     monkeypatch.setattr(devices, "probe_device", lambda name: fixed)  # the same picture on every machine
     async def type_bad_batch(pilot):
         await pilot.pause()
@@ -134,7 +135,7 @@ async def test_the_memory_check_caps_the_batch_at_the_training_set_and_names_the
     a step cannot take more images than the training set holds."""
     from tui_cnn.backend import devices
 
-    fixed = devices.DeviceProbe("cpu", devices.DeviceRecord("cpu", "Test CPU", 16 << 30, 8 << 30))
+    fixed = devices.DeviceProbe("cpu", DeviceRecord("cpu", "Test CPU", 16 << 30, 8 << 30))
     monkeypatch.setattr(devices, "probe_device", lambda name: fixed)
     app = TuiCnnApp(start_mode="monitor")
     async with app.run_test(size=(120, 40)) as pilot:

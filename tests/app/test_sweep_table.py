@@ -9,8 +9,8 @@ from textual.widgets import DataTable, Static
 from tests.app.test_runs_screen import T0, cursor_to, opened, write_run
 from tui_cnn.app.app import TuiCnnApp
 from tui_cnn.app.widgets.sweep_table import SweepScreen
+from tui_cnn.domain.run_events import Finished, Stopped
 from tui_cnn.domain.sweep import Param, SweepRecord, mark_pruned, mark_trial, write_sweep
-from tui_cnn.domain.training import Finished, Stopped
 
 
 def write_sweep_with_trials(runs):

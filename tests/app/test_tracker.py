@@ -225,7 +225,7 @@ async def test_a_big_models_edit_reaches_every_row_and_the_newest_edit_wins():
 async def test_the_batch_box_takes_what_the_training_form_takes(monkeypatch):
     """One parser and one limit, the training settings' (the tracker refused 1e9 as "not a
     whole number" below its own 1,000,000 while the form took 1e3 up to 1,048,576)."""
-    from tui_cnn.domain.training import MAX_BATCH_SIZE
+    from tui_cnn.domain.train_config import MAX_BATCH_SIZE
 
     monkeypatch.setattr("tui_cnn.app.screens.tracker.APPLY_AFTER_S", 2.0)  # Pilot's typing never pauses that long
 

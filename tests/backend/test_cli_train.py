@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from tui_cnn.cli import main
-from tui_cnn.domain.training import read_events, read_metrics
+from tui_cnn.domain.run_files import read_events, read_metrics
 
 
 def run(*args: str):

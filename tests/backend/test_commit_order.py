@@ -18,20 +18,13 @@ import pytest
 from click.testing import CliRunner
 
 from tui_cnn.backend import faults
-from tui_cnn.backend.runs import BEST_CHECKPOINT, LAST_CHECKPOINT, load_checkpoint
+from tui_cnn.backend.runs import load_checkpoint
 from tui_cnn.cli import main
+from tui_cnn.domain.run_dir import BEST_CHECKPOINT, LAST_CHECKPOINT
+from tui_cnn.domain.run_events import BatchProgress, EpochEnd, Failed, Finished, RunStarted
+from tui_cnn.domain.run_files import read_evaluation, read_events, read_metrics
 from tui_cnn.domain.run_list import run_row
 from tui_cnn.domain.run_state import RunState
-from tui_cnn.domain.training import (
-    BatchProgress,
-    EpochEnd,
-    Failed,
-    Finished,
-    RunStarted,
-    read_evaluation,
-    read_events,
-    read_metrics,
-)
 
 pytestmark = pytest.mark.slow
 

@@ -13,8 +13,9 @@ from click.testing import CliRunner
 
 from tests.helpers import wait_until
 from tui_cnn.cli import main
+from tui_cnn.domain.run_events import Finished
+from tui_cnn.domain.run_files import read_events, read_metrics
 from tui_cnn.domain.run_list import run_row
-from tui_cnn.domain.training import Finished, read_events, read_metrics
 
 pytestmark = pytest.mark.slow
 

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from tui_cnn.backend.trainer import Trainer
+from tui_cnn.domain.run_events import EpochEnd, Finished
 from tui_cnn.domain.shapes import analyze
-from tui_cnn.domain.training import EpochEnd, Finished
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]

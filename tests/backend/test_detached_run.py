@@ -10,8 +10,9 @@ from click.testing import CliRunner
 
 from tests.helpers import wait_until
 from tui_cnn.cli import main
+from tui_cnn.domain.run_events import Paused, Resumed, Stopped
+from tui_cnn.domain.run_files import read_events, read_metrics, read_process
 from tui_cnn.domain.run_list import run_row
-from tui_cnn.domain.training import Paused, Resumed, Stopped, read_events, read_metrics, read_process
 
 pytestmark = pytest.mark.slow
 
@@ -54,8 +55,9 @@ def test_a_run_started_by_an_app_goes_on_to_finished_when_the_app_is_gone(mnist_
     import sys
 
     from tui_cnn.domain.presets import load_preset
+    from tui_cnn.domain.run_events import Finished
     from tui_cnn.domain.specfile import spec_to_dict
-    from tui_cnn.domain.training import Finished, TrainConfig
+    from tui_cnn.domain.train_config import TrainConfig
 
     run_dir = tmp_path / "run"
     config = TrainConfig(dataset="mnist", data_dir=str(mnist_root), epochs=2, batch_size=32, device="cpu",

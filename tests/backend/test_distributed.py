@@ -22,10 +22,12 @@ import torch
 from tui_cnn.backend.build import build_model
 from tui_cnn.backend.data import load_data
 from tui_cnn.backend.distributed import lost_a_rank, shard_bounds
-from tui_cnn.backend.runs import LAST_CHECKPOINT, load_checkpoint
+from tui_cnn.backend.runs import load_checkpoint
 from tui_cnn.backend.train_process import TrainingProcess, launch_command, launch_environment, too_many_processes
 from tui_cnn.backend.trainer import Trainer
-from tui_cnn.domain.training import EpochEnd, Finished, Paused, Resumed, RunStarted, Stopped, read_events, read_metrics
+from tui_cnn.domain.run_dir import LAST_CHECKPOINT
+from tui_cnn.domain.run_events import EpochEnd, Finished, Paused, Resumed, RunStarted, Stopped
+from tui_cnn.domain.run_files import read_events, read_metrics
 
 RELATIVE_TOLERANCE = 1e-4
 

@@ -9,7 +9,7 @@ import pytest
 
 from tui_cnn.backend.data import MissingDataError, load_data
 from tui_cnn.backend.folder_data import decode_image
-from tui_cnn.domain.training import TrainConfig
+from tui_cnn.domain.train_config import TrainConfig
 
 
 def test_every_format_and_mode_becomes_the_models_input(tmp_path):

@@ -31,7 +31,7 @@ def test_engine_trains_an_epoch_on_cuda_in_bf16(tiny_config):
 
     from tui_cnn.backend.trainer import Trainer
     from tui_cnn.domain.presets import load_preset
-    from tui_cnn.domain.training import EpochEnd, Finished
+    from tui_cnn.domain.run_events import EpochEnd, Finished
 
     events = []
     Trainer(load_preset("SimpleCNN"), replace(tiny_config, device="cuda", amp=True), [events.append]).run()

@@ -18,18 +18,10 @@ from click.testing import CliRunner
 
 from tests.helpers import wait_until
 from tui_cnn.cli import main
+from tui_cnn.domain.run_control import CONTROL_FILE, CONTROL_MAX_BYTES, write_control
+from tui_cnn.domain.run_events import BatchProgress, Paused, RunStarted, Stopped
+from tui_cnn.domain.run_files import read_events, read_process
 from tui_cnn.domain.run_list import run_row
-from tui_cnn.domain.training import (
-    CONTROL_FILE,
-    CONTROL_MAX_BYTES,
-    BatchProgress,
-    Paused,
-    RunStarted,
-    Stopped,
-    read_events,
-    read_process,
-    write_control,
-)
 
 pytestmark = pytest.mark.slow
 
@@ -110,7 +102,7 @@ def test_a_detached_run_that_fails_before_its_first_event_says_so_and_exits_non_
 def test_a_stop_asked_while_the_run_starts_is_obeyed_once_it_trains(mnist_root, tmp_path):
     from tui_cnn.backend.launch import start_detached
     from tui_cnn.domain.presets import load_preset
-    from tui_cnn.domain.training import TrainConfig
+    from tui_cnn.domain.train_config import TrainConfig
 
     run_dir = tmp_path / "run"
     config = TrainConfig(dataset="mnist", data_dir=str(mnist_root), epochs=500, batch_size=32, device="cpu",

@@ -12,8 +12,10 @@ from torch import nn
 from tui_cnn.backend.data import load_data
 from tui_cnn.backend.inspect import Inspector
 from tui_cnn.backend.trainer import Trainer
+from tui_cnn.domain.run_events import Finished
+from tui_cnn.domain.run_files import read_evaluation
 from tui_cnn.domain.spec import LayerSpec, ModelSpec, concat, residual
-from tui_cnn.domain.training import Finished, TrainConfig, read_evaluation
+from tui_cnn.domain.train_config import TrainConfig
 
 pytestmark = pytest.mark.slow  # trains on the CPU
 

@@ -14,8 +14,9 @@ import pytest
 
 from tests.helpers import wait_until
 from tui_cnn.domain.model_source import ModuleSource, source_from_dict, source_to_dict
+from tui_cnn.domain.run_events import LogMessage
+from tui_cnn.domain.run_files import read_events, read_run_config, read_test_accuracy
 from tui_cnn.domain.run_list import run_row
-from tui_cnn.domain.training import LogMessage, read_events, read_run_config, read_test_accuracy
 
 SKIP_NET = '''
 import torch.nn.functional as F

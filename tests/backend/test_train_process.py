@@ -11,7 +11,7 @@ import pytest
 
 from tui_cnn.backend.child import EventWriter
 from tui_cnn.backend.train_process import TrainingProcess
-from tui_cnn.domain.training import BatchProgress, EpochEnd, Failed, Finished, LogMessage, Paused, RunStarted, Stopped
+from tui_cnn.domain.run_events import BatchProgress, EpochEnd, Failed, Finished, LogMessage, Paused, RunStarted, Stopped
 
 pytestmark = pytest.mark.slow
 

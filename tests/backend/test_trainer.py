@@ -12,8 +12,7 @@ import torch
 from tui_cnn.backend.build import build_model
 from tui_cnn.backend.runs import load_checkpoint
 from tui_cnn.backend.trainer import Trainer
-from tui_cnn.domain.spec import LayerSpec
-from tui_cnn.domain.training import (
+from tui_cnn.domain.run_events import (
     BatchProgress,
     EpochEnd,
     Evaluated,
@@ -24,11 +23,9 @@ from tui_cnn.domain.training import (
     Resumed,
     RunStarted,
     Stopped,
-    read_evaluation,
-    read_events,
-    read_metrics,
-    read_run_config,
 )
+from tui_cnn.domain.run_files import read_evaluation, read_events, read_metrics, read_run_config
+from tui_cnn.domain.spec import LayerSpec
 
 pytestmark = pytest.mark.slow  # every test trains (tiny data, the CPU)
 

@@ -9,24 +9,12 @@ import math
 import pytest
 
 from tests.run_corpus import SPOILERS, epoch_line, spoiled_run, write_good_run
+from tui_cnn.domain.run_events import EpochEnd, Finished, event_from_json, event_from_line, event_to_json
+from tui_cnn.domain.run_files import EventFollower, read_events, read_metrics, read_process, read_run_config
+from tui_cnn.domain.run_records import EpochMetrics, RunFileError, RunRequest
 from tui_cnn.domain.run_state import RunState
 from tui_cnn.domain.specfile import spec_to_dict
-from tui_cnn.domain.training import (
-    EpochEnd,
-    EpochMetrics,
-    EventFollower,
-    Finished,
-    RunFileError,
-    RunRequest,
-    TrainConfig,
-    event_from_json,
-    event_from_line,
-    event_to_json,
-    read_events,
-    read_metrics,
-    read_process,
-    read_run_config,
-)
+from tui_cnn.domain.train_config import TrainConfig
 
 
 def test_a_good_run_reads_whole(tmp_path):

@@ -12,18 +12,9 @@ from click.testing import CliRunner
 
 from tests.run_corpus import spoiled_run, write_good_run
 from tui_cnn.cli import main
+from tui_cnn.domain.run_events import EpochEnd, Failed, Finished, Paused, RunStarted, Stopped
 from tui_cnn.domain.run_list import Trainer, list_runs, run_row
-from tui_cnn.domain.training import (
-    EpochEnd,
-    EpochMetrics,
-    Failed,
-    Finished,
-    Paused,
-    ProcessRecord,
-    RunStarted,
-    Stopped,
-    encode_record,
-)
+from tui_cnn.domain.run_records import EpochMetrics, ProcessRecord, encode_record
 
 STARTED = RunStarted("r", "SimpleCNN", {}, "cpu", "a CPU", "mnist", 256, 0, 64, 1000, 3, 8)
 EPOCH = EpochEnd(EpochMetrics(1, 0.5, 0.9, 0.6, 0.8, 1e-3, 1.0, 100.0), best=True)
@@ -116,7 +107,7 @@ def test_a_huge_events_file_is_folded_with_bounded_memory(tmp_path):
     row costs a few lines' memory whatever the file's size (here 30 MB of batch progress)."""
     import tracemalloc
 
-    from tui_cnn.domain.training import BatchProgress
+    from tui_cnn.domain.run_events import BatchProgress
 
     run_dir = write_run(tmp_path, "huge", Finished(1, 0.8, 3.0))
     progress = encode_record(BatchProgress(1, 1, 100, 1, 0.5, 0.5, 1000.0, 1e-3, 1.0))

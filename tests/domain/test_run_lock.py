@@ -19,6 +19,17 @@ from click.testing import CliRunner
 
 from tests.run_corpus import write_good_run
 from tui_cnn.cli import main
+from tui_cnn.domain.run_control import (
+    CONTROL_FILE,
+    CONTROL_KEPT,
+    CONTROL_MAX_BYTES,
+    ControlFileRefused,
+    read_control,
+    read_control_commands,
+    write_control,
+)
+from tui_cnn.domain.run_dir import new_run_dir
+from tui_cnn.domain.run_events import RunStarted, event_to_json
 from tui_cnn.domain.run_list import (
     RunWatch,
     continue_refused,
@@ -29,18 +40,6 @@ from tui_cnn.domain.run_list import (
     steer_run,
 )
 from tui_cnn.domain.run_lock import LOCK_FILE, RunLock, RunLocked, lock_held, process_start_time
-from tui_cnn.domain.training import (
-    CONTROL_FILE,
-    CONTROL_KEPT,
-    CONTROL_MAX_BYTES,
-    ControlFileRefused,
-    RunStarted,
-    event_to_json,
-    new_run_dir,
-    read_control,
-    read_control_commands,
-    write_control,
-)
 
 STARTED = RunStarted("r", "SimpleCNN", {}, "cpu", "a CPU", "mnist", 256, 0, 64, 1000, 3, 8)
 

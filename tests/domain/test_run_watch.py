@@ -9,13 +9,13 @@ import pytest
 
 from tests.run_corpus import write_good_run
 from tui_cnn.domain.format import cut
+from tui_cnn.domain.run_files import failure_in_output, last_output_line
 from tui_cnn.domain.run_list import (
     RunRow,
     RunWatch,
     continue_refused,
     default_epochs,
     deletion_refused,
-    last_output_line,
     parse_epochs_total,
     run_stamp,
 )
@@ -151,3 +151,13 @@ def test_the_last_line_a_run_process_wrote(tmp_path):
     assert last_output_line(tmp_path) == ""  # no output.log
     (tmp_path / "output.log").write_bytes(b"x" * 10_000 + b"\nepoch 1/2\n\xff tui-cnn: training failed: no data\n\n")
     assert last_output_line(tmp_path) == "\ufffd tui-cnn: training failed: no data"
+
+
+def test_the_last_line_says_why_without_its_prefix_and_tells_a_failure_as_written(tmp_path):
+    (tmp_path / "output.log").write_text("epoch 1/2\ntui-cnn: training failed: no data\n")
+    assert last_output_line(tmp_path) == "no data"
+    assert last_output_line(tmp_path, as_written=True) == "tui-cnn: training failed: no data"
+    assert failure_in_output(tmp_path) == "no data"
+    (tmp_path / "output.log").write_text("tui-cnn: killed by a signal\n")
+    assert last_output_line(tmp_path) == "killed by a signal"
+    assert failure_in_output(tmp_path) is None

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from tui_cnn.cli import main
 from tui_cnn.domain.settings import SettingError, parse_setting
-from tui_cnn.domain.training import SETTINGS, TrainConfig
+from tui_cnn.domain.train_config import SETTINGS, TrainConfig
 
 
 def parse(name: str, text: str):

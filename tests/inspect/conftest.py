@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from tui_cnn.domain.run_records import DatasetRecord, DeviceRecord, RunConfigFile
 from tui_cnn.domain.spec import LayerSpec, ModelSpec
 from tui_cnn.domain.specfile import spec_to_dict
-from tui_cnn.domain.training import DatasetRecord, DeviceRecord, RunConfigFile, TrainConfig
+from tui_cnn.domain.train_config import TrainConfig
 
 TINY = ModelSpec("TinyCNN", (1, 28, 28), (
     LayerSpec.of("Conv2d", out_channels=4, kernel_size=3, padding=1),
@@ -34,6 +35,7 @@ def train_tiny_run(run_dir: Path, data_root: Path, epochs: int = 1) -> Path:
     from tui_cnn.backend.build import build_model
     from tui_cnn.backend.data import load_data
     from tui_cnn.backend.evaluate import evaluate
+    from tui_cnn.domain.run_dir import BEST_CHECKPOINT
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -54,7 +56,7 @@ def train_tiny_run(run_dir: Path, data_root: Path, epochs: int = 1) -> Path:
         runs.write_config(run_dir, RunConfigFile(spec_to_dict(TINY), config.to_json(), DatasetRecord("mnist"),
                                                  DeviceRecord("cpu")))
         runs.write_model_code(run_dir, TINY)
-        runs.save_checkpoint(run_dir / runs.BEST_CHECKPOINT, {"model": model.state_dict()})
+        runs.save_checkpoint(run_dir / BEST_CHECKPOINT, {"model": model.state_dict()})
         runs.write_evaluation(run_dir, evaluate(model, data, 64, contextlib.nullcontext))
     finally:
         torch.set_num_threads(threads)

@@ -14,7 +14,7 @@ from tests.helpers import async_wait_until
 from tui_cnn.app.app import TuiCnnApp
 from tui_cnn.app.screens.inspect import InspectScreen
 from tui_cnn.app.widgets.inspect.canvas import DigitCanvas
-from tui_cnn.domain.training import read_evaluation
+from tui_cnn.domain.run_files import read_evaluation
 
 pytestmark = pytest.mark.slow  # a model trained for the screen (tiny_run), then torch in the app's worker
 

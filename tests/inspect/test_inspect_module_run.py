@@ -14,7 +14,7 @@ from tests.inspect.test_inspect_app import shown, text_of
 from tui_cnn.app.app import TuiCnnApp
 from tui_cnn.cli import main
 from tui_cnn.domain.model_source import ModuleSource
-from tui_cnn.domain.training import TrainConfig
+from tui_cnn.domain.train_config import TrainConfig
 
 pytestmark = pytest.mark.slow
 

@@ -34,7 +34,7 @@ from .widgets.paging import SafeCommandPalette, guard_option_list_paging
 guard_option_list_paging()
 
 if TYPE_CHECKING:
-    from ..domain.training import TrainConfig
+    from ..domain.train_config import TrainConfig
     from .screens.tracker import Tracked
 
 class CrashSaved(Exception):

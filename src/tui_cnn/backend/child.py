@@ -26,7 +26,8 @@ import threading
 import time
 from typing import IO
 
-from ..domain.training import BatchProgress, Failed, RunRequest, TrainingEvent, event_to_json
+from ..domain.run_events import BatchProgress, Failed, TrainingEvent, event_to_json
+from ..domain.run_records import RunRequest
 
 CONTROLS = ("stop", "pause", "resume")
 PROGRESS_FLUSH_S = 0.25  # the app redraws 4 times a second

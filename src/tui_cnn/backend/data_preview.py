@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..domain.training import TrainConfig
+from ..domain.train_config import TrainConfig
 
 
 @dataclass(frozen=True)

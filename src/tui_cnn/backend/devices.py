@@ -15,7 +15,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..domain.training import DeviceRecord
+from ..domain.run_records import DeviceRecord
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..domain.training import Evaluation, Misclassified
+from ..domain.run_records import Evaluation, Misclassified
 from .data import DeviceData, Split
 from .distributed import Distributed, shard_bounds
 

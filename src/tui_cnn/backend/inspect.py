@@ -137,8 +137,9 @@ class Inspector:
     @classmethod
     def for_run(cls, run_dir: str | Path) -> "Inspector":
         """A run's best checkpoint (its last one while no epoch has been best yet)."""
+        from ..domain.run_dir import BEST_CHECKPOINT, LAST_CHECKPOINT
+        from ..domain.run_files import read_run_config
         from ..domain.specfile import SpecError, spec_from_dict
-        from ..domain.training import read_run_config
         from . import runs
 
         run_dir = Path(run_dir)
@@ -148,7 +149,7 @@ class Inspector:
             config = saved.train_config()
         except (OSError, ValueError, KeyError, TypeError, SpecError, RecursionError) as exc:
             raise InspectError(f"{run_dir} is not a run directory with a readable config.json ({exc})") from None
-        checkpoint = next((run_dir / name for name in (runs.BEST_CHECKPOINT, runs.LAST_CHECKPOINT)
+        checkpoint = next((run_dir / name for name in (BEST_CHECKPOINT, LAST_CHECKPOINT)
                            if (run_dir / name).is_file()), None)
         if checkpoint is None:
             raise InspectError(f"{run_dir} has no checkpoint yet (one is written after each epoch)")

@@ -34,8 +34,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..domain.model_source import ModelSource, ModuleSource, source_to_dict
+from ..domain.run_dir import OUTPUT_LOG, new_run_dir
+from ..domain.run_events import RunStarted
+from ..domain.run_files import EventFollower
 from ..domain.run_lock import RunLock
-from ..domain.training import OUTPUT_LOG, EventFollower, RunRequest, RunStarted, TrainConfig, new_run_dir
+from ..domain.run_records import RunRequest
+from ..domain.train_config import TrainConfig
 from .priority import spawn
 
 #: The training process's module: ``backend.child``.

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from ..domain.lr_range import END_LR, MAX_BATCHES, START_LR, LossSmoother, RangeResult, learning_rates, read_curve
 from ..domain.spec import ModelSpec
-from ..domain.training import TrainConfig
+from ..domain.train_config import TrainConfig
 from .build import build_model
 from .data import load_data
 from .devices import resolve_device

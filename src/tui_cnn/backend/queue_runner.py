@@ -16,11 +16,14 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from ..domain.paths import RUNS_DIR
+from ..domain.run_dir import new_run_dir
 from ..domain.run_lock import lock_held
 from ..domain.run_queue import RUNNER_LOCK, RUNNER_LOG, QueueError, enqueue, runner_running, take_next, waiting_runs
+from ..domain.run_records import RunRequest
 from ..domain.slurm import REQUEST_FILE
 from ..domain.spec import ModelSpec
-from ..domain.training import RUNS_DIR, RunRequest, TrainConfig, new_run_dir
+from ..domain.train_config import TrainConfig
 from .launch import child_environment, request_line, start_detached
 from .priority import spawn
 

@@ -1,6 +1,6 @@
 """A run's directory: the source of truth for a run, written as it goes so that a monitor
 (or a person with ``cat``) can follow it by reading the files alone. The layout is
-documented in ``tui_cnn.domain.training``."""
+documented in ``tui_cnn.domain.run_dir``."""
 
 from __future__ import annotations
 
@@ -13,6 +13,10 @@ from typing import Any
 import torch
 
 from ..domain.export import export_code
+from ..domain.run_dir import BEST_CHECKPOINT
+from ..domain.run_events import BatchProgress, EpochEnd, Evaluated, LogMessage, RunStarted
+from ..domain.run_files import read_events, read_metrics
+from ..domain.run_records import EpochMetrics, RunConfigFile, encode_record
 
 # The run files that need no torch are written by the domain's writer (a user's own loop,
 # tui_cnn.init, writes through it too); the trainer finds it here, beside the checkpoints.
@@ -29,34 +33,6 @@ from ..domain.run_writer import (  # noqa: F401
 )
 from ..domain.spec import ModelSpec
 from ..domain.specfile import atomic_write_text
-
-# The run directory's names live in the domain (readers need them without torch); the
-# trainer finds them here too, beside what it writes.
-from ..domain.training import (  # noqa: F401  # noqa: F401
-    BEST_CHECKPOINT,
-    CONTROL_FILE,
-    LAST_CHECKPOINT,
-    RUNS_DIR,
-    BatchProgress,
-    ControlFileRefused,
-    EpochEnd,
-    EpochMetrics,
-    Evaluated,
-    Evaluation,
-    LogMessage,
-    ProcessRecord,
-    RunConfigFile,
-    RunStarted,
-    TrainingEvent,
-    encode_record,
-    event_to_json,
-    new_run_dir,
-    read_control_commands,
-    read_events,
-    read_metrics,
-    run_dir_name,
-    to_json,
-)
 from .faults import fault_point
 
 

@@ -86,7 +86,7 @@ def submit_run(spec, config, options: SlurmOptions, runs_dir: str | Path | None 
     from dataclasses import replace
 
     from ..domain.paths import RUNS_DIR
-    from ..domain.training import new_run_dir
+    from ..domain.run_dir import new_run_dir
     from .launch import request_line
 
     problems = job_problems(spec, config, options)

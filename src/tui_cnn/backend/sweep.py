@@ -22,6 +22,8 @@ from typing import Any, Callable
 
 import msgspec
 
+from ..domain.paths import RUNS_DIR
+from ..domain.run_files import read_metrics
 from ..domain.run_list import ENDED, NotTraining, run_row, steer_run
 from ..domain.run_queue import QueueError, held_by_a_process
 from ..domain.spec import ModelSpec
@@ -44,7 +46,7 @@ from ..domain.sweep import (
     was_pruned,
     write_sweep,
 )
-from ..domain.training import RUNS_DIR, TrainConfig, read_metrics
+from ..domain.train_config import TrainConfig
 from .launch import child_environment, python_command
 from .priority import spawn
 from .queue_runner import queue_run

@@ -29,9 +29,10 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import IO
 
+from ..domain.run_events import Failed, Finished, Stopped, TrainingEvent, event_from_line
 from ..domain.run_lock import RunLock, RunLocked, environment_holding
 from ..domain.spec import ModelSpec
-from ..domain.training import Failed, Finished, Stopped, TrainConfig, TrainingEvent, event_from_line
+from ..domain.train_config import TrainConfig
 from .launch import (  # noqa: F401 - tests' names
     CHILD_MODULE,
     child_environment,

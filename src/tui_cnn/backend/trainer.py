@@ -1,6 +1,6 @@
 """The training engine. One ``Trainer`` trains one spec with one ``TrainConfig``, writes the
 run directory as it goes, and tells its listeners what happens through the events of
-``tui_cnn.domain.training``.
+``tui_cnn.domain.run_events``.
 
 Speed: the data lives on the device (``backend.data``), and the loop never waits for the
 device on a batch it does not report on: losses and predictions of the batches since the
@@ -32,27 +32,23 @@ from torch import nn
 from ..domain.datasets import check_spec_matches
 from ..domain.format import count
 from ..domain.model_source import ModelSource, ModuleSource, source_to_dict
-from ..domain.run_lock import RunLock, RunLocked, held_for_me, read_lock_record
-from ..domain.training import (
+from ..domain.run_dir import BEST_CHECKPOINT, LAST_CHECKPOINT, new_run_dir, run_dir_name
+from ..domain.run_events import (
     BatchProgress,
-    DatasetRecord,
     EpochEnd,
-    EpochMetrics,
     Evaluated,
     Failed,
     Finished,
     LogMessage,
     Paused,
-    ProcessRecord,
     Resumed,
-    RunConfigFile,
     RunStarted,
     Stopped,
-    TrainConfig,
     TrainingEvent,
-    decode,
-    to_json,
 )
+from ..domain.run_lock import RunLock, RunLocked, held_for_me, read_lock_record
+from ..domain.run_records import DatasetRecord, EpochMetrics, ProcessRecord, RunConfigFile, decode, to_json
+from ..domain.train_config import TrainConfig
 from . import faults, runs
 from .build import InvalidSpecError, build_model, count_parameters
 from .data import DeviceData, MissingDataError, load_data
@@ -116,7 +112,7 @@ class Trainer:
             self.run_dir = self.resume_dir
         else:
             # A new automatic folder is made (and named, -2 when taken) once the run is sure to start.
-            self.run_dir = Path(config.run_dir) if config.run_dir else runs.run_dir_name(spec.name)
+            self.run_dir = Path(config.run_dir) if config.run_dir else run_dir_name(spec.name)
         self._lock = lock
         self._module_files: list[str] = []  # a module run's files from the working directory, to keep
         self._process: ProcessRecord | None = None  # process.json as this trainer wrote it
@@ -194,7 +190,7 @@ class Trainer:
         self._on_main(lambda: self._open_run_dir(loop))
         for epoch in range(self._progress.epoch + 1, self.config.epochs + 1):
             if not self._train_epoch(loop, epoch):
-                path = self._checkpoint(loop, runs.LAST_CHECKPOINT)
+                path = self._checkpoint(loop, LAST_CHECKPOINT)
                 self._emit(Stopped(epoch, str(path)))
                 return
             self._end_epoch(loop, epoch)
@@ -214,7 +210,7 @@ class Trainer:
         progress = self._progress
         if progress.best_epoch in (0, progress.epoch):
             return progress.epoch  # the weights in hand are the best
-        path = self.run_dir / runs.BEST_CHECKPOINT
+        path = self.run_dir / BEST_CHECKPOINT
 
         def read() -> dict[str, Any] | None:
             try:
@@ -347,7 +343,7 @@ class Trainer:
         config, data = self.config, loop.data
         try:
             if self.resume_dir is None and not self.config.run_dir:
-                self.run_dir = runs.new_run_dir(self.spec.name)
+                self.run_dir = new_run_dir(self.spec.name)
             else:
                 self.run_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -574,7 +570,7 @@ class Trainer:
         4. the epoch's line of metrics.jsonl (a resume rewrites missing lines);
         5. the EpochEnd event (a resume emits a missing one before its RunStarted)."""
         data = runs.serialize_checkpoint(self._checkpoint_state(loop))
-        last, best_path = self.run_dir / runs.LAST_CHECKPOINT, self.run_dir / runs.BEST_CHECKPOINT
+        last, best_path = self.run_dir / LAST_CHECKPOINT, self.run_dir / BEST_CHECKPOINT
         try:
             if best:
                 runs.stage_checkpoint(best_path, data)
@@ -612,11 +608,11 @@ class Trainer:
         }
 
     def _restore(self, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any, device: str) -> None:
-        path = self.resume_dir / runs.LAST_CHECKPOINT
+        path = self.resume_dir / LAST_CHECKPOINT
 
         def read() -> dict[str, Any]:  # on rank 0, whose disk holds the run; the others get a copy
             if not path.is_file():
-                raise TrainingFailed(f"{self.resume_dir} has no {runs.LAST_CHECKPOINT}: nothing to resume")
+                raise TrainingFailed(f"{self.resume_dir} has no {LAST_CHECKPOINT}: nothing to resume")
             try:
                 return runs.load_checkpoint(path, device if self.group is None else "cpu")
             except runs.CheckpointError as exc:

@@ -14,7 +14,7 @@ from ..domain.presets import DEFAULT_PRESET, load_preset, resolve_spec
 from ..domain.settings import Setting, SettingError, parse_setting
 from ..domain.spec import ModelSpec, parse_input_shape
 from ..domain.specfile import SpecError
-from ..domain.training import SETTINGS
+from ..domain.train_config import SETTINGS
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -87,8 +87,9 @@ def load_run_spec_or_exit(run_dir: str) -> ModelSpec | None:
     """The model a run directory trained (to show the run: settings with a wrong type are
     the monitor's to report, they do not keep the run from opening); None for a run your own
     loop logged (tui_cnn.init: its model is not a spec, the app opens on its default one)."""
+    from ..domain.run_files import read_run_config
+    from ..domain.run_records import RunFileError
     from ..domain.specfile import spec_from_dict
-    from ..domain.training import RunFileError, read_run_config
 
     try:
         run = read_run_config(run_dir)

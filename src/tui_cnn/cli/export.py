@@ -52,7 +52,8 @@ def _refuse_a_module(model: str) -> None:
     from pathlib import Path
 
     from ..domain.model_source import SOURCE_DIR
-    from ..domain.training import RunFileError, read_run_config
+    from ..domain.run_files import read_run_config
+    from ..domain.run_records import RunFileError
 
     if (Path(model) / "config.json").is_file():
         try:

@@ -33,7 +33,7 @@ def lr_find(model: str | None, start: float, end: float, batches: int, as_json: 
     exponentially, until the smoothed loss diverges; the suggestion is where the loss fell
     fastest. Nothing is saved. Exit 0, 1 when no descent was found, 2 for bad arguments."""
     from ..domain.datasets import check_spec_matches, default_dataset
-    from ..domain.training import TrainConfig
+    from ..domain.train_config import TrainConfig
 
     if end <= start:
         fail(f"--end ({end:g}) must be larger than --start ({start:g})")

@@ -59,7 +59,7 @@ def start(model: str, trials: int, params: tuple[str, ...], sampler: str, prune:
 
     from ..domain.datasets import check_spec_matches, default_dataset
     from ..domain.sweep import SweepError, parse_params
-    from ..domain.training import TrainConfig
+    from ..domain.train_config import TrainConfig
 
     try:
         searched = parse_params(params)

@@ -13,7 +13,7 @@ from typing import Any, Callable
 import click
 
 from ..domain.settings import Setting
-from ..domain.training import SETTINGS, TrainConfig
+from ..domain.train_config import SETTINGS, TrainConfig
 from .common import (
     EXIT_INVALID,
     EXIT_OK,
@@ -214,7 +214,7 @@ def _resumed(run_dir: str, model: str | None, given: dict[str, Any]):
     """The run's own spec and configuration, with the options given now on top (e.g. more
     --epochs). A spec given as well must be the run's."""
     from ..domain.run_list import continuation
-    from ..domain.training import RunFileError
+    from ..domain.run_records import RunFileError
 
     known = {f.name for f in fields(TrainConfig)}
     try:
@@ -244,10 +244,11 @@ def _check_checkpoint_or_exit(run_dir: str) -> None:
     from pathlib import Path
 
     from ..backend import runs
+    from ..domain.run_dir import LAST_CHECKPOINT
 
-    path = Path(run_dir) / runs.LAST_CHECKPOINT
+    path = Path(run_dir) / LAST_CHECKPOINT
     if not path.is_file():
-        fail(f"{run_dir} has no {runs.LAST_CHECKPOINT}: nothing to resume (one is written after each epoch)")
+        fail(f"{run_dir} has no {LAST_CHECKPOINT}: nothing to resume (one is written after each epoch)")
     try:
         runs.load_checkpoint(path)
     except runs.CheckpointError as exc:
@@ -263,7 +264,7 @@ def _start_detached(spec, config: TrainConfig) -> int:
     """Start the run in its own session (backend.launch) and return once it has started
     (exit 0), or failed before it could (exit 1, with why)."""
     from ..backend.launch import start_detached, wait_for_start
-    from ..domain.run_list import last_output_line
+    from ..domain.run_files import last_output_line
     from ..domain.run_lock import RunLocked
 
     try:

@@ -12,8 +12,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ..domain.format import printable_lines
+from ..domain.run_events import BatchProgress, EpochEnd, LogMessage, RunStarted
 from ..domain.run_report import EPOCH_COLUMNS, Reporter, epoch_cells
-from ..domain.training import BatchProgress, EpochEnd, LogMessage, RunStarted
 
 
 class _TableProgress(Progress):

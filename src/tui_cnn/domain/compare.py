@@ -1,5 +1,5 @@
 """Two or more runs side by side: each run's per-epoch metrics, and its settings in rows with
-the rows that differ marked. Pure Python: the run files are read through training.py's
+the rows that differ marked. Pure Python: the run files are read through run_files.py's
 readers (their one schema); the model's parameter count comes from the shape engine.
 """
 
@@ -12,18 +12,11 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from . import format as fmt
+from .run_events import RunStarted
+from .run_files import read_evaluation, read_events, read_metrics, read_run_config
 from .run_list import run_row
-from .training import (
-    SETTINGS,
-    EpochMetrics,
-    RunConfigFile,
-    RunFileError,
-    RunStarted,
-    read_evaluation,
-    read_events,
-    read_metrics,
-    read_run_config,
-)
+from .run_records import EpochMetrics, RunConfigFile, RunFileError
+from .train_config import SETTINGS
 
 #: Settings that say where or how a run was written, not what it learned from: not compared.
 NOT_COMPARED = ("data_dir", "run_dir", "resume", "progress_every")
@@ -91,7 +84,7 @@ class Comparison:
 
 
 def _metrics_json(metrics: EpochMetrics) -> dict[str, Any]:
-    from .training import to_json
+    from .run_records import to_json
 
     # JSON has no NaN: a diverged loss (or a figure your own loop did not log) is null
     def finite(value: Any) -> Any:

@@ -1,7 +1,7 @@
 """What a run trains: a spec (the app's own layers) or a user's own nn.Module, named by
 ``MODULE:ATTR`` (what `tui-cnn track` takes). Declared once here, for the run request that
 starts a training process (backend/launch.py) and for config.json (backend/runs.py writes
-it, domain/training.py's RunConfigFile reads it): both hold ``"spec"`` and, for a module run,
+it, domain/run_records.py's RunConfigFile reads it): both hold ``"spec"`` and, for a module run,
 ``"module"`` too.
 
 A module run's ``"spec"`` is a spec with no layers that carries the module's name and input

@@ -16,31 +16,28 @@ import msgspec
 
 from .format import count
 from .model_source import ModuleSource
-from .run_lock import LOCK_FILE, is_that_process, lock_held, read_lock_record
-from .run_queue import QUEUE_FILE, position, read_queued
-from .run_queue import cancel as cancel_queued
-from .run_state import RunState
-from .settings import SettingError, parse_setting
-from .slurm import JOB_FILE, REQUEST_FILE, cancel_pending, slurm_status
-from .spec import ModelSpec
-from .specfile import SpecError, spec_from_dict
-from .sweep import PRUNED_FILE, was_pruned
-from .training import (
-    LAST_CHECKPOINT,
-    SETTINGS,
-    BatchProgress,
-    Evaluated,
-    ProcessRecord,
-    RunFileError,
-    TrainConfig,
+from .run_control import write_control
+from .run_dir import LAST_CHECKPOINT
+from .run_events import BatchProgress, Evaluated
+from .run_files import (
     failure_in_output,
     iter_events,
     last_output_line,
     read_process,
     read_run_config,
     read_test_accuracy,
-    write_control,
 )
+from .run_lock import LOCK_FILE, is_that_process, lock_held, read_lock_record
+from .run_queue import QUEUE_FILE, position, read_queued
+from .run_queue import cancel as cancel_queued
+from .run_records import ProcessRecord, RunFileError
+from .run_state import RunState
+from .settings import SettingError, parse_setting
+from .slurm import JOB_FILE, REQUEST_FILE, cancel_pending, slurm_status
+from .spec import ModelSpec
+from .specfile import SpecError, spec_from_dict
+from .sweep import PRUNED_FILE, was_pruned
+from .train_config import SETTINGS, TrainConfig
 
 #: Statuses of a run read from disk. starting: a process holds the run (its lock) and has not
 #: started training yet; crashed: its process is gone and it wrote no end event (it can be

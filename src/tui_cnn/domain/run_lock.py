@@ -26,7 +26,9 @@ from pathlib import Path
 import msgspec
 import psutil
 
-from .training import ProcessRecord, last_control_seq, read_process
+from .run_control import last_control_seq
+from .run_files import read_process
+from .run_records import ProcessRecord
 
 LOCK_FILE = ".lock"
 #: The run directory whose lock an ancestor holds for this process (a torchrun rank whose

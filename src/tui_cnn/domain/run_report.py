@@ -10,11 +10,9 @@ import sys
 from typing import Any
 
 from .format import count, printable_lines
-from .run_state import RunState
-from .training import (
+from .run_events import (
     BatchProgress,
     EpochEnd,
-    EpochMetrics,
     Evaluated,
     Finished,
     LogMessage,
@@ -23,8 +21,10 @@ from .training import (
     RunStarted,
     Stopped,
     TrainingEvent,
-    validation_source,
 )
+from .run_records import EpochMetrics
+from .run_state import RunState
+from .train_config import validation_source
 
 EPOCH_COLUMNS = ("epoch", "loss", "acc", "val loss", "val acc", "lr", "time", "img/s", "")
 

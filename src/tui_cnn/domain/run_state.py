@@ -13,25 +13,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .training import (
+from .run_events import (
     BatchProgress,
     EpochEnd,
-    EpochMetrics,
     Evaluated,
-    Evaluation,
     Failed,
     Finished,
     Paused,
     Resumed,
-    RunFileError,
     RunStarted,
     Stopped,
-    TrainConfig,
     TrainingEvent,
-    read_evaluation,
-    read_metrics,
-    read_run_config,
 )
+from .run_files import read_evaluation, read_metrics, read_run_config
+from .run_records import EpochMetrics, Evaluation, RunFileError
+from .train_config import TrainConfig
 
 #: A run in one of these states has a live trainer behind it.
 ACTIVE = ("starting", "running", "paused", "stopping")

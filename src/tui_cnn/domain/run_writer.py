@@ -1,4 +1,4 @@
-"""Writing a run directory (its layout: ``domain.training``): the one writer of its files,
+"""Writing a run directory (its layout: ``domain.run_dir``): the one writer of its files,
 shared by the trainer (``backend``) and by a user's own training loop (``tui_cnn.init``), so
 that both write the same records the same way. Pure Python: a script that logs its own loop
 pays no torch for it. The torch files (checkpoints, model.py) stay in ``backend.runs``."""
@@ -15,20 +15,11 @@ from typing import IO, Any, Callable, Iterator
 
 import msgspec
 
+from .run_control import CONTROL_FILE, ControlFileRefused, read_control_commands
+from .run_events import TrainingEvent, event_to_json
 from .run_lock import this_process_record
+from .run_records import EpochMetrics, Evaluation, ProcessRecord, encode_record, to_json
 from .specfile import atomic_write_text
-from .training import (
-    CONTROL_FILE,
-    ControlFileRefused,
-    EpochMetrics,
-    Evaluation,
-    ProcessRecord,
-    TrainingEvent,
-    encode_record,
-    event_to_json,
-    read_control_commands,
-    to_json,
-)
 
 
 class RunDirError(Exception):

@@ -20,9 +20,10 @@ from typing import Any
 
 import msgspec
 
+from .run_dir import claim_folder, run_dir_name
 from .settings import SettingError, parse_setting
 from .specfile import atomic_writer
-from .training import SETTINGS, claim_folder, run_dir_name
+from .train_config import SETTINGS
 
 SWEEP_FILE = "sweep.json"
 STUDY_FILE = "study.db"

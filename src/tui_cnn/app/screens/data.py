@@ -19,7 +19,7 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from ...domain import format as fmt
-from ...domain.training import TrainConfig
+from ...domain.train_config import TrainConfig
 from ..widgets.inspect.pixels import PixelView, fit_columns, tiled
 from ..widgets.keys_footer import KeysFooter
 

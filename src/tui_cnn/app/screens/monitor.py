@@ -28,29 +28,27 @@ from textual.worker import Worker, WorkerState
 from ...domain.datasets import default_dataset
 from ...domain.format import binary_bytes, count, local_time, printable, printable_lines
 from ...domain.notify import end_notice
-from ...domain.run_list import heartbeat, last_output_line, run_status
-from ...domain.run_lock import RunLocked
-from ...domain.run_state import RunState
-from ...domain.spec import ModelSpec
-from ...domain.training import (
+from ...domain.run_control import write_control
+from ...domain.run_events import (
     BatchProgress,
     EpochEnd,
     Evaluated,
-    EventFollower,
     Failed,
     Finished,
     LogMessage,
     Paused,
     Resumed,
-    RunFileError,
     RunStarted,
     Stopped,
-    TrainConfig,
     TrainingEvent,
-    failure_in_output,
-    validation_source,
-    write_control,
 )
+from ...domain.run_files import EventFollower, failure_in_output, last_output_line
+from ...domain.run_list import heartbeat, run_status
+from ...domain.run_lock import RunLocked
+from ...domain.run_records import RunFileError
+from ...domain.run_state import RunState
+from ...domain.spec import ModelSpec
+from ...domain.train_config import TrainConfig, validation_source
 from ..widgets.confirm import ConfirmScreen
 from ..widgets.keys_footer import KeysFooter
 from ..widgets.monitor.device_panel import DevicePanel

@@ -31,6 +31,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from ...domain import format as fmt
 from ...domain.format import cut, printable, printable_lines
 from ...domain.paths import RUNS_DIR
+from ...domain.run_files import last_output_line
 from ...domain.run_list import (
     LIVE,
     WAITING,
@@ -40,7 +41,6 @@ from ...domain.run_list import (
     continuation,
     continue_refused,
     deletion_refused,
-    last_output_line,
     newest_first,
     row_order,
     run_row,
@@ -49,11 +49,11 @@ from ...domain.run_list import (
 from ...domain.run_lock import RunLocked
 from ...domain.run_queue import QueueError
 from ...domain.run_queue import move as move_in_queue
+from ...domain.run_records import RunFileError
 from ...domain.run_table import RunColumn, fitting_columns, run_cells, run_name
 from ...domain.slurm import SlurmError
 from ...domain.sweep import SweepError, read_trial
 from ...domain.sweep_trials import sweep_trials
-from ...domain.training import RunFileError
 from ..widgets.confirm import ConfirmScreen
 from ..widgets.continue_run import ContinueRunScreen
 from ..widgets.keys_footer import KeysFooter

@@ -28,7 +28,7 @@ from ...domain.settings import parse_setting
 from ...domain.shapes import analyze
 from ...domain.spec import ModelSpec, parse_input_shape
 from ...domain.summary import ModelSummary
-from ...domain.training import SETTINGS
+from ...domain.train_config import SETTINGS
 from ..focus import focus_now
 from ..widgets.formula_panel import FormulaPanel
 from ..widgets.keys_footer import KeysFooter

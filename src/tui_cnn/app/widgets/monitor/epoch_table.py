@@ -10,7 +10,7 @@ from textual.css.scalar import Scalar
 from textual.widgets import DataTable
 
 from ....domain.format import compact
-from ....domain.training import EpochMetrics
+from ....domain.run_records import EpochMetrics
 from .text import duration, learning_rate, percent
 
 BEST_MARK = "★"

@@ -13,7 +13,7 @@ from textual.message import Message
 from textual.widgets import Static
 
 from ....domain.format import grouped
-from ....domain.training import Evaluation, Misclassified
+from ....domain.run_records import Evaluation, Misclassified
 from .digits import half_block_image
 from .text import percent
 

@@ -25,7 +25,7 @@ from textual_plotext import PlotextPlot
 from ....backend.priority import spawn
 from ....domain.spec import ModelSpec
 from ....domain.specfile import dumps_spec
-from ....domain.training import TrainConfig
+from ....domain.train_config import TrainConfig
 from ..dialog import Dialog
 
 #: Batches the app's test runs at most (the command line's default is 200): an answer in seconds.

@@ -10,7 +10,7 @@ from typing import Mapping, Union
 from textual.color import Color
 from textual_plotext import PlotextPlot
 
-from ....domain.training import EpochMetrics
+from ....domain.run_records import EpochMetrics
 from .repaint import changed_regions
 
 #: A colour as plotext takes it: "default" (the terminal's own), a palette index, or RGB.

@@ -1,5 +1,5 @@
 """The run set-up form: one field for each training setting declared with a label
-(domain/training.py: dataset, data folder, epochs, batch size, optimizer, learning rate, ...),
+(domain/train_config.py: dataset, data folder, epochs, batch size, optimizer, learning rate, ...),
 checked as it is typed by the same parser the command line uses, its error beside it; then
 what ties the settings to the model (the dataset's shape) and the shape engine's
 training-memory estimate against the device's free memory, so an out-of-memory shows before
@@ -23,7 +23,7 @@ from ....domain.model_source import check_source_matches, is_module
 from ....domain.settings import SettingError, parse_setting
 from ....domain.shapes import analyze
 from ....domain.slurm import SLURM_SETTINGS, SlurmOptions
-from ....domain.training import SETTINGS, TrainConfig
+from ....domain.train_config import SETTINGS, TrainConfig
 from ..typed_input import TypedInput
 from ..validators import ParsedBy
 
