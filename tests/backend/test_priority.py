@@ -22,7 +22,8 @@ APP_TRAINS = textwrap.dedent("""
     import asyncio, json, os, subprocess, sys, threading, time
     from tui_cnn.app.app import TuiCnnApp
     from tui_cnn.domain.presets import load_preset
-    from tui_cnn.domain.training import TrainConfig, read_process
+    from tui_cnn.domain.run_files import read_process
+    from tui_cnn.domain.train_config import TrainConfig
 
     def nice(tid=0):
         return os.getpriority(os.PRIO_PROCESS, tid)
