@@ -10,9 +10,11 @@ from tui_cnn.backend.build import build_model
 from tui_cnn.cli import main
 from tui_cnn.domain import load_preset
 from tui_cnn.domain.export import export_code
+from tui_cnn.domain.layers import LAYER_TYPES
 from tui_cnn.domain.shapes import analyze
 from tui_cnn.domain.spec import LayerSpec, ModelSpec
 from tui_cnn.domain.specfile import save_spec
+from tui_cnn.domain.starters import starter_layer
 
 pytestmark = pytest.mark.torch  # runs torch: outside the quick domain tier (-m "not torch")
 
@@ -35,7 +37,16 @@ def import_module(path):
     return module
 
 
-@pytest.mark.parametrize("spec", [load_preset("SimpleCNN"), load_preset("LeNet5"), load_preset("VGGSmall"), ODD_ARGUMENTS],
+def around(type_name: str) -> ModelSpec:
+    """A model with a new layer of ``type_name`` (as the builder adds it) before the classifier:
+    export writes every catalogued type the same way, so each must come out right."""
+    empty = ModelSpec(f"with {type_name}", (3, 8, 8))
+    return empty.with_layers([starter_layer(type_name, empty, 0), LayerSpec("Flatten"),
+                              LayerSpec.of("Linear", out_features=10)])
+
+
+@pytest.mark.parametrize("spec", [load_preset("SimpleCNN"), load_preset("LeNet5"), load_preset("VGGSmall"), ODD_ARGUMENTS,
+                                  *map(around, LAYER_TYPES)],
                          ids=lambda spec: spec.name)
 def test_exported_model_runs_with_the_shapes_and_parameters_of_the_shape_engine(spec, tmp_path):
     path = tmp_path / "model.py"

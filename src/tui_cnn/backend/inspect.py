@@ -42,7 +42,9 @@ class LayerView:
     input: np.ndarray  # one sample's input to the layer: (C, H, W) or (N,)
     output: np.ndarray  # one sample's output
     thumbnails: np.ndarray  # uint8 (maps, h, w), each map normalised by its own min and max
-    weight: np.ndarray | None = None  # Conv2d: (out, in, kh, kw); Linear: (out, in)
+    # A layer with filters (the catalogue's weights = "filters", a Conv2d): (out, in/groups, kh, kw)
+    # and its bias; None for any other layer.
+    weight: np.ndarray | None = None
     bias: np.ndarray | None = None
 
     @property
@@ -315,13 +317,14 @@ def _leaf_report(index: int, module, in_shape: tuple[int, ...], out_shape: tuple
 
 
 def _layer_view(name: str, module, report: LayerReport, x: "torch.Tensor", y: "torch.Tensor") -> LayerView:
-    weight = getattr(module, "weight", None)
-    bias = getattr(module, "bias", None)
+    filters = report.layer_type.weights == "filters"  # the inspector draws a convolution's filters
+    weight = getattr(module, "weight", None) if filters else None
+    bias = getattr(module, "bias", None) if filters else None
     stats = LayerStats(name, report.type, tuple(y.shape), float(y.min()), float(y.max()), float(y.mean()),
                        float((y == 0).float().mean()))
     return LayerView(name, report.type, report, stats, x.numpy(), y.numpy(), _thumbnails(y),
-                     weight.detach().numpy() if report.type == "Conv2d" and weight is not None else None,
-                     bias.detach().numpy() if report.type == "Conv2d" and bias is not None else None)
+                     weight.detach().numpy() if weight is not None else None,
+                     bias.detach().numpy() if bias is not None else None)
 
 
 def _thumbnails(y: "torch.Tensor") -> np.ndarray:

@@ -12,7 +12,6 @@ import math
 from dataclasses import dataclass
 
 from . import format as fmt
-from .layers import LAYER_TYPES
 from .shapes import (
     BYTES_PER_VALUE,
     TRAINING_MEMORY_RULE,
@@ -68,10 +67,8 @@ def _diagnostics(report: LayerReport) -> list[Section]:
 
 
 def _what_it_does(report: LayerReport) -> list[Section]:
-    ltype = LAYER_TYPES.get(report.type)
-    if ltype is None or not ltype.summary:
-        return []
-    return [Section(report.type, (ltype.summary,))]
+    summary = report.layer_type.summary
+    return [Section(report.type, (summary,))] if summary else []
 
 
 def _merge(report: LayerReport) -> list[Section]:
@@ -112,11 +109,11 @@ def _output_size(report: LayerReport) -> list[Section]:
     if before is None:
         return []
     arrow = f"{fmt.shape(before)} -> {fmt.shape(after)}"
-    if report.type.startswith("Adaptive") and len(before) == 4:
+    if report.layer_type.adaptive and len(before) == 4:
         return [Section("Output size", (arrow, *_adaptive_lines(before, after)))]
     if report.geometry is not None and len(before) == 4:
         return [Section("Output size", (arrow, *_window_lines(report.geometry, before, after)))]
-    if report.type == "Flatten" and len(before) > len(after):
+    if report.layer_type.flattens and len(before) > len(after):
         return [Section("Output size", (arrow, _flatten_line(before, after)))]
     if before == after:
         return [Section("Output size", (f"unchanged: {fmt.shape(after)}",))]
@@ -167,9 +164,9 @@ def _flatten_line(before: tuple[int, ...], after: tuple[int, ...]) -> str:
 
 
 def _parameters(report: LayerReport) -> list[Section]:
-    a = report.args
+    a, weights = report.args, report.layer_type.weights
     lines: list[str] = []
-    if report.type == "Conv2d" and report.geometry is not None and "in_channels" in a:
+    if weights == "filters" and report.geometry is not None and "in_channels" in a:
         out, groups = a["out_channels"], a.get("groups", 1)
         kh, kw = report.geometry.kernel
         per_filter = f"{a['in_channels'] // groups}*{kh}*{kw}"
@@ -178,11 +175,11 @@ def _parameters(report: LayerReport) -> list[Section]:
         lines.append(f"{out} filters of {per_filter} weights" + (", one bias each" if bias else ""))
         if groups > 1:
             lines.append(f"groups = {groups}: each filter sees in_channels/groups = {a['in_channels'] // groups}")
-    elif report.type == "Linear" and "in_features" in a:
+    elif weights == "dense" and "in_features" in a:
         out = a["out_features"]
         bias = f" + {out}" if a.get("bias", True) else ""
         lines.append(f"{a['in_features']} * {out}{bias} = {fmt.grouped(report.params)}")
-    elif report.type == "BatchNorm2d" and "num_features" in a:
+    elif weights == "per channel" and "num_features" in a:
         channels = a["num_features"]
         if report.params:
             lines.append(f"2 * {channels} = {fmt.grouped(report.params)} (a scale and a shift per channel)")
@@ -237,13 +234,14 @@ def _versus_fully_connected(report: LayerReport) -> list[Section]:
     before, after = report.input_shape, report.output_shape
     if before is None or after is None:
         return []
-    if report.type == "Linear":
+    weights = report.layer_type.weights
+    if weights == "dense":
         n_in, n_out = before[-1], after[-1]
         return [Section("Fully connected", (
             f"every one of {fmt.grouped(n_in)} inputs has a weight to each of {fmt.grouped(n_out)} outputs:",
             f"{fmt.grouped(n_in)} x {fmt.grouped(n_out)} = {fmt.grouped(n_in * n_out)} weights",
         ))]
-    if report.type != "Conv2d" or len(before) != 4 or not report.params:
+    if weights != "filters" or len(before) != 4 or not report.params:
         return []
     n_in, n_out = math.prod(before[1:]), math.prod(after[1:])
     dense = n_in * n_out
@@ -255,13 +253,19 @@ def _versus_fully_connected(report: LayerReport) -> list[Section]:
     ))]
 
 
+#: What a pooling window keeps (the catalogue's ``pools``), in words.
+_KEEPS = {"max": "its largest value", "average": "the average of its values"}
+
+
 def _pooling(report: LayerReport) -> list[Section]:
-    if report.type not in ("MaxPool2d", "AvgPool2d") or report.geometry is None or report.output_shape is None:
+    """A fixed window's pooling (an adaptive one's windows vary: its output size says how)."""
+    pools = report.layer_type.pools
+    if not pools or report.layer_type.adaptive or report.geometry is None or report.output_shape is None:
         return []
     g, before, after = report.geometry, report.input_shape, report.output_shape
     assert before is not None  # a window's geometry is resolved only from a known input
     k, s = show_pair(g.kernel), show_pair(g.stride)
-    keeps = "its largest value" if report.type == "MaxPool2d" else "the average of its values"
+    keeps = _KEEPS[pools]
     lines = [
         f"each {g.kernel[0]}x{g.kernel[1]} window, moved {s} at a time, keeps {keeps}",
         f"{before[2]}x{before[3]} -> {after[2]}x{after[3]} in each of the {after[1]} channels; no parameters",
@@ -277,7 +281,7 @@ def _receptive_field(report: LayerReport) -> list[Section]:
         return []
     lines = [f"each output value sees a {rf[0]}x{rf[1]} patch of the input image;",
              f"neighbouring outputs are {show_pair(jump)} input pixel{'s' if max(jump) > 1 else ''} apart (jump)"]
-    if g is not None and not report.type.startswith("Adaptive"):
+    if g is not None and not report.layer_type.adaptive:
         for axis in range(1 if rf[0] == rf[1] and g.kernel[0] == g.kernel[1] else 2):
             prev_jump = jump[axis] // g.stride[axis]
             grown = g.dilation[axis] * (g.kernel[axis] - 1) * prev_jump

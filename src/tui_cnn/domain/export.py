@@ -11,6 +11,7 @@ import unicodedata
 
 from .. import __version__
 from . import format as fmt
+from .layers import layer_type
 from .shapes import LayerReport, analyze
 from .spec import LayerSpec, ModelSpec
 
@@ -46,7 +47,7 @@ _BLOCK_CLASSES = {
 def split_at_flatten(layers: tuple[LayerSpec, ...]) -> int:
     """Index where the classifier starts: the first Flatten, or the end when there is none."""
     for index, layer in enumerate(layers):
-        if layer.type == "Flatten":
+        if layer_type(layer.type).flattens:
             return index
     return len(layers)
 

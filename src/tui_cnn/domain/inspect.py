@@ -128,7 +128,7 @@ def receptive_box(reports: Sequence[LayerReport], layer: int, row: int, col: int
     each sliding layer's window, walked back to the image (unclipped: padding lies outside)."""
     box = Box(row, col, row, col)
     for report in reversed(reports[:layer + 1]):
-        if report.type == "Flatten" or (report.input_shape is not None and len(report.input_shape) != 4):
+        if report.layer_type.flattens or (report.input_shape is not None and len(report.input_shape) != 4):
             return None
         first, last = window(report, box.top, box.left), window(report, box.bottom, box.right)
         if first is not None and last is not None:

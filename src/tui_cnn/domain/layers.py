@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Literal
 
 Pair = tuple[int, int]
 
@@ -191,17 +191,38 @@ class Field:
     help: str = ""
 
 
+WeightLayout = Literal["", "filters", "dense", "per channel"]
+
+
 @dataclass(frozen=True, slots=True)
 class LayerType:
+    """One layer type, and what it does as facts the code asks for (never its name): the
+    explanations, the inspector, the export and the builder read these."""
+
     name: str
     category: str  # conv | pool | norm | activation | dropout | reshape | linear
     fields: tuple[Field, ...]
     positional: tuple[str, ...] = ()  # printed without keyword, as people write them
     always_shown: tuple[str, ...] = ()  # printed even when equal to the default
-    summary: str = ""
+    summary: str = ""  # what it does, in a line: the builder's picker and the formula panel show it
     #: What a new layer starts with in the builder: PyTorch's required arguments, set to the
-    #: usual choice (a Conv2d's out_channels follows its neighbours: domain/starters.py).
+    #: usual choice (an argument in ``widens`` follows its neighbours instead: domain/starters.py).
     starter_args: tuple[tuple[str, Any], ...] = ()
+    #: How its learned weights are laid out: "filters" (out, in/groups, kh, kw) slid over the
+    #: image, drawn by the inspector; "dense" (out, in), every input to every output; "per channel"
+    #: a scale and a shift per channel; "" for no weights. The parameter formulas follow it.
+    weights: WeightLayout = ""
+    #: What each pooling window keeps; "" for a layer that does not pool.
+    pools: Literal["", "max", "average"] = ""
+    #: Its windows are sized from the input to give output_size: they vary in size, so no one
+    #: window formula describes them (nor the receptive field's growth, nor a window's winner).
+    adaptive: bool = False
+    #: Turns each sample into one vector: the classifier starts at the first such layer (the
+    #: model's ``features`` and ``classifier`` parts) and nothing after it slides windows.
+    flattens: bool = False
+    #: The argument a new layer takes from its neighbours rather than from starter_args: twice
+    #: the last one of its type before it (how CNNs widen), inside a block the incoming channels.
+    widens: str = ""
 
     def field(self, name: str) -> Field | None:
         for f in self.fields:
@@ -250,6 +271,8 @@ LAYER_TYPES: dict[str, LayerType] = {
             always_shown=("kernel_size",),
             summary="slides out_channels learned filters over the image",
             starter_args=(("kernel_size", 3), ("padding", 1)),
+            weights="filters",
+            widens="out_channels",
         ),
         LayerType(
             "MaxPool2d",
@@ -264,6 +287,7 @@ LAYER_TYPES: dict[str, LayerType] = {
             always_shown=("kernel_size",),
             summary="keeps the largest value of each window",
             starter_args=(("kernel_size", 2),),
+            pools="max",
         ),
         LayerType(
             "AvgPool2d",
@@ -279,6 +303,7 @@ LAYER_TYPES: dict[str, LayerType] = {
             always_shown=("kernel_size",),
             summary="averages each window",
             starter_args=(("kernel_size", 2),),
+            pools="average",
         ),
         LayerType(
             "AdaptiveAvgPool2d",
@@ -287,6 +312,8 @@ LAYER_TYPES: dict[str, LayerType] = {
             always_shown=("output_size",),
             summary="averages into a fixed output size, whatever comes in",
             starter_args=(("output_size", 1),),
+            pools="average",
+            adaptive=True,
         ),
         LayerType(
             "AdaptiveMaxPool2d",
@@ -295,6 +322,8 @@ LAYER_TYPES: dict[str, LayerType] = {
             always_shown=("output_size",),
             summary="max-pools into a fixed output size, whatever comes in",
             starter_args=(("output_size", 1),),
+            pools="max",
+            adaptive=True,
         ),
         LayerType(
             "BatchNorm2d",
@@ -308,6 +337,7 @@ LAYER_TYPES: dict[str, LayerType] = {
             ),
             positional=("num_features",),
             summary="normalises each channel over the batch",
+            weights="per channel",
         ),
         LayerType(
             "Dropout",
@@ -330,6 +360,7 @@ LAYER_TYPES: dict[str, LayerType] = {
             "reshape",
             (Field("start_dim", integer, 1), Field("end_dim", integer, -1)),
             summary="turns (N, C, H, W) into (N, C*H*W) for the classifier",
+            flattens=True,
         ),
         LayerType(
             "Linear",
@@ -342,6 +373,7 @@ LAYER_TYPES: dict[str, LayerType] = {
             positional=("in_features", "out_features"),
             summary="fully connected: every input to every output",
             starter_args=(("out_features", 10),),
+            weights="dense",
         ),
         _activation("ReLU", "max(0, x)", _inplace()),
         _activation(
@@ -356,6 +388,16 @@ LAYER_TYPES: dict[str, LayerType] = {
         _activation("Tanh", "tanh(x)"),
     )
 }
+
+#: What a type the catalogue does not hold (a tracked module's own class, a functional op)
+#: is known to do: nothing, so every question about it answers no.
+_UNLISTED = LayerType("", "", ())
+
+
+def layer_type(name: str) -> LayerType:
+    """The catalogue's entry for ``name``, or one with no facts for a name it does not hold."""
+    return LAYER_TYPES.get(name, _UNLISTED)
+
 
 #: Arguments PyTorch accepts but a Sequential classifier cannot use (the output becomes a tuple).
 UNSUPPORTED_ARGS = {"return_indices": "it makes the layer return a tuple, which a Sequential cannot pass on"}

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence, cast
 
 from .format import binary_bytes, per_sample
-from .layers import LAYER_TYPES, MAX_SIZE, UNSUPPORTED_ARGS, ArgError, LayerType, Pair
+from .layers import LAYER_TYPES, MAX_SIZE, UNSUPPORTED_ARGS, ArgError, LayerType, Pair, layer_type
 from .spec import BLOCK_TYPES, MAX_BLOCK_DEPTH, Diagnostic, Fix, LayerSpec, ModelSpec, Path, branches_of
 
 BYTES_PER_VALUE = 4  # float32
@@ -76,6 +76,11 @@ class LayerReport:
     @property
     def is_block(self) -> bool:
         return self.type in BLOCK_TYPES
+
+    @property
+    def layer_type(self) -> LayerType:
+        """What the catalogue says its type does (nothing, for a tracked module it does not hold)."""
+        return layer_type(self.type)
 
     @property
     def has_error(self) -> bool:
@@ -526,8 +531,9 @@ def _flatten(layer: _Layer) -> _Result:
     return _Result(shape[:start] + (merged,) + shape[end + 1:])
 
 
-def _dropout(layer: _Layer) -> _Result:
-    if layer.type.name != "Dropout2d" or layer.shape is None or len(layer.shape) == 4:
+def _channel_dropout(layer: _Layer) -> _Result:
+    """Dropout2d: it zeroes whole channels, so it expects (N, C, H, W)."""
+    if layer.shape is None or len(layer.shape) == 4:
         return _Result(layer.shape)
     # PyTorch still runs it on 2-D and 3-D tensors (deprecated) but not on 1-D ones.
     report = layer.error if len(layer.shape) < 2 else layer.warn
@@ -540,7 +546,9 @@ def _elementwise(layer: _Layer) -> _Result:
     return _Result(layer.shape)
 
 
-_HANDLERS: dict[str, Callable[[_Layer], _Result]] = {
+#: Each catalogued type's shape rule: its output, figures and diagnostics. Every type has one
+#: (tests/domain/test_catalogue.py); an activation acts value by value, so it keeps the shape.
+SHAPE_RULES: dict[str, Callable[[_Layer], _Result]] = {
     "Conv2d": _conv2d,
     "MaxPool2d": _pool2d,
     "AvgPool2d": _pool2d,
@@ -549,8 +557,9 @@ _HANDLERS: dict[str, Callable[[_Layer], _Result]] = {
     "BatchNorm2d": _batchnorm2d,
     "Linear": _linear,
     "Flatten": _flatten,
-    "Dropout": _dropout,
-    "Dropout2d": _dropout,
+    "Dropout": _elementwise,
+    "Dropout2d": _channel_dropout,
+    **{name: _elementwise for name, t in LAYER_TYPES.items() if t.category == "activation"},
 }
 # Layers that keep the tensor as it is, so a flat feature count keeps its origin.
 _KEEPS_ORIGIN = {"activation", "dropout", "norm"}
@@ -732,7 +741,7 @@ class _Walk:
                                 None, None, None, (diag,), path=path), _Flow(None))
         layer = _Layer(path, layer_spec, ltype, shape, flow.origin, self.image, where)
         layer.parse()
-        result = _HANDLERS.get(ltype.name, _elementwise)(layer)
+        result = SHAPE_RULES[ltype.name](layer)
         _check_counts(layer, result)
         if any(d.is_error for d in layer.diagnostics):
             # A layer PyTorch cannot build has no parameters: none of its figures reach the totals.
@@ -743,7 +752,7 @@ class _Walk:
         elif result.geometry is not None and rf is not None and jump is not None:
             rf, jump = grow_receptive_field(rf, jump, result.geometry)
         origin = flow.origin
-        if ltype.name == "Flatten" and _flattens_image(shape, output):
+        if ltype.flattens and _flattens_image(shape, output):
             origin = per_sample(shape)
         elif ltype.category not in _KEEPS_ORIGIN:
             origin = None

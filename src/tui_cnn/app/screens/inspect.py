@@ -403,11 +403,12 @@ class InspectScreen(KeysWaitForMount, Screen):
         value = float(layer.output[self.channel, row, col])
         text.append(f" · channel {self.channel} · position ({row}, {col}) = {value:.4g}")
         parts: list = [text]
+        kind = layer.report.layer_type
         if layer.report.geometry is None:  # a leaf of a user's module: its call seen, not its windows
             parts.append(_line("a layer of your own module: its windows and receptive field are not shown", "italic"))
-        elif layer.type == "Conv2d" and layer.weight is not None:
+        elif layer.weight is not None:  # filters: the only weights the inspector keeps
             parts += self._conv_detail(layer)
-        elif layer.type == "MaxPool2d":
+        elif kind.pools == "max" and not kind.adaptive:  # an adaptive window varies: no one winner
             parts += self._pool_detail(layer)
         parts += [_line("map (normalised), the position marked:", "italic"),
                   _large_map(layer.output[self.channel], marks=[self.cell])]

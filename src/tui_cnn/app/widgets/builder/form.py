@@ -16,7 +16,7 @@ from textual.message import Message
 from textual.widgets import Input, Label, Static
 
 from ....domain.field_values import show_value
-from ....domain.layers import LAYER_TYPES
+from ....domain.layers import LAYER_TYPES, layer_type
 from ....domain.shapes import LayerReport, block_call
 from ....domain.spec import Diagnostic, ModelSpec
 from ...focus import focus_now
@@ -28,9 +28,10 @@ BLOCK_KEYS = "s adds a 1x1 projection shortcut · B adds a branch · u unwraps �
 
 
 def last_linear(spec: ModelSpec) -> int | None:
-    """Index of the classifier's last Linear: its out_features is the number of classes."""
+    """Index of the classifier's last fully connected layer (a Linear): its out_features is the
+    number of classes."""
     for index in range(len(spec.layers) - 1, -1, -1):
-        if spec.layers[index].type == "Linear":
+        if layer_type(spec.layers[index].type).weights == "dense":
             return index
     return None
 
