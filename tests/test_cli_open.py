@@ -18,7 +18,7 @@ def opened(monkeypatch, on_a_terminal):
     seen = {}
 
     def fake_run(app: TuiCnnApp) -> None:
-        seen.update(model=app.spec.name, mode=app.start_mode, run_dir=app.run_dir)
+        seen.update(model=app.spec.name, mode=app.start_mode, run_dir=app.session.run_dir)
 
     monkeypatch.setattr(TuiCnnApp, "run", fake_run)
     return seen

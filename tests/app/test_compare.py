@@ -43,7 +43,7 @@ def test_cli_needs_two_readable_runs_and_a_terminal_for_the_app(runs, tmp_path):
 
 def test_cli_opens_the_app_on_the_compare_screen(runs, monkeypatch, on_a_terminal):
     seen = {}
-    monkeypatch.setattr(TuiCnnApp, "run", lambda app: seen.update(runs=app.compare_run_dirs))
+    monkeypatch.setattr(TuiCnnApp, "run", lambda app: seen.update(runs=app.session.compare_run_dirs))
     adam, sgd, broken = runs
     assert CliRunner().invoke(main, ["compare", str(adam), str(sgd), str(broken)]).exit_code == 0
     assert seen == {"runs": [str(adam), str(sgd), str(broken)]}  # the screen says why one is left out

@@ -257,7 +257,7 @@ async def test_enter_opens_the_run_on_the_monitor(runs):
         await pilot.press("enter")
         await async_wait_until(lambda: app.current_mode == "monitor", timeout=5)
         await pilot.pause()
-        assert app.latest_run_dir == str(runs / "a-finished")
+        assert app.session.latest_run_dir == str(runs / "a-finished")
         assert app.screen.state.status == "finished" and app.screen.state.run_dir == str(runs / "a-finished")
         await pilot.press("4")
         await pilot.pause()

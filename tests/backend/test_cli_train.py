@@ -65,7 +65,7 @@ def test_without_headless_the_app_opens_on_the_monitor_with_the_run(monkeypatch,
     assert result.exit_code == 0, result.output
     app = opened[0]
     assert app.start_mode == "monitor" and app.spec.name == "LeNet5"
-    assert (app.train_config.dataset, app.train_config.epochs, app.train_config.optimizer) == ("mnist", 4, "sgd")
+    assert (app.session.train_config.dataset, app.session.train_config.epochs, app.session.train_config.optimizer) == ("mnist", 4, "sgd")
 
 
 #: tui-cnn train in a child process whose first epoch ends with two Ctrl+C, each handled

@@ -27,6 +27,7 @@ from ..domain.presets import DEFAULT_PRESET, load_preset
 from ..domain.spec import ModelSpec
 from .key_order import KeyOrder
 from .screens.tracker import TrackerScreen
+from .session import Session
 from .terminal_guard import ControlCharacterGuard
 from .widgets.confirm import ConfirmScreen
 from .widgets.paging import SafeCommandPalette, guard_option_list_paging
@@ -140,27 +141,9 @@ class TuiCnnApp(App[None]):
             self.set_reactive(TuiCnnApp.spec, spec)
         if batch_size is not None:
             self.set_reactive(TuiCnnApp.batch_size, batch_size)
-        #: Set by `tui-cnn track`: the tracker opens on this user's nn.Module instead of the spec;
-        #: the tracker keeps it to the module it shows (None: the app's spec), which the monitor trains.
-        self.tracked = tracked
         self.start_mode = start_mode
-        #: Set by `tui-cnn train` (without --headless): the monitor starts this run at once.
-        self.train_config = train_config
-        #: Set to open a run directory on the monitor (followed live while it trains).
-        self.run_dir = run_dir
-        #: The run the monitor showed last (live or opened): what Inspect looks inside.
-        self.latest_run_dir: str | None = run_dir
-        #: Set to open Inspect on one run and image (the monitor's misclassified digits).
-        self.inspect_request = None
-        #: Set by `tui-cnn compare`: the app opens on these runs compared.
-        self.compare_run_dirs = compare_run_dirs
-        #: The folder the Runs screen lists (where the monitor's runs go: runs/ here).
-        self.runs_dir = runs_dir
-        #: The file the model was opened from or last saved to (None: a preset, a new or a
-        #: restored model): where ctrl+s saves, and what the titles name.
-        self.spec_path = spec_path
-        #: The model came from the crash recovery file: the builder shows it as unsaved.
-        self.recovered = False
+        self.session = Session(tracked=tracked, train_config=train_config, run_dir=run_dir, latest_run_dir=run_dir,
+                               compare_run_dirs=compare_run_dirs, runs_dir=runs_dir, spec_path=spec_path)
         #: exit() was called: keys do nothing from then on (on_event).
         self.exiting = False
         self._crash: CrashSaved | None = None
@@ -171,8 +154,8 @@ class TuiCnnApp(App[None]):
     def model_to_train(self) -> ModelSpec | ModuleSource:
         """What the monitor trains: the module the tracker shows (as `tui-cnn train MODULE:ATTR
         --input C,H,W` names it), else the app's spec."""
-        if self.tracked is not None:
-            return ModuleSource(self.tracked.target, tuple(self.tracked.input_shape))
+        if self.session.tracked is not None:
+            return ModuleSource(self.session.tracked.target, tuple(self.session.tracked.input_shape))
         return self.spec
     def get_line_filters(self) -> Sequence[LineFilter]:
         """Textual's filters, and the guard that keeps control characters from the terminal."""
@@ -191,9 +174,9 @@ class TuiCnnApp(App[None]):
         self._repaint_on_sigcont()
         self.switch_mode(self.start_mode)
         self.run_worker(self._resume_queue, thread=True, group="queue", exit_on_error=False)
-        if self.compare_run_dirs:
-            self.compare(self.compare_run_dirs)
-        elif self.train_config is None and self.tracked is None:
+        if self.session.compare_run_dirs:
+            self.compare(self.session.compare_run_dirs)
+        elif self.session.train_config is None and self.session.tracked is None:
             self._offer_recovery()
 
     def _repaint_on_sigcont(self) -> None:
@@ -235,8 +218,8 @@ class TuiCnnApp(App[None]):
         from ..backend.sweep import ensure_drivers
 
         try:
-            ensure_runner(self.runs_dir)
-            ensure_drivers(self.runs_dir)  # and sweeps with trials to go get their driver back
+            ensure_runner(self.session.runs_dir)
+            ensure_drivers(self.session.runs_dir)  # and sweeps with trials to go get their driver back
         except OSError:  # an unreadable runs folder: the Runs screen says so
             pass
 
@@ -268,8 +251,8 @@ class TuiCnnApp(App[None]):
 
         def decided(restore: bool | None) -> None:
             if restore:
-                self.recovered = True
-                self.spec_path = None  # the model restored is saved nowhere
+                self.session.recovered = True
+                self.session.spec_path = None  # the model restored is saved nowhere
                 self.spec = spec
                 discard_recovery()  # the builder holds it now, as unsaved changes
                 self.switch_mode("builder")
@@ -359,7 +342,7 @@ class TuiCnnApp(App[None]):
         """Show a run's model (None: the current one, untrained) on Inspect, on this image."""
         from .screens.inspect import InspectRequest
 
-        self.inspect_request = InspectRequest(run_dir, image, label)
+        self.session.inspect_request = InspectRequest(run_dir, image, label)
         self.switch_mode("inspect")
 
     def open_run(self, run_dir: str) -> None:
@@ -367,7 +350,7 @@ class TuiCnnApp(App[None]):
         run, whoever started it), read to its end otherwise."""
         monitor = self._mode_screen("monitor")
         if monitor is None:
-            self.run_dir = run_dir  # the monitor opens it when it mounts
+            self.session.run_dir = run_dir  # the monitor opens it when it mounts
             self.switch_mode("monitor")
             return
         self.switch_mode("monitor")

@@ -43,6 +43,7 @@ from ...domain.spec import Path as LayerPath
 from ...domain.specfile import SpecError, atomic_write_text, save_spec
 from ...domain.starters import starter_in_block, starter_layer
 from ..focus import focus_now
+from ..session import session
 from ..widgets.builder.dialogs import PathScreen, PickScreen
 from ..widgets.builder.form import LayerForm, last_linear
 from ..widgets.builder.stack import ERROR_MARK, WARNING_MARK, StackTable, per_sample
@@ -131,7 +132,7 @@ class BuilderScreen(KeysWaitForMount, Screen):
     def on_mount(self) -> None:
         spec = self.app.spec
         # A model restored after a crash is saved nowhere yet: it shows (and quits) as modified.
-        self._history, self._saved = History(spec), None if getattr(self.app, "recovered", False) else spec
+        self._history, self._saved = History(spec), None if session(self).recovered else spec
         self._show_spec(spec, refill=True)
         self.watch(self.app, "spec", self._app_spec_changed, init=False)
         self._stack.focus()
@@ -190,7 +191,7 @@ class BuilderScreen(KeysWaitForMount, Screen):
         return path_name(kinds, path)
 
     def _show_title(self) -> None:
-        where = fmt.printable(self.app.spec_path) if self.app.spec_path else "not saved"
+        where = fmt.printable(session(self).spec_path) if session(self).spec_path else "not saved"
         name = fmt.printable(self.spec.name)  # from a file: it may hold escape codes
         self.sub_title = f"{name} · {where}{' · modified' if self.dirty else ''}"
         totals = self._analysis.totals
@@ -508,7 +509,7 @@ class BuilderScreen(KeysWaitForMount, Screen):
 
     def _load(self, spec: ModelSpec, path: str | None) -> None:
         self._history.reset(spec)
-        self._saved, self.app.spec_path = spec, path
+        self._saved, session(self).spec_path = spec, path
         self._stack.move_cursor(row=0)
         self._show_spec(spec, refill=True)
 
@@ -526,8 +527,8 @@ class BuilderScreen(KeysWaitForMount, Screen):
         self.app.push_screen(question, lambda confirmed: confirmed and then())
 
     def action_save(self) -> None:
-        self._ask_path("Save the model as (TOML)", self.app.spec_path or f"{self.spec.name}.toml",
-                       lambda path: self._unless_replacing(path, self.app.spec_path, lambda: self._save(path)))
+        self._ask_path("Save the model as (TOML)", session(self).spec_path or f"{self.spec.name}.toml",
+                       lambda path: self._unless_replacing(path, session(self).spec_path, lambda: self._save(path)))
 
     def _save(self, path: str) -> None:
         try:
@@ -535,7 +536,7 @@ class BuilderScreen(KeysWaitForMount, Screen):
         except (OSError, SpecError) as exc:  # SpecError: a value TOML cannot hold, e.g. output_size (None, 7)
             self.notify(f"Cannot save to {path}: {getattr(exc, 'strerror', None) or exc}", severity="error")
             return
-        self._saved, self.app.spec_path = self.spec, path
+        self._saved, session(self).spec_path = self.spec, path
         self._show_title()
         self.notify(f"Saved {path}", timeout=2)
 

@@ -30,6 +30,7 @@ from textual.worker import get_current_worker
 
 from ...domain import format as fmt
 from ...domain.inspect import Prediction, dot_product_lines, normalise, pool_lines, receptive_box
+from ..session import session
 from ..widgets.inspect.canvas import DigitCanvas
 from ..widgets.inspect.pixels import MARK, WINNER, PixelView, fit_columns, magnify, picture, tiled
 from ..widgets.keys_footer import KeysFooter
@@ -131,10 +132,10 @@ class InspectScreen(KeysWaitForMount, Screen):
         """Shown (again): load what the app asks for, if it is not what is on screen."""
         if not self.drawing:
             self.set_focus(None)  # the arrows are the screen's (the canvas takes them only while drawing)
-        wanted = self.app.inspect_request
-        self.app.inspect_request = None
+        wanted = session(self).inspect_request
+        session(self).inspect_request = None
         if wanted is None:
-            wanted = InspectRequest(self.app.latest_run_dir)
+            wanted = InspectRequest(session(self).latest_run_dir)
             same_run = self.request is not None and wanted.run_dir == self.request.run_dir
             if same_run and (self._loading or self.inspector is not None and (
                     wanted.run_dir is not None or self.inspector.spec == self.app.spec)):

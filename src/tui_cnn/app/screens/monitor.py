@@ -49,6 +49,7 @@ from ...domain.run_records import RunFileError
 from ...domain.run_state import RunState
 from ...domain.spec import ModelSpec
 from ...domain.train_config import TrainConfig, validation_source
+from ..session import session
 from ..widgets.confirm import ConfirmScreen
 from ..widgets.keys_footer import KeysFooter
 from ..widgets.monitor.device_panel import DevicePanel
@@ -173,8 +174,8 @@ class MonitorScreen(KeysWaitForMount, Screen):
         yield KeysFooter()
 
     def _form_defaults(self) -> TrainConfig:
-        if self.app.train_config is not None:
-            return self.app.train_config
+        if session(self).train_config is not None:
+            return session(self).train_config
         return TrainConfig(dataset=default_dataset(None, self.app.spec.input_shape)[0], batch_size=self.app.batch_size)
 
     def on_mount(self) -> None:
@@ -182,10 +183,10 @@ class MonitorScreen(KeysWaitForMount, Screen):
         self.set_interval(1 / REDRAWS_PER_S, self._read_run)
         self._gpu_timer = self.set_interval(GPU_POLL_S, self._poll_gpu)
         self._poll_gpu()
-        if self.app.train_config is not None:
-            self.start_run(self.app.train_config)
-        elif self.app.run_dir is not None:
-            self.load_run(self.app.run_dir)
+        if session(self).train_config is not None:
+            self.start_run(session(self).train_config)
+        elif session(self).run_dir is not None:
+            self.load_run(session(self).run_dir)
 
     def on_screen_resume(self) -> None:
         """Back from another screen: the model to train may have changed there (the tracker),
@@ -229,7 +230,7 @@ class MonitorScreen(KeysWaitForMount, Screen):
         from ...domain.run_queue import QueueError
 
         try:
-            run_dir, place = queue_run(spec, config, self.app.runs_dir)
+            run_dir, place = queue_run(spec, config, session(self).runs_dir)
         except (QueueError, OSError) as exc:
             self.app.call_from_thread(self.notify, str(exc), title="Cannot queue", severity="error")
             return
@@ -256,7 +257,7 @@ class MonitorScreen(KeysWaitForMount, Screen):
         from ...domain.slurm import SlurmError
 
         try:
-            run_dir, job_id = submit_run(spec, config, options, self.app.runs_dir)
+            run_dir, job_id = submit_run(spec, config, options, session(self).runs_dir)
         except SlurmError as exc:
             self.app.call_from_thread(self.notify, str(exc), title="Cannot submit", severity="error", markup=False)
             return
@@ -308,7 +309,7 @@ class MonitorScreen(KeysWaitForMount, Screen):
             return  # another run was opened meanwhile: this one trains on, in the Runs list
         self._follower = EventFollower(launched.run_dir)
         self.state.run_dir = str(launched.run_dir)
-        self.app.latest_run_dir = str(launched.run_dir)
+        session(self).latest_run_dir = str(launched.run_dir)
         self._log(f"training in its own process (pid {launched.process.pid}): it goes on if this app or its "
                   f"terminal goes away; tui-cnn attach {launched.run_dir} shows it again")
 
@@ -475,7 +476,7 @@ class MonitorScreen(KeysWaitForMount, Screen):
         log = lambda message, level="info": self._log(message, level, event.at)  # noqa: E731
         live = not self._replaying
         if isinstance(event, RunStarted):
-            self.app.latest_run_dir = self.state.run_dir
+            session(self).latest_run_dir = self.state.run_dir
             if self._pending_control is not None:  # asked while it was starting: it hears now
                 command, self._pending_control = self._pending_control, None
                 self._control(command)
@@ -643,7 +644,7 @@ class MonitorScreen(KeysWaitForMount, Screen):
         skipped = opening.skipped + len(follower.problems) + len(state.problems) + len(self.state.problems)
         if skipped:
             self.notify(f"{skipped} unreadable part(s) of {run_dir} skipped (see the log)", severity="warning")
-        self.app.latest_run_dir = str(run_dir)
+        session(self).latest_run_dir = str(run_dir)
         panel = self.query_one(DevicePanel)
         panel.show_gpus([])
         panel.show_device(self.state.device, self.state.device_name, processes=self.state.processes)
@@ -682,7 +683,7 @@ class MonitorScreen(KeysWaitForMount, Screen):
         from ..widgets.monitor.lr_find import LrFindScreen
 
         config = self.query_one(RunSetupForm).typed() or self._form_defaults()
-        if self.app.tracked is not None:
+        if session(self).tracked is not None:
             self.notify("The learning-rate range test runs on the app's specs, not on your own module yet",
                         title="Cannot find a learning rate", severity="warning")
             return

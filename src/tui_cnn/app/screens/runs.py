@@ -54,6 +54,7 @@ from ...domain.run_table import RunColumn, fitting_columns, run_cells, run_name
 from ...domain.slurm import SlurmError
 from ...domain.sweep import SweepError, read_trial
 from ...domain.sweep_trials import sweep_trials
+from ..session import session
 from ..widgets.confirm import ConfirmScreen
 from ..widgets.continue_run import ContinueRunScreen
 from ..widgets.keys_footer import KeysFooter
@@ -170,7 +171,7 @@ class RunsScreen(KeysWaitForMount, Screen):
 
     def on_mount(self) -> None:
         self.sub_title = "Runs"
-        self.runs_dir = str(self.app.runs_dir)
+        self.runs_dir = str(session(self).runs_dir)
         self._watch = RunWatch(self.runs_dir)
         self.app.theme_changed_signal.subscribe(self, self._redraw_in_new_theme)
         self._fit(self.app.size.width)

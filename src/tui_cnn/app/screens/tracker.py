@@ -30,6 +30,7 @@ from ...domain.spec import ModelSpec, parse_input_shape
 from ...domain.summary import ModelSummary
 from ...domain.train_config import SETTINGS
 from ..focus import focus_now
+from ..session import session
 from ..widgets.formula_panel import FormulaPanel
 from ..widgets.keys_footer import KeysFooter
 from ..widgets.layer_table import LayerTable, has_flow, spec_cells
@@ -132,7 +133,7 @@ class TrackerScreen(KeysWaitForMount, Screen):
         yield KeysFooter(compact=True)
 
     def on_mount(self) -> None:
-        self.tracked = getattr(self.app, "tracked", None)
+        self.tracked = session(self).tracked
         self._spec_seen = self.app.spec
         self.watch(self.app, "spec", self._spec_changed, init=False)
         self.watch(self.app, "batch_size", self._batch_changed, init=False)
@@ -199,7 +200,7 @@ class TrackerScreen(KeysWaitForMount, Screen):
         if summary.tracked:
             self.sub_title = title + _tracked_note(summary)
         else:
-            path = getattr(self.app, "spec_path", None)
+            path = session(self).spec_path
             self.sub_title = title + (f" · {fmt.printable(path)}" if path else "")
 
     def on_screen_resume(self) -> None:
@@ -403,7 +404,7 @@ class TrackerScreen(KeysWaitForMount, Screen):
         """The tracked model shown from now on; the previous one's process ends."""
         if self.tracked is not None and self.tracked is not tracked:
             self.tracked.close()
-        self.tracked = self.app.tracked = tracked  # the monitor's r trains what the tracker shows
+        self.tracked = session(self).tracked = tracked  # the monitor's r trains what the tracker shows
 
     def on_unmount(self) -> None:
         """Quitting never waits for a user's code: its processes are killed."""
