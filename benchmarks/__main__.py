@@ -22,10 +22,15 @@ from .report import RESULTS_DIR, describe_machine, machine_name, print_table, wr
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[1])
-    parser.add_argument("--only", nargs="+", choices=list(BENCHMARKS), metavar="NAME",
-                        help=f"run only these ({', '.join(BENCHMARKS)})")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
-                        help="where torch benchmarks run (default: CUDA when there is one)")
+    parser.add_argument(
+        "--only", nargs="+", choices=list(BENCHMARKS), metavar="NAME", help=f"run only these ({', '.join(BENCHMARKS)})"
+    )
+    parser.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        default="auto",
+        help="where torch benchmarks run (default: CUDA when there is one)",
+    )
     parser.add_argument("--quick", action="store_true", help="a few runs of each, under a minute (CI)")
     parser.add_argument("--output", type=Path, help="results file (default: benchmarks/results/<machine>.json)")
     return parser.parse_args(argv)

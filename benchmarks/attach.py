@@ -74,10 +74,18 @@ def run(options: Options) -> list[Figure]:
                 time.sleep(0.2)
             for size in SIZES:
                 samples = [_attached_bytes_per_s(run_dir, size, window_s, Path(tmp)) for _ in range(rounds)]
-                figures.append(Figure(
-                    "attach", f"bytes/s to the terminal, attached monitor at {size[0]}x{size[1]}", median(samples),
-                    "bytes/s", how=f"tui-cnn attach in a pty while SimpleCNN trains (CPU); {rounds} x {window_s:.0f} s "
-                                   f"after the first paint", target=TARGETS.get(size), samples=samples))
+                figures.append(
+                    Figure(
+                        "attach",
+                        f"bytes/s to the terminal, attached monitor at {size[0]}x{size[1]}",
+                        median(samples),
+                        "bytes/s",
+                        how=f"tui-cnn attach in a pty while SimpleCNN trains (CPU); {rounds} x {window_s:.0f} s "
+                        f"after the first paint",
+                        target=TARGETS.get(size),
+                        samples=samples,
+                    )
+                )
         finally:
             write_control(run_dir, "stop")
             deadline = time.monotonic() + 30

@@ -146,12 +146,32 @@ def run(options: Options) -> list[Figure]:
         builder = asyncio.run(_builder_keys(layers, edits))
         quit_s = asyncio.run(_quit_after_edit(layers))
         figures += [
-            Figure("bigmodel", f"tracker batch edit to screen, {layers:,} layers", median(tracker), "s",
-                   f"median of {edits}, Pilot headless {SIZE[0]}x{SIZE[1]}", target=TARGETS[layers], samples=tracker),
-            Figure("bigmodel", f"builder keystroke to screen, {layers:,} layers", median(builder), "s",
-                   f"median of {edits} digits in layer 0 out_channels", target=TARGETS[layers], samples=builder),
-            Figure("bigmodel", f"ctrl+q right after an edit, {layers:,} layers", quit_s, "s",
-                   "key sent as a terminal sends it, to the app exiting", target="< 0.2"),
+            Figure(
+                "bigmodel",
+                f"tracker batch edit to screen, {layers:,} layers",
+                median(tracker),
+                "s",
+                f"median of {edits}, Pilot headless {SIZE[0]}x{SIZE[1]}",
+                target=TARGETS[layers],
+                samples=tracker,
+            ),
+            Figure(
+                "bigmodel",
+                f"builder keystroke to screen, {layers:,} layers",
+                median(builder),
+                "s",
+                f"median of {edits} digits in layer 0 out_channels",
+                target=TARGETS[layers],
+                samples=builder,
+            ),
+            Figure(
+                "bigmodel",
+                f"ctrl+q right after an edit, {layers:,} layers",
+                quit_s,
+                "s",
+                "key sent as a terminal sends it, to the app exiting",
+                target="< 0.2",
+            ),
         ]
     return figures
 
@@ -160,5 +180,7 @@ if __name__ == "__main__":
     import sys
 
     for figure in run(Options(quick="--quick" in sys.argv, device="cpu")):
-        print(f"{figure.name}: {figure.value * 1e3:.0f} ms (target {figure.target} s) "
-              f"samples {[round(s * 1e3) for s in figure.samples]}")
+        print(
+            f"{figure.name}: {figure.value * 1e3:.0f} ms (target {figure.target} s) "
+            f"samples {[round(s * 1e3) for s in figure.samples]}"
+        )

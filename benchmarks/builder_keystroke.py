@@ -75,10 +75,24 @@ def run(options: Options) -> list[Figure]:
     round_trips, handler = asyncio.run(_measure(presses))
     how = f"median of {presses} digits/backspaces in Conv2d out_channels of SimpleCNN, Pilot headless 120x36"
     return [
-        Figure("builder", "keystroke to updated screen", median(round_trips), "s", how, target="< 0.05",
-               samples=round_trips, extra={"p90": percentile(round_trips, 90)}),
-        Figure("builder", "builder work per keystroke", median(handler), "s",
-               "parse + analyze + history + cell/form/panel updates, inside the round trip", samples=handler),
+        Figure(
+            "builder",
+            "keystroke to updated screen",
+            median(round_trips),
+            "s",
+            how,
+            target="< 0.05",
+            samples=round_trips,
+            extra={"p90": percentile(round_trips, 90)},
+        ),
+        Figure(
+            "builder",
+            "builder work per keystroke",
+            median(handler),
+            "s",
+            "parse + analyze + history + cell/form/panel updates, inside the round trip",
+            samples=handler,
+        ),
     ]
 
 

@@ -29,10 +29,18 @@ def _images_per_s(device: str, epochs: int, watch: bool, tmp: Path, index: int) 
     runs.ControlWatcher = real if watch else _NoWatcher
     rates: list[float] = []
     try:
-        config = TrainConfig(dataset="mnist-sample", epochs=epochs, batch_size=64, device=device,
-                             run_dir=str(tmp / f"run-{index}-{watch}"))
-        Trainer(load_preset("SimpleCNN"), config,
-                [lambda e: rates.append(e.metrics.images_per_s) if isinstance(e, EpochEnd) else None]).run()
+        config = TrainConfig(
+            dataset="mnist-sample",
+            epochs=epochs,
+            batch_size=64,
+            device=device,
+            run_dir=str(tmp / f"run-{index}-{watch}"),
+        )
+        Trainer(
+            load_preset("SimpleCNN"),
+            config,
+            [lambda e: rates.append(e.metrics.images_per_s) if isinstance(e, EpochEnd) else None],
+        ).run()
     finally:
         runs.ControlWatcher = real
     return median(rates)
@@ -46,7 +54,15 @@ def run(options: Options) -> list[Figure]:
             without.append(_images_per_s(options.device, epochs, False, Path(tmp), index))
             with_watch.append(_images_per_s(options.device, epochs, True, Path(tmp), index))
     ratio = median(with_watch) / median(without)
-    return [Figure("control", "training with the control watcher vs without", ratio, "x",
-                   how=f"SimpleCNN on mnist-sample, {pairs} alternated pairs of {epochs} epochs, median images/s "
-                       f"({median(with_watch):.0f} vs {median(without):.0f})",
-                   target=">= 0.99", samples=[w / o for w, o in zip(with_watch, without)])]
+    return [
+        Figure(
+            "control",
+            "training with the control watcher vs without",
+            ratio,
+            "x",
+            how=f"SimpleCNN on mnist-sample, {pairs} alternated pairs of {epochs} epochs, median images/s "
+            f"({median(with_watch):.0f} vs {median(without):.0f})",
+            target=">= 0.99",
+            samples=[w / o for w, o in zip(with_watch, without)],
+        )
+    ]

@@ -73,8 +73,9 @@ def dataloader_epoch(root: Path, device: str, workers: int) -> Callable[[], int]
     info = DATASETS["mnist"]
     transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize(info.mean, info.std)])
     dataset = datasets.MNIST(str(root), train=True, download=False, transform=transform)
-    loader = torch.utils.data.DataLoader(dataset, batch_size=BATCH_SIZE, shuffle=True, num_workers=workers,
-                                         drop_last=True, pin_memory=device == "cuda")
+    loader = torch.utils.data.DataLoader(
+        dataset, batch_size=BATCH_SIZE, shuffle=True, num_workers=workers, drop_last=True, pin_memory=device == "cuda"
+    )
     return lambda: consume(loader, device)
 
 
@@ -112,6 +113,13 @@ def run(options: Options) -> list[Figure]:
     fast = "device-resident"
     for name in contenders:
         if name != fast:
-            figures.append(Figure("datapath", f"speed-up vs {name}", speed[fast] / speed[name], "x",
-                                  f"{fast} images/s / {name} images/s"))
+            figures.append(
+                Figure(
+                    "datapath",
+                    f"speed-up vs {name}",
+                    speed[fast] / speed[name],
+                    "x",
+                    f"{fast} images/s / {name} images/s",
+                )
+            )
     return figures

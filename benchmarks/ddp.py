@@ -60,20 +60,37 @@ def run(options: Options) -> list[Figure]:
 
         def contender(processes: int):
             def one_run() -> list[float]:
-                return epoch_speeds(TrainConfig(
-                    dataset=DATASET, data_dir=tmp, epochs=epochs, batch_size=BATCH_SIZE, device=options.device,
-                    run_dir=str(Path(tmp) / f"run-{next(runs)}"), nproc_per_node=processes, progress_every=50))
+                return epoch_speeds(
+                    TrainConfig(
+                        dataset=DATASET,
+                        data_dir=tmp,
+                        epochs=epochs,
+                        batch_size=BATCH_SIZE,
+                        device=options.device,
+                        run_dir=str(Path(tmp) / f"run-{next(runs)}"),
+                        nproc_per_node=processes,
+                        progress_every=50,
+                    )
+                )
+
             return one_run
 
         names = {1: "1 process", ranks: f"{ranks} processes (DDP)"}
         results = take_turns({names[n]: contender(n) for n in names}, rounds)
     speeds = {name: [s for run_ in runs_ for s in run_] for name, runs_ in results.items()}
-    how = (f"SimpleCNN, {DATASET}, global batch {BATCH_SIZE}, Adam, {options.device}, {rounds} alternating runs of "
-           f"{epochs} epochs in child processes, first epoch dropped; training images/s")
+    how = (
+        f"SimpleCNN, {DATASET}, global batch {BATCH_SIZE}, Adam, {options.device}, {rounds} alternating runs of "
+        f"{epochs} epochs in child processes, first epoch dropped; training images/s"
+    )
     one, many = (median(speeds[names[n]]) for n in (1, ranks))
     return [
         Figure("ddp", names[1], one, "images/s", how, samples=speeds[names[1]]),
         Figure("ddp", names[ranks], many, "images/s", how, samples=speeds[names[ranks]]),
-        Figure("ddp", f"{ranks} processes / 1 process", many / one, "x",
-               "ratio of images/s; on the CPU the ranks share the cores one process uses (module docstring)"),
+        Figure(
+            "ddp",
+            f"{ranks} processes / 1 process",
+            many / one,
+            "x",
+            "ratio of images/s; on the CPU the ranks share the cores one process uses (module docstring)",
+        ),
     ]

@@ -62,11 +62,24 @@ def imagefolder_epoch(root: Path, device: str, workers: int = 2) -> Callable[[],
     import torch
     from torchvision import datasets, transforms
 
-    transform = transforms.Compose([transforms.Grayscale(), transforms.Resize(INPUT[1:]), transforms.CenterCrop(INPUT[1:]),
-                                    transforms.ToTensor(), transforms.Normalize((0.13,), (0.31,))])
+    transform = transforms.Compose(
+        [
+            transforms.Grayscale(),
+            transforms.Resize(INPUT[1:]),
+            transforms.CenterCrop(INPUT[1:]),
+            transforms.ToTensor(),
+            transforms.Normalize((0.13,), (0.31,)),
+        ]
+    )
     dataset = datasets.ImageFolder(str(root / "train"), transform=transform)
-    loader = torch.utils.data.DataLoader(dataset, batch_size=BATCH_SIZE, shuffle=True, num_workers=workers,
-                                         drop_last=True, persistent_workers=workers > 0)
+    loader = torch.utils.data.DataLoader(
+        dataset,
+        batch_size=BATCH_SIZE,
+        shuffle=True,
+        num_workers=workers,
+        drop_last=True,
+        persistent_workers=workers > 0,
+    )
     return lambda: consume(loader, device)
 
 
@@ -80,8 +93,10 @@ def run(options: Options) -> list[Figure]:
         try:
             root = write_folder(Path(tmp), images)
             engine, decode_s, cache_bytes = engine_epoch(root, options.device)
-            contenders = {"decoded once": engine, "ImageFolder + DataLoader, 2 workers": imagefolder_epoch(
-                root, options.device)}
+            contenders = {
+                "decoded once": engine,
+                "ImageFolder + DataLoader, 2 workers": imagefolder_epoch(root, options.device),
+            }
             rounds = options.runs(full=3, quick=1)
             times = alternate(contenders, rounds=rounds, warmup=1)
         finally:
@@ -91,17 +106,42 @@ def run(options: Options) -> list[Figure]:
                 os.environ["XDG_CACHE_HOME"] = previous
     seen = images // BATCH_SIZE * BATCH_SIZE
     speed = {name: seen / median(samples) for name, samples in times.items()}
-    how = (f"{images:,} 32x32 PNGs (a quarter RGB) read as 1x28x28, batch {BATCH_SIZE}, {options.device}, "
-           f"epochs after the first, alternating, median of {rounds}")
+    how = (
+        f"{images:,} 32x32 PNGs (a quarter RGB) read as 1x28x28, batch {BATCH_SIZE}, {options.device}, "
+        f"epochs after the first, alternating, median of {rounds}"
+    )
     engine_name, loader_name = contenders
     return [
-        Figure("folder", "decoded once: images/s from the second epoch", speed[engine_name], "images/s", how,
-               samples=times[engine_name]),
-        Figure("folder", "ImageFolder + DataLoader (2 workers): images/s", speed[loader_name], "images/s", how,
-               samples=times[loader_name]),
-        Figure("folder", "speed-up from the second epoch", speed[engine_name] / speed[loader_name], "x",
-               "decoded once / ImageFolder + DataLoader", target=">= 5"),
-        Figure("folder", "first epoch: decoding the folder", decode_s, "s",
-               f"{images + images // 10:,} images, threads, cold cache (read from the cache the next time)"),
+        Figure(
+            "folder",
+            "decoded once: images/s from the second epoch",
+            speed[engine_name],
+            "images/s",
+            how,
+            samples=times[engine_name],
+        ),
+        Figure(
+            "folder",
+            "ImageFolder + DataLoader (2 workers): images/s",
+            speed[loader_name],
+            "images/s",
+            how,
+            samples=times[loader_name],
+        ),
+        Figure(
+            "folder",
+            "speed-up from the second epoch",
+            speed[engine_name] / speed[loader_name],
+            "x",
+            "decoded once / ImageFolder + DataLoader",
+            target=">= 5",
+        ),
+        Figure(
+            "folder",
+            "first epoch: decoding the folder",
+            decode_s,
+            "s",
+            f"{images + images // 10:,} images, threads, cold cache (read from the cache the next time)",
+        ),
         Figure("folder", "decoded cache in memory", cache_bytes, "bytes", "uint8, train + test"),
     ]

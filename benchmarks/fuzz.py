@@ -150,8 +150,9 @@ async def _handled_then_quit(app, timeout: float = 120.0) -> None:
         await asyncio.sleep(0.02)
 
 
-async def _session(rng: random.Random, keys: int, gap: float, size: tuple[int, int], start_mode: str,
-                   label: str, result: FuzzResult) -> None:
+async def _session(
+    rng: random.Random, keys: int, gap: float, size: tuple[int, int], start_mode: str, label: str, result: FuzzResult
+) -> None:
     from tui_cnn.app.app import TuiCnnApp
 
     keys_names, keys_weights = list(KEYS), list(KEYS.values())
@@ -187,9 +188,15 @@ async def _session(rng: random.Random, keys: int, gap: float, size: tuple[int, i
     result.sessions += 1
 
 
-def fuzz(total_keys: int, seed: int = 0, gap: float = 0.015, session_keys: int = 400,
-         sizes: tuple[tuple[int, int], ...] = SIZES, only_session: int | None = None,
-         progress=None) -> FuzzResult:
+def fuzz(
+    total_keys: int,
+    seed: int = 0,
+    gap: float = 0.015,
+    session_keys: int = 400,
+    sizes: tuple[tuple[int, int], ...] = SIZES,
+    only_session: int | None = None,
+    progress=None,
+) -> FuzzResult:
     """Send ``total_keys`` random keys, ``session_keys`` per fresh app, the apps taking
     ``sizes`` in turn; ``gap`` is the mean pause per key (uniform from 0 to twice it, times
     the keys of a burst). ``only_session`` replays that one session of ``seed``;
@@ -243,9 +250,12 @@ class _SayProgress:
         if result is not self._result:  # the next seed's own result
             self._result, self._said = result, 0
         if result.sessions % 10 == 0:
-            print(f"fuzz: {result.sessions} apps, {result.keys:,} keys of this seed, {len(result.crashes)} crashes",
-                  file=sys.stderr, flush=True)
-        for line in result.crashes[self._said:]:
+            print(
+                f"fuzz: {result.sessions} apps, {result.keys:,} keys of this seed, {len(result.crashes)} crashes",
+                file=sys.stderr,
+                flush=True,
+            )
+        for line in result.crashes[self._said :]:
             print(f"fuzz crash: {line}", file=sys.stderr, flush=True)
         self._said = len(result.crashes)
 
@@ -262,19 +272,26 @@ def run(options: Options) -> list[Figure]:
     total, seeds = (400, chosen_seeds(1)) if options.quick else (100_000, chosen_seeds(5))
     print(f"fuzz: seeds {seeds} (TUI_CNN_FUZZ_SEED={seeds[0]} repeats them)", file=sys.stderr)
     result = fuzz_seeds(total, seeds, progress=_SayProgress())
-    how = (f"{result.keys:,} random keys over seeds {', '.join(map(str, seeds))}, mean gap 15 ms, never waiting for "
-           f"the app, {result.bursts:,} bursts of 2-8 keys, {result.typed:,} keys typed into text boxes; "
-           f"{result.sessions} apps started (<= 400 keys each, 80x24 and 160x50 in turn, on a random screen), "
-           f"{result.quits} ended by quitting; training starts suppressed: {result.starts_suppressed}")
+    how = (
+        f"{result.keys:,} random keys over seeds {', '.join(map(str, seeds))}, mean gap 15 ms, never waiting for "
+        f"the app, {result.bursts:,} bursts of 2-8 keys, {result.typed:,} keys typed into text boxes; "
+        f"{result.sessions} apps started (<= 400 keys each, 80x24 and 160x50 in turn, on a random screen), "
+        f"{result.quits} ended by quitting; training starts suppressed: {result.starts_suppressed}"
+    )
     for crash in result.crashes:
         print(f"fuzz crash: {crash}", file=sys.stderr)
     seeds_extra = {"seeds": seeds, "apps_started": result.sessions, "crashes": result.crashes}
     return [
         Figure("fuzz", "keys sent", result.keys, "keys", how, extra=seeds_extra),
         Figure("fuzz", "apps started", result.sessions, "apps", f"seeds {', '.join(map(str, seeds))}"),
-        Figure("fuzz", "crashes per 100,000 keys", result.crashes_per_100k_keys, "crashes",
-               f"{len(result.crashes)} in {result.keys:,} keys: " + ("; ".join(result.crashes[:3]) or "none"),
-               target="< 1"),
+        Figure(
+            "fuzz",
+            "crashes per 100,000 keys",
+            result.crashes_per_100k_keys,
+            "crashes",
+            f"{len(result.crashes)} in {result.keys:,} keys: " + ("; ".join(result.crashes[:3]) or "none"),
+            target="< 1",
+        ),
         Figure("fuzz", "keys per second", result.keys / result.seconds, "keys/s", "wall clock, app handling included"),
     ]
 
@@ -294,8 +311,12 @@ def main(argv: list[str]) -> None:
 
     def progress(result: FuzzResult) -> None:
         nonlocal reported
-        print(f"  {result.sessions} apps, {result.keys:,} keys, {len(result.crashes)} crashes, "
-              f"{time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+        print(
+            f"  {result.sessions} apps, {result.keys:,} keys, {len(result.crashes)} crashes, "
+            f"{time.perf_counter() - started:.0f} s",
+            file=sys.stderr,
+            flush=True,
+        )
         for line, details in zip(result.crashes[reported:], result.tracebacks[reported:]):
             print(f"crash: {line}", file=sys.stderr, flush=True)
             if args.v:
@@ -303,9 +324,12 @@ def main(argv: list[str]) -> None:
         reported = len(result.crashes)
 
     outcome = fuzz(args.keys, args.seed, only_session=args.session, progress=progress)
-    print(f"seed {args.seed}: {outcome.keys:,} keys, {outcome.sessions} apps, {outcome.quits} quits, "
-          f"{outcome.bursts} bursts, {outcome.typed} keys typed into text boxes, {outcome.starts_suppressed} "
-          f"training starts suppressed, {len(outcome.crashes)} crashes, {outcome.seconds:.0f} s", flush=True)
+    print(
+        f"seed {args.seed}: {outcome.keys:,} keys, {outcome.sessions} apps, {outcome.quits} quits, "
+        f"{outcome.bursts} bursts, {outcome.typed} keys typed into text boxes, {outcome.starts_suppressed} "
+        f"training starts suppressed, {len(outcome.crashes)} crashes, {outcome.seconds:.0f} s",
+        flush=True,
+    )
     for line in outcome.crashes:
         print(" ", line)
 

@@ -20,8 +20,12 @@ IMAGES = 60_000
 BATCH_SIZES = (64, 256, 1024, 4096)
 #: name -> (bf16 autocast, torch.compile mode or None). At batch >= 1,024 an epoch is ~60 steps
 #: of tiny kernels: launch-bound, so CUDA graphs ("reduce-overhead") replay each step's launches.
-MODES = {"fp32": (False, None), "bf16 autocast": (True, None), "bf16 + torch.compile": (True, "default"),
-         "bf16 + CUDA graphs (reduce-overhead)": (True, "reduce-overhead")}
+MODES = {
+    "fp32": (False, None),
+    "bf16 autocast": (True, None),
+    "bf16 + torch.compile": (True, "default"),
+    "bf16 + CUDA graphs (reduce-overhead)": (True, "reduce-overhead"),
+}
 MEMORY_BATCH_SIZES = (64, 512, 4096)
 MEMORY_TOLERANCE = 0.25
 
@@ -48,10 +52,17 @@ def run(options: Options) -> list[Figure]:
 
             # the warm-up epoch pays for compilation and cudnn's algorithm search
             times = measure(epoch, runs=options.runs(full=3, quick=1), warmup=1)
-            figures.append(Figure("gpu", f"epoch, {mode}, batch {batch_size:,}", median(times), "s",
-                                  f"{IMAGES:,} images, median of {len(times)} after a warm-up epoch",
-                                  samples=times, extra={"images_per_s": IMAGES // batch_size * batch_size
-                                                        / median(times)}))
+            figures.append(
+                Figure(
+                    "gpu",
+                    f"epoch, {mode}, batch {batch_size:,}",
+                    median(times),
+                    "s",
+                    f"{IMAGES:,} images, median of {len(times)} after a warm-up epoch",
+                    samples=times,
+                    extra={"images_per_s": IMAGES // batch_size * batch_size / median(times)},
+                )
+            )
     return figures + memory_figures()
 
 
@@ -97,10 +108,20 @@ def memory_figures() -> list[Figure]:
         for batch_size in MEMORY_BATCH_SIZES:
             estimate = analyze(spec, batch_size).totals.training_bytes
             measured = measured_training_bytes(spec, batch_size)
-            figures.append(Figure("gpu", f"memory estimate error, {name}, batch {batch_size:,}",
-                                  abs(estimate / measured - 1), "x", "|training_bytes estimate / "
-                                  "torch.cuda.max_memory_allocated - 1| (bf16 autocast, channels_last, fused Adam)",
-                                  target=f"<= {MEMORY_TOLERANCE}",
-                                  extra={"estimate_bytes": estimate, "measured_bytes": measured,
-                                         "estimate_over_measured": estimate / measured}))
+            figures.append(
+                Figure(
+                    "gpu",
+                    f"memory estimate error, {name}, batch {batch_size:,}",
+                    abs(estimate / measured - 1),
+                    "x",
+                    "|training_bytes estimate / "
+                    "torch.cuda.max_memory_allocated - 1| (bf16 autocast, channels_last, fused Adam)",
+                    target=f"<= {MEMORY_TOLERANCE}",
+                    extra={
+                        "estimate_bytes": estimate,
+                        "measured_bytes": measured,
+                        "estimate_over_measured": estimate / measured,
+                    },
+                )
+            )
     return figures

@@ -67,9 +67,16 @@ class Figure:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "benchmark": self.benchmark, "name": self.name, "value": self.value, "unit": self.unit,
-            "shown": show(self.value, self.unit), "how": self.how, "target": self.target, "met": self.met,
-            "samples": self.samples, **self.extra,
+            "benchmark": self.benchmark,
+            "name": self.name,
+            "value": self.value,
+            "unit": self.unit,
+            "shown": show(self.value, self.unit),
+            "how": self.how,
+            "target": self.target,
+            "met": self.met,
+            "samples": self.samples,
+            **self.extra,
         }
 
 
@@ -146,8 +153,9 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[rank - 1]
 
 
-def start_in_a_terminal(args: list[str], columns: int = 80, rows: int = 24,
-                        environment: dict[str, str] | None = None) -> tuple[int, int]:
+def start_in_a_terminal(
+    args: list[str], columns: int = 80, rows: int = 24, environment: dict[str, str] | None = None
+) -> tuple[int, int]:
     """``python -m tui_cnn ARGS`` in a new pseudo-terminal of ``columns`` x ``rows`` that is
     its controlling terminal (a hang-up reaches it as a closed SSH connection would), with
     ``environment`` added to this process's; returns (pid, the terminal's master side). The
@@ -163,8 +171,11 @@ def start_in_a_terminal(args: list[str], columns: int = 80, rows: int = 24,
     if pid == 0:  # the child (a session leader on the new terminal, fd 0-2): never back to the caller
         try:
             fcntl.ioctl(1, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
-            os.execvpe(sys.executable, [sys.executable, "-m", "tui_cnn", *args],
-                       {**os.environ, "TERM": "xterm-256color", **(environment or {})})
+            os.execvpe(
+                sys.executable,
+                [sys.executable, "-m", "tui_cnn", *args],
+                {**os.environ, "TERM": "xterm-256color", **(environment or {})},
+            )
         finally:
             os._exit(127)
     return pid, master

@@ -39,8 +39,15 @@ def run(options: Options) -> list[Figure]:
     how = f"{MODEL}, CPU, median of {images} test images"
     return [
         Figure("inspect", "compute (forward + thumbnails)", median(compute), "s", how, samples=compute),
-        Figure("inspect", "whole view, key to repaint", median(whole), "s", how + f", headless app {SIZE[0]}x{SIZE[1]}",
-               target="< 0.2", samples=whole),
+        Figure(
+            "inspect",
+            "whole view, key to repaint",
+            median(whole),
+            "s",
+            how + f", headless app {SIZE[0]}x{SIZE[1]}",
+            target="< 0.2",
+            samples=whole,
+        ),
     ]
 
 

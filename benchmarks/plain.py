@@ -30,8 +30,15 @@ def synchronize(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, images: torch.Tensor, labels: torch.Tensor,
-                batch_size: int, *, amp: bool = False) -> int:
+def train_epoch(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    batch_size: int,
+    *,
+    amp: bool = False,
+) -> int:
     """One epoch over ``images`` (float, normalised, on the model's device); the ragged last
     batch is dropped. Returns the number of images trained on."""
     device_type = images.device.type
@@ -40,7 +47,7 @@ def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, images: torc
     steps = len(images) // batch_size
     model.train()
     for start in range(0, steps * batch_size, batch_size):
-        index = order[start:start + batch_size]
+        index = order[start : start + batch_size]
         with torch.autocast(device_type, dtype=torch.bfloat16, enabled=amp):
             loss = nn.functional.cross_entropy(model(images[index]), labels[index])
         optimizer.zero_grad(set_to_none=True)
@@ -52,14 +59,15 @@ def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, images: torc
 
 
 @torch.no_grad()
-def validate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int, *,
-             amp: bool = False) -> float:
+def validate(
+    model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int, *, amp: bool = False
+) -> float:
     """Accuracy on a held-out split, in batches, with one sync at the end."""
     model.eval()
     correct = torch.zeros((), dtype=torch.long, device=images.device)
     for start in range(0, len(images), batch_size):
         with torch.autocast(images.device.type, dtype=torch.bfloat16, enabled=amp):
-            logits = model(images[start:start + batch_size])
-        correct += (logits.argmax(1) == labels[start:start + batch_size]).sum()
+            logits = model(images[start : start + batch_size])
+        correct += (logits.argmax(1) == labels[start : start + batch_size]).sum()
     model.train()
     return correct.item() / max(len(images), 1)

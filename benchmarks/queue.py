@@ -28,9 +28,28 @@ def run(options: Options) -> list[Figure]:
     with tempfile.TemporaryDirectory(prefix="tui-cnn-bench-queue-") as tmp:
         runs = [Path(tmp) / "runs" / f"r{i}" for i in range(count)]
         for run_dir in runs:
-            subprocess.run([sys.executable, "-m", "tui_cnn", "train", "SimpleCNN", "--dataset", "mnist-sample",
-                            "--epochs", "1", "--device", options.device, "--queue", "--run-dir", str(run_dir)],
-                           check=True, capture_output=True, timeout=120, cwd=tmp)
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "tui_cnn",
+                    "train",
+                    "SimpleCNN",
+                    "--dataset",
+                    "mnist-sample",
+                    "--epochs",
+                    "1",
+                    "--device",
+                    options.device,
+                    "--queue",
+                    "--run-dir",
+                    str(run_dir),
+                ],
+                check=True,
+                capture_output=True,
+                timeout=120,
+                cwd=tmp,
+            )
         deadline = time.monotonic() + 150 * count
         while not all(run_row(run_dir).status in ("finished", "failed", "crashed") for run_dir in runs):
             if time.monotonic() > deadline:
@@ -44,10 +63,30 @@ def run(options: Options) -> list[Figure]:
             if lock is not None:
                 taken.append(lock.taken_at - ended)
             started.append(began - ended)
-    how = f"{count} queued runs of SimpleCNN, 1 epoch of mnist-sample each, {options.device}; median of {count - 1} gaps"
-    figures = [Figure("queue", "end of a run to the next run's RunStarted (incl. its torch import and data)",
-                      median(started), "s", how, samples=started)]
+    how = (
+        f"{count} queued runs of SimpleCNN, 1 epoch of mnist-sample each, {options.device}; median of {count - 1} gaps"
+    )
+    figures = [
+        Figure(
+            "queue",
+            "end of a run to the next run's RunStarted (incl. its torch import and data)",
+            median(started),
+            "s",
+            how,
+            samples=started,
+        )
+    ]
     if taken:
-        figures.insert(0, Figure("queue", "end of a run to the next run's process holding it (queue overhead)",
-                                 median(taken), "s", how, target="< 2", samples=taken))
+        figures.insert(
+            0,
+            Figure(
+                "queue",
+                "end of a run to the next run's process holding it (queue overhead)",
+                median(taken),
+                "s",
+                how,
+                target="< 2",
+                samples=taken,
+            ),
+        )
     return figures

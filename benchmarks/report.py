@@ -54,14 +54,20 @@ def machine_name(machine: dict[str, Any]) -> str:
     return f"cpu-{machine['cores']}core"
 
 
-def print_table(console: Console, figures: list[Figure], skipped: dict[str, str], errors: dict[str, str],
-                quick: bool = False) -> None:
+def print_table(
+    console: Console, figures: list[Figure], skipped: dict[str, str], errors: dict[str, str], quick: bool = False
+) -> None:
     """The figures against their targets; a quick run (CI) judges none: its runs are too few and too
     short to say whether a target is met."""
-    table = Table(title="tui-cnn benchmarks" + (" (quick: targets not judged)" if quick else ""),
-                  title_justify="left")
-    for column, justify in (("benchmark", "left"), ("figure", "left"), ("value", "right"),
-                            ("target", "right"), ("", "center"), ("how", "left")):
+    table = Table(title="tui-cnn benchmarks" + (" (quick: targets not judged)" if quick else ""), title_justify="left")
+    for column, justify in (
+        ("benchmark", "left"),
+        ("figure", "left"),
+        ("value", "right"),
+        ("target", "right"),
+        ("", "center"),
+        ("how", "left"),
+    ):
         table.add_column(column, justify=justify)
     for figure in figures:
         met = "" if quick else {True: "[green]met[/]", False: "[red]missed[/]", None: ""}[figure.met]
@@ -75,8 +81,17 @@ def print_table(console: Console, figures: list[Figure], skipped: dict[str, str]
     console.print(table)
 
 
-def write_results(path: Path, machine: dict[str, Any], command: str, quick: bool, figures: list[Figure],
-                  skipped: dict[str, str], failed: dict[str, str], ran: list[str], all_ran: bool) -> None:
+def write_results(
+    path: Path,
+    machine: dict[str, Any],
+    command: str,
+    quick: bool,
+    figures: list[Figure],
+    skipped: dict[str, str],
+    failed: dict[str, str],
+    ran: list[str],
+    all_ran: bool,
+) -> None:
     """Write the results file. A run of some benchmarks (--only) replaces their entries in
     an existing file and keeps the others', each figure stamped with the command it came from."""
     previous = json.loads(path.read_text(encoding="utf-8")) if path.exists() and not all_ran else {}

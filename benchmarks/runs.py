@@ -24,8 +24,10 @@ def _write_runs(base: Path, count: int) -> None:
     started = RunStarted("r", "SimpleCNN", {}, "cpu", "a CPU", "mnist", 54000, 6000, 10000, 100000, EPOCHS, 844)
     lines = [json.dumps(event_to_json(started))]
     for epoch in range(1, EPOCHS + 1):
-        lines += [json.dumps(event_to_json(BatchProgress(epoch, b * 10, 844, b, 0.5, 0.5, 1000.0, 1e-3, 1.0)))
-                  for b in range(1, BATCH_LINES_PER_EPOCH + 1)]
+        lines += [
+            json.dumps(event_to_json(BatchProgress(epoch, b * 10, 844, b, 0.5, 0.5, 1000.0, 1e-3, 1.0)))
+            for b in range(1, BATCH_LINES_PER_EPOCH + 1)
+        ]
         metrics = EpochMetrics(**json.loads(epoch_line(epoch)))
         lines.append(json.dumps(event_to_json(EpochEnd(metrics, True))))
     digits = [Misclassified([[128] * 28] * 28, 3, 5) for _ in range(MAX_MISCLASSIFIED)]
@@ -56,6 +58,15 @@ def run(options: Options) -> list[Figure]:
             print_table(rows, io.StringIO())
             samples.append(time.perf_counter() - began)
         assert len(rows) == count and all(row.status == "finished" for row in rows)
-    return [Figure("runs", f"list + table of {count} run dirs", median(samples), "s",
-                   how=f"list_runs + the table, {count} dirs of {EPOCHS} epochs, ~{EPOCHS * BATCH_LINES_PER_EPOCH} "
-                       "event lines each", target="< 1" if count == RUNS else None, samples=samples)]
+    return [
+        Figure(
+            "runs",
+            f"list + table of {count} run dirs",
+            median(samples),
+            "s",
+            how=f"list_runs + the table, {count} dirs of {EPOCHS} epochs, ~{EPOCHS * BATCH_LINES_PER_EPOCH} "
+            "event lines each",
+            target="< 1" if count == RUNS else None,
+            samples=samples,
+        )
+    ]

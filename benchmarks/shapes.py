@@ -39,11 +39,26 @@ def run(options: Options) -> list[Figure]:
     for depth in DEPTHS:
         samples = seconds_per_analysis(conv_stack(depth), repeats)
         per_layer[depth] = median(samples) / depth
-        figures.append(Figure("shapes", f"analyze, {depth:,} layers", median(samples), "s",
-                              f"Conv/BN/ReLU stack, median of {repeats}", samples=samples,
-                              target="< 0.002" if depth == 100 else None))
+        figures.append(
+            Figure(
+                "shapes",
+                f"analyze, {depth:,} layers",
+                median(samples),
+                "s",
+                f"Conv/BN/ReLU stack, median of {repeats}",
+                samples=samples,
+                target="< 0.002" if depth == 100 else None,
+            )
+        )
     growth = per_layer[DEPTHS[-1]] / per_layer[DEPTHS[1]]
-    figures.append(Figure("shapes", f"growth, per-layer cost {DEPTHS[1]:,} -> {DEPTHS[-1]:,} layers",
-                          growth, "x", "1.0x = linear in the number of layers",
-                          extra={"seconds_per_layer": per_layer}))
+    figures.append(
+        Figure(
+            "shapes",
+            f"growth, per-layer cost {DEPTHS[1]:,} -> {DEPTHS[-1]:,} layers",
+            growth,
+            "x",
+            "1.0x = linear in the number of layers",
+            extra={"seconds_per_layer": per_layer},
+        )
+    )
     return figures

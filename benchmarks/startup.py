@@ -55,8 +55,9 @@ class LaunchedApp:
         # every module of tui_cnn at every launch, ~70 ms of it
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         self.started = time.perf_counter()
-        self.process = subprocess.Popen(command, stdin=slave, stdout=slave, stderr=slave, env=env,
-                                        start_new_session=True)
+        self.process = subprocess.Popen(
+            command, stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True
+        )
         os.close(slave)
         self.output = b""
 
@@ -67,8 +68,10 @@ class LaunchedApp:
                 return time.perf_counter() - self.started
             if self.process.poll() is not None:
                 break
-        raise RuntimeError(f"{marker!r} never appeared on the screen within {PAINT_TIMEOUT_S:.0f} s; "
-                           f"the screen showed: {' '.join(screen_text(self.output).split())[:300]!r}")
+        raise RuntimeError(
+            f"{marker!r} never appeared on the screen within {PAINT_TIMEOUT_S:.0f} s; "
+            f"the screen showed: {' '.join(screen_text(self.output).split())[:300]!r}"
+        )
 
     def resident_bytes(self) -> int:
         for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
@@ -121,12 +124,19 @@ def run(options: Options) -> list[Figure]:
     memory = [m for _, m, _ in launches]
     torch_loaded = any(loaded for _, _, loaded in launches)
     rows, columns = TERMINAL_SIZE
-    how = (f"`tui-cnn` in a {columns}x{rows} pty until the tracker shows {FIRST_FRAME_MARKER}, median of {len(times)} "
-           "after a warm-up start (Python's bytecode cache written, as for a user)")
+    how = (
+        f"`tui-cnn` in a {columns}x{rows} pty until the tracker shows {FIRST_FRAME_MARKER}, median of {len(times)} "
+        "after a warm-up start (Python's bytecode cache written, as for a user)"
+    )
     return [
         Figure("startup", "launch to first paint", median(times), "s", how, target="< 0.25", samples=times),
-        Figure("startup", "memory at first paint", median(memory), "bytes",
-               "VmRSS right after the first paint; torch " + ("LOADED (it must not be)" if torch_loaded
-                                                              else "not loaded"),
-               samples=memory, extra={"torch_loaded": torch_loaded}),
+        Figure(
+            "startup",
+            "memory at first paint",
+            median(memory),
+            "bytes",
+            "VmRSS right after the first paint; torch " + ("LOADED (it must not be)" if torch_loaded else "not loaded"),
+            samples=memory,
+            extra={"torch_loaded": torch_loaded},
+        ),
     ]

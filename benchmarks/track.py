@@ -54,18 +54,44 @@ def run(options: Options) -> list[Figure]:
         seconds_to_track(name)  # warm-up: the first call imports the tracer's own modules
         runs = [seconds_to_track(name) for _ in range(repeats)]
         totals = [b + t for b, t, _ in runs]
-        figures.append(Figure("track", f"track {name} (build on meta + trace)", median(totals), "s",
-                              f"3x224x224, batch 1, {runs[0][2]} rows, median of {repeats}, torch already imported",
-                              samples=totals, target="< 2",
-                              extra={"build_s": median([b for b, _, _ in runs]),
-                                     "trace_s": median([t for _, t, _ in runs]), "rows": runs[0][2]}))
+        figures.append(
+            Figure(
+                "track",
+                f"track {name} (build on meta + trace)",
+                median(totals),
+                "s",
+                f"3x224x224, batch 1, {runs[0][2]} rows, median of {repeats}, torch already imported",
+                samples=totals,
+                target="< 2",
+                extra={
+                    "build_s": median([b for b, _, _ in runs]),
+                    "trace_s": median([t for _, t, _ in runs]),
+                    "rows": runs[0][2],
+                },
+            )
+        )
     child = [seconds_in_a_child("resnet50") for _ in range(repeats)]
-    figures.append(Figure("track", "track resnet50 in its child process (start + import torch + build + trace)",
-                          median([first for first, _ in child]), "s",
-                          f"3x224x224, batch 1, a fresh child each time, median of {repeats}",
-                          samples=[first for first, _ in child], target="< 5",
-                          extra={"retrace_s": median([again for _, again in child])}))
-    figures.append(Figure("track", "track resnet50 again at a new input shape (child holds the model)",
-                          median([again for _, again in child]), "s", f"3x192x192, median of {repeats}",
-                          samples=[again for _, again in child], target="< 2"))
+    figures.append(
+        Figure(
+            "track",
+            "track resnet50 in its child process (start + import torch + build + trace)",
+            median([first for first, _ in child]),
+            "s",
+            f"3x224x224, batch 1, a fresh child each time, median of {repeats}",
+            samples=[first for first, _ in child],
+            target="< 5",
+            extra={"retrace_s": median([again for _, again in child])},
+        )
+    )
+    figures.append(
+        Figure(
+            "track",
+            "track resnet50 again at a new input shape (child holds the model)",
+            median([again for _, again in child]),
+            "s",
+            f"3x192x192, median of {repeats}",
+            samples=[again for _, again in child],
+            target="< 2",
+        )
+    )
     return figures

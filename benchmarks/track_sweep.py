@@ -91,8 +91,10 @@ def main(argv: list[str] | None = None) -> int:
     import torchvision.models
 
     names = args.names or torchvision.models.list_models(module=torchvision.models)
-    print("| model | built on | rows | params (ours = sum numel) | torchinfo params | MACs (ours) "
-          "| torchinfo MACs | ours - torchinfo (attention, per-position Linear, functional ops) | build s | track s | verdict |")
+    print(
+        "| model | built on | rows | params (ours = sum numel) | torchinfo params | MACs (ours) "
+        "| torchinfo MACs | ours - torchinfo (attention, per-position Linear, functional ops) | build s | track s | verdict |"
+    )
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     bad = 0
     for name in names:
@@ -108,9 +110,12 @@ def main(argv: list[str] | None = None) -> int:
         v = verdict(r)
         bad += v != "ok"
         same = "=" if r["params"] == r["numel"] else f"≠ {r['numel']:,}"
-        print(f"| {name} | {r['built_on']} | {r['rows']} | {r['params']:,} {same} | {r['torchinfo_params']:,} "
-              f"| {r['macs']:,} | {r['torchinfo_macs']:,} | {r['macs'] - r['torchinfo_macs']:,} "
-              f"| {r['build_s']:.2f} | {r['track_s']:.2f} | {v} |", flush=True)
+        print(
+            f"| {name} | {r['built_on']} | {r['rows']} | {r['params']:,} {same} | {r['torchinfo_params']:,} "
+            f"| {r['macs']:,} | {r['torchinfo_macs']:,} | {r['macs'] - r['torchinfo_macs']:,} "
+            f"| {r['build_s']:.2f} | {r['track_s']:.2f} | {v} |",
+            flush=True,
+        )
     return 1 if bad else 0
 
 

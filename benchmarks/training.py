@@ -78,23 +78,45 @@ def compare(options: Options, workdir: Path, batch_size: int) -> list[Figure]:
 
     def engine() -> list[float]:
         run_dir = workdir / f"run-batch{batch_size}-{next(runs)}"  # the engine never reuses a run's folder
-        config = TrainConfig(dataset=DATASET, data_dir=str(workdir), epochs=epochs, batch_size=batch_size,
-                             optimizer="adam", lr=1e-3, device=device, run_dir=str(run_dir))
+        config = TrainConfig(
+            dataset=DATASET,
+            data_dir=str(workdir),
+            epochs=epochs,
+            batch_size=batch_size,
+            optimizer="adam",
+            lr=1e-3,
+            device=device,
+            run_dir=str(run_dir),
+        )
         return engine_run(spec, config)
 
     contenders: dict[str, Callable[[], list[float]]] = {
-        "engine": engine, "plain loop": lambda: plain_run(data, device, batch_size, epochs)}
-    epoch_times = {name: [t for run in results for t in run[1:]]  # each run's first epoch warms up
-                   for name, results in take_turns(contenders, rounds).items()}
+        "engine": engine,
+        "plain loop": lambda: plain_run(data, device, batch_size, epochs),
+    }
+    epoch_times = {
+        name: [t for run in results for t in run[1:]]  # each run's first epoch warms up
+        for name, results in take_turns(contenders, rounds).items()
+    }
     images = data.batches_per_epoch(batch_size) * batch_size
     speed = {name: images / median(times) for name, times in epoch_times.items()}
-    how = (f"SimpleCNN, {DATASET} ({images:,} images/epoch + validation), Adam, {device}, "
-           f"{rounds} alternating runs of {epochs} epochs, first dropped")
+    how = (
+        f"SimpleCNN, {DATASET} ({images:,} images/epoch + validation), Adam, {device}, "
+        f"{rounds} alternating runs of {epochs} epochs, first dropped"
+    )
     return [
-        *(Figure("training", f"{name}, batch {batch_size}", speed[name], "images/s", how, samples=epoch_times[name])
-          for name in contenders),
-        Figure("training", f"engine / plain loop, batch {batch_size}", speed["engine"] / speed["plain loop"], "x",
-               "ratio of images/s, same process", target=">= 0.97"),
+        *(
+            Figure("training", f"{name}, batch {batch_size}", speed[name], "images/s", how, samples=epoch_times[name])
+            for name in contenders
+        ),
+        Figure(
+            "training",
+            f"engine / plain loop, batch {batch_size}",
+            speed["engine"] / speed["plain loop"],
+            "x",
+            "ratio of images/s, same process",
+            target=">= 0.97",
+        ),
     ]
 
 

@@ -121,8 +121,9 @@ async def watch_training(config: TrainConfig) -> float:
         return (time.process_time() - cpu_at) / (time.perf_counter() - wall_at)
 
 
-async def wait_until(condition: Callable[[], bool], timeout: float = 120,
-                     what: str = "training to start in the monitor") -> None:
+async def wait_until(
+    condition: Callable[[], bool], timeout: float = 120, what: str = "training to start in the monitor"
+) -> None:
     deadline = time.perf_counter() + timeout
     while not condition():
         if time.perf_counter() > deadline:
@@ -148,7 +149,9 @@ def headless(config: TrainConfig) -> dict[str, float]:
 #: How a throughput run trains, each in a process of its own; what it returns is printed as
 #: JSON on the last line of that process's stdout.
 RUNS_IN_A_PROCESS: dict[str, Callable[[TrainConfig], dict[str, float]]] = {
-    "monitor open": monitor_open, "headless": headless}
+    "monitor open": monitor_open,
+    "headless": headless,
+}
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -189,8 +192,9 @@ def run(options: Options) -> list[Figure]:
 
         def config(epochs: int, **data: Any) -> TrainConfig:
             data = data or {"dataset": "mnist", "data_dir": str(mnist_root)}
-            return TrainConfig(epochs=epochs, batch_size=64, device=options.device,
-                               run_dir=f"{tmp}/run-{next(runs)}", **data)
+            return TrainConfig(
+                epochs=epochs, batch_size=64, device=options.device, run_dir=f"{tmp}/run-{next(runs)}", **data
+            )
 
         def fresh_process(how: str) -> Callable[[], tuple[list[float], dict[str, float]]]:
             return lambda: run_in_fresh_process(how, config(epochs))
@@ -204,23 +208,42 @@ def run(options: Options) -> list[Figure]:
         # run it trains, and the processes this one started after that would inherit it.
         keyed_run = config(UNTIL_STOPPED, dataset=DATASET, data_dir=tmp, val_fraction=0.5)
         latencies = asyncio.run(key_latencies(keyed_run, presses))
-    pair_ratios = [median(watched) / median(alone) for (watched, _), (alone, _)
-                   in zip(results["monitor open"], results["headless"])]
+    pair_ratios = [
+        median(watched) / median(alone)
+        for (watched, _), (alone, _) in zip(results["monitor open"], results["headless"])
+    ]
     ratio = median(pair_ratios)
     load = f"load average {load_before:.1f} before, {load_after:.1f} after ({os.cpu_count()} cores)"
     how = f"{len(latencies)} tab switches (l/t) on the monitor while SimpleCNN trained on {options.device}"
-    throughput = (f"SimpleCNN, {images:,} MNIST-sized images (the sample repeated), batch 64, {rounds} "
-                  f"alternating runs of {epochs} epochs, a fresh process each, first epoch dropped")
+    throughput = (
+        f"SimpleCNN, {images:,} MNIST-sized images (the sample repeated), batch 64, {rounds} "
+        f"alternating runs of {epochs} epochs, a fresh process each, first epoch dropped"
+    )
     return [
         Figure("ui", "key to frame, p50", median(latencies), "s", how, samples=latencies),
         Figure("ui", "key to frame, p95", percentile(latencies, 95), "s", how, target="< 0.1"),
-        *(Figure("ui", f"training, {name}", median(s), "images/s", throughput, samples=s)
-          for name, s in speeds.items()),
-        Figure("ui", "training, monitor open / headless", ratio, "x",
-               f"median of {len(pair_ratios)} pairs' ratios of images/s; {load}", target=">= 0.97",
-               samples=pair_ratios, extra={"load_average": [load_before, load_after]}),
-        Figure("ui", "app's CPU while training", median(app_cpu), "% of a core",
-               "the monitor's process alone (training runs in a process of its own)", samples=app_cpu),
+        *(
+            Figure("ui", f"training, {name}", median(s), "images/s", throughput, samples=s)
+            for name, s in speeds.items()
+        ),
+        Figure(
+            "ui",
+            "training, monitor open / headless",
+            ratio,
+            "x",
+            f"median of {len(pair_ratios)} pairs' ratios of images/s; {load}",
+            target=">= 0.97",
+            samples=pair_ratios,
+            extra={"load_average": [load_before, load_after]},
+        ),
+        Figure(
+            "ui",
+            "app's CPU while training",
+            median(app_cpu),
+            "% of a core",
+            "the monitor's process alone (training runs in a process of its own)",
+            samples=app_cpu,
+        ),
     ]
 
 

@@ -19,8 +19,9 @@ if TYPE_CHECKING:
 
 
 def pytest_addoption(parser) -> None:
-    parser.addoption("--heavy", action="store_true",
-                     help="run the heavy tier too: the long end-to-end proofs (see the README)")
+    parser.addoption(
+        "--heavy", action="store_true", help="run the heavy tier too: the long end-to-end proofs (see the README)"
+    )
 
 
 def pytest_collection_modifyitems(config, items) -> None:
@@ -122,7 +123,7 @@ def learnable_digits(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     images = rng.integers(0, 60, (count, 28, 28))
     for image, label in zip(images, labels):
         row, col = (label // 5) * 12 + 4, (label % 5) * 5 + 2
-        image[row:row + 6, col:col + 4] = 255
+        image[row : row + 6, col : col + 4] = 255
     return images, labels
 
 
@@ -141,8 +142,14 @@ def mnist_root(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def tiny_config(mnist_root: Path, tmp_path: Path) -> TrainConfig:
-    return TrainConfig(dataset="mnist", data_dir=str(mnist_root), epochs=1, batch_size=32, progress_every=2,
-                       run_dir=str(tmp_path / "run"))
+    return TrainConfig(
+        dataset="mnist",
+        data_dir=str(mnist_root),
+        epochs=1,
+        batch_size=32,
+        progress_every=2,
+        run_dir=str(tmp_path / "run"),
+    )
 
 
 @pytest.fixture
@@ -198,5 +205,4 @@ def write_digit_folder(root: Path, classes: int, per_class: int, test_per_class:
 @pytest.fixture(scope="session")
 def digit_folder(tmp_path_factory) -> Path:
     """3 classes of real MNIST digits in mixed formats and sizes: 150 training and 40 test images each."""
-    return write_digit_folder(tmp_path_factory.mktemp("images") / "digits", classes=3, per_class=150,
-                              test_per_class=40)
+    return write_digit_folder(tmp_path_factory.mktemp("images") / "digits", classes=3, per_class=150, test_per_class=40)

@@ -53,19 +53,23 @@ class _Captured(Exception):
     pass
 
 
-def gradient_support(model: nn.Module, input_shape: tuple[int, int, int], at: str | None = None,
-                     dims: tuple[int, int] = (2, 3)) -> tuple[int, int]:
+def gradient_support(
+    model: nn.Module, input_shape: tuple[int, int, int], at: str | None = None, dims: tuple[int, int] = (2, 3)
+) -> tuple[int, int]:
     """(height, width) on the input of what the centre position of ``at``'s output (a module's
     name; None: the model's output) depends on. ``model`` must already hold real weights
     (``positive_weights``)."""
-    image = (0.5 + torch.rand((1, *input_shape), generator=torch.Generator().manual_seed(1),
-                              dtype=torch.float64)).requires_grad_(True)
+    image = (
+        0.5 + torch.rand((1, *input_shape), generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    ).requires_grad_(True)
     captured: list[torch.Tensor] = []
     handle = None
     if at is not None:
+
         def hook(module, args, output):
             captured.append(output[0] if isinstance(output, (tuple, list)) else output)
             raise _Captured
+
         handle = model.get_submodule(at).register_forward_hook(hook)
     try:
         with max_pooling_as_average():
@@ -92,8 +96,9 @@ def largest_gradient_support(model: nn.Module, input_shape: tuple[int, int, int]
     """The largest height of what one output position depends on, over the output's central
     column (positions whose support reaches the image's border are left out: clipped). After
     upsampling, positions differ: the receptive field is the largest."""
-    image = (0.5 + torch.rand((1, *input_shape), generator=torch.Generator().manual_seed(1),
-                              dtype=torch.float64)).requires_grad_(True)
+    image = (
+        0.5 + torch.rand((1, *input_shape), generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    ).requires_grad_(True)
     with max_pooling_as_average():
         out = model(image)
     largest = 0

@@ -7,8 +7,9 @@ import time
 from typing import Callable
 
 
-def wait_until(predicate: Callable[[], object], timeout: float = 30.0, interval: float = 0.02,
-               what: str = "the condition") -> object:
+def wait_until(
+    predicate: Callable[[], object], timeout: float = 30.0, interval: float = 0.02, what: str = "the condition"
+) -> object:
     """Poll ``predicate`` until it returns something truthy (returned); fail after ``timeout`` s."""
     deadline = time.monotonic() + timeout
     while True:
@@ -20,8 +21,9 @@ def wait_until(predicate: Callable[[], object], timeout: float = 30.0, interval:
         time.sleep(interval)
 
 
-async def async_wait_until(predicate: Callable[[], object], timeout: float = 30.0, interval: float = 0.02,
-                           what: str = "the condition") -> object:
+async def async_wait_until(
+    predicate: Callable[[], object], timeout: float = 30.0, interval: float = 0.02, what: str = "the condition"
+) -> object:
     """``wait_until`` for async tests (Pilot): yields to the app's event loop between polls."""
     deadline = time.monotonic() + timeout
     while True:

@@ -19,14 +19,19 @@ def test_quick_run_of_one_benchmark_writes_its_figures_and_the_machine(tmp_path)
 
     results = json.loads(output.read_text())
     names = [figure["name"] for figure in results["figures"]]
-    assert names == ["analyze, 10 layers", "analyze, 100 layers", "analyze, 1,000 layers",
-                     "growth, per-layer cost 100 -> 1,000 layers"]
+    assert names == [
+        "analyze, 10 layers",
+        "analyze, 100 layers",
+        "analyze, 1,000 layers",
+        "growth, per-layer cost 100 -> 1,000 layers",
+    ]
     assert all(figure["value"] > 0 for figure in results["figures"])
     assert results["figures"][1]["target"] == "< 0.002"
     assert "no CUDA device" in results["skipped"]["gpu"]
     assert results["machine"]["device"] == "cpu" and results["machine"]["torch"]
-    assert results["figures"][0]["command"] == ("python -m benchmarks --only shapes gpu --quick --device cpu "
-                                                "--output " + str(output))
+    assert results["figures"][0]["command"] == (
+        "python -m benchmarks --only shapes gpu --quick --device cpu --output " + str(output)
+    )
 
 
 @pytest.mark.slow  # the gpu benchmark trains

@@ -38,8 +38,11 @@ def test_a_preset_name_opens_that_model(opened):
 def test_a_run_directory_opens_its_results_on_the_monitor(opened, tmp_path, simple_cnn):
     run = tmp_path / "run"
     run.mkdir()
-    (run / "config.json").write_text(encode_record(RunConfigFile(spec_to_dict(simple_cnn.with_input_shape((1, 32, 32))),
-                                                                 TrainConfig(epochs=2).to_json())))
+    (run / "config.json").write_text(
+        encode_record(
+            RunConfigFile(spec_to_dict(simple_cnn.with_input_shape((1, 32, 32))), TrainConfig(epochs=2).to_json())
+        )
+    )
     result = CliRunner().invoke(main, [str(run)])
     assert result.exit_code == 0, result.output
     assert opened == {"model": "SimpleCNN", "mode": "monitor", "run_dir": str(run)}

@@ -17,8 +17,9 @@ def resume(run_dir) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-@pytest.mark.parametrize("name", ["config-epochs-a-string", "config-not-json", "config-spec-wrong-type",
-                                  "config-lr-nan"])
+@pytest.mark.parametrize(
+    "name", ["config-epochs-a-string", "config-not-json", "config-spec-wrong-type", "config-lr-nan"]
+)
 def test_resume_of_a_spoiled_config_is_one_line_exit_2(tmp_path, name):
     code, output = resume(spoiled_run(tmp_path, name))
     assert code == 2 and output.count("\n") == 1 and "Traceback" not in output, output
@@ -29,8 +30,9 @@ class Payload:  # what a hostile checkpoint would carry: weights_only=True refus
         return (print, ("ran code from a checkpoint",))
 
 
-@pytest.mark.parametrize("content", [b"", b"garbage" * 10, b"PK\x03\x04 cut short", pickle.dumps(Payload()),
-                                     pickle.dumps({"model": 5})])
+@pytest.mark.parametrize(
+    "content", [b"", b"garbage" * 10, b"PK\x03\x04 cut short", pickle.dumps(Payload()), pickle.dumps({"model": 5})]
+)
 def test_resume_of_a_garbage_checkpoint_is_one_line_exit_2(tmp_path, content):
     run_dir = write_good_run(tmp_path / "run")
     (run_dir / "checkpoint-last.pt").write_bytes(content)

@@ -42,8 +42,20 @@ def test_shapes_prints_the_table_and_totals_within_80_columns():
     assert lines[0].startswith("SimpleCNN  input (64, 1, 28, 28)")
     assert all(len(line) <= 80 for line in lines)
     first_conv = next(line for line in lines if line.startswith("0 "))
-    assert first_conv.split() == ["0", "Conv2d(1,", "32,", "kernel_size=3,", "padding=1)",
-                                  "(64,", "32,", "28,", "28)", "320", "16.1M", "3"]
+    assert first_conv.split() == [
+        "0",
+        "Conv2d(1,",
+        "32,",
+        "kernel_size=3,",
+        "padding=1)",
+        "(64,",
+        "32,",
+        "28,",
+        "28)",
+        "320",
+        "16.1M",
+        "3",
+    ]
     assert any(line.startswith("7  Linear(3136, 10)") for line in lines)
     assert "Parameters              50,186" in result.output
 
@@ -69,12 +81,30 @@ def test_json_follows_the_contract():
     assert {"model", "valid", "input_shape", "layers", "totals", "diagnostics"} <= data.keys()
     assert (data["model"], data["valid"], data["input_shape"]) == ("SimpleCNN", True, [64, 1, 28, 28])
     first = data["layers"][0]
-    assert {"index", "type", "input_shape", "output_shape", "params", "trainable_params", "macs",
-            "activation_bytes", "receptive_field", "jump"} <= first.keys()
-    assert first == first | {"index": 0, "type": "Conv2d", "input_shape": [64, 1, 28, 28],
-                             "output_shape": [64, 32, 28, 28], "params": 320, "trainable_params": 320,
-                             "macs": 16_056_320, "activation_bytes": 64 * 32 * 28 * 28 * 4,
-                             "receptive_field": 3, "jump": 1}
+    assert {
+        "index",
+        "type",
+        "input_shape",
+        "output_shape",
+        "params",
+        "trainable_params",
+        "macs",
+        "activation_bytes",
+        "receptive_field",
+        "jump",
+    } <= first.keys()
+    assert first == first | {
+        "index": 0,
+        "type": "Conv2d",
+        "input_shape": [64, 1, 28, 28],
+        "output_shape": [64, 32, 28, 28],
+        "params": 320,
+        "trainable_params": 320,
+        "macs": 16_056_320,
+        "activation_bytes": 64 * 32 * 28 * 28 * 4,
+        "receptive_field": 3,
+        "jump": 1,
+    }
     assert data["layers"][-1]["output_shape"] == [64, 10]
     assert {"params", "trainable_params", "macs"} <= data["totals"].keys()
     assert data["totals"]["params"] == data["totals"]["trainable_params"] == 50_186
@@ -100,7 +130,9 @@ def test_invalid_model_as_json(tmp_path):
     data = json.loads(result.output)
     assert data["valid"] is False
     assert [(d["layer"], d["field"], d["severity"]) for d in data["diagnostics"]] == [
-        (0, "padding", "error"), (1, "padding", "error")]
+        (0, "padding", "error"),
+        (1, "padding", "error"),
+    ]
     assert all(d["message"] and d["suggestion"] for d in data["diagnostics"])
 
 
@@ -179,8 +211,10 @@ def test_shapes_lists_a_blocks_layers_under_it_by_their_module_names():
 @pytest.mark.slow  # a child process
 def test_shapes_never_imports_torch():
     """The shape engine is pure Python: `tui-cnn shapes` answers without loading torch."""
-    probe = ("import sys; from click.testing import CliRunner; from tui_cnn.cli import main; "
-             "assert CliRunner().invoke(main, ['shapes', 'simplecnn']).exit_code == 0; "
-             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'textual')))")
+    probe = (
+        "import sys; from click.testing import CliRunner; from tui_cnn.cli import main; "
+        "assert CliRunner().invoke(main, ['shapes', 'simplecnn']).exit_code == 0; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'textual')))"
+    )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

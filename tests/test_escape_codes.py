@@ -44,8 +44,10 @@ def evil_spec_file(tmp_path: Path, name: str = EVIL, layer_type: str = "Conv2d")
     path = tmp_path / "evil.toml"
     # TOML's \uXXXX escapes: the file itself is plain text, as one a user was sent would be.
     escaped = lambda text: json.dumps(text)  # noqa: E731 - JSON's string escapes are TOML's
-    path.write_text(f"[model]\nname = {escaped(name)}\ninput_shape = [1, 28, 28]\n\n"
-                    f"[[layers]]\ntype = {escaped(layer_type)}\nout_channels = 4\nkernel_size = 3\n")
+    path.write_text(
+        f"[model]\nname = {escaped(name)}\ninput_shape = [1, 28, 28]\n\n"
+        f"[[layers]]\ntype = {escaped(layer_type)}\nout_channels = 4\nkernel_size = 3\n"
+    )
     return path
 
 
@@ -151,8 +153,15 @@ async def test_the_runs_screen_shows_a_run_folder_and_model_named_with_escape_co
     evil_run(tmp_path / "runs")
     app = TuiCnnApp(start_mode="runs", runs_dir=str(tmp_path / "runs"))
     async with app.run_test(size=(160, 30)) as pilot:
-        await async_wait_until(lambda: isinstance(app.screen, RunsScreen) and app.screen.query_one(RunTable).row_count
-                               and not app.screen._loading, timeout=10, what="the run's row")
+        await async_wait_until(
+            lambda: (
+                isinstance(app.screen, RunsScreen)
+                and app.screen.query_one(RunTable).row_count
+                and not app.screen._loading
+            ),
+            timeout=10,
+            what="the run's row",
+        )
         await pilot.pause()
         text = assert_nothing_raw_drawn(app)
         assert FOLDER_SHOWN in text and r"Evil\x1b]0;" in text  # the run column; the model column (cut)
@@ -194,6 +203,7 @@ def test_in_a_real_terminal_the_tracker_builder_and_runs_screen_send_no_escape_c
     reader = threading.Thread(target=read_all, daemon=True)
     reader.start()
     try:
+
         def shows(text: str, what: str) -> None:
             wait_until(lambda: text.encode() in written, timeout=60, interval=0.1, what=what)
 

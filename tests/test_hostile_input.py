@@ -52,7 +52,7 @@ INVALID = {
     "kernel_size of the wrong type": _layers("type = 'Conv2d'\nout_channels = 4\nkernel_size = 'three'"),
     "an input 10^30 wide": "[model]\nname = 'x'\ninput_shape = [1, 28, 1000000000000000000000000000000]\n",
     "a size product past 64 bits": "[model]\nname = 'x'\ninput_shape = [2147483647, 4, 4]\n"
-                                   + "[[layers]]\ntype = 'Conv2d'\nout_channels = 2147483647\nkernel_size = 3\n",
+    + "[[layers]]\ntype = 'Conv2d'\nout_channels = 2147483647\nkernel_size = 3\n",
     "an odd layer type": _layers("type = \"ReLU'); import os; os.system('id'); ('\""),
 }
 
@@ -110,8 +110,9 @@ def test_the_json_of_an_invalid_spec_is_json(tmp_path):
     assert data["valid"] is False and data["totals"]["params"] == 0  # the broken layer counts for nothing
 
 
-@pytest.mark.parametrize("command", [("shapes", "LeNet5"), ("export", "LeNet5"),
-                                     ("track", "torchvision.models:resnet18", "--json")])
+@pytest.mark.parametrize(
+    "command", [("shapes", "LeNet5"), ("export", "LeNet5"), ("track", "torchvision.models:resnet18", "--json")]
+)
 def test_an_input_shape_beyond_what_torch_holds_is_a_command_line_error(command):
     """--input 3,10**20,28 reached torch in track, which dumped a C++ stack."""
     result = _run(*command, "--input", f"3,{10**20},28")
@@ -132,8 +133,12 @@ def _not_regular_targets(tmp_path: Path) -> dict[str, tuple[Path, str]]:
     os.mkfifo(pipe)
     folder = tmp_path / "folder"
     folder.mkdir()
-    return {"symlink": (link, "symbolic link"), "device": (Path(os.devnull), "character device"),
-            "pipe": (pipe, "named pipe"), "folder": (folder, "directory")}
+    return {
+        "symlink": (link, "symbolic link"),
+        "device": (Path(os.devnull), "character device"),
+        "pipe": (pipe, "named pipe"),
+        "folder": (folder, "directory"),
+    }
 
 
 @pytest.mark.parametrize("kind", ["symlink", "device", "pipe", "folder"])
@@ -215,14 +220,27 @@ async def test_the_builder_opens_no_hostile_spec_and_keeps_its_model(tmp_path):
 
 def _without_a_terminal(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     environment = {k: v for k, v in os.environ.items() if k != "TEXTUAL_DRIVER"}
-    return subprocess.run([sys.executable, "-m", "tui_cnn", *args], stdin=subprocess.DEVNULL,
-                          capture_output=True, text=True, timeout=60, env={**environment, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "tui_cnn", *args],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**environment, **(env or {})},
+    )
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("args", [(), ("LeNet5",), ("train", "LeNet5", "--dataset", "mnist-sample"),
-                                  ("train", "LeNet5"),  # no note on which MNIST first: one line
-                                  ("track", "torchvision.models:resnet18", "--input", "3,32,32")])
+@pytest.mark.parametrize(
+    "args",
+    [
+        (),
+        ("LeNet5",),
+        ("train", "LeNet5", "--dataset", "mnist-sample"),
+        ("train", "LeNet5"),  # no note on which MNIST first: one line
+        ("track", "torchvision.models:resnet18", "--input", "3,32,32"),
+    ],
+)
 def test_the_app_without_a_terminal_exits_2_with_one_line(args):
     result = _without_a_terminal(*args)
     assert result.returncode == 2

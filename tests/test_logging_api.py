@@ -56,23 +56,32 @@ def write_script(tmp_path: Path, body: str, name: str = "loop.py") -> Path:
 
 
 def run_script(script: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, timeout=120,
-                          cwd=script.parent)
+    return subprocess.run(
+        [sys.executable, str(script), *args], capture_output=True, text=True, timeout=120, cwd=script.parent
+    )
 
 
 def start_script(script: Path, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(script), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, cwd=script.parent)
+    return subprocess.Popen(
+        [sys.executable, str(script), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=script.parent,
+    )
 
 
 def tui_cnn(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tui_cnn", *args], capture_output=True, text=True, timeout=120,
-                          cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "tui_cnn", *args], capture_output=True, text=True, timeout=120, cwd=cwd
+    )
 
 
 def test_import_tui_cnn_loads_no_torch_nor_textual():
-    code = ("import sys, tui_cnn; tui_cnn.init; "
-            "print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'textual', 'rich', 'click', 'numpy'}))")
+    code = (
+        "import sys, tui_cnn; tui_cnn.init; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'textual', 'rich', 'click', 'numpy'}))"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
@@ -85,8 +94,9 @@ def test_a_plain_loop_is_a_finished_run_that_runs_and_compare_list(tmp_path):
     run_dir = tmp_path / "runs" / "mine"
 
     listed = json.loads(tui_cnn("runs", "--json", cwd=tmp_path).stdout)
-    assert [(row["path"], row["status"], row["epoch"], row["epochs"], row["model"]) for row in listed] == \
-        [("runs/mine", "finished", 3, 3, "loop")]
+    assert [(row["path"], row["status"], row["epoch"], row["epochs"], row["model"]) for row in listed] == [
+        ("runs/mine", "finished", 3, 3, "loop")
+    ]
     assert listed[0]["best_val_acc"] == pytest.approx(0.8) and listed[0]["test_acc"] == pytest.approx(0.8)
 
     metrics = read_metrics(run_dir)
@@ -112,13 +122,17 @@ def test_a_plain_loop_is_a_finished_run_that_runs_and_compare_list(tmp_path):
 
 
 def test_an_automatic_run_dir_is_named_after_the_script(tmp_path):
-    script = write_script(tmp_path, """
+    script = write_script(
+        tmp_path,
+        """
         import tui_cnn
         for _ in range(2):
             with tui_cnn.init(epochs=1) as run:
                 run.log({"val_acc": 0.5})
                 print(run.run_dir)
-    """, name="my_net.py")
+    """,
+        name="my_net.py",
+    )
     done = run_script(script)
     assert done.returncode == 0, done.stderr
     first, second = done.stdout.split()
@@ -126,12 +140,15 @@ def test_an_automatic_run_dir_is_named_after_the_script(tmp_path):
 
 
 def test_an_exception_in_the_block_ends_the_run_failed_with_its_message(tmp_path):
-    script = write_script(tmp_path, """
+    script = write_script(
+        tmp_path,
+        """
         import sys, tui_cnn
         with tui_cnn.init(run_dir=sys.argv[1], epochs=3) as run:
             run.log({"train_loss": 0.5})
             raise ValueError("the batch was empty\\n(second line)")
-    """)
+    """,
+    )
     done = run_script(script, "runs/bad")
     assert done.returncode == 1 and "ValueError: the batch was empty" in done.stderr  # re-raised
     row = run_row(tmp_path / "runs" / "bad")
@@ -141,12 +158,15 @@ def test_an_exception_in_the_block_ends_the_run_failed_with_its_message(tmp_path
 
 
 def test_a_script_that_dies_without_a_with_block_fails_with_its_exception(tmp_path):
-    script = write_script(tmp_path, """
+    script = write_script(
+        tmp_path,
+        """
         import sys, tui_cnn
         run = tui_cnn.init(run_dir=sys.argv[1], epochs=3)
         run.log({"train_loss": 0.5})
         1 / 0
-    """)
+    """,
+    )
     assert run_script(script, "runs/bad").returncode == 1
     ended = read_events(tmp_path / "runs" / "bad")[-1]
     assert isinstance(ended, Failed) and ended.reason == "ZeroDivisionError: division by zero"
@@ -201,17 +221,22 @@ def test_a_second_init_on_a_live_run_dir_is_refused_naming_its_process(tmp_path)
     child = start_script(script, str(run_dir))
     try:
         wait_until(lambda: read_metrics(run_dir), timeout=60, what="an epoch")
-        second = write_script(tmp_path, """
+        second = write_script(
+            tmp_path,
+            """
             import sys, tui_cnn
             try:
                 tui_cnn.init(run_dir=sys.argv[1])
             except tui_cnn.RunRefused as exc:
                 print(exc)
-        """, name="second.py")
+        """,
+            name="second.py",
+        )
         refused = run_script(second, str(run_dir))
         assert refused.stdout.strip().splitlines() == [
             f"{run_dir} is being trained by process {child.pid}: one trainer per run directory (stop it with "
-            f"tui-cnn stop {run_dir}, or wait for it to end)"]
+            f"tui-cnn stop {run_dir}, or wait for it to end)"
+        ]
         assert tui_cnn("stop", str(run_dir), cwd=tmp_path).returncode == 0
         child.communicate(timeout=60)
     finally:
@@ -242,8 +267,11 @@ def test_figures_may_be_numpy_scalars_and_a_confusion_matrix_gives_per_class_acc
         run.finish(confusion_matrix=[[3, 1], [0, 4]], classes=["cat", "dog"])
     assert read_metrics(tmp_path / "run")[0].extra == {"steps": 7.0}
     evaluation = read_evaluation(tmp_path / "run")
-    assert (evaluation.accuracy, evaluation.per_class_accuracy, evaluation.classes) == \
-        (0.875, [0.75, 1.0], ["cat", "dog"])
+    assert (evaluation.accuracy, evaluation.per_class_accuracy, evaluation.classes) == (
+        0.875,
+        [0.75, 1.0],
+        ["cat", "dog"],
+    )
 
 
 def test_ctrl_c_in_the_block_ends_the_run_stopped(tmp_path):

@@ -21,9 +21,14 @@ def _bounds(requirement: str) -> tuple[tuple[int, int], tuple[int, int]]:
 
 def test_torch_and_torchvision_ranges_start_and_end_on_matched_pairs():
     pyproject = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text(encoding="utf-8"))
-    requirements = {re.match(r"[\w-]+", dependency)[0]: dependency for dependency in pyproject["project"]["dependencies"]}
+    requirements = {
+        re.match(r"[\w-]+", dependency)[0]: dependency for dependency in pyproject["project"]["dependencies"]
+    }
     torch_range, vision_range = _bounds(requirements["torch"]), _bounds(requirements["torchvision"])
     for (torch_major, torch_minor), (vision_major, vision_minor) in zip(torch_range, vision_range):
         assert torch_major == 2 and vision_major == 0
-        assert vision_minor == torch_minor + TORCHVISION_MINOR_OFFSET, (requirements["torch"], requirements["torchvision"])
+        assert vision_minor == torch_minor + TORCHVISION_MINOR_OFFSET, (
+            requirements["torch"],
+            requirements["torchvision"],
+        )
     assert "==" not in requirements["torch"], "an exact pin makes pip replace a GPU box's own torch"

@@ -23,8 +23,12 @@ from tui_cnn.domain.run_state import RunState
 
 
 def test_a_finished_runs_notice_names_the_model_and_its_figures():
-    state = RunState(status="finished", model="SimpleCNN", run_dir="runs/a",
-                     evaluation=Evaluation(accuracy=0.9812, per_class_accuracy=[], confusion_matrix=[]))
+    state = RunState(
+        status="finished",
+        model="SimpleCNN",
+        run_dir="runs/a",
+        evaluation=Evaluation(accuracy=0.9812, per_class_accuracy=[], confusion_matrix=[]),
+    )
     assert end_notice(state) == ("tui-cnn: SimpleCNN finished", "test accuracy 98.12% (runs/a)")
     failed = RunState(status="failed", model="Net", failure="loss is NaN at step 12\nsecond line")
     assert end_notice(failed) == ("tui-cnn: Net failed", "loss is NaN at step 12 second line")
@@ -45,9 +49,31 @@ def test_the_escapes_ring_once_and_carry_no_control_character_of_a_name():
 @pytest.mark.slow
 def test_an_attached_app_rings_once_when_its_run_finishes(mnist_root, tmp_path):
     run_dir = tmp_path / "run"
-    started = subprocess.run([sys.executable, "-m", "tui_cnn", "train", "SimpleCNN", "--dataset", "mnist",
-                              "--data-dir", str(mnist_root), "--epochs", "6", "-b", "32", "--device", "cpu",
-                              "--run-dir", str(run_dir), "--detach"], capture_output=True, text=True, timeout=120)
+    started = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tui_cnn",
+            "train",
+            "SimpleCNN",
+            "--dataset",
+            "mnist",
+            "--data-dir",
+            str(mnist_root),
+            "--epochs",
+            "6",
+            "-b",
+            "32",
+            "--device",
+            "cpu",
+            "--run-dir",
+            str(run_dir),
+            "--detach",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert started.returncode == 0, started.stderr
     wait_until(lambda: any(isinstance(e, RunStarted) for e in read_events(run_dir)), timeout=120)
     pid, master = start_in_a_terminal(["attach", str(run_dir)], columns=80, rows=24)
@@ -78,10 +104,33 @@ def test_the_notify_command_gets_the_runs_status_and_never_holds_the_run(mnist_r
     sleeper = tmp_path / "sleeper.pid"
     # slow (a child that outlives it by minutes) and failing: the run must not care
     command = f"sleep 300 & echo $! > {sleeper}; env | grep ^TUI_CNN_ > {told}; exit 3"
-    result = subprocess.run([sys.executable, "-m", "tui_cnn", "train", "SimpleCNN", "--dataset", "mnist",
-                             "--data-dir", str(mnist_root), "--epochs", "1", "-b", "32", "--device", "cpu",
-                             "--run-dir", str(tmp_path / "run"), "--headless", "--notify", command],
-                            capture_output=True, text=True, timeout=170)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tui_cnn",
+            "train",
+            "SimpleCNN",
+            "--dataset",
+            "mnist",
+            "--data-dir",
+            str(mnist_root),
+            "--epochs",
+            "1",
+            "-b",
+            "32",
+            "--device",
+            "cpu",
+            "--run-dir",
+            str(tmp_path / "run"),
+            "--headless",
+            "--notify",
+            command,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=170,
+    )
     assert result.returncode == 0, result.stderr
     wait_until(lambda: told.is_file() and "TUI_CNN_STATUS=finished" in told.read_text(), timeout=30)
     sleeping = int(sleeper.read_text())
@@ -92,5 +141,7 @@ def test_the_notify_command_gets_the_runs_status_and_never_holds_the_run(mnist_r
     told_text = told.read_text()
     assert f"TUI_CNN_RUN_DIR={tmp_path / 'run'}" in told_text and "TUI_CNN_TEST_ACCURACY=" in told_text
     assert "TUI_CNN_NOTIFY" not in told_text
-    assert "--notify" not in (tmp_path / "run" / "config.json").read_text() and "sleep" not in \
-        (tmp_path / "run" / "config.json").read_text()
+    assert (
+        "--notify" not in (tmp_path / "run" / "config.json").read_text()
+        and "sleep" not in (tmp_path / "run" / "config.json").read_text()
+    )

@@ -47,13 +47,31 @@ def ended(run_dir) -> bool:
     return bool(events) and isinstance(events[-1], (Finished, Stopped, Failed))
 
 
-@pytest.mark.parametrize("how", ["the terminal hangs up",  # as SSH drops: the case that matters
-                                 pytest.param("the app is killed", marks=pytest.mark.heavy)])
+@pytest.mark.parametrize(
+    "how",
+    [
+        "the terminal hangs up",  # as SSH drops: the case that matters
+        pytest.param("the app is killed", marks=pytest.mark.heavy),
+    ],
+)
 def test_a_run_started_in_the_app_trains_on_when_the_app_is_gone(mnist_root, tmp_path, how):
     run_dir = tmp_path / "run"
-    pid, master = start_app_in_a_terminal("train", "SimpleCNN", "--dataset", "mnist", "--data-dir", str(mnist_root),
-                                          "--epochs", str(EPOCHS), "-b", "32", "--device", "cpu",
-                                          "--run-dir", str(run_dir))
+    pid, master = start_app_in_a_terminal(
+        "train",
+        "SimpleCNN",
+        "--dataset",
+        "mnist",
+        "--data-dir",
+        str(mnist_root),
+        "--epochs",
+        str(EPOCHS),
+        "-b",
+        "32",
+        "--device",
+        "cpu",
+        "--run-dir",
+        str(run_dir),
+    )
     trainer = None
     try:
         wait_until(lambda: any(isinstance(e, RunStarted) for e in read_events(run_dir)), timeout=120)
@@ -68,8 +86,11 @@ def test_a_run_started_in_the_app_trains_on_when_the_app_is_gone(mnist_root, tmp
         assert os.WIFSIGNALED(status) or os.WIFEXITED(status)  # the app is gone
         epochs_when_the_app_went = epochs_ended(run_dir)
         # it trains on alone (however slow a loaded machine is), then obeys a stop as any run does
-        wait_until(lambda: epochs_ended(run_dir) > epochs_when_the_app_went, timeout=150,
-                   what="an epoch trained after the app was gone")
+        wait_until(
+            lambda: epochs_ended(run_dir) > epochs_when_the_app_went,
+            timeout=150,
+            what="an epoch trained after the app was gone",
+        )
         write_control(run_dir, "stop")
         wait_until(lambda: ended(run_dir), timeout=60, what="the run to end on the stop")
         events = read_events(run_dir)

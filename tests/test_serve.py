@@ -107,9 +107,14 @@ def test_serve_listens_on_loopback_by_default_with_a_new_random_token_and_no_war
     [made] = fake_server
     token = made.pop("token")
     assert len(token) >= 40 and GOOD_TOKEN.fullmatch(token)
-    assert made == {"command": app_command(None), "host": "127.0.0.1", "port": 8000, "title": "tui-cnn",
-                    "public_url": "http://127.0.0.1:8000",
-                    "allowed_origins": allowed_origins("127.0.0.1", 8000, "http://127.0.0.1:8000")}
+    assert made == {
+        "command": app_command(None),
+        "host": "127.0.0.1",
+        "port": 8000,
+        "title": "tui-cnn",
+        "public_url": "http://127.0.0.1:8000",
+        "allowed_origins": allowed_origins("127.0.0.1", 8000, "http://127.0.0.1:8000"),
+    }
     assert "warning" not in result.output
     CliRunner().invoke(main, ["serve"])
     assert fake_server[1]["token"] != token  # a new one each start
@@ -163,8 +168,9 @@ def test_serve_on_a_taken_port_says_so_in_one_line():
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = subprocess.run([sys.executable, "-m", "tui_cnn", "serve", "--port", str(port)],
-                                capture_output=True, text=True, timeout=60)
+        result = subprocess.run(
+            [sys.executable, "-m", "tui_cnn", "serve", "--port", str(port)], capture_output=True, text=True, timeout=60
+        )
     assert result.returncode == 2
     assert f"tui-cnn: cannot listen on http://127.0.0.1:{port}" in result.stderr
     assert "Traceback" not in result.stderr
@@ -177,11 +183,22 @@ def test_the_app_command_runs_under_textual_serves_driver_without_a_terminal_ign
     in TEXTUAL_DRIVER: the app must start there (a "no terminal" refusal must let it through).
     It runs in the directory serve was started in: a json.py there must not be imported."""
     (tmp_path / "json.py").write_text("open('IMPORTED', 'w').close()\nraise SystemExit(3)\n")
-    environment = {**os.environ, "TEXTUAL_DRIVER": "textual.drivers.web_driver:WebDriver",
-                   "COLUMNS": "80", "ROWS": "24"}
-    app = subprocess.Popen(app_command("LeNet5"), shell=True, env=environment, cwd=tmp_path,
-                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           start_new_session=True)
+    environment = {
+        **os.environ,
+        "TEXTUAL_DRIVER": "textual.drivers.web_driver:WebDriver",
+        "COLUMNS": "80",
+        "ROWS": "24",
+    }
+    app = subprocess.Popen(
+        app_command("LeNet5"),
+        shell=True,
+        env=environment,
+        cwd=tmp_path,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     try:
         first = app.stdout.read(64)  # the web driver's first packets: the app started drawing
         assert len(first) == 64 and app.poll() is None, app.stderr.read().decode(errors="replace")
@@ -206,8 +223,12 @@ def served(tmp_path, monkeypatch):
     port = _free_port()
     log_path = tmp_path / "serve.log"
     log = log_path.open("w")
-    server = subprocess.Popen([sys.executable, "-m", "tui_cnn", "serve", "LeNet5", "--port", str(port)],
-                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tui_cnn", "serve", "LeNet5", "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
     def printed_url() -> str | None:
         if server.poll() is not None:
@@ -249,7 +270,9 @@ async def test_the_page_needs_the_token(served):
             assert response.status == 200
             page = await response.text()
     # The page passes the token on to the websocket it opens; textual-serve's scripts need none.
-    assert f'data-session-websocket-url="ws://127.0.0.1:{served.base.rsplit(":", 1)[1]}/ws?token={served.token}"' in page
+    assert (
+        f'data-session-websocket-url="ws://127.0.0.1:{served.base.rsplit(":", 1)[1]}/ws?token={served.token}"' in page
+    )
     async with aiohttp.ClientSession() as client, client.get(f"{served.base}/static/js/textual.js") as response:
         assert response.status == 200
 
@@ -290,8 +313,10 @@ async def test_a_page_from_another_origin_is_refused_even_with_the_token(served,
 async def test_the_websocket_with_the_token_from_the_served_origin_gets_the_app(served, origin):
     origin = {"own": served.base, "localhost": served.base.replace("127.0.0.1", "localhost")}.get(origin)
     screen = b""
-    async with aiohttp.ClientSession() as client, client.ws_connect(_ws_url(served, served.token),
-                                                                    origin=origin) as websocket:
+    async with (
+        aiohttp.ClientSession() as client,
+        client.ws_connect(_ws_url(served, served.token), origin=origin) as websocket,
+    ):
         await websocket.send_json(["ping", "hello"])
         while b"LeNet5" not in screen:  # the app's first screen, as terminal output
             message = await websocket.receive(timeout=60)
@@ -347,8 +372,14 @@ def browser(tmp_path):
 
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                     "--window-size=1280,800", f"--user-data-dir={tmp_path / 'chromium'}"):
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--window-size=1280,800",
+        f"--user-data-dir={tmp_path / 'chromium'}",
+    ):
         options.add_argument(argument)
     driver = webdriver.Chrome(service=Service(driver_path), options=options)
     try:
@@ -372,12 +403,20 @@ def test_the_printed_url_in_a_headless_browser_shows_the_tracker_and_switches_sc
     browser.get(served.url)  # the URL serve printed
     try:
         # The tracker's table, on the model given to serve (LeNet5, not the default).
-        wait_until(lambda: "tui-cnn — LeNet5" in screen() and "Conv2d(1, 6, kernel_size=5" in screen(),
-                   timeout=30, interval=0.2, what="the tracker's table in the page")
+        wait_until(
+            lambda: "tui-cnn — LeNet5" in screen() and "Conv2d(1, 6, kernel_size=5" in screen(),
+            timeout=30,
+            interval=0.2,
+            what="the tracker's table in the page",
+        )
         assert "Params" in screen() and "MACs" in screen()
         browser.find_element(By.CSS_SELECTOR, ".xterm-helper-textarea").send_keys("2")
-        wait_until(lambda: "add after the cursor" in screen() and "k conv block" in screen(), timeout=15,
-                   interval=0.2, what="the builder after pressing 2")
+        wait_until(
+            lambda: "add after the cursor" in screen() and "k conv block" in screen(),
+            timeout=15,
+            interval=0.2,
+            what="the builder after pressing 2",
+        )
         browser.save_screenshot(str(tmp_path / "builder.png"))
     except AssertionError:
         browser.save_screenshot(str(tmp_path / "page.png"))

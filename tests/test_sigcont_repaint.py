@@ -56,8 +56,15 @@ def test_a_burst_of_stops_and_continues_ends_with_the_whole_screen_repainted(tmp
     main, child = pty.openpty()
     fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
     env = {**os.environ, "TERM": "xterm-256color", "XDG_STATE_HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path)}
-    process = subprocess.Popen([sys.executable, "-m", "tui_cnn"], stdin=child, stdout=child, stderr=child,
-                               env=env, cwd=tmp_path, start_new_session=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tui_cnn"],
+        stdin=child,
+        stdout=child,
+        stderr=child,
+        env=env,
+        cwd=tmp_path,
+        start_new_session=True,
+    )
     os.close(child)
     terminal = Terminal(main)
     try:
@@ -79,8 +86,9 @@ def test_a_burst_of_stops_and_continues_ends_with_the_whole_screen_repainted(tmp
             process.send_signal(signal.SIGCONT)
             time.sleep(0.02)
         # up to 30 s: a loaded machine repaints late, never not at all
-        wait_until(lambda: painted_has(b"SimpleCNN", b"Quit"), timeout=30,
-                   what="the title row and the footer, drawn again")
+        wait_until(
+            lambda: painted_has(b"SimpleCNN", b"Quit"), timeout=30, what="the title row and the footer, drawn again"
+        )
     finally:
         process.send_signal(signal.SIGCONT)
         process.kill()

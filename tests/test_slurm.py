@@ -35,14 +35,33 @@ def cluster():
 
 
 def tui_cnn(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tui_cnn", *args], capture_output=True, text=True, timeout=120,
-                          cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "tui_cnn", *args], capture_output=True, text=True, timeout=120, cwd=cwd
+    )
 
 
 def submit(run_dir: Path, data: Path, epochs: int, *more: str) -> str:
-    done = tui_cnn("train", "SimpleCNN", "--dataset", "mnist", "--data-dir", str(data), "--epochs", str(epochs),
-                   "-b", "32", "--device", "cpu", "--slurm", "--nproc-per-node", "2", "--run-dir", str(run_dir),
-                   *more, cwd=run_dir.parent)
+    done = tui_cnn(
+        "train",
+        "SimpleCNN",
+        "--dataset",
+        "mnist",
+        "--data-dir",
+        str(data),
+        "--epochs",
+        str(epochs),
+        "-b",
+        "32",
+        "--device",
+        "cpu",
+        "--slurm",
+        "--nproc-per-node",
+        "2",
+        "--run-dir",
+        str(run_dir),
+        *more,
+        cwd=run_dir.parent,
+    )
     assert done.returncode == 0, done.stderr
     assert "submitted SimpleCNN to SLURM as job" in done.stdout
     return read_jobs(run_dir).current.job_id
@@ -54,8 +73,23 @@ def in_squeue(job_ids: list[str]) -> list[str]:
 
 
 def test_dry_run_prints_an_srun_torchrun_script_and_submits_nothing(cluster, tmp_path):
-    done = tui_cnn("train", "SimpleCNN", "--dataset", "mnist-sample", "--slurm", "--nodes", "1", "--nproc-per-node",
-                   "2", "--time", "00:10:00", "--run-dir", str(tmp_path / "run"), "--dry-run", cwd=tmp_path)
+    done = tui_cnn(
+        "train",
+        "SimpleCNN",
+        "--dataset",
+        "mnist-sample",
+        "--slurm",
+        "--nodes",
+        "1",
+        "--nproc-per-node",
+        "2",
+        "--time",
+        "00:10:00",
+        "--run-dir",
+        str(tmp_path / "run"),
+        "--dry-run",
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("#!/bin/bash") and "#SBATCH --time=00:10:00" in done.stdout
     assert "srun --kill-on-bad-exit=1" in done.stdout and "-m torch.distributed.run" in done.stdout
@@ -67,7 +101,8 @@ def test_dry_run_prints_an_srun_torchrun_script_and_submits_nothing(cluster, tmp
 
 @pytest.mark.heavy  # three jobs one after another; one job and its cancel are in the default run
 def test_three_exclusive_jobs_queue_two_train_to_the_end_and_one_cancelled_while_pending_never_trains(
-        cluster, mnist_root, tmp_path):
+    cluster, mnist_root, tmp_path
+):
     runs = [tmp_path / name for name in ("first", "second", "third")]
     jobs = [submit(run, mnist_root, 3, "--sbatch-arg=--exclusive") for run in runs]
     # one node, exclusive jobs: one trains, the others wait in SLURM's queue
@@ -81,8 +116,12 @@ def test_three_exclusive_jobs_queue_two_train_to_the_end_and_one_cancelled_while
     wait_until(lambda: all(run_row(run).status in ("finished", "failed", "crashed") for run in runs[:2]), timeout=170)
     for run in runs[:2]:
         row = run_row(run)
-        assert row.status == "finished", (row, (run / read_jobs(run).current.job_id).with_name(
-            f"slurm-{read_jobs(run).current.job_id}.out").read_text()[-2000:])
+        assert row.status == "finished", (
+            row,
+            (run / read_jobs(run).current.job_id)
+            .with_name(f"slurm-{read_jobs(run).current.job_id}.out")
+            .read_text()[-2000:],
+        )
         assert (run / "eval.json").is_file() and (run / "job.sbatch").is_file() and row.epoch == 3
         config = json.loads((run / "config.json").read_text())
         assert config["spec"]["model"]["name"] == "SimpleCNN"
@@ -129,14 +168,14 @@ async def test_s_on_the_monitor_submits_the_setup_as_a_job_that_trains_to_the_en
         await pilot.pause()
         screen.set_focus(None)
         await pilot.press("S")
-        await async_wait_until(lambda: any("is SLURM job" in line for line in said), timeout=60,
-                               what="the job's submission")
+        await async_wait_until(
+            lambda: any("is SLURM job" in line for line in said), timeout=60, what="the job's submission"
+        )
     [run] = list(runs.iterdir())
     job = read_jobs(run).current
     assert job.nodes == 1 and job.nproc_per_node == 1
     assert "#SBATCH --time=00:05:00" in (run / "job.sbatch").read_text()
-    wait_until(lambda: run_row(run).status not in ("queued", "starting", "running"), timeout=170,
-               what="the job to end")
+    wait_until(lambda: run_row(run).status not in ("queued", "starting", "running"), timeout=170, what="the job to end")
     row = run_row(run)
     assert row.status == "finished" and row.epoch == 1, (row, (run / f"slurm-{job.job_id}.out").read_text()[-2000:])
     wait_until(lambda: not in_squeue([job.job_id]), timeout=30)
@@ -152,8 +191,9 @@ async def test_without_sbatch_the_form_has_no_slurm_fields_and_s_says_why(monkey
         assert not app.screen.query("#slurm-fields")
         app.screen.set_focus(None)
         await pilot.press("S")
-        await async_wait_until(lambda: any("not on this machine's PATH" in line for line in said),
-                               what="the app to say there is no sbatch")
+        await async_wait_until(
+            lambda: any("not on this machine's PATH" in line for line in said), what="the app to say there is no sbatch"
+        )
 
 
 async def test_the_slurm_fields_say_what_they_refuse_as_it_is_typed(monkeypatch):

@@ -14,8 +14,9 @@ from tui_cnn.domain.sweep import Param, SweepError, parse_param, parse_params
 
 
 def tui_cnn(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tui_cnn", *args], capture_output=True, text=True, timeout=timeout,
-                          cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "tui_cnn", *args], capture_output=True, text=True, timeout=timeout, cwd=cwd
+    )
 
 
 def test_a_param_is_a_range_or_a_list_parsed_by_the_settings_own_parsers():
@@ -26,19 +27,22 @@ def test_a_param_is_a_range_or_a_list_parsed_by_the_settings_own_parsers():
     assert parse_param("augment=yes,no") == Param("augment", choices=[True, False])
 
 
-@pytest.mark.parametrize("text, said", [
-    ("lr", "write NAME=LOW:HIGH[:log]"),
-    ("colour=1,2", "'colour' is not a setting a sweep can search"),
-    ("run_dir=a,b", "'run_dir' is not a setting a sweep can search"),
-    ("lr=0.1:0.01", "the low end must be below the high end"),
-    ("lr=0:1", "learning rate must be > 0"),
-    ("weight_decay=0:1:log", "a log range needs a low end above 0"),
-    ("lr=1:2:cubic", "a range is LOW:HIGH or LOW:HIGH:log"),
-    ("batch_size=32,abc", "batch size must be a whole number, got 'abc'"),
-    ("optimizer=adam:sgd", "is not a number: list its values"),
-    ("optimizer=adam,rmsprop", "optimizer must be one of sgd, adam, adamw"),
-    ("batch_size=32,32", "a value is given twice"),
-])
+@pytest.mark.parametrize(
+    "text, said",
+    [
+        ("lr", "write NAME=LOW:HIGH[:log]"),
+        ("colour=1,2", "'colour' is not a setting a sweep can search"),
+        ("run_dir=a,b", "'run_dir' is not a setting a sweep can search"),
+        ("lr=0.1:0.01", "the low end must be below the high end"),
+        ("lr=0:1", "learning rate must be > 0"),
+        ("weight_decay=0:1:log", "a log range needs a low end above 0"),
+        ("lr=1:2:cubic", "a range is LOW:HIGH or LOW:HIGH:log"),
+        ("batch_size=32,abc", "batch size must be a whole number, got 'abc'"),
+        ("optimizer=adam:sgd", "is not a number: list its values"),
+        ("optimizer=adam,rmsprop", "optimizer must be one of sgd, adam, adamw"),
+        ("batch_size=32,32", "a value is given twice"),
+    ],
+)
 def test_a_bad_param_is_refused_in_one_line(text, said):
     with pytest.raises(SweepError) as refused:
         parse_param(text)
@@ -54,11 +58,26 @@ def test_a_param_given_twice_or_none_is_refused():
 
 @pytest.mark.slow
 def test_a_bad_sweep_is_refused_before_anything_starts(tmp_path):
-    done = tui_cnn("sweep", "SimpleCNN", "--trials", "3", "--param", "lr=1e-4:1e-1:log", "--param",
-                   "batch_size=30,64", "--nproc-per-node", "4", "--dataset", "mnist-sample", cwd=tmp_path)
+    done = tui_cnn(
+        "sweep",
+        "SimpleCNN",
+        "--trials",
+        "3",
+        "--param",
+        "lr=1e-4:1e-1:log",
+        "--param",
+        "batch_size=30,64",
+        "--nproc-per-node",
+        "4",
+        "--dataset",
+        "mnist-sample",
+        cwd=tmp_path,
+    )
     assert done.returncode == 2
-    assert done.stderr.strip().splitlines()[-1] == ("tui-cnn: the batch size (30) is the global batch and must "
-                                                   "divide evenly among the 4 processes of --nproc-per-node")
+    assert done.stderr.strip().splitlines()[-1] == (
+        "tui-cnn: the batch size (30) is the global batch and must "
+        "divide evenly among the 4 processes of --nproc-per-node"
+    )
     assert not (tmp_path / "runs").exists()
 
 
@@ -67,9 +86,30 @@ def test_a_bad_sweep_is_refused_before_anything_starts(tmp_path):
 def test_a_three_trial_sweep_leaves_a_study_whose_best_is_the_best_run(mnist_root, tmp_path):
     import optuna
 
-    done = tui_cnn("sweep", "SimpleCNN", "--trials", "3", "--param", "lr=1e-4:3e-2:log", "--param", "batch_size=32,64",
-                   "--dataset", "mnist", "--data-dir", str(mnist_root), "--epochs", "1", "--device", "cpu",
-                   "--seed", "3", "--wait", "--json", cwd=tmp_path, timeout=380)
+    done = tui_cnn(
+        "sweep",
+        "SimpleCNN",
+        "--trials",
+        "3",
+        "--param",
+        "lr=1e-4:3e-2:log",
+        "--param",
+        "batch_size=32,64",
+        "--dataset",
+        "mnist",
+        "--data-dir",
+        str(mnist_root),
+        "--epochs",
+        "1",
+        "--device",
+        "cpu",
+        "--seed",
+        "3",
+        "--wait",
+        "--json",
+        cwd=tmp_path,
+        timeout=380,
+    )
     assert done.returncode == 0, done.stderr
     said = json.loads(done.stdout)
     sweep_dir = tmp_path / said["sweep_dir"]
@@ -100,13 +140,39 @@ def test_a_trial_behind_the_median_is_pruned_and_its_run_says_so(mnist_root, tmp
 
     # Seeded random sampling: trial 0 learns (lr 0.01), trial 1 hardly moves (lr 1e-7); the
     # MedianPruner stops trial 1 after its first epoch, below trial 0's.
-    done = tui_cnn("sweep", "SimpleCNN", "--trials", "2", "--param", "lr=0.01,1e-7", "--sampler", "random",
-                   "--seed", "10", "--prune", "--dataset", "mnist", "--data-dir", str(mnist_root), "--epochs", "4",
-                   "--device", "cpu", "-b", "32", "--wait", "--json", cwd=tmp_path, timeout=380)
+    done = tui_cnn(
+        "sweep",
+        "SimpleCNN",
+        "--trials",
+        "2",
+        "--param",
+        "lr=0.01,1e-7",
+        "--sampler",
+        "random",
+        "--seed",
+        "10",
+        "--prune",
+        "--dataset",
+        "mnist",
+        "--data-dir",
+        str(mnist_root),
+        "--epochs",
+        "4",
+        "--device",
+        "cpu",
+        "-b",
+        "32",
+        "--wait",
+        "--json",
+        cwd=tmp_path,
+        timeout=380,
+    )
     assert done.returncode == 0, done.stderr
     said = json.loads(done.stdout)
     assert [trial["params"]["lr"] for trial in said["trials"]] == [0.01, 1e-7]  # the seed's draw
-    study = optuna.load_study(study_name=said["study"], storage=f"sqlite:///{tmp_path / said['sweep_dir'] / 'study.db'}")
+    study = optuna.load_study(
+        study_name=said["study"], storage=f"sqlite:///{tmp_path / said['sweep_dir'] / 'study.db'}"
+    )
     assert [trial.state for trial in study.trials] == [optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED]
     assert said["trials"][1]["state"] == "pruned" and said["trials"][1]["status"] == "pruned"
     pruned = Path(said["trials"][1]["run_dir"]).name
@@ -117,12 +183,15 @@ def test_a_trial_behind_the_median_is_pruned_and_its_run_says_so(mnist_root, tmp
 @pytest.mark.slow
 def test_without_optuna_the_sweep_says_how_to_get_it_in_one_line(tmp_path):
     # An install without the [sweep] extra: importing optuna fails.
-    blocked = ("import sys; sys.modules['optuna'] = None; from tui_cnn.cli import main; "
-               "main(['sweep', 'SimpleCNN', '--trials', '2', '--param', 'lr=0.1,0.01', '--dataset', 'mnist-sample'])")
+    blocked = (
+        "import sys; sys.modules['optuna'] = None; from tui_cnn.cli import main; "
+        "main(['sweep', 'SimpleCNN', '--trials', '2', '--param', 'lr=0.1,0.01', '--dataset', 'mnist-sample'])"
+    )
     done = subprocess.run([sys.executable, "-c", blocked], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert done.returncode == 2
-    assert done.stderr.strip().splitlines()[-1] == ("tui-cnn: sweeps need Optuna: pip install 'optuna>=4' "
-                                                   "(or pip install 'tui-cnn[sweep]')")
+    assert done.stderr.strip().splitlines()[-1] == (
+        "tui-cnn: sweeps need Optuna: pip install 'optuna>=4' (or pip install 'tui-cnn[sweep]')"
+    )
     assert not (tmp_path / "runs").exists()
 
 
@@ -148,9 +217,26 @@ def test_a_sweep_whose_driver_died_goes_on_when_the_queue_is_run_again(mnist_roo
     from tests.helpers import wait_until
     from tui_cnn.domain.sweep import DONE_FILE, DRIVER_LOCK
 
-    started = tui_cnn("sweep", "SimpleCNN", "--trials", "2", "--param", "lr=1e-3,3e-3", "--dataset", "mnist",
-                      "--data-dir", str(mnist_root), "--epochs", "2", "--device", "cpu", "-b", "32", "--json",
-                      cwd=tmp_path)
+    started = tui_cnn(
+        "sweep",
+        "SimpleCNN",
+        "--trials",
+        "2",
+        "--param",
+        "lr=1e-3,3e-3",
+        "--dataset",
+        "mnist",
+        "--data-dir",
+        str(mnist_root),
+        "--epochs",
+        "2",
+        "--device",
+        "cpu",
+        "-b",
+        "32",
+        "--json",
+        cwd=tmp_path,
+    )
     assert started.returncode == 0, started.stderr
     sweep_dir = tmp_path / json.loads(started.stdout)["sweep_dir"]
     first = Path(f"{sweep_dir}-t0")
@@ -180,9 +266,26 @@ def test_sweep_stop_stops_the_running_trial_and_asks_for_no_more(mnist_root, tmp
     from tui_cnn.domain.run_files import read_events
     from tui_cnn.domain.sweep import DONE_FILE
 
-    started = tui_cnn("sweep", "SimpleCNN", "--trials", "3", "--param", "lr=1e-3,3e-3", "--dataset", "mnist",
-                      "--data-dir", str(mnist_root), "--epochs", "50", "--device", "cpu", "-b", "32", "--json",
-                      cwd=tmp_path)
+    started = tui_cnn(
+        "sweep",
+        "SimpleCNN",
+        "--trials",
+        "3",
+        "--param",
+        "lr=1e-3,3e-3",
+        "--dataset",
+        "mnist",
+        "--data-dir",
+        str(mnist_root),
+        "--epochs",
+        "50",
+        "--device",
+        "cpu",
+        "-b",
+        "32",
+        "--json",
+        cwd=tmp_path,
+    )
     assert started.returncode == 0, started.stderr
     sweep_dir = tmp_path / json.loads(started.stdout)["sweep_dir"]
     first = Path(f"{sweep_dir}-t0")

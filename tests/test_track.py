@@ -89,12 +89,15 @@ def test_nothing_is_allocated_on_a_real_device(user_dir):
     assert all(p.device.type == "meta" for p in model.parameters())
 
 
-@pytest.mark.parametrize("target, message", [
-    ("usernet", "is not MODULE:ATTR"),
-    ("no_such_module_here:Net", "no module named 'no_such_module_here'"),
-    ("usernet:Missing", "has no attribute 'Missing'"),
-    ("usernet:NOT_A_MODEL", "neither an nn.Module class nor a function"),
-])
+@pytest.mark.parametrize(
+    "target, message",
+    [
+        ("usernet", "is not MODULE:ATTR"),
+        ("no_such_module_here:Net", "no module named 'no_such_module_here'"),
+        ("usernet:Missing", "has no attribute 'Missing'"),
+        ("usernet:NOT_A_MODEL", "neither an nn.Module class nor a function"),
+    ],
+)
 def test_a_bad_target_says_why(user_dir, target, message):
     with pytest.raises(TrackError, match=message):
         load_target(target)
@@ -116,7 +119,7 @@ def test_the_cli_prints_json_and_exits_clearly_on_errors(user_dir, on_a_terminal
 
 async def test_the_tracker_shows_a_tracked_module(user_dir):
     from tui_cnn.app.app import TuiCnnApp
-    from tui_cnn.app.screens.tracker import Tracked
+    from tui_cnn.app.session import Tracked
     from tui_cnn.app.widgets.layer_table import LayerTable
 
     app = TuiCnnApp(batch_size=4, tracked=Tracked("usernet:Net", (3, 32, 32)))

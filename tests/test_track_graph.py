@@ -49,18 +49,28 @@ def test_a_hand_made_graph_has_the_receptive_fields_worked_out_by_hand():
         model = Skippy()
     summary = track(model, (3, 32, 32), 2, "Skippy")
     rows = rows_by_name(summary)
-    assert [row.name for row in summary.rows] == ["stem", "down", "branch", "twin", "cat", "mix", "add", "tied",
-                                                  "mean", "head"]
+    assert [row.name for row in summary.rows] == [
+        "stem",
+        "down",
+        "branch",
+        "twin",
+        "cat",
+        "mix",
+        "add",
+        "tied",
+        "mean",
+        "head",
+    ]
     flow = {name: (row.report.receptive_field, row.report.jump) for name, row in rows.items()}
-    assert flow["stem"] == ((3, 3), (1, 1))      # 1 + (3-1)*1
-    assert flow["down"] == ((5, 5), (2, 2))      # 3 + (3-1)*1, jump 1*2
+    assert flow["stem"] == ((3, 3), (1, 1))  # 1 + (3-1)*1
+    assert flow["down"] == ((5, 5), (2, 2))  # 3 + (3-1)*1, jump 1*2
     assert flow["branch"] == ((13, 13), (2, 2))  # 5 + (5-1)*2: from down, not after twin
-    assert flow["twin"] == ((9, 9), (2, 2))      # 5 + (3-1)*2: a sibling of branch, not its successor
-    assert flow["cat"] == ((13, 13), (2, 2))     # the larger of its inputs
-    assert flow["mix"] == ((17, 17), (2, 2))     # 13 + (3-1)*2
-    assert flow["add"] == ((17, 17), (2, 2))     # max(17 via mix, 5 via the skip from down)
+    assert flow["twin"] == ((9, 9), (2, 2))  # 5 + (3-1)*2: a sibling of branch, not its successor
+    assert flow["cat"] == ((13, 13), (2, 2))  # the larger of its inputs
+    assert flow["mix"] == ((17, 17), (2, 2))  # 13 + (3-1)*2
+    assert flow["add"] == ((17, 17), (2, 2))  # max(17 via mix, 5 via the skip from down)
     assert flow["tied"] == ((21, 21), (2, 2))
-    assert flow["mean"] == (None, None)          # flat: no receptive field
+    assert flow["mean"] == (None, None)  # flat: no receptive field
     index = {row.name: i for i, row in enumerate(summary.rows)}
     assert rows["stem"].inputs == (MODEL_INPUT,)
     assert rows["cat"].inputs == (index["branch"], index["twin"])
@@ -138,8 +148,11 @@ def test_totals_against_torchinfo(name):
     assert bool(whole) == (name == "vit_b_16")
     for row in whole:  # 197 tokens x (q, k, v and out projections with biases) + 2 products of 197 x 197 x 768
         assert row.report.macs == 2 * 197 * (4 * 768 * 768 + 4 * 768) + 2 * 2 * 197 * 197 * 768
-    per_position = sum(row.report.params * (math.prod(row.report.output_shape[:-1]) - 2) for row in summary.rows
-                       if row.report.type == "Linear" and len(row.report.output_shape) > 2)
+    per_position = sum(
+        row.report.params * (math.prod(row.report.output_shape[:-1]) - 2)
+        for row in summary.rows
+        if row.report.type == "Linear" and len(row.report.output_shape) > 2
+    )
     assert bool(per_position) == (name in ("convnext_tiny", "vit_b_16"))
     assert summary.totals.macs - sum(row.report.macs for row in whole) - per_position == expected.total_mult_adds
 
@@ -206,8 +219,9 @@ class Volumes(nn.Module):
 def test_a_3d_layer_given_a_4d_input_says_the_batch_became_one_volume():
     summary = track(Volumes(), (1, 16, 16), 4, "volumes")  # (4, 1, 16, 16): torch reads C=4, D=1
     warnings = [d.message for d in summary.diagnostics]
-    assert any("Conv3d takes a 5-D batch but got a 4-D tensor (4, 1, 16, 16)" in w and "batch of 4" in w
-               for w in warnings), warnings
+    assert any(
+        "Conv3d takes a 5-D batch but got a 4-D tensor (4, 1, 16, 16)" in w and "batch of 4" in w for w in warnings
+    ), warnings
     data = summary.to_json()
     assert any("one unbatched sample" in d["message"] for d in data["diagnostics"])
     fine = track(nn.Conv2d(1, 2, 3), (1, 16, 16), 4, "flat")
@@ -232,8 +246,9 @@ def test_parameters_outside_leaf_modules_are_in_rows():
 
 
 def test_a_model_that_cannot_be_built_on_meta_is_built_on_the_cpu(monkeypatch):
-    result = CliRunner().invoke(main, ["track", "torchvision.models:regnet_y_400mf", "--input", "3,224,224",
-                                       "-b", "1", "--json"])
+    result = CliRunner().invoke(
+        main, ["track", "torchvision.models:regnet_y_400mf", "--input", "3,224,224", "-b", "1", "--json"]
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert data["built_on"] == "cpu"
@@ -244,11 +259,14 @@ def test_a_model_that_cannot_be_built_on_meta_is_built_on_the_cpu(monkeypatch):
         build_target("torchvision.models:regnet_y_400mf")
 
 
-@pytest.mark.parametrize("target, message", [
-    ("torch.nn:Conv2d", r"needs arguments \(in_channels, out_channels, kernel_size\)"),  # not "it failed"
-    ("sys:exit", r"calling sys:exit\(\) failed: SystemExit"),  # exiting must not end tui-cnn silently
-    ("os:getcwd", r"returned a str, not an nn.Module"),
-])
+@pytest.mark.parametrize(
+    "target, message",
+    [
+        ("torch.nn:Conv2d", r"needs arguments \(in_channels, out_channels, kernel_size\)"),  # not "it failed"
+        ("sys:exit", r"calling sys:exit\(\) failed: SystemExit"),  # exiting must not end tui-cnn silently
+        ("os:getcwd", r"returned a str, not an nn.Module"),
+    ],
+)
 def test_a_target_that_is_no_model_builder_is_told_so(target, message):
     with pytest.raises(TrackError, match=message):
         build_target(target)
@@ -270,8 +288,9 @@ def test_a_forward_that_exits_is_an_error_not_an_exit():
 def test_json_has_the_top_level_fields_of_shapes_json():
     runner = CliRunner()
     shapes = json.loads(runner.invoke(main, ["shapes", "SimpleCNN", "--json"]).output)
-    tracked = json.loads(runner.invoke(main, ["track", "torchvision.models:resnet18", "--input", "3,64,64", "-b", "1",
-                                              "--json"]).output)
+    tracked = json.loads(
+        runner.invoke(main, ["track", "torchvision.models:resnet18", "--input", "3,64,64", "-b", "1", "--json"]).output
+    )
     assert set(shapes) <= set(tracked) and set(tracked) - set(shapes) == {"built_on"}
     assert tracked["output_shape"] == [1, 1000] and tracked["built_on"] == "meta"
     add = next(layer for layer in tracked["layers"] if layer["name"] == "layer1.0/add")

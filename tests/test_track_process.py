@@ -61,8 +61,9 @@ CHATTY = textwrap.dedent("""
 
 
 def tui_cnn(*args: str, cwd, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "tui_cnn", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "tui_cnn", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def track_children_of(pid: int) -> list[int]:
@@ -99,8 +100,11 @@ def test_the_cli_gives_up_after_its_timeout_in_one_line(tmp_path, where):
     assert result.stdout == ""
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("tui-cnn: hang:Net gave no answer within 2 s while "), lines
-    stage = {"its import": "importing hang", "its constructor": "constructing hang:Net()",
-             "its forward": "running its forward pass"}[where]
+    stage = {
+        "its import": "importing hang",
+        "its constructor": "constructing hang:Net()",
+        "its forward": "running its forward pass",
+    }[where]
     assert stage in lines[0]
 
 
@@ -115,8 +119,9 @@ def test_json_stays_json_when_the_module_prints(tmp_path):
 
 
 def test_a_forward_that_fails_still_exits_1_and_a_missing_module_2(tmp_path):
-    (tmp_path / "bad.py").write_text("from torch import nn\nclass Net(nn.Linear):\n"
-                                     "    def __init__(self):\n        super().__init__(5, 5)\n")
+    (tmp_path / "bad.py").write_text(
+        "from torch import nn\nclass Net(nn.Linear):\n    def __init__(self):\n        super().__init__(5, 5)\n"
+    )
     wrong = tui_cnn("track", "bad:Net", "--input", "3,8,8", "--json", cwd=tmp_path)
     assert wrong.returncode == 1 and "the forward pass on an input of shape (64, 3, 8, 8) failed" in wrong.stderr
     missing = tui_cnn("track", "nothere:Net", "--input", "3,8,8", "--json", cwd=tmp_path)
@@ -176,9 +181,14 @@ async def test_escape_cancels_a_module_that_hangs_and_the_model_shown_stays(tmp_
         await pilot.press("t")
         await async_wait_until(lambda: isinstance(app.screen, TrackPrompt), what="the track prompt")
         await pilot.press(*"hang:Net", "enter")
-        await async_wait_until(lambda: isinstance(app.screen, TrackProgress) and "constructing hang:Net()"
-                               in str(app.screen.query_one("#track-stage").render()), timeout=60,
-                               what="the progress of a constructor that never returns")
+        await async_wait_until(
+            lambda: (
+                isinstance(app.screen, TrackProgress)
+                and "constructing hang:Net()" in str(app.screen.query_one("#track-stage").render())
+            ),
+            timeout=60,
+            what="the progress of a constructor that never returns",
+        )
         children = track_children_of(os.getpid())
         assert children
         await pilot.press("escape")

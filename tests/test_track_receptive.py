@@ -115,12 +115,15 @@ class SmallUNet(nn.Module):
         return self.dec2(torch.cat([up, e1], 1))
 
 
-@pytest.mark.parametrize("model, expected", [
-    (FunctionalConv(), 5),
-    (WeightStandardized(), 5),
-    (FunctionalPools(), 6),  # 3, 5 after the average pool, 6 after the 2x2 max pool
-    (ChannelsLast(), 9),  # 7, then 3 more
-])
+@pytest.mark.parametrize(
+    "model, expected",
+    [
+        (FunctionalConv(), 5),
+        (WeightStandardized(), 5),
+        (FunctionalPools(), 6),  # 3, 5 after the average pool, 6 after the 2x2 max pool
+        (ChannelsLast(), 9),  # 7, then 3 more
+    ],
+)
 def test_windows_read_from_functional_calls_and_subclasses(model, expected):
     ours, _ = tracked_rf(model, (3, 32, 32))
     assert ours == (expected, expected)
@@ -134,10 +137,13 @@ def test_every_row_of_a_channels_last_block_keeps_its_field_through_the_permutes
     assert fields["after"] == (9, 9)
 
 
-@pytest.mark.parametrize("size, expected", [
-    (20, (4, 3)),  # windows 3 or 4 wide, 2 or 3 apart: the largest
-    (14, (2, 2)),  # 14 / 7: every window 2
-])
+@pytest.mark.parametrize(
+    "size, expected",
+    [
+        (20, (4, 3)),  # windows 3 or 4 wide, 2 or 3 apart: the largest
+        (14, (2, 2)),  # 14 / 7: every window 2
+    ],
+)
 def test_adaptive_pooling_gets_its_largest_window(size, expected):
     model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.AdaptiveAvgPool2d(7))
     summary = track(copy.deepcopy(model), (3, size, size), 1, "pool")
@@ -207,16 +213,19 @@ def test_vgg16_at_640_adaptive_pooling_that_does_not_divide():
     _, summary = tracked_rf(real, (3, 640, 640))
     avgpool = {r.name: r for r in summary.rows}["avgpool"].report
     assert (avgpool.receptive_field, avgpool.jump) == ((308, 308), (96, 96))
-    thin = nn.Sequential(make_layers([c if c == "M" else c // 16 for c in torchvision.models.vgg.cfgs["D"]]),
-                         nn.AdaptiveAvgPool2d(7))
+    thin = nn.Sequential(
+        make_layers([c if c == "M" else c // 16 for c in torchvision.models.vgg.cfgs["D"]]), nn.AdaptiveAvgPool2d(7)
+    )
     ours, _ = tracked_rf(thin, (3, 640, 640))
     assert ours == avgpool.receptive_field
     assert empirical(thin, (3, 640, 640)) == ours
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("stage, row", [("features.1", "features.1.2/add"),
-                                        pytest.param("features.3", "features.3.2/add", marks=pytest.mark.heavy)])
+@pytest.mark.parametrize(
+    "stage, row",
+    [("features.1", "features.1.2/add"), pytest.param("features.3", "features.3.2/add", marks=pytest.mark.heavy)],
+)
 def test_convnext_tiny_through_its_permutes(stage, row):
     import torchvision.models
 

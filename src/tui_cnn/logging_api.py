@@ -64,10 +64,19 @@ class UsageError(ValueError):
     """A call the run cannot take (a figure that is not a number, a run already ended), in one line."""
 
 
-def init(run_dir: str | os.PathLike[str] | None = None, config: Mapping[str, Any] | None = None,
-         epochs: int | None = None, *, name: str | None = None, model: Any = None, dataset: str = "",
-         batches_per_epoch: int = 0, device: Any = "", runs_dir: str | os.PathLike[str] = RUNS_DIR,
-         progress_every: int = 10) -> "Run":
+def init(
+    run_dir: str | os.PathLike[str] | None = None,
+    config: Mapping[str, Any] | None = None,
+    epochs: int | None = None,
+    *,
+    name: str | None = None,
+    model: Any = None,
+    dataset: str = "",
+    batches_per_epoch: int = 0,
+    device: Any = "",
+    runs_dir: str | os.PathLike[str] = RUNS_DIR,
+    progress_every: int = 10,
+) -> "Run":
     """Start a run of your own training loop; use it as a context manager (``with``).
 
     ``run_dir``: the run's folder (made if missing; refused when it holds a run already);
@@ -78,17 +87,38 @@ def init(run_dir: str | os.PathLike[str] | None = None, config: Mapping[str, Any
     ``device``: where it trains ("cuda", a torch.device: shown beside the run).
     ``progress_every``: ``log_batch`` writes every this many batches (and an epoch's last).
     RunRefused (one line) when the run cannot start."""
-    return Run(run_dir, dict(config or {}), epochs, name=name, model=model, dataset=dataset,
-               batches_per_epoch=batches_per_epoch, device=str(device or ""), runs_dir=runs_dir,
-               progress_every=progress_every)
+    return Run(
+        run_dir,
+        dict(config or {}),
+        epochs,
+        name=name,
+        model=model,
+        dataset=dataset,
+        batches_per_epoch=batches_per_epoch,
+        device=str(device or ""),
+        runs_dir=runs_dir,
+        progress_every=progress_every,
+    )
 
 
 class Run:
     """One run of your own loop (made by ``init``). Its methods are for the loop's thread;
     stop and pause commands arrive on a thread of their own (``ControlWatcher``)."""
 
-    def __init__(self, run_dir, config: dict[str, Any], epochs: int | None, *, name: str | None, model: Any,
-                 dataset: str, batches_per_epoch: int, device: str, runs_dir, progress_every: int):
+    def __init__(
+        self,
+        run_dir,
+        config: dict[str, Any],
+        epochs: int | None,
+        *,
+        name: str | None,
+        model: Any,
+        dataset: str,
+        batches_per_epoch: int,
+        device: str,
+        runs_dir,
+        progress_every: int,
+    ):
         script = _script()
         self.name = name or (Path(script).stem if script else "") or "run"
         self.epochs = _count(epochs, "epochs")
@@ -139,8 +169,10 @@ class Run:
             raise RunRefused(f"cannot lock the run directory {self.run_dir}: {exc.strerror or exc}") from None
         if (self.run_dir / "config.json").exists():
             lock.release()
-            raise RunRefused(f"{self.run_dir} already holds a run: choose another run_dir (or leave it out for "
-                             f"a new folder under {RUNS_DIR}/)")
+            raise RunRefused(
+                f"{self.run_dir} already holds a run: choose another run_dir (or leave it out for "
+                f"a new folder under {RUNS_DIR}/)"
+            )
         return lock
 
     def _write_start(self, script: str, model: Any, dataset: str, device: str) -> None:
@@ -148,19 +180,45 @@ class Run:
         from . import __version__
 
         versions = {"tui-cnn": __version__, "python": sys.version.split()[0]}
-        record = RunConfigFile(spec={"model": {"name": self.name}}, config=self.config,
-                               dataset=DatasetRecord(name=dataset), device=DeviceRecord(kind=device),
-                               versions=versions, script=script)
+        record = RunConfigFile(
+            spec={"model": {"name": self.name}},
+            config=self.config,
+            dataset=DatasetRecord(name=dataset),
+            device=DeviceRecord(kind=device),
+            versions=versions,
+            script=script,
+        )
         try:
             write_record(self.run_dir / "config.json", record)
             self._process = write_process(self.run_dir)
             self._recorder = RunRecorder(self.run_dir)
         except OSError as exc:
             raise RunRefused(f"cannot write the run directory {self.run_dir}: {exc.strerror or exc}") from None
-        self._control = ControlWatcher(self.run_dir, self._stop.set, self._pause.set, self._pause.clear,
-                                       applied=self._lock.record.control_seq, on_applied=self._record_control)
-        self._emit(RunStarted(str(self.run_dir), self.name, self.config, device, "", dataset,
-                              0, 0, 0, _parameters(model), self.epochs or 0, self.batches_per_epoch, script=script))
+        self._control = ControlWatcher(
+            self.run_dir,
+            self._stop.set,
+            self._pause.set,
+            self._pause.clear,
+            applied=self._lock.record.control_seq,
+            on_applied=self._record_control,
+        )
+        self._emit(
+            RunStarted(
+                str(self.run_dir),
+                self.name,
+                self.config,
+                device,
+                "",
+                dataset,
+                0,
+                0,
+                0,
+                _parameters(model),
+                self.epochs or 0,
+                self.batches_per_epoch,
+                script=script,
+            )
+        )
 
     def _record_control(self, seq: int) -> None:
         """process.json says which control commands this run applied (so none is lost or
@@ -197,8 +255,16 @@ class Run:
         self._recorder.record_epoch(record)
         self._emit(EpochEnd(record, best))
 
-    def log_batch(self, loss: float, batch: int | None = None, *, batches: int | None = None,
-                  epoch: int | None = None, lr: float | None = None, images: int | None = None) -> None:
+    def log_batch(
+        self,
+        loss: float,
+        batch: int | None = None,
+        *,
+        batches: int | None = None,
+        epoch: int | None = None,
+        lr: float | None = None,
+        images: int | None = None,
+    ) -> None:
         """A batch's loss for the monitor's batch plot (``batch``: 1-based within the epoch,
         default the next one; ``batches``: the epoch's count, default ``batches_per_epoch``;
         ``images``: in this batch, for images/s). Written every ``progress_every`` batches
@@ -211,9 +277,19 @@ class Run:
             return
         elapsed = time.perf_counter() - progress.epoch_started
         assert progress.smoothed is not None  # add() has just smoothed this batch's loss in
-        self._emit(BatchProgress(epoch, progress.batch, max(total, progress.batch), progress.step, progress.loss,
-                                 progress.smoothed, progress.images / max(elapsed, 1e-9),
-                                 math.nan if lr is None else _number(lr, "lr"), elapsed))
+        self._emit(
+            BatchProgress(
+                epoch,
+                progress.batch,
+                max(total, progress.batch),
+                progress.step,
+                progress.loss,
+                progress.smoothed,
+                progress.images / max(elapsed, 1e-9),
+                math.nan if lr is None else _number(lr, "lr"),
+                elapsed,
+            )
+        )
 
     def should_stop(self) -> bool:
         """Whether a stop was asked (x in the app, `tui-cnn stop RUN_DIR`): end the loop, and
@@ -242,8 +318,13 @@ class Run:
         self._check_open()
         self._emit(LogMessage(str(message), level if level in ("info", "warning", "error") else "info"))
 
-    def finish(self, test_accuracy: float | None = None, *, confusion_matrix: list[list[int]] | None = None,
-               classes: list[str] | None = None) -> None:
+    def finish(
+        self,
+        test_accuracy: float | None = None,
+        *,
+        confusion_matrix: list[list[int]] | None = None,
+        classes: list[str] | None = None,
+    ) -> None:
         """End the run: eval.json with the test accuracy (and a confusion matrix, rows the
         true classes, when given), then Finished. A run asked to stop before its last epoch
         ends stopped instead (its evaluation kept all the same)."""
@@ -289,9 +370,15 @@ class Run:
         """The end event, then let go of the run (last: the end is written before it looks free)."""
         if event is None:
             stopped_early = self._stop.is_set() and (not self.epochs or self._epoch < self.epochs)
-            event = Stopped(self._epoch + 1, None) if stopped_early else \
-                Finished(self._best[1] if self._best else 0, self._best[0] if self._best else math.nan,
-                         time.perf_counter() - self._started)  # no val_acc logged: no best epoch
+            event = (
+                Stopped(self._epoch + 1, None)
+                if stopped_early
+                else Finished(
+                    self._best[1] if self._best else 0,
+                    self._best[0] if self._best else math.nan,
+                    time.perf_counter() - self._started,
+                )
+            )  # no val_acc logged: no best epoch
         try:
             self._emit(event)
         finally:
@@ -303,8 +390,10 @@ class Run:
 
     def _check_open(self) -> None:
         if self._ended is not None:
-            raise UsageError(f"the run in {self.run_dir} has ended ({type(self._ended).__name__.lower()}): "
-                             "start another with tui_cnn.init")
+            raise UsageError(
+                f"the run in {self.run_dir} has ended ({type(self._ended).__name__.lower()}): "
+                "start another with tui_cnn.init"
+            )
 
     def _emit(self, event: TrainingEvent) -> None:
         if event.at is None:
@@ -331,16 +420,21 @@ class _BatchCounter:
         self.step += 1
         self.images += _count(images, "images") or 0
         self.loss = loss
-        self.smoothed = loss if self.smoothed is None or not math.isfinite(self.smoothed) else \
-            LOSS_SMOOTHING * self.smoothed + (1 - LOSS_SMOOTHING) * loss
+        self.smoothed = (
+            loss
+            if self.smoothed is None or not math.isfinite(self.smoothed)
+            else LOSS_SMOOTHING * self.smoothed + (1 - LOSS_SMOOTHING) * loss
+        )
         return self
 
 
 def _evaluation(accuracy: float | None, matrix: list[list[int]] | None, classes: list[str] | None) -> Evaluation:
     rows = [[_count(cell, "confusion_matrix") or 0 for cell in row] for row in matrix or []]
     # type: ignore: a mypy false positive, it takes `sum` in a condition's `and` for its bool overload.
-    per_class = [row[i] / sum(row) if i < len(row) and sum(row) else math.nan  # type: ignore[arg-type]
-                 for i, row in enumerate(rows)]
+    per_class = [
+        row[i] / sum(row) if i < len(row) and sum(row) else math.nan  # type: ignore[arg-type]
+        for i, row in enumerate(rows)
+    ]
     if accuracy is None:
         tested = sum(map(sum, rows))
         accuracy = sum(row[i] for i, row in enumerate(rows) if i < len(row)) / tested if tested else math.nan

@@ -127,13 +127,16 @@ async def test_a_pinned_in_features_that_does_not_match_offers_the_right_one(sim
         assert "✓ valid" in problems(app)
 
 
-@pytest.mark.parametrize("text, error", [
-    ("abc", "kernel_size must be a positive integer"),
-    ("-3", "kernel_size must be a positive integer"),
-    ("3,", "kernel_size must be a positive integer"),
-    ("3a", "'3a' is not a number"),
-    ("", "kernel_size is required"),
-])
+@pytest.mark.parametrize(
+    "text, error",
+    [
+        ("abc", "kernel_size must be a positive integer"),
+        ("-3", "kernel_size must be a positive integer"),
+        ("3,", "kernel_size must be a positive integer"),
+        ("3a", "'3a' is not a number"),
+        ("", "kernel_size is required"),
+    ],
+)
 async def test_a_bad_value_shows_an_inline_error_and_keeps_the_last_valid_model(simple_cnn, text, error):
     app = TuiCnnApp(simple_cnn, start_mode="builder")
     async with app.run_test(size=SIZE) as pilot:
@@ -242,8 +245,22 @@ async def test_quitting_with_unsaved_changes_asks_first_and_help_lists_every_key
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("question_mark")
         shown = help_text(app)
-        for description in ("Conv", "Pool", "Flatten", "Conv block", "Any layer", "Duplicate", "Move up", "Undo",
-                            "Apply fix", "Save", "Open", "Export .py", "Train", "Input & classes"):
+        for description in (
+            "Conv",
+            "Pool",
+            "Flatten",
+            "Conv block",
+            "Any layer",
+            "Duplicate",
+            "Move up",
+            "Undo",
+            "Apply fix",
+            "Save",
+            "Open",
+            "Export .py",
+            "Train",
+            "Input & classes",
+        ):
             assert description in shown
         await pilot.press("escape", "b", "ctrl+q")
         assert isinstance(app.screen, ConfirmScreen)
@@ -265,6 +282,7 @@ async def test_a_model_set_elsewhere_shows_in_the_builder_and_can_be_undone(simp
 
 
 # --- the file a model belongs to: saved back to it, named in the title, others replaced only when asked ---
+
 
 async def test_a_spec_opened_from_the_command_line_saves_back_to_its_file(tmp_path, monkeypatch, simple_cnn):
     """`tui-cnn work/Net.toml`, edit, ctrl+s wrote ./Net.toml: the app did not know the file."""

@@ -54,8 +54,9 @@ async def set_fields(pilot, **values: str) -> None:
 
 async def conv(pilot, channels: int, stride: int = 1) -> None:
     await pilot.press("c")
-    await set_fields(pilot, out_channels=str(channels), **({"stride": str(stride)} if stride != 1 else {}),
-                     bias="false")
+    await set_fields(
+        pilot, out_channels=str(channels), **({"stride": str(stride)} if stride != 1 else {}), bias="false"
+    )
 
 
 async def basic_block(pilot, channels: int, stride: int = 1, project: bool = False) -> int:
@@ -114,8 +115,9 @@ async def test_resnet20_is_built_from_a_blank_model_by_keys_alone():
 
 
 async def test_wrap_shortcut_branch_unwrap_each_one_undo_step_and_the_stack_shows_the_merge():
-    spec = ModelSpec("m", (8, 16, 16), (L("Conv2d", out_channels=16, kernel_size=3, stride=2, padding=1), L("ReLU"),
-                                        L("Flatten")))
+    spec = ModelSpec(
+        "m", (8, 16, 16), (L("Conv2d", out_channels=16, kernel_size=3, stride=2, padding=1), L("ReLU"), L("Flatten"))
+    )
     app = TuiCnnApp(spec, start_mode="builder")
     async with app.run_test(size=SIZE) as pilot:
         history = [app.spec]
@@ -132,8 +134,9 @@ async def test_wrap_shortcut_branch_unwrap_each_one_undo_step_and_the_stack_show
         await pilot.press("s")  # the projection shortcut: the add now works
         history.append(app.spec)
         assert analyze(app.spec).valid
-        assert app.spec.layers[0].args["shortcut"][0] == L("Conv2d", out_channels=16, kernel_size=1, stride=2,
-                                                           bias=False)
+        assert app.spec.layers[0].args["shortcut"][0] == L(
+            "Conv2d", out_channels=16, kernel_size=1, stride=2, bias=False
+        )
         await go_to(pilot, (0, 0, 1))
         await pilot.press("r")  # a layer added inside the body
         history.append(app.spec)
@@ -177,8 +180,29 @@ async def test_random_block_commands_on_a_branched_model_never_crash_and_undo_al
     import random
 
     rng = random.Random(seed)
-    keys = ["up", "down", "down", "m", "w", "W", "s", "B", "u", "delete", "D", "shift+up", "shift+down", "c", "r",
-            "k", "ctrl+f", "ctrl+z", "ctrl+y", "home", "end"]
+    keys = [
+        "up",
+        "down",
+        "down",
+        "m",
+        "w",
+        "W",
+        "s",
+        "B",
+        "u",
+        "delete",
+        "D",
+        "shift+up",
+        "shift+down",
+        "c",
+        "r",
+        "k",
+        "ctrl+f",
+        "ctrl+z",
+        "ctrl+y",
+        "home",
+        "end",
+    ]
     start = load_preset("InceptionMini")
     app = TuiCnnApp(start, start_mode="builder")
     async with app.run_test(size=SIZE) as pilot:

@@ -100,8 +100,10 @@ def test_snapshot_compare_settings_160x50_light(snap_compare, runs, monkeypatch)
 async def test_more_runs_than_readable_colours_take_another_marker(tmp_path):
     from tests.compare_runs import write_run
 
-    dirs = [str(write_run(tmp_path / f"run{i}", [(1.0, 0.5, 1.0, 0.5 + i / 100), (0.5, 0.6, 0.6, 0.6 + i / 100)]))
-            for i in range(9)]
+    dirs = [
+        str(write_run(tmp_path / f"run{i}", [(1.0, 0.5, 1.0, 0.5 + i / 100), (0.5, 0.6, 0.6, 0.6 + i / 100)]))
+        for i in range(9)
+    ]
     app = TuiCnnApp()
     async with app.run_test(size=(160, 50)) as pilot:
         app.theme = "textual-light"  # fewer theme colours read on its light background

@@ -13,9 +13,16 @@ from tui_cnn.domain.specfile import spec_from_dict
 
 pytestmark = pytest.mark.slow
 
-THREE_CLASSES = {"model": {"name": "Three", "input_shape": [1, 28, 28]}, "layers": [
-    {"type": "Conv2d", "out_channels": 8, "kernel_size": 3, "padding": 1}, {"type": "ReLU"},
-    {"type": "MaxPool2d", "kernel_size": 2}, {"type": "Flatten"}, {"type": "Linear", "out_features": 3}]}
+THREE_CLASSES = {
+    "model": {"name": "Three", "input_shape": [1, 28, 28]},
+    "layers": [
+        {"type": "Conv2d", "out_channels": 8, "kernel_size": 3, "padding": 1},
+        {"type": "ReLU"},
+        {"type": "MaxPool2d", "kernel_size": 2},
+        {"type": "Flatten"},
+        {"type": "Linear", "out_features": 3},
+    ],
+}
 
 
 def shown(screen, selector: str) -> str:
@@ -32,8 +39,9 @@ async def test_d_shows_a_folders_classes_samples_and_their_augmentation(digit_fo
         monitor.query_one("#field-data_dir").value = str(digit_folder)
         await pilot.pause()
         await pilot.press("d")
-        await async_wait_until(lambda: isinstance(app.screen, DataScreen) and app.screen.preview is not None, 60,
-                               what="the data preview")
+        await async_wait_until(
+            lambda: isinstance(app.screen, DataScreen) and app.screen.preview is not None, 60, what="the data preview"
+        )
         await pilot.pause()
         screen = app.screen
         counts = shown(screen, "#data-counts")
@@ -51,8 +59,11 @@ async def test_d_shows_a_folders_classes_samples_and_their_augmentation(digit_fo
         assert augmented != before
 
         await pilot.press("r")  # drawn again: other shifts
-        await async_wait_until(lambda: [view._rows for view in screen.query(PixelView)] != augmented, 30,
-                               what="a new draw of the augmentation")
+        await async_wait_until(
+            lambda: [view._rows for view in screen.query(PixelView)] != augmented,
+            30,
+            what="a new draw of the augmentation",
+        )
         await pilot.press("escape")
         assert app.screen is monitor
 
@@ -65,5 +76,6 @@ async def test_a_folder_that_cannot_be_read_is_said_on_the_data_screen(tmp_path)
         monitor.query_one("#field-data_dir").value = str(tmp_path / "nope")
         await pilot.pause()
         await pilot.press("d")
-        await async_wait_until(lambda: "does not exist" in shown(app.screen, "#data-title"), 30,
-                               what="the folder's problem")
+        await async_wait_until(
+            lambda: "does not exist" in shown(app.screen, "#data-title"), 30, what="the folder's problem"
+        )

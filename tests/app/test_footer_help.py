@@ -14,8 +14,7 @@ from tui_cnn.app.widgets.help import HelpScreen
 async def test_help_is_in_the_footer_at_80x24_and_opens_the_key_list(mode):
     app = TuiCnnApp(start_mode=mode)
     async with app.run_test(size=(80, 24)) as pilot:
-        await async_wait_until(lambda: bool(app.screen.query("KeysFooter FooterKey.-help")),
-                               what="the footer's keys")
+        await async_wait_until(lambda: bool(app.screen.query("KeysFooter FooterKey.-help")), what="the footer's keys")
         await pilot.pause()
         key = app.screen.query_one("KeysFooter FooterKey.-help")
         assert "Help" in str(key.render())

@@ -17,9 +17,11 @@ TODAYS_SEED = datetime.date.today().toordinal()
 
 
 @pytest.mark.slow  # hundreds of keys at typing speed: seconds of real time a seed, kept out of the quick loop
-@pytest.mark.parametrize("seed", [pytest.param(1, marks=pytest.mark.heavy), pytest.param(2, marks=pytest.mark.heavy),
-                                  TODAYS_SEED],
-                         ids=lambda seed: f"seed{seed}")
+@pytest.mark.parametrize(
+    "seed",
+    [pytest.param(1, marks=pytest.mark.heavy), pytest.param(2, marks=pytest.mark.heavy), TODAYS_SEED],
+    ids=lambda seed: f"seed{seed}",
+)
 def test_random_keys_at_typing_speed_never_crash_the_app(seed):
     result = fuzz(200, seed=seed, gap=0.01, session_keys=100)  # apps at each size (more when keys quit one)
     assert result.keys == 200

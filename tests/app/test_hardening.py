@@ -36,6 +36,7 @@ async def settle(pilot) -> None:
 
 # --- 1. the builder under held arrow keys ---
 
+
 @pytest.mark.parametrize("gap", [0.0, 0.04])
 async def test_held_down_arrow_does_not_crash_the_builder(gap):
     """Down 8x, 40 ms apart (a held key): the form's edits of the layer left behind used to be
@@ -98,6 +99,7 @@ async def test_an_edit_applies_to_the_layer_it_was_typed_on():
 
 # --- 1. an unexpected error keeps the model ---
 
+
 async def test_an_unexpected_error_saves_the_model_and_exits_1(monkeypatch):
     spec = load_preset("SimpleCNN").remove(0)
     app = TuiCnnApp(spec, start_mode="builder")
@@ -116,7 +118,8 @@ async def test_an_unexpected_error_saves_the_model_and_exits_1(monkeypatch):
     assert load_recovery() == spec
     [report] = crash_reports()
     assert "RuntimeError: a bug" in report.read_text() and report.relative_to(recovery_path().parent).as_posix() in (
-        raised.value.line)
+        raised.value.line
+    )
 
 
 async def test_next_start_offers_the_model_back_and_enter_keeps_the_file():
@@ -146,6 +149,7 @@ async def test_restoring_puts_the_model_in_the_builder_as_unsaved():
 
 # --- 2. help ---
 
+
 @pytest.mark.parametrize("mode", ["tracker", "builder", "monitor", "runs"])
 async def test_help_lists_the_keys_of_the_screen(mode):
     """It was an empty 6x4 box on every screen."""
@@ -161,9 +165,18 @@ async def test_help_lists_the_keys_of_the_screen(mode):
         assert not isinstance(app.screen, HelpScreen)
 
 
-@pytest.mark.parametrize("mode, focus", [("tracker", None), ("tracker", "#batch-size"), ("builder", None),
-                                         ("builder", "#field-name"), ("monitor", None), ("monitor", "#field-epochs"),
-                                         ("runs", None)])
+@pytest.mark.parametrize(
+    "mode, focus",
+    [
+        ("tracker", None),
+        ("tracker", "#batch-size"),
+        ("builder", None),
+        ("builder", "#field-name"),
+        ("monitor", None),
+        ("monitor", "#field-epochs"),
+        ("runs", None),
+    ],
+)
 async def test_help_names_the_focused_widget_in_words(mode, focus):
     """Its sections were titled by class name: "In the contenttabs", "In the typedinput"."""
     from tui_cnn.app.widgets.help import WIDGET_NAMES
@@ -186,6 +199,7 @@ def test_help_snapshot(snap_compare):
 
 
 # --- 3. dialogs: enter is safe, a dialog owns the keyboard ---
+
 
 async def test_enter_in_discard_dialog_keeps_the_changes():
     app = TuiCnnApp(load_preset("SimpleCNN"), start_mode="builder")
@@ -248,6 +262,7 @@ def test_restore_dialog_snapshot(snap_compare, monkeypatch, tmp_path_factory):
 
 # --- 5. focus is visible in every form ---
 
+
 @pytest.mark.parametrize("mode", ["builder", "monitor"])
 async def test_a_focused_field_stands_out(mode):
     """A compact field was only tinted 5% when focused: typing "2" meant for a field that did
@@ -272,6 +287,7 @@ async def test_a_focused_field_stands_out(mode):
 
 
 # --- found by the key fuzzer: answers and pages faster than the screen ---
+
 
 async def test_a_dialog_answered_twice_closes_once():
     """escape escape: the second answer reached the dialog after it closed and popped the
@@ -338,7 +354,7 @@ async def test_page_keys_right_after_a_drop_down_opens():
 
 
 async def test_help_closed_before_it_mounted():
-    """"? escape" in one read (a burst): the help screen was closed before it mounted, and its
+    """ "? escape" in one read (a burst): the help screen was closed before it mounted, and its
     on_mount found no key list to focus (NoMatches, the app died: fuzzer seed 338908)."""
     app = TuiCnnApp(load_preset("SimpleCNN"), start_mode="monitor")
     async with app.run_test(size=SIZE) as pilot:
@@ -352,7 +368,7 @@ async def test_help_closed_before_it_mounted():
 
 
 async def test_a_screens_key_before_the_screen_is_built_does_nothing():
-    """"2c" in one read: the builder's c reached it while it was still mounting its widgets and
+    """ "2c" in one read: the builder's c reached it while it was still mounting its widgets and
     mounted form fields into a form not yet mounted (MountError, the app died: fuzzer seed 1).
     Here the key's action runs before the screen had any turn to build itself."""
     app = TuiCnnApp(load_preset("SimpleCNN"))
@@ -367,7 +383,7 @@ async def test_a_screens_key_before_the_screen_is_built_does_nothing():
 
 
 async def test_a_confirmation_answered_before_it_mounted():
-    """"q y" in one read: the dialog was answered before it mounted, and its on_mount found no
+    """ "q y" in one read: the dialog was answered before it mounted, and its on_mount found no
     button to focus (NoMatches, the app died: fuzzer seed 338908)."""
     app = TuiCnnApp(load_preset("SimpleCNN"))
     async with app.run_test(size=SIZE) as pilot:
@@ -462,6 +478,7 @@ async def test_the_command_palette_reopened_at_once():
 
 
 # --- 12. layouts adapt to the width ---
+
 
 @pytest.mark.parametrize("size", [(80, 24), (160, 50)])
 async def test_the_builders_code_and_form_fit(size):

@@ -24,9 +24,17 @@ from tui_cnn.domain.train_config import TrainConfig
 
 pytestmark = pytest.mark.slow
 
+
 def monitor_config(data: Path, run_dir: Path, **changes) -> TrainConfig:
-    values = dict(dataset="mnist", data_dir=str(data), epochs=2, batch_size=32, device="cpu",
-                  run_dir=str(run_dir), progress_every=2)
+    values = dict(
+        dataset="mnist",
+        data_dir=str(data),
+        epochs=2,
+        batch_size=32,
+        device="cpu",
+        run_dir=str(run_dir),
+        progress_every=2,
+    )
     return TrainConfig(**{**values, **changes})
 
 
@@ -36,8 +44,11 @@ UNTIL_STOPPED = 100_000
 
 
 async def wait_for_status(screen: MonitorScreen, *statuses: str, timeout: float = 60) -> None:
-    await async_wait_until(lambda: screen.state.status in statuses, timeout,
-                           what=f"status {' or '.join(statuses)} (it is {screen.state.status!r})")
+    await async_wait_until(
+        lambda: screen.state.status in statuses,
+        timeout,
+        what=f"status {' or '.join(statuses)} (it is {screen.state.status!r})",
+    )
 
 
 async def finish(app: TuiCnnApp, pilot) -> MonitorScreen:
@@ -97,7 +108,9 @@ async def log_text(screen: MonitorScreen, pilot) -> str:
 
 async def test_pause_resume_and_stop_keep_the_checkpoint_and_survive_switching_screens(mnist_root, tmp_path):
     run_dir = tmp_path / "run"
-    app = TuiCnnApp(start_mode="monitor", train_config=monitor_config(mnist_root, run_dir, epochs=UNTIL_STOPPED, progress_every=1))
+    app = TuiCnnApp(
+        start_mode="monitor", train_config=monitor_config(mnist_root, run_dir, epochs=UNTIL_STOPPED, progress_every=1)
+    )
     async with app.run_test(size=(100, 32)) as pilot:
         screen = app.screen
         await wait_for_status(screen, "running")
@@ -143,7 +156,9 @@ async def test_a_diverging_run_shows_why_and_the_app_stays_usable(mnist_root, tm
 
 async def test_quitting_leaves_the_run_training_and_says_where(mnist_root, tmp_path):
     run_dir = tmp_path / "run"
-    app = TuiCnnApp(start_mode="monitor", train_config=monitor_config(mnist_root, run_dir, epochs=UNTIL_STOPPED, progress_every=1))
+    app = TuiCnnApp(
+        start_mode="monitor", train_config=monitor_config(mnist_root, run_dir, epochs=UNTIL_STOPPED, progress_every=1)
+    )
     async with app.run_test(size=(100, 32)) as pilot:
         screen = app.screen
         await wait_for_status(screen, "running")
@@ -163,7 +178,9 @@ async def test_two_apps_watch_one_run_and_either_stops_it(mnist_root, tmp_path):
     """A second app attaches to a run the first started (as `tui-cnn attach` does), follows
     it live, and stops it; the first sees the stop too. The run keeps its checkpoint."""
     run_dir = tmp_path / "run"
-    first = TuiCnnApp(start_mode="monitor", train_config=monitor_config(mnist_root, run_dir, epochs=UNTIL_STOPPED, progress_every=1))
+    first = TuiCnnApp(
+        start_mode="monitor", train_config=monitor_config(mnist_root, run_dir, epochs=UNTIL_STOPPED, progress_every=1)
+    )
     async with first.run_test(size=(100, 32)):
         starter = first.screen
         await wait_for_status(starter, "running")
@@ -185,7 +202,9 @@ async def test_two_apps_watch_one_run_and_either_stops_it(mnist_root, tmp_path):
 
 async def test_a_run_killed_shows_as_crashed(mnist_root, tmp_path):
     run_dir = tmp_path / "run"
-    app = TuiCnnApp(start_mode="monitor", train_config=monitor_config(mnist_root, run_dir, epochs=UNTIL_STOPPED, progress_every=1))
+    app = TuiCnnApp(
+        start_mode="monitor", train_config=monitor_config(mnist_root, run_dir, epochs=UNTIL_STOPPED, progress_every=1)
+    )
     async with app.run_test(size=(100, 32)):
         screen = app.screen
         await wait_for_status(screen, "running")

@@ -10,18 +10,18 @@ import pytest
 from tests.app.test_monitor import fill_form, finish, wait_for_status
 from tui_cnn.app.app import TuiCnnApp
 from tui_cnn.app.screens.monitor import MonitorScreen
-from tui_cnn.app.screens.tracker import Tracked
+from tui_cnn.app.session import Tracked
 from tui_cnn.domain.run_files import read_run_config
 
 pytestmark = pytest.mark.slow
 
-APP_NET = '''
+APP_NET = """
 from torch import nn
 
 
 def AppNet():
     return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(4), nn.Flatten(), nn.Linear(196, 10))
-'''
+"""
 
 
 @pytest.mark.timeout(400)

@@ -80,6 +80,12 @@ def test_tui_cnn_run_dir_opens_a_run_of_your_own_loop(tmp_path):
     ours, and opens all the same (no terminal here: the refusal is the terminal's, not the run's)."""
     script = write_script(tmp_path, PLAIN_LOOP)
     assert run_script(script, "runs/mine").returncode == 0
-    opened = subprocess.run([sys.executable, "-m", "tui_cnn", "runs/mine"], capture_output=True, text=True,
-                            timeout=120, cwd=tmp_path, stdin=subprocess.DEVNULL)
+    opened = subprocess.run(
+        [sys.executable, "-m", "tui_cnn", "runs/mine"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+    )
     assert opened.returncode == 2 and "no terminal" in opened.stderr, opened.stderr

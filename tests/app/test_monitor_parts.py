@@ -46,8 +46,10 @@ def test_durations_and_eta():
 
 async def test_a_run_on_two_gpus_shows_as_one_run_with_each_gpus_load():
     state = RunState()
-    state.apply(RunStarted("runs/x", "SimpleCNN", {}, "cuda", "NVIDIA H100", "mnist", 100, 20, 20, 50_186, 2, 4,
-                           processes=2), now=0.0)
+    state.apply(
+        RunStarted("runs/x", "SimpleCNN", {}, "cuda", "NVIDIA H100", "mnist", 100, 20, 20, 50_186, 2, 4, processes=2),
+        now=0.0,
+    )
     assert state.processes == 2 and state.device == "cuda"
 
     class PanelApp(App):
@@ -57,7 +59,9 @@ async def test_a_run_on_two_gpus_shows_as_one_run_with_each_gpus_load():
     async with PanelApp().run_test(size=(60, 10)) as pilot:
         panel = pilot.app.query_one(DevicePanel)
         panel.show_device(state.device, state.device_name, processes=state.processes)
-        panel.show_gpus([GpuStats(97, 3 * 2**30, 80 * 2**30, 61, 350.0), GpuStats(95, 3 * 2**30, 80 * 2**30, 60, 340.0)])
+        panel.show_gpus(
+            [GpuStats(97, 3 * 2**30, 80 * 2**30, 61, 350.0), GpuStats(95, 3 * 2**30, 80 * 2**30, 60, 340.0)]
+        )
         await pilot.pause()
         lines = str(panel.content).splitlines()
         assert "2 processes (DDP)" in lines[0]

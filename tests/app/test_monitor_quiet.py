@@ -19,8 +19,17 @@ from tui_cnn.domain.run_events import BatchProgress
 
 
 def batch(number: int) -> BatchProgress:
-    return BatchProgress(epoch=2, batch=number, batches=8, step=8 + number, loss=0.5, smoothed_loss=0.5,
-                         images_per_s=1000.0, lr=1e-3, elapsed_s=float(number))
+    return BatchProgress(
+        epoch=2,
+        batch=number,
+        batches=8,
+        step=8 + number,
+        loss=0.5,
+        smoothed_loss=0.5,
+        images_per_s=1000.0,
+        lr=1e-3,
+        elapsed_s=float(number),
+    )
 
 
 def spy_on_refresh(monkeypatch, widget) -> list[tuple[Region, ...]]:

@@ -45,8 +45,13 @@ def test_series_colours_skip_theme_colours_that_do_not_stand_out_or_look_alike()
 
 
 def _cell_styles(plot) -> list[tuple[str, object]]:
-    return [(char, segment.style) for y in range(plot.size.height)
-            for segment in plot.render_line(y) for char in segment.text if not char.isspace()]
+    return [
+        (char, segment.style)
+        for y in range(plot.size.height)
+        for segment in plot.render_line(y)
+        for char in segment.text
+        if not char.isspace()
+    ]
 
 
 def _readable(style, minimum: float) -> bool:
@@ -73,8 +78,9 @@ async def test_plot_titles_and_curves_read_on_light_and_dark_themes(tmp_path):
         for theme in THEMES:
             app.theme = theme
             await pilot.pause()
-            await async_wait_until(lambda: any(ord(char) in BRAILLE for char, _ in _cell_styles(plot)),
-                                   what=f"curves drawn in {theme}")
+            await async_wait_until(
+                lambda: any(ord(char) in BRAILLE for char, _ in _cell_styles(plot)), what=f"curves drawn in {theme}"
+            )
             cells = _cell_styles(plot)
             assert "lossperepoch" in "".join(char for char, _ in cells)
             curves = {str(style.color) for char, style in cells if ord(char) in BRAILLE}
@@ -105,10 +111,13 @@ async def test_the_best_epochs_row_keeps_the_rows_background_in_any_theme(tmp_pa
             assert len(backgrounds) == 1, f"{theme}: the best row has cells of another background: {backgrounds}"
 
 
-@pytest.mark.parametrize(("size", "titles"), [
-    ((80, 24), ["loss per epoch", "accuracy %", "batch loss"]),
-    ((160, 50), ["loss per epoch", "accuracy per epoch (%)", "loss per batch, this epoch"]),
-])
+@pytest.mark.parametrize(
+    ("size", "titles"),
+    [
+        ((80, 24), ["loss per epoch", "accuracy %", "batch loss"]),
+        ((160, 50), ["loss per epoch", "accuracy per epoch (%)", "loss per batch, this epoch"]),
+    ],
+)
 async def test_every_plot_has_a_title_at_80_and_160_columns(tmp_path, size, titles):
     """plotext drops a title wider than its canvas: at 80 columns the batch plot had none."""
     from tui_cnn.app.widgets.monitor.plots import BatchLossPlot
@@ -116,8 +125,9 @@ async def test_every_plot_has_a_title_at_80_and_160_columns(tmp_path, size, titl
     app = TuiCnnApp(start_mode="monitor", run_dir=str(write_finished_run(tmp_path / "run")))
     async with app.run_test(size=size) as pilot:
         await pilot.press("t")
-        plots = await async_wait_until(lambda: list(app.screen.query(EpochCurves)) + list(app.screen.query(BatchLossPlot)),
-                                       what="the plots")
+        plots = await async_wait_until(
+            lambda: list(app.screen.query(EpochCurves)) + list(app.screen.query(BatchLossPlot)), what="the plots"
+        )
         await pilot.pause()
         shown = ["".join(segment.text for segment in plot.render_line(0)).strip() for plot in plots]
         assert shown == titles

@@ -23,8 +23,9 @@ async def test_the_app_that_started_a_crashed_run_follows_it_once_continued_else
     from tui_cnn.backend import launch
 
     run_dir = tmp_path / "run"
-    app = TuiCnnApp(start_mode="monitor",
-                    train_config=monitor_config(mnist_root, run_dir, epochs=UNTIL_STOPPED, progress_every=1))
+    app = TuiCnnApp(
+        start_mode="monitor", train_config=monitor_config(mnist_root, run_dir, epochs=UNTIL_STOPPED, progress_every=1)
+    )
     async with app.run_test(size=(100, 32)) as pilot:
         screen = app.screen
         await wait_for_status(screen, "running")

@@ -40,7 +40,7 @@ def packaged_test_digits(count: int) -> list[list[list[int]]]:
     with path.open("rb") as raw, gzip.open(raw) as idx:
         _, _, rows, cols = struct.unpack(">IIII", idx.read(16))
         data = idx.read(count * rows * cols)
-    return [[list(data[(n * rows + r) * cols:(n * rows + r + 1) * cols]) for r in range(rows)] for n in range(count)]
+    return [[list(data[(n * rows + r) * cols : (n * rows + r + 1) * cols]) for r in range(rows)] for n in range(count)]
 
 
 def confusion_matrix() -> list[list[int]]:
@@ -55,29 +55,63 @@ def confusion_matrix() -> list[list[int]]:
 def write_finished_run(run_dir: Path) -> Path:
     """config.json, metrics.jsonl, eval.json and events.jsonl as the training engine writes them."""
     run_dir.mkdir(parents=True)
-    config = {"dataset": "mnist-sample", "epochs": 4, "batch_size": 64, "optimizer": "adam", "lr": 1e-3,
-              "device": "cpu", "seed": 0}
+    config = {
+        "dataset": "mnist-sample",
+        "epochs": 4,
+        "batch_size": 64,
+        "optimizer": "adam",
+        "lr": 1e-3,
+        "device": "cpu",
+        "seed": 0,
+    }
     classes = [str(d) for d in range(10)]
-    (run_dir / "config.json").write_text(encode_record(RunConfigFile(
-        spec_to_dict(load_preset("SimpleCNN")), config, DatasetRecord("mnist-sample", 4000, 1000, 1000, classes),
-        DeviceRecord("cpu", "Example CPU (2 cores)"), {"torch": "2.14.1", "torchvision": "0.29.1"})))
-    metrics = [EpochMetrics(e, tl, ta, vl, va, lr, epoch_time_s=11.0 + e, images_per_s=3400.0 + 10 * e)
-               for e, tl, ta, vl, va, lr in EPOCHS]
+    (run_dir / "config.json").write_text(
+        encode_record(
+            RunConfigFile(
+                spec_to_dict(load_preset("SimpleCNN")),
+                config,
+                DatasetRecord("mnist-sample", 4000, 1000, 1000, classes),
+                DeviceRecord("cpu", "Example CPU (2 cores)"),
+                {"torch": "2.14.1", "torchvision": "0.29.1"},
+            )
+        )
+    )
+    metrics = [
+        EpochMetrics(e, tl, ta, vl, va, lr, epoch_time_s=11.0 + e, images_per_s=3400.0 + 10 * e)
+        for e, tl, ta, vl, va, lr in EPOCHS
+    ]
     (run_dir / "metrics.jsonl").write_text("".join(encode_record(m) for m in metrics))
     matrix = confusion_matrix()
     digits = packaged_test_digits(len(WRONG))
     evaluation = Evaluation(
         accuracy=sum(matrix[i][i] for i in range(10)) / sum(map(sum, matrix)),
         per_class_accuracy=[row[i] / sum(row) for i, row in enumerate(matrix)],
-        confusion_matrix=matrix, classes=classes,
-        misclassified=[Misclassified(digits[index], true, predicted) for index, true, predicted in WRONG])
+        confusion_matrix=matrix,
+        classes=classes,
+        misclassified=[Misclassified(digits[index], true, predicted) for index, true, predicted in WRONG],
+    )
     (run_dir / "eval.json").write_text(encode_record(evaluation))
     at = 1_790_000_000.0  # the events' fixed times: the run took 60 s
-    events = [RunStarted(str(run_dir), "SimpleCNN", config, "cpu", "Example CPU (2 cores)", "mnist-sample", 4000,
-                         1000, 1000, 421642, 4, 63, at=at),
-              *(EpochEnd(m, m.epoch == 3, at=at + 12 * m.epoch) for m in metrics),
-              Evaluated(evaluation, at=at + 59),
-              Finished(3, 0.961, 60.0, at=at + 60)]
+    events = [
+        RunStarted(
+            str(run_dir),
+            "SimpleCNN",
+            config,
+            "cpu",
+            "Example CPU (2 cores)",
+            "mnist-sample",
+            4000,
+            1000,
+            1000,
+            421642,
+            4,
+            63,
+            at=at,
+        ),
+        *(EpochEnd(m, m.epoch == 3, at=at + 12 * m.epoch) for m in metrics),
+        Evaluated(evaluation, at=at + 59),
+        Finished(3, 0.961, 60.0, at=at + 60),
+    ]
     (run_dir / "events.jsonl").write_text("".join(encode_record(e) for e in events))
     return run_dir
 
@@ -124,8 +158,9 @@ async def test_a_batch_too_big_for_the_device_asks_before_starting():
         form = app.screen.query_one("RunSetupForm")
         form.query_one("#field-device").value = "cpu"
         # the real probe answers from a worker: after it, so that its answer cannot overwrite ours
-        await async_wait_until(lambda: form._free_bytes.get("cpu") is not None, timeout=20,
-                               what="the cpu's probe to answer")
+        await async_wait_until(
+            lambda: form._free_bytes.get("cpu") is not None, timeout=20, what="the cpu's probe to answer"
+        )
         form.show_device("cpu", 1 << 20)  # as if the device had 1 MiB free
         await pilot.pause()
         assert "free" in str(form.query_one("#memory-note").render())

@@ -62,8 +62,15 @@ def repeated_epochs_run(base: Path) -> Path:
     first, second = (EpochMetrics(epoch, 1.0, 0.5, 1.0, 0.5 + epoch / 10, 1e-3, 2.0, 1000.0) for epoch in (1, 2))
     again = msgspec.structs.replace(first, val_acc=0.55)
     started = RunStarted(str(run_dir), "SimpleCNN", {}, "cpu", "a CPU", "mnist", 256, 0, 64, 1000, 2, 8)
-    events = [started, started, EpochEnd(first, True), EpochEnd(again, True), EpochEnd(second, True),
-              EpochEnd(second, True), Finished(2, 0.7, 10.0)]
+    events = [
+        started,
+        started,
+        EpochEnd(first, True),
+        EpochEnd(again, True),
+        EpochEnd(second, True),
+        EpochEnd(second, True),
+        Finished(2, 0.7, 10.0),
+    ]
     (run_dir / "events.jsonl").write_text("".join(encode_record(event) for event in events))
     (run_dir / "metrics.jsonl").write_text("".join(encode_record(m) for m in (first, again, second, second)))
     return run_dir

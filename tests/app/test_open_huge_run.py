@@ -17,13 +17,19 @@ EPOCHS, BATCHES = 200, 100  # ~3.7 MiB of events.jsonl: two pieces of 2 MiB
 
 def huge_finished_run(base: Path) -> Path:
     run = write_good_run(base / "huge", epochs_done=2)
-    lines = [encode_record(RunStarted(str(run), "SimpleCNN", {}, "cpu", "a CPU", "mnist", 256, 0, 64, 1000,
-                                      EPOCHS, BATCHES))]
+    lines = [
+        encode_record(RunStarted(str(run), "SimpleCNN", {}, "cpu", "a CPU", "mnist", 256, 0, 64, 1000, EPOCHS, BATCHES))
+    ]
     for epoch in range(1, EPOCHS + 1):
-        lines += [encode_record(BatchProgress(epoch, batch, BATCHES, (epoch - 1) * BATCHES + batch, 1.0, 1.0, 1000.0,
-                                              1e-3, 0.1 * batch)) for batch in range(1, BATCHES + 1)]
-        lines.append(encode_record(EpochEnd(EpochMetrics(epoch, 1.0, 0.5, 1.0, 0.5 + epoch / 1000, 1e-3, 2.0, 1000.0),
-                                            True)))
+        lines += [
+            encode_record(
+                BatchProgress(epoch, batch, BATCHES, (epoch - 1) * BATCHES + batch, 1.0, 1.0, 1000.0, 1e-3, 0.1 * batch)
+            )
+            for batch in range(1, BATCHES + 1)
+        ]
+        lines.append(
+            encode_record(EpochEnd(EpochMetrics(epoch, 1.0, 0.5, 1.0, 0.5 + epoch / 1000, 1e-3, 2.0, 1000.0), True))
+        )
     lines.append(encode_record(Finished(EPOCHS, 0.7, 10.0)))
     (run / "events.jsonl").write_text("".join(lines))
     return run
@@ -40,8 +46,11 @@ async def test_a_huge_ended_run_opens_piece_by_piece_and_the_keys_answer_meanwhi
         assert 0 < len(monitor.state.epochs) < EPOCHS  # the first piece, drawn; the rest to come
         await pilot.press("l")  # the log tab, while the past is read
         assert monitor.query_one("TabbedContent").active == "log"
-        await async_wait_until(lambda: len(monitor.state.epochs) == EPOCHS and monitor._opening is None,
-                               timeout=60, what="the whole past to be read")
+        await async_wait_until(
+            lambda: len(monitor.state.epochs) == EPOCHS and monitor._opening is None,
+            timeout=60,
+            what="the whole past to be read",
+        )
         await pilot.pause()
         assert monitor.state.status == "finished" and monitor.state.best_epoch == EPOCHS
         log = "".join("".join(line.text for line in monitor.query_one("#log-pane").lines).split())  # unwrapped

@@ -37,8 +37,7 @@ def event_lines(*events) -> str:
     return "".join(encode_record(event) for event in events)
 
 
-def write_run(base: Path, name: str, *events, epochs_done: int = 1, started_at: float = T0,
-              live: bool = False) -> Path:
+def write_run(base: Path, name: str, *events, epochs_done: int = 1, started_at: float = T0, live: bool = False) -> Path:
     """A run directory as the trainer leaves it: config, metrics, eval, events (RunStarted,
     an EpochEnd an epoch, then ``events``) and process.json. ``live``: this test's own
     process trains it (alive on this host); else a process on another machine that wrote
@@ -46,8 +45,11 @@ def write_run(base: Path, name: str, *events, epochs_done: int = 1, started_at: 
     run_dir = write_good_run(base / name, epochs_done=epochs_done)
     epochs = [epoch_end(n, 0.7 + n / 100) for n in range(1, epochs_done + 1)]
     (run_dir / "events.jsonl").write_text(event_lines(STARTED, *epochs, *events))
-    process = ProcessRecord(os.getpid(), socket.gethostname(), started_at) if live else ProcessRecord(4242, "elsewhere",
-                                                                                                       started_at)
+    process = (
+        ProcessRecord(os.getpid(), socket.gethostname(), started_at)
+        if live
+        else ProcessRecord(4242, "elsewhere", started_at)
+    )
     (run_dir / "process.json").write_text(encode_record(process))
     if not live:
         os.utime(run_dir / "events.jsonl", (started_at, started_at))
@@ -72,14 +74,24 @@ def cursor_to(app, name: str) -> None:
 
 async def typing_into(app, selector: str):
     """The continue dialog's field, once it has the focus (enter before that reaches no field)."""
-    await async_wait_until(lambda: isinstance(app.screen, ContinueRunScreen) and app.focused is not None
-                           and app.focused is app.screen.query_one(selector), timeout=5, what="the field's focus")
+    await async_wait_until(
+        lambda: (
+            isinstance(app.screen, ContinueRunScreen)
+            and app.focused is not None
+            and app.focused is app.screen.query_one(selector)
+        ),
+        timeout=5,
+        what="the field's focus",
+    )
     return app.focused
 
 
 async def opened(app, pilot, rows: int) -> RunsScreen:
-    await async_wait_until(lambda: isinstance(app.screen, RunsScreen) and len(table_rows(app)) == rows
-                           and not app.screen._loading, timeout=10, what=f"{rows} rows")
+    await async_wait_until(
+        lambda: isinstance(app.screen, RunsScreen) and len(table_rows(app)) == rows and not app.screen._loading,
+        timeout=10,
+        what=f"{rows} rows",
+    )
     await pilot.pause()
     return app.screen
 
@@ -100,9 +112,13 @@ async def test_the_table_lists_the_runs_newest_first_with_their_status(runs):
     async with app.run_test(size=(80, 24)) as pilot:
         await opened(app, pilot, 5)
         rows = table_rows(app)
-        assert [row[1:3] for row in rows] == [("paused", "e-paused"), ("running", "d-running"),
-                                              ("crashed", "c-crashed"), ("stopped", "b-stopped"),
-                                              ("finished", "a-finished")]
+        assert [row[1:3] for row in rows] == [
+            ("paused", "e-paused"),
+            ("running", "d-running"),
+            ("crashed", "c-crashed"),
+            ("stopped", "b-stopped"),
+            ("finished", "a-finished"),
+        ]
         assert rows[-1][3:] == ("3/3", "73.00%", "50.00%")  # epoch, best val, test at 80 columns
         summary = str(app.screen.query_one("#runs-summary").render())
         assert "5 runs in" in summary and "1 running" in summary and "1 paused" in summary
@@ -208,8 +224,11 @@ async def test_delete_asks_first_cancel_keeps_the_run_and_yes_deletes_it(runs):
         await pilot.press("delete")
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("y")
-        await async_wait_until(lambda: not (runs / "b-stopped").exists() and "b-stopped" not in statuses(app),
-                               timeout=5, what="the deletion")
+        await async_wait_until(
+            lambda: not (runs / "b-stopped").exists() and "b-stopped" not in statuses(app),
+            timeout=5,
+            what="the deletion",
+        )
         assert len(table_rows(app)) == 4
 
 
@@ -220,8 +239,11 @@ async def test_a_live_run_is_not_deleted_nor_a_link_out_of_the_folder(runs, tmp_
     notes = record_notifications(app)
     async with app.run_test(size=(80, 24)) as pilot:
         await opened(app, pilot, 6)
-        for name, said in (("d-running", "stop it (x) before deleting it"), ("e-paused", "stop it (x)"),
-                           ("z-link", "is a link")):
+        for name, said in (
+            ("d-running", "stop it (x) before deleting it"),
+            ("e-paused", "stop it (x)"),
+            ("z-link", "is a link"),
+        ):
             cursor_to(app, name)
             await pilot.press("d")
             await pilot.pause()
@@ -352,21 +374,21 @@ def utc():
     time.tzset()
 
 
-@pytest.mark.parametrize("size, theme", [((80, 24), None), ((160, 50), "textual-light")],
-                         ids=["80x24", "160x50-light"])
+@pytest.mark.parametrize("size, theme", [((80, 24), None), ((160, 50), "textual-light")], ids=["80x24", "160x50-light"])
 def test_snapshot(snap_compare, runs, size, theme, monkeypatch, utc):
     """Every status once, a marked run, a long name cut, an unreadable run under the cursor;
     the wide one in a light theme (the statuses' colours come from the theme)."""
     spoiled_run(runs, "config-not-json")
-    write_run(runs, "20260102-030405-a-run-with-a-very-long-name-resnet18", Failed("diverged"),
-              started_at=T0 - 60)
+    write_run(runs, "20260102-030405-a-run-with-a-very-long-name-resnet18", Failed("diverged"), started_at=T0 - 60)
     app = TuiCnnApp(start_mode="runs", runs_dir="runs")
 
     async def loaded(pilot) -> None:
         if theme:
             app.theme = theme
-        await async_wait_until(lambda: isinstance(app.screen, RunsScreen) and len(table_rows(app)) == 7
-                               and not app.screen._loading, timeout=10)
+        await async_wait_until(
+            lambda: isinstance(app.screen, RunsScreen) and len(table_rows(app)) == 7 and not app.screen._loading,
+            timeout=10,
+        )
         cursor_to(app, "b-stopped")
         await pilot.press("space")
         cursor_to(app, "config-not-json")
@@ -383,8 +405,24 @@ async def test_c_continues_a_real_run_to_two_epochs(mnist_root, tmp_path):
 
     base = tmp_path / "runs"
     run_dir = base / "real"
-    result = CliRunner().invoke(main, ["train", "SimpleCNN", "--data-dir", str(mnist_root), "--epochs", "1",
-                                       "-b", "32", "--device", "cpu", "--run-dir", str(run_dir), "--headless"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "train",
+            "SimpleCNN",
+            "--data-dir",
+            str(mnist_root),
+            "--epochs",
+            "1",
+            "-b",
+            "32",
+            "--device",
+            "cpu",
+            "--run-dir",
+            str(run_dir),
+            "--headless",
+        ],
+    )
     assert result.exit_code == 0, result.output
     app = TuiCnnApp(start_mode="runs", runs_dir=str(base))
     async with app.run_test(size=(100, 24)) as pilot:
@@ -439,8 +477,9 @@ async def test_queued_runs_move_in_the_queue_and_x_cancels_one(tmp_path):
         assert set(statuses(app).values()) == {"queued"}
         cursor_to(app, "q3")
         await pilot.press("shift+up")
-        await async_wait_until(lambda: [p.name for p, _ in waiting_runs(base)] == ["q1", "q3", "q2"], timeout=5,
-                               what="q3 moved up")
+        await async_wait_until(
+            lambda: [p.name for p, _ in waiting_runs(base)] == ["q1", "q3", "q2"], timeout=5, what="q3 moved up"
+        )
         cursor_to(app, "q1")
         await pilot.press("x")
         await async_wait_until(lambda: statuses(app).get("q1") == "cancelled", timeout=10, what="q1 cancelled")

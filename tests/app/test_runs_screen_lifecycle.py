@@ -39,6 +39,9 @@ async def test_a_runs_folder_that_cannot_be_read_says_why(tmp_path):
     os.symlink(looped, looped)
     app = TuiCnnApp(start_mode="runs", runs_dir=str(looped))
     async with app.run_test(size=(100, 24)) as pilot:
-        await async_wait_until(lambda: "symbolic links" in str(app.screen.query_one("#runs-summary").render()),
-                               timeout=10, what="the reason")
+        await async_wait_until(
+            lambda: "symbolic links" in str(app.screen.query_one("#runs-summary").render()),
+            timeout=10,
+            what="the reason",
+        )
         await pilot.pause()

@@ -21,13 +21,16 @@ async def type_into(pilot, field: Input, text: str) -> None:
     await pilot.pause()
 
 
-@pytest.mark.parametrize(("name", "text", "error"), [
-    ("batch_size", "1e9", "batch size must be >= 1 and <= 1,048,576"),
-    ("batch_size", "2.5", "batch size must be a whole number"),
-    ("epochs", "1e3", None),  # 1,000 epochs: a whole number, taken as typed
-    ("weight_decay", "nan", "weight decay must be a finite number"),
-    ("lr", "1e308", "learning rate must be > 0 and <= 1e+12"),
-])
+@pytest.mark.parametrize(
+    ("name", "text", "error"),
+    [
+        ("batch_size", "1e9", "batch size must be >= 1 and <= 1,048,576"),
+        ("batch_size", "2.5", "batch size must be a whole number"),
+        ("epochs", "1e3", None),  # 1,000 epochs: a whole number, taken as typed
+        ("weight_decay", "nan", "weight decay must be a finite number"),
+        ("lr", "1e308", "learning rate must be > 0 and <= 1e+12"),
+    ],
+)
 async def test_a_typed_value_stays_as_typed_and_a_refused_one_says_why_beside_its_field(name, text, error):
     app = TuiCnnApp(start_mode="monitor")
     async with app.run_test(size=(120, 40)) as pilot:
@@ -62,8 +65,10 @@ async def test_cuda_chosen_without_a_gpu_says_so_beside_the_device_and_never_wai
     async with app.run_test(size=(120, 40)):
         form = app.screen.query_one(RunSetupForm)
         form.query_one("#field-device", Select).value = "cuda"
-        await async_wait_until(lambda: "no NVIDIA GPU" in str(form.query_one("#error-device").render()),
-                               what="the device field to say there is no GPU")
+        await async_wait_until(
+            lambda: "no NVIDIA GPU" in str(form.query_one("#error-device").render()),
+            what="the device field to say there is no GPU",
+        )
         assert "--device" not in str(form.query_one("#error-device").render())  # no CLI flag inside the app
         assert "checking cuda" not in str(form.query_one("#memory-note").render())
         assert form.query_one("#start", Button).disabled
@@ -75,12 +80,16 @@ def test_setup_tab_at_80x24_with_a_refused_value(snap_compare, monkeypatch):
 
     fixed = devices.DeviceProbe("cpu", DeviceRecord("cpu", "Test CPU (2 cores)", 16 << 30, 8 << 30))
     monkeypatch.setattr(devices, "probe_device", lambda name: fixed)  # the same picture on every machine
+
     async def type_bad_batch(pilot):
         await pilot.pause()
         # the device's probe answers from a worker: the picture waits for it (a loaded machine
         # once took the snapshot before the free memory was shown)
-        await async_wait_until(lambda: "free" in str(pilot.app.screen.query_one("#device").render()), timeout=20,
-                               what="the device's free memory")
+        await async_wait_until(
+            lambda: "free" in str(pilot.app.screen.query_one("#device").render()),
+            timeout=20,
+            what="the device's free memory",
+        )
         field = pilot.app.screen.query_one("#field-batch_size", Input)
         field.cursor_blink = False  # the cursor stays drawn: a blink under load once changed the picture
         field.focus()
@@ -91,10 +100,13 @@ def test_setup_tab_at_80x24_with_a_refused_value(snap_compare, monkeypatch):
     assert snap_compare(TuiCnnApp(start_mode="monitor"), terminal_size=(80, 24), run_before=type_bad_batch)
 
 
-@pytest.mark.parametrize(("keys", "expected"), [
-    ([("home", None), ("ctrl+k", None), ("minus", "-"), ("1", "1")], "-1"),  # was "1"
-    ([("end", None), ("backspace", None), ("backspace", None), ("9", "9")], "9"),  # was "69" or "9" by chance
-])
+@pytest.mark.parametrize(
+    ("keys", "expected"),
+    [
+        ([("home", None), ("ctrl+k", None), ("minus", "-"), ("1", "1")], "-1"),  # was "1"
+        ([("end", None), ("backspace", None), ("backspace", None), ("9", "9")], "9"),  # was "69" or "9" by chance
+    ],
+)
 async def test_editing_keys_keep_their_place_among_typed_characters(keys, expected):
     """Keys posted to the app all at once, as the terminal driver does when a fast typist or a
     loaded machine delivers them: ctrl+k and backspace used to bubble back to the app's queue,
@@ -142,8 +154,9 @@ async def test_the_memory_check_caps_the_batch_at_the_training_set_and_names_the
         form = app.screen.query_one(RunSetupForm)
         form.query_one("#field-dataset", Select).value = "mnist-sample"
         await type_into(pilot, form.query_one("#field-batch_size", Input), "100000")
-        await async_wait_until(lambda: "free on" in str(form.query_one("#memory-note").render()),
-                               what="the device's free memory")
+        await async_wait_until(
+            lambda: "free on" in str(form.query_one("#memory-note").render()), what="the device's free memory"
+        )
         note = str(form.query_one("#memory-note").render())
         assert "larger than the 3,600 training images" in note and "batch size 3,600" in note
         assert "free on cpu (auto)" in note and "on auto" not in note

@@ -16,12 +16,23 @@ from tui_cnn.domain.sweep import Param, SweepRecord, mark_pruned, mark_trial, wr
 def write_sweep_with_trials(runs):
     sweep_dir = runs / "sweep-1-SimpleCNN"
     sweep_dir.mkdir(parents=True)
-    write_sweep(sweep_dir, SweepRecord(study_name=sweep_dir.name, trials=4, params=[
-        Param("lr", low=1e-4, high=1e-1, log=True), Param("batch_size", choices=[32, 64])],
-        spec={}, config={}, runs=str(runs), prune=True))
-    trials = [({"lr": 0.01, "batch_size": 32}, 1, Finished(1, 0.71, 12.0)),
-              ({"lr": 0.003, "batch_size": 64}, 3, Finished(3, 0.73, 36.0)),
-              ({"lr": 0.0002, "batch_size": 32}, 2, Stopped(2, None))]
+    write_sweep(
+        sweep_dir,
+        SweepRecord(
+            study_name=sweep_dir.name,
+            trials=4,
+            params=[Param("lr", low=1e-4, high=1e-1, log=True), Param("batch_size", choices=[32, 64])],
+            spec={},
+            config={},
+            runs=str(runs),
+            prune=True,
+        ),
+    )
+    trials = [
+        ({"lr": 0.01, "batch_size": 32}, 1, Finished(1, 0.71, 12.0)),
+        ({"lr": 0.003, "batch_size": 64}, 3, Finished(3, 0.73, 36.0)),
+        ({"lr": 0.0002, "batch_size": 32}, 2, Stopped(2, None)),
+    ]
     for number, (params, epochs, end) in enumerate(trials):
         run_dir = write_run(runs, f"{sweep_dir.name}-t{number}", end, epochs_done=epochs, started_at=T0 + number)
         mark_trial(run_dir, sweep_dir, number, params)
@@ -42,16 +53,19 @@ async def test_w_on_a_trial_shows_its_sweeps_table_with_the_best_marked(tmp_path
         assert not isinstance(app.screen, SweepScreen)  # no sweep's trial: said, nothing opens
         cursor_to(app, "sweep-1-SimpleCNN-t2")
         await pilot.pause()
-        assert "trial 2 of sweep-1-SimpleCNN · w: the sweep's table" in str(app.screen.query_one("#run-detail",
-                                                                                                   Static).render())
+        assert "trial 2 of sweep-1-SimpleCNN · w: the sweep's table" in str(
+            app.screen.query_one("#run-detail", Static).render()
+        )
         await pilot.press("w")
         await pilot.pause()
         assert isinstance(app.screen, SweepScreen)
         table = app.screen.query_one("#sweep-trials", DataTable)
         rows = [[str(cell) for cell in table.get_row_at(index)] for index in range(table.row_count)]
-        assert rows == [["", "0", "finished", "71.00%", "0.01", "32", "sweep-1-SimpleCNN-t0"],
-                        ["★", "1", "finished", "73.00%", "0.003", "64", "sweep-1-SimpleCNN-t1"],
-                        ["", "2", "pruned", "72.00%", "0.0002", "32", "sweep-1-SimpleCNN-t2"]]
+        assert rows == [
+            ["", "0", "finished", "71.00%", "0.01", "32", "sweep-1-SimpleCNN-t0"],
+            ["★", "1", "finished", "73.00%", "0.003", "64", "sweep-1-SimpleCNN-t1"],
+            ["", "2", "pruned", "72.00%", "0.0002", "32", "sweep-1-SimpleCNN-t2"],
+        ]
         assert "trial 1, validation accuracy 73.00%" in str(app.screen.query_one("#sweep-best", Static).render())
         await pilot.press("escape")
         await pilot.pause()

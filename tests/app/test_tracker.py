@@ -95,20 +95,22 @@ BAD_BATCH = "batch size must be >= 1 and <= 1,048,576, got "  # the training set
 BAD_SHAPE = "input shape must be three positive integers C, H, W"
 
 
-@pytest.mark.parametrize("key, bad, message", [
-    ("i", "3,32", BAD_SHAPE),
-    ("i", "0,28,28", BAD_SHAPE),
-    ("i", "3,32,32,1e9", BAD_SHAPE),
-    ("b", "0", "batch size must be >= 1"),
-    ("b", "", "batch size is required"),
-    # the boxes once filtered keys and cut the length: 1e9 became 19, -1 became 1, 2.5 became 25
-    ("b", "1e9", BAD_BATCH + "1,000,000,000"),
-    ("b", "-1", BAD_BATCH + "-1"),
-    ("b", "2.5", "batch size must be a whole number, got '2.5'"),
-    ("b", "100000000000", BAD_BATCH + "100,000,000,000"),
-])
-async def test_a_bad_value_is_kept_as_typed_said_in_full_and_keeps_the_last_good_model(key, bad, message,
-                                                                                        monkeypatch):
+@pytest.mark.parametrize(
+    "key, bad, message",
+    [
+        ("i", "3,32", BAD_SHAPE),
+        ("i", "0,28,28", BAD_SHAPE),
+        ("i", "3,32,32,1e9", BAD_SHAPE),
+        ("b", "0", "batch size must be >= 1"),
+        ("b", "", "batch size is required"),
+        # the boxes once filtered keys and cut the length: 1e9 became 19, -1 became 1, 2.5 became 25
+        ("b", "1e9", BAD_BATCH + "1,000,000,000"),
+        ("b", "-1", BAD_BATCH + "-1"),
+        ("b", "2.5", "batch size must be a whole number, got '2.5'"),
+        ("b", "100000000000", BAD_BATCH + "100,000,000,000"),
+    ],
+)
+async def test_a_bad_value_is_kept_as_typed_said_in_full_and_keeps_the_last_good_model(key, bad, message, monkeypatch):
     """Typed at typing speed, then enter. The typing pause is 2 s here: on a loaded machine two
     keys 10 ms apart once arrived 0.4 s apart, and the valid prefix "100" applied, as it
     should after a real pause."""
@@ -166,7 +168,6 @@ async def test_the_shape_bars_replace_the_detail_panel_on_a_narrow_terminal():
         await pilot.press("v")
         assert flow.display and not panel.display
         assert "64x7x7" in str(flow.render())
-
 
 
 async def test_help_lists_the_trackers_keys():

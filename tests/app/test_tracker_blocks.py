@@ -33,7 +33,9 @@ async def test_an_inception_modules_four_branches_meet_in_one_row():
     app = TuiCnnApp(load_preset("InceptionMini"))
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        merge = [row for row in range(app.screen.query_one(LayerTable).row_count) if cell(app, row, "type") == "Concat"][0]
+        merge = [
+            row for row in range(app.screen.query_one(LayerTable).row_count) if cell(app, row, "type") == "Concat"
+        ][0]
         assert cell(app, merge, "index").startswith("●─┴─┴─┘")
         assert cell(app, merge, "output") == "32x14x14"
 

@@ -7,7 +7,7 @@ import pytest
 
 from tests.helpers import async_wait_until
 from tui_cnn.app.app import TuiCnnApp
-from tui_cnn.app.screens.tracker import Tracked
+from tui_cnn.app.session import Tracked
 from tui_cnn.app.widgets.layer_table import LayerTable
 from tui_cnn.app.widgets.track_prompt import TrackPrompt
 
@@ -26,8 +26,11 @@ async def test_the_prompt_takes_an_input_shape_and_a_new_model_opens_at_its_top(
         await pilot.press("t")
         await async_wait_until(lambda: isinstance(app.screen, TrackPrompt), what="the track prompt")
         await pilot.press(*"torchvision.models:resnet18", "tab", *["backspace"] * 10, *"3,64,64", "enter")
-        await async_wait_until(lambda: getattr(app.screen, "summary", None) is not None and app.screen.summary.tracked, timeout=60,
-                               what="resnet18 tracked")
+        await async_wait_until(
+            lambda: getattr(app.screen, "summary", None) is not None and app.screen.summary.tracked,
+            timeout=60,
+            what="resnet18 tracked",
+        )
         await pilot.pause()
         screen = app.screen
         assert screen.tracked.input_shape == (3, 64, 64)

@@ -7,12 +7,15 @@ from textual.widgets import Input
 
 from tests.helpers import async_wait_until
 from tui_cnn.app.app import TuiCnnApp
-from tui_cnn.app.screens.tracker import Tracked
+from tui_cnn.app.session import Tracked
 
 
 async def tracked_and_still(pilot) -> None:
-    await async_wait_until(lambda: pilot.app.screen.summary is not None and pilot.app.screen.summary.tracked,
-                           timeout=60, what="the model tracked")
+    await async_wait_until(
+        lambda: pilot.app.screen.summary is not None and pilot.app.screen.summary.tracked,
+        timeout=60,
+        what="the model tracked",
+    )
     for box in pilot.app.screen.query(Input):
         box.cursor_blink = False
     await pilot.pause()

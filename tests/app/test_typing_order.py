@@ -63,11 +63,14 @@ async def test_a_burst_in_the_builder_form_keeps_its_order():
         assert app.spec.layers[7].args["out_features"] == 128
 
 
-@pytest.mark.parametrize("key, burst, typed", [
-    ("b", ["end", "backspace", "backspace", "3", "2"], "32"),
-    ("i", ["end", "backspace", "backspace", "3", "2"], "1,28,32"),
-    ("i", ["home", "delete", "3"], "3,28,28"),
-])
+@pytest.mark.parametrize(
+    "key, burst, typed",
+    [
+        ("b", ["end", "backspace", "backspace", "3", "2"], "32"),
+        ("i", ["end", "backspace", "backspace", "3", "2"], "1,28,32"),
+        ("i", ["home", "delete", "3"], "3,28,28"),
+    ],
+)
 async def test_a_burst_in_the_tracker_boxes_keeps_its_order(key, burst, typed):
     app = TuiCnnApp(load_preset("SimpleCNN"))
     async with app.run_test(size=SIZE) as pilot:
@@ -81,12 +84,18 @@ async def test_a_burst_in_the_tracker_boxes_keeps_its_order(key, burst, typed):
 
 
 DIALOGS = {
-    "save/export prompt": (lambda: PathScreen("Save the model as (TOML)", "model.toml"),
-                           ["end", "backspace", "backspace", "backspace", "backspace", "p", "y"], "model.py"),
+    "save/export prompt": (
+        lambda: PathScreen("Save the model as (TOML)", "model.toml"),
+        ["end", "backspace", "backspace", "backspace", "backspace", "p", "y"],
+        "model.py",
+    ),
     "track prompt": (lambda: TrackPrompt((1, 28, 28)), ["a", "b", "c", "left", "backspace", "Z"], "aZc"),
     "open run prompt": (OpenRunScreen, ["r", "x", "home", "delete", "r", "u", "n", "s", "/"], "runs/x"),
-    "continue dialog": (lambda: ContinueRunScreen(RunRow("runs/x", "finished", epoch=3, epochs=3)),
-                        ["end", "backspace", "1", "2"], "12"),
+    "continue dialog": (
+        lambda: ContinueRunScreen(RunRow("runs/x", "finished", epoch=3, epochs=3)),
+        ["end", "backspace", "1", "2"],
+        "12",
+    ),
 }
 
 
@@ -106,6 +115,7 @@ async def test_a_burst_in_each_dialog_keeps_its_order(dialog):
 
 # --- the real app in a real terminal (tmux), the burst in one write ---
 
+
 class Tmux:
     """``python -m tui_cnn ARGS`` in a detached tmux session of its own, at ``size``."""
 
@@ -113,20 +123,39 @@ class Tmux:
         self.session = f"inputs-test-{uuid.uuid4().hex[:8]}"
         command = " ".join([sys.executable, "-m", "tui_cnn", *args])
         env = {**os.environ, "XDG_STATE_HOME": str(cwd / "state"), "TERM": "xterm-256color"}
-        subprocess.run(["tmux", "new-session", "-d", "-s", self.session, "-x", str(size[0]), "-y", str(size[1]),
-                        "-c", str(cwd), command], check=True, env=env)
+        subprocess.run(
+            [
+                "tmux",
+                "new-session",
+                "-d",
+                "-s",
+                self.session,
+                "-x",
+                str(size[0]),
+                "-y",
+                str(size[1]),
+                "-c",
+                str(cwd),
+                command,
+            ],
+            check=True,
+            env=env,
+        )
 
     def send(self, *keys: str) -> None:
         """The keys in one write to the terminal, as a burst over SSH arrives."""
         subprocess.run(["tmux", "send-keys", "-t", self.session, *keys], check=True)
 
     def screen(self) -> str:
-        return subprocess.run(["tmux", "capture-pane", "-p", "-t", self.session], capture_output=True,
-                              text=True).stdout
+        return subprocess.run(["tmux", "capture-pane", "-p", "-t", self.session], capture_output=True, text=True).stdout
 
     def wait_for(self, text: str, timeout: float = 60) -> str:
-        return wait_until(lambda: text in (screen := self.screen()) and screen, timeout=timeout,
-                          interval=0.1, what=f"{text!r} on the screen:\n{self.screen()}")
+        return wait_until(
+            lambda: text in (screen := self.screen()) and screen,
+            timeout=timeout,
+            interval=0.1,
+            what=f"{text!r} on the screen:\n{self.screen()}",
+        )
 
     def close(self) -> None:
         subprocess.run(["tmux", "kill-session", "-t", self.session], capture_output=True)

@@ -18,8 +18,18 @@ def run(*args: str):
 
 @pytest.mark.slow  # trains
 def test_headless_training_prints_one_plain_line_per_epoch(mnist_root, tmp_path):
-    result = run("SimpleCNN", "--headless", "--data-dir", str(mnist_root), "--epochs", "2", "-b", "64",
-                 "--run-dir", str(tmp_path / "run"))
+    result = run(
+        "SimpleCNN",
+        "--headless",
+        "--data-dir",
+        str(mnist_root),
+        "--epochs",
+        "2",
+        "-b",
+        "64",
+        "--run-dir",
+        str(tmp_path / "run"),
+    )
 
     assert result.exit_code == 0, result.output
     epoch_lines = [line for line in result.output.splitlines() if line.startswith("epoch ")]
@@ -65,7 +75,11 @@ def test_without_headless_the_app_opens_on_the_monitor_with_the_run(monkeypatch,
     assert result.exit_code == 0, result.output
     app = opened[0]
     assert app.start_mode == "monitor" and app.spec.name == "LeNet5"
-    assert (app.session.train_config.dataset, app.session.train_config.epochs, app.session.train_config.optimizer) == ("mnist", 4, "sgd")
+    assert (app.session.train_config.dataset, app.session.train_config.epochs, app.session.train_config.optimizer) == (
+        "mnist",
+        4,
+        "sgd",
+    )
 
 
 #: tui-cnn train in a child process whose first epoch ends with two Ctrl+C, each handled
@@ -94,9 +108,27 @@ def test_a_second_ctrl_c_still_ends_the_run_with_its_checkpoint(mnist_root, tmp_
     """Ctrl+C twice (impatience) was "Aborted!", exit 1, no checkpoint, no end event."""
     run_dir = tmp_path / "run"
     result = subprocess.run(
-        [sys.executable, "-c", TWO_CTRL_C, "train", "SimpleCNN", "--headless", "--data-dir", str(mnist_root),
-         "--epochs", "3", "-b", "32", "--run-dir", str(run_dir)],
-        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+        [
+            sys.executable,
+            "-c",
+            TWO_CTRL_C,
+            "train",
+            "SimpleCNN",
+            "--headless",
+            "--data-dir",
+            str(mnist_root),
+            "--epochs",
+            "3",
+            "-b",
+            "32",
+            "--run-dir",
+            str(run_dir),
+        ],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 130, result.stderr
     assert "Aborted" not in result.stderr and "Traceback" not in result.stderr
     assert "already stopping" in result.stderr

@@ -35,8 +35,19 @@ SETTINGS = ["--epochs", str(EPOCHS), "-b", "32", "--lr", "3e-5", "--val-fraction
 
 
 def train_until_killed(mnist_root: Path, run_dir: Path, fault: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-c", "from tui_cnn.cli import main; main()", "train", "SimpleCNN", "--headless",
-               "--data-dir", str(mnist_root), "--run-dir", str(run_dir), *SETTINGS]
+    command = [
+        sys.executable,
+        "-c",
+        "from tui_cnn.cli import main; main()",
+        "train",
+        "SimpleCNN",
+        "--headless",
+        "--data-dir",
+        str(mnist_root),
+        "--run-dir",
+        str(run_dir),
+        *SETTINGS,
+    ]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), faults.ENV: fault}
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=300, start_new_session=True)
 
@@ -51,8 +62,13 @@ def best_epoch_of(run_dir: Path) -> int:
 ACROSS_THE_COMMIT = ("in-epoch", "after-staging", "after-last", "after-epoch-end")
 
 
-@pytest.mark.parametrize("point", [point if point in ACROSS_THE_COMMIT else pytest.param(point, marks=pytest.mark.heavy)
-                                   for point in faults.EPOCH_POINTS])
+@pytest.mark.parametrize(
+    "point",
+    [
+        point if point in ACROSS_THE_COMMIT else pytest.param(point, marks=pytest.mark.heavy)
+        for point in faults.EPOCH_POINTS
+    ],
+)
 def test_a_kill_at_any_point_of_an_epoch_resumes_exactly(mnist_root, tmp_path, point):
     run_dir = tmp_path / "run"
     killed = train_until_killed(mnist_root, run_dir, f"kill:{point}@2")
@@ -82,7 +98,7 @@ def test_a_kill_at_any_point_of_an_epoch_resumes_exactly(mnist_root, tmp_path, p
     resumed_at = max(i for i, e in enumerate(events) if isinstance(e, RunStarted))
     first_batch = next(i for i, e in enumerate(events) if i > resumed_at and isinstance(e, BatchProgress))
     state = RunState()
-    for event in events[:first_batch + 1]:
+    for event in events[: first_batch + 1]:
         state.apply(event)
     assert state.batch_losses == [(events[first_batch].batch, events[first_batch].loss)]
 
@@ -95,7 +111,9 @@ def test_every_fault_point_is_on_the_trainers_path(mnist_root, tiny_config, monk
 
     for point in faults.EPOCH_POINTS:
         monkeypatch.setattr(faults, "_FAULT", faults._parse(f"enospc:{point}@2"))
-        config = replace(tiny_config, epochs=2, lr=3e-5, val_fraction=0.25, run_dir=str(Path(tiny_config.run_dir) / point))
+        config = replace(
+            tiny_config, epochs=2, lr=3e-5, val_fraction=0.25, run_dir=str(Path(tiny_config.run_dir) / point)
+        )
         trainer = Trainer(load_preset("SimpleCNN"), config)
         trainer.run()
         assert isinstance(trainer.ending, Failed) and "no space left on device" in trainer.ending.reason.lower(), point
@@ -133,8 +151,9 @@ def mount_tmpfs(tmp_path):
     def mount(size: str) -> Path:
         mount_point = tmp_path / f"disk-{len(mounted)}"
         mount_point.mkdir()
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount_point)],
-                              capture_output=True)
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount_point)], capture_output=True
+        )
         if done.returncode != 0:
             pytest.skip("cannot mount a small tmpfs here (needs root)")
         mounted.append(mount_point)
@@ -163,8 +182,24 @@ def test_a_really_full_disk_fails_the_run_without_an_exception(mount_tmpfs, tiny
 def test_resume_into_a_read_only_directory_says_so_in_one_line(mount_tmpfs, mnist_root):
     disk = mount_tmpfs("32m")
     run_dir = disk / "run"
-    first = CliRunner().invoke(main, ["train", "SimpleCNN", "--headless", "--data-dir", str(mnist_root),
-                                      "--run-dir", str(run_dir), "--epochs", "1", "-b", "32", "--device", "cpu"])
+    first = CliRunner().invoke(
+        main,
+        [
+            "train",
+            "SimpleCNN",
+            "--headless",
+            "--data-dir",
+            str(mnist_root),
+            "--run-dir",
+            str(run_dir),
+            "--epochs",
+            "1",
+            "-b",
+            "32",
+            "--device",
+            "cpu",
+        ],
+    )
     assert first.exit_code == 0, first.output
     subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
     resumed = CliRunner().invoke(main, ["train", "--resume", str(run_dir), "--headless", "--epochs", "2"])

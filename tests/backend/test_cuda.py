@@ -13,8 +13,7 @@ from tui_cnn.backend.trainer import Trainer
 from tui_cnn.domain.run_events import EpochEnd, Finished
 from tui_cnn.domain.shapes import analyze
 
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
 
 
 def train(spec, config):

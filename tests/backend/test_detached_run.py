@@ -23,8 +23,21 @@ def cli(*args: str):
 
 def test_a_detached_run_has_its_own_session_and_obeys_the_run_directory(mnist_root, tmp_path):
     run_dir = tmp_path / "run"
-    started = cli("train", "SimpleCNN", "--data-dir", str(mnist_root), "--epochs", "500", "-b", "32",
-                  "--device", "cpu", "--run-dir", str(run_dir), "--detach")
+    started = cli(
+        "train",
+        "SimpleCNN",
+        "--data-dir",
+        str(mnist_root),
+        "--epochs",
+        "500",
+        "-b",
+        "32",
+        "--device",
+        "cpu",
+        "--run-dir",
+        str(run_dir),
+        "--detach",
+    )
     assert started.exit_code == 0, started.output
     wait_until(lambda: read_process(run_dir) is not None and read_metrics(run_dir), timeout=120)
     pid = read_process(run_dir).pid
@@ -33,8 +46,13 @@ def test_a_detached_run_has_its_own_session_and_obeys_the_run_directory(mnist_ro
         assert cli("pause", str(run_dir)).exit_code == 0
         wait_until(lambda: run_row(run_dir).status == "paused", timeout=30)
         assert cli("resume", str(run_dir)).exit_code == 0
-        wait_until(lambda: isinstance(read_events(run_dir)[-1], Resumed) or
-                   any(isinstance(e, Resumed) for e in read_events(run_dir)), timeout=30)
+        wait_until(
+            lambda: (
+                isinstance(read_events(run_dir)[-1], Resumed)
+                or any(isinstance(e, Resumed) for e in read_events(run_dir))
+            ),
+            timeout=30,
+        )
         assert cli("stop", str(run_dir)).exit_code == 0
         wait_until(lambda: run_row(run_dir).status == "stopped", timeout=60)
     finally:
@@ -60,11 +78,17 @@ def test_a_run_started_by_an_app_goes_on_to_finished_when_the_app_is_gone(mnist_
     from tui_cnn.domain.train_config import TrainConfig
 
     run_dir = tmp_path / "run"
-    config = TrainConfig(dataset="mnist", data_dir=str(mnist_root), epochs=2, batch_size=32, device="cpu",
-                         run_dir=str(run_dir))
-    child = subprocess.Popen([sys.executable, "-P", "-m", "tui_cnn.backend.child", "--device", "cpu"],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                             start_new_session=True)
+    config = TrainConfig(
+        dataset="mnist", data_dir=str(mnist_root), epochs=2, batch_size=32, device="cpu", run_dir=str(run_dir)
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-P", "-m", "tui_cnn.backend.child", "--device", "cpu"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
     child.stdin.write(json.dumps({"spec": spec_to_dict(load_preset("SimpleCNN")), "config": config.to_json()}) + "\n")
     child.stdin.close()  # the app is gone: no more controls,
     child.stdout.close()  # and nobody reads the events (a broken pipe)

@@ -60,8 +60,9 @@ def test_two_ranks_train_as_one_process_with_the_same_global_batch(simple_cnn, t
         if isinstance(event, Paused):
             process.resume()
 
-    two = train_on_two(simple_cnn, replace(tiny_config, run_dir=str(tmp_path / "two")), resume_when_paused,
-                       pause_first=True)
+    two = train_on_two(
+        simple_cnn, replace(tiny_config, run_dir=str(tmp_path / "two")), resume_when_paused, pause_first=True
+    )
 
     assert isinstance(two[-1], Finished), two[-1]
     assert of_type(two, RunStarted)[0].processes == 2 and len(of_type(two, RunStarted)) == 1  # rank 0 alone talks
@@ -105,8 +106,13 @@ def test_a_stop_reaches_every_rank_and_the_run_resumes_under_torchrun(simple_cnn
     assert (tmp_path / "run" / LAST_CHECKPOINT).is_file()
 
     # Resumed the way a run across machines starts: torchrun around `tui-cnn train` (README).
-    resumed = subprocess.run([*launch_command(2, "tui_cnn"), "train", "--resume", config.run_dir, "--headless"],
-                             capture_output=True, text=True, timeout=120, env=launch_environment(2))
+    resumed = subprocess.run(
+        [*launch_command(2, "tui_cnn"), "train", "--resume", config.run_dir, "--headless"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=launch_environment(2),
+    )
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert "x 2 processes (DDP)" in resumed.stdout
     assert "finished in" in resumed.stdout and resumed.stdout.count("run directory:") == 1  # rank 0 alone prints
@@ -116,6 +122,7 @@ def test_a_stop_reaches_every_rank_and_the_run_resumes_under_torchrun(simple_cnn
 def test_the_ranks_slices_of_each_batch_make_the_one_process_batch(mnist_root):
     data = load_data("mnist", str(mnist_root), "cpu")
     for augment in (False, True):
+
         def batches(rank, ranks):
             generator = torch.Generator().manual_seed(7)
             return list(data.train_batches(32, generator, augment, skip=1, shard=(rank, ranks)))

@@ -46,10 +46,13 @@ def test_crop_keeps_the_centre_and_stretch_keeps_everything(tmp_path):
     assert stretched[:, 0].max() == 0 and stretched[:, 15].min() == 255
 
 
-@pytest.mark.parametrize("content, reason", [
-    (b"\x89PNG\r\n\x1a\nnot really a png", "Truncated"),
-    (b"plain text", "not an image"),
-])
+@pytest.mark.parametrize(
+    "content, reason",
+    [
+        (b"\x89PNG\r\n\x1a\nnot really a png", "Truncated"),
+        (b"plain text", "not an image"),
+    ],
+)
 def test_what_cannot_be_read_says_why(tmp_path, content, reason):
     (tmp_path / "bad.png").write_bytes(content)
     with pytest.raises(ValueError, match=reason):
@@ -110,8 +113,7 @@ def test_a_class_left_with_no_readable_image_is_refused(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_a_folder_trains_to_what_a_plain_torch_loop_reaches_and_names_its_classes(digit_folder, tmp_path,
-                                                                                    monkeypatch):
+def test_a_folder_trains_to_what_a_plain_torch_loop_reaches_and_names_its_classes(digit_folder, tmp_path, monkeypatch):
     """The engine on a folder against a hand-written loop over the same decoded images, same
     model, optimizer, batch size and epochs: within a few points. eval.json names the classes;
     inspect names the predicted class."""
@@ -124,11 +126,27 @@ def test_a_folder_trains_to_what_a_plain_torch_loop_reaches_and_names_its_classe
     from tui_cnn.domain.specfile import spec_from_dict
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    spec = spec_from_dict({"model": {"name": "Three", "input_shape": [1, 28, 28]}, "layers": [
-        {"type": "Conv2d", "out_channels": 8, "kernel_size": 3, "padding": 1}, {"type": "ReLU"},
-        {"type": "MaxPool2d", "kernel_size": 2}, {"type": "Flatten"}, {"type": "Linear", "out_features": 3}]})
-    config = TrainConfig(dataset="folder", data_dir=str(digit_folder), epochs=3, batch_size=32, val_fraction=0,
-                         run_dir=str(tmp_path / "run"), device="cpu")
+    spec = spec_from_dict(
+        {
+            "model": {"name": "Three", "input_shape": [1, 28, 28]},
+            "layers": [
+                {"type": "Conv2d", "out_channels": 8, "kernel_size": 3, "padding": 1},
+                {"type": "ReLU"},
+                {"type": "MaxPool2d", "kernel_size": 2},
+                {"type": "Flatten"},
+                {"type": "Linear", "out_features": 3},
+            ],
+        }
+    )
+    config = TrainConfig(
+        dataset="folder",
+        data_dir=str(digit_folder),
+        epochs=3,
+        batch_size=32,
+        val_fraction=0,
+        run_dir=str(tmp_path / "run"),
+        device="cpu",
+    )
     Trainer(spec, config).run()
     run = tmp_path / "run"
     evaluation = json.loads((run / "eval.json").read_text())

@@ -9,8 +9,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device (GPU tests run on a GPU box)")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device (GPU tests run on a GPU box)"),
+]
 
 
 @pytest.mark.parametrize("preset", ["SimpleCNN", "LeNet5", "VGGSmall"])

@@ -14,8 +14,22 @@ from tui_cnn.cli import main
 @pytest.mark.heavy  # the range test and a training with its suggestion; f on the monitor runs it in the default run
 def test_lr_find_suggests_a_learning_rate_adam_trains_simplecnn_with_and_leaves_nothing(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(main, ["lr-find", "SimpleCNN", "--dataset", "mnist-sample", "--optimizer", "adam",
-                                       "--device", "cpu", "--batches", "120", "--json"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "lr-find",
+            "SimpleCNN",
+            "--dataset",
+            "mnist-sample",
+            "--optimizer",
+            "adam",
+            "--device",
+            "cpu",
+            "--batches",
+            "120",
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     found = json.loads(result.output)
     assert 1e-4 <= found["suggestion"] <= 3e-2
@@ -46,8 +60,11 @@ async def test_f_on_the_monitor_plots_the_range_test_and_y_fills_the_learning_ra
         monitor.query_one("#field-device").value = "cpu"
         await pilot.pause()
         await pilot.press("f")
-        await async_wait_until(lambda: isinstance(app.screen, LrFindScreen) and app.screen.suggestion is not None,
-                               170, what="the range test's suggestion")
+        await async_wait_until(
+            lambda: isinstance(app.screen, LrFindScreen) and app.screen.suggestion is not None,
+            170,
+            what="the range test's suggestion",
+        )
         suggestion = app.screen.suggestion
         assert 1e-4 <= suggestion <= 3e-2
         assert "A starting point" in str(app.screen.query_one("#lr-result").render())

@@ -61,8 +61,9 @@ APP_TRAINS = textwrap.dedent("""
 def run_app(tiny_config, **environ: str) -> dict[str, int]:
     config = {**tiny_config.to_json(), "epochs": 50}  # still training when it is looked at
     env = {**os.environ, **environ}
-    done = subprocess.run([sys.executable, "-c", APP_TRAINS, json.dumps(config)], env=env,
-                          capture_output=True, text=True, timeout=150)
+    done = subprocess.run(
+        [sys.executable, "-c", APP_TRAINS, json.dumps(config)], env=env, capture_output=True, text=True, timeout=150
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.splitlines()[-1])
 
@@ -87,7 +88,8 @@ def test_a_nice_of_zero_keeps_the_app_level(tiny_config):
     assert seen == {"loop": base, "new_thread": base, "plain_child": base, "trainer": base}
 
 
-@pytest.mark.parametrize(("value", "nice"), [("", UI_NICE), ("5", 5), ("0", 0), ("99", 19), ("-3", 0),
-                                             ("nan", UI_NICE), ("1e9", UI_NICE)])
+@pytest.mark.parametrize(
+    ("value", "nice"), [("", UI_NICE), ("5", 5), ("0", 0), ("99", 19), ("-3", 0), ("nan", UI_NICE), ("1e9", UI_NICE)]
+)
 def test_the_nice_setting_is_read_leniently(value, nice):
     assert ui_nice({"TUI_CNN_UI_NICE": value}) == nice

@@ -27,14 +27,34 @@ pytestmark = pytest.mark.slow
 
 
 def train_args(mnist_root, run_dir, *more: str) -> list[str]:
-    return ["train", "SimpleCNN", "--data-dir", str(mnist_root), "--dataset", "mnist", "--epochs", "500", "-b", "32",
-            "--device", "cpu", "--run-dir", str(run_dir), *more]
+    return [
+        "train",
+        "SimpleCNN",
+        "--data-dir",
+        str(mnist_root),
+        "--dataset",
+        "mnist",
+        "--epochs",
+        "500",
+        "-b",
+        "32",
+        "--device",
+        "cpu",
+        "--run-dir",
+        str(run_dir),
+        *more,
+    ]
 
 
 def tui_cnn(*args: str, cwd=None) -> subprocess.Popen:
     """The command line in a process of its own (as a user's shell starts it)."""
-    return subprocess.Popen([sys.executable, "-P", "-m", "tui_cnn", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=cwd)
+    return subprocess.Popen(
+        [sys.executable, "-P", "-m", "tui_cnn", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=cwd,
+    )
 
 
 def kill_run(run_dir) -> None:
@@ -92,8 +112,22 @@ def test_every_child_and_torchruns_ranks_keep_the_working_directory_off_their_pa
 
 def test_a_detached_run_that_fails_before_its_first_event_says_so_and_exits_non_zero(tmp_path):
     run_dir = tmp_path / "run"
-    result = CliRunner().invoke(main, ["train", "SimpleCNN", "--data-dir", str(tmp_path / "no-data"), "--dataset",
-                                       "fashion-mnist", "--device", "cpu", "--run-dir", str(run_dir), "--detach"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "train",
+            "SimpleCNN",
+            "--data-dir",
+            str(tmp_path / "no-data"),
+            "--dataset",
+            "fashion-mnist",
+            "--device",
+            "cpu",
+            "--run-dir",
+            str(run_dir),
+            "--detach",
+        ],
+    )
     assert result.exit_code == 1, result.output
     assert "ended before it started" in result.stderr and "output.log" in result.stderr
     assert run_row(run_dir).status == "failed"
@@ -105,8 +139,9 @@ def test_a_stop_asked_while_the_run_starts_is_obeyed_once_it_trains(mnist_root, 
     from tui_cnn.domain.train_config import TrainConfig
 
     run_dir = tmp_path / "run"
-    config = TrainConfig(dataset="mnist", data_dir=str(mnist_root), epochs=500, batch_size=32, device="cpu",
-                         run_dir=str(run_dir))
+    config = TrainConfig(
+        dataset="mnist", data_dir=str(mnist_root), epochs=500, batch_size=32, device="cpu", run_dir=str(run_dir)
+    )
     launched = start_detached(load_preset("SimpleCNN"), config)
     try:
         assert run_row(run_dir).status == "starting"  # held from the first instant, before torch loads

@@ -20,15 +20,32 @@ from tui_cnn.domain.train_config import TrainConfig
 pytestmark = pytest.mark.slow  # trains on the CPU
 
 L = LayerSpec.of
-RESIDUAL_NET = ModelSpec("TinyResNet", (1, 28, 28), (
-    L("Conv2d", out_channels=8, kernel_size=3, stride=2, padding=1), L("ReLU"), L("MaxPool2d", kernel_size=2),
-    residual([L("Conv2d", out_channels=8, kernel_size=3, padding=1, bias=False), L("BatchNorm2d"), L("ReLU"),
-              L("Conv2d", out_channels=8, kernel_size=3, padding=1, bias=False), L("BatchNorm2d")]),
-    L("ReLU"),
-    residual([L("Conv2d", out_channels=16, kernel_size=3, stride=2, padding=1, bias=False), L("BatchNorm2d")],
-             (L("Conv2d", out_channels=16, kernel_size=1, stride=2, bias=False), L("BatchNorm2d"))),
-    L("ReLU"), L("Flatten"), L("Linear", out_features=10),
-))
+RESIDUAL_NET = ModelSpec(
+    "TinyResNet",
+    (1, 28, 28),
+    (
+        L("Conv2d", out_channels=8, kernel_size=3, stride=2, padding=1),
+        L("ReLU"),
+        L("MaxPool2d", kernel_size=2),
+        residual(
+            [
+                L("Conv2d", out_channels=8, kernel_size=3, padding=1, bias=False),
+                L("BatchNorm2d"),
+                L("ReLU"),
+                L("Conv2d", out_channels=8, kernel_size=3, padding=1, bias=False),
+                L("BatchNorm2d"),
+            ]
+        ),
+        L("ReLU"),
+        residual(
+            [L("Conv2d", out_channels=16, kernel_size=3, stride=2, padding=1, bias=False), L("BatchNorm2d")],
+            (L("Conv2d", out_channels=16, kernel_size=1, stride=2, bias=False), L("BatchNorm2d")),
+        ),
+        L("ReLU"),
+        L("Flatten"),
+        L("Linear", out_features=10),
+    ),
+)
 
 
 class Block(nn.Module):
@@ -44,12 +61,24 @@ class Block(nn.Module):
 
 def plain_pytorch_net() -> nn.Module:
     return nn.Sequential(
-        nn.Conv2d(1, 8, 3, stride=2, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        Block(nn.Sequential(nn.Conv2d(8, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU(),
-                            nn.Conv2d(8, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8))),
-        Block(nn.Sequential(nn.Conv2d(8, 16, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(16)),
-              nn.Sequential(nn.Conv2d(8, 16, 1, stride=2, bias=False), nn.BatchNorm2d(16))),
-        nn.Flatten(), nn.Linear(16 * 4 * 4, 10),
+        nn.Conv2d(1, 8, 3, stride=2, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        Block(
+            nn.Sequential(
+                nn.Conv2d(8, 8, 3, padding=1, bias=False),
+                nn.BatchNorm2d(8),
+                nn.ReLU(),
+                nn.Conv2d(8, 8, 3, padding=1, bias=False),
+                nn.BatchNorm2d(8),
+            )
+        ),
+        Block(
+            nn.Sequential(nn.Conv2d(8, 16, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(16)),
+            nn.Sequential(nn.Conv2d(8, 16, 1, stride=2, bias=False), nn.BatchNorm2d(16)),
+        ),
+        nn.Flatten(),
+        nn.Linear(16 * 4 * 4, 10),
     )
 
 
@@ -74,8 +103,17 @@ def plain_loop_accuracy(data_dir, epochs: int, batch_size: int) -> float:
 @pytest.mark.timeout(600)  # two short trainings on the CPU, which other processes may share
 def test_a_residual_net_trains_as_well_as_the_same_net_in_a_plain_pytorch_loop(tmp_path):
     epochs, batch = 2, 64
-    config = TrainConfig(dataset="mnist-sample", data_dir=str(tmp_path / "data"), epochs=epochs, batch_size=batch,
-                         optimizer="adam", lr=1e-3, val_fraction=0.0, device="cpu", run_dir=str(tmp_path / "run"))
+    config = TrainConfig(
+        dataset="mnist-sample",
+        data_dir=str(tmp_path / "data"),
+        epochs=epochs,
+        batch_size=batch,
+        optimizer="adam",
+        lr=1e-3,
+        val_fraction=0.0,
+        device="cpu",
+        run_dir=str(tmp_path / "run"),
+    )
     events = []
     trainer = Trainer(RESIDUAL_NET, config, [events.append])
     trainer.run()
@@ -92,12 +130,21 @@ def test_a_residual_net_trains_as_well_as_the_same_net_in_a_plain_pytorch_loop(t
 def test_a_concat_net_trains_and_its_checkpoint_loads(tmp_path, tiny_config):
     from dataclasses import replace
 
-    spec = ModelSpec("TinyInception", (1, 28, 28), (
-        L("Conv2d", out_channels=4, kernel_size=3, padding=1), L("MaxPool2d", kernel_size=4),
-        concat([L("Conv2d", out_channels=4, kernel_size=1)], [L("Conv2d", out_channels=4, kernel_size=3, padding=1)],
-               []),
-        L("Flatten"), L("Linear", out_features=10),
-    ))
+    spec = ModelSpec(
+        "TinyInception",
+        (1, 28, 28),
+        (
+            L("Conv2d", out_channels=4, kernel_size=3, padding=1),
+            L("MaxPool2d", kernel_size=4),
+            concat(
+                [L("Conv2d", out_channels=4, kernel_size=1)],
+                [L("Conv2d", out_channels=4, kernel_size=3, padding=1)],
+                [],
+            ),
+            L("Flatten"),
+            L("Linear", out_features=10),
+        ),
+    )
     events = []
     trainer = Trainer(spec, replace(tiny_config, epochs=1), [events.append])
     trainer.run()

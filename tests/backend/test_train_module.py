@@ -55,8 +55,14 @@ EPOCHS, BATCH = 3, 32
 
 def tui_cnn(cwd: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     """The real command, in the user's directory (where their module is)."""
-    return subprocess.run([sys.executable, "-m", "tui_cnn", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "tui_cnn", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 @pytest.fixture
@@ -91,8 +97,25 @@ def plain_torch_accuracy(mnist_root: Path) -> float:
 
 
 def train_args(data_dir: Path, run_dir: Path, *more: str) -> list[str]:
-    return ["train", "skipnet:SkipNet", "--input", "1,28,28", "--dataset", "mnist", "--data-dir", str(data_dir),
-            "--epochs", str(EPOCHS), "-b", str(BATCH), "--device", "cpu", "--run-dir", str(run_dir), *more]
+    return [
+        "train",
+        "skipnet:SkipNet",
+        "--input",
+        "1,28,28",
+        "--dataset",
+        "mnist",
+        "--data-dir",
+        str(data_dir),
+        "--epochs",
+        str(EPOCHS),
+        "-b",
+        str(BATCH),
+        "--device",
+        "cpu",
+        "--run-dir",
+        str(run_dir),
+        *more,
+    ]
 
 
 @pytest.mark.slow
@@ -102,8 +125,11 @@ def test_a_module_file_trains_headless_and_detached_as_well_as_a_plain_torch_loo
     assert headless.returncode == 0, headless.stderr
     detached = tui_cnn(user_dir, *train_args(mnist_root, user_dir / "runs/detached", "--detach"))
     assert detached.returncode == 0, detached.stderr
-    wait_until(lambda: run_row(user_dir / "runs/detached").status not in ("running", "starting"), timeout=300,
-               what="the detached run to end")
+    wait_until(
+        lambda: run_row(user_dir / "runs/detached").status not in ("running", "starting"),
+        timeout=300,
+        what="the detached run to end",
+    )
     reference = plain_torch_accuracy(mnist_root)
     for name in ("headless", "detached"):
         run_dir = user_dir / "runs" / name
@@ -123,16 +149,37 @@ def test_a_module_file_trains_headless_and_detached_as_well_as_a_plain_torch_loo
 
 @pytest.mark.slow
 @pytest.mark.timeout(400)
-@pytest.mark.parametrize("target, shape, said", [
-    ("skipnet:TenWay", "1,28,28", "TenWay gives 10 outputs; the folder {folder} has 3 classes: make its last layer "
-                                  "give 3"),
-    ("skipnet:Flat784", "1,32,32", "Flat784 refuses a 1x32x32 input: RuntimeError: shape '[1, 784]' is invalid"),
-    ("skipnet:Missing", "1,28,28", "skipnet has no attribute 'Missing'"),
-])
+@pytest.mark.parametrize(
+    "target, shape, said",
+    [
+        (
+            "skipnet:TenWay",
+            "1,28,28",
+            "TenWay gives 10 outputs; the folder {folder} has 3 classes: make its last layer give 3",
+        ),
+        ("skipnet:Flat784", "1,32,32", "Flat784 refuses a 1x32x32 input: RuntimeError: shape '[1, 784]' is invalid"),
+        ("skipnet:Missing", "1,28,28", "skipnet has no attribute 'Missing'"),
+    ],
+)
 def test_a_module_that_cannot_train_on_the_data_is_refused_in_one_line(user_dir, digit_folder, target, shape, said):
-    result = tui_cnn(user_dir, "train", target, "--input", shape, "--dataset", "folder", "--data-dir",
-                     str(digit_folder), "--epochs", "1", "--device", "cpu", "--run-dir", str(user_dir / "run"),
-                     "--headless")
+    result = tui_cnn(
+        user_dir,
+        "train",
+        target,
+        "--input",
+        shape,
+        "--dataset",
+        "folder",
+        "--data-dir",
+        str(digit_folder),
+        "--epochs",
+        "1",
+        "--device",
+        "cpu",
+        "--run-dir",
+        str(user_dir / "run"),
+        "--headless",
+    )
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert lines[-1].startswith("tui-cnn: training failed: " + said.format(folder=digit_folder)), result.stderr
@@ -151,7 +198,9 @@ def test_resume_trains_the_kept_copy_and_says_the_original_changed(user_dir, mni
     (user_dir / "skipnet.py").write_text("raise SystemExit('the edited file was imported')\n")
     resumed = tui_cnn(user_dir, "train", "--resume", str(run_dir), "--epochs", "2", "--headless")
     assert resumed.returncode == 0, resumed.stderr
-    assert f"{(user_dir / 'skipnet.py').resolve()} changed since this run kept its copy" in resumed.stdout + resumed.stderr
+    assert (
+        f"{(user_dir / 'skipnet.py').resolve()} changed since this run kept its copy" in resumed.stdout + resumed.stderr
+    )
     notes = [e.message for e in read_events(run_dir) if isinstance(e, LogMessage)]
     assert any("changed since this run kept its copy" in note for note in notes)
     assert run_row(run_dir).status == "finished" and (run_dir / "source" / "skipnet.py").read_text() == SKIP_NET
@@ -175,8 +224,10 @@ def test_export_says_a_module_run_has_its_kept_source_and_no_spec(tmp_path):
     (run_dir / "config.json").write_text(json.dumps(config))
     result = CliRunner().invoke(main, ["export", str(run_dir)])
     assert result.exit_code == 2
-    assert result.output.strip() == (f"tui-cnn: {run_dir} trained your own module skipnet:SkipNet: its code is the "
-                                     f"run's kept source ({run_dir / 'source'}), there is no spec to export")
+    assert result.output.strip() == (
+        f"tui-cnn: {run_dir} trained your own module skipnet:SkipNet: its code is the "
+        f"run's kept source ({run_dir / 'source'}), there is no spec to export"
+    )
 
 
 def test_continuing_a_module_run_names_its_module_and_kept_files(tmp_path):

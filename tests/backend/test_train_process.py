@@ -35,7 +35,11 @@ def test_a_run_in_a_child_process_relays_every_event_and_finishes(simple_cnn, ti
     kinds = [type(event) for event in events]
     assert kinds.count(RunStarted) == 1
     assert kinds.count(EpochEnd) == 2 and kinds[-1] is Finished
-    assert [e.batch for e in events if isinstance(e, BatchProgress)][:3] == [2, 4, 6]  # none lost in batching (230 training images after the 10% hold-out: 7 batches)
+    assert [e.batch for e in events if isinstance(e, BatchProgress)][:3] == [
+        2,
+        4,
+        6,
+    ]  # none lost in batching (230 training images after the 10% hold-out: 7 batches)
 
 
 def test_pause_and_stop_reach_the_child(simple_cnn, tiny_config):
@@ -56,7 +60,7 @@ def test_pause_and_stop_reach_the_child(simple_cnn, tiny_config):
     events = run_in_a_child(simple_cnn, config, control)
     kinds = [type(event) for event in events]
     assert kinds[-1] is Stopped and events[-1].checkpoint
-    assert Paused in kinds and BatchProgress not in kinds[kinds.index(Paused):]  # nothing trained while paused
+    assert Paused in kinds and BatchProgress not in kinds[kinds.index(Paused) :]  # nothing trained while paused
 
 
 def test_a_child_killed_mid_run_becomes_a_failure_that_says_so(simple_cnn, tiny_config):

@@ -29,9 +29,17 @@ from tui_cnn.domain.spec import LayerSpec
 
 pytestmark = pytest.mark.slow  # every test trains (tiny data, the CPU)
 
-RUN_FILES = {"config.json", "metrics.jsonl", "events.jsonl", "checkpoint-last.pt", "checkpoint-best.pt", "model.py",
-             "process.json", ".lock",
-             "eval.json"}
+RUN_FILES = {
+    "config.json",
+    "metrics.jsonl",
+    "events.jsonl",
+    "checkpoint-last.pt",
+    "checkpoint-best.pt",
+    "model.py",
+    "process.json",
+    ".lock",
+    "eval.json",
+}
 
 
 def train(spec, config, **kwargs) -> tuple[Trainer, list]:
@@ -141,8 +149,11 @@ def test_missing_data_fails_saying_what_to_do(simple_cnn, tiny_config, tmp_path,
 def test_stop_from_another_thread_keeps_a_checkpoint_and_resumes_mid_epoch(simple_cnn, tiny_config):
     first_progress = threading.Event()
     events = []
-    trainer = Trainer(simple_cnn, replace(tiny_config, epochs=2),
-                      [events.append, lambda e: isinstance(e, BatchProgress) and first_progress.set()])
+    trainer = Trainer(
+        simple_cnn,
+        replace(tiny_config, epochs=2),
+        [events.append, lambda e: isinstance(e, BatchProgress) and first_progress.set()],
+    )
     worker = threading.Thread(target=trainer.run)
     worker.start()
     first_progress.wait(timeout=60)
@@ -163,6 +174,7 @@ def test_a_stop_or_pause_after_the_last_batch_is_answered_not_lost(simple_cnn, t
     flags for the last time, so the run finished while the monitor said "stopping"."""
     events = []
     trainer = Trainer(simple_cnn, tiny_config, [events.append])
+
     def press_during_the_last_batch(event) -> None:
         if isinstance(event, BatchProgress) and event.epoch == tiny_config.epochs and event.batch == event.batches:
             getattr(trainer, control)()
@@ -221,7 +233,6 @@ def test_schedules_change_the_learning_rate(simple_cnn, tiny_config, schedule):
 
     rates = [p.lr for p in of_type(events, BatchProgress)]
     assert isinstance(events[-1], Finished) and len(set(rates)) > 1
-
 
 
 def test_out_of_memory_fails_suggesting_half_the_batch(simple_cnn, tiny_config, monkeypatch):

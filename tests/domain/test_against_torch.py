@@ -123,8 +123,10 @@ def run_in_torch(spec: ModelSpec, batch_size: int) -> list[TorchStep]:
 
 def assert_engine_agrees(analysis: Analysis, steps: list[TorchStep]) -> None:
     for report, step in zip(analysis.layers, steps):
-        where = f"layer {report.index} {report.type}{dict(analysis.spec.layers[report.index].args)} " \
-                f"on {report.input_shape}: torch {step}, engine {report.diagnostics}"
+        where = (
+            f"layer {report.index} {report.type}{dict(analysis.spec.layers[report.index].args)} "
+            f"on {report.input_shape}: torch {step}, engine {report.diagnostics}"
+        )
         if step.error is not None or step.nonsense_accepted:
             assert report.has_error, where
             return
@@ -235,8 +237,20 @@ mistyped = st.one_of(
         lambda typo: LayerSpec.of("MaxPool2d", kernel_size=2, **{typo: 1})
     ),
 )
-any_layer = st.one_of(conv2d, conv2d, max_pool, avg_pool, adaptive_pool, batch_norm, dropout, flatten,
-                      linear, linear, activation, mistyped)
+any_layer = st.one_of(
+    conv2d,
+    conv2d,
+    max_pool,
+    avg_pool,
+    adaptive_pool,
+    batch_norm,
+    dropout,
+    flatten,
+    linear,
+    linear,
+    activation,
+    mistyped,
+)
 # A CNN-shaped stack: image layers, then maybe Flatten and a classifier.
 image_layer = st.one_of(conv2d, conv2d, max_pool, avg_pool, batch_norm, activation, adaptive_pool)
 cnn_stack = st.tuples(
@@ -287,15 +301,36 @@ def test_macs_match_torchinfo(layers, input_shape):
 
 
 def test_every_catalogued_layer_is_generated():
-    generated = {"Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "BatchNorm2d",
-                 "Dropout", "Dropout2d", "Flatten", "Linear", "ReLU", "LeakyReLU", "GELU", "SiLU", "Sigmoid", "Tanh"}
+    generated = {
+        "Conv2d",
+        "MaxPool2d",
+        "AvgPool2d",
+        "AdaptiveAvgPool2d",
+        "AdaptiveMaxPool2d",
+        "BatchNorm2d",
+        "Dropout",
+        "Dropout2d",
+        "Flatten",
+        "Linear",
+        "ReLU",
+        "LeakyReLU",
+        "GELU",
+        "SiLU",
+        "Sigmoid",
+        "Tanh",
+    }
     assert generated == set(LAYER_TYPES)
 
 
 # --- receptive field: the input pixels one output pixel's gradient reaches ---
 
-_rf_conv = _layer("Conv2d", {"out_channels": st.just(1), "kernel_size": _int_or_pair(1, 4)},
-                  stride=_int_or_pair(1, 2), dilation=_int_or_pair(1, 2), padding=_int_or_pair(0, 1))
+_rf_conv = _layer(
+    "Conv2d",
+    {"out_channels": st.just(1), "kernel_size": _int_or_pair(1, 4)},
+    stride=_int_or_pair(1, 2),
+    dilation=_int_or_pair(1, 2),
+    padding=_int_or_pair(0, 1),
+)
 _rf_pool = _layer("AvgPool2d", {"kernel_size": _int_or_pair(1, 3)}, stride=_int_or_pair(1, 2))
 
 

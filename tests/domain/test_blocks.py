@@ -52,35 +52,44 @@ def test_the_issues_example_reads_and_its_shapes_params_and_receptive_field_foll
 
 def test_a_spec_with_nested_blocks_is_written_back_and_reads_the_same():
     inner = residual([L("Conv2d", out_channels=8, kernel_size=3, padding=1)])
-    spec = ModelSpec("nested", (8, 12, 12), (
-        concat([inner, L("ReLU")], [], [L("Conv2d", out_channels=4, kernel_size=[1, 3], padding=[0, 1])]),
-        residual([L("Conv2d", out_channels=20, kernel_size=3, padding=1)], (L("Conv2d", out_channels=20, kernel_size=1),)),
-    ))
+    spec = ModelSpec(
+        "nested",
+        (8, 12, 12),
+        (
+            concat([inner, L("ReLU")], [], [L("Conv2d", out_channels=4, kernel_size=[1, 3], padding=[0, 1])]),
+            residual(
+                [L("Conv2d", out_channels=20, kernel_size=3, padding=1)], (L("Conv2d", out_channels=20, kernel_size=1),)
+            ),
+        ),
+    )
     text = dumps_spec(spec)
     assert loads_spec(text) == spec
-    assert "shortcut = [\n    {type = \"Conv2d\", out_channels = 20, kernel_size = 1},\n]" in text
+    assert 'shortcut = [\n    {type = "Conv2d", out_channels = 20, kernel_size = 1},\n]' in text
     assert analyze(spec).output_shape == (64, 20, 12, 12)
 
 
-@pytest.mark.parametrize(("layer", "expected"), [
-    ('type = "Residual"\nbody = 3', "layer 0 (Residual): body must be an array of layer tables"),
-    ('type = "Residual"', "layer 0 (Residual) needs a body"),
-    ('type = "Residual"\nbody = []\nshortcut = "identity"', "shortcut must be an array of layer tables"),
-    ('type = "Residual"\nbody = []\nkernel_size = 3', "has no argument 'kernel_size' (it takes: body, shortcut)"),
-    ('type = "Concat"\nbranches = []', "layer 0 (Concat) needs branches"),
-    ('type = "Concat"\nbranches = [{type = "ReLU"}]', "branch 0 must be an array of layer tables"),
-    ('type = "Concat"\nbranches = [[3]]', "layer 0 (Concat) branch 0 layer 0 needs a type"),
-    ('type = "Concat"\nbranches = [[{type = "ReLU", inplace = [[[[[[1]]]]]]}]]', "inplace is nested more than"),
-])
+@pytest.mark.parametrize(
+    ("layer", "expected"),
+    [
+        ('type = "Residual"\nbody = 3', "layer 0 (Residual): body must be an array of layer tables"),
+        ('type = "Residual"', "layer 0 (Residual) needs a body"),
+        ('type = "Residual"\nbody = []\nshortcut = "identity"', "shortcut must be an array of layer tables"),
+        ('type = "Residual"\nbody = []\nkernel_size = 3', "has no argument 'kernel_size' (it takes: body, shortcut)"),
+        ('type = "Concat"\nbranches = []', "layer 0 (Concat) needs branches"),
+        ('type = "Concat"\nbranches = [{type = "ReLU"}]', "branch 0 must be an array of layer tables"),
+        ('type = "Concat"\nbranches = [[3]]', "layer 0 (Concat) branch 0 layer 0 needs a type"),
+        ('type = "Concat"\nbranches = [[{type = "ReLU", inplace = [[[[[[1]]]]]]}]]', "inplace is nested more than"),
+    ],
+)
 def test_hostile_blocks_give_one_line_errors(layer, expected):
     with pytest.raises(SpecError) as error:
-        loads_spec(f'[model]\ninput_shape = [1, 8, 8]\n[[layers]]\n{layer}\n')
+        loads_spec(f"[model]\ninput_shape = [1, 8, 8]\n[[layers]]\n{layer}\n")
     assert expected in str(error.value) and "\n" not in str(error.value)
 
 
 @pytest.mark.parametrize("depth", [17, 400, 5000])
 def test_a_depth_bomb_of_blocks_is_refused_in_one_line(depth):
-    bomb = '{type = "Residual", body = [' * depth + ']}' * depth
+    bomb = '{type = "Residual", body = [' * depth + "]}" * depth
     with pytest.raises(SpecError) as error:
         loads_spec(f'[model]\ninput_shape = [1, 8, 8]\n[[layers]]\ntype = "Residual"\nbody = [{bomb}]\n')
     assert "nested too deeply" in str(error.value) or "blocks nest more than 16 deep" in str(error.value)
@@ -88,7 +97,7 @@ def test_a_depth_bomb_of_blocks_is_refused_in_one_line(depth):
 
 
 def test_blocks_nested_sixteen_deep_still_read():
-    nest = '{type = "Residual", body = [' * 15 + '{type = "ReLU"}' + ']}' * 15
+    nest = '{type = "Residual", body = [' * 15 + '{type = "ReLU"}' + "]}" * 15
     spec = loads_spec(f'[model]\ninput_shape = [1, 8, 8]\n[[layers]]\ntype = "Residual"\nbody = [{nest}]\n')
     assert analyze(spec).valid
 
@@ -99,12 +108,16 @@ def test_an_add_of_different_shapes_names_the_block_both_shapes_and_fixes_it_wit
     analysis = analyze(spec, batch_size=4)
     (error,) = analysis.errors
     assert error.layer == 1
-    assert error.message == ("Residual cannot add its body's output (N, 32, 16, 16) to its input (the identity "
-                             "shortcut) (N, 16, 32, 32): channels (32 vs 16) and sizes (16 x 16 vs 32 x 32) differ")
+    assert error.message == (
+        "Residual cannot add its body's output (N, 32, 16, 16) to its input (the identity "
+        "shortcut) (N, 16, 32, 32): channels (32 vs 16) and sizes (16 x 16 vs 32 x 32) differ"
+    )
     assert "Conv2d(16, 32, kernel_size=1, stride=2, bias=False) + BatchNorm2d" in error.suggestion
     fixed = error.fix.apply(spec)
-    assert fixed.layers[1].args["shortcut"] == (L("Conv2d", out_channels=32, kernel_size=1, stride=2, bias=False),
-                                                L("BatchNorm2d"))
+    assert fixed.layers[1].args["shortcut"] == (
+        L("Conv2d", out_channels=32, kernel_size=1, stride=2, bias=False),
+        L("BatchNorm2d"),
+    )
     assert analyze(fixed).valid and analyze(fixed).output_shape == (64, 32, 16, 16)
 
 
@@ -118,8 +131,10 @@ def test_an_add_that_only_changes_channels_also_offers_matching_out_channels():
 def test_a_concat_of_different_sizes_names_both_shapes():
     spec = ModelSpec("c", (3, 9, 9), (concat([L("Conv2d", out_channels=4, kernel_size=3)], [L("ReLU")]),))
     (error,) = analyze(spec).errors
-    assert error.message == ("Concat cannot join branch 0 (N, 4, 7, 7) and branch 1 (N, 3, 9, 9) along the channels: "
-                             "sizes (7 x 7 vs 9 x 9) differ")
+    assert error.message == (
+        "Concat cannot join branch 0 (N, 4, 7, 7) and branch 1 (N, 3, 9, 9) along the channels: "
+        "sizes (7 x 7 vs 9 x 9) differ"
+    )
     assert "padding" in error.suggestion
 
 
@@ -139,8 +154,11 @@ def test_a_broken_layer_deep_inside_blocks_says_where_and_its_fix_edits_that_lay
 
 
 def test_in_features_are_inferred_after_a_concat():
-    spec = ModelSpec("f", (1, 4, 4), (concat([L("Conv2d", out_channels=2, kernel_size=1)], []), L("Flatten"),
-                                      L("Linear", out_features=5)))
+    spec = ModelSpec(
+        "f",
+        (1, 4, 4),
+        (concat([L("Conv2d", out_channels=2, kernel_size=1)], []), L("Flatten"), L("Linear", out_features=5)),
+    )
     analysis = analyze(spec)
     assert analysis.layers[2].args["in_features"] == 3 * 16
     assert analysis.layers[0].branches[0][0].args["in_channels"] == 1

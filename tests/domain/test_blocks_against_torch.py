@@ -75,8 +75,7 @@ _same_conv = st.sampled_from([4, 6]).map(lambda c: L("Conv2d", out_channels=c, k
 _one_by_one = st.sampled_from([2, 4, 6]).map(lambda c: L("Conv2d", out_channels=c, kernel_size=1))
 _strided = st.sampled_from([1, 2]).map(lambda s: L("Conv2d", out_channels=4, kernel_size=3, stride=s, padding=1))
 _pool_same = st.just(L("MaxPool2d", kernel_size=3, stride=1, padding=1))
-plain_layer = st.one_of(_same_conv, _same_conv, _one_by_one, _strided, _pool_same, activation, batch_norm,
-                        image_layer)
+plain_layer = st.one_of(_same_conv, _same_conv, _one_by_one, _strided, _pool_same, activation, batch_norm, image_layer)
 
 
 def _blocks(inner: st.SearchStrategy) -> st.SearchStrategy:
@@ -89,12 +88,14 @@ def _blocks(inner: st.SearchStrategy) -> st.SearchStrategy:
 
 any_layer = st.recursive(plain_layer, _blocks, max_leaves=10)
 specs = st.builds(
-    lambda layers, shape, classify: ModelSpec("branched", shape, tuple(layers) + (
-        (L("Flatten"), L("Linear", out_features=3)) if classify else ())),
+    lambda layers, shape, classify: ModelSpec(
+        "branched", shape, tuple(layers) + ((L("Flatten"), L("Linear", out_features=3)) if classify else ())
+    ),
     st.lists(any_layer, min_size=1, max_size=4),
     st.tuples(st.integers(1, 4), st.integers(4, 12), st.integers(4, 12)),
     st.booleans(),
 )
+
 
 def _has_block(layers) -> bool:
     return any(branches_of(layer) for layer in layers)
@@ -137,8 +138,9 @@ def test_random_branched_specs_cover_valid_and_invalid_models():
 
 @pytest.mark.parametrize("shortcut", [(), (L("Conv2d", out_channels=8, kernel_size=1),)])
 def test_a_refused_add_is_one_torch_refuses(shortcut):
-    spec = ModelSpec("r", (4, 8, 8), (residual([L("Conv2d", out_channels=8, kernel_size=3, stride=2, padding=1)],
-                                               shortcut),))
+    spec = ModelSpec(
+        "r", (4, 8, 8), (residual([L("Conv2d", out_channels=8, kernel_size=3, stride=2, padding=1)], shortcut),)
+    )
     assert not analyze(spec).valid
     run = TorchRun()
     run_layers(spec.layers, torch.randn(2, 4, 8, 8), run)

@@ -59,8 +59,9 @@ def test_the_facts_are_consistent():
 
 def test_a_name_the_catalogue_does_not_hold_has_no_facts():
     unknown = layer_type("Conv1d")  # a tracked module's class, say
-    assert not (unknown.summary or unknown.weights or unknown.pools or unknown.adaptive or unknown.flattens
-                or unknown.widens)
+    assert not (
+        unknown.summary or unknown.weights or unknown.pools or unknown.adaptive or unknown.flattens or unknown.widens
+    )
 
 
 def test_the_classifier_starts_at_the_first_layer_that_flattens():

@@ -49,8 +49,10 @@ def test_output_below_one_says_where_the_image_vanished_and_how_to_fix_it():
 def test_output_below_one_counts_dilation_and_padding():
     spec = ModelSpec("test", (1, 4, 4), (conv("Conv2d", out_channels=2, kernel_size=5, dilation=2, padding=1),))
     error = only_error(spec)
-    assert error.message == ("4x4 shrinks to 0x0 at layer 0: the 9x9 window (5x5 dilated) is larger than "
-                             "the 4x4 input it gets (6x6 with padding)")
+    assert error.message == (
+        "4x4 shrinks to 0x0 at layer 0: the 9x9 window (5x5 dilated) is larger than "
+        "the 4x4 input it gets (6x6 with padding)"
+    )
     assert_fix_clears_it(spec, error)
 
 
@@ -93,7 +95,8 @@ def test_given_in_features_that_disagree_say_where_the_number_comes_from(simple_
 
 def test_partial_flatten_does_not_claim_the_features_are_c_x_h_x_w(simple_cnn):
     spec = simple_cnn.replace_layer(6, conv("Flatten", start_dim=2)).replace_layer(
-        7, conv("Linear", in_features=50, out_features=10))
+        7, conv("Linear", in_features=50, out_features=10)
+    )
     error = only_error(spec)
     assert error.message == "in_features = 50 but the incoming tensor has 49 features"
 
@@ -109,8 +112,10 @@ def test_given_in_channels_that_disagree():
 def test_padding_that_copies_pixels_must_fit_in_the_image(mode, limit):
     spec = ModelSpec("test", (1, 2, 2), (conv("Conv2d", out_channels=2, kernel_size=1, padding=3, padding_mode=mode),))
     error = only_error(spec)
-    assert error.message == (f"{mode} padding of 3 does not fit a 2x2 input: it copies pixels from inside the "
-                             f"image, so it must be {limit} the image's height and width")
+    assert error.message == (
+        f"{mode} padding of 3 does not fit a 2x2 input: it copies pixels from inside the "
+        f"image, so it must be {limit} the image's height and width"
+    )
     assert_fix_clears_it(spec, error)
 
 
@@ -149,21 +154,46 @@ def test_argument_with_no_close_match_is_removed_by_its_fix():
 @pytest.mark.parametrize(
     ("layer", "field", "message"),
     [
-        (conv("Conv2d", out_channels=0, kernel_size=3), "out_channels", "out_channels must be a positive integer, got 0"),
-        (conv("Conv2d", out_channels=8.5, kernel_size=3), "out_channels",
-         "out_channels must be a positive integer, got 8.5"),
-        (conv("Conv2d", out_channels=8, kernel_size=2.5), "kernel_size",
-         "kernel_size must be a positive integer or a pair (h, w) of them, got 2.5"),
-        (conv("Conv2d", out_channels=8, kernel_size=(3, 0)), "kernel_size",
-         "kernel_size must be a positive integer or a pair (h, w) of them, got [3, 0]"),
-        (conv("Conv2d", out_channels=8, kernel_size=3, stride=0), "stride",
-         "stride must be a positive integer or a pair (h, w) of them, got 0"),
-        (conv("Conv2d", out_channels=8, kernel_size=3, padding=-1), "padding",
-         "padding must be a non-negative integer or a pair (h, w) of them, got -1"),
-        (conv("Conv2d", in_channels=0, out_channels=8, kernel_size=3), "in_channels",
-         "in_channels must be a positive integer, got 0"),
-        (conv("MaxPool2d", kernel_size=True), "kernel_size",
-         "kernel_size must be a positive integer or a pair (h, w) of them, got True"),
+        (
+            conv("Conv2d", out_channels=0, kernel_size=3),
+            "out_channels",
+            "out_channels must be a positive integer, got 0",
+        ),
+        (
+            conv("Conv2d", out_channels=8.5, kernel_size=3),
+            "out_channels",
+            "out_channels must be a positive integer, got 8.5",
+        ),
+        (
+            conv("Conv2d", out_channels=8, kernel_size=2.5),
+            "kernel_size",
+            "kernel_size must be a positive integer or a pair (h, w) of them, got 2.5",
+        ),
+        (
+            conv("Conv2d", out_channels=8, kernel_size=(3, 0)),
+            "kernel_size",
+            "kernel_size must be a positive integer or a pair (h, w) of them, got [3, 0]",
+        ),
+        (
+            conv("Conv2d", out_channels=8, kernel_size=3, stride=0),
+            "stride",
+            "stride must be a positive integer or a pair (h, w) of them, got 0",
+        ),
+        (
+            conv("Conv2d", out_channels=8, kernel_size=3, padding=-1),
+            "padding",
+            "padding must be a non-negative integer or a pair (h, w) of them, got -1",
+        ),
+        (
+            conv("Conv2d", in_channels=0, out_channels=8, kernel_size=3),
+            "in_channels",
+            "in_channels must be a positive integer, got 0",
+        ),
+        (
+            conv("MaxPool2d", kernel_size=True),
+            "kernel_size",
+            "kernel_size must be a positive integer or a pair (h, w) of them, got True",
+        ),
         (conv("Dropout", p=1.5), "p", "p is a probability and must lie between 0 and 1, got 1.5"),
     ],
 )
@@ -227,11 +257,15 @@ def test_flatten_of_a_flat_tensor_is_removed_by_its_fix():
 
 _any_value = st.recursive(
     st.none() | st.booleans() | st.integers(-3, 40) | st.floats(allow_nan=True) | st.text(max_size=5),
-    lambda inner: st.lists(inner, max_size=3).map(tuple), max_leaves=4,
+    lambda inner: st.lists(inner, max_size=3).map(tuple),
+    max_leaves=4,
 )
 _field_names = sorted({f.name for t in LAYER_TYPES.values() for f in t.fields}) + ["typo", "return_indices"]
-_any_layer = st.builds(LayerSpec, st.sampled_from([*LAYER_TYPES, "Conv2D", ""]),
-                       st.dictionaries(st.sampled_from(_field_names), _any_value, max_size=4))
+_any_layer = st.builds(
+    LayerSpec,
+    st.sampled_from([*LAYER_TYPES, "Conv2D", ""]),
+    st.dictionaries(st.sampled_from(_field_names), _any_value, max_size=4),
+)
 _any_input = st.tuples(st.integers(-1, 30) | st.floats(0, 3) | st.just(True), st.integers(-1, 30), st.integers(-1, 30))
 
 
@@ -253,16 +287,24 @@ def test_any_input_gives_diagnostics_not_exceptions(layers, input_shape, batch_s
 def test_a_broken_layer_counts_for_nothing_in_the_totals():
     """in_channels = 10**6 on a 1-channel input: the layer cannot be built, so its
     parameters (once 3,999,999,999,992,000,000,000,008 with a 10**30 size) are not the model's."""
-    broken = ModelSpec("test", (1, 28, 28), (conv("Conv2d", in_channels=10**6, out_channels=8, kernel_size=3),
-                                             conv("Flatten"), conv("Linear", out_features=10)))
+    broken = ModelSpec(
+        "test",
+        (1, 28, 28),
+        (
+            conv("Conv2d", in_channels=10**6, out_channels=8, kernel_size=3),
+            conv("Flatten"),
+            conv("Linear", out_features=10),
+        ),
+    )
     analysis = analyze(broken, batch_size=1)
     assert analysis.layers[0].has_error
     assert analysis.layers[0].params == 0 and analysis.layers[0].macs == 0
     assert analysis.totals.params == analysis.layers[2].params == 8 * 26 * 26 * 10 + 10
 
 
-@pytest.mark.parametrize(("field", "value"), [("out_channels", 10**30), ("kernel_size", (3, 10**30)),
-                                              ("stride", 2**31)])
+@pytest.mark.parametrize(
+    ("field", "value"), [("out_channels", 10**30), ("kernel_size", (3, 10**30)), ("stride", 2**31)]
+)
 def test_sizes_beyond_what_pytorch_builds_are_errors(field, value):
     args = {"out_channels": 8, "kernel_size": 3, field: value}
     error = only_error(ModelSpec("test", (1, 28, 28), (conv("Conv2d", **args),)))
@@ -275,13 +317,21 @@ def test_sizes_that_multiply_past_64_bits_are_errors():
     assert "more than PyTorch can count" in error.message
 
 
-@pytest.mark.parametrize(("type_name", "field", "value", "said"), [
-    ("BatchNorm2d", "eps", 0.0, "must be above 0"), ("BatchNorm2d", "eps", -1e-5, "must be above 0"),
-    ("BatchNorm2d", "eps", float("nan"), "finite"), ("BatchNorm2d", "momentum", float("inf"), "finite"),
-    ("BatchNorm2d", "momentum", 1.5, "between 0 and 1"), ("LeakyReLU", "negative_slope", float("-inf"), "finite"),
-])
+@pytest.mark.parametrize(
+    ("type_name", "field", "value", "said"),
+    [
+        ("BatchNorm2d", "eps", 0.0, "must be above 0"),
+        ("BatchNorm2d", "eps", -1e-5, "must be above 0"),
+        ("BatchNorm2d", "eps", float("nan"), "finite"),
+        ("BatchNorm2d", "momentum", float("inf"), "finite"),
+        ("BatchNorm2d", "momentum", 1.5, "between 0 and 1"),
+        ("LeakyReLU", "negative_slope", float("-inf"), "finite"),
+    ],
+)
 def test_float_fields_refuse_what_breaks_training(type_name, field, value, said):
-    spec = ModelSpec("test", (1, 28, 28), (conv("Conv2d", out_channels=4, kernel_size=3), conv(type_name, **{field: value})))
+    spec = ModelSpec(
+        "test", (1, 28, 28), (conv("Conv2d", out_channels=4, kernel_size=3), conv(type_name, **{field: value}))
+    )
     error = only_error(spec)
     assert error.field == field and said in error.message
 
@@ -290,8 +340,14 @@ def test_training_memory_beyond_any_gpu_is_a_warning_not_an_error():
     from tui_cnn.domain.format import binary_bytes
     from tui_cnn.domain.shapes import TRAINING_MEMORY_WARNING_BYTES
 
-    wide = ModelSpec("test", (3, 224, 224), (conv("Conv2d", out_channels=4096, kernel_size=3, padding=1),
-                                             conv("Conv2d", out_channels=4096, kernel_size=3, padding=1)))
+    wide = ModelSpec(
+        "test",
+        (3, 224, 224),
+        (
+            conv("Conv2d", out_channels=4096, kernel_size=3, padding=1),
+            conv("Conv2d", out_channels=4096, kernel_size=3, padding=1),
+        ),
+    )
     small = analyze(wide, batch_size=8)
     assert small.totals.training_bytes < TRAINING_MEMORY_WARNING_BYTES and not small.diagnostics
     big = analyze(wide, batch_size=256)

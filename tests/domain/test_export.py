@@ -18,16 +18,20 @@ from tui_cnn.domain.starters import starter_layer
 
 pytestmark = pytest.mark.torch  # runs torch: outside the quick domain tier (-m "not torch")
 
-ODD_ARGUMENTS = ModelSpec("odd args 2", (3, 17, 23), (
-    LayerSpec.of("Conv2d", out_channels=8, kernel_size=(3, 5), padding="same", bias=False),
-    LayerSpec.of("BatchNorm2d", momentum=0.2),
-    LayerSpec.of("LeakyReLU", negative_slope=0.1),
-    LayerSpec.of("MaxPool2d", kernel_size=3, stride=2, ceil_mode=True),
-    LayerSpec.of("AdaptiveAvgPool2d", output_size=(2, None)),
-    LayerSpec.of("Flatten"),
-    LayerSpec.of("Dropout", p=0.25),
-    LayerSpec.of("Linear", out_features=5),
-))
+ODD_ARGUMENTS = ModelSpec(
+    "odd args 2",
+    (3, 17, 23),
+    (
+        LayerSpec.of("Conv2d", out_channels=8, kernel_size=(3, 5), padding="same", bias=False),
+        LayerSpec.of("BatchNorm2d", momentum=0.2),
+        LayerSpec.of("LeakyReLU", negative_slope=0.1),
+        LayerSpec.of("MaxPool2d", kernel_size=3, stride=2, ceil_mode=True),
+        LayerSpec.of("AdaptiveAvgPool2d", output_size=(2, None)),
+        LayerSpec.of("Flatten"),
+        LayerSpec.of("Dropout", p=0.25),
+        LayerSpec.of("Linear", out_features=5),
+    ),
+)
 
 
 def import_module(path):
@@ -41,13 +45,22 @@ def around(type_name: str) -> ModelSpec:
     """A model with a new layer of ``type_name`` (as the builder adds it) before the classifier:
     export writes every catalogued type the same way, so each must come out right."""
     empty = ModelSpec(f"with {type_name}", (3, 8, 8))
-    return empty.with_layers([starter_layer(type_name, empty, 0), LayerSpec("Flatten"),
-                              LayerSpec.of("Linear", out_features=10)])
+    return empty.with_layers(
+        [starter_layer(type_name, empty, 0), LayerSpec("Flatten"), LayerSpec.of("Linear", out_features=10)]
+    )
 
 
-@pytest.mark.parametrize("spec", [load_preset("SimpleCNN"), load_preset("LeNet5"), load_preset("VGGSmall"), ODD_ARGUMENTS,
-                                  *map(around, LAYER_TYPES)],
-                         ids=lambda spec: spec.name)
+@pytest.mark.parametrize(
+    "spec",
+    [
+        load_preset("SimpleCNN"),
+        load_preset("LeNet5"),
+        load_preset("VGGSmall"),
+        ODD_ARGUMENTS,
+        *map(around, LAYER_TYPES),
+    ],
+    ids=lambda spec: spec.name,
+)
 def test_exported_model_runs_with_the_shapes_and_parameters_of_the_shape_engine(spec, tmp_path):
     path = tmp_path / "model.py"
     path.write_text(export_code(spec))
@@ -95,7 +108,9 @@ def test_cli_says_why_an_invalid_model_is_not_exported(tmp_path):
     assert not target.exists()
 
 
-@pytest.mark.parametrize("args", [["nope"], ["SimpleCNN", "--to", "/no/such/dir/model.py"], ["SimpleCNN", "--input", "1,x"]])
+@pytest.mark.parametrize(
+    "args", [["nope"], ["SimpleCNN", "--to", "/no/such/dir/model.py"], ["SimpleCNN", "--input", "1,x"]]
+)
 def test_cli_exits_2_for_bad_input(args):
     result = CliRunner().invoke(main, ["export", *args])
     assert result.exit_code == 2
@@ -109,8 +124,22 @@ HOSTILE_NAMES = [
     'x"""\nimport pathlib; pathlib.Path(MARKER).write_text("pwned")\n"""',
     "x'''\nimport pathlib; pathlib.Path(MARKER).write_text('pwned')\n'''",
     'x\\"""; import pathlib; pathlib.Path(MARKER).write_text("pwned") #',
-    "none", "None", "True", "false", "class", "9lives", "a\\N b", "nul\x00byte", "émoji 🧠 ünïcode",
-    "", "   ", "\\", '"', "'", "\n\n", "\udcff surrogate",
+    "none",
+    "None",
+    "True",
+    "false",
+    "class",
+    "9lives",
+    "a\\N b",
+    "nul\x00byte",
+    "émoji 🧠 ünïcode",
+    "",
+    "   ",
+    "\\",
+    '"',
+    "'",
+    "\n\n",
+    "\udcff surrogate",
 ]
 
 
@@ -142,22 +171,32 @@ from tui_cnn.domain.shapes import flat_reports  # noqa: E402
 from tui_cnn.domain.spec import concat, residual  # noqa: E402
 
 L = LayerSpec.of
-BRANCHED = ModelSpec("branched 'x'", (3, 16, 16), (
-    residual([L("Conv2d", out_channels=8, kernel_size=3, stride=2, padding=1, bias=False), L("BatchNorm2d"),
-              L("ReLU")], (L("Conv2d", out_channels=8, kernel_size=1, stride=2, bias=False), L("BatchNorm2d"))),
-    concat([L("Conv2d", out_channels=4, kernel_size=1)],
-           [residual([L("Conv2d", out_channels=8, kernel_size=3, padding=1)]), L("ReLU")],
-           []),
-    L("Flatten"),
-    residual([L("Linear", out_features=20 * 8 * 8), L("ReLU")]),
-    L("Linear", out_features=10),
-))
+BRANCHED = ModelSpec(
+    "branched 'x'",
+    (3, 16, 16),
+    (
+        residual(
+            [L("Conv2d", out_channels=8, kernel_size=3, stride=2, padding=1, bias=False), L("BatchNorm2d"), L("ReLU")],
+            (L("Conv2d", out_channels=8, kernel_size=1, stride=2, bias=False), L("BatchNorm2d")),
+        ),
+        concat(
+            [L("Conv2d", out_channels=4, kernel_size=1)],
+            [residual([L("Conv2d", out_channels=8, kernel_size=3, padding=1)]), L("ReLU")],
+            [],
+        ),
+        L("Flatten"),
+        residual([L("Linear", out_features=20 * 8 * 8), L("ReLU")]),
+        L("Linear", out_features=10),
+    ),
+)
 
 
-@pytest.mark.parametrize("spec", [BRANCHED, load_preset("ResNet20"), load_preset("InceptionMini")],
-                         ids=lambda spec: spec.name)
+@pytest.mark.parametrize(
+    "spec", [BRANCHED, load_preset("ResNet20"), load_preset("InceptionMini")], ids=lambda spec: spec.name
+)
 def test_an_exported_branched_model_adds_and_concatenates_as_the_engine_says_and_loads_the_built_weights(
-        spec, tmp_path):
+    spec, tmp_path
+):
     path = tmp_path / "model.py"
     code = export_code(spec)
     path.write_text(code)
@@ -176,6 +215,7 @@ def test_an_exported_branched_model_adds_and_concatenates_as_the_engine_says_and
     def record(name):
         def hook(module_, inputs, output):
             seen.setdefault(name, tuple(output.shape))
+
         return hook
 
     for name, module_ in exported.named_modules():
@@ -210,8 +250,9 @@ def test_a_hostile_name_reads_back_unchanged_from_the_docstring(name):
     assert [type(node).__name__ for node in tree.body[:3]] == ["Expr", "Import", "ImportFrom"]  # nothing injected
 
 
-@pytest.mark.parametrize("name, expected", [("Ünïcödé", "Unicode"), ("café net", "CafeNet"), ("ﬁne", "Fine"),
-                                            ("日本", "Model")])
+@pytest.mark.parametrize(
+    "name, expected", [("Ünïcödé", "Unicode"), ("café net", "CafeNet"), ("ﬁne", "Fine"), ("日本", "Model")]
+)
 def test_accented_letters_keep_their_letter_in_the_class_name(name, expected):
     from tui_cnn.domain.export import class_name
 

@@ -7,10 +7,23 @@ from tui_cnn.domain.layers import LAYER_TYPES, ArgError
 from tui_cnn.domain.spec import parse_input_shape
 
 
-@pytest.mark.parametrize("text, value", [
-    ("3", 3), (" 3 ", 3), ("3,5", (3, 5)), ("(3, 5)", (3, 5)), ("[3, 5]", (3, 5)), ("same", "same"),
-    ("'valid'", "valid"), ("true", True), ("False", False), ("0.25", 0.25), ("1e-5", 1e-5), ("7, none", (7, None)),
-])
+@pytest.mark.parametrize(
+    "text, value",
+    [
+        ("3", 3),
+        (" 3 ", 3),
+        ("3,5", (3, 5)),
+        ("(3, 5)", (3, 5)),
+        ("[3, 5]", (3, 5)),
+        ("same", "same"),
+        ("'valid'", "valid"),
+        ("true", True),
+        ("False", False),
+        ("0.25", 0.25),
+        ("1e-5", 1e-5),
+        ("7, none", (7, None)),
+    ],
+)
 def test_text_parses_to_values(text, value):
     assert parse_text(text) == value
 
@@ -19,19 +32,34 @@ def conv(name):
     return LAYER_TYPES["Conv2d"].field(name)
 
 
-@pytest.mark.parametrize("name, text, value", [
-    ("kernel_size", "3,5", (3, 5)), ("padding", "same", "same"), ("bias", "false", False),
-    ("in_channels", "", None), ("stride", "", None), ("padding_mode", "reflect", "reflect"),
-])
+@pytest.mark.parametrize(
+    "name, text, value",
+    [
+        ("kernel_size", "3,5", (3, 5)),
+        ("padding", "same", "same"),
+        ("bias", "false", False),
+        ("in_channels", "", None),
+        ("stride", "", None),
+        ("padding_mode", "reflect", "reflect"),
+    ],
+)
 def test_a_field_keeps_what_pytorch_accepts(name, text, value):
     assert parse_field(conv(name), text) == value
 
 
-@pytest.mark.parametrize("name, text, message", [
-    ("kernel_size", "0", "positive integer"), ("kernel_size", "-3", "positive integer"),
-    ("kernel_size", "3,4,5", "pair"), ("kernel_size", "", "required"), ("padding", "full", "'same', 'valid'"),
-    ("bias", "yes", "true or false"), ("out_channels", "2.5", "positive integer"), ("groups", "1/2", "not a number"),
-])
+@pytest.mark.parametrize(
+    "name, text, message",
+    [
+        ("kernel_size", "0", "positive integer"),
+        ("kernel_size", "-3", "positive integer"),
+        ("kernel_size", "3,4,5", "pair"),
+        ("kernel_size", "", "required"),
+        ("padding", "full", "'same', 'valid'"),
+        ("bias", "yes", "true or false"),
+        ("out_channels", "2.5", "positive integer"),
+        ("groups", "1/2", "not a number"),
+    ],
+)
 def test_a_field_rejects_with_a_message(name, text, message):
     with pytest.raises(ArgError, match=message):
         parse_field(conv(name), text)

@@ -9,9 +9,20 @@ from tui_cnn.domain import format as fmt
 
 @pytest.mark.parametrize(
     ("n", "text"),
-    [(0, "0"), (999, "999"), (1000, "1K"), (4096, "4.1K"), (401_408, "401K"), (999_999, "1M"),
-     (16_056_320, "16.1M"), (250_000_000, "250M"), (2_510_000_000, "2.51G"), (2.5, "2.5"),
-     (4.2e15, "4.2P"), (4 * 10**27, "4e+27")],
+    [
+        (0, "0"),
+        (999, "999"),
+        (1000, "1K"),
+        (4096, "4.1K"),
+        (401_408, "401K"),
+        (999_999, "1M"),
+        (16_056_320, "16.1M"),
+        (250_000_000, "250M"),
+        (2_510_000_000, "2.51G"),
+        (2.5, "2.5"),
+        (4.2e15, "4.2P"),
+        (4 * 10**27, "4e+27"),
+    ],
 )
 def test_compact_keeps_three_significant_figures(n, text):
     assert fmt.compact(n) == text
@@ -19,9 +30,20 @@ def test_compact_keeps_three_significant_figures(n, text):
 
 @pytest.mark.parametrize(
     ("n", "text"),
-    [(12, "12 B"), (1023, "1023 B"), (1024, "1.0 KiB"), (802_816, "784.0 KiB"), (1_048_560, "1.0 MiB"),
-     (2_000_000, "1.9 MiB"), (657 << 30, "657.0 GiB"), (3 << 40, "3.0 TiB"), (900 << 40, "900.0 TiB"),
-     (5 << 50, "5.0 PiB"), (2 << 60, "2.0 EiB"), (1 << 90, "1024.0 YiB")],
+    [
+        (12, "12 B"),
+        (1023, "1023 B"),
+        (1024, "1.0 KiB"),
+        (802_816, "784.0 KiB"),
+        (1_048_560, "1.0 MiB"),
+        (2_000_000, "1.9 MiB"),
+        (657 << 30, "657.0 GiB"),
+        (3 << 40, "3.0 TiB"),
+        (900 << 40, "900.0 TiB"),
+        (5 << 50, "5.0 PiB"),
+        (2 << 60, "2.0 EiB"),
+        (1 << 90, "1024.0 YiB"),
+    ],
 )
 def test_binary_bytes(n, text):
     assert fmt.binary_bytes(n) == text
@@ -36,10 +58,16 @@ def test_grouped_and_shape():
 @pytest.mark.parametrize(
     ("type_name", "args", "call"),
     [
-        ("Conv2d", {"in_channels": 1, "out_channels": 32, "kernel_size": 3, "padding": 1},
-         "Conv2d(1, 32, kernel_size=3, padding=1)"),
-        ("Conv2d", {"in_channels": 3, "out_channels": 8, "kernel_size": (3, 5), "padding": "same", "stride": 1},
-         "Conv2d(3, 8, kernel_size=(3, 5), padding='same')"),
+        (
+            "Conv2d",
+            {"in_channels": 1, "out_channels": 32, "kernel_size": 3, "padding": 1},
+            "Conv2d(1, 32, kernel_size=3, padding=1)",
+        ),
+        (
+            "Conv2d",
+            {"in_channels": 3, "out_channels": 8, "kernel_size": (3, 5), "padding": "same", "stride": 1},
+            "Conv2d(3, 8, kernel_size=(3, 5), padding='same')",
+        ),
         ("MaxPool2d", {"kernel_size": (2, 2)}, "MaxPool2d(kernel_size=2)"),
         ("Dropout", {}, "Dropout(p=0.5)"),
         ("Linear", {"in_features": 3136, "out_features": 10, "bias": False}, "Linear(3136, 10, bias=False)"),
@@ -52,10 +80,17 @@ def test_layer_call_reads_like_pytorch(type_name, args, call):
 
 @pytest.mark.parametrize(
     ("text", "shown"),
-    [("plain name-1.2", "plain name-1.2"), ("Ünïcödé 模型 🙂", "Ünïcödé 模型 🙂"),
-     ("a\x1b]0;title\x07b", r"a\x1b]0;title\x07b"), ("nul\x00", r"nul\x00"), ("del\x7f", r"del\x7f"),
-     ("c1 csi\x9b2J", r"c1 csi\x9b2J"), ("\u202eevil", r"\u202eevil"), ("\u2066iso\u2069", r"\u2066iso\u2069"),
-     ("two\nlines\ttab\r", r"two\nlines\ttab\r")],
+    [
+        ("plain name-1.2", "plain name-1.2"),
+        ("Ünïcödé 模型 🙂", "Ünïcödé 模型 🙂"),
+        ("a\x1b]0;title\x07b", r"a\x1b]0;title\x07b"),
+        ("nul\x00", r"nul\x00"),
+        ("del\x7f", r"del\x7f"),
+        ("c1 csi\x9b2J", r"c1 csi\x9b2J"),
+        ("\u202eevil", r"\u202eevil"),
+        ("\u2066iso\u2069", r"\u2066iso\u2069"),
+        ("two\nlines\ttab\r", r"two\nlines\ttab\r"),
+    ],
 )
 def test_printable_shows_control_characters_as_python_escapes_and_leaves_the_rest(text, shown):
     assert fmt.printable(text) == shown
@@ -69,8 +104,13 @@ def test_printable_lines_keeps_newlines_and_without_controls_drops_the_rest():
 
 
 def test_every_c0_c1_del_and_bidi_control_is_escaped():
-    controls = [*map(chr, range(0x20)), "\x7f", *map(chr, range(0x80, 0xA0)),
-                *map(chr, range(0x202A, 0x202F)), *map(chr, range(0x2066, 0x206A))]
+    controls = [
+        *map(chr, range(0x20)),
+        "\x7f",
+        *map(chr, range(0x80, 0xA0)),
+        *map(chr, range(0x202A, 0x202F)),
+        *map(chr, range(0x2066, 0x206A)),
+    ]
     assert all(fmt.printable(char) != char and fmt.printable(char).startswith("\\") for char in controls)
 
 

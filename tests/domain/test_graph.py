@@ -26,10 +26,30 @@ def conv(k: int, s: int = 1) -> Geometry:
     return Geometry((k, k), (s, s), (k // 2, k // 2), (k // 2, k // 2), (1, 1))
 
 
-def row(name: str, inputs: tuple[int, ...], hw: int = 8, geometry: Geometry | None = None, params: int = 0,
-        in_hw: int | None = None) -> LayerRow:
-    report = LayerReport(0, "Conv2d" if geometry else "add", {}, (1, 4, in_hw or hw, in_hw or hw), (1, 4, hw, hw),
-                         params, params, 0, 10, 0, None, None, geometry, ())
+def row(
+    name: str,
+    inputs: tuple[int, ...],
+    hw: int = 8,
+    geometry: Geometry | None = None,
+    params: int = 0,
+    in_hw: int | None = None,
+) -> LayerRow:
+    report = LayerReport(
+        0,
+        "Conv2d" if geometry else "add",
+        {},
+        (1, 4, in_hw or hw, in_hw or hw),
+        (1, 4, hw, hw),
+        params,
+        params,
+        0,
+        10,
+        0,
+        None,
+        None,
+        geometry,
+        (),
+    )
     return LayerRow(name, name, report, inputs=inputs, path=tuple(name.split(".")))
 
 

@@ -20,8 +20,16 @@ def touch(root: Path, *relative: str) -> None:
 
 
 def test_train_and_test_folders_give_sorted_classes_and_labels(tmp_path):
-    touch(tmp_path, "train/dog/1.jpg", "train/cat/1.png", "train/cat/2.PNG", "test/cat/9.webp", "test/dog/8.jpeg",
-          "train/cat/notes.txt", "train/.hidden/1.png")
+    touch(
+        tmp_path,
+        "train/dog/1.jpg",
+        "train/cat/1.png",
+        "train/cat/2.PNG",
+        "test/cat/9.webp",
+        "test/dog/8.jpeg",
+        "train/cat/notes.txt",
+        "train/.hidden/1.png",
+    )
     folder = scan_image_folder(tmp_path)
     assert folder.classes == ("cat", "dog")
     assert [(Path(p).name, label) for p, label in folder.train] == [("1.png", 0), ("2.PNG", 0), ("1.jpg", 1)]
@@ -43,13 +51,16 @@ def test_one_level_is_split_by_a_seeded_hold_out_per_class(tmp_path):
     assert scan_image_folder(tmp_path, seed=4).test != folder.test
 
 
-@pytest.mark.parametrize("files, words", [
-    ((), "has no class folders"),
-    (("only/1.png",), "one class folder (only)"),
-    (("a/1.png", "b/readme.txt"), "b holds no images"),
-    (("train/a/1.png", "train/b/1.png"), "no test/ or val/"),
-    (("train/a/1.png", "train/b/1.png", "test/a/1.png", "test/c/1.png"), "only in train/: b; only in test/: c"),
-])
+@pytest.mark.parametrize(
+    "files, words",
+    [
+        ((), "has no class folders"),
+        (("only/1.png",), "one class folder (only)"),
+        (("a/1.png", "b/readme.txt"), "b holds no images"),
+        (("train/a/1.png", "train/b/1.png"), "no test/ or val/"),
+        (("train/a/1.png", "train/b/1.png", "test/a/1.png", "test/c/1.png"), "only in train/: b; only in test/: c"),
+    ],
+)
 def test_a_folder_that_cannot_be_trained_on_says_why(tmp_path, files, words):
     touch(tmp_path, *files)
     with pytest.raises(FolderError) as refused:
@@ -75,6 +86,8 @@ def test_a_link_loop_inside_a_class_ends(tmp_path):
 def test_the_model_must_end_in_as_many_outputs_as_the_folder_has_classes(tmp_path, simple_cnn):
     touch(tmp_path, *(f"{name}/{i}.png" for name in ("a", "b", "c") for i in range(3)))
     refusal = check_spec_matches(simple_cnn, "folder", str(tmp_path))
-    assert refusal == (f"SimpleCNN ends in 10 outputs but the folder {tmp_path} has 3 classes: end the model with "
-                       "Flatten and a Linear layer with out_features = 3")
+    assert refusal == (
+        f"SimpleCNN ends in 10 outputs but the folder {tmp_path} has 3 classes: end the model with "
+        "Flatten and a Linear layer with out_features = 3"
+    )
     assert "pass --data-dir" in check_spec_matches(simple_cnn, "folder", None)

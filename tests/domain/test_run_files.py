@@ -105,6 +105,7 @@ def test_settings_of_a_wrong_type_keep_the_run_readable_and_refuse_to_resume(tmp
 def test_events_round_trip_through_the_schema():
     event = EpochEnd(EpochMetrics(1, 0.5, 0.9, 0.6, 0.8, 1e-3, 1.0, 100.0), best=True)
     import json
+
     assert event_from_line(json.dumps(event_to_json(event))) == event
     assert event_to_json(event)["event"] == "EpochEnd"
     assert event_from_line('{"event": "EpochEnd", "metrics": 5, "best": true}') is None
@@ -116,8 +117,10 @@ def test_events_round_trip_through_the_schema():
 
 def _event_lines(*epochs: int) -> str:
     """events.jsonl lines as the trainer writes them, an EpochEnd for each epoch."""
-    return "".join(json.dumps(event_to_json(EpochEnd(EpochMetrics(**json.loads(epoch_line(e))), best=False))) + "\n"
-                   for e in epochs)
+    return "".join(
+        json.dumps(event_to_json(EpochEnd(EpochMetrics(**json.loads(epoch_line(e))), best=False))) + "\n"
+        for e in epochs
+    )
 
 
 def test_a_follower_reads_what_was_appended_and_waits_for_a_half_written_line(tmp_path):

@@ -28,15 +28,18 @@ def write_run(base, name, *events, pid=None, started_at=1.0):
     return run_dir
 
 
-@pytest.mark.parametrize("events, alive, status", [
-    ((Finished(1, 0.8, 3.0),), False, "finished"),
-    ((Stopped(1, "checkpoint-last.pt"),), False, "stopped"),
-    ((Failed("diverged"),), False, "failed"),
-    ((), True, "running"),
-    ((Paused(),), True, "paused"),
-    ((), False, "crashed"),  # process gone, no end event
-    ((Paused(),), False, "crashed"),
-])
+@pytest.mark.parametrize(
+    "events, alive, status",
+    [
+        ((Finished(1, 0.8, 3.0),), False, "finished"),
+        ((Stopped(1, "checkpoint-last.pt"),), False, "stopped"),
+        ((Failed("diverged"),), False, "failed"),
+        ((), True, "running"),
+        ((Paused(),), True, "paused"),
+        ((), False, "crashed"),  # process gone, no end event
+        ((Paused(),), False, "crashed"),
+    ],
+)
 def test_status_comes_from_the_events_and_the_process(tmp_path, events, alive, status):
     run_dir = write_run(tmp_path, "run", *events)
     assert run_row(run_dir, trainer=Trainer("live" if alive else "gone")).status == status
@@ -46,8 +49,10 @@ def test_a_run_whose_process_said_it_failed_is_failed_not_crashed(tmp_path):
     """Its disk full, a detached run could not write its Failed event: its last output line
     (output.log) says why it ended, so it failed; it did not crash."""
     run_dir = write_run(tmp_path, "full")
-    (run_dir / "output.log").write_text("epoch 1 ...\ntui-cnn: training failed: no space left on device writing "
-                                        f"checkpoint-last.pt in {run_dir}: the checkpoint of epoch 1 is kept\n")
+    (run_dir / "output.log").write_text(
+        "epoch 1 ...\ntui-cnn: training failed: no space left on device writing "
+        f"checkpoint-last.pt in {run_dir}: the checkpoint of epoch 1 is kept\n"
+    )
     assert run_row(run_dir, trainer=Trainer("gone")).status == "failed"
     assert run_row(run_dir, trainer=Trainer("live")).status == "running"
 
@@ -97,8 +102,12 @@ def test_a_continued_run_keeps_its_first_start_time(tmp_path):
     again = msgspec.structs.replace(STARTED, at=5_000.0, start_epoch=2)
     run_dir = write_run(tmp_path, "continued", Stopped(1, "checkpoint-last.pt"), pid=1, started_at=5_000.0)
     with open(run_dir / "events.jsonl", "w") as events:
-        events.write("".join(encode_record(e) for e in (first, EPOCH, Stopped(1, "checkpoint-last.pt"), again,
-                                                        Stopped(2, "checkpoint-last.pt"))))
+        events.write(
+            "".join(
+                encode_record(e)
+                for e in (first, EPOCH, Stopped(1, "checkpoint-last.pt"), again, Stopped(2, "checkpoint-last.pt"))
+            )
+        )
     assert run_row(run_dir).started_at == 1_000.0
 
 

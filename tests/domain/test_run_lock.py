@@ -44,8 +44,10 @@ from tui_cnn.domain.run_lock import LOCK_FILE, RunLock, RunLocked, lock_held, pr
 STARTED = RunStarted("r", "SimpleCNN", {}, "cpu", "a CPU", "mnist", 256, 0, 64, 1000, 3, 8)
 
 #: A process that takes a run directory's lock, says so, and holds it until killed.
-HOLDER = ("import sys, time; from tui_cnn.domain.run_lock import RunLock; RunLock.acquire(sys.argv[1]); "
-          "print('held', flush=True); time.sleep(600)")
+HOLDER = (
+    "import sys, time; from tui_cnn.domain.run_lock import RunLock; RunLock.acquire(sys.argv[1]); "
+    "print('held', flush=True); time.sleep(600)"
+)
 
 
 def hold_in_a_process(run_dir: Path) -> subprocess.Popen:
@@ -64,8 +66,9 @@ def holders():
 
 
 def write_process_json(run_dir: Path, pid: int, create_time: float | None) -> None:
-    (run_dir / "process.json").write_text(json.dumps({"pid": pid, "host": socket.gethostname(), "started_at": 1.0,
-                                                      "create_time": create_time}))
+    (run_dir / "process.json").write_text(
+        json.dumps({"pid": pid, "host": socket.gethostname(), "started_at": 1.0, "create_time": create_time})
+    )
 
 
 # --- the lock ---
@@ -137,8 +140,14 @@ def test_a_run_held_by_its_live_trainer_is_running(tmp_path, holders):
     run_dir = write_good_run(tmp_path / "live")
     holders.append(hold_in_a_process(run_dir))
     write_process_json(run_dir, holders[0].pid, process_start_time(holders[0].pid))
-    (run_dir / "events.jsonl").write_text(json.dumps(event_to_json(STARTED.__class__(
-        **{**{f: getattr(STARTED, f) for f in STARTED.__struct_fields__}, "at": 2.0}))) + "\n")
+    (run_dir / "events.jsonl").write_text(
+        json.dumps(
+            event_to_json(
+                STARTED.__class__(**{**{f: getattr(STARTED, f) for f in STARTED.__struct_fields__}, "at": 2.0})
+            )
+        )
+        + "\n"
+    )
     assert run_row(run_dir).status == "running"
 
 
@@ -235,8 +244,9 @@ def test_a_pipe_or_a_huge_file_as_control_json_is_refused_unread_and_replaced_by
         read_control_commands(tmp_path)  # opened without blocking: no writer needed
     assert write_control(tmp_path, "stop").seq == 1
     assert read_control(tmp_path).command == "stop"
-    (tmp_path / CONTROL_FILE).write_text(json.dumps({"commands": [{"seq": 9, "command": "stop", "at": 1.0}]})
-                                         + " " * CONTROL_MAX_BYTES)
+    (tmp_path / CONTROL_FILE).write_text(
+        json.dumps({"commands": [{"seq": 9, "command": "stop", "at": 1.0}]}) + " " * CONTROL_MAX_BYTES
+    )
     with pytest.raises(ControlFileRefused, match="more than a control file"):
         read_control_commands(tmp_path)
 

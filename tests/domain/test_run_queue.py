@@ -53,9 +53,11 @@ def test_stop_cancels_a_waiting_run_which_then_never_starts(tmp_path):
 
 
 def test_two_processes_adding_at_once_each_get_their_own_place(tmp_path):
-    adder = ("import sys; from pathlib import Path; from tui_cnn.domain.run_queue import enqueue\n"
-             "for i in range(20):\n"
-             "    d = Path(sys.argv[1]) / f'{sys.argv[2]}{i:02d}'; d.mkdir(); enqueue(d, '{}')\n")
+    adder = (
+        "import sys; from pathlib import Path; from tui_cnn.domain.run_queue import enqueue\n"
+        "for i in range(20):\n"
+        "    d = Path(sys.argv[1]) / f'{sys.argv[2]}{i:02d}'; d.mkdir(); enqueue(d, '{}')\n"
+    )
     adders = [subprocess.Popen([sys.executable, "-c", adder, str(tmp_path), prefix]) for prefix in ("x", "y")]
     assert [process.wait(timeout=60) for process in adders] == [0, 0]
     seqs = [record.seq for _, record in waiting_runs(tmp_path)]

@@ -86,16 +86,20 @@ def test_a_missing_or_unreadable_runs_folder_is_no_runs(tmp_path):
     assert run_stamp(str(tmp_path / "none")) is None
 
 
-@pytest.mark.parametrize("width, extra", [
-    (78, []),  # 80 columns, less the scrollbar
-    (118, ["model", "img/s", "time"]),
-    (158, ["model", "img/s", "time", "dataset", "device", "started"]),
-])
+@pytest.mark.parametrize(
+    "width, extra",
+    [
+        (78, []),  # 80 columns, less the scrollbar
+        (118, ["model", "img/s", "time"]),
+        (158, ["model", "img/s", "time", "dataset", "device", "started"]),
+    ],
+)
 def test_columns_fit_the_width_the_most_useful_first(width, extra):
     columns, run_width = fitting_columns(width)
     keys = [column.key for column in columns]
-    assert [key for key in keys if key not in ("mark", "status", "run", "epoch", "best val", "test")] == \
-        [key for key in ("model", "dataset", "img/s", "device", "started", "time") if key in extra]
+    assert [key for key in keys if key not in ("mark", "status", "run", "epoch", "best val", "test")] == [
+        key for key in ("model", "dataset", "img/s", "device", "started", "time") if key in extra
+    ]
     assert run_width >= RUN_NAME_WIDTH
     assert sum(column.width + 2 for column in columns if column.key != "run") + run_width + 2 <= width
     assert keys[:3] == ["mark", "status", "run"]
@@ -109,8 +113,16 @@ def test_a_narrow_terminal_still_shows_the_run_name_and_long_names_keep_their_en
 
 
 def test_cells_are_blank_for_unknown_or_non_finite_figures():
-    row = RunRow(path="runs/x", status="crashed", epoch=1, epochs=3, best_val_acc=float("nan"),
-                 images_per_s=float("inf"), started_at=float("nan"), duration_s=-1.0)
+    row = RunRow(
+        path="runs/x",
+        status="crashed",
+        epoch=1,
+        epochs=3,
+        best_val_acc=float("nan"),
+        images_per_s=float("inf"),
+        started_at=float("nan"),
+        duration_s=-1.0,
+    )
     cells = run_cells(row)
     assert cells["run"] == "x" and cells["epoch"] == "1/3"
     assert cells["best val"] == cells["img/s"] == cells["started"] == cells["time"] == ""
@@ -141,8 +153,13 @@ def test_what_continues_and_to_how_many_epochs(tmp_path):
     assert default_epochs(RunRow(path=str(run), status="finished", epoch=3, epochs=3)) == 8
     assert default_epochs(RunRow(path=str(run), status="finished", epoch=100_000, epochs=100_000)) == 100_000
     assert parse_epochs_total(" 1e1 ", done=3) == 10
-    for text, said in (("3", "more than 3"), ("0", ">= 1"), ("2.5", "whole number"), ("many", "whole number"),
-                       ("100001", "<= 100,000")):
+    for text, said in (
+        ("3", "more than 3"),
+        ("0", ">= 1"),
+        ("2.5", "whole number"),
+        ("many", "whole number"),
+        ("100001", "<= 100,000"),
+    ):
         with pytest.raises(SettingError, match=said):
             parse_epochs_total(text, done=3)
 

@@ -23,40 +23,59 @@ def test_every_training_setting_is_declared_and_its_default_passes_its_own_check
     assert TrainConfig().validate() == []
 
 
-@pytest.mark.parametrize(("name", "text", "value"), [
-    ("batch_size", "64", 64), ("batch_size", " 1_024 ", 1024), ("epochs", "1e3", 1000), ("lr", "3e-3", 0.003),
-    ("seed", "9223372036854775807", 2**63 - 1), ("augment", "yes", True), ("data_dir", "", None),
-    ("weight_decay", "0", 0.0),
-])
+@pytest.mark.parametrize(
+    ("name", "text", "value"),
+    [
+        ("batch_size", "64", 64),
+        ("batch_size", " 1_024 ", 1024),
+        ("epochs", "1e3", 1000),
+        ("lr", "3e-3", 0.003),
+        ("seed", "9223372036854775807", 2**63 - 1),
+        ("augment", "yes", True),
+        ("data_dir", "", None),
+        ("weight_decay", "0", 0.0),
+    ],
+)
 def test_what_is_typed_is_read_as_typed(name, text, value):
     assert parse(name, text) == value
 
 
-@pytest.mark.parametrize(("name", "text", "message"), [
-    # The form once read these as 19, 1, 25, 1000000 (cut to 7 digits) and 13.
-    ("batch_size", "1e9", "batch size must be >= 1 and <= 1,048,576, got 1,000,000,000"),
-    ("batch_size", "-1", "batch size must be >= 1"),
-    ("batch_size", "2.5", "batch size must be a whole number, got '2.5'"),
-    ("batch_size", "100000000000", "got 100,000,000,000"),
-    ("epochs", "1e300", "epochs must be >= 1 and <= 100,000"),
-    ("weight_decay", "nan", "weight decay must be a finite number, got nan"),
-    ("lr", "1e308", "learning rate must be > 0 and <= 1e+12, got 1e+308"),
-    ("lr", "0", "learning rate must be > 0"),
-    ("seed", str(10**30), "seed must be >= 0 and <= 9,223,372,036,854,775,807"),
-    ("epochs", "inf", "epochs must be a whole number, got 'inf'"),
-    ("optimizer", "adagrad", "optimizer must be one of sgd, adam, adamw, got 'adagrad'"),
-    ("epochs", "", "epochs is required"),
-])
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        # The form once read these as 19, 1, 25, 1000000 (cut to 7 digits) and 13.
+        ("batch_size", "1e9", "batch size must be >= 1 and <= 1,048,576, got 1,000,000,000"),
+        ("batch_size", "-1", "batch size must be >= 1"),
+        ("batch_size", "2.5", "batch size must be a whole number, got '2.5'"),
+        ("batch_size", "100000000000", "got 100,000,000,000"),
+        ("epochs", "1e300", "epochs must be >= 1 and <= 100,000"),
+        ("weight_decay", "nan", "weight decay must be a finite number, got nan"),
+        ("lr", "1e308", "learning rate must be > 0 and <= 1e+12, got 1e+308"),
+        ("lr", "0", "learning rate must be > 0"),
+        ("seed", str(10**30), "seed must be >= 0 and <= 9,223,372,036,854,775,807"),
+        ("epochs", "inf", "epochs must be a whole number, got 'inf'"),
+        ("optimizer", "adagrad", "optimizer must be one of sgd, adam, adamw, got 'adagrad'"),
+        ("epochs", "", "epochs is required"),
+    ],
+)
 def test_a_value_a_setting_does_not_take_is_refused_with_what_it_takes(name, text, message):
     with pytest.raises(SettingError, match=None) as refused:
         parse(name, text)
     assert message in str(refused.value)
 
 
-@pytest.mark.parametrize("options", [
-    ["--weight-decay", "nan"], ["--seed", str(10**30)], ["--optimizer", "sgd", "--lr", "1e308"], ["-b", "1e9"],
-    ["--epochs", "2.5"], ["--val-fraction", "1"], ["--label-smoothing", "-inf"],
-])
+@pytest.mark.parametrize(
+    "options",
+    [
+        ["--weight-decay", "nan"],
+        ["--seed", str(10**30)],
+        ["--optimizer", "sgd", "--lr", "1e308"],
+        ["-b", "1e9"],
+        ["--epochs", "2.5"],
+        ["--val-fraction", "1"],
+        ["--label-smoothing", "-inf"],
+    ],
+)
 def test_the_command_line_refuses_the_same_values_with_exit_2_and_one_line(options):
     result = CliRunner().invoke(main, ["train", "SimpleCNN", "--headless", *options])
     assert result.exit_code == 2, result.output

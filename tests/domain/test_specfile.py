@@ -16,8 +16,15 @@ EVERY_KIND_OF_VALUE = ModelSpec(
     "Odd values",
     (3, 32, 24),
     (
-        LayerSpec.of("Conv2d", out_channels=8, kernel_size=(3, 5), padding="same", bias=False,
-                     padding_mode="reflect", dilation=[1, 2]),
+        LayerSpec.of(
+            "Conv2d",
+            out_channels=8,
+            kernel_size=(3, 5),
+            padding="same",
+            bias=False,
+            padding_mode="reflect",
+            dilation=[1, 2],
+        ),
         LayerSpec.of("MaxPool2d", kernel_size=2, stride=(2, 1), ceil_mode=True),
         LayerSpec.of("AdaptiveAvgPool2d", output_size=(4, 3)),
         LayerSpec.of("Flatten"),
@@ -49,8 +56,10 @@ def test_saved_file_reads_like_the_pytorch_code(tmp_path):
     save_spec(EVERY_KIND_OF_VALUE, path)
     text = path.read_text()
     assert text.startswith('[model]\nname = "Odd values"\ninput_shape = [3, 32, 24]\n\n[[layers]]\n')
-    assert ('type = "Conv2d"\nout_channels = 8\nkernel_size = [3, 5]\npadding = "same"\nbias = false\n'
-            'padding_mode = "reflect"\ndilation = [1, 2]\n') in text
+    assert (
+        'type = "Conv2d"\nout_channels = 8\nkernel_size = [3, 5]\npadding = "same"\nbias = false\n'
+        'padding_mode = "reflect"\ndilation = [1, 2]\n'
+    ) in text
     assert text.endswith('[[layers]]\ntype = "Linear"\nin_features = 96\nout_features = 10\n')
 
 
@@ -66,11 +75,15 @@ def test_strings_are_escaped_in_names_and_values(tmp_path):
         ("[model\nname = 1", "not valid TOML"),
         ('[[layers]]\ntype = "ReLU"\n', "missing [model] table"),
         ('[model]\nname = "m"\ninput_shape = "1,28,28"\n', "input_shape must be a list [C, H, W]"),
-        ('[model]\ninput_shape = [1, 28, 28]\n[[layers]]\nout_channels = 8\n',
-         'layer 0 needs a type, e.g. type = "Conv2d"'),
-        ('layers = 3\n[model]\ninput_shape = [1, 28, 28]\n', "layers must be an array of tables"),
-        ('[model]\ninput_shape = [1, 28, 28]\n[[layer]]\ntype = "ReLU"\n',
-         "unknown table 'layer': did you mean [[layers]]?"),
+        (
+            "[model]\ninput_shape = [1, 28, 28]\n[[layers]]\nout_channels = 8\n",
+            'layer 0 needs a type, e.g. type = "Conv2d"',
+        ),
+        ("layers = 3\n[model]\ninput_shape = [1, 28, 28]\n", "layers must be an array of tables"),
+        (
+            '[model]\ninput_shape = [1, 28, 28]\n[[layer]]\ntype = "ReLU"\n',
+            "unknown table 'layer': did you mean [[layers]]?",
+        ),
     ],
 )
 def test_bad_files_raise_spec_error_naming_the_file(tmp_path, text, message):

@@ -13,16 +13,20 @@ from tui_cnn.domain.spec import LayerSpec, ModelSpec
 from tui_cnn.domain.specfile import spec_to_dict
 from tui_cnn.domain.train_config import TrainConfig
 
-TINY = ModelSpec("TinyCNN", (1, 28, 28), (
-    LayerSpec.of("Conv2d", out_channels=4, kernel_size=3, padding=1),
-    LayerSpec.of("ReLU"),
-    LayerSpec.of("MaxPool2d", kernel_size=2),
-    LayerSpec.of("Conv2d", out_channels=6, kernel_size=3, padding=1),
-    LayerSpec.of("ReLU"),
-    LayerSpec.of("MaxPool2d", kernel_size=2),
-    LayerSpec.of("Flatten"),
-    LayerSpec.of("Linear", out_features=10),
-))
+TINY = ModelSpec(
+    "TinyCNN",
+    (1, 28, 28),
+    (
+        LayerSpec.of("Conv2d", out_channels=4, kernel_size=3, padding=1),
+        LayerSpec.of("ReLU"),
+        LayerSpec.of("MaxPool2d", kernel_size=2),
+        LayerSpec.of("Conv2d", out_channels=6, kernel_size=3, padding=1),
+        LayerSpec.of("ReLU"),
+        LayerSpec.of("MaxPool2d", kernel_size=2),
+        LayerSpec.of("Flatten"),
+        LayerSpec.of("Linear", out_features=10),
+    ),
+)
 
 
 def train_tiny_run(run_dir: Path, data_root: Path, epochs: int = 1) -> Path:
@@ -53,8 +57,9 @@ def train_tiny_run(run_dir: Path, data_root: Path, epochs: int = 1) -> Path:
         model.eval()
         run_dir.mkdir(parents=True)
         config = TrainConfig(dataset="mnist", data_dir=str(data_root), epochs=epochs)
-        runs.write_config(run_dir, RunConfigFile(spec_to_dict(TINY), config.to_json(), DatasetRecord("mnist"),
-                                                 DeviceRecord("cpu")))
+        runs.write_config(
+            run_dir, RunConfigFile(spec_to_dict(TINY), config.to_json(), DatasetRecord("mnist"), DeviceRecord("cpu"))
+        )
         runs.write_model_code(run_dir, TINY)
         runs.save_checkpoint(run_dir / BEST_CHECKPOINT, {"model": model.state_dict()})
         runs.write_evaluation(run_dir, evaluate(model, data, 64, contextlib.nullcontext))

@@ -21,8 +21,10 @@ pytestmark = pytest.mark.slow  # a model trained for the screen (tiny_run), then
 
 async def shown(app: TuiCnnApp, what=lambda view: True):
     """Wait until Inspect shows a view (that passes ``what``), then for the screen to settle."""
-    await async_wait_until(lambda: isinstance(app.screen, InspectScreen) and app.screen.view is not None
-                           and what(app.screen.view), what="Inspect to show the view")
+    await async_wait_until(
+        lambda: isinstance(app.screen, InspectScreen) and app.screen.view is not None and what(app.screen.view),
+        what="Inspect to show the view",
+    )
     await app.workers.wait_for_complete()
     return app.screen.view
 

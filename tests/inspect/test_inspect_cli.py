@@ -26,13 +26,23 @@ def test_json_has_the_prediction_and_every_layer(tiny_run: Path):
     result = inspect(tiny_run, "--index", 3, "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
-    assert report["label"] == int(load_data("mnist", json.loads((tiny_run / "config.json").read_text())["config"]
-                                            ["data_dir"], "cpu").test.labels[3])
+    assert report["label"] == int(
+        load_data("mnist", json.loads((tiny_run / "config.json").read_text())["config"]["data_dir"], "cpu").test.labels[
+            3
+        ]
+    )
     assert len(report["probabilities"]) == 10 and sum(report["probabilities"]) == pytest.approx(1, abs=1e-5)
     assert report["predicted"] == int(np.argmax(report["probabilities"]))
     assert [layer["name"] for layer in report["layers"]] == [
-        "features.0", "features.1", "features.2", "features.3", "features.4", "features.5",
-        "classifier.0", "classifier.1"]
+        "features.0",
+        "features.1",
+        "features.2",
+        "features.3",
+        "features.4",
+        "features.5",
+        "classifier.0",
+        "classifier.1",
+    ]
     assert report["layers"][0]["output_shape"] == [4, 28, 28]
     assert report["layers"][-1]["output_shape"] == [10]
     relu = report["layers"][1]
@@ -88,11 +98,14 @@ def test_a_file_that_is_not_an_image_exits_2_with_one_line(tiny_run: Path, tmp_p
     assert "is not an image" in result.output and "Traceback" not in result.output
 
 
-@pytest.mark.parametrize("args, message", [
-    (("--index", 64), "there are 64 test images"),
-    ((), "exactly one of --index"),
-    (("--image", "/nonexistent.png"), "cannot read /nonexistent.png"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("--index", 64), "there are 64 test images"),
+        ((), "exactly one of --index"),
+        (("--image", "/nonexistent.png"), "cannot read /nonexistent.png"),
+    ],
+)
 def test_bad_arguments_exit_2(tiny_run: Path, args, message):
     result = inspect(tiny_run, *args)
     assert result.exit_code == 2 and message in result.output

@@ -18,7 +18,7 @@ from tui_cnn.domain.train_config import TrainConfig
 
 pytestmark = pytest.mark.slow
 
-INSPECT_NET = '''
+INSPECT_NET = """
 import torch.nn.functional as F
 from torch import nn
 
@@ -31,7 +31,7 @@ class InspectNet(nn.Module):
 
     def forward(self, x):
         return self.head(F.max_pool2d(F.relu(self.conv(x)), 2).flatten(1))
-'''
+"""
 
 
 @pytest.fixture
@@ -41,8 +41,9 @@ def module_run(tmp_path, mnist_root, monkeypatch) -> Path:
     (tmp_path / "inspectnet.py").write_text(INSPECT_NET)
     monkeypatch.chdir(tmp_path)
     run_dir = tmp_path / "run"
-    config = TrainConfig(dataset="mnist", data_dir=str(mnist_root), epochs=1, batch_size=32, device="cpu",
-                         run_dir=str(run_dir))
+    config = TrainConfig(
+        dataset="mnist", data_dir=str(mnist_root), epochs=1, batch_size=32, device="cpu", run_dir=str(run_dir)
+    )
     Trainer(ModuleSource("inspectnet:InspectNet", (1, 28, 28)), config).run()
     (tmp_path / "inspectnet.py").write_text("raise SystemExit('not the kept copy')\n")  # inspect reads the copy
     return run_dir

@@ -36,7 +36,8 @@ guard_option_list_paging()
 
 if TYPE_CHECKING:
     from ..domain.train_config import TrainConfig
-    from .screens.tracker import Tracked
+    from .session import Tracked
+
 
 class CrashSaved(Exception):
     """An unexpected error, after the model was put in safety: what the user reads on exit is
@@ -72,12 +73,18 @@ def _closed_palette_race(error: Exception) -> bool:
     from textual.css.query import NoMatches
     from textual.worker import WorkerFailed
 
-    return (isinstance(error, WorkerFailed) and isinstance(error.error, NoMatches)
-            and "CommandPalette" in str(error.error))
+    return (
+        isinstance(error, WorkerFailed) and isinstance(error.error, NoMatches) and "CommandPalette" in str(error.error)
+    )
 
 
-SCREENS_BY_KEY = (("1", "tracker", "Tracker"), ("2", "builder", "Builder"), ("3", "monitor", "Train"),
-                  ("4", "runs", "Runs"), ("5", "inspect", "Inspect"))
+SCREENS_BY_KEY = (
+    ("1", "tracker", "Tracker"),
+    ("2", "builder", "Builder"),
+    ("3", "monitor", "Train"),
+    ("4", "runs", "Runs"),
+    ("5", "inspect", "Inspect"),
+)
 
 
 def _builder_screen() -> Screen:
@@ -108,8 +115,13 @@ def _inspect_screen() -> Screen:
 class TuiCnnApp(App[None]):
     TITLE = "tui-cnn"
     CSS_PATH = "app.tcss"
-    MODES = {"tracker": TrackerScreen, "builder": _builder_screen, "monitor": _monitor_screen,
-             "runs": _runs_screen, "inspect": _inspect_screen}
+    MODES = {
+        "tracker": TrackerScreen,
+        "builder": _builder_screen,
+        "monitor": _monitor_screen,
+        "runs": _runs_screen,
+        "inspect": _inspect_screen,
+    }
     BINDINGS = [
         # Not in the footer (it has no room at 80 columns for them and each screen's keys): ? lists them.
         *(Binding(key, f"switch_mode('{mode}')", label, show=False) for key, mode, label in SCREENS_BY_KEY),
@@ -142,14 +154,20 @@ class TuiCnnApp(App[None]):
         if batch_size is not None:
             self.set_reactive(TuiCnnApp.batch_size, batch_size)
         self.start_mode = start_mode
-        self.session = Session(tracked=tracked, train_config=train_config, run_dir=run_dir, latest_run_dir=run_dir,
-                               compare_run_dirs=compare_run_dirs, runs_dir=runs_dir, spec_path=spec_path)
+        self.session = Session(
+            tracked=tracked,
+            train_config=train_config,
+            run_dir=run_dir,
+            latest_run_dir=run_dir,
+            compare_run_dirs=compare_run_dirs,
+            runs_dir=runs_dir,
+            spec_path=spec_path,
+        )
         #: exit() was called: keys do nothing from then on (on_event).
         self.exiting = False
         self._crash: CrashSaved | None = None
         self._control_guard = ControlCharacterGuard()
         self._key_order = KeyOrder(self)
-
 
     def model_to_train(self) -> ModelSpec | ModuleSource:
         """What the monitor trains: the module the tracker shows (as `tui-cnn train MODULE:ATTR
@@ -157,6 +175,7 @@ class TuiCnnApp(App[None]):
         if self.session.tracked is not None:
             return ModuleSource(self.session.tracked.target, tuple(self.session.tracked.input_shape))
         return self.spec
+
     def get_line_filters(self) -> Sequence[LineFilter]:
         """Textual's filters, and the guard that keeps control characters from the terminal."""
         return [*super().get_line_filters(), self._control_guard]
@@ -235,7 +254,9 @@ class TuiCnnApp(App[None]):
             try:
                 line = crash_line(self.spec, error)
             except Exception as exc:  # never let the rescue hide the error itself
-                line = f"tui-cnn stopped on an unexpected error ({type(error).__name__}); saving the model failed: {exc}"
+                line = (
+                    f"tui-cnn stopped on an unexpected error ({type(error).__name__}); saving the model failed: {exc}"
+                )
             self._crash = CrashSaved(line)
             self._crash.__cause__ = error
             error = self._crash
@@ -257,10 +278,16 @@ class TuiCnnApp(App[None]):
                 discard_recovery()  # the builder holds it now, as unsaved changes
                 self.switch_mode("builder")
 
-        self.push_screen(ConfirmScreen(
-            "Restore the model from the last crash?",
-            f"tui-cnn stopped on an error with {spec.name} ({len(spec.layers)} layers) unsaved.\n"
-            f"It is kept in {recovery_path()} until you restore it.", confirm="Restore", cancel="Not now"), decided)
+        self.push_screen(
+            ConfirmScreen(
+                "Restore the model from the last crash?",
+                f"tui-cnn stopped on an error with {spec.name} ({len(spec.layers)} layers) unsaved.\n"
+                f"It is kept in {recovery_path()} until you restore it.",
+                confirm="Restore",
+                cancel="Not now",
+            ),
+            decided,
+        )
 
     def action_command_palette(self) -> None:
         """Textual's palette, answering once (widgets/paging.py)."""
@@ -278,8 +305,9 @@ class TuiCnnApp(App[None]):
     def search_commands(self, commands, placeholder: str = "Search for commands…"):
         from textual.command import SimpleProvider
 
-        return self.push_screen(SafeCommandPalette(providers=[SimpleProvider(self.screen, commands)],
-                                                   placeholder=placeholder))
+        return self.push_screen(
+            SafeCommandPalette(providers=[SimpleProvider(self.screen, commands)], placeholder=placeholder)
+        )
 
     def pop_screen(self) -> AwaitComplete:
         """Never pop a mode's own screen. A dialog answered twice before it closed (enter
@@ -333,14 +361,18 @@ class TuiCnnApp(App[None]):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         for key, mode, label in SCREENS_BY_KEY:
-            yield SystemCommand(f"Show {label}", f"Switch to the {label.lower()} screen (key {key})",
-                                lambda mode=mode: self.switch_mode(mode))
-        yield SystemCommand("Track your own nn.Module", "Import MODULE:ATTR and show it in the tracker (key t)",
-                            self._track_module)
+            yield SystemCommand(
+                f"Show {label}",
+                f"Switch to the {label.lower()} screen (key {key})",
+                lambda mode=mode: self.switch_mode(mode),
+            )
+        yield SystemCommand(
+            "Track your own nn.Module", "Import MODULE:ATTR and show it in the tracker (key t)", self._track_module
+        )
 
     def inspect(self, run_dir: str | None, image: list[list[int]] | None = None, label: int | None = None) -> None:
         """Show a run's model (None: the current one, untrained) on Inspect, on this image."""
-        from .screens.inspect import InspectRequest
+        from .session import InspectRequest
 
         self.session.inspect_request = InspectRequest(run_dir, image, label)
         self.switch_mode("inspect")

@@ -6,14 +6,53 @@ the app has (a screen's ``self.app`` is any Textual App to a type checker)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Callable, Protocol
 
 from ..domain.paths import RUNS_DIR
+from ..domain.summary import ModelSummary
 
 if TYPE_CHECKING:
+    from ..backend.track_process import TrackSession
     from ..domain.train_config import TrainConfig
-    from .screens.inspect import InspectRequest
-    from .screens.tracker import Tracked
+
+
+class Tracked:
+    """A user's nn.Module, built and traced in a child process that keeps it (a
+    ``TrackSession``: its code may block, and only a process can be stopped), the input it was
+    last tracked with and, once traced, that summary."""
+
+    def __init__(
+        self,
+        target: str,
+        input_shape: tuple[int, int, int],
+        session: "TrackSession | None" = None,
+        summary: ModelSummary | None = None,
+    ) -> None:
+        if session is None:
+            from ..backend.track_process import TrackSession
+
+            session = TrackSession(target, quiet=True)  # the app owns the terminal: the user's output is dropped
+        self.target, self.input_shape, self.session, self.first_summary = target, input_shape, session, summary
+
+    def summary(self, batch_size: int, on_progress: Callable[[str], None] | None = None) -> ModelSummary:
+        """Traced again in its child (imported and built again there only if that child was stopped)."""
+        first, self.first_summary = self.first_summary, None
+        if first is not None and first.input_shape == (batch_size, *self.input_shape):
+            return first
+        return self.session.summary(self.input_shape, batch_size, on_progress=on_progress)
+
+    def close(self) -> None:
+        self.session.close()
+
+
+@dataclass(frozen=True)
+class InspectRequest:
+    """What to show: a run (None: the current model, untrained) and optionally one image
+    (a misclassified example's gray pixels from the monitor's evaluation) with its label."""
+
+    run_dir: str | None
+    image: list[list[int]] | None = None
+    label: int | None = None
 
 
 @dataclass

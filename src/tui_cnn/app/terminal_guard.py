@@ -22,5 +22,7 @@ class ControlCharacterGuard(LineFilter):
     def apply(self, segments: list[Segment], background: Color) -> list[Segment]:
         if not has_controls("".join(segment.text for segment in segments)):
             return segments  # nearly always: one search of the line
-        return [segment if segment.control else Segment(without_controls(segment.text), segment.style)
-                for segment in segments]
+        return [
+            segment if segment.control else Segment(without_controls(segment.text), segment.style)
+            for segment in segments
+        ]

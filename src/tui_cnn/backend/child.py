@@ -85,8 +85,9 @@ def serve_request_file(path: str) -> int:
         with open(path, encoding="utf-8") as request:
             spec, config = read_request(request)
     except Exception as exc:  # noqa: BLE001 - one line in the job's output
-        print(f"tui-cnn: training failed: cannot read the request {path} ({type(exc).__name__}: {exc})",
-              file=sys.stderr)
+        print(
+            f"tui-cnn: training failed: cannot read the request {path} ({type(exc).__name__}: {exc})", file=sys.stderr
+        )
         return EXIT_FAILED
     from .trainer import Trainer  # torch loads here
 
@@ -189,8 +190,10 @@ def _follow_controls(trainer) -> None:  # trainer: backend.trainer.Trainer
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -P -m tui_cnn.backend.child",
-                                     description="the training process of a tui-cnn run (see the module's docstring)")
+    parser = argparse.ArgumentParser(
+        prog="python -P -m tui_cnn.backend.child",
+        description="the training process of a tui-cnn run (see the module's docstring)",
+    )
     parser.add_argument("--device", default="auto", help="pipe mode: where to train (ranks join their group first)")
     parser.add_argument("--detached", action="store_true", help="output to stdout (output.log), no event pipe")
     parser.add_argument("--lock-fd", type=int, default=None, help="the run directory's lock, handed down open")

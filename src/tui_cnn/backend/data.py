@@ -63,8 +63,14 @@ class DeviceData:
     def batches_per_epoch(self, batch_size: int) -> int:
         return len(self.train) // batch_size
 
-    def train_batches(self, batch_size: int, generator: torch.Generator, augment: bool = False, skip: int = 0,
-                      shard: tuple[int, int] = (0, 1)) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def train_batches(
+        self,
+        batch_size: int,
+        generator: torch.Generator,
+        augment: bool = False,
+        skip: int = 0,
+        shard: tuple[int, int] = (0, 1),
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """One epoch in a seeded random order, less its first ``skip`` batches (a resumed run
         stopped part-way). The ragged last batch is dropped, so every batch has the same
         shape (cudnn.benchmark and torch.compile tune for one shape).
@@ -77,7 +83,7 @@ class DeviceData:
         local = batch_size // ranks
         order = torch.randperm(len(self.train), generator=generator, device=generator.device)
         for start in range(skip * batch_size, self.batches_per_epoch(batch_size) * batch_size, batch_size):
-            index = order[start:start + batch_size]
+            index = order[start : start + batch_size]
             mine = slice(rank * local, (rank + 1) * local)
             if augment:
                 images = self._augment(self.train.images[index], generator)[mine]
@@ -87,7 +93,7 @@ class DeviceData:
 
     def eval_batches(self, split: Split, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         for start in range(0, len(split), batch_size):
-            yield self.normalise(split.images[start:start + batch_size]), split.labels[start:start + batch_size]
+            yield self.normalise(split.images[start : start + batch_size]), split.labels[start : start + batch_size]
 
     def normalise(self, images: torch.Tensor) -> torch.Tensor:
         x = (images.float() - self._mean) * self._inv_std
@@ -110,13 +116,26 @@ def random_translate(images: torch.Tensor, max_shift: int, generator: torch.Gene
     dy, dx = torch.randint(0, 2 * max_shift + 1, (2, n, 1), generator=generator, device=generator.device)
     rows = (torch.arange(h, device=device) + dy)[:, None, :, None]
     cols = (torch.arange(w, device=device) + dx)[:, None, None, :]
-    return padded[torch.arange(n, device=device)[:, None, None, None], torch.arange(c, device=device)[None, :, None, None],
-                  rows, cols]
+    return padded[
+        torch.arange(n, device=device)[:, None, None, None],
+        torch.arange(c, device=device)[None, :, None, None],
+        rows,
+        cols,
+    ]
 
 
-def load_data(name: str, data_dir: str | os.PathLike[str] | None, device: str, *, val_fraction: float = 0.0,
-              seed: int = 0, channels_last: bool = False, log: Callable[[str], None] = lambda message: None,
-              input_shape: tuple[int, int, int] | None = None, resize: str = "crop") -> DeviceData:
+def load_data(
+    name: str,
+    data_dir: str | os.PathLike[str] | None,
+    device: str,
+    *,
+    val_fraction: float = 0.0,
+    seed: int = 0,
+    channels_last: bool = False,
+    log: Callable[[str], None] = lambda message: None,
+    input_shape: tuple[int, int, int] | None = None,
+    resize: str = "crop",
+) -> DeviceData:
     """Read the dataset (unpacking the built-in sample or downloading when needed) and put it
     on ``device``. Validation is the test split unless ``val_fraction`` of train is held out.
     ``--dataset folder`` (the user's images in ``data_dir``) is decoded to ``input_shape``."""
@@ -150,8 +169,12 @@ def _read_folder(data_dir, input_shape, resize: str, seed: int, log: Callable[[s
         decoded = load_folder(require_folder(data_dir), tuple(input_shape), resize, seed, log)
     except FolderError as exc:
         raise MissingDataError(str(exc)) from None
-    return (decoded.info, Split(decoded.train_images, decoded.train_labels),
-            Split(decoded.test_images, decoded.test_labels), decoded.source)
+    return (
+        decoded.info,
+        Split(decoded.train_images, decoded.train_labels),
+        Split(decoded.test_images, decoded.test_labels),
+        decoded.source,
+    )
 
 
 def _read(info: DatasetInfo, root: Path, train: bool) -> Split:
@@ -179,7 +202,8 @@ def _download(info: DatasetInfo, root: Path, log: Callable[[str], None]) -> None
             f"{info.name} is not in {' / '.join(folders)} and could not be downloaded "
             f"({_last_line(exc)}). Put {names} there (as torchvision lays them out), "
             f"or pass --data-dir with the folder that holds {info.files[0].split('/')[0]}/, "
-            f"or train on the built-in sample with --dataset mnist-sample") from None
+            f"or train on the built-in sample with --dataset mnist-sample"
+        ) from None
 
 
 def _last_line(exc: Exception) -> str:
@@ -198,6 +222,9 @@ def unpack_sample(root: Path) -> None:
         if target.is_file():
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
-        with packaged.joinpath(f"{relative}.gz").open("rb") as compressed, gzip.open(compressed) as source, \
-                atomic_writer(target) as out:
+        with (
+            packaged.joinpath(f"{relative}.gz").open("rb") as compressed,
+            gzip.open(compressed) as source,
+            atomic_writer(target) as out,
+        ):
             shutil.copyfileobj(source, out)

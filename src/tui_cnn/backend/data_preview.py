@@ -56,5 +56,13 @@ def preview(config: TrainConfig, input_shape: tuple[int, int, int], per_class: i
         samples.append(data.train.images[index].numpy())
     counts = [torch.bincount(split.labels, minlength=len(classes)).tolist() for split in (data.train, data.test)]
     flips = " and mirrored half the time" if data.info.flips else ""
-    return DataPreview(data.info.title, data.source, tuple(classes), counts[0], counts[1], samples,
-                       f"each image shifted by up to {MAX_SHIFT} pixels each way{flips}", data.info.flips)
+    return DataPreview(
+        data.info.title,
+        data.source,
+        tuple(classes),
+        counts[0],
+        counts[1],
+        samples,
+        f"each image shifted by up to {MAX_SHIFT} pixels each way{flips}",
+        data.info.flips,
+    )

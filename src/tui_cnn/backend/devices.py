@@ -89,8 +89,9 @@ def _nvml_device_info(index: int) -> DeviceRecord | None:
         handle = pynvml.nvmlDeviceGetHandleByIndex(index)
         memory = pynvml.nvmlDeviceGetMemoryInfo(handle)
         name = pynvml.nvmlDeviceGetName(handle)
-        return DeviceRecord("cuda", name.decode() if isinstance(name, bytes) else str(name),
-                          int(memory.total), int(memory.free))
+        return DeviceRecord(
+            "cuda", name.decode() if isinstance(name, bytes) else str(name), int(memory.total), int(memory.free)
+        )
     except Exception:  # noqa: BLE001 - NVML went away between the count and the read
         return None
 
@@ -135,9 +136,13 @@ def gpu_stats(index: int = 0) -> GpuStats | None:
         handle = pynvml.nvmlDeviceGetHandleByIndex(index)
         utilization = pynvml.nvmlDeviceGetUtilizationRates(handle)
         memory = pynvml.nvmlDeviceGetMemoryInfo(handle)
-        return GpuStats(int(utilization.gpu), int(memory.used), int(memory.total),
-                        _optional(lambda: int(pynvml.nvmlDeviceGetTemperature(handle, pynvml.NVML_TEMPERATURE_GPU))),
-                        _optional(lambda: pynvml.nvmlDeviceGetPowerUsage(handle) / 1000.0))
+        return GpuStats(
+            int(utilization.gpu),
+            int(memory.used),
+            int(memory.total),
+            _optional(lambda: int(pynvml.nvmlDeviceGetTemperature(handle, pynvml.NVML_TEMPERATURE_GPU))),
+            _optional(lambda: pynvml.nvmlDeviceGetPowerUsage(handle) / 1000.0),
+        )
     except Exception:  # noqa: BLE001 - NVML missing, no driver, no such GPU: no statistics
         return None
 

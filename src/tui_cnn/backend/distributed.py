@@ -104,11 +104,11 @@ class Distributed:
         equal sizes, so each is padded to the largest and trimmed after."""
         size = -(-total // self.world_size)
         padded = torch.zeros(size, *tensor.shape[1:], dtype=tensor.dtype, device=tensor.device)
-        padded[:len(tensor)] = tensor
+        padded[: len(tensor)] = tensor
         parts = [torch.empty_like(padded) for _ in range(self.world_size)]
         dist.all_gather(parts, padded)
         bounds = [shard_bounds(total, rank, self.world_size) for rank in range(self.world_size)]
-        return torch.cat([part[:end - start] for part, (start, end) in zip(parts, bounds)])
+        return torch.cat([part[: end - start] for part, (start, end) in zip(parts, bounds)])
 
     def control(self, stop: bool, paused: bool, device: str) -> tuple[bool, bool]:
         """Rank 0's (stop, paused), on every rank."""

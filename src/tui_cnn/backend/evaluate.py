@@ -18,16 +18,22 @@ MAX_MISCLASSIFIED = 12
 
 
 @torch.no_grad()
-def predict(model: nn.Module, data: DeviceData, split: Split, batch_size: int,
-            autocast: Callable[[], AbstractContextManager], group: Distributed | None = None
-            ) -> tuple[torch.Tensor, torch.Tensor]:
+def predict(
+    model: nn.Module,
+    data: DeviceData,
+    split: Split,
+    batch_size: int,
+    autocast: Callable[[], AbstractContextManager],
+    group: Distributed | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(summed cross-entropy loss, predicted class of every image), both still on the device.
     In a distributed run each rank scores its slice of the split, and every rank gets the
     whole: the loss summed, the predictions gathered."""
     if group is not None:
         start, end = shard_bounds(len(split), group.rank, group.world_size)
-        loss, predictions = predict(model, data, Split(split.images[start:end], split.labels[start:end]),
-                                    batch_size, autocast)
+        loss, predictions = predict(
+            model, data, Split(split.images[start:end], split.labels[start:end]), batch_size, autocast
+        )
         return group.sum(loss), group.gather(predictions, len(split))
     was_training = model.training
     model.eval()
@@ -42,8 +48,13 @@ def predict(model: nn.Module, data: DeviceData, split: Split, batch_size: int,
     return loss, torch.cat(predictions) if predictions else split.labels[:0]
 
 
-def validate(model: nn.Module, data: DeviceData, batch_size: int,
-             autocast: Callable[[], AbstractContextManager], group: Distributed | None = None) -> tuple[float, float]:
+def validate(
+    model: nn.Module,
+    data: DeviceData,
+    batch_size: int,
+    autocast: Callable[[], AbstractContextManager],
+    group: Distributed | None = None,
+) -> tuple[float, float]:
     """(mean loss, accuracy) on the validation split: one device sync."""
     loss, predictions = predict(model, data, data.val, batch_size, autocast, group)
     correct = (predictions == data.val.labels).sum()
@@ -51,8 +62,13 @@ def validate(model: nn.Module, data: DeviceData, batch_size: int,
     return loss.item() / count, correct.item() / count
 
 
-def evaluate(model: nn.Module, data: DeviceData, batch_size: int,
-             autocast: Callable[[], AbstractContextManager], group: Distributed | None = None) -> Evaluation:
+def evaluate(
+    model: nn.Module,
+    data: DeviceData,
+    batch_size: int,
+    autocast: Callable[[], AbstractContextManager],
+    group: Distributed | None = None,
+) -> Evaluation:
     test = data.test
     _, predictions = predict(model, data, test, batch_size, autocast, group)
     classes = data.info.num_classes
@@ -60,11 +76,17 @@ def evaluate(model: nn.Module, data: DeviceData, batch_size: int,
     per_class = confusion.diag().double() / confusion.sum(1).clamp(min=1)
     wrong = _spread((predictions != test.labels).nonzero().flatten(), MAX_MISCLASSIFIED).cpu()
     gray = test.images[wrong.to(test.images.device)].float().mean(1).round().to(torch.uint8).cpu()
-    misclassified = [Misclassified(image.tolist(), int(test.labels[i]), int(predictions[i]))
-                     for image, i in zip(gray, wrong.tolist())]
-    return Evaluation(accuracy=confusion.diag().sum().item() / max(len(test), 1),
-                      per_class_accuracy=per_class.tolist(), confusion_matrix=confusion.tolist(),
-                      classes=list(data.info.classes), misclassified=misclassified)
+    misclassified = [
+        Misclassified(image.tolist(), int(test.labels[i]), int(predictions[i]))
+        for image, i in zip(gray, wrong.tolist())
+    ]
+    return Evaluation(
+        accuracy=confusion.diag().sum().item() / max(len(test), 1),
+        per_class_accuracy=per_class.tolist(),
+        confusion_matrix=confusion.tolist(),
+        classes=list(data.info.classes),
+        misclassified=misclassified,
+    )
 
 
 def _spread(index: torch.Tensor, count: int) -> torch.Tensor:

@@ -49,17 +49,24 @@ class DecodedFolder:
     source: str  # one line for config.json: the layout, the resize, what was skipped, whether cached
 
 
-def load_folder(root: str | os.PathLike[str], input_shape: tuple[int, int, int], resize: str, seed: int = 0,
-                log: Callable[[str], None] = lambda message: None) -> DecodedFolder:
+def load_folder(
+    root: str | os.PathLike[str],
+    input_shape: tuple[int, int, int],
+    resize: str,
+    seed: int = 0,
+    log: Callable[[str], None] = lambda message: None,
+) -> DecodedFolder:
     """The folder's images as uint8 tensors of ``input_shape``; FolderError in one line if the
     folder cannot be trained on (bad layout, too big for memory, a class left with no image)."""
     folder = scan_image_folder(root, seed)
     channels, height, width = input_shape
     size = (len(folder.train) + len(folder.test)) * channels * height * width
     if size > MAX_CACHE_BYTES:
-        raise FolderError(f"{folder.root} decodes to {fmt.binary_bytes(size)} at {fmt.dims(input_shape)}, more than the "
-                          f"{fmt.binary_bytes(MAX_CACHE_BYTES)} tui-cnn keeps in memory: train at a smaller input size or "
-                          "on a subset")
+        raise FolderError(
+            f"{folder.root} decodes to {fmt.binary_bytes(size)} at {fmt.dims(input_shape)}, more than the "
+            f"{fmt.binary_bytes(MAX_CACHE_BYTES)} tui-cnn keeps in memory: train at a smaller input size or "
+            "on a subset"
+        )
     cache = _cache_path(folder, input_shape, resize)
     cached = _read_cache(cache)
     if cached is not None:
@@ -76,8 +83,9 @@ def load_folder(root: str | os.PathLike[str], input_shape: tuple[int, int, int],
     mean, std = _channel_statistics(train_images)
     info = replace(folder_info(folder, input_shape), mean=mean, std=std)
     how = "resized (shorter side) and centre-cropped" if resize == "crop" else "resized (stretched)"
-    source = (f"{folder.root} (test: {folder.test_source}); images {how} to {fmt.dims(input_shape)}"
-              + (f"; {len(skipped)} unreadable skipped" if skipped else ""))
+    source = f"{folder.root} (test: {folder.test_source}); images {how} to {fmt.dims(input_shape)}" + (
+        f"; {len(skipped)} unreadable skipped" if skipped else ""
+    )
     return DecodedFolder(info, train_images, train_labels, test_images, test_labels, tuple(skipped), source)
 
 
@@ -160,8 +168,9 @@ def _check_every_class_left(folder: ImageFolder, labels: torch.Tensor, split: st
     counts = torch.bincount(labels, minlength=len(folder.classes)).tolist()
     empty = [name for name, count in zip(folder.classes, counts) if count == 0]
     if empty:
-        raise FolderError(f"no readable {split} image is left in class {empty[0]!r} of {folder.root}: "
-                          "every image there was skipped")
+        raise FolderError(
+            f"no readable {split} image is left in class {empty[0]!r} of {folder.root}: every image there was skipped"
+        )
 
 
 def _channel_statistics(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -171,7 +180,7 @@ def _channel_statistics(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[
     total = torch.zeros(channels, dtype=torch.float64)
     squares = torch.zeros(channels, dtype=torch.float64)
     for start in range(0, len(images), 4096):
-        chunk = images[start:start + 4096].to(torch.float64) / 255
+        chunk = images[start : start + 4096].to(torch.float64) / 255
         total += chunk.sum(dim=(0, 2, 3))
         squares += (chunk * chunk).sum(dim=(0, 2, 3))
     count = max(1, images.numel() // channels)
@@ -183,8 +192,9 @@ def _channel_statistics(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[
 def _cache_path(folder: ImageFolder, input_shape: tuple[int, int, int], resize: str) -> Path:
     """The cache file of this folder as it is now: any file added, removed or changed (size or
     time), another input shape or resize mode makes another key."""
-    digest = hashlib.sha256(f"{CACHE_VERSION} {os.path.abspath(folder.root)} {input_shape} {resize} "
-                            f"{folder.classes}".encode())
+    digest = hashlib.sha256(
+        f"{CACHE_VERSION} {os.path.abspath(folder.root)} {input_shape} {resize} {folder.classes}".encode()
+    )
     for split in (folder.train, folder.test):
         digest.update(b"|")
         for path, label in split:
@@ -199,8 +209,13 @@ def _cache_path(folder: ImageFolder, input_shape: tuple[int, int, int], resize: 
 def _read_cache(path: Path):
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
-        return (saved["train_images"], saved["train_labels"], saved["test_images"], saved["test_labels"],
-                list(saved["skipped"]))
+        return (
+            saved["train_images"],
+            saved["train_labels"],
+            saved["test_images"],
+            saved["test_labels"],
+            list(saved["skipped"]),
+        )
     except Exception:  # noqa: BLE001 - absent, partial or foreign: decode again
         return None
 
@@ -212,8 +227,16 @@ def _write_cache(path: Path, decoded) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_writer(path) as out:
-            torch.save({"train_images": train_images, "train_labels": train_labels, "test_images": test_images,
-                        "test_labels": test_labels, "skipped": list(skipped)}, out)
+            torch.save(
+                {
+                    "train_images": train_images,
+                    "train_labels": train_labels,
+                    "test_images": test_images,
+                    "test_labels": test_labels,
+                    "skipped": list(skipped),
+                },
+                out,
+            )
         kept = sorted(path.parent.glob("*.pt"), key=lambda p: p.stat().st_mtime, reverse=True)
         for old in kept[CACHE_FILES_KEPT:]:
             old.unlink(missing_ok=True)

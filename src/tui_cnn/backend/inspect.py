@@ -85,9 +85,17 @@ class Inspector:
     """A model on the CPU in eval mode, the dataset it reads, and its test split (loaded on
     first use)."""
 
-    def __init__(self, spec: ModelSpec, state_dict: dict | None, *, dataset: str | None = None,
-                 data_dir: str | None = None, description: str = "", resize: str = "crop",
-                 module: "torch.nn.Module | None" = None):
+    def __init__(
+        self,
+        spec: ModelSpec,
+        state_dict: dict | None,
+        *,
+        dataset: str | None = None,
+        data_dir: str | None = None,
+        description: str = "",
+        resize: str = "crop",
+        module: "torch.nn.Module | None" = None,
+    ):
         """``module``: a user's own nn.Module (a module run; ``spec`` its stub, with its name and
         input shape): its layers are its leaf modules as one forward pass calls them."""
         import torch
@@ -151,21 +159,31 @@ class Inspector:
             config = saved.train_config()
         except (OSError, ValueError, KeyError, TypeError, SpecError, RecursionError) as exc:
             raise InspectError(f"{run_dir} is not a run directory with a readable config.json ({exc})") from None
-        checkpoint = next((run_dir / name for name in (BEST_CHECKPOINT, LAST_CHECKPOINT)
-                           if (run_dir / name).is_file()), None)
+        checkpoint = next(
+            (run_dir / name for name in (BEST_CHECKPOINT, LAST_CHECKPOINT) if (run_dir / name).is_file()), None
+        )
         if checkpoint is None:
             raise InspectError(f"{run_dir} has no checkpoint yet (one is written after each epoch)")
         try:
             state = runs.load_checkpoint(checkpoint, "cpu")
             weights = state["model"]
         except Exception as exc:  # noqa: BLE001 - unpickling refused, truncated file, not a dict: all one message
-            raise InspectError(f"{checkpoint} is not a readable checkpoint ({type(exc).__name__}: "
-                               f"{str(exc).splitlines()[0] if str(exc) else 'no detail'})") from None
+            raise InspectError(
+                f"{checkpoint} is not a readable checkpoint ({type(exc).__name__}: "
+                f"{str(exc).splitlines()[0] if str(exc) else 'no detail'})"
+            ) from None
         if not isinstance(weights, dict):
             raise InspectError(f"{checkpoint} holds no model weights")
         module = _run_module(saved.module, run_dir) if saved.module is not None else None
-        return cls(spec, weights, dataset=config.dataset, data_dir=config.data_dir, resize=config.resize,
-                   description=f"{spec.name}, {checkpoint.name} of run {run_dir.name}", module=module)
+        return cls(
+            spec,
+            weights,
+            dataset=config.dataset,
+            data_dir=config.data_dir,
+            resize=config.resize,
+            description=f"{spec.name}, {checkpoint.name} of run {run_dir.name}",
+            module=module,
+        )
 
     @classmethod
     def untrained(cls, spec: ModelSpec) -> "Inspector":
@@ -202,8 +220,7 @@ class Inspector:
             raise InspectError(f"no test images: {self.why_no_test_images()}")
         if not 0 <= index < len(split):
             raise InspectError(f"there are {len(split)} test images: --index must be 0 to {len(split) - 1}")
-        return self.view(split.images[index].numpy(), int(split.labels[index]), f"test image {index}",
-                         test_index=index)
+        return self.view(split.images[index].numpy(), int(split.labels[index]), f"test image {index}", test_index=index)
 
     def misclassified(self) -> list[int]:
         """Indices of the test images the model gets wrong, the most confident mistakes first."""
@@ -215,9 +232,9 @@ class Inspector:
         wrong, confidence = [], []
         with torch.inference_mode():
             for start in range(0, len(split), EVAL_BATCH):
-                probabilities = self.model(self._normalise(split.images[start:start + EVAL_BATCH])).softmax(1)
+                probabilities = self.model(self._normalise(split.images[start : start + EVAL_BATCH])).softmax(1)
                 best, predicted = probabilities.max(1)
-                mistakes = (predicted != split.labels[start:start + EVAL_BATCH]).nonzero().flatten()
+                mistakes = (predicted != split.labels[start : start + EVAL_BATCH]).nonzero().flatten()
                 wrong += (mistakes + start).tolist()
                 confidence += best[mistakes].tolist()
         return [index for _, index in sorted(zip(confidence, wrong), key=lambda pair: -pair[0])]
@@ -248,13 +265,21 @@ class Inspector:
 
         return self._normalise(torch.from_numpy(np.array(image, dtype=np.uint8)).unsqueeze(0))  # a copy: writable
 
-    def view(self, image: np.ndarray, label: int | None, source: str, notes: list[str] | None = None,
-             test_index: int | None = None) -> View:
+    def view(
+        self,
+        image: np.ndarray,
+        label: int | None,
+        source: str,
+        notes: list[str] | None = None,
+        test_index: int | None = None,
+    ) -> View:
         import torch
 
         if tuple(image.shape) != tuple(self.spec.input_shape):
-            raise InspectError(f"the image is {'x'.join(map(str, image.shape))} but {self.spec.name} takes "
-                               f"{'x'.join(map(str, self.spec.input_shape))}")
+            raise InspectError(
+                f"the image is {'x'.join(map(str, image.shape))} but {self.spec.name} takes "
+                f"{'x'.join(map(str, self.spec.input_shape))}"
+            )
         x = self.normalised(image)
         if self.is_module:
             return self._module_view(image, x, label, source, notes, test_index)
@@ -268,9 +293,15 @@ class Inspector:
         classes = list(self.info.classes) if self.info else [str(i) for i in range(len(probabilities))]
         return View(image, Prediction(probabilities, classes, label), layers, source, notes or [], test_index)
 
-
-    def _module_view(self, image: np.ndarray, x: "torch.Tensor", label: int | None, source: str,
-                     notes: list[str] | None, test_index: int | None) -> View:
+    def _module_view(
+        self,
+        image: np.ndarray,
+        x: "torch.Tensor",
+        label: int | None,
+        source: str,
+        notes: list[str] | None,
+        test_index: int | None,
+    ) -> View:
         """A user's module: its forward pass as it is, each leaf module's call seen by a hook."""
         import torch
 
@@ -283,6 +314,7 @@ class Inspector:
                     return
                 report = _leaf_report(len(calls), module, tuple(first.shape), tuple(output.shape))
                 calls.append(_layer_view(name, module, report, first[0].float(), output[0].float()))
+
             return hook
 
         leaves = [(name, m) for name, m in self.model.named_modules() if name and not any(m.children())]
@@ -312,19 +344,35 @@ def _run_module(source, run_dir: Path):
 def _leaf_report(index: int, module, in_shape: tuple[int, ...], out_shape: tuple[int, ...]) -> LayerReport:
     """What a leaf of a user's module is, as far as its call shows: no geometry (no windows drawn)."""
     params = sum(p.numel() for p in module.parameters())
-    return LayerReport(index, type(module).__name__, {}, in_shape, out_shape, params, params, 0, 0, 0, None, None,
-                       None, ())
+    return LayerReport(
+        index, type(module).__name__, {}, in_shape, out_shape, params, params, 0, 0, 0, None, None, None, ()
+    )
 
 
 def _layer_view(name: str, module, report: LayerReport, x: "torch.Tensor", y: "torch.Tensor") -> LayerView:
     filters = report.layer_type.weights == "filters"  # the inspector draws a convolution's filters
     weight = getattr(module, "weight", None) if filters else None
     bias = getattr(module, "bias", None) if filters else None
-    stats = LayerStats(name, report.type, tuple(y.shape), float(y.min()), float(y.max()), float(y.mean()),
-                       float((y == 0).float().mean()))
-    return LayerView(name, report.type, report, stats, x.numpy(), y.numpy(), _thumbnails(y),
-                     weight.detach().numpy() if weight is not None else None,
-                     bias.detach().numpy() if bias is not None else None)
+    stats = LayerStats(
+        name,
+        report.type,
+        tuple(y.shape),
+        float(y.min()),
+        float(y.max()),
+        float(y.mean()),
+        float((y == 0).float().mean()),
+    )
+    return LayerView(
+        name,
+        report.type,
+        report,
+        stats,
+        x.numpy(),
+        y.numpy(),
+        _thumbnails(y),
+        weight.detach().numpy() if weight is not None else None,
+        bias.detach().numpy() if bias is not None else None,
+    )
 
 
 def _thumbnails(y: "torch.Tensor") -> np.ndarray:
@@ -358,7 +406,9 @@ def image_from_file(path: str | Path, input_shape: tuple[int, int, int]) -> tupl
 
     channels, height, width = input_shape
     if channels not in (1, 3):
-        raise InspectError(f"the model takes {channels}-channel images: only 1 (gray) or 3 (RGB) can come from a picture")
+        raise InspectError(
+            f"the model takes {channels}-channel images: only 1 (gray) or 3 (RGB) can come from a picture"
+        )
     try:
         # PIL warns (on stderr, in its own words) of a picture over ~89 Mpx: said in a note instead
         with warnings.catch_warnings(record=True) as caught:
@@ -372,8 +422,10 @@ def image_from_file(path: str | Path, input_shape: tuple[int, int, int]) -> tupl
         raise InspectError(f"cannot read {path}: {exc.strerror or exc}") from None
     notes = []
     if any(issubclass(warning.category, Image.DecompressionBombWarning) for warning in caught):
-        notes.append(f"a very large picture ({picture.width}x{picture.height}, "
-                     f"{picture.width * picture.height / 1e6:.0f} Mpx): read, then resized")
+        notes.append(
+            f"a very large picture ({picture.width}x{picture.height}, "
+            f"{picture.width * picture.height / 1e6:.0f} Mpx): read, then resized"
+        )
     mode = "L" if channels == 1 else "RGB"
     if picture.mode != mode:
         coloured = picture.mode not in ("L", "LA", "1", "I", "I;16", "F")
@@ -412,8 +464,9 @@ def window_values(layer: LayerView, row: int, col: int, fill: float = 0.0) -> np
     inside_r = (rows >= 0) & (rows < x.shape[1])
     inside_c = (cols >= 0) & (cols < x.shape[2])
     values = np.full((x.shape[0], len(rows), len(cols)), fill, dtype=np.float64)
-    values[:, inside_r[:, None] & inside_c[None, :]] = \
-        x[:, rows[inside_r][:, None], cols[inside_c][None, :]].reshape(x.shape[0], -1)
+    values[:, inside_r[:, None] & inside_c[None, :]] = x[:, rows[inside_r][:, None], cols[inside_c][None, :]].reshape(
+        x.shape[0], -1
+    )
     return values
 
 

@@ -70,8 +70,10 @@ def build_target(target: str, on_stage: Callable[[str], None] = lambda stage: No
             with _CpuBuildLimit():
                 model, built_on = factory(), "cpu"
         except _OverLimit:
-            raise TrackError(f"{what} {target}() fails on the meta device ({_one_line(meta_exc)}) and on the CPU "
-                             f"it needs more than {fmt.binary_bytes(CPU_BUILD_LIMIT_BYTES)}") from None
+            raise TrackError(
+                f"{what} {target}() fails on the meta device ({_one_line(meta_exc)}) and on the CPU "
+                f"it needs more than {fmt.binary_bytes(CPU_BUILD_LIMIT_BYTES)}"
+            ) from None
         except USER_ERRORS as exc:
             raise TrackError(f"{what} {target}() failed: {_one_line(exc)}") from None
     if not isinstance(model, nn.Module):
@@ -89,8 +91,9 @@ def construct_target(target: str) -> nn.Module:
     try:
         model = factory()
     except USER_ERRORS as exc:
-        raise TrackError(f"{'constructing' if inspect.isclass(factory) else 'calling'} {target}() failed: "
-                         f"{_one_line(exc)}") from None
+        raise TrackError(
+            f"{'constructing' if inspect.isclass(factory) else 'calling'} {target}() failed: {_one_line(exc)}"
+        ) from None
     if not isinstance(model, nn.Module):
         raise TrackError(f"{target}() returned a {type(model).__name__}, not an nn.Module")
     return model
@@ -126,8 +129,11 @@ def _required_arguments(factory: Any) -> list[str]:
         signature = inspect.signature(factory)
     except (TypeError, ValueError):
         return []
-    return [name for name, p in signature.parameters.items()
-            if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    return [
+        name
+        for name, p in signature.parameters.items()
+        if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    ]
 
 
 class _OverLimit(Exception):
@@ -281,9 +287,17 @@ class _FlowTracer(TorchFunctionMode):
         op = _op_name(func)
         scope = self.frames[-1].name if self.frames else ""
         path = (*_split(scope), op)
-        node = _Node(f"{scope}/{op}" if scope else op, path, sources, in_shape, op=op,
-                     call=_op_call(op, args, kwargs), params=params, output_shape=out_shape,
-                     macs=_op_macs(op, args, kwargs, out_shape))
+        node = _Node(
+            f"{scope}/{op}" if scope else op,
+            path,
+            sources,
+            in_shape,
+            op=op,
+            call=_op_call(op, args, kwargs),
+            params=params,
+            output_shape=out_shape,
+            macs=_op_macs(op, args, kwargs, out_shape),
+        )
         self.nodes.append(node)
         return node
 
@@ -297,23 +311,41 @@ class _FlowTracer(TorchFunctionMode):
             if self.frames:
                 self.frames[-1].children_ran = True
             inputs = _tensors((args, kwargs))
-            self.frames.append(_Frame(name, mod, leaf, len(self.nodes), self.sources_of((args, kwargs)),
-                                      _first_shape(inputs), tuple(inputs[1].shape) if len(inputs) > 1 else None))
+            self.frames.append(
+                _Frame(
+                    name,
+                    mod,
+                    leaf,
+                    len(self.nodes),
+                    self.sources_of((args, kwargs)),
+                    _first_shape(inputs),
+                    tuple(inputs[1].shape) if len(inputs) > 1 else None,
+                )
+            )
 
         def after(mod: nn.Module, args: Any, kwargs: Any, output: Any) -> None:
             frame = self.frames.pop()
             unknown_unless_seen(self.reach, (args, kwargs), output)
             if not (frame.leaf or not frame.children_ran):
                 return  # its children and ops are the rows
-            folded = self.nodes[frame.started_at:]  # a module run as one piece: its ops fold in
-            node = _Node(name, _split(name), frame.sources, frame.input_shape, module=mod,
-                         output_shape=_first_shape(output), key_shape=frame.key_shape,
-                         macs=sum(inner.macs for inner in folded), reach=self.reach.of(_first_tensor(output)))
+            folded = self.nodes[frame.started_at :]  # a module run as one piece: its ops fold in
+            node = _Node(
+                name,
+                _split(name),
+                frame.sources,
+                frame.input_shape,
+                module=mod,
+                output_shape=_first_shape(output),
+                key_shape=frame.key_shape,
+                macs=sum(inner.macs for inner in folded),
+                reach=self.reach.of(_first_tensor(output)),
+            )
             for inner in folded:
                 inner.replaced_by = node
-            del self.nodes[frame.started_at:]
+            del self.nodes[frame.started_at :]
             self.nodes.append(node)
             self.mark(output, node)
+
         return before, after
 
 
@@ -351,8 +383,9 @@ def _short(value: Any) -> str:
     return fmt.cut(text, 20)
 
 
-def track(model: nn.Module, input_shape: tuple[int, int, int], batch_size: int, title: str,
-          built_on: str = "meta") -> ModelSummary:
+def track(
+    model: nn.Module, input_shape: tuple[int, int, int], batch_size: int, title: str, built_on: str = "meta"
+) -> ModelSummary:
     """Every row of the data flow during one forward pass of a (batch_size, *input_shape) input."""
     model = model.to("meta").eval()
     full_shape = (batch_size, *input_shape)
@@ -364,14 +397,26 @@ def track(model: nn.Module, input_shape: tuple[int, int, int], batch_size: int, 
         inputs = tuple(MODEL_INPUT if s is None else index_of[id(s.current())] for s in node.sources)
         row = _row(index, node, seen)
         rf, jump = shown(node.reach, node.output_shape)
-        rows.append(replace(row, inputs=inputs, path=node.path,
-                            report=replace(row.report, receptive_field=rf, jump=jump)))
+        rows.append(
+            replace(row, inputs=inputs, path=node.path, report=replace(row.report, receptive_field=rf, jump=jump))
+        )
     rows = tuple(rows) + _never_ran(model, called, seen, len(rows))
     reports = [r.report for r in rows]
-    diagnostics = _built_on_cpu(built_on) + _outside_leaves(model, seen) + tuple(d for r in reports for d in r.diagnostics)
+    diagnostics = (
+        _built_on_cpu(built_on) + _outside_leaves(model, seen) + tuple(d for r in reports for d in r.diagnostics)
+    )
     kinds = {name: type(m).__name__ for name, m in model.named_modules() if name}
-    return ModelSummary(title, full_shape, tuple(rows), totals_of(full_shape, reports), diagnostics, tracked=True,
-                        output_shape=_first_shape(output), built_on=built_on, kinds=kinds)
+    return ModelSummary(
+        title,
+        full_shape,
+        tuple(rows),
+        totals_of(full_shape, reports),
+        diagnostics,
+        tracked=True,
+        output_shape=_first_shape(output),
+        built_on=built_on,
+        kinds=kinds,
+    )
 
 
 def _traced_flow(model: nn.Module, shape: Shape) -> tuple[list[_Node], Any]:
@@ -381,8 +426,10 @@ def _traced_flow(model: nn.Module, shape: Shape) -> tuple[list[_Node], Any]:
         before, after = tracer.hooks(name or "", module)
         if module is model and next(model.children(), None) is not None:
             continue  # the model itself is the root: its ops have scope ""
-        handles += [module.register_forward_pre_hook(before, with_kwargs=True),
-                    module.register_forward_hook(after, with_kwargs=True)]
+        handles += [
+            module.register_forward_pre_hook(before, with_kwargs=True),
+            module.register_forward_hook(after, with_kwargs=True),
+        ]
     image = torch.empty(shape, device="meta")
     tracer.mark(image, _INPUT)
     tracer.reach.set(image, IMAGE)
@@ -390,10 +437,14 @@ def _traced_flow(model: nn.Module, shape: Shape) -> tuple[list[_Node], Any]:
         with torch.no_grad(), tracer:
             output = model(image)
     except USER_ERRORS as exc:  # the user's forward may raise anything
-        where = f" in {tracer.frames[-1].name}" if tracer.frames else (
-            f" after {tracer.nodes[-1].name}" if tracer.nodes else "")
-        raise TrackError(f"the forward pass on an input of shape {fmt.shape(shape)} failed{where}: "
-                         f"{_one_line(exc)}") from None
+        where = (
+            f" in {tracer.frames[-1].name}"
+            if tracer.frames
+            else (f" after {tracer.nodes[-1].name}" if tracer.nodes else "")
+        )
+        raise TrackError(
+            f"the forward pass on an input of shape {fmt.shape(shape)} failed{where}: {_one_line(exc)}"
+        ) from None
     finally:
         for handle in handles:
             handle.remove()
@@ -417,13 +468,29 @@ def _never_ran(model: nn.Module, called: set[int], seen: set[int], first: int) -
         taken.append(name)
         index = first + len(rows)
         report = LayerReport(
-            index=index, type=type(module).__name__, args={}, input_shape=None, output_shape=None,
-            params=sum(p.numel() for p in unseen), trainable_params=sum(p.numel() for p in unseen if p.requires_grad),
-            buffers=sum(b.numel() for b in module.buffers()), macs=0, activation_bytes=0, receptive_field=None,
-            jump=None, geometry=None,
-            diagnostics=(Diagnostic(index, None, "warning",
-                                    "this module never ran in the forward pass (an auxiliary head in eval mode?): "
-                                    "its parameters count, it has no shapes"),))
+            index=index,
+            type=type(module).__name__,
+            args={},
+            input_shape=None,
+            output_shape=None,
+            params=sum(p.numel() for p in unseen),
+            trainable_params=sum(p.numel() for p in unseen if p.requires_grad),
+            buffers=sum(b.numel() for b in module.buffers()),
+            macs=0,
+            activation_bytes=0,
+            receptive_field=None,
+            jump=None,
+            geometry=None,
+            diagnostics=(
+                Diagnostic(
+                    index,
+                    None,
+                    "warning",
+                    "this module never ran in the forward pass (an auxiliary head in eval mode?): "
+                    "its parameters count, it has no shapes",
+                ),
+            ),
+        )
         rows.append(LayerRow(name, repr(module).splitlines()[0], report, inputs=(), path=_split(name)))
     return tuple(rows)
 
@@ -505,10 +572,16 @@ def _domain_view(index: int, spec: LayerSpec | None, call: _Node) -> tuple[Any, 
     report = analyze(ModelSpec(spec.type, shape[1:], (spec,)), batch_size=shape[0]).layers[0]
     if report.output_shape == call.output_shape:
         return report.geometry, ()
-    return report.geometry, (Diagnostic(index, None, "warning",
-                                        f"tui-cnn's shape engine expects {fmt.shape(report.output_shape)} here "
-                                        f"but torch gives {fmt.shape(call.output_shape)}",
-                                        "the table shows torch's shapes"),)
+    return report.geometry, (
+        Diagnostic(
+            index,
+            None,
+            "warning",
+            f"tui-cnn's shape engine expects {fmt.shape(report.output_shape)} here "
+            f"but torch gives {fmt.shape(call.output_shape)}",
+            "the table shows torch's shapes",
+        ),
+    )
 
 
 def _macs(module: nn.Module, out: Shape | None, key_shape: Shape | None = None) -> int:
@@ -573,25 +646,43 @@ def _unbatched(index: int, module: nn.Module, input_shape: Shape | None) -> tupl
     dims = kind[-2] if kind.endswith("d") and kind[-2:-1].isdigit() else None
     if dims is None or input_shape is None or len(input_shape) != int(dims) + 1:
         return ()
-    return (Diagnostic(index, None, "warning",
-                       f"{kind} takes a {int(dims) + 2}-D batch but got a {len(input_shape)}-D tensor "
-                       f"{fmt.shape(input_shape)}: torch runs it as one unbatched sample, the batch of "
-                       f"{input_shape[0]} read as its {input_shape[0]} channels",
-                       "give this model the input it expects (tui-cnn traces (N, C, H, W) inputs)"),)
+    return (
+        Diagnostic(
+            index,
+            None,
+            "warning",
+            f"{kind} takes a {int(dims) + 2}-D batch but got a {len(input_shape)}-D tensor "
+            f"{fmt.shape(input_shape)}: torch runs it as one unbatched sample, the batch of "
+            f"{input_shape[0]} read as its {input_shape[0]} channels",
+            "give this model the input it expects (tui-cnn traces (N, C, H, W) inputs)",
+        ),
+    )
 
 
 def _built_on_cpu(built_on: str) -> tuple[Diagnostic, ...]:
     if built_on != "cpu":
         return ()
-    return (Diagnostic(None, None, "warning",
-                       "built on the CPU: its constructor cannot run on the meta device (at most "
-                       f"{fmt.binary_bytes(CPU_BUILD_LIMIT_BYTES)} allowed there); traced on meta"),)
+    return (
+        Diagnostic(
+            None,
+            None,
+            "warning",
+            "built on the CPU: its constructor cannot run on the meta device (at most "
+            f"{fmt.binary_bytes(CPU_BUILD_LIMIT_BYTES)} allowed there); traced on meta",
+        ),
+    )
 
 
 def _outside_leaves(model: nn.Module, seen: set[int]) -> tuple[Diagnostic, ...]:
     missed = sum(p.numel() for p in model.parameters() if id(p) not in seen)
     if not missed:
         return ()
-    return (Diagnostic(None, None, "warning",
-                       f"{fmt.grouped(missed)} parameters were never used by the forward pass (a module it never "
-                       "called, or a parameter read outside torch operations); they are not in the table or totals"),)
+    return (
+        Diagnostic(
+            None,
+            None,
+            "warning",
+            f"{fmt.grouped(missed)} parameters were never used by the forward pass (a module it never "
+            "called, or a parameter read outside torch operations); they are not in the table or totals",
+        ),
+    )

@@ -121,10 +121,16 @@ def start_detached(spec: ModelSource, config: TrainConfig) -> Launched:
     run_dir = lock.run_dir
     try:
         with (run_dir / OUTPUT_LOG).open("ab") as log:
-            child = spawn(python_command(CHILD_MODULE, "--detached", "--lock-fd", str(lock.fd)),
-                                     stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
-                                     start_new_session=True, close_fds=True, pass_fds=(lock.fd,),
-                                     env=child_environment())
+            child = spawn(
+                python_command(CHILD_MODULE, "--detached", "--lock-fd", str(lock.fd)),
+                stdin=subprocess.PIPE,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                close_fds=True,
+                pass_fds=(lock.fd,),
+                env=child_environment(),
+            )
         lock.hand_to(child.pid)
     finally:
         lock.release()  # the child's copy of the descriptor holds the run now
@@ -144,8 +150,10 @@ def wait_for_start(launched: Launched, timeout_s: float) -> str:
     deadline = time.monotonic() + timeout_s
     while True:
         ended = launched.exit_status is not None  # looked at first: its last events are written by then
-        if any(isinstance(event, RunStarted) and (event.at is None or event.at >= launched.started_at)
-               for event in follower.read_new()):
+        if any(
+            isinstance(event, RunStarted) and (event.at is None or event.at >= launched.started_at)
+            for event in follower.read_new()
+        ):
             return "started"
         if ended and follower.caught_up:
             return "ended"

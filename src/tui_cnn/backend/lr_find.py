@@ -19,16 +19,28 @@ from .devices import resolve_device
 from .trainer import make_optimizer
 
 
-def lr_range_test(spec: ModelSpec, config: TrainConfig, start: float = START_LR, end: float = END_LR,
-                  batches: int = MAX_BATCHES, progress: Callable[[int, int], None] = lambda done, total: None
-                  ) -> RangeResult:
+def lr_range_test(
+    spec: ModelSpec,
+    config: TrainConfig,
+    start: float = START_LR,
+    end: float = END_LR,
+    batches: int = MAX_BATCHES,
+    progress: Callable[[int, int], None] = lambda done, total: None,
+) -> RangeResult:
     """The range test of ``spec`` on ``config``'s dataset, optimizer, weight decay and batch
     size (its learning rate and schedule are the test's). MissingDataError when there is no data."""
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
     model = build_model(spec).to(device).train()
-    data = load_data(config.dataset, config.data_dir, device, val_fraction=config.val_fraction, seed=config.seed,
-                     input_shape=tuple(spec.input_shape), resize=config.resize)
+    data = load_data(
+        config.dataset,
+        config.data_dir,
+        device,
+        val_fraction=config.val_fraction,
+        seed=config.seed,
+        input_shape=tuple(spec.input_shape),
+        resize=config.resize,
+    )
     optimizer = make_optimizer(model, config)
     rates = learning_rates(start, end, batches)
     generator = torch.Generator(device=device).manual_seed(config.seed)

@@ -21,8 +21,16 @@ def run_notify_command(state: RunState, command: str | None = None) -> bool:
     env = notify_environment(state)
     env.pop(NOTIFY_ENV, None)  # the command's own children are not runs
     try:
-        spawn(command, shell=True, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True)
+        spawn(
+            command,
+            shell=True,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            close_fds=True,
+        )
     except OSError:
         return False
     return True

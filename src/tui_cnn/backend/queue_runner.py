@@ -52,9 +52,15 @@ def ensure_runner(base: str | Path) -> bool:
     if not waiting_runs(base) or runner_running(base):
         return False
     with open(Path(base) / RUNNER_LOG, "ab") as log:
-        spawn([sys.executable, "-P", "-m", "tui_cnn.backend.queue_runner", str(base)],
-                         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                         close_fds=True, env=child_environment())
+        spawn(
+            [sys.executable, "-P", "-m", "tui_cnn.backend.queue_runner", str(base)],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+            env=child_environment(),
+        )
     return True
 
 

@@ -20,27 +20,183 @@ from ..domain.shapes import adaptive_window
 # Each output position sees the same position of its inputs (elementwise maths, activations,
 # dropout, dtype and memory changes). Normalisations too: their statistics are not counted.
 _POINTWISE = {
-    "add", "sub", "mul", "div", "truediv", "floordiv", "true_divide", "floor_divide", "neg", "pos", "abs", "pow",
-    "mod", "remainder", "fmod", "and", "or", "xor", "invert", "bitwise_and", "bitwise_or", "bitwise_not",
-    "sqrt", "rsqrt", "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sin", "cos", "tan", "tanh",
-    "sinh", "cosh", "asin", "acos", "atan", "atan2", "erf", "erfc", "sigmoid", "logit", "reciprocal", "square",
-    "sign", "sgn", "round", "floor", "ceil", "trunc", "frac", "clamp", "clip", "clamp_min", "clamp_max",
-    "maximum", "minimum", "fmax", "fmin", "where", "masked_fill", "lerp", "addcmul", "addcdiv", "hypot",
-    "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_not", "logical_xor", "isnan",
-    "isinf", "isfinite", "nan_to_num", "relu", "relu6", "leaky_relu", "elu", "selu", "celu", "gelu", "silu",
-    "mish", "hardswish", "hardsigmoid", "hardtanh", "hardshrink", "softshrink", "softplus", "softsign",
-    "tanhshrink", "threshold", "prelu", "rrelu", "logsigmoid", "glu", "dropout", "dropout1d", "dropout2d",
-    "dropout3d", "alpha_dropout", "feature_alpha_dropout", "batch_norm", "instance_norm", "group_norm",
-    "layer_norm", "rms_norm", "local_response_norm", "channel_shuffle", "native_channel_shuffle",
-    "pixel_shuffle_channels", "contiguous", "clone", "detach", "to", "float", "half", "double", "bfloat16",
-    "type", "type_as", "requires_grad", "copy", "fill", "zero", "cpu", "cuda", "pad", "constant_pad_nd",
+    "add",
+    "sub",
+    "mul",
+    "div",
+    "truediv",
+    "floordiv",
+    "true_divide",
+    "floor_divide",
+    "neg",
+    "pos",
+    "abs",
+    "pow",
+    "mod",
+    "remainder",
+    "fmod",
+    "and",
+    "or",
+    "xor",
+    "invert",
+    "bitwise_and",
+    "bitwise_or",
+    "bitwise_not",
+    "sqrt",
+    "rsqrt",
+    "exp",
+    "exp2",
+    "expm1",
+    "log",
+    "log2",
+    "log10",
+    "log1p",
+    "sin",
+    "cos",
+    "tan",
+    "tanh",
+    "sinh",
+    "cosh",
+    "asin",
+    "acos",
+    "atan",
+    "atan2",
+    "erf",
+    "erfc",
+    "sigmoid",
+    "logit",
+    "reciprocal",
+    "square",
+    "sign",
+    "sgn",
+    "round",
+    "floor",
+    "ceil",
+    "trunc",
+    "frac",
+    "clamp",
+    "clip",
+    "clamp_min",
+    "clamp_max",
+    "maximum",
+    "minimum",
+    "fmax",
+    "fmin",
+    "where",
+    "masked_fill",
+    "lerp",
+    "addcmul",
+    "addcdiv",
+    "hypot",
+    "eq",
+    "ne",
+    "lt",
+    "le",
+    "gt",
+    "ge",
+    "logical_and",
+    "logical_or",
+    "logical_not",
+    "logical_xor",
+    "isnan",
+    "isinf",
+    "isfinite",
+    "nan_to_num",
+    "relu",
+    "relu6",
+    "leaky_relu",
+    "elu",
+    "selu",
+    "celu",
+    "gelu",
+    "silu",
+    "mish",
+    "hardswish",
+    "hardsigmoid",
+    "hardtanh",
+    "hardshrink",
+    "softshrink",
+    "softplus",
+    "softsign",
+    "tanhshrink",
+    "threshold",
+    "prelu",
+    "rrelu",
+    "logsigmoid",
+    "glu",
+    "dropout",
+    "dropout1d",
+    "dropout2d",
+    "dropout3d",
+    "alpha_dropout",
+    "feature_alpha_dropout",
+    "batch_norm",
+    "instance_norm",
+    "group_norm",
+    "layer_norm",
+    "rms_norm",
+    "local_response_norm",
+    "channel_shuffle",
+    "native_channel_shuffle",
+    "pixel_shuffle_channels",
+    "contiguous",
+    "clone",
+    "detach",
+    "to",
+    "float",
+    "half",
+    "double",
+    "bfloat16",
+    "type",
+    "type_as",
+    "requires_grad",
+    "copy",
+    "fill",
+    "zero",
+    "cpu",
+    "cuda",
+    "pad",
+    "constant_pad_nd",
 }
 _CONSTANT = {"zeros_like", "ones_like", "empty_like", "full_like", "rand_like", "randn_like", "randint_like"}
-_REDUCTIONS = {"mean", "sum", "amax", "amin", "max", "min", "std", "var", "std_mean", "var_mean", "norm",
-               "logsumexp", "prod", "argmax", "argmin", "median", "nansum", "nanmean", "all", "any",
-               "count_nonzero"}
-_ALONG_A_DIM = {"softmax", "log_softmax", "softmin", "cumsum", "cumprod", "cummax", "cummin", "logcumsumexp",
-                "sort", "argsort", "topk", "normalize", "kthvalue"}
+_REDUCTIONS = {
+    "mean",
+    "sum",
+    "amax",
+    "amin",
+    "max",
+    "min",
+    "std",
+    "var",
+    "std_mean",
+    "var_mean",
+    "norm",
+    "logsumexp",
+    "prod",
+    "argmax",
+    "argmin",
+    "median",
+    "nansum",
+    "nanmean",
+    "all",
+    "any",
+    "count_nonzero",
+}
+_ALONG_A_DIM = {
+    "softmax",
+    "log_softmax",
+    "softmin",
+    "cumsum",
+    "cumprod",
+    "cummax",
+    "cummin",
+    "logcumsumexp",
+    "sort",
+    "argsort",
+    "topk",
+    "normalize",
+    "kthvalue",
+}
 _SPLITS = {"split", "chunk", "narrow", "tensor_split", "split_with_sizes", "hsplit", "vsplit"}
 _OPERATORS = {"add", "sub", "mul", "truediv", "floordiv", "matmul", "pow", "and", "or", "xor", "mod"}
 
@@ -85,8 +241,14 @@ class ReachOfTensors:
             self.set(tensor, state)
         return state
 
-    def _state(self, name: str, args: tuple, kwargs: dict[str, Any], ins: list[tuple[torch.Tensor, State]],
-               outs: list[torch.Tensor]) -> State:
+    def _state(
+        self,
+        name: str,
+        args: tuple,
+        kwargs: dict[str, Any],
+        ins: list[tuple[torch.Tensor, State]],
+        outs: list[torch.Tensor],
+    ) -> State:
         out = outs[0]
         x, reach = _main_input(ins)
         if reach is None:  # only pooled values (GLOBAL) among maps' inputs
@@ -112,8 +274,10 @@ class ReachOfTensors:
             return reach  # a crop or a channel split: each position still sees what it saw
         if name in ("linear", "matmul", "mm", "bmm", "baddbmm", "addmm", "einsum", "bilinear"):
             # the last dimension is contracted (and a matmul's second-to-last): fine on channels
-            if any(isinstance(s, Reach) and _index(s.dims, t.dim())[1] >= t.dim() - (1 if name == "linear" else 2)
-                   for t, s in ins):
+            if any(
+                isinstance(s, Reach) and _index(s.dims, t.dim())[1] >= t.dim() - (1 if name == "linear" else 2)
+                for t, s in ins
+            ):
                 return UNKNOWN
             return _pointwise(ins, out)
         return UNKNOWN
@@ -183,16 +347,25 @@ def _touches(reach: Reach, x: torch.Tensor, dims: Any) -> bool:
 
 # --- windows: convolution, pooling, interpolation ---
 
+
 def _conv(reach: Reach, x, out, args, kwargs) -> State:
     weight = _arg(args, kwargs, 1, "weight")
-    return sliding_window(reach, tuple(weight.shape[-2:]), _pair(_arg(args, kwargs, 3, "stride", 1)),
-                          _pair(_arg(args, kwargs, 5, "dilation", 1)))
+    return sliding_window(
+        reach,
+        tuple(weight.shape[-2:]),
+        _pair(_arg(args, kwargs, 3, "stride", 1)),
+        _pair(_arg(args, kwargs, 5, "dilation", 1)),
+    )
 
 
 def _conv_transpose(reach: Reach, x, out, args, kwargs) -> State:
     weight = _arg(args, kwargs, 1, "weight")
-    return transposed_window(reach, tuple(weight.shape[-2:]), _pair(_arg(args, kwargs, 3, "stride", 1)),
-                             _pair(_arg(args, kwargs, 7, "dilation", 1)))
+    return transposed_window(
+        reach,
+        tuple(weight.shape[-2:]),
+        _pair(_arg(args, kwargs, 3, "stride", 1)),
+        _pair(_arg(args, kwargs, 7, "dilation", 1)),
+    )
 
 
 def _pool(kernel_at: int, with_dilation: bool):
@@ -200,8 +373,8 @@ def _pool(kernel_at: int, with_dilation: bool):
         kernel = _pair(_arg(args, kwargs, kernel_at, "kernel_size"))
         stride = _arg(args, kwargs, kernel_at + 1, "stride")
         dilation = _arg(args, kwargs, kernel_at + 3, "dilation", 1) if with_dilation else 1
-        return sliding_window(reach, kernel, _pair(stride) if stride not in (None, (), []) else kernel,
-                              _pair(dilation))
+        return sliding_window(reach, kernel, _pair(stride) if stride not in (None, (), []) else kernel, _pair(dilation))
+
     return pool
 
 
@@ -228,20 +401,29 @@ def _interpolate(default_mode: str, align_default: bool | None = None):
             if min(size_in) < 1:
                 return reach
         return resampled(reach, taps, size_in, size_out)
+
     return interpolate
 
 
 _WINDOWS = {
-    "conv2d": _conv, "conv_transpose2d": _conv_transpose,
-    "max_pool2d": _pool(1, True), "max_pool2d_with_indices": _pool(1, True), "avg_pool2d": _pool(1, False),
-    "lp_pool2d": _pool(2, False), "adaptive_avg_pool2d": _adaptive, "adaptive_max_pool2d": _adaptive,
+    "conv2d": _conv,
+    "conv_transpose2d": _conv_transpose,
+    "max_pool2d": _pool(1, True),
+    "max_pool2d_with_indices": _pool(1, True),
+    "avg_pool2d": _pool(1, False),
+    "lp_pool2d": _pool(2, False),
+    "adaptive_avg_pool2d": _adaptive,
+    "adaptive_max_pool2d": _adaptive,
     "adaptive_max_pool2d_with_indices": _adaptive,
-    "interpolate": _interpolate("nearest"), "upsample": _interpolate("nearest"),
-    "upsample_nearest": _interpolate("nearest"), "upsample_bilinear": _interpolate("bilinear", True),
+    "interpolate": _interpolate("nearest"),
+    "upsample": _interpolate("nearest"),
+    "upsample_nearest": _interpolate("nearest"),
+    "upsample_bilinear": _interpolate("bilinear", True),
 }
 
 
 # --- layout: H and W followed to where they go ---
+
 
 def _moved(reach: Reach, x: torch.Tensor, out: torch.Tensor, old_to_new: dict[int, int]) -> State:
     h, w = _index(reach.dims, x.dim())
@@ -251,8 +433,9 @@ def _moved(reach: Reach, x: torch.Tensor, out: torch.Tensor, old_to_new: dict[in
 
 
 def _permute(reach, x, out, args, kwargs, ins) -> State:
-    order = args[1:] if len(args) > 2 or (len(args) == 2 and isinstance(args[1], int)) else \
-        _arg(args, kwargs, 1, "dims")
+    order = (
+        args[1:] if len(args) > 2 or (len(args) == 2 and isinstance(args[1], int)) else _arg(args, kwargs, 1, "dims")
+    )
     order = [int(d) % x.dim() for d in order]
     return _moved(reach, x, out, {old: new for new, old in enumerate(order)})
 
@@ -267,7 +450,9 @@ def _transpose(reach, x, out, args, kwargs, ins) -> State:
 def _movedim(reach, x, out, args, kwargs, ins) -> State:
     source, destination = _arg(args, kwargs, 1, "source"), _arg(args, kwargs, 2, "destination")
     source = [int(d) % x.dim() for d in (source if isinstance(source, (tuple, list)) else (source,))]
-    destination = [int(d) % x.dim() for d in (destination if isinstance(destination, (tuple, list)) else (destination,))]
+    destination = [
+        int(d) % x.dim() for d in (destination if isinstance(destination, (tuple, list)) else (destination,))
+    ]
     order: list[int | None] = [None] * x.dim()
     for s, d in zip(source, destination):
         order[d] = s
@@ -283,10 +468,14 @@ def _reshaped(reach, x, out, args, kwargs, ins) -> State:
     if w != h + 1:
         return UNKNOWN
     before = math.prod(x.shape[:h])
-    after = math.prod(x.shape[w + 1:])
+    after = math.prod(x.shape[w + 1 :])
     for new in range(out.dim() - 1):
-        if (math.prod(out.shape[:new]) == before and out.shape[new] == x.shape[h] and out.shape[new + 1] == x.shape[w]
-                and math.prod(out.shape[new + 2:]) == after):
+        if (
+            math.prod(out.shape[:new]) == before
+            and out.shape[new] == x.shape[h]
+            and out.shape[new + 1] == x.shape[w]
+            and math.prod(out.shape[new + 2 :]) == after
+        ):
             return Reach(reach.branches, (new - out.dim(), new + 1 - out.dim()))
     return UNKNOWN
 
@@ -362,12 +551,29 @@ def _reduced(name, reach, x, out, args, kwargs, ins) -> State:
 
 
 _LAYOUT = {
-    "permute": _permute, "transpose": _transpose, "swapaxes": _transpose, "swapdims": _transpose,
-    "movedim": _movedim, "moveaxis": _movedim,
-    "view": _reshaped, "reshape": _reshaped, "view_as": _reshaped, "reshape_as": _reshaped,
-    "flatten": _reshaped, "unflatten": _reshaped, "squeeze": _reshaped, "unsqueeze": _reshaped,
-    "getitem": _getitem, "cat": _joined, "concat": _joined, "concatenate": _joined, "stack": _stacked,
-    "expand": _expanded, "expand_as": _expanded, "broadcast_to": _expanded, "repeat": _expanded,
+    "permute": _permute,
+    "transpose": _transpose,
+    "swapaxes": _transpose,
+    "swapdims": _transpose,
+    "movedim": _movedim,
+    "moveaxis": _movedim,
+    "view": _reshaped,
+    "reshape": _reshaped,
+    "view_as": _reshaped,
+    "reshape_as": _reshaped,
+    "flatten": _reshaped,
+    "unflatten": _reshaped,
+    "squeeze": _reshaped,
+    "unsqueeze": _reshaped,
+    "getitem": _getitem,
+    "cat": _joined,
+    "concat": _joined,
+    "concatenate": _joined,
+    "stack": _stacked,
+    "expand": _expanded,
+    "expand_as": _expanded,
+    "broadcast_to": _expanded,
+    "repeat": _expanded,
     "tile": _expanded,
 }
 

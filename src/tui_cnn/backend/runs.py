@@ -134,8 +134,9 @@ def load_checkpoint(path: Path, device: str = "cpu") -> dict[str, Any]:
     except FileNotFoundError:
         raise
     except Exception as exc:  # noqa: BLE001 - refused unpickling, truncated zip, wrong magic: one message
-        raise CheckpointError(f"{path} is not a readable checkpoint ({type(exc).__name__}); "
-                              "it may be cut short or corrupted") from None
+        raise CheckpointError(
+            f"{path} is not a readable checkpoint ({type(exc).__name__}); it may be cut short or corrupted"
+        ) from None
     if not isinstance(state, dict) or not isinstance(state.get("model"), dict):
         raise CheckpointError(f"{path} holds no model weights")
     return state
@@ -207,5 +208,3 @@ def _cut_partial_last_line(path: Path) -> None:
             position = start
         if position != end:
             handle.truncate(position)
-
-

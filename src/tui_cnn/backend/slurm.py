@@ -50,8 +50,13 @@ def write_job(run_dir: Path, request: dict, options: SlurmOptions, cuda: bool, j
 def submit(run_dir: Path, options: SlurmOptions) -> str:
     """Submit ``run_dir``/job.sbatch; its job id (recorded in job.json). SlurmError says why not."""
     try:
-        done = subprocess.run(["sbatch", "--parsable", str(run_dir / SCRIPT_FILE)], capture_output=True, text=True,
-                              timeout=60, stdin=subprocess.DEVNULL)
+        done = subprocess.run(
+            ["sbatch", "--parsable", str(run_dir / SCRIPT_FILE)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise SlurmError(f"sbatch could not run: {exc}") from None
     if done.returncode != 0:
@@ -73,8 +78,10 @@ def job_problems(spec, config, options: SlurmOptions) -> list[str]:
     ranks = options.nodes * options.nproc_per_node
     problems = [*config.validate()]
     if config.batch_size % ranks:
-        problems.append(f"the batch size ({config.batch_size}) is the global batch and must divide evenly among the "
-                        f"{ranks} ranks of the job ({options.nodes} nodes x {options.nproc_per_node})")
+        problems.append(
+            f"the batch size ({config.batch_size}) is the global batch and must divide evenly among the "
+            f"{ranks} ranks of the job ({options.nodes} nodes x {options.nproc_per_node})"
+        )
     mismatch = check_source_matches(spec, config.dataset, config.data_dir)
     return problems + ([mismatch] if mismatch else []) + options.problems(config.run_dir or "runs/new")
 
@@ -93,8 +100,9 @@ def submit_run(spec, config, options: SlurmOptions, runs_dir: str | Path | None 
     if problems:
         raise SlurmError("; ".join(problems))
     if not available():
-        raise SlurmError("SLURM submits with sbatch, which is not on this machine's PATH "
-                         "(run it on the cluster's login node)")
+        raise SlurmError(
+            "SLURM submits with sbatch, which is not on this machine's PATH (run it on the cluster's login node)"
+        )
     run_dir = Path(config.run_dir) if config.run_dir else new_run_dir(spec.name, runs_dir or RUNS_DIR)
     config = replace(config, run_dir=str(run_dir))  # a resumed run's config already names it
     write_job(run_dir, json.loads(request_line(spec, config)), options, config.device == "cuda", spec.name)

@@ -92,24 +92,52 @@ def load_study(sweep_dir: Path, record: SweepRecord | None = None):
     optuna = import_optuna()
     record = read_sweep(sweep_dir) if record is None else record
     try:
-        return optuna.load_study(study_name=record.study_name, storage=storage_url(sweep_dir),
-                                 sampler=_sampler(optuna, record), pruner=_pruner(optuna, record))
+        return optuna.load_study(
+            study_name=record.study_name,
+            storage=storage_url(sweep_dir),
+            sampler=_sampler(optuna, record),
+            pruner=_pruner(optuna, record),
+        )
     except Exception as exc:  # noqa: BLE001 - SQLAlchemy's, Optuna's (KeyError: no such study), a hand edit
-        raise SweepError(f"{sweep_dir}/{STUDY_FILE} cannot be read as the sweep's study "
-                         f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
+        raise SweepError(
+            f"{sweep_dir}/{STUDY_FILE} cannot be read as the sweep's study "
+            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+        ) from None
 
 
-def create_sweep(spec: ModelSpec, config: TrainConfig, params: list[Param], trials: int, *, prune: bool = False,
-                 sampler: str = "tpe", base: str | Path = RUNS_DIR) -> Path:
+def create_sweep(
+    spec: ModelSpec,
+    config: TrainConfig,
+    params: list[Param],
+    trials: int,
+    *,
+    prune: bool = False,
+    sampler: str = "tpe",
+    base: str | Path = RUNS_DIR,
+) -> Path:
     """Make the sweep's directory, its study and sweep.json, and start its driver: the
     sweep's directory. OSError when it cannot be written; SweepError without Optuna."""
     optuna = import_optuna()
     sweep_dir = new_sweep_dir(spec.name, base)
-    record = SweepRecord(study_name=sweep_dir.name, trials=trials, params=params, spec=spec_to_dict(spec),
-                         config=replace(config, run_dir=None).to_json(), runs=str(base), sampler=sampler,
-                         seed=config.seed, prune=prune, created_at=time.time())
-    optuna.create_study(study_name=record.study_name, storage=storage_url(sweep_dir), direction="maximize",
-                        sampler=_sampler(optuna, record), pruner=_pruner(optuna, record))
+    record = SweepRecord(
+        study_name=sweep_dir.name,
+        trials=trials,
+        params=params,
+        spec=spec_to_dict(spec),
+        config=replace(config, run_dir=None).to_json(),
+        runs=str(base),
+        sampler=sampler,
+        seed=config.seed,
+        prune=prune,
+        created_at=time.time(),
+    )
+    optuna.create_study(
+        study_name=record.study_name,
+        storage=storage_url(sweep_dir),
+        direction="maximize",
+        sampler=_sampler(optuna, record),
+        pruner=_pruner(optuna, record),
+    )
     write_sweep(sweep_dir, record)
     ensure_driver(sweep_dir)
     return sweep_dir
@@ -126,9 +154,15 @@ def ensure_driver(sweep_dir: Path) -> bool:
     if driver_running(sweep_dir):
         return False
     with open(sweep_dir / DRIVER_LOG, "ab") as log:
-        spawn(python_command("tui_cnn.backend.sweep", str(sweep_dir)), stdin=subprocess.DEVNULL,
-                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True, close_fds=True,
-                         env=child_environment())
+        spawn(
+            python_command("tui_cnn.backend.sweep", str(sweep_dir)),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+            env=child_environment(),
+        )
     return True
 
 
@@ -139,6 +173,7 @@ def ensure_drivers(base: str | Path) -> int:
 
 
 # --- the driver ---
+
 
 def drive(sweep_dir: Path, log: Callable[[str], None] = print) -> None:
     """Run the sweep's trials until it has all of them (or `tui-cnn sweep stop` asked for no
@@ -204,8 +239,10 @@ def _settle(study, trial, run_dir: Path, record: SweepRecord, sweep_dir: Path, l
             if record.prune and not pruned and trial.should_prune():
                 pruned = True
                 mark_pruned(run_dir, metrics.epoch, metrics.val_acc)
-                log(f"{_now()} trial {trial.number} pruned after epoch {metrics.epoch} "
-                    f"(validation accuracy {metrics.val_acc:.4f})")
+                log(
+                    f"{_now()} trial {trial.number} pruned after epoch {metrics.epoch} "
+                    f"(validation accuracy {metrics.val_acc:.4f})"
+                )
                 _stop(run_dir)
         seen = len(lines)
         if status in ENDED or status == "unreadable":
@@ -243,6 +280,7 @@ def _now() -> str:
 
 
 # --- what a sweep has done ---
+
 
 class TrialRow(msgspec.Struct):
     """One trial of ``tui-cnn sweep show --json`` (and --wait --json)."""
@@ -286,15 +324,31 @@ def sweep_summary(sweep_dir: str | Path) -> SweepSummary:
         # path as the driver's working directory saw it)
         run_dir = str(trial_dir(sweep_dir, trial.number)) if "run_dir" in trial.user_attrs else None
         row = run_row(run_dir) if run_dir else None
-        rows.append(TrialRow(number=trial.number, run_dir=run_dir, params=dict(trial.params), value=trial.value,
-                             state=trial.state.name.lower(), status=row.status if row else trial.user_attrs.get("status"),
-                             best_val_acc=row.best_val_acc if row else None))
+        rows.append(
+            TrialRow(
+                number=trial.number,
+                run_dir=run_dir,
+                params=dict(trial.params),
+                value=trial.value,
+                state=trial.state.name.lower(),
+                status=row.status if row else trial.user_attrs.get("status"),
+                best_val_acc=row.best_val_acc if row else None,
+            )
+        )
     complete = [row for row in rows if row.state == "complete" and row.value is not None]
     best = max(complete, key=lambda row: row.value) if complete else None
-    return SweepSummary(study=record.study_name, sweep_dir=str(sweep_dir), storage=storage_url(sweep_dir),
-                        trials_planned=record.trials, params=[f"{p.name}={p.values_text}" for p in record.params],
-                        trials=rows, best=best, driver_running=driver_running(sweep_dir), prune=record.prune,
-                        stopped=stop_requested(sweep_dir))
+    return SweepSummary(
+        study=record.study_name,
+        sweep_dir=str(sweep_dir),
+        storage=storage_url(sweep_dir),
+        trials_planned=record.trials,
+        params=[f"{p.name}={p.values_text}" for p in record.params],
+        trials=rows,
+        best=best,
+        driver_running=driver_running(sweep_dir),
+        prune=record.prune,
+        stopped=stop_requested(sweep_dir),
+    )
 
 
 def _hold_lock(sweep_dir: Path) -> int | None:

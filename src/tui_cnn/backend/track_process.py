@@ -74,16 +74,22 @@ class TrackSession:
         self._one_request = threading.Lock()  # answers share one pipe: one request at a time
         self._cancelled = False
 
-    def summary(self, input_shape: tuple[int, int, int], batch_size: int, timeout: float | None = None,
-                on_progress: Progress | None = None) -> ModelSummary:
+    def summary(
+        self,
+        input_shape: tuple[int, int, int],
+        batch_size: int,
+        timeout: float | None = None,
+        on_progress: Progress | None = None,
+    ) -> ModelSummary:
         """The model traced on a ``(batch_size, *input_shape)`` input, in the child.
         ``timeout``: seconds the user's code may take (import, build and forward pass), counted
         once the child has torch imported."""
         with self._one_request:
             return self._answer(input_shape, batch_size, timeout, on_progress)
 
-    def _answer(self, input_shape: tuple[int, int, int], batch_size: int, timeout: float | None,
-                on_progress: Progress | None) -> ModelSummary:
+    def _answer(
+        self, input_shape: tuple[int, int, int], batch_size: int, timeout: float | None, on_progress: Progress | None
+    ) -> ModelSummary:
         started = time.monotonic()
         deadline = None if timeout is None else started + timeout + TORCH_IMPORT_ALLOWANCE_S
         child = self._started()
@@ -99,8 +105,11 @@ class TrackSession:
             line = reader.next_line(deadline)
             if line is _TIMED_OUT:
                 self.close()
-                raise TrackTimeout(f"{self.target} gave no answer within {_seconds(timeout)} while {self.stage} "
-                                   "(it may never return): stopped", EXIT_BUILD)
+                raise TrackTimeout(
+                    f"{self.target} gave no answer within {_seconds(timeout)} while {self.stage} "
+                    "(it may never return): stopped",
+                    EXIT_BUILD,
+                )
             if line is None:
                 raise self._ended(child)
             message = _decoded(line)
@@ -134,9 +143,12 @@ class TrackSession:
                 return self._child
             self.stage = "starting"
             self._child = spawn(
-                [sys.executable, "-P", "-m", CHILD_MODULE], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                [sys.executable, "-P", "-m", CHILD_MODULE],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL if self.quiet else None,
-                env={**os.environ, "PYTHONWARNINGS": "ignore"} if self.quiet else None)
+                env={**os.environ, "PYTHONWARNINGS": "ignore"} if self.quiet else None,
+            )
             return self._child
 
     def _ended(self, child: subprocess.Popen[bytes]) -> TrackError:
@@ -146,8 +158,9 @@ class TrackSession:
             if self._child is child:
                 self._child = None
         code = _kill(child)
-        return TrackError(f"the process tracking {self.target} ended (exit status {code}) while {self.stage}",
-                          EXIT_BUILD)
+        return TrackError(
+            f"the process tracking {self.target} ended (exit status {code}) while {self.stage}", EXIT_BUILD
+        )
 
 
 def _kill(child: subprocess.Popen[bytes]) -> int | None:

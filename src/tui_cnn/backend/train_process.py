@@ -88,8 +88,12 @@ class TrainingProcess:
                 self.listener(Failed(str(exc)))
                 return
             except OSError as exc:
-                self.listener(Failed(f"cannot make the run directory {self.config.run_dir or 'under runs/'}: "
-                                     f"{exc.strerror or exc}; choose another with --run-dir"))
+                self.listener(
+                    Failed(
+                        f"cannot make the run directory {self.config.run_dir or 'under runs/'}: "
+                        f"{exc.strerror or exc}; choose another with --run-dir"
+                    )
+                )
                 return
             config = replace(config, run_dir=str(self.run_lock.run_dir))
             env = environment_holding(self.run_lock.run_dir, launch_environment(processes))
@@ -106,8 +110,16 @@ class TrainingProcess:
                 # A session of its own: a terminal's Ctrl+C or hang-up reaches the app, which
                 # stops the run itself when it quits; an app killed outright leaves it training.
                 self._process = spawn(
-                    command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, text=True,
-                    encoding="utf-8", bufsize=1, start_new_session=True, env=env)
+                    command,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=stderr,
+                    text=True,
+                    encoding="utf-8",
+                    bufsize=1,
+                    start_new_session=True,
+                    env=env,
+                )
                 self._write(request)
                 for control in self._early_controls:
                     self._write(control)
@@ -169,6 +181,7 @@ def too_many_processes(nproc_per_node: int, device: str) -> str | None:
     limit, what = (gpus, "GPUs") if gpus else (os.cpu_count() or 1, "CPU cores")
     if nproc_per_node <= limit:
         return None
-    return (f"--nproc-per-node {nproc_per_node} asks for more processes than this machine has {what} ({limit}): "
-            f"use --nproc-per-node {limit} or fewer")
-
+    return (
+        f"--nproc-per-node {nproc_per_node} asks for more processes than this machine has {what} ({limit}): "
+        f"use --nproc-per-node {limit} or fewer"
+    )

@@ -99,8 +99,16 @@ class Trainer:
     """``group``: this process's place in a distributed run (``backend.distributed``); None
     for a run on one process. Every rank runs a Trainer; rank 0's writes and emits."""
 
-    def __init__(self, spec: ModelSource, config: TrainConfig, listeners: Sequence[Listener] = (), *,
-                 resume: str | Path | None = None, group: Distributed | None = None, lock: RunLock | None = None):
+    def __init__(
+        self,
+        spec: ModelSource,
+        config: TrainConfig,
+        listeners: Sequence[Listener] = (),
+        *,
+        resume: str | Path | None = None,
+        group: Distributed | None = None,
+        lock: RunLock | None = None,
+    ):
         """``lock``: the run directory's lock, taken by whoever started this process (see
         backend.launch); otherwise the trainer takes it itself (rank 0)."""
         self.spec, self.config, self.group = spec, config, group
@@ -167,8 +175,10 @@ class Trainer:
     def _what_is_kept(self) -> str:
         """After a failed write: what the run directory still holds, and what to do."""
         if self._committed:
-            return (f"the checkpoint of epoch {self._committed} is kept; once the disk has room (and is writable), "
-                    f"continue with tui-cnn train --resume {self.run_dir}")
+            return (
+                f"the checkpoint of epoch {self._committed} is kept; once the disk has room (and is writable), "
+                f"continue with tui-cnn train --resume {self.run_dir}"
+            )
         return "no epoch was saved; free space on the disk (or make it writable), or choose another --run-dir"
 
     def _failure(self, exc: Exception) -> Failed:
@@ -178,9 +188,12 @@ class Trainer:
             return Failed(f"out of memory at batch size {size}: try --batch-size {max(size // 2, 1)}", step)
         if self.group is not None and lost_a_rank(exc):
             self._emit(LogMessage(str(exc), "error"))
-            return Failed("another process of this run stopped answering (it crashed or was killed; its own output "
-                          "says why): the checkpoint of the last finished epoch is kept, continue with "
-                          f"--resume {self.run_dir}", step)
+            return Failed(
+                "another process of this run stopped answering (it crashed or was killed; its own output "
+                "says why): the checkpoint of the last finished epoch is kept, continue with "
+                f"--resume {self.run_dir}",
+                step,
+            )
         self._emit(LogMessage("".join(traceback.format_exception(exc)), "error"))
         return Failed(f"unexpected error: {type(exc).__name__}: {exc}", step)
 
@@ -220,8 +233,13 @@ class Trainer:
 
         state = self._on_main(read)
         if state is None:
-            self._emit(LogMessage(f"{path} cannot be read: the test split scores the last epoch's weights "
-                                  "instead of the best epoch's", "warning"))
+            self._emit(
+                LogMessage(
+                    f"{path} cannot be read: the test split scores the last epoch's weights "
+                    "instead of the best epoch's",
+                    "warning",
+                )
+            )
             return progress.epoch
         loop.model.load_state_dict(state["model"])
         return progress.best_epoch
@@ -232,12 +250,22 @@ class Trainer:
         finds nothing left to stop: the run evaluates and finishes. Say so, or the monitor's
         "stopping" would go unanswered while the run finishes."""
         if self._stop_requested.is_set():
-            self._emit(LogMessage("the stop came after the last batch: training had already finished, so the run "
-                                  "is evaluated and ends as finished (its checkpoint is the last epoch's)", "warning"))
+            self._emit(
+                LogMessage(
+                    "the stop came after the last batch: training had already finished, so the run "
+                    "is evaluated and ends as finished (its checkpoint is the last epoch's)",
+                    "warning",
+                )
+            )
         elif self.paused:
             self._unpaused.set()  # nothing left to pause: the pause is over, and the state says so
-            self._emit(LogMessage("the pause came after the last batch: training had already finished, so the run "
-                                  "is evaluated and ends as finished", "warning"))
+            self._emit(
+                LogMessage(
+                    "the pause came after the last batch: training had already finished, so the run "
+                    "is evaluated and ends as finished",
+                    "warning",
+                )
+            )
 
     def _prepare(self) -> "_Loop":
         """Everything that can fail before the run directory exists: the configuration, the
@@ -246,8 +274,10 @@ class Trainer:
         problems = config.validate()
         ranks = self.group.world_size if self.group else 1
         if config.batch_size % ranks:
-            problems.append(f"the batch size ({config.batch_size}) is the global batch and must divide evenly "
-                            f"among the {ranks} processes: use --batch-size {config.batch_size // ranks * ranks or ranks}")
+            problems.append(
+                f"the batch size ({config.batch_size}) is the global batch and must divide evenly "
+                f"among the {ranks} processes: use --batch-size {config.batch_size // ranks * ranks or ranks}"
+            )
         if problems:
             raise TrainingFailed("; ".join(problems))
         self._on_main(self._claim_existing_run_dir)
@@ -257,15 +287,25 @@ class Trainer:
         on_cuda = device.startswith("cuda")
         try:
             with self.group.main_first() if self.group else contextlib.nullcontext():  # one unpack or download
-                data = load_data(config.dataset, config.data_dir, device, val_fraction=config.val_fraction,
-                                 seed=config.seed, channels_last=on_cuda, log=lambda text: self._emit(LogMessage(text)),
-                                 input_shape=tuple(self.spec.input_shape), resize=config.resize)
+                data = load_data(
+                    config.dataset,
+                    config.data_dir,
+                    device,
+                    val_fraction=config.val_fraction,
+                    seed=config.seed,
+                    channels_last=on_cuda,
+                    log=lambda text: self._emit(LogMessage(text)),
+                    input_shape=tuple(self.spec.input_shape),
+                    resize=config.resize,
+                )
         except MissingDataError as exc:
             raise TrainingFailed(str(exc)) from None
         batches = data.batches_per_epoch(config.batch_size)
         if batches == 0:
-            raise TrainingFailed(f"batch size {config.batch_size} is larger than the training set "
-                                 f"({len(data.train)} images): use --batch-size {len(data.train)} or less")
+            raise TrainingFailed(
+                f"batch size {config.batch_size} is larger than the training set "
+                f"({len(data.train)} images): use --batch-size {len(data.train)} or less"
+            )
         if on_cuda:
             torch.backends.cudnn.benchmark = True  # every batch has one shape: the tuned kernels pay off
         model.to(device, memory_format=torch.channels_last if on_cuda else torch.preserve_format)
@@ -315,8 +355,10 @@ class Trainer:
 
     def _check_run_dir_is_free(self) -> None:
         if self.resume_dir is None and (self.run_dir / "config.json").exists():
-            raise TrainingFailed(f"{self.run_dir} already holds a run: choose another --run-dir, "
-                                 f"or continue that run with --resume {self.run_dir}")
+            raise TrainingFailed(
+                f"{self.run_dir} already holds a run: choose another --run-dir, "
+                f"or continue that run with --resume {self.run_dir}"
+            )
 
     def _claim_run_dir(self) -> None:
         """Hold the run directory's lock for the rest of this process's life: one trainer per
@@ -347,8 +389,9 @@ class Trainer:
             else:
                 self.run_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise TrainingFailed(f"cannot make the run directory {self.run_dir}: {exc.strerror or exc}; "
-                                 "choose another with --run-dir") from None
+            raise TrainingFailed(
+                f"cannot make the run directory {self.run_dir}: {exc.strerror or exc}; choose another with --run-dir"
+            ) from None
         self._claim_run_dir()
         self._check_run_dir_is_free()  # again, now that no other trainer can write it
         lost_epoch_ends = self._reconcile() if self.resume_dir is not None else []
@@ -359,30 +402,62 @@ class Trainer:
                 module_note = changed_note(self.spec, self.run_dir)
             else:
                 self.spec = keep_sources(self.spec, self._module_files, self.run_dir)
-        dataset = DatasetRecord(config.dataset, len(data.train), len(data.val), len(data.test), list(data.info.classes),
-                                data.source)
-        runs.write_config(self.run_dir, RunConfigFile(source_to_dict(self.spec)["spec"], config.to_json(), dataset, info,
-                                                      runs.versions(),
-                                                      module=self.spec if isinstance(self.spec, ModuleSource) else None))
+        dataset = DatasetRecord(
+            config.dataset, len(data.train), len(data.val), len(data.test), list(data.info.classes), data.source
+        )
+        runs.write_config(
+            self.run_dir,
+            RunConfigFile(
+                source_to_dict(self.spec)["spec"],
+                config.to_json(),
+                dataset,
+                info,
+                runs.versions(),
+                module=self.spec if isinstance(self.spec, ModuleSource) else None,
+            ),
+        )
         if not isinstance(self.spec, ModuleSource):  # a module's code is its kept source
             runs.write_model_code(self.run_dir, self.spec)
         self._process = runs.write_process(self.run_dir)
         lock = self._lock.record if self._lock is not None else read_lock_record(self.run_dir)
-        self._control = runs.ControlWatcher(self.run_dir, self.stop, self.pause, self.resume,
-                                            applied=lock.control_seq if lock is not None else 0,
-                                            on_applied=self._record_control)
+        self._control = runs.ControlWatcher(
+            self.run_dir,
+            self.stop,
+            self.pause,
+            self.resume,
+            applied=lock.control_seq if lock is not None else 0,
+            on_applied=self._record_control,
+        )
         self._recorder = runs.RunRecorder(self.run_dir)
         if lost_epoch_ends:
-            self._emit(LogMessage(f"the end of epoch {', '.join(str(m.epoch) for m, _ in lost_epoch_ends)} was not "
-                                  "recorded (the run was cut short while saving it): recorded now from its checkpoint",
-                                  "warning"))
+            self._emit(
+                LogMessage(
+                    f"the end of epoch {', '.join(str(m.epoch) for m, _ in lost_epoch_ends)} was not "
+                    "recorded (the run was cut short while saving it): recorded now from its checkpoint",
+                    "warning",
+                )
+            )
         for metrics, best in lost_epoch_ends:
             self._emit(EpochEnd(metrics, best))
-        self._emit(RunStarted(str(self.run_dir), self.spec.name, config.to_json(), info.kind, info.name,
-                              config.dataset, len(data.train), len(data.val), len(data.test),
-                              count_parameters(loop.model), config.epochs, data.batches_per_epoch(config.batch_size),
-                              start_epoch=self._progress.epoch + 1, start_batch=self._progress.batches_done,
-                              processes=self.group.world_size if self.group else 1))
+        self._emit(
+            RunStarted(
+                str(self.run_dir),
+                self.spec.name,
+                config.to_json(),
+                info.kind,
+                info.name,
+                config.dataset,
+                len(data.train),
+                len(data.val),
+                len(data.test),
+                count_parameters(loop.model),
+                config.epochs,
+                data.batches_per_epoch(config.batch_size),
+                start_epoch=self._progress.epoch + 1,
+                start_batch=self._progress.batches_done,
+                processes=self.group.world_size if self.group else 1,
+            )
+        )
         if module_note:
             self._emit(LogMessage(module_note, "warning"))
 
@@ -410,8 +485,9 @@ class Trainer:
             raise TrainingFailed("Apple MPS is not available here: train on device cpu or auto")
         if self.group is not None:
             if device == "mps":
-                raise TrainingFailed("several processes train on CUDA GPUs or the CPU, not on Apple MPS: "
-                                     "use --device cpu or one process")
+                raise TrainingFailed(
+                    "several processes train on CUDA GPUs or the CPU, not on Apple MPS: use --device cpu or one process"
+                )
             return self.group.device(device)
         return device
 
@@ -433,8 +509,9 @@ class Trainer:
         generator = torch.Generator(device=loop.device).manual_seed(config.seed * 1_000_003 + epoch)
         window: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []  # (loss, logits, labels) not yet read
         shard = (self.group.rank, self.group.world_size) if self.group else (0, 1)
-        epoch_batches = loop.data.train_batches(config.batch_size, generator, config.augment,
-                                                skip=progress.batches_done, shard=shard)
+        epoch_batches = loop.data.train_batches(
+            config.batch_size, generator, config.augment, skip=progress.batches_done, shard=shard
+        )
         for batch, (images, labels) in enumerate(epoch_batches, start=progress.batches_done + 1):
             if not self._may_go_on(loop, batch, batches):
                 if window:  # the batches since the last report count in the epoch's sums
@@ -523,14 +600,29 @@ class Trainer:
                 step = first + offset
                 raise TrainingFailed(
                     f"the loss became {value} at step {step} (epoch {epoch}, batch {batch - len(losses) + offset + 1})"
-                    f": training diverged; lower the learning rate (e.g. --lr {self.config.lr / 10:g})", step)
+                    f": training diverged; lower the learning rate (e.g. --lr {self.config.lr / 10:g})",
+                    step,
+                )
             smoothed = self._progress.smoothed_loss
-            self._progress.smoothed_loss = value if smoothed is None else LOSS_SMOOTHING * smoothed + (1 - LOSS_SMOOTHING) * value
+            self._progress.smoothed_loss = (
+                value if smoothed is None else LOSS_SMOOTHING * smoothed + (1 - LOSS_SMOOTHING) * value
+            )
         loop.loss_sum += sum(losses)
         loop.trained += len(losses) * self.config.batch_size
         elapsed = loop.elapsed()
-        self._emit(BatchProgress(epoch, batch, batches, self._progress.step, losses[-1], self._progress.smoothed_loss,
-                                 loop.trained / max(elapsed, 1e-9), loop.lr(), elapsed))
+        self._emit(
+            BatchProgress(
+                epoch,
+                batch,
+                batches,
+                self._progress.step,
+                losses[-1],
+                self._progress.smoothed_loss,
+                loop.trained / max(elapsed, 1e-9),
+                loop.lr(),
+                elapsed,
+            )
+        )
         if self.writes:
             faults.fault_point("in-epoch")
 
@@ -545,9 +637,17 @@ class Trainer:
             progress.best_val_acc, progress.best_epoch = val_acc, epoch
         progress.epoch = epoch
         count = max(loop.trained, 1)
-        metrics = EpochMetrics(epoch, loop.loss_sum * self.config.batch_size / count, loop.correct / count,
-                               val_loss, val_acc, loop.lr(), loop.elapsed(), loop.trained / max(train_time, 1e-9),
-                               loop.peak_memory())
+        metrics = EpochMetrics(
+            epoch,
+            loop.loss_sum * self.config.batch_size / count,
+            loop.correct / count,
+            val_loss,
+            val_acc,
+            loop.lr(),
+            loop.elapsed(),
+            loop.trained / max(train_time, 1e-9),
+            loop.peak_memory(),
+        )
         progress.history.append(to_json(metrics))
         if self.writes:
             self._commit_epoch(loop, metrics, best)
@@ -603,8 +703,10 @@ class Trainer:
             "progress": {**self._progress.__dict__, "history": list(self._progress.history)},
             # The training GPU's generator alone: asking every GPU (get_rng_state_all) would open
             # a CUDA context on each, on the GPUs of the other ranks too, or of a CPU run.
-            "rng": {"cpu": torch.get_rng_state(),
-                    "cuda": [torch.cuda.get_rng_state(loop.device)] if loop.device.startswith("cuda") else []},
+            "rng": {
+                "cpu": torch.get_rng_state(),
+                "cuda": [torch.cuda.get_rng_state(loop.device)] if loop.device.startswith("cuda") else [],
+            },
         }
 
     def _restore(self, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any, device: str) -> None:
@@ -622,16 +724,20 @@ class Trainer:
         try:
             model.load_state_dict(state["model"])
         except RuntimeError as exc:
-            raise TrainingFailed(f"the checkpoint in {self.resume_dir} is for a different model than "
-                                 f"{self.spec.name}: {str(exc).splitlines()[0]}") from None
+            raise TrainingFailed(
+                f"the checkpoint in {self.resume_dir} is for a different model than "
+                f"{self.spec.name}: {str(exc).splitlines()[0]}"
+            ) from None
         optimizer.load_state_dict(state["optimizer"])
         if scheduler is not None and state["scheduler"] is not None:
             scheduler.load_state_dict(state["scheduler"])
         self._progress = _Progress(**state["progress"])
         self._committed = self._progress.epoch
         if self._progress.epoch >= self.config.epochs:
-            raise TrainingFailed(f"{self.resume_dir} already trained {count(self._progress.epoch, 'epoch')}: "
-                                 f"pass --epochs {self._progress.epoch + 1} or more to train further")
+            raise TrainingFailed(
+                f"{self.resume_dir} already trained {count(self._progress.epoch, 'epoch')}: "
+                f"pass --epochs {self._progress.epoch + 1} or more to train further"
+            )
         torch.set_rng_state(state["rng"]["cpu"].cpu())
         if state["rng"]["cuda"] and device.startswith("cuda"):
             torch.cuda.set_rng_state(state["rng"]["cuda"][0].cpu(), device)
@@ -658,21 +764,34 @@ class Trainer:
                 listener(event)
             except Exception as exc:  # noqa: BLE001
                 self.listeners.remove(listener)
-                self._emit(LogMessage(f"a listener failed and gets no more events: {type(exc).__name__}: {exc}",
-                                      "error"))
+                self._emit(
+                    LogMessage(f"a listener failed and gets no more events: {type(exc).__name__}: {exc}", "error")
+                )
 
 
 class _Loop:
     """What the epoch loop works with, and the running sums of the current epoch."""
 
-    def __init__(self, model: nn.Module, step_model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any,
-                 data: DeviceData, autocast: Callable[[], contextlib.AbstractContextManager], device: str):
+    def __init__(
+        self,
+        model: nn.Module,
+        step_model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        scheduler: Any,
+        data: DeviceData,
+        autocast: Callable[[], contextlib.AbstractContextManager],
+        device: str,
+    ):
         self.model, self.step_model, self.optimizer, self.scheduler = model, step_model, optimizer, scheduler
         self.data, self.autocast, self.device = data, autocast, device
 
     def begin_epoch(self, progress: _Progress) -> None:
         """Sums from zero, or from where a stopped epoch left them (a resume)."""
-        self.loss_sum, self.correct, self.trained = progress.epoch_loss_sum, progress.epoch_correct, progress.epoch_trained
+        self.loss_sum, self.correct, self.trained = (
+            progress.epoch_loss_sum,
+            progress.epoch_correct,
+            progress.epoch_trained,
+        )
         self.paused_s, self.carried_s = 0.0, progress.epoch_train_s
         if self.device.startswith("cuda"):
             torch.cuda.reset_peak_memory_stats()

@@ -23,8 +23,9 @@ from .track_process import TrackError
 _TUI_CNN_DIR = Path(__file__).resolve().parents[1]
 
 
-def build_module(source: ModuleSource, run_dir: Path | None = None,
-                 forget: bool = False) -> tuple[nn.Module, list[str]]:
+def build_module(
+    source: ModuleSource, run_dir: Path | None = None, forget: bool = False
+) -> tuple[nn.Module, list[str]]:
     """The module, built on the CPU (TrackError in one line), and the files it imported from
     the working directory (relative paths), to keep in the run. A run that kept its source
     (a resumed one: ``run_dir``) imports the kept copy: RUN_DIR/source comes first on sys.path.
@@ -51,8 +52,9 @@ def build_module(source: ModuleSource, run_dir: Path | None = None,
 def _files_from(root: Path, module_names: set[str]) -> list[str]:
     """The source files of these modules that lie under ``root``, not in an installed
     package (a virtual environment inside the project) nor tui-cnn's own."""
-    installed = {Path(p).resolve() for p in (sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"],
-                                             sys.prefix) if p}
+    installed = {
+        Path(p).resolve() for p in (sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"], sys.prefix) if p
+    }
     root = root.resolve()
     files = set()
     for name in module_names:
@@ -60,8 +62,11 @@ def _files_from(root: Path, module_names: set[str]) -> list[str]:
         if not path or not path.endswith(".py"):
             continue
         path = Path(path).resolve()
-        if not path.is_relative_to(root) or path.is_relative_to(_TUI_CNN_DIR) or \
-                any(path.is_relative_to(place) for place in installed):
+        if (
+            not path.is_relative_to(root)
+            or path.is_relative_to(_TUI_CNN_DIR)
+            or any(path.is_relative_to(place) for place in installed)
+        ):
             continue
         files.add(str(path.relative_to(root)))
     return sorted(files)
@@ -85,8 +90,9 @@ def changed_note(source: ModuleSource, run_dir: Path) -> str | None:
     changed = changed_originals(source)
     if not changed:
         return None
-    return (f"{', '.join(changed)} changed since this run kept its copy: training the kept copy in "
-            f"{run_dir / SOURCE_DIR}")
+    return (
+        f"{', '.join(changed)} changed since this run kept its copy: training the kept copy in {run_dir / SOURCE_DIR}"
+    )
 
 
 def check_module(model: nn.Module, source: ModuleSource, dataset: str, data_dir: str | None) -> str | None:

@@ -20,9 +20,24 @@ if TYPE_CHECKING:
 #: Each command's module (and name there): imported when the command runs or --help lists
 #: it, so ``tui-cnn`` imports none of them (nor what they need: msgspec, the training
 #: settings) before the app's first frame.
-_COMMANDS = {"shapes": "shapes", "presets": "shapes", "train": "train", "export": "export", "track": "track",
-             "serve": "serve", "inspect": "inspect", "runs": "runs", "attach": "runs", "compare": "compare",
-             "stop": "runs", "pause": "runs", "resume": "runs", "queue": "runs", "lr-find": "lr_find", "sweep": "sweep"}
+_COMMANDS = {
+    "shapes": "shapes",
+    "presets": "shapes",
+    "train": "train",
+    "export": "export",
+    "track": "track",
+    "serve": "serve",
+    "inspect": "inspect",
+    "runs": "runs",
+    "attach": "runs",
+    "compare": "compare",
+    "stop": "runs",
+    "pause": "runs",
+    "resume": "runs",
+    "queue": "runs",
+    "lr-find": "lr_find",
+    "sweep": "sweep",
+}
 
 
 class _OpenByDefault(click.Group):
@@ -78,4 +93,3 @@ def open_app(target: str | None) -> None:
     from ..app.app import TuiCnnApp
 
     TuiCnnApp(spec, **app_options).run_and_exit()
-

@@ -110,8 +110,9 @@ class SettingType(click.ParamType):
     def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
         if self.declared.choices:
             return "[" + "|".join(self.declared.choices) + "]"
-        return {int: "INTEGER", float: "NUMBER"}.get(self.declared.kind,
-                                                     "PATH" if "dir" in self.setting_name else "TEXT")
+        return {int: "INTEGER", float: "NUMBER"}.get(
+            self.declared.kind, "PATH" if "dir" in self.setting_name else "TEXT"
+        )
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         try:
@@ -123,6 +124,12 @@ class SettingType(click.ParamType):
 def batch_size_option() -> Any:
     """``--batch-size``/``-b`` of the commands that only size figures (shapes, track): the
     training setting's parser and limit, so every place takes the same batch sizes."""
-    return click.option("--batch-size", "-b", "batch_size", type=SettingType("batch_size", SETTINGS["batch_size"]),
-                        default=64, show_default=True,
-                        help=f"images per batch (at most {SETTINGS['batch_size'].maximum:,}, as training takes)")
+    return click.option(
+        "--batch-size",
+        "-b",
+        "batch_size",
+        type=SettingType("batch_size", SETTINGS["batch_size"]),
+        default=64,
+        show_default=True,
+        help=f"images per batch (at most {SETTINGS['batch_size'].maximum:,}, as training takes)",
+    )

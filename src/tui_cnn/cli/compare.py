@@ -11,8 +11,12 @@ from .common import fail, require_terminal, say
 
 @click.command()
 @click.argument("run_dirs", metavar="RUN_DIR_OR_SWEEP_DIR [...]", nargs=-1, required=True)
-@click.option("--json", "as_json", is_flag=True,
-              help="print JSON: each run's settings and per-epoch metrics, the settings that differ, the runs left out")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="print JSON: each run's settings and per-epoch metrics, the settings that differ, the runs left out",
+)
 def compare(run_dirs: tuple[str, ...], as_json: bool) -> None:
     """Compare runs: their validation and training curves overlaid, one plot per metric, and
     their settings side by side with the differences marked (on the app's Compare screen, or

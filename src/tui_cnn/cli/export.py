@@ -9,8 +9,14 @@ from .common import EXIT_INVALID, InputShape, fail, load_model_or_exit, model_ar
 
 @click.command()
 @model_argument()
-@click.option("--to", "target", metavar="FILE", default="-", show_default=True,
-              help="where to write the code (atomically); - prints it")
+@click.option(
+    "--to",
+    "target",
+    metavar="FILE",
+    default="-",
+    show_default=True,
+    help="where to write the code (atomically); - prints it",
+)
 @click.option("--input", "input_shape", type=InputShape(), help="override the input shape, e.g. 3,32,32")
 def export(model: str, target: str, input_shape: tuple[int, int, int] | None) -> None:
     """Write the model as PyTorch code: an nn.Module with features and classifier.
@@ -27,8 +33,10 @@ def export(model: str, target: str, input_shape: tuple[int, int, int] | None) ->
         spec = spec.with_input_shape(input_shape)
     analysis = analyze(spec, batch_size=1)
     if not analysis.valid:
-        fail("\n".join([f"{spec.name} is not a valid model, nothing exported:", *map(_problem, analysis.errors)]),
-             EXIT_INVALID)
+        fail(
+            "\n".join([f"{spec.name} is not a valid model, nothing exported:", *map(_problem, analysis.errors)]),
+            EXIT_INVALID,
+        )
     code = export_code(spec)
     if target == "-":
         click.echo(code, nl=False)
@@ -62,7 +70,9 @@ def _refuse_a_module(model: str) -> None:
             fail(str(exc))
         if module is None:
             fail(f"{model} is a run directory: its model.py is the exported code")
-        fail(f"{model} trained your own module {module.target}: its code is the run's kept source "
-             f"({Path(model) / SOURCE_DIR}), there is no spec to export")
+        fail(
+            f"{model} trained your own module {module.target}: its code is the run's kept source "
+            f"({Path(model) / SOURCE_DIR}), there is no spec to export"
+        )
     if ":" in model and not Path(model).exists():
         fail(f"{model} is your own module, code already: export writes a spec (a preset or .toml file) as code")

@@ -12,7 +12,9 @@ from .common import fail, say
 @click.command()
 @click.argument("run_dir", metavar="RUN_DIR")
 @click.option("--index", type=click.IntRange(min=0), help="the Nth image of the run's test split (from 0)")
-@click.option("--image", "image_path", metavar="FILE", help="your own picture (PNG, JPEG...), converted to the model's input")
+@click.option(
+    "--image", "image_path", metavar="FILE", help="your own picture (PNG, JPEG...), converted to the model's input"
+)
 @click.option("--json", "as_json", is_flag=True, help="print JSON: label, predicted, probabilities, layers")
 def inspect(run_dir: str, index: int | None, image_path: str | None, as_json: bool) -> None:
     """What the run's best checkpoint makes of one image: the prediction, the class

@@ -13,19 +13,46 @@ from .common import fail, load_model_or_exit, model_argument
 from .train import training_options
 
 #: The settings the range test reads; the others (epochs, schedule, run directory ...) are a run's.
-READ = ("dataset", "data_dir", "resize", "batch_size", "optimizer", "momentum", "nesterov", "weight_decay",
-        "label_smoothing", "val_fraction", "seed", "device")
+READ = (
+    "dataset",
+    "data_dir",
+    "resize",
+    "batch_size",
+    "optimizer",
+    "momentum",
+    "nesterov",
+    "weight_decay",
+    "label_smoothing",
+    "val_fraction",
+    "seed",
+    "device",
+)
 
 
 @click.command("lr-find")
 @model_argument(required=False)
 @training_options
-@click.option("--start", type=click.FloatRange(min=1e-12, max=1e3), default=START_LR, show_default=True,
-              help="the first learning rate tried")
-@click.option("--end", type=click.FloatRange(min=1e-11, max=1e6), default=END_LR, show_default=True,
-              help="the last learning rate tried (the test stops sooner when the loss diverges)")
-@click.option("--batches", type=click.IntRange(10, 10_000), default=MAX_BATCHES, show_default=True,
-              help="batches at most, one learning rate each")
+@click.option(
+    "--start",
+    type=click.FloatRange(min=1e-12, max=1e3),
+    default=START_LR,
+    show_default=True,
+    help="the first learning rate tried",
+)
+@click.option(
+    "--end",
+    type=click.FloatRange(min=1e-11, max=1e6),
+    default=END_LR,
+    show_default=True,
+    help="the last learning rate tried (the test stops sooner when the loss diverges)",
+)
+@click.option(
+    "--batches",
+    type=click.IntRange(10, 10_000),
+    default=MAX_BATCHES,
+    show_default=True,
+    help="batches at most, one learning rate each",
+)
 @click.option("--json", "as_json", is_flag=True, help='print {"lrs", "losses", "suggestion", "minimum"}')
 def lr_find(model: str | None, start: float, end: float, batches: int, as_json: bool, **options: Any) -> None:
     """Find a learning rate to start from: Smith's range test. A fresh copy of the model (default
@@ -76,8 +103,10 @@ def _curve_text(model: str, config, result) -> str:
     plotext.theme("clear")
     lines = [plotext.build()]
     if result.suggestion is not None:
-        lines.append(f"suggested learning rate: {result.suggestion:.2g} (steepest descent of the loss; "
-                     f"lowest loss at {result.minimum:.2g})")
+        lines.append(
+            f"suggested learning rate: {result.suggestion:.2g} (steepest descent of the loss; "
+            f"lowest loss at {result.minimum:.2g})"
+        )
         lines.append("a starting point for a run, not a tuned value: try it, and a few times smaller and larger")
     else:
         lines.append("no descent of the loss was found: try a wider range (--start, --end) or more --batches")

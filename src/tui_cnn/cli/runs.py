@@ -12,8 +12,13 @@ from .common import say
 
 
 @click.command("runs")
-@click.option("--runs-dir", default=str(RUNS_DIR), show_default=True, type=click.Path(file_okay=False),
-              help="the folder holding run directories")
+@click.option(
+    "--runs-dir",
+    default=str(RUNS_DIR),
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="the folder holding run directories",
+)
 @click.option("--json", "as_json", is_flag=True, help="a JSON list of objects instead of a table")
 def runs(runs_dir: str, as_json: bool) -> None:
     """List runs: status (queued, starting, running, paused, finished, stopped, pruned, failed, crashed), model,
@@ -30,8 +35,18 @@ def runs(runs_dir: str, as_json: bool) -> None:
         fail(unreadable_folder_message(runs_dir, exc))
     if as_json:
         # NaN is not JSON: a diverged figure is null
-        click.echo(json.dumps([{k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-                                for k, v in msgspec.to_builtins(row).items()} for row in rows], indent=2))
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+                        for k, v in msgspec.to_builtins(row).items()
+                    }
+                    for row in rows
+                ],
+                indent=2,
+            )
+        )
         return
     if not rows:
         say(f"no runs in {runs_dir}/ (train one with tui-cnn train)")
@@ -46,9 +61,12 @@ def print_table(rows, out=None) -> None:
     cells = [[run_cells(row)[column.key] for column in RUN_COLUMNS] for row in rows]
     header = [column.key for column in RUN_COLUMNS]
     widths = [max(len(line[i]) for line in [header, *cells]) for i in range(len(RUN_COLUMNS))]
-    lines = ["  ".join(f"{cell:{'>' if column.right else '<'}{width}}" for cell, column, width
-                       in zip(line, RUN_COLUMNS, widths)).rstrip()
-             for line in [header, *cells]]
+    lines = [
+        "  ".join(
+            f"{cell:{'>' if column.right else '<'}{width}}" for cell, column, width in zip(line, RUN_COLUMNS, widths)
+        ).rstrip()
+        for line in [header, *cells]
+    ]
     say("\n".join(lines), file=out)
     for row in rows:
         if row.problem:
@@ -115,8 +133,13 @@ resume = _control_command("resume", "Resume a paused training run.")
 
 @click.command("attach")
 @click.argument("run_dir", required=False, type=click.Path(exists=True, file_okay=False))
-@click.option("--runs-dir", default=str(RUNS_DIR), show_default=True, type=click.Path(file_okay=False),
-              help="where to look for the newest live run when RUN_DIR is not given")
+@click.option(
+    "--runs-dir",
+    default=str(RUNS_DIR),
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="where to look for the newest live run when RUN_DIR is not given",
+)
 def attach(run_dir: str | None, runs_dir: str) -> None:
     """Watch a run on the training monitor as it trains (default: the newest live run under
     ./runs): progress, curves, epoch table, log and, when it ends, its evaluation. The run
@@ -180,8 +203,16 @@ def queue_run(runs_dir: str | None) -> None:
     base = runs_dir or str(RUNS_DIR)
     waiting = len(waiting_runs(base))
     started = ensure_runner(base)
-    say(f"{waiting} run(s) waiting in {base}/; " + ("the runner is started" if started else
-        "a runner already works through them" if waiting else "nothing to run"))
+    say(
+        f"{waiting} run(s) waiting in {base}/; "
+        + (
+            "the runner is started"
+            if started
+            else "a runner already works through them"
+            if waiting
+            else "nothing to run"
+        )
+    )
     from ..backend.sweep import ensure_drivers
 
     drivers = ensure_drivers(base)

@@ -86,17 +86,28 @@ def allowed_origins(host: str, port: int, public_url: str) -> frozenset[str]:
 
 @click.command()
 @click.argument("target", metavar="[SPEC_OR_PRESET_OR_RUN_DIR]", required=False)
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to listen on. Anything but loopback sends the token over the network "
-                   "in plain HTTP.")
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535),
-              help="Port to listen on.")
-@click.option("--public-url", metavar="URL", default=None,
-              help="The address the browser uses to reach this server, when it is not "
-                   "http://HOST:PORT (a tunnel to another local port, a proxy).")
-@click.option("--token", envvar=TOKEN_VARIABLE, default=None, metavar="TOKEN",
-              help=f"A fixed token (16 or more of A-Z a-z 0-9 . _ ~ -) instead of a new random one. "
-                   f"Prefer the {TOKEN_VARIABLE} variable: other users can see a command line.")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on. Anything but loopback sends the token over the network in plain HTTP.",
+)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
+@click.option(
+    "--public-url",
+    metavar="URL",
+    default=None,
+    help="The address the browser uses to reach this server, when it is not "
+    "http://HOST:PORT (a tunnel to another local port, a proxy).",
+)
+@click.option(
+    "--token",
+    envvar=TOKEN_VARIABLE,
+    default=None,
+    metavar="TOKEN",
+    help=f"A fixed token (16 or more of A-Z a-z 0-9 . _ ~ -) instead of a new random one. "
+    f"Prefer the {TOKEN_VARIABLE} variable: other users can see a command line.",
+)
 def serve(target: str | None, host: str, port: int, public_url: str | None, token: str | None) -> None:
     """Serve the app in a web browser (one app per browser tab), on http://127.0.0.1:8000
     by default, and print the URL to open: it holds a secret token, as Jupyter's does. From a
@@ -119,9 +130,15 @@ def serve(target: str | None, host: str, port: int, public_url: str | None, toke
             err=True,
         )
     public_url = public_url or url_for(host, port)
-    server = TokenServer(app_command(target), token=token or new_token(),
-                         allowed_origins=allowed_origins(host, port, public_url),
-                         host=host, port=port, title="tui-cnn", public_url=public_url)
+    server = TokenServer(
+        app_command(target),
+        token=token or new_token(),
+        allowed_origins=allowed_origins(host, port, public_url),
+        host=host,
+        port=port,
+        title="tui-cnn",
+        public_url=public_url,
+    )
     try:
         server.serve()
     except OSError as exc:  # the port is taken, the address is not this machine's

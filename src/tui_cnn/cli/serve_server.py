@@ -81,5 +81,4 @@ class TokenServer(Server):
     async def on_startup(self, app: web.Application) -> None:
         # print, not textual-serve's rich console: that one wraps a long URL at 80 columns
         # when its output is a file, and the URL must stay one piece to be pasted.
-        print(f"tui-cnn serve: open {token_url(self.public_url, self.token)}\nPress Ctrl+C to quit.",
-              flush=True)
+        print(f"tui-cnn serve: open {token_url(self.public_url, self.token)}\nPress Ctrl+C to quit.", flush=True)

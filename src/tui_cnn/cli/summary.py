@@ -32,9 +32,16 @@ OPTIONAL_COLUMNS = tuple(column.key for column in SPEC_COLUMNS if column.wide_on
 def _cells(row: FlatRow) -> dict[str, str | Text]:
     """A layer's cells here: shapes with their batch dimension, and every figure, zeros too."""
     r = row.report
-    return {"index": row.name, "layer": _layer_cell(row), "input": fmt.shape(r.input_shape),
-            "output": fmt.shape(r.output_shape), "params": fmt.grouped(r.params), "macs": fmt.compact(r.macs),
-            "memory": fmt.binary_bytes(r.activation_bytes), "rf": pair(r.receptive_field)}
+    return {
+        "index": row.name,
+        "layer": _layer_cell(row),
+        "input": fmt.shape(r.input_shape),
+        "output": fmt.shape(r.output_shape),
+        "params": fmt.grouped(r.params),
+        "macs": fmt.compact(r.macs),
+        "memory": fmt.binary_bytes(r.activation_bytes),
+        "rf": pair(r.receptive_field),
+    }
 
 
 def layer_table(analysis: Analysis, hidden: tuple[str, ...] = ()) -> Table:
@@ -44,8 +51,14 @@ def layer_table(analysis: Analysis, hidden: tuple[str, ...] = ()) -> Table:
     cells = [_cells(row) for row in flat_reports(analysis.layers)]
     rows = [[row_cells[column.key] for column in columns] for row_cells in cells]
     headers = [column.heading for column in columns]
-    table = Table(title=f"{fmt.printable(analysis.spec.name)}  input {fmt.shape(analysis.input_shape)}", title_justify="left",
-                  box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+    table = Table(
+        title=f"{fmt.printable(analysis.spec.name)}  input {fmt.shape(analysis.input_shape)}",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        collapse_padding=True,
+    )
     for column, header in enumerate(headers):
         if header == "Layer":  # the one column rich may narrow
             table.add_column(header)
@@ -63,7 +76,9 @@ def totals_grid(analysis: Analysis) -> Table:
     grid = Table.grid(padding=(0, 2))
     grid.add_row("Parameters", fmt.grouped(t.params), "trainable", fmt.grouped(t.trainable_params))
     grid.add_row("MACs (mult-adds)", fmt.compact(t.macs), "batch", str(analysis.batch_size))
-    grid.add_row("Parameter memory", fmt.binary_bytes(t.param_bytes), "activations", fmt.binary_bytes(t.activation_bytes))
+    grid.add_row(
+        "Parameter memory", fmt.binary_bytes(t.param_bytes), "activations", fmt.binary_bytes(t.activation_bytes)
+    )
     grid.add_row("Training memory (est.)", fmt.binary_bytes(t.training_bytes), "", "")
     return grid
 
@@ -74,8 +89,9 @@ def diagnostic_lines(analysis: Analysis) -> list[Text]:
         where = f"layer {d.layer}" if d.layer is not None else "model"
         field = f" [{d.field}]" if d.field else ""
         # A diagnostic may quote the spec file (a layer type, a field's name): printable.
-        line = Text(fmt.printable(f"{d.severity}: {where}{field}: {d.message}"),
-                    style="red" if d.is_error else "yellow")
+        line = Text(
+            fmt.printable(f"{d.severity}: {where}{field}: {d.message}"), style="red" if d.is_error else "yellow"
+        )
         if d.suggestion:
             line.append(f"\n  fix: {fmt.printable(d.suggestion)}", style="dim")
         lines.append(line)

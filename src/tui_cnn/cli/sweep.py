@@ -40,19 +40,44 @@ def sweep() -> None:
 @sweep.command("start")
 @model_argument(required=True)
 @click.option("--trials", type=click.IntRange(1, 10_000), required=True, help="how many trials (runs)")
-@click.option("--param", "params", metavar="NAME=LOW:HIGH[:log]|NAME=A,B,C", multiple=True,
-              help="a training setting to search: a range of a number (lr=1e-4:1e-1:log, epochs=1:5) or a list "
-                   "of values (batch_size=32,64,128, optimizer=adam,sgd); repeatable")
-@click.option("--sampler", type=click.Choice(["tpe", "random"]), default="tpe", show_default=True,
-              help="how Optuna picks each trial's values (seeded by --seed)")
-@click.option("--prune", is_flag=True, help="stop a trial whose validation accuracy after an epoch is below the "
-              "median of the earlier trials' at that epoch (Optuna's MedianPruner); tui-cnn runs says it pruned")
-@click.option("--wait", is_flag=True, help="wait until every trial has ended, saying each as it ends (Ctrl+C stops "
-              "waiting, not the sweep)")
+@click.option(
+    "--param",
+    "params",
+    metavar="NAME=LOW:HIGH[:log]|NAME=A,B,C",
+    multiple=True,
+    help="a training setting to search: a range of a number (lr=1e-4:1e-1:log, epochs=1:5) or a list "
+    "of values (batch_size=32,64,128, optimizer=adam,sgd); repeatable",
+)
+@click.option(
+    "--sampler",
+    type=click.Choice(["tpe", "random"]),
+    default="tpe",
+    show_default=True,
+    help="how Optuna picks each trial's values (seeded by --seed)",
+)
+@click.option(
+    "--prune",
+    is_flag=True,
+    help="stop a trial whose validation accuracy after an epoch is below the "
+    "median of the earlier trials' at that epoch (Optuna's MedianPruner); tui-cnn runs says it pruned",
+)
+@click.option(
+    "--wait",
+    is_flag=True,
+    help="wait until every trial has ended, saying each as it ends (Ctrl+C stops waiting, not the sweep)",
+)
 @click.option("--json", "as_json", is_flag=True, help="print the sweep as JSON (with --wait: once it has ended)")
 @training_options
-def start(model: str, trials: int, params: tuple[str, ...], sampler: str, prune: bool, wait: bool, as_json: bool,
-          **options: Any) -> None:
+def start(
+    model: str,
+    trials: int,
+    params: tuple[str, ...],
+    sampler: str,
+    prune: bool,
+    wait: bool,
+    as_json: bool,
+    **options: Any,
+) -> None:
     """Start a sweep: its directory under runs/ and a driver in the background that queues its
     trials one at a time. The objective is each run's best validation accuracy."""
     from dataclasses import replace
@@ -77,8 +102,11 @@ def start(model: str, trials: int, params: tuple[str, ...], sampler: str, prune:
     problems = first.validate()
     for param in searched:  # every edge of the space, before anything starts
         for value in param.extremes():
-            problems += [f"--param {param.name}={value}: {problem}"
-                         for problem in replace(first, **{param.name: value}).validate() if problem not in problems]
+            problems += [
+                f"--param {param.name}={value}: {problem}"
+                for problem in replace(first, **{param.name: value}).validate()
+                if problem not in problems
+            ]
     if problems:
         fail(problems[0])  # the first: one line
     mismatch = check_spec_matches(spec, config.dataset, config.data_dir)
@@ -93,9 +121,11 @@ def start(model: str, trials: int, params: tuple[str, ...], sampler: str, prune:
     except OSError as exc:
         fail(f"cannot make the sweep in runs/: {exc.strerror or exc}")
     if not as_json:
-        say(f"sweep {sweep_dir.name}: {trials} trial(s) of {spec.name}, searching "
+        say(
+            f"sweep {sweep_dir.name}: {trials} trial(s) of {spec.name}, searching "
             f"{', '.join(p.name for p in searched)}; its trials queue as runs {sweep_dir}-t<N>\n"
-            f"  see it: tui-cnn sweep show {sweep_dir}   runs: tui-cnn runs   stop it: tui-cnn sweep stop {sweep_dir}")
+            f"  see it: tui-cnn sweep show {sweep_dir}   runs: tui-cnn runs   stop it: tui-cnn sweep stop {sweep_dir}"
+        )
     if wait:
         sys.exit(_wait(sweep_dir, as_json))
     if as_json:
@@ -115,15 +145,20 @@ def _wait(sweep_dir, as_json: bool) -> int:
             elif driverless_since is None:
                 driverless_since = time.monotonic()
             elif time.monotonic() - driverless_since > DRIVER_START_S:  # it died: its log says why
-                say(f"tui-cnn: the sweep's driver is not running (see {sweep_dir}/driver.log); start it again with "
-                    f"tui-cnn sweep resume {sweep_dir}", err=True)
+                say(
+                    f"tui-cnn: the sweep's driver is not running (see {sweep_dir}/driver.log); start it again with "
+                    f"tui-cnn sweep resume {sweep_dir}",
+                    err=True,
+                )
                 return EXIT_INVALID
             for trial in summary.trials:
                 if trial.state in ("complete", "pruned", "fail") and trial.number not in told:
                     told.add(trial.number)
                     if not as_json:
-                        say(f"trial {trial.number}: {trial.state} {_value(trial.value)} {_params(trial.params)} "
-                            f"({trial.run_dir})")
+                        say(
+                            f"trial {trial.number}: {trial.state} {_value(trial.value)} {_params(trial.params)} "
+                            f"({trial.run_dir})"
+                        )
             if summary.done:
                 break
             time.sleep(WAIT_LOOK_S)
@@ -139,8 +174,12 @@ def _wait(sweep_dir, as_json: bool) -> int:
 
 @sweep.command("show")
 @click.argument("sweep_dir", type=click.Path(exists=True, file_okay=False))
-@click.option("--json", "as_json", is_flag=True, help="print JSON: the study, its trials (run_dir, params, value, "
-              "state), the best")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="print JSON: the study, its trials (run_dir, params, value, state), the best",
+)
 def show(sweep_dir: str, as_json: bool) -> None:
     """A sweep's trials: each one's parameter values against its result, and the best."""
     if as_json:
@@ -149,12 +188,22 @@ def show(sweep_dir: str, as_json: bool) -> None:
     summary = _summary_or_exit(sweep_dir)
     names = summary.params and [text.split("=", 1)[0] for text in summary.params]
     header = ["trial", "state", "val acc", *names, "run"]
-    lines = [[str(t.number), t.status if t.state == "running" and t.status else t.state, _value(t.value),
-              *[_cell(t.params.get(name)) for name in names], t.run_dir or ""] for t in summary.trials]
+    lines = [
+        [
+            str(t.number),
+            t.status if t.state == "running" and t.status else t.state,
+            _value(t.value),
+            *[_cell(t.params.get(name)) for name in names],
+            t.run_dir or "",
+        ]
+        for t in summary.trials
+    ]
     widths = [max(len(line[i]) for line in [header, *lines]) for i in range(len(header))]
-    say(f"sweep {summary.study}: {len(summary.trials)} of {summary.trials_planned} trial(s) asked, searching "
+    say(
+        f"sweep {summary.study}: {len(summary.trials)} of {summary.trials_planned} trial(s) asked, searching "
         f"{' '.join(summary.params)}{', pruning' if summary.prune else ''}"
-        f"{'' if summary.driver_running else ' (its driver is not running)'}")
+        f"{'' if summary.driver_running else ' (its driver is not running)'}"
+    )
     for line in [header, *lines]:
         say("  ".join(f"{cell:<{width}}" for cell, width in zip(line, widths)).rstrip())
     _print_best(summary)
@@ -229,8 +278,7 @@ def _print_best(summary) -> None:
         say("no trial has completed yet")
         return
     best = summary.best
-    say(f"best: trial {best.number}, validation accuracy {_value(best.value)}, {_params(best.params)} "
-        f"({best.run_dir})")
+    say(f"best: trial {best.number}, validation accuracy {_value(best.value)}, {_params(best.params)} ({best.run_dir})")
 
 
 def _value(value: float | None) -> str:

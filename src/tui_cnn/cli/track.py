@@ -21,8 +21,14 @@ DEFAULT_TIMEOUT_S = 120  # backend.track_process.DEFAULT_TIMEOUT_S, not imported
 @click.option("--input", "input_shape", type=InputShape(), required=True, help="input shape C,H,W, e.g. 1,28,28")
 @batch_size_option()
 @click.option("--json", "as_json", is_flag=True, help="print the layers as JSON instead of opening the app")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_TIMEOUT_S, show_default=True,
-              metavar="SECONDS", help="give up when importing, building and tracing the model take longer")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=DEFAULT_TIMEOUT_S,
+    show_default=True,
+    metavar="SECONDS",
+    help="give up when importing, building and tracing the model take longer",
+)
 def track(target: str, input_shape: tuple[int, int, int], batch_size: int, as_json: bool, timeout: float) -> None:
     """Track your own nn.Module: a class with a no-argument constructor, or a function that
     returns a module, from the current directory or an installed package (e.g. mymodel:Net).
@@ -46,7 +52,7 @@ def track(target: str, input_shape: tuple[int, int, int], batch_size: int, as_js
         click.echo(json.dumps(summary.to_json(), indent=2))
         return
     from ..app.app import TuiCnnApp
-    from ..app.screens.tracker import Tracked
+    from ..app.session import Tracked
 
     tracked = Tracked(target, input_shape, session, summary)
     try:

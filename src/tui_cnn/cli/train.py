@@ -33,8 +33,13 @@ _DEFAULTS = TrainConfig()
 def _option(name: str, declared: Setting) -> Callable[[Callable], Callable]:
     default = getattr(_DEFAULTS, name)
     if declared.kind is bool:  # a flag that sets the value other than the default
-        return click.option(declared.flag, name, flag_value=not default, default=None,
-                            help=declared.help if not default else f"no {declared.help}")
+        return click.option(
+            declared.flag,
+            name,
+            flag_value=not default,
+            default=None,
+            help=declared.help if not default else f"no {declared.help}",
+        )
     shown = "" if default is None or "default:" in declared.help else f" (default: {default})"
     names = [f"--{name.replace('_', '-')}", *([declared.short] if declared.short else [])]
     return click.option(*names, name, type=SettingType(name, declared), help=declared.help + shown)
@@ -46,8 +51,14 @@ def slurm_options(command: Callable) -> Callable:
 
     for name, declared in reversed(SLURM_SETTINGS.items()):
         dest = "time_limit" if name == "time" else name  # not the module's name
-        command = click.option(f"--{name}", dest, type=SettingType(name, declared), help=declared.help,
-                               default=1 if name == "nodes" else None, show_default=name == "nodes")(command)
+        command = click.option(
+            f"--{name}",
+            dest,
+            type=SettingType(name, declared),
+            help=declared.help,
+            default=1 if name == "nodes" else None,
+            show_default=name == "nodes",
+        )(command)
     return command
 
 
@@ -61,35 +72,80 @@ def training_options(command: Callable) -> Callable:
 
 @click.command()
 @click.argument("model", metavar="SPEC_OR_PRESET | MODULE:ATTR", required=False)
-@click.option("--input", "input_shape", type=InputShape(), help="with MODULE:ATTR: your own nn.Module (a class with "
-              "a no-argument constructor, or a function returning one, from the current directory or an installed "
-              "package, as tui-cnn track takes it) for images of this shape C,H,W, e.g. 1,28,28; the run keeps a "
-              "copy of its source files")
+@click.option(
+    "--input",
+    "input_shape",
+    type=InputShape(),
+    help="with MODULE:ATTR: your own nn.Module (a class with "
+    "a no-argument constructor, or a function returning one, from the current directory or an installed "
+    "package, as tui-cnn track takes it) for images of this shape C,H,W, e.g. 1,28,28; the run keeps a "
+    "copy of its source files",
+)
 @training_options
-@click.option("--resume", "resume", type=click.Path(exists=True, file_okay=False),
-              help="continue this run directory at the epoch after its last checkpoint")
+@click.option(
+    "--resume",
+    "resume",
+    type=click.Path(exists=True, file_okay=False),
+    help="continue this run directory at the epoch after its last checkpoint",
+)
 @click.option("--headless", is_flag=True, help="train in the terminal, without the app")
-@click.option("--queue", "queued", is_flag=True, help="add the run to this box's queue and return at once: queued "
-              "runs start one at a time, first in first out, each when the one before ends (a runner in the "
-              "background starts them); see them with tui-cnn runs, cancel one with tui-cnn stop RUN_DIR")
-@click.option("--slurm", is_flag=True, help="submit the run to a SLURM cluster (sbatch): RUN_DIR/job.sbatch runs "
-              "srun torchrun on --nodes nodes x --nproc-per-node ranks; the run directory must be on a filesystem "
-              "every node shares (not /tmp); follow it with tui-cnn runs / attach as any run")
+@click.option(
+    "--queue",
+    "queued",
+    is_flag=True,
+    help="add the run to this box's queue and return at once: queued "
+    "runs start one at a time, first in first out, each when the one before ends (a runner in the "
+    "background starts them); see them with tui-cnn runs, cancel one with tui-cnn stop RUN_DIR",
+)
+@click.option(
+    "--slurm",
+    is_flag=True,
+    help="submit the run to a SLURM cluster (sbatch): RUN_DIR/job.sbatch runs "
+    "srun torchrun on --nodes nodes x --nproc-per-node ranks; the run directory must be on a filesystem "
+    "every node shares (not /tmp); follow it with tui-cnn runs / attach as any run",
+)
 @slurm_options
-@click.option("--sbatch-arg", "sbatch_args", metavar="ARG", multiple=True,
-              help="--slurm: one more #SBATCH line, as sbatch takes it (e.g. --sbatch-arg=--exclusive); repeatable")
+@click.option(
+    "--sbatch-arg",
+    "sbatch_args",
+    metavar="ARG",
+    multiple=True,
+    help="--slurm: one more #SBATCH line, as sbatch takes it (e.g. --sbatch-arg=--exclusive); repeatable",
+)
 @click.option("--dry-run", is_flag=True, help="--slurm: print the job script and submit nothing")
-@click.option("--notify", "notify", metavar="CMD", help="run this shell command once the run ends (finished, "
-              "stopped, failed), with TUI_CNN_STATUS, TUI_CNN_SUMMARY, TUI_CNN_RUN_DIR, TUI_CNN_TEST_ACCURACY ... in "
-              "its environment (e.g. curl to ntfy or a Slack webhook); never blocks or fails the run; not saved "
-              "with the run (default: $TUI_CNN_NOTIFY)")
-@click.option("--detach", is_flag=True, help="train in the background, in its own session: the run outlives this "
-              "terminal (its output goes to RUN_DIR/output.log); see it with tui-cnn runs, steer it with "
-              "tui-cnn stop|pause|resume RUN_DIR")
-def train(model: str | None, input_shape: tuple[int, int, int] | None, resume: str | None, headless: bool, detach: bool, notify: str | None, queued: bool,
-          slurm: bool,
-          nodes: int, partition: str | None, time_limit: str | None, account: str | None,
-          sbatch_args: tuple[str, ...], dry_run: bool, **options: Any) -> None:
+@click.option(
+    "--notify",
+    "notify",
+    metavar="CMD",
+    help="run this shell command once the run ends (finished, "
+    "stopped, failed), with TUI_CNN_STATUS, TUI_CNN_SUMMARY, TUI_CNN_RUN_DIR, TUI_CNN_TEST_ACCURACY ... in "
+    "its environment (e.g. curl to ntfy or a Slack webhook); never blocks or fails the run; not saved "
+    "with the run (default: $TUI_CNN_NOTIFY)",
+)
+@click.option(
+    "--detach",
+    is_flag=True,
+    help="train in the background, in its own session: the run outlives this "
+    "terminal (its output goes to RUN_DIR/output.log); see it with tui-cnn runs, steer it with "
+    "tui-cnn stop|pause|resume RUN_DIR",
+)
+def train(
+    model: str | None,
+    input_shape: tuple[int, int, int] | None,
+    resume: str | None,
+    headless: bool,
+    detach: bool,
+    notify: str | None,
+    queued: bool,
+    slurm: bool,
+    nodes: int,
+    partition: str | None,
+    time_limit: str | None,
+    account: str | None,
+    sbatch_args: tuple[str, ...],
+    dry_run: bool,
+    **options: Any,
+) -> None:
     """Train a spec file or preset (default SimpleCNN). Exit 0 when training finished, 1 when
     it failed, 2 for bad arguments, 130 when stopped with Ctrl+C (the checkpoint is kept)."""
     if notify is not None:  # to the training process through its environment, never into the run's files
@@ -108,8 +164,15 @@ def train(model: str | None, input_shape: tuple[int, int, int] | None, resume: s
     if slurm:
         from ..domain.slurm import SlurmOptions
 
-        sys.exit(_submit(spec, config, SlurmOptions(nodes, config.nproc_per_node, partition, time_limit, account,
-                                                    sbatch_args), dry_run, resume is not None))
+        sys.exit(
+            _submit(
+                spec,
+                config,
+                SlurmOptions(nodes, config.nproc_per_node, partition, time_limit, account, sbatch_args),
+                dry_run,
+                resume is not None,
+            )
+        )
     if dry_run or nodes != 1 or partition or time_limit or account or sbatch_args:
         fail("--nodes, --partition, --time, --account, --sbatch-arg and --dry-run go with --slurm")
     problems = [*config.validate(), too_many_processes(config.nproc_per_node, config.device)]
@@ -127,13 +190,18 @@ def train(model: str | None, input_shape: tuple[int, int, int] | None, resume: s
 
         require_terminal("without one, add --headless")
         if is_module(spec):  # the app trains the module its tracker shows
-            from ..app.screens.tracker import Tracked
+            from ..app.session import Tracked
 
-            TuiCnnApp(spec.stub_spec, start_mode="monitor", train_config=config,
-                      tracked=Tracked(spec.target, spec.input_shape)).run_and_exit()
+            TuiCnnApp(
+                spec.stub_spec,
+                start_mode="monitor",
+                train_config=config,
+                tracked=Tracked(spec.target, spec.input_shape),
+            ).run_and_exit()
             return
-        TuiCnnApp(spec, start_mode="monitor", train_config=config,
-                  spec_path=None if resume else spec_file(model)).run_and_exit()
+        TuiCnnApp(
+            spec, start_mode="monitor", train_config=config, spec_path=None if resume else spec_file(model)
+        ).run_and_exit()
         return
     sys.exit(_train_headless(spec, config))
 
@@ -149,8 +217,10 @@ def _enqueue(spec, config: TrainConfig) -> int:
         fail(str(exc))
     except OSError as exc:
         fail(f"cannot queue the run in {config.run_dir or 'runs/'}: {exc.strerror or exc}")
-    say(f"queued {spec.name} in {run_dir}: position {place} in {run_dir.parent}/'s queue (runs start one at a time)\n"
-        f"  list: tui-cnn runs   cancel: tui-cnn stop {run_dir}   watch it once it starts: tui-cnn attach {run_dir}")
+    say(
+        f"queued {spec.name} in {run_dir}: position {place} in {run_dir.parent}/'s queue (runs start one at a time)\n"
+        f"  list: tui-cnn runs   cancel: tui-cnn stop {run_dir}   watch it once it starts: tui-cnn attach {run_dir}"
+    )
     return EXIT_OK
 
 
@@ -165,8 +235,15 @@ def _submit(spec, config: TrainConfig, options, dry_run: bool, resumed: bool) ->
         problems = slurm.job_problems(spec, config, options)
         if problems:
             fail("; ".join(problems))
-        click.echo(job_script(Path(config.run_dir or f"runs/<date>-<time>-{spec.name}"), sys.executable, options,
-                              config.device == "cuda", spec.name))
+        click.echo(
+            job_script(
+                Path(config.run_dir or f"runs/<date>-<time>-{spec.name}"),
+                sys.executable,
+                options,
+                config.device == "cuda",
+                spec.name,
+            )
+        )
         return EXIT_OK
     try:
         run_dir, job_id = slurm.submit_run(spec, config, options)
@@ -174,17 +251,20 @@ def _submit(spec, config: TrainConfig, options, dry_run: bool, resumed: bool) ->
         fail(str(exc))
     except OSError as exc:
         fail(f"cannot write the job into {config.run_dir or 'runs/'}: {exc.strerror or exc}")
-    say(f"submitted {spec.name} to SLURM as job {job_id}: {run_dir} ({options.nodes} node(s) x "
+    say(
+        f"submitted {spec.name} to SLURM as job {job_id}: {run_dir} ({options.nodes} node(s) x "
         f"{options.nproc_per_node} rank(s))\n  watch: tui-cnn attach {run_dir}   list: tui-cnn runs   "
-        f"stop or cancel: tui-cnn stop {run_dir}   script: {run_dir}/job.sbatch")
+        f"stop or cancel: tui-cnn stop {run_dir}   script: {run_dir}/job.sbatch"
+    )
     return EXIT_OK
 
 
 def _new_run(model: str | None, given: dict[str, Any], opens_app: bool, input_shape: tuple[int, int, int] | None):
     from ..domain.datasets import default_dataset
 
-    spec = _module_or_exit(model, input_shape) if input_shape or _looks_like_a_module(model) else \
-        load_model_or_exit(model)
+    spec = (
+        _module_or_exit(model, input_shape) if input_shape or _looks_like_a_module(model) else load_model_or_exit(model)
+    )
     if opens_app:  # before the dataset note: without a terminal, the refusal is the one line
         require_terminal("without one, add --headless")
     if "dataset" not in given:
@@ -276,12 +356,18 @@ def _start_detached(spec, config: TrainConfig) -> int:
     started = wait_for_start(run, DETACH_WAIT_S)
     if started == "ended":
         said = last_output_line(run.run_dir)
-        fail(f"the run in {run.run_dir} ended before it started: {said or f'exit status {run.exit_status}'} "
-             f"(its output: {run.run_dir}/output.log)", EXIT_INVALID)
-    say(f"training {spec.name} in {run.run_dir} (pid {run.process.pid}), detached from this terminal"
-               + (" (still starting: loading torch and the data)" if started == "starting" else "") + "\n"
-               f"  watch: tui-cnn attach {run.run_dir}   list: tui-cnn runs   "
-               f"steer: tui-cnn stop|pause|resume {run.run_dir}   output: {run.run_dir}/output.log")
+        fail(
+            f"the run in {run.run_dir} ended before it started: {said or f'exit status {run.exit_status}'} "
+            f"(its output: {run.run_dir}/output.log)",
+            EXIT_INVALID,
+        )
+    say(
+        f"training {spec.name} in {run.run_dir} (pid {run.process.pid}), detached from this terminal"
+        + (" (still starting: loading torch and the data)" if started == "starting" else "")
+        + "\n"
+        f"  watch: tui-cnn attach {run.run_dir}   list: tui-cnn runs   "
+        f"steer: tui-cnn stop|pause|resume {run.run_dir}   output: {run.run_dir}/output.log"
+    )
     return 0
 
 
@@ -312,8 +398,12 @@ def _train_headless(spec, config: TrainConfig) -> int:
         trainer.stop()
         # os.write, not print: the handler runs between two bytecodes of the main thread,
         # which may be inside a print to the same stream (a reentrant call raises).
-        os.write(sys.stderr.fileno(), b"\nstopping after this batch: the checkpoint is written, then it exits\n"
-                 if presses == 1 else b"\nalready stopping: the run ends after this batch with its checkpoint\n")
+        os.write(
+            sys.stderr.fileno(),
+            b"\nstopping after this batch: the checkpoint is written, then it exits\n"
+            if presses == 1
+            else b"\nalready stopping: the run ends after this batch with its checkpoint\n",
+        )
 
     signal.signal(signal.SIGINT, stop_on_ctrl_c)
     try:

@@ -37,8 +37,14 @@ class RichReporter(Reporter):
         for column in self.table.columns[1:]:
             column.justify = "right"
         self.bars = _TableProgress(
-            self.table, TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[status]}"), TimeRemainingColumn(), console=self.console)
+            self.table,
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[status]}"),
+            TimeRemainingColumn(),
+            console=self.console,
+        )
         self.overall = self.epoch = None
 
     def __enter__(self) -> "RichReporter":

@@ -7,7 +7,21 @@ from .spec import Diagnostic, Fix, LayerSpec, ModelSpec
 from .specfile import SpecError, load_spec, save_spec
 
 __all__ = [
-    "LAYER_TYPES", "LayerType", "DEFAULT_PRESET", "load_preset", "preset_names", "resolve_spec",
-    "Analysis", "LayerReport", "Totals", "analyze", "Diagnostic", "Fix", "LayerSpec", "ModelSpec",
-    "SpecError", "load_spec", "save_spec",
+    "LAYER_TYPES",
+    "LayerType",
+    "DEFAULT_PRESET",
+    "load_preset",
+    "preset_names",
+    "resolve_spec",
+    "Analysis",
+    "LayerReport",
+    "Totals",
+    "analyze",
+    "Diagnostic",
+    "Fix",
+    "LayerSpec",
+    "ModelSpec",
+    "SpecError",
+    "load_spec",
+    "save_spec",
 ]

@@ -21,8 +21,12 @@ from .train_config import SETTINGS
 #: Settings that say where or how a run was written, not what it learned from: not compared.
 NOT_COMPARED = ("data_dir", "run_dir", "resume", "progress_every")
 #: The per-epoch figures a comparison plots, as (EpochMetrics field, title).
-CURVES = (("val_acc", "validation accuracy %"), ("val_loss", "validation loss"),
-          ("train_acc", "train accuracy %"), ("train_loss", "train loss"))
+CURVES = (
+    ("val_acc", "validation accuracy %"),
+    ("val_loss", "validation loss"),
+    ("train_acc", "train accuracy %"),
+    ("train_loss", "train loss"),
+)
 MISSING = "—"  # a setting a run's config.json does not hold (an older run)
 
 
@@ -74,9 +78,16 @@ class Comparison:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "runs": [{"path": run.path, "label": run.label, "settings": run.settings,
-                      "metrics": [_metrics_json(m) for m in run.metrics], "problems": run.problems}
-                     for run in self.runs],
+            "runs": [
+                {
+                    "path": run.path,
+                    "label": run.label,
+                    "settings": run.settings,
+                    "metrics": [_metrics_json(m) for m in run.metrics],
+                    "problems": run.problems,
+                }
+                for run in self.runs
+            ],
             "settings": [{"name": row.name, "values": list(row.values), "differs": row.differs} for row in self.rows],
             "differences": [row.name for row in self.differing],
             "left_out": [{"path": out.path, "reason": out.reason} for out in self.left_out],
@@ -115,8 +126,10 @@ def compare_runs(paths: Iterable[str | os.PathLike[str]]) -> Comparison:
         metrics = read_metrics(path, problems)
         runs.append((path, config, metrics, problems))
     labels = _labels([path for path, *_ in runs])
-    compared = [ComparedRun(path, label, _settings(path, config, metrics, problems), metrics, problems)
-                for label, (path, config, metrics, problems) in zip(labels, runs)]
+    compared = [
+        ComparedRun(path, label, _settings(path, config, metrics, problems), metrics, problems)
+        for label, (path, config, metrics, problems) in zip(labels, runs)
+    ]
     names = list(dict.fromkeys(name for run in compared for name in run.settings))  # a loop's own settings too
     rows = [SettingRow(name, tuple(run.settings.get(name, MISSING) for run in compared)) for name in names]
     return Comparison(compared, rows, left_out)
@@ -131,12 +144,20 @@ def _labels(paths: list[str]) -> list[str]:
 
 def _settings(path: str, config: RunConfigFile, metrics: list[EpochMetrics], problems: list[str]) -> dict[str, str]:
     """The rows of one run: the model, the data, every training setting, then the results."""
-    parameters = (MISSING if config.script else
-                  _module_parameters(path) if config.module is not None else _parameters(config.spec))
+    parameters = (
+        MISSING
+        if config.script
+        else _module_parameters(path)
+        if config.module is not None
+        else _parameters(config.spec)
+    )
     rows = {"model": config.model_name or MISSING, "parameters": parameters}
     dataset = config.dataset
-    rows["train / val / test images"] = (f"{fmt.grouped(dataset.train_size)} / {fmt.grouped(dataset.val_size)} / "
-                                         f"{fmt.grouped(dataset.test_size)}" if dataset.train_size else MISSING)
+    rows["train / val / test images"] = (
+        f"{fmt.grouped(dataset.train_size)} / {fmt.grouped(dataset.val_size)} / {fmt.grouped(dataset.test_size)}"
+        if dataset.train_size
+        else MISSING
+    )
     rows["device used"] = " ".join(part for part in (config.device.kind, config.device.name) if part) or MISSING
     for name, declared in SETTINGS.items():
         if name in NOT_COMPARED or (config.script and name not in config.config):  # a loop's own: what it set

@@ -82,16 +82,22 @@ def _merge(report: LayerReport) -> list[Section]:
             lines.append(f"{name}: the input itself {fmt.shape(report.input_shape)} (identity)")
             continue
         params = sum(r.params for r in branch)
-        lines.append(f"{name} ({module_path(report.type, number)}): {len(branch)} layer{'s' * (len(branch) != 1)}, "
-                     f"{fmt.grouped(params)} params -> {fmt.shape(branch[-1].output_shape)}")
+        lines.append(
+            f"{name} ({module_path(report.type, number)}): {len(branch)} layer{'s' * (len(branch) != 1)}, "
+            f"{fmt.grouped(params)} params -> {fmt.shape(branch[-1].output_shape)}"
+        )
     if report.type == "Residual":
         lines.insert(0, "y = body(x) + shortcut(x): both must have the same shape, added value by value")
     else:
-        lines.insert(0, "y = cat([branch(x) for each branch], dim=1): the channels side by side; "
-                        "the other sizes must agree")
-        channels = [str(b[-1].output_shape[1]) if b and b[-1].output_shape and len(b[-1].output_shape) > 1
-                    else (str(report.input_shape[1]) if not b and report.input_shape else "?")
-                    for b in report.branches]
+        lines.insert(
+            0, "y = cat([branch(x) for each branch], dim=1): the channels side by side; the other sizes must agree"
+        )
+        channels = [
+            str(b[-1].output_shape[1])
+            if b and b[-1].output_shape and len(b[-1].output_shape) > 1
+            else (str(report.input_shape[1]) if not b and report.input_shape else "?")
+            for b in report.branches
+        ]
         if report.output_shape is not None:
             lines.append(f"channels: {' + '.join(channels)} = {report.output_shape[1]}")
     if report.receptive_field is not None:
@@ -136,8 +142,10 @@ def _window_lines(g: Geometry, before: tuple[int, ...], after: tuple[int, ...]) 
             dropped_last_window = True
         lines.append(f"{formula} = {out}")
     if g.pad_before != g.pad_after:
-        lines.append(f'padding "same": {show_pair(g.pad_before)} before, {show_pair(g.pad_after)} after '
-                     "(PyTorch puts the odd one at the end)")
+        lines.append(
+            f'padding "same": {show_pair(g.pad_before)} before, {show_pair(g.pad_after)} after '
+            "(PyTorch puts the odd one at the end)"
+        )
     if dropped_last_window:
         lines.append("- 1: ceil_mode drops a last window that would start in the padding")
     return lines
@@ -148,8 +156,10 @@ def _adaptive_lines(before: tuple[int, ...], after: tuple[int, ...]) -> list[str
     for axis in range(2):
         size, out = before[2 + axis], after[2 + axis]
         window = f"exactly {size // out}" if size % out == 0 else f"{size // out} to {-(-size // out) + 1}"
-        lines.append(f"{AXES[axis]}_out = output_size = {out}, whatever comes in: "
-                     f"windows of {window} of the {size} input {'rows' if axis == 0 else 'columns'}")
+        lines.append(
+            f"{AXES[axis]}_out = output_size = {out}, whatever comes in: "
+            f"windows of {window} of the {size} input {'rows' if axis == 0 else 'columns'}"
+        )
     lines.append("output cell i pools inputs floor(i*in/out) .. ceil((i+1)*in/out) - 1")
     return lines
 
@@ -184,8 +194,10 @@ def _parameters(report: LayerReport) -> list[Section]:
         if report.params:
             lines.append(f"2 * {channels} = {fmt.grouped(report.params)} (a scale and a shift per channel)")
         if report.buffers:
-            lines.append(f"+ {fmt.grouped(report.buffers)} buffers, not trained: running mean and variance "
-                         f"(2 * {channels}) and a batch counter")
+            lines.append(
+                f"+ {fmt.grouped(report.buffers)} buffers, not trained: running mean and variance "
+                f"(2 * {channels}) and a batch counter"
+            )
     elif report.params:
         lines.append(fmt.grouped(report.params))
     frozen = report.params - report.trainable_params
@@ -210,8 +222,10 @@ def _macs(report: LayerReport) -> list[Section]:
     elif "Linear" in report.type and len(out) > 2 and report.macs == report.params * math.prod(out[:-1]):
         positions = " * ".join(str(d) for d in out[:-1])
         line = f"{fmt.grouped(report.params)} * {positions} = {fmt.grouped(report.macs)}"
-        rule = f"parameters x every position it is applied at ({fmt.grouped(math.prod(out[:-1]))} = all dimensions " \
-               "but the last)"
+        rule = (
+            f"parameters x every position it is applied at ({fmt.grouped(math.prod(out[:-1]))} = all dimensions "
+            "but the last)"
+        )
         torchinfo = report.params * out[0]
     elif not report.params or report.type.islower():  # a functional op: F.linear, F.conv2d, a matrix product
         line = fmt.grouped(report.macs)
@@ -219,14 +233,18 @@ def _macs(report: LayerReport) -> list[Section]:
         torchinfo = 0
     else:  # a tracked module folded from its parts, or one with weights applied per step/token
         line = fmt.grouped(report.macs)
-        rule = "each module in it: a conv's parameters x N x H_out x W_out, a Linear's x every position, " \
-               "weights applied per step or token x N x length, others x N"
+        rule = (
+            "each module in it: a conv's parameters x N x H_out x W_out, a Linear's x every position, "
+            "weights applied per step or token x N x length, others x N"
+        )
     if report.macs >= 1000:
         line += f"  ({fmt.compact(report.macs)})"
     lines = [line, rule]
     if torchinfo is not None:
-        lines.append(f"torchinfo counts {fmt.grouped(torchinfo)} here: "
-                     + ("a Linear once per sample" if torchinfo else "modules only, not functional ops"))
+        lines.append(
+            f"torchinfo counts {fmt.grouped(torchinfo)} here: "
+            + ("a Linear once per sample" if torchinfo else "modules only, not functional ops")
+        )
     return [Section("MACs (torchinfo)" if torchinfo is None else "MACs", tuple(lines))]
 
 
@@ -237,20 +255,30 @@ def _versus_fully_connected(report: LayerReport) -> list[Section]:
     weights = report.layer_type.weights
     if weights == "dense":
         n_in, n_out = before[-1], after[-1]
-        return [Section("Fully connected", (
-            f"every one of {fmt.grouped(n_in)} inputs has a weight to each of {fmt.grouped(n_out)} outputs:",
-            f"{fmt.grouped(n_in)} x {fmt.grouped(n_out)} = {fmt.grouped(n_in * n_out)} weights",
-        ))]
+        return [
+            Section(
+                "Fully connected",
+                (
+                    f"every one of {fmt.grouped(n_in)} inputs has a weight to each of {fmt.grouped(n_out)} outputs:",
+                    f"{fmt.grouped(n_in)} x {fmt.grouped(n_out)} = {fmt.grouped(n_in * n_out)} weights",
+                ),
+            )
+        ]
     if weights != "filters" or len(before) != 4 or not report.params:
         return []
     n_in, n_out = math.prod(before[1:]), math.prod(after[1:])
     dense = n_in * n_out
-    return [Section("A fully connected layer instead", (
-        f"{fmt.per_sample(before)} = {fmt.grouped(n_in)} inputs to {fmt.per_sample(after)} = {fmt.grouped(n_out)} outputs:",
-        f"{fmt.grouped(n_in)} x {fmt.grouped(n_out)} = {fmt.grouped(dense)} weights ({fmt.compact(dense)}),",
-        f"{fmt.grouped(round(dense / report.params))}x this layer's {fmt.grouped(report.params)}: "
-        "a convolution reuses one small filter at every position",
-    ))]
+    return [
+        Section(
+            "A fully connected layer instead",
+            (
+                f"{fmt.per_sample(before)} = {fmt.grouped(n_in)} inputs to {fmt.per_sample(after)} = {fmt.grouped(n_out)} outputs:",
+                f"{fmt.grouped(n_in)} x {fmt.grouped(n_out)} = {fmt.grouped(dense)} weights ({fmt.compact(dense)}),",
+                f"{fmt.grouped(round(dense / report.params))}x this layer's {fmt.grouped(report.params)}: "
+                "a convolution reuses one small filter at every position",
+            ),
+        )
+    ]
 
 
 #: What a pooling window keeps (the catalogue's ``pools``), in words.
@@ -279,14 +307,18 @@ def _receptive_field(report: LayerReport) -> list[Section]:
     rf, jump, g = report.receptive_field, report.jump, report.geometry
     if rf is None or jump is None:
         return []
-    lines = [f"each output value sees a {rf[0]}x{rf[1]} patch of the input image;",
-             f"neighbouring outputs are {show_pair(jump)} input pixel{'s' if max(jump) > 1 else ''} apart (jump)"]
+    lines = [
+        f"each output value sees a {rf[0]}x{rf[1]} patch of the input image;",
+        f"neighbouring outputs are {show_pair(jump)} input pixel{'s' if max(jump) > 1 else ''} apart (jump)",
+    ]
     if g is not None and not report.layer_type.adaptive:
         for axis in range(1 if rf[0] == rf[1] and g.kernel[0] == g.kernel[1] else 2):
             prev_jump = jump[axis] // g.stride[axis]
             grown = g.dilation[axis] * (g.kernel[axis] - 1) * prev_jump
             name = "RF" if rf[0] == rf[1] else f"RF_{AXES[axis]}"
-            lines.append(f"{name} = {rf[axis] - grown} + {g.dilation[axis]}*({g.kernel[axis]}-1)*{prev_jump} = {rf[axis]}")
+            lines.append(
+                f"{name} = {rf[axis] - grown} + {g.dilation[axis]}*({g.kernel[axis]}-1)*{prev_jump} = {rf[axis]}"
+            )
     return [Section("Receptive field", tuple(lines))]
 
 
@@ -296,10 +328,15 @@ def _memory(report: LayerReport) -> list[Section]:
         return []
     values = "*".join(str(v) for v in out)
     if math.prod(out) * BYTES_PER_VALUE != report.activation_bytes:  # folded: every part's output
-        return [Section("Activation memory", (f"{fmt.binary_bytes(report.activation_bytes)}: the outputs of its parts",))]
-    return [Section("Activation memory", (
-        f"{values} values x {BYTES_PER_VALUE} bytes = {fmt.binary_bytes(report.activation_bytes)}",
-    ))]
+        return [
+            Section("Activation memory", (f"{fmt.binary_bytes(report.activation_bytes)}: the outputs of its parts",))
+        ]
+    return [
+        Section(
+            "Activation memory",
+            (f"{values} values x {BYTES_PER_VALUE} bytes = {fmt.binary_bytes(report.activation_bytes)}",),
+        )
+    ]
 
 
 def explain_training_memory(totals: Totals, batch_size: int) -> tuple[Section, ...]:

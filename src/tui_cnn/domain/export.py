@@ -134,37 +134,41 @@ def export_code(spec: ModelSpec) -> str:
     assert output_shape is not None  # a valid model's output is known
     # The spec's name is user data: it reaches the code only escaped (in_string_literal), so
     # quotes, backslashes, newlines or NULs in it can neither end the docstring nor inject code.
-    docstring = (f'"""{in_string_literal(spec.name)}: exported by tui-cnn {__version__}.\n\n'
-                 f"Input (N, {c}, {h}, {w}) -> output {fmt.shape(('N',) + output_shape[1:])};"
-                 f' {analysis.totals.params:,} parameters.\n"""')
-    return "\n".join([
-        docstring,
-        "",
-        "import torch",
-        "from torch import nn",
-        "",
-        "",
-        *blocks,
-        f"class {name}(nn.Module):",
-        "    def __init__(self) -> None:",
-        "        super().__init__()",
-        *_sequential("features", [line for lines in rows[:cut] for line in lines]),
-        *_sequential("classifier", [line for lines in rows[cut:] for line in lines]),
-        "",
-        "    def forward(self, x: torch.Tensor) -> torch.Tensor:",
-        "        return self.classifier(self.features(x))",
-        "",
-        "",
-        f"INPUT_SHAPE = ({c}, {h}, {w})",
-        "",
-        "",
-        "def build_model() -> nn.Module:",
-        f"    return {name}()",
-        "",
-        "",
-        'if __name__ == "__main__":',
-        "    model = build_model()",
-        "    print(model)",
-        "    print(model(torch.randn(1, *INPUT_SHAPE)).shape)",
-        "",
-    ])
+    docstring = (
+        f'"""{in_string_literal(spec.name)}: exported by tui-cnn {__version__}.\n\n'
+        f"Input (N, {c}, {h}, {w}) -> output {fmt.shape(('N',) + output_shape[1:])};"
+        f' {analysis.totals.params:,} parameters.\n"""'
+    )
+    return "\n".join(
+        [
+            docstring,
+            "",
+            "import torch",
+            "from torch import nn",
+            "",
+            "",
+            *blocks,
+            f"class {name}(nn.Module):",
+            "    def __init__(self) -> None:",
+            "        super().__init__()",
+            *_sequential("features", [line for lines in rows[:cut] for line in lines]),
+            *_sequential("classifier", [line for lines in rows[cut:] for line in lines]),
+            "",
+            "    def forward(self, x: torch.Tensor) -> torch.Tensor:",
+            "        return self.classifier(self.features(x))",
+            "",
+            "",
+            f"INPUT_SHAPE = ({c}, {h}, {w})",
+            "",
+            "",
+            "def build_model() -> nn.Module:",
+            f"    return {name}()",
+            "",
+            "",
+            'if __name__ == "__main__":',
+            "    model = build_model()",
+            "    print(model)",
+            "    print(model(torch.randn(1, *INPUT_SHAPE)).shape)",
+            "",
+        ]
+    )

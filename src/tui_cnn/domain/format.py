@@ -24,7 +24,7 @@ def cut(text: str, width: int, keep_end: bool = False) -> str:
         return text
     if width <= 1:
         return "…"[:width]
-    return "…" + text[-(width - 1):] if keep_end else text[:width - 1] + "…"
+    return "…" + text[-(width - 1) :] if keep_end else text[: width - 1] + "…"
 
 
 def grouped(n: int) -> str:
@@ -48,8 +48,10 @@ def compact(n: float) -> str:
     return f"{n:g}" if isinstance(n, float) else str(n)
 
 
-_BINARY_UNITS = tuple((unit, 1 << (10 * power)) for power, unit in
-                      reversed(list(enumerate(("KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"), start=1))))
+_BINARY_UNITS = tuple(
+    (unit, 1 << (10 * power))
+    for power, unit in reversed(list(enumerate(("KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"), start=1)))
+)
 
 
 def binary_bytes(n: float) -> str:
@@ -92,10 +94,19 @@ def _literal(value: Any) -> str:
 #: one-byte CSI), the bidi embeddings, overrides and isolates that turn text around (U+202A-202E,
 #: U+2066-2069: "Trojan source"), and the line and paragraph separators.
 CONTROL_CHARACTERS = frozenset(
-    [*map(chr, range(0x00, 0x20)), "\x7f", *map(chr, range(0x80, 0xA0)),
-     *map(chr, range(0x202A, 0x202F)), *map(chr, range(0x2066, 0x206A)), "\u2028", "\u2029"])
-_VISIBLE_ESCAPES = {ord(char): (f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
-                    for char in CONTROL_CHARACTERS} | {ord("\n"): "\\n", ord("\t"): "\\t", ord("\r"): "\\r"}
+    [
+        *map(chr, range(0x00, 0x20)),
+        "\x7f",
+        *map(chr, range(0x80, 0xA0)),
+        *map(chr, range(0x202A, 0x202F)),
+        *map(chr, range(0x2066, 0x206A)),
+        "\u2028",
+        "\u2029",
+    ]
+)
+_VISIBLE_ESCAPES = {
+    ord(char): (f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}") for char in CONTROL_CHARACTERS
+} | {ord("\n"): "\\n", ord("\t"): "\\t", ord("\r"): "\\r"}
 _LINES_KEPT = {**_VISIBLE_ESCAPES, ord("\n"): "\n"}
 
 

@@ -47,8 +47,10 @@ class Branch:
 
     def covers(self, other: "Branch") -> bool:
         """Every field grown from ``other`` is at most one grown from this one."""
-        return all(self.rf[i] >= other.rf[i] and self.jump[i] >= other.jump[i]
-                   and self.density[i] <= other.density[i] for i in range(2))
+        return all(
+            self.rf[i] >= other.rf[i] and self.jump[i] >= other.jump[i] and self.density[i] <= other.density[i]
+            for i in range(2)
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +73,9 @@ State = Reach | str  # or GLOBAL or UNKNOWN
 IMAGE = Reach((Branch((Fraction(1), Fraction(1)), (Fraction(1), Fraction(1))),), (-2, -1))  # the input itself
 
 
-def _axis(rf: Fraction, jump: Fraction, density: Fraction, taps: int, stride: Fraction,
-          spread: bool = False) -> tuple[Fraction, Fraction, Fraction]:
+def _axis(
+    rf: Fraction, jump: Fraction, density: Fraction, taps: int, stride: Fraction, spread: bool = False
+) -> tuple[Fraction, Fraction, Fraction]:
     """One axis through a window of ``taps`` consecutive positions moved ``stride`` at a time.
     Those positions hold at most floor((taps-2)/density)+2 distinct ones (``taps`` when each is
     distinct); ``spread``: a transposed convolution's window over its input spread ``stride``
@@ -108,15 +111,20 @@ def _pruned(branches: Sequence[Branch]) -> tuple[Branch, ...]:
 
 def sliding_window(reach: Reach, kernel: Pair, stride: Pair, dilation: Pair) -> Reach:
     """A convolution or pooling window: (kernel-1)*dilation+1 positions, ``stride`` apart."""
-    return _through(reach, tuple(dilation[i] * (kernel[i] - 1) + 1 for i in range(2)),
-                    tuple(Fraction(stride[i]) for i in range(2)))
+    return _through(
+        reach, tuple(dilation[i] * (kernel[i] - 1) + 1 for i in range(2)), tuple(Fraction(stride[i]) for i in range(2))
+    )
 
 
 def transposed_window(reach: Reach, kernel: Pair, stride: Pair, dilation: Pair) -> Reach:
     """A transposed convolution: its input spread ``stride`` apart, then a sliding window (a
     2x2 kernel of stride 2: each output sees one input, each input reaches 4 outputs)."""
-    return _through(reach, tuple(dilation[i] * (kernel[i] - 1) + 1 for i in range(2)),
-                    tuple(Fraction(stride[i]) for i in range(2)), spread=True)
+    return _through(
+        reach,
+        tuple(dilation[i] * (kernel[i] - 1) + 1 for i in range(2)),
+        tuple(Fraction(stride[i]) for i in range(2)),
+        spread=True,
+    )
 
 
 def resampled(reach: Reach, taps: int, size_in: Pair, size_out: Pair) -> Reach:
@@ -232,8 +240,7 @@ def _free_lane(lanes: list[int | None]) -> int:
     return next((lane for lane, value in enumerate(lanes) if value is None), len(lanes))
 
 
-def _draw(lanes: list[int | None], column: int, branch_from: int | None, merged: list[int],
-          ending: set[int]) -> str:
+def _draw(lanes: list[int | None], column: int, branch_from: int | None, merged: list[int], ending: set[int]) -> str:
     """One row's gutter: ``●`` in ``column``; a line from it to each lane it joins with."""
     width = max(len(lanes), column + 1)
     joined = {*merged, *(() if branch_from is None else (branch_from,)), column}
@@ -300,8 +307,15 @@ def fold(rows: Sequence[LayerRow], depth: int, kinds: dict[str, str] | None = No
             continue
         name = ".".join(key)
         kind = kinds.get(name, "group")
-        folded.append(LayerRow(name, f"{kind} ({len(members)} rows folded)", _sum_reports(new, kind, members),
-                               inputs=tuple(outside), path=key))
+        folded.append(
+            LayerRow(
+                name,
+                f"{kind} ({len(members)} rows folded)",
+                _sum_reports(new, kind, members),
+                inputs=tuple(outside),
+                path=key,
+            )
+        )
     return tuple(folded)
 
 

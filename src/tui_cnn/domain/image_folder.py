@@ -49,8 +49,10 @@ class ImageFolder:
         return counts
 
     def describe(self) -> str:
-        return (f"{self.root}: {len(self.classes)} classes, {len(self.train):,} training images, "
-                f"{len(self.test):,} test images ({self.test_source})")
+        return (
+            f"{self.root}: {len(self.classes)} classes, {len(self.train):,} training images, "
+            f"{len(self.test):,} test images ({self.test_source})"
+        )
 
 
 def scan_image_folder(root: str | os.PathLike[str], seed: int = 0) -> ImageFolder:
@@ -58,8 +60,10 @@ def scan_image_folder(root: str | os.PathLike[str], seed: int = 0) -> ImageFolde
     root_path = Path(root)
     where = str(root_path)
     if not root_path.exists():
-        raise FolderError(f"the image folder {where} does not exist: pass --data-dir with a folder that holds "
-                          "one folder of images per class (or train/ and test/ folders holding those)")
+        raise FolderError(
+            f"the image folder {where} does not exist: pass --data-dir with a folder that holds "
+            "one folder of images per class (or train/ and test/ folders holding those)"
+        )
     if not root_path.is_dir():
         raise FolderError(f"the image folder {where} is not a folder")
     entries = _subfolders(root_path)
@@ -71,17 +75,22 @@ def scan_image_folder(root: str | os.PathLike[str], seed: int = 0) -> ImageFolde
 def _two_level(root: Path, entries: list[str]) -> ImageFolder:
     test_name = next((name for name in TEST_FOLDERS if name in entries), None)
     if test_name is None:
-        raise FolderError(f"{root} has train/ but no test/ or val/ folder beside it: add one with the same "
-                          "class folders, or put the class folders directly in the folder to hold out a share")
+        raise FolderError(
+            f"{root} has train/ but no test/ or val/ folder beside it: add one with the same "
+            "class folders, or put the class folders directly in the folder to hold out a share"
+        )
     train_classes = _class_folders(root / "train")
     test_classes = _class_folders(root / test_name)
     if set(train_classes) != set(test_classes):
         only_train = sorted(set(train_classes) - set(test_classes))
         only_test = sorted(set(test_classes) - set(train_classes))
-        parts = ([f"only in train/: {', '.join(only_train)}"] if only_train else []) + \
-                ([f"only in {test_name}/: {', '.join(only_test)}"] if only_test else [])
-        raise FolderError(f"the classes of {root / 'train'} and {root / test_name} differ ({'; '.join(parts)}): "
-                          "both splits need the same class folders")
+        parts = ([f"only in train/: {', '.join(only_train)}"] if only_train else []) + (
+            [f"only in {test_name}/: {', '.join(only_test)}"] if only_test else []
+        )
+        raise FolderError(
+            f"the classes of {root / 'train'} and {root / test_name} differ ({'; '.join(parts)}): "
+            "both splits need the same class folders"
+        )
     classes = tuple(train_classes)
     train = _labelled(root / "train", classes)
     test = _labelled(root / test_name, classes)
@@ -99,21 +108,26 @@ def _one_level(root: Path, entries: list[str], seed: int) -> ImageFolder:
         held = max(1, round(len(files) * HOLD_OUT)) if len(files) > 1 else 0
         test += [(path, label) for path in sorted(files[:held])]
         train += [(path, label) for path in sorted(files[held:])]
-    return ImageFolder(str(root), classes, tuple(train), tuple(test),
-                       f"held out ({HOLD_OUT:.0%} of each class, seeded)")
+    return ImageFolder(
+        str(root), classes, tuple(train), tuple(test), f"held out ({HOLD_OUT:.0%} of each class, seeded)"
+    )
 
 
 def _class_folders(folder: Path, entries: list[str] | None = None) -> list[str]:
     names = sorted(entries if entries is not None else _subfolders(folder))
     if not names:
-        raise FolderError(f"{folder} has no class folders: put each class's images in a folder named after "
-                          f"the class ({folder}/cat/*.jpg, {folder}/dog/*.jpg ...)")
+        raise FolderError(
+            f"{folder} has no class folders: put each class's images in a folder named after "
+            f"the class ({folder}/cat/*.jpg, {folder}/dog/*.jpg ...)"
+        )
     if len(names) < 2:
         raise FolderError(f"{folder} has one class folder ({names[0]}): a classifier needs two or more")
     for name in names:
         if not _images(folder / name):
-            raise FolderError(f"the class folder {folder / name} holds no images "
-                              f"({', '.join(sorted(IMAGE_SUFFIXES))}): add some or remove the folder")
+            raise FolderError(
+                f"the class folder {folder / name} holds no images "
+                f"({', '.join(sorted(IMAGE_SUFFIXES))}): add some or remove the folder"
+            )
     return names
 
 
@@ -125,8 +139,7 @@ def _subfolders(folder: Path) -> list[str]:
     """The folders in ``folder`` (hidden ones left out), never following a link out of a loop."""
     try:
         with os.scandir(folder) as listing:
-            return sorted(entry.name for entry in listing
-                          if not entry.name.startswith(".") and _is_dir(entry))
+            return sorted(entry.name for entry in listing if not entry.name.startswith(".") and _is_dir(entry))
     except PermissionError:
         raise FolderError(f"cannot read {folder}: permission denied") from None
     except OSError as exc:
@@ -148,8 +161,11 @@ def _images(folder: Path) -> list[str]:
             continue
         seen.add((stat.st_dev, stat.st_ino))
         folders[:] = sorted(name for name in folders if not name.startswith("."))
-        found += [os.path.join(current, name) for name in files
-                  if not name.startswith(".") and os.path.splitext(name)[1].lower() in IMAGE_SUFFIXES]
+        found += [
+            os.path.join(current, name)
+            for name in files
+            if not name.startswith(".") and os.path.splitext(name)[1].lower() in IMAGE_SUFFIXES
+        ]
     return sorted(found)
 
 

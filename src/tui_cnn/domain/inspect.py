@@ -73,23 +73,36 @@ class InspectionReport:
     def to_json(self) -> dict[str, Any]:
         p = self.prediction
         named = p.predicted is not None and p.predicted < len(p.classes)
-        return {"source": self.source, "label": p.label, "predicted": p.predicted,
-                "predicted_class": p.classes[p.predicted] if named and p.predicted is not None else None, "classes": p.classes,
-                "probabilities": p.probabilities, "notes": self.notes,
-                "layers": [{**asdict(layer), "output_shape": list(layer.output_shape)} for layer in self.layers]}
+        return {
+            "source": self.source,
+            "label": p.label,
+            "predicted": p.predicted,
+            "predicted_class": p.classes[p.predicted] if named and p.predicted is not None else None,
+            "classes": p.classes,
+            "probabilities": p.probabilities,
+            "notes": self.notes,
+            "layers": [{**asdict(layer), "output_shape": list(layer.output_shape)} for layer in self.layers],
+        }
 
     def to_text(self) -> str:
         p = self.prediction
         lines = [self.source, *(f"note: {note}" for note in self.notes)]
         label = f"true {p.class_name(p.label)}, " if p.label is not None else ""
-        lines.append(f"{label}predicted {p.class_name(p.predicted)}" if p.predicted is not None
-                     else "the model's output is not class scores")
+        lines.append(
+            f"{label}predicted {p.class_name(p.predicted)}"
+            if p.predicted is not None
+            else "the model's output is not class scores"
+        )
         lines.append("top 3: " + ", ".join(f"{p.class_name(i)} {q:.1%}" for i, q in p.top(3)))
         width = max([len(layer.name) for layer in self.layers] + [5])
-        lines.append(f"{'layer'.ljust(width)}  {'type':<12} {'output':<12} {'min':>9} {'max':>9} {'mean':>9} {'zeros':>6}")
+        lines.append(
+            f"{'layer'.ljust(width)}  {'type':<12} {'output':<12} {'min':>9} {'max':>9} {'mean':>9} {'zeros':>6}"
+        )
         for s in self.layers:
-            lines.append(f"{s.name.ljust(width)}  {s.type:<12} {fmt.dims(s.output_shape):<12} {s.min:>9.4g} "
-                         f"{s.max:>9.4g} {s.mean:>9.4g} {s.zero_fraction:>6.1%}")
+            lines.append(
+                f"{s.name.ljust(width)}  {s.type:<12} {fmt.dims(s.output_shape):<12} {s.min:>9.4g} "
+                f"{s.max:>9.4g} {s.mean:>9.4g} {s.zero_fraction:>6.1%}"
+            )
         return "\n".join(lines)
 
 
@@ -127,7 +140,7 @@ def receptive_box(reports: Sequence[LayerReport], layer: int, row: int, col: int
     """The input-image pixels that output position (row, col) of layer ``layer`` depends on:
     each sliding layer's window, walked back to the image (unclipped: padding lies outside)."""
     box = Box(row, col, row, col)
-    for report in reversed(reports[:layer + 1]):
+    for report in reversed(reports[: layer + 1]):
         if report.layer_type.flattens or (report.input_shape is not None and len(report.input_shape) != 4):
             return None
         first, last = window(report, box.top, box.left), window(report, box.bottom, box.right)
@@ -143,23 +156,30 @@ def _num(value: float) -> str:
     return f"{value:.3g}" if value >= 0 else f"({value:.3g})"
 
 
-def dot_product_lines(weights: Sequence[Sequence[Sequence[float]]], patch: Sequence[Sequence[Sequence[float]]],
-                      bias: float | None, then: str | None = None) -> list[str]:
+def dot_product_lines(
+    weights: Sequence[Sequence[Sequence[float]]],
+    patch: Sequence[Sequence[Sequence[float]]],
+    bias: float | None,
+    then: str | None = None,
+) -> list[str]:
     """``w·x + b = value`` for one output of a convolution: every product when there are few,
     else one sum per input channel; then what the next layer (ReLU) makes of it."""
     products = [[w * x for wr, xr in zip(wc, xc) for w, x in zip(wr, xr)] for wc, xc in zip(weights, patch)]
     count = sum(map(len, products))
     lines = []
     if count <= MAX_TERMS:  # one line per kernel row, as the window lies on the image
-        rows = [" + ".join(f"{_num(w)}×{_num(x)}" for w, x in zip(wr, xr))
-                for wc, xc in zip(weights, patch) for wr, xr in zip(wc, xc)]
+        rows = [
+            " + ".join(f"{_num(w)}×{_num(x)}" for w, x in zip(wr, xr))
+            for wc, xc in zip(weights, patch)
+            for wr, xr in zip(wc, xc)
+        ]
         lines += [("w·x = " if i == 0 else "    + ") + row for i, row in enumerate(rows)]
     else:
         shown = products[:8]
         for channel, terms in enumerate(shown):
             lines.append(f"in ch {channel}: Σ w·x over {len(terms)} = {sum(terms):.4g}")
         if len(products) > len(shown):
-            rest = sum(sum(terms) for terms in products[len(shown):])
+            rest = sum(sum(terms) for terms in products[len(shown) :])
             lines.append(f"in ch {len(shown)}..{len(products) - 1}: Σ w·x = {rest:.4g}")
     total = sum(map(sum, products))
     value = total + (bias or 0.0)
@@ -178,8 +198,10 @@ def pool_winner(values: Sequence[Sequence[float]]) -> tuple[int, int]:
 
 def pool_lines(values: Sequence[Sequence[float]]) -> list[str]:
     row, col = pool_winner(values)
-    lines = ["  ".join(f"{v:>7.3g}" + ("*" if (r, c) == (row, col) else " ") for c, v in enumerate(line))
-             for r, line in enumerate(values)]
+    lines = [
+        "  ".join(f"{v:>7.3g}" + ("*" if (r, c) == (row, col) else " ") for c, v in enumerate(line))
+        for r, line in enumerate(values)
+    ]
     lines.append(f"max = {values[row][col]:.4g} (marked *, row {row} col {col} of the window)")
     return lines
 

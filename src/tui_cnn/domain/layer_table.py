@@ -37,8 +37,17 @@ RF = LayerColumn("rf", "RF", numeric=True)
 SPEC_COLUMNS = (LayerColumn("index", "#"), LayerColumn("layer", "Layer"), INPUT, OUTPUT, PARAMS, MACS, MEMORY, RF)
 #: A tracked model's (or a spec with blocks), in the order shown; which of them fit is chosen
 #: by width, most useful first (``FIRST_TO_FIT``), name, output, params and MACs always.
-TRACKED_COLUMNS = (LayerColumn("index", "Name"), LayerColumn("type", "Layer"), INPUT, OUTPUT, PARAMS, MACS, MEMORY,
-                   RF, LayerColumn("jump", "Jump", numeric=True))
+TRACKED_COLUMNS = (
+    LayerColumn("index", "Name"),
+    LayerColumn("type", "Layer"),
+    INPUT,
+    OUTPUT,
+    PARAMS,
+    MACS,
+    MEMORY,
+    RF,
+    LayerColumn("jump", "Jump", numeric=True),
+)
 ALWAYS_SHOWN = ("index", "output", "params", "macs")
 FIRST_TO_FIT = ("index", "output", "params", "macs", "rf", "type", "jump", "input", "memory")
 

@@ -33,8 +33,10 @@ MAX_SIZE = 2**31 - 1
 
 
 def _too_large(name: str, value: Any) -> ArgError:
-    return ArgError(f"{name} = {value:.3g} is beyond any layer PyTorch can build (sizes go up to {MAX_SIZE:,})",
-                    f"use e.g. {name} = 1")
+    return ArgError(
+        f"{name} = {value:.3g} is beyond any layer PyTorch can build (sizes go up to {MAX_SIZE:,})",
+        f"use e.g. {name} = 1",
+    )
 
 
 # --- value parsers: each takes the raw value and the field name, returns it normalised ---
@@ -48,11 +50,7 @@ def _as_pair(value: Any, name: str, minimum: int, what: str) -> Pair:
     if type(value) is int and minimum <= value <= MAX_SIZE:  # the common case, first: this runs per keystroke
         return (value, value)
     items = (value, value) if _is_int(value) else value
-    if (
-        isinstance(items, (tuple, list))
-        and len(items) == 2
-        and all(_is_int(v) for v in items)
-    ):
+    if isinstance(items, (tuple, list)) and len(items) == 2 and all(_is_int(v) for v in items):
         if any(v > MAX_SIZE for v in items):
             raise _too_large(name, max(items))
         if all(v >= minimum for v in items):
@@ -86,7 +84,7 @@ def conv_padding(value: Any, name: str) -> Pair | str:
     if isinstance(value, str):
         raise ArgError(
             f"padding must be 'same', 'valid', an integer or a pair, got {value!r}",
-            "use padding = \"same\" to keep H and W, or an integer such as 1",
+            'use padding = "same" to keep H and W, or an integer such as 1',
         )
     return _as_pair(value, name, 0, "a non-negative integer")
 
@@ -119,8 +117,10 @@ def number(value: Any, name: str) -> float:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if isinstance(value, int) or math.isfinite(value):
             return value
-        raise ArgError(f"{name} must be a finite number, got {value!r}: it would make every output nan",
-                       f"use a finite number, or leave {name} out for PyTorch's default")
+        raise ArgError(
+            f"{name} must be a finite number, got {value!r}: it would make every output nan",
+            f"use a finite number, or leave {name} out for PyTorch's default",
+        )
     raise ArgError(f"{name} must be a number, got {value!r}")
 
 
@@ -131,8 +131,11 @@ def positive_number(value: Any, name: str) -> float:
     eps = number(value, name)
     if eps > 0:
         return eps
-    raise ArgError(f"{name} must be above 0, got {value!r}: it is added to the variance before dividing by its "
-                   "square root, and PyTorch refuses to train with it", f"use {name} = 1e-05 (PyTorch's default)")
+    raise ArgError(
+        f"{name} must be above 0, got {value!r}: it is added to the variance before dividing by its "
+        "square root, and PyTorch refuses to train with it",
+        f"use {name} = 1e-05 (PyTorch's default)",
+    )
 
 
 def fraction(value: Any, name: str) -> float:
@@ -140,8 +143,10 @@ def fraction(value: Any, name: str) -> float:
     m = number(value, name)
     if 0 <= m <= 1:
         return m
-    raise ArgError(f"{name} is the share of each batch in the running statistics and must lie between 0 and 1, "
-                   f"got {value!r}", f"use {name} = 0.1 (PyTorch's default)")
+    raise ArgError(
+        f"{name} is the share of each batch in the running statistics and must lie between 0 and 1, got {value!r}",
+        f"use {name} = 0.1 (PyTorch's default)",
+    )
 
 
 def probability(value: Any, name: str) -> float:

@@ -55,8 +55,13 @@ class RangeResult:
     minimum: float | None  # the learning rate at the lowest smoothed loss
 
     def to_json(self) -> dict:
-        return {"lrs": self.lrs, "losses": self.losses, "suggestion": self.suggestion, "minimum": self.minimum,
-                "note": "the suggestion is a starting point for a run, not a tuned value"}
+        return {
+            "lrs": self.lrs,
+            "losses": self.losses,
+            "suggestion": self.suggestion,
+            "minimum": self.minimum,
+            "note": "the suggestion is a starting point for a run, not a tuned value",
+        }
 
 
 def read_curve(lrs: list[float], losses: list[float]) -> RangeResult:

@@ -34,8 +34,10 @@ def end_notice(state: RunState) -> tuple[str, str]:
     if state.status == "finished":
         accuracy = state.evaluation.accuracy if state.evaluation is not None else None
         best = max((m.val_acc for m in state.epochs), default=None)
-        figures = [f"test accuracy {accuracy:.2%}" if accuracy is not None else "",
-                   f"best validation {best:.2%}" if best is not None else ""]
+        figures = [
+            f"test accuracy {accuracy:.2%}" if accuracy is not None else "",
+            f"best validation {best:.2%}" if best is not None else "",
+        ]
         body = ", ".join(part for part in figures if part) or "done"
     elif state.failure:
         body = state.failure
@@ -61,15 +63,17 @@ def notify_environment(state: RunState, base: dict[str, str] | None = None) -> d
     title, body = end_notice(state)
     accuracy = state.evaluation.accuracy if state.evaluation is not None else None
     env = dict(os.environ if base is None else base)
-    env.update({
-        "TUI_CNN_STATUS": ended_as(state),
-        "TUI_CNN_RUN_DIR": state.run_dir or "",
-        "TUI_CNN_MODEL": state.model,
-        "TUI_CNN_EPOCHS": str(state.epochs_done),
-        "TUI_CNN_TEST_ACCURACY": "" if accuracy is None else f"{accuracy:.6f}",
-        "TUI_CNN_TITLE": title,
-        "TUI_CNN_SUMMARY": body,
-    })
+    env.update(
+        {
+            "TUI_CNN_STATUS": ended_as(state),
+            "TUI_CNN_RUN_DIR": state.run_dir or "",
+            "TUI_CNN_MODEL": state.model,
+            "TUI_CNN_EPOCHS": str(state.epochs_done),
+            "TUI_CNN_TEST_ACCURACY": "" if accuracy is None else f"{accuracy:.6f}",
+            "TUI_CNN_TITLE": title,
+            "TUI_CNN_SUMMARY": body,
+        }
+    )
     return env
 
 

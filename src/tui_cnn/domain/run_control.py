@@ -58,8 +58,10 @@ def read_control_commands(run_dir: str | Path) -> list[ControlCommand]:
         if not stat.S_ISREG(info.st_mode):
             raise ControlFileRefused(f"{path} is not a regular file: ignored (tui-cnn stop|pause|resume replace it)")
         if info.st_size > CONTROL_MAX_BYTES:
-            raise ControlFileRefused(f"{path} holds {info.st_size:,} bytes, more than a control file's "
-                                     f"{CONTROL_MAX_BYTES:,}: ignored (tui-cnn stop|pause|resume replace it)")
+            raise ControlFileRefused(
+                f"{path} holds {info.st_size:,} bytes, more than a control file's "
+                f"{CONTROL_MAX_BYTES:,}: ignored (tui-cnn stop|pause|resume replace it)"
+            )
         data = os.read(fd, CONTROL_MAX_BYTES + 1)
     except OSError:
         return []
@@ -104,7 +106,7 @@ def write_control(run_dir: str | Path, command: str) -> ControlCommand:
         with contextlib.suppress(FileNotFoundError, IsADirectoryError):
             if not stat.S_ISREG(path.lstat().st_mode):
                 path.unlink()
-        text = msgspec.json.encode(ControlFile([*commands[-(CONTROL_KEPT - 1):], record])).decode()
+        text = msgspec.json.encode(ControlFile([*commands[-(CONTROL_KEPT - 1) :], record])).decode()
         atomic_write_text(path, text + "\n")
     finally:
         os.close(fd)

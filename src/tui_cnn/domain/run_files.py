@@ -27,8 +27,7 @@ def read_lines(path: Path, kind: Any, problems: list[str] | None = None, skip: t
     return list(iter_lines(path, kind, problems, skip))
 
 
-def iter_lines(path: Path, kind: Any, problems: list[str] | None = None,
-               skip: tuple[str, ...] = ()) -> Iterator[Any]:
+def iter_lines(path: Path, kind: Any, problems: list[str] | None = None, skip: tuple[str, ...] = ()) -> Iterator[Any]:
     """``read_lines`` one record at a time, the file read a line at a time: memory bounded
     by its longest line, not its size (a 200 MB events.jsonl once took the runs list to
     490 MB, read whole and split)."""
@@ -47,8 +46,9 @@ def iter_lines(path: Path, kind: Any, problems: list[str] | None = None,
                     return
                 if raw == b"\n" or (skip_bytes and raw.startswith(skip_bytes)):
                     continue
-                yield from _parse_lines(path.name, [(number, raw[:-1].decode("utf-8", errors="replace"))], kind,
-                                        problems)
+                yield from _parse_lines(
+                    path.name, [(number, raw[:-1].decode("utf-8", errors="replace"))], kind, problems
+                )
         except OSError as exc:  # a read error part way (an unreadable folder, a disk going away)
             _note(problems, f"{path.name}: {exc.strerror or exc}")
 
@@ -123,8 +123,10 @@ class EventFollower:
         except FileNotFoundError:
             if self._offset and not self.deleted:  # not written yet is a run still starting
                 self.deleted = True
-                self.changes.append(f"{self.path.name} was deleted while the run was followed: what it does from "
-                                    "now on cannot be followed (its process may still be training)")
+                self.changes.append(
+                    f"{self.path.name} was deleted while the run was followed: what it does from "
+                    "now on cannot be followed (its process may still be training)"
+                )
             return []
         except OSError as exc:
             _note(self.problems, f"{self.path.name}: {exc.strerror or exc}")
@@ -134,8 +136,10 @@ class EventFollower:
             self.changes.append(f"{self.path.name} is back: followed again from its start")
             self._offset, self._lines_read = 0, 0
         if size < self._offset:
-            self.changes.append(f"{self.path.name} was truncated or replaced while the run was followed ({size:,} "
-                                f"bytes left of {self._offset:,} read): read again from its start")
+            self.changes.append(
+                f"{self.path.name} was truncated or replaced while the run was followed ({size:,} "
+                f"bytes left of {self._offset:,} read): read again from its start"
+            )
             self._offset, self._lines_read, self.restarted = 0, 0, True
         if size == self._offset:
             return []
@@ -164,15 +168,17 @@ def _note(problems: list[str] | None, problem: str) -> None:
         problems.append(problem)
 
 
-def read_events(run_dir: str | Path, problems: list[str] | None = None,
-                skip: tuple[type, ...] = ()) -> list[TrainingEvent]:
+def read_events(
+    run_dir: str | Path, problems: list[str] | None = None, skip: tuple[type, ...] = ()
+) -> list[TrainingEvent]:
     """Every event so far (but those of the ``skip`` types, left unparsed); a line still
     being written (a live run) is skipped."""
     return list(iter_events(run_dir, problems, skip))
 
 
-def iter_events(run_dir: str | Path, problems: list[str] | None = None,
-                skip: tuple[type, ...] = ()) -> Iterator[TrainingEvent]:
+def iter_events(
+    run_dir: str | Path, problems: list[str] | None = None, skip: tuple[type, ...] = ()
+) -> Iterator[TrainingEvent]:
     """``read_events`` one at a time, with memory bounded by the longest line: to fold them."""
     prefixes = tuple(json.dumps({"event": kind.__name__})[:-1] for kind in skip)  # '{"event": "BatchProgress"'
     return iter_lines(Path(run_dir) / "events.jsonl", TrainingEvent, problems, prefixes)
@@ -203,8 +209,9 @@ def read_run_config(run_dir: str | Path) -> RunConfigFile:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise RunFileError(f"{run_dir} is not a run directory: no readable config.json "
-                           f"({exc.strerror or exc})") from None
+        raise RunFileError(
+            f"{run_dir} is not a run directory: no readable config.json ({exc.strerror or exc})"
+        ) from None
     except UnicodeDecodeError:
         raise RunFileError(f"{path} is not text (corrupted)") from None
     try:

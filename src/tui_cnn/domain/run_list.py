@@ -42,8 +42,19 @@ from .train_config import SETTINGS, TrainConfig
 #: Statuses of a run read from disk. starting: a process holds the run (its lock) and has not
 #: started training yet; crashed: its process is gone and it wrote no end event (it can be
 #: continued from its last checkpoint with --resume).
-STATUSES = ("queued", "starting", "running", "paused", "finished", "stopped", "pruned", "failed", "crashed",
-            "cancelled", "unreadable")
+STATUSES = (
+    "queued",
+    "starting",
+    "running",
+    "paused",
+    "finished",
+    "stopped",
+    "pruned",
+    "failed",
+    "crashed",
+    "cancelled",
+    "unreadable",
+)
 #: A run on another machine (a shared disk) counts as live while it wrote within this long:
 #: BatchProgress lines come every few seconds while it trains.
 HEARTBEAT_S = 120.0
@@ -160,17 +171,26 @@ def run_row(run_dir: str | Path, now: float | None = None, trainer: Trainer | No
         waiting = None if os.path.lexists(os.path.join(run_dir, "config.json")) else queued_row(run_dir)
         if waiting is not None:  # in the box's queue: waiting, or cancelled before it started
             return waiting
-        submitted = None if os.path.lexists(os.path.join(run_dir, "config.json")) else \
-            slurm_status(run_dir, started=False, ended=False)
+        submitted = (
+            None
+            if os.path.lexists(os.path.join(run_dir, "config.json"))
+            else slurm_status(run_dir, started=False, ended=False)
+        )
         if submitted is not None:  # a SLURM job that has not started the run yet
             status, said, job = submitted
             return RunRow(path=path, status=status, problem=said, started_at=job.submitted_at)
-        if os.path.lexists(os.path.join(run_dir, "config.json")) or not os.path.lexists(os.path.join(run_dir, LOCK_FILE)):
+        if os.path.lexists(os.path.join(run_dir, "config.json")) or not os.path.lexists(
+            os.path.join(run_dir, LOCK_FILE)
+        ):
             return RunRow(path=path, status="unreadable", problem=str(exc))
         if trainer.state == "gone":  # taken, never written: its process ended before the run started
             said = last_output_line(run_dir)
-            return RunRow(path=path, status="failed", started_at=_lock_taken(run_dir),
-                          problem="its process ended before the run started" + (f": {said}" if said else ""))
+            return RunRow(
+                path=path,
+                status="failed",
+                started_at=_lock_taken(run_dir),
+                problem="its process ended before the run started" + (f": {said}" if said else ""),
+            )
         # held, and not written yet: a run starting (its process loads torch and the data)
         return RunRow(path=path, status="starting", started_at=_lock_taken(run_dir))
     state = RunState()
@@ -185,8 +205,9 @@ def run_row(run_dir: str | Path, now: float | None = None, trainer: Trainer | No
     if status != "running":  # a SLURM job may say more: pending (queued), or ended by SLURM (failed)
         ended_at = state.started_at + (state.finished_after_s or 0.0) if state.started_at is not None else None
         settled = status in ENDED and status != "crashed"  # crashed: SLURM may know why (scancel, time limit)
-        submitted = slurm_status(run_dir, started=state.started_at is not None, ended=settled,
-                                 since=ended_at if settled else None)
+        submitted = slurm_status(
+            run_dir, started=state.started_at is not None, ended=settled, since=ended_at if settled else None
+        )
         if submitted is not None:
             status, problem = submitted[0], submitted[1]
     if status == "stopped" and was_pruned(run_dir):
@@ -194,15 +215,28 @@ def run_row(run_dir: str | Path, now: float | None = None, trainer: Trainer | No
     best = [m.val_acc for m in state.epochs if math.isfinite(m.val_acc)]
     # its first start: a continued run keeps its place (process.json is its latest process's)
     # (0.0: folded above with now=0.0, an event without a time: not known)
-    started = (state.first_started_at if state.first_started_at
-               else process.started_at if process is not None else _created(run_dir))
+    started = (
+        state.first_started_at
+        if state.first_started_at
+        else process.started_at
+        if process is not None
+        else _created(run_dir)
+    )
     return RunRow(
-        path=path, status=status, model=state.model or config.model_name, dataset=state.dataset or config.dataset.name,
-        epoch=state.epochs_done, epochs=state.epochs_total, best_val_acc=max(best) if best else None,
+        path=path,
+        status=status,
+        model=state.model or config.model_name,
+        dataset=state.dataset or config.dataset.name,
+        epoch=state.epochs_done,
+        epochs=state.epochs_total,
+        best_val_acc=max(best) if best else None,
         test_acc=read_test_accuracy(run_dir),
         images_per_s=state.epochs[-1].images_per_s if state.epochs else None,
-        device=state.device_name or state.device, started_at=started,
-        duration_s=sum(m.epoch_time_s for m in state.epochs) if state.epochs else None, problem=problem)
+        device=state.device_name or state.device,
+        started_at=started,
+        duration_s=sum(m.epoch_time_s for m in state.epochs) if state.epochs else None,
+        problem=problem,
+    )
 
 
 def queued_row(run_dir: str | Path) -> RunRow | None:
@@ -215,15 +249,31 @@ def queued_row(run_dir: str | Path) -> RunRow | None:
         if time.time() - record.started_at < QUEUE_START_S:
             return RunRow(path=str(run_dir), status="starting", started_at=record.started_at)
         said = last_output_line(run_dir)
-        return RunRow(path=str(run_dir), status="failed", started_at=record.started_at,
-                      problem="the queue could not start it" + (f": {said}" if said else ""))
+        return RunRow(
+            path=str(run_dir),
+            status="failed",
+            started_at=record.started_at,
+            problem="the queue could not start it" + (f": {said}" if said else ""),
+        )
     if record.cancelled_at is not None:
-        return RunRow(path=str(run_dir), status="cancelled", problem="cancelled while it waited in the queue",
-                      started_at=record.queued_at)
+        return RunRow(
+            path=str(run_dir),
+            status="cancelled",
+            problem="cancelled while it waited in the queue",
+            started_at=record.queued_at,
+        )
     place = position(run_dir)
     model, dataset, epochs = _requested(run_dir)
-    return RunRow(path=str(run_dir), status="queued", problem=f"position {place} in the queue",
-                  started_at=record.queued_at, position=place, model=model, dataset=dataset, epochs=epochs)
+    return RunRow(
+        path=str(run_dir),
+        status="queued",
+        problem=f"position {place} in the queue",
+        started_at=record.queued_at,
+        position=place,
+        model=model,
+        dataset=dataset,
+        epochs=epochs,
+    )
 
 
 class _Request(msgspec.Struct):
@@ -237,8 +287,11 @@ def _requested(run_dir: str | Path) -> tuple[str, str, int]:
         request = msgspec.json.decode((Path(run_dir) / REQUEST_FILE).read_bytes(), type=_Request)
         model = request.spec.get("model", {}).get("name", "")
         epochs = request.config.get("epochs", 0)
-        return (model if isinstance(model, str) else "", str(request.config.get("dataset", "")),
-                epochs if isinstance(epochs, int) else 0)
+        return (
+            model if isinstance(model, str) else "",
+            str(request.config.get("dataset", "")),
+            epochs if isinstance(epochs, int) else 0,
+        )
     except (OSError, msgspec.DecodeError, msgspec.ValidationError, AttributeError):
         return "", "", 0
 
@@ -277,12 +330,16 @@ def continuation(run_dir: str | Path, **changes) -> tuple[ModelSpec | ModuleSour
     and the Runs screen's continue start. RunFileError, in one line, for an unreadable run."""
     run = read_run_config(run_dir)
     if run.script:
-        raise RunFileError(f"{run_dir} was logged by your own training loop ({run.script}): tui-cnn has no model "
-                           "or checkpoint of it to continue; run your script again")
+        raise RunFileError(
+            f"{run_dir} was logged by your own training loop ({run.script}): tui-cnn has no model "
+            "or checkpoint of it to continue; run your script again"
+        )
     try:
         spec = run.module or spec_from_dict(run.spec, f"{run_dir}/config.json")
     except (SpecError, RecursionError) as exc:
-        raise RunFileError(f"{run_dir}/config.json holds no readable model ({str(exc) or type(exc).__name__})") from None
+        raise RunFileError(
+            f"{run_dir}/config.json holds no readable model ({str(exc) or type(exc).__name__})"
+        ) from None
     config = run.train_config()
     return spec, replace(config, **{**changes, "resume": str(run_dir), "run_dir": str(run_dir)})
 
@@ -352,8 +409,17 @@ def row_order(row: RunRow) -> tuple[float, str]:
 # --- watching a runs folder: stats, not reads ---
 
 #: The files a run's row is read from: while none changed size or mtime, the row has not.
-ROW_FILES = ("config.json", "events.jsonl", "metrics.jsonl", "eval.json", "process.json", LOCK_FILE, JOB_FILE, QUEUE_FILE,
-             PRUNED_FILE)
+ROW_FILES = (
+    "config.json",
+    "events.jsonl",
+    "metrics.jsonl",
+    "eval.json",
+    "process.json",
+    LOCK_FILE,
+    JOB_FILE,
+    QUEUE_FILE,
+    PRUNED_FILE,
+)
 #: What makes a folder a run's: its config.json, or the lock of a process starting one.
 RUN_MARKERS = ("config.json", LOCK_FILE, JOB_FILE, QUEUE_FILE)
 Stamp = tuple[tuple[int, int] | None, ...]
@@ -406,8 +472,12 @@ class RunWatch:
     SETTLED_S = 2.0
     LIVENESS_S = 2.0
 
-    def __init__(self, base: str | Path, clock: Callable[[], float] = time.monotonic,
-                 alive: Callable[[str], bool] = run_process_alive) -> None:
+    def __init__(
+        self,
+        base: str | Path,
+        clock: Callable[[], float] = time.monotonic,
+        alive: Callable[[str], bool] = run_process_alive,
+    ) -> None:
         self.base = str(base)
         self.stamps: dict[str, Stamp] = {}
         self._clock, self._alive = clock, alive
@@ -445,6 +515,7 @@ class RunWatch:
 
 
 # --- what may be done to a run ---
+
 
 def deletion_refused(run_dir: str | Path, base: str | Path) -> str | None:
     """Why ``run_dir`` may not be deleted as a run of ``base``; None when it may: a real

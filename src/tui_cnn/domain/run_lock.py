@@ -167,8 +167,10 @@ def locked_message(run_dir: str | os.PathLike[str]) -> str:
     else:
         pid = lock.pid if lock is not None else None
     who = f"process {pid}" if pid else "another process"
-    return (f"{run_dir} is being trained by {who}: one trainer per run directory (stop it with "
-            f"tui-cnn stop {run_dir}, or wait for it to end)")
+    return (
+        f"{run_dir} is being trained by {who}: one trainer per run directory (stop it with "
+        f"tui-cnn stop {run_dir}, or wait for it to end)"
+    )
 
 
 def process_start_time(pid: int | None = None) -> float | None:
@@ -196,8 +198,9 @@ def is_that_process(record: ProcessRecord, same_user: bool = False) -> bool:
 
 def this_process_record() -> ProcessRecord:
     """process.json for the calling process: it trains the run."""
-    return ProcessRecord(pid=os.getpid(), host=socket.gethostname(), started_at=time.time(),
-                         create_time=process_start_time())
+    return ProcessRecord(
+        pid=os.getpid(), host=socket.gethostname(), started_at=time.time(), create_time=process_start_time()
+    )
 
 
 def held_for_me(run_dir: str | os.PathLike[str]) -> bool:
@@ -211,4 +214,3 @@ def held_for_me(run_dir: str | os.PathLike[str]) -> bool:
 def environment_holding(run_dir: str | os.PathLike[str], env: dict[str, str]) -> dict[str, str]:
     """``env`` for children that train ``run_dir`` under this process's lock (torchrun's ranks)."""
     return {**env, LOCK_HELD_FOR_ENV: os.path.realpath(run_dir)}
-

@@ -177,7 +177,6 @@ def encode_record(record: msgspec.Struct, indent: int | None = None) -> str:
     return json.dumps(to_json(record), indent=indent) + "\n"
 
 
-
 def decode(data: Any, kind: Any, where: str) -> Any:
     """``data`` (parsed JSON) as ``kind``; RunFileError says which field is wrong, and where.
     Parsed with Python's json, so a NaN the trainer wrote (a diverged loss) reads back."""

@@ -30,8 +30,17 @@ EPOCH_COLUMNS = ("epoch", "loss", "acc", "val loss", "val acc", "lr", "time", "i
 
 
 def epoch_cells(m: EpochMetrics, epochs: int, best: bool) -> list[str]:
-    return [f"{m.epoch}/{epochs}", f"{m.train_loss:.4f}", f"{m.train_acc:.2%}", f"{m.val_loss:.4f}",
-            f"{m.val_acc:.2%}", f"{m.lr:.3g}", f"{m.epoch_time_s:.1f}s", f"{m.images_per_s:,.0f}", "best" if best else ""]
+    return [
+        f"{m.epoch}/{epochs}",
+        f"{m.train_loss:.4f}",
+        f"{m.train_acc:.2%}",
+        f"{m.val_loss:.4f}",
+        f"{m.val_acc:.2%}",
+        f"{m.lr:.3g}",
+        f"{m.epoch_time_s:.1f}s",
+        f"{m.images_per_s:,.0f}",
+        "best" if best else "",
+    ]
 
 
 class Reporter:
@@ -66,12 +75,15 @@ class Reporter:
     def __call__(self, event: TrainingEvent) -> None:
         self.state.apply(event)
         if isinstance(event, RunStarted):
-            self.note(f"training {event.model} ({event.params:,} parameters) on {event.dataset} "
-                      f"({event.train_size:,} train / {event.val_size:,} validation images: "
-                      f"{validation_source(float(event.config.get('val_fraction', 0) or 0))}) on {event.device} "
-                      f"({event.device_name})" + (f" x {event.processes} processes (DDP)" if event.processes > 1 else "")
-                      + f": {count(event.epochs, 'epoch')} of {count(event.batches_per_epoch, 'batch')}"
-                      + (f", resuming at epoch {event.start_epoch}" if event.start_epoch > 1 else ""))
+            self.note(
+                f"training {event.model} ({event.params:,} parameters) on {event.dataset} "
+                f"({event.train_size:,} train / {event.val_size:,} validation images: "
+                f"{validation_source(float(event.config.get('val_fraction', 0) or 0))}) on {event.device} "
+                f"({event.device_name})"
+                + (f" x {event.processes} processes (DDP)" if event.processes > 1 else "")
+                + f": {count(event.epochs, 'epoch')} of {count(event.batches_per_epoch, 'batch')}"
+                + (f", resuming at epoch {event.start_epoch}" if event.start_epoch > 1 else "")
+            )
             self.note(f"run directory: {event.run_dir}")
             self.started(event)
         elif isinstance(event, BatchProgress):
@@ -81,14 +93,20 @@ class Reporter:
         elif isinstance(event, Evaluated):
             ev = event.evaluation
             worst = min(range(len(ev.per_class_accuracy)), key=ev.per_class_accuracy.__getitem__)
-            self.note(f"{ev.split} accuracy {ev.accuracy:.2%}, scored once at the end (weakest class {ev.classes[worst]}: "
-                      f"{ev.per_class_accuracy[worst]:.0%}); details in {self.run_dir}/eval.json")
+            self.note(
+                f"{ev.split} accuracy {ev.accuracy:.2%}, scored once at the end (weakest class {ev.classes[worst]}: "
+                f"{ev.per_class_accuracy[worst]:.0%}); details in {self.run_dir}/eval.json"
+            )
         elif isinstance(event, Finished):
-            self.note(f"finished in {event.total_time_s:.1f}s: best validation accuracy {event.best_val_acc:.2%} "
-                      f"at epoch {event.best_epoch}")
+            self.note(
+                f"finished in {event.total_time_s:.1f}s: best validation accuracy {event.best_val_acc:.2%} "
+                f"at epoch {event.best_epoch}"
+            )
         elif isinstance(event, Stopped):
-            self.note(f"stopped in epoch {event.epoch}; checkpoint kept: {event.checkpoint}\n"
-                      f"continue with: tui-cnn train --resume {self.run_dir} --headless")
+            self.note(
+                f"stopped in epoch {event.epoch}; checkpoint kept: {event.checkpoint}\n"
+                f"continue with: tui-cnn train --resume {self.run_dir} --headless"
+            )
         elif isinstance(event, LogMessage):
             self.log(event)
         elif isinstance(event, (Paused, Resumed)):
@@ -99,8 +117,11 @@ class Reporter:
 
     def log(self, event: LogMessage) -> None:
         message = printable_lines(event.message)
-        print(message if event.level == "info" else f"{event.level}: {message}",
-              file=sys.stderr if event.level == "error" else sys.stdout, flush=True)
+        print(
+            message if event.level == "info" else f"{event.level}: {message}",
+            file=sys.stderr if event.level == "error" else sys.stdout,
+            flush=True,
+        )
 
     def started(self, event: RunStarted) -> None:
         pass
@@ -110,5 +131,7 @@ class Reporter:
 
     def epoch_end(self, event: EpochEnd) -> None:
         cells = epoch_cells(event.metrics, self.epochs, event.best)
-        print("  ".join(f"{name} {cell}" if name else cell for name, cell in zip(EPOCH_COLUMNS, cells)).rstrip(),
-              flush=True)
+        print(
+            "  ".join(f"{name} {cell}" if name else cell for name, cell in zip(EPOCH_COLUMNS, cells)).rstrip(),
+            flush=True,
+        )

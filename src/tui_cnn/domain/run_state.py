@@ -123,8 +123,9 @@ class RunState:
         if self.batch is not None and self.batch.epoch > event.start_epoch:
             self.batch = None
         same_epoch = self.batch is not None and self.batch.epoch == event.start_epoch
-        self.batch_losses = [(batch, loss) for batch, loss in self.batch_losses
-                             if same_epoch and batch <= event.start_batch]
+        self.batch_losses = [
+            (batch, loss) for batch, loss in self.batch_losses if same_epoch and batch <= event.start_batch
+        ]
         if self.best_epoch is not None and self.best_epoch >= event.start_epoch:
             self.best_epoch = _best(self.epochs)
 
@@ -141,8 +142,11 @@ class RunState:
                 # Two ends of one epoch in one run: two trainers wrote it at once (before runs
                 # were locked). The last one stands; the repeat is said, never a crash.
                 self.epochs = [m for m in self.epochs if m.epoch != number]
-                _note_once(self.problems, f"events.jsonl: epoch {number} ended twice (two processes trained this "
-                                          "run?): the last one is shown")
+                _note_once(
+                    self.problems,
+                    f"events.jsonl: epoch {number} ended twice (two processes trained this "
+                    "run?): the last one is shown",
+                )
             self.epochs.append(event.metrics)
             self.epochs.sort(key=lambda m: m.epoch)
         else:
@@ -192,8 +196,13 @@ class RunState:
             problems.append(str(exc))
             config = TrainConfig()
         epochs = _last_per_epoch(read_metrics(run_dir, problems), problems)
-        state = cls(status="loaded", run_dir=str(run_dir), epochs=epochs,
-                    evaluation=read_evaluation(run_dir, problems), problems=problems)
+        state = cls(
+            status="loaded",
+            run_dir=str(run_dir),
+            epochs=epochs,
+            evaluation=read_evaluation(run_dir, problems),
+            problems=problems,
+        )
         state.model = run.model_name or Path(run_dir).name
         state.script = run.script
         state.dataset = run.dataset.name or config.dataset
@@ -219,8 +228,10 @@ def _last_per_epoch(epochs: list[EpochMetrics], problems: list[str]) -> list[Epo
     by_epoch = {m.epoch: m for m in epochs}
     if len(by_epoch) < len(epochs):
         repeated = sorted(number for number, count in Counter(m.epoch for m in epochs).items() if count > 1)
-        problems.append(f"metrics.jsonl: epoch {', '.join(map(str, repeated))} recorded more than once "
-                        "(two processes trained this run?): the last line of each is shown")
+        problems.append(
+            f"metrics.jsonl: epoch {', '.join(map(str, repeated))} recorded more than once "
+            "(two processes trained this run?): the last line of each is shown"
+        )
     return [by_epoch[number] for number in sorted(by_epoch)]
 
 

@@ -116,8 +116,9 @@ class ControlWatcher:
 
     INTERVAL_S = 0.25
 
-    def __init__(self, run_dir: Path, stop, pause, resume, applied: int = 0,
-                 on_applied: Callable[[int], None] | None = None):
+    def __init__(
+        self, run_dir: Path, stop, pause, resume, applied: int = 0, on_applied: Callable[[int], None] | None = None
+    ):
         self._run_dir = run_dir
         self._path = run_dir / CONTROL_FILE
         self._actions = {"stop": stop, "pause": pause, "resume": resume}

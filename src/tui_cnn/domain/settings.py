@@ -108,9 +108,14 @@ def check_setting(name: str, spec: Setting, value: Any) -> Any:
             raise SettingError(f"{spec.words(name)} must be true or false, got {value!r}")
         return value
     if spec.kind in (int, float):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or (spec.kind is int and
-                                                                           not isinstance(value, int)):
-            raise SettingError(f"{spec.words(name)} must be a {'whole ' if spec.kind is int else ''}number, got {value!r}")
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or (spec.kind is int and not isinstance(value, int))
+        ):
+            raise SettingError(
+                f"{spec.words(name)} must be a {'whole ' if spec.kind is int else ''}number, got {value!r}"
+            )
         if isinstance(value, float) and not math.isfinite(value):
             raise SettingError(f"{spec.words(name)} must be a finite number, got {value}")
         too_low = spec.minimum is not None and (value <= spec.minimum if spec.min_open else value < spec.minimum)

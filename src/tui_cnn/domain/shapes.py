@@ -193,8 +193,16 @@ def hw(shape: Shape) -> str:
 class _Layer:
     """One layer under analysis: its parsed arguments, incoming shape, and diagnostics."""
 
-    def __init__(self, path: Path, spec: LayerSpec, ltype: LayerType, shape: Shape | None, origin: str | None,
-                 image: Shape | None, where: str = ""):
+    def __init__(
+        self,
+        path: Path,
+        spec: LayerSpec,
+        ltype: LayerType,
+        shape: Shape | None,
+        origin: str | None,
+        image: Shape | None,
+        where: str = "",
+    ):
         self.where = where  # inside a block: "body layer 2", said before each message
         self.index = path[0]
         self.path = path
@@ -210,12 +218,14 @@ class _Layer:
         self.broken = False  # a required argument is unusable: no output shape
 
     def error(self, field: str | None, message: str, suggestion: str | None = None, fix: Fix | None = None) -> None:
-        self.diagnostics.append(Diagnostic(self.index, field, "error", _placed(self.where, message), suggestion, fix,
-                                           self.nested))
+        self.diagnostics.append(
+            Diagnostic(self.index, field, "error", _placed(self.where, message), suggestion, fix, self.nested)
+        )
 
     def warn(self, field: str | None, message: str, suggestion: str | None = None, fix: Fix | None = None) -> None:
-        self.diagnostics.append(Diagnostic(self.index, field, "warning", _placed(self.where, message), suggestion,
-                                           fix, self.nested))
+        self.diagnostics.append(
+            Diagnostic(self.index, field, "warning", _placed(self.where, message), suggestion, fix, self.nested)
+        )
 
     def set_fix(self, label: str, **values: Any) -> Fix:
         return Fix(label, self.index, set_args=tuple(values.items()), path=self.nested)
@@ -236,26 +246,38 @@ class _Layer:
                     self._bad_value(field.name, exc)
             elif field.required:
                 example = _EXAMPLE_VALUES.get(field.name, 1)
-                self.error(field.name, f"{self.type.name} needs {field.name}",
-                           f"add {field.name} = {example}",
-                           self.set_fix(f"set {field.name} = {example}", **{field.name: example}))
+                self.error(
+                    field.name,
+                    f"{self.type.name} needs {field.name}",
+                    f"add {field.name} = {example}",
+                    self.set_fix(f"set {field.name} = {example}", **{field.name: example}),
+                )
                 self.broken = True
 
     def _unknown_argument(self, name: str) -> None:
         if name in UNSUPPORTED_ARGS:
-            self.error(name, f"{self.type.name}'s {name} is not supported: {UNSUPPORTED_ARGS[name]}",
-                       f"remove {name}", self.set_fix(f"remove {name}", **{name: None}))
+            self.error(
+                name,
+                f"{self.type.name}'s {name} is not supported: {UNSUPPORTED_ARGS[name]}",
+                f"remove {name}",
+                self.set_fix(f"remove {name}", **{name: None}),
+            )
             return
         given = self.spec.args
         close = difflib.get_close_matches(name, self.type.field_names, n=1)
         if close and close[0] not in given:
-            fix = Fix(f"rename {name} to {close[0]}", self.index, ((name, None), (close[0], given[name])),
-                      path=self.nested)
+            fix = Fix(
+                f"rename {name} to {close[0]}", self.index, ((name, None), (close[0], given[name])), path=self.nested
+            )
             self.error(name, f"{self.type.name} has no argument {name!r}", f"did you mean {close[0]}?", fix)
         else:
             known = ", ".join(self.type.field_names) or "none"
-            self.error(name, f"{self.type.name} has no argument {name!r} (it takes: {known})",
-                       f"remove {name}", self.set_fix(f"remove {name}", **{name: None}))
+            self.error(
+                name,
+                f"{self.type.name} has no argument {name!r} (it takes: {known})",
+                f"remove {name}",
+                self.set_fix(f"remove {name}", **{name: None}),
+            )
 
     def _bad_value(self, name: str, exc: ArgError) -> None:
         """Report an unusable value and carry on with the best stand-in there is."""
@@ -286,8 +308,12 @@ class _Layer:
             report = self.error
             if unused_because:
                 message, report = f"{message}; PyTorch ignores it only because {unused_because}", self.warn
-            report(name, message, f"set {name} = {actual}, or leave it out to infer it",
-                   self.set_fix(f"set {name} = {actual}", **{name: actual}))
+            report(
+                name,
+                message,
+                f"set {name} = {actual}, or leave it out to infer it",
+                self.set_fix(f"set {name} = {actual}", **{name: actual}),
+            )
         return given
 
     def needs_image(self) -> bool:
@@ -307,8 +333,11 @@ class _Layer:
 # PyTorch default of every field that has one (required and inferred fields have none).
 _FIELDS_BY_TYPE = {t.name: {f.name: f for f in t.fields} for t in LAYER_TYPES.values()}
 _PARSED_DEFAULTS = {
-    t.name: {f.name: None if f.default is None else f.parse(f.default, f.name)
-             for f in t.fields if not (f.required or f.inferred)}
+    t.name: {
+        f.name: None if f.default is None else f.parse(f.default, f.name)
+        for f in t.fields
+        if not (f.required or f.inferred)
+    }
     for t in LAYER_TYPES.values()
 }
 _EXAMPLE_VALUES: dict[str, Any] = {"out_channels": 32, "kernel_size": 3, "out_features": 10, "output_size": 1}
@@ -357,11 +386,21 @@ def _shrink_error(layer: _Layer, geometry: Geometry, out: Pair) -> None:
 def _windowed(layer: _Layer, geometry: Geometry, channels: int) -> Shape | None:
     assert layer.shape is not None  # called only once layer.needs_image() said it has one
     n, _, h, w = layer.shape
-    out: Pair = cast(Pair, tuple(
-        _window_output(size, geometry.kernel[i], geometry.stride[i], geometry.pad_before[i],
-                       geometry.pad_after[i], geometry.dilation[i], geometry.ceil_mode)
-        for i, size in enumerate((h, w))
-    ))
+    out: Pair = cast(
+        Pair,
+        tuple(
+            _window_output(
+                size,
+                geometry.kernel[i],
+                geometry.stride[i],
+                geometry.pad_before[i],
+                geometry.pad_after[i],
+                geometry.dilation[i],
+                geometry.ceil_mode,
+            )
+            for i, size in enumerate((h, w))
+        ),
+    )
     if min(out) < 1:
         _shrink_error(layer, geometry, out)
         return None
@@ -376,17 +415,24 @@ def _conv2d(layer: _Layer) -> _Result:
     in_ch = layer.infer("in_channels", layer.shape[1], "channels")
     out_ch, groups = a["out_channels"], a["groups"]
     if in_ch % groups or out_ch % groups:
-        layer.error("groups", f"groups = {groups} must divide both in_channels ({in_ch}) and out_channels ({out_ch})",
-                    "use groups = 1, or a common divisor of both", layer.set_fix("set groups = 1", groups=1))
+        layer.error(
+            "groups",
+            f"groups = {groups} must divide both in_channels ({in_ch}) and out_channels ({out_ch})",
+            "use groups = 1, or a common divisor of both",
+            layer.set_fix("set groups = 1", groups=1),
+        )
         groups = 1
     kernel, stride, dilation = a["kernel_size"], a["stride"], a["dilation"]
     padding = a["padding"]
     total = (dilation[0] * (kernel[0] - 1), dilation[1] * (kernel[1] - 1))
     if padding == "same" and stride != (1, 1):
         keep = show_pair((total[0] // 2, total[1] // 2))
-        layer.error("padding", "padding = \"same\" needs stride 1: PyTorch does not support it for strided convolutions",
-                    f"use padding = {keep}, which with this stride divides H and W by the stride",
-                    layer.set_fix(f"set padding = {keep}", padding=keep))
+        layer.error(
+            "padding",
+            'padding = "same" needs stride 1: PyTorch does not support it for strided convolutions',
+            f"use padding = {keep}, which with this stride divides H and W by the stride",
+            layer.set_fix(f"set padding = {keep}", padding=keep),
+        )
         padding = (total[0] // 2, total[1] // 2)
     if padding == "same":
         before = (total[0] // 2, total[1] // 2)
@@ -412,10 +458,13 @@ def _check_padding_mode(layer: _Layer, mode: str, pad: Pair) -> None:
     too_big = any(p >= s if mode == "reflect" else p > s for p, s in zip(pad, sizes))
     if too_big:
         limit = "smaller than" if mode == "reflect" else "at most"
-        layer.error("padding", f"{mode} padding of {show_pair(pad)} does not fit a {hw(layer.shape)} input: it copies "
-                    f"pixels from inside the image, so it must be {limit} the image's height and width",
-                    "use padding_mode = \"zeros\" or less padding",
-                    layer.set_fix("set padding_mode = \"zeros\"", padding_mode="zeros"))
+        layer.error(
+            "padding",
+            f"{mode} padding of {show_pair(pad)} does not fit a {hw(layer.shape)} input: it copies "
+            f"pixels from inside the image, so it must be {limit} the image's height and width",
+            'use padding_mode = "zeros" or less padding',
+            layer.set_fix('set padding_mode = "zeros"', padding_mode="zeros"),
+        )
 
 
 def _pool2d(layer: _Layer) -> _Result:
@@ -428,10 +477,13 @@ def _pool2d(layer: _Layer) -> _Result:
     padding = a["padding"]
     half = (kernel[0] // 2, kernel[1] // 2)
     if padding[0] > half[0] or padding[1] > half[1]:
-        layer.error("padding", f"padding = {show_pair(padding)} is more than half the {kernel[0]}x{kernel[1]} window; "
-                    f"PyTorch allows at most {show_pair(half)}",
-                    f"use padding = {show_pair(half)}, or a larger kernel_size",
-                    layer.set_fix(f"set padding = {show_pair(half)}", padding=show_pair(half)))
+        layer.error(
+            "padding",
+            f"padding = {show_pair(padding)} is more than half the {kernel[0]}x{kernel[1]} window; "
+            f"PyTorch allows at most {show_pair(half)}",
+            f"use padding = {show_pair(half)}, or a larger kernel_size",
+            layer.set_fix(f"set padding = {show_pair(half)}", padding=show_pair(half)),
+        )
         padding = (min(padding[0], half[0]), min(padding[1], half[1]))
     geometry = Geometry(kernel, stride, padding, padding, a.get("dilation") or (1, 1), a["ceil_mode"])
     return _Result(_windowed(layer, geometry, layer.shape[1]), geometry=geometry)
@@ -465,18 +517,28 @@ def _batchnorm2d(layer: _Layer) -> _Result:
     if layer.shape is None:
         return _Result(None)
     if len(layer.shape) != 4:
-        layer.error(None, f"BatchNorm2d expects an (N, C, H, W) tensor but gets {layer.shape}",
-                    "use it between convolutions, before the Flatten")
+        layer.error(
+            None,
+            f"BatchNorm2d expects an (N, C, H, W) tensor but gets {layer.shape}",
+            "use it between convolutions, before the Flatten",
+        )
         return _Result(None)
     stateless = not (a["affine"] or a["track_running_stats"])
-    channels = layer.infer("num_features", layer.shape[1], "channels",
-                           "affine and track_running_stats are both false" if stateless else None)
+    channels = layer.infer(
+        "num_features",
+        layer.shape[1],
+        "channels",
+        "affine and track_running_stats are both false" if stateless else None,
+    )
     n, _, h, w = layer.shape
     if n * h * w == 1:
         # A warning, not an error: it is the batch size that fails, the model is fine.
-        layer.warn(None, f"BatchNorm2d gets one value per channel (batch {n}, {h}x{w} map): it cannot compute "
-                   "batch statistics, so training raises \"Expected more than 1 value per channel\"",
-                   "train with a batch size above 1, or move BatchNorm2d before the pooling that shrinks to 1x1")
+        layer.warn(
+            None,
+            f"BatchNorm2d gets one value per channel (batch {n}, {h}x{w} map): it cannot compute "
+            'batch statistics, so training raises "Expected more than 1 value per channel"',
+            "train with a batch size above 1, or move BatchNorm2d before the pooling that shrinks to 1x1",
+        )
     params = 2 * channels if a["affine"] else 0
     buffers = 2 * channels + 1 if a["track_running_stats"] else 0
     return _Result(layer.shape, params, buffers, params * layer.shape[0])
@@ -490,15 +552,26 @@ def _linear(layer: _Layer) -> _Result:
     features = shape[-1]
     if len(shape) == 4:
         flat = shape[1] * shape[2] * shape[3]
-        flatten = Fix("insert Flatten before this layer", layer.index, insert_before=LayerSpec("Flatten"),
-                      path=layer.nested)
+        flatten = Fix(
+            "insert Flatten before this layer", layer.index, insert_before=LayerSpec("Flatten"), path=layer.nested
+        )
         advice = f"insert a Flatten before it (in_features would then be {flat} = {shape[1]}x{shape[2]}x{shape[3]})"
         if a.get("in_features") == flat != features:
-            layer.error("in_features", f"in_features = {flat} matches the flattened tensor, but no Flatten comes "
-                        f"before this Linear: it gets {shape}", advice, flatten)
+            layer.error(
+                "in_features",
+                f"in_features = {flat} matches the flattened tensor, but no Flatten comes "
+                f"before this Linear: it gets {shape}",
+                advice,
+                flatten,
+            )
             return _Result(None)
-        layer.warn(None, f"Linear on a 4-D tensor {shape} acts on the last dimension (W = {features}) only; "
-                   "in a CNN that is nearly always a missing Flatten", advice, flatten)
+        layer.warn(
+            None,
+            f"Linear on a 4-D tensor {shape} acts on the last dimension (W = {features}) only; "
+            "in a CNN that is nearly always a missing Flatten",
+            advice,
+            flatten,
+        )
     in_f = layer.infer("in_features", features, "features")
     out_f = a["out_features"]
     params = in_f * out_f + (out_f if a["bias"] else 0)
@@ -515,20 +588,33 @@ def _flatten(layer: _Layer) -> _Result:
             continue
         message = f"{name} = {dim} is out of range for a {rank}-D tensor {shape}"
         if rank < 2:  # even the defaults are: there is nothing left to flatten
-            layer.error(name, message, "remove this Flatten: the tensor is already flat",
-                        Fix("remove this Flatten", layer.index, remove_layer=True, path=layer.nested))
+            layer.error(
+                name,
+                message,
+                "remove this Flatten: the tensor is already flat",
+                Fix("remove this Flatten", layer.index, remove_layer=True, path=layer.nested),
+            )
         else:
-            layer.error(name, message, f"use {name} = {1 if name == 'start_dim' else -1}",
-                        layer.set_fix(f"reset {name}", **{name: None}))
+            layer.error(
+                name,
+                message,
+                f"use {name} = {1 if name == 'start_dim' else -1}",
+                layer.set_fix(f"reset {name}", **{name: None}),
+            )
         return _Result(None)
     start, end = start % rank, end % rank
     if start > end:
-        layer.error("start_dim", f"start_dim ({start}) comes after end_dim ({end})", "use the defaults",
-                    Fix("reset start_dim and end_dim", layer.index, (("start_dim", None), ("end_dim", None)),
-                        path=layer.nested))
+        layer.error(
+            "start_dim",
+            f"start_dim ({start}) comes after end_dim ({end})",
+            "use the defaults",
+            Fix(
+                "reset start_dim and end_dim", layer.index, (("start_dim", None), ("end_dim", None)), path=layer.nested
+            ),
+        )
         return _Result(None)
-    merged = math.prod(shape[start:end + 1])
-    return _Result(shape[:start] + (merged,) + shape[end + 1:])
+    merged = math.prod(shape[start : end + 1])
+    return _Result(shape[:start] + (merged,) + shape[end + 1 :])
 
 
 def _channel_dropout(layer: _Layer) -> _Result:
@@ -537,8 +623,12 @@ def _channel_dropout(layer: _Layer) -> _Result:
         return _Result(layer.shape)
     # PyTorch still runs it on 2-D and 3-D tensors (deprecated) but not on 1-D ones.
     report = layer.error if len(layer.shape) < 2 else layer.warn
-    report(None, f"Dropout2d zeroes whole channels of an (N, C, H, W) tensor but gets {layer.shape}",
-           "use Dropout after the Flatten", Fix("change to Dropout", layer.index, new_type="Dropout", path=layer.nested))
+    report(
+        None,
+        f"Dropout2d zeroes whole channels of an (N, C, H, W) tensor but gets {layer.shape}",
+        "use Dropout after the Flatten",
+        Fix("change to Dropout", layer.index, new_type="Dropout", path=layer.nested),
+    )
     return _Result(layer.shape if len(layer.shape) >= 2 else None)
 
 
@@ -659,20 +749,28 @@ def _placed(where: str, message: str) -> str:
 def _check_input(spec: ModelSpec, batch_size: int) -> tuple[Shape | None, list[Diagnostic]]:
     diagnostics = []
     shape = tuple(spec.input_shape)
-    if len(shape) != 3 or not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_SIZE
-                                  for v in shape):
+    if len(shape) != 3 or not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_SIZE for v in shape):
         huge = [isinstance(v, int) and v > MAX_SIZE for v in shape]
         shown = "[" + ", ".join(f"{v:.3g}" if big else repr(v) for v, big in zip(shape, huge)) + "]"
         bound = f" up to {MAX_SIZE:,}" if any(huge) else ""
-        diagnostics.append(Diagnostic(None, "input_shape", "error",
-                                      f"input_shape must be three positive integers (C, H, W){bound}, got {shown}",
-                                      "use e.g. input_shape = [1, 28, 28] for MNIST"))
+        diagnostics.append(
+            Diagnostic(
+                None,
+                "input_shape",
+                "error",
+                f"input_shape must be three positive integers (C, H, W){bound}, got {shown}",
+                "use e.g. input_shape = [1, 28, 28] for MNIST",
+            )
+        )
         return None, diagnostics
     if not (isinstance(batch_size, int) and not isinstance(batch_size, bool) and 1 <= batch_size <= MAX_SIZE):
         too_big = isinstance(batch_size, int) and batch_size > MAX_SIZE
         shown, bound = (f"{batch_size:.3g}", f" up to {MAX_SIZE:,}") if too_big else (repr(batch_size), "")
-        diagnostics.append(Diagnostic(None, "batch_size", "error",
-                                      f"batch size must be a positive integer{bound}, got {shown}", "use e.g. 64"))
+        diagnostics.append(
+            Diagnostic(
+                None, "batch_size", "error", f"batch size must be a positive integer{bound}, got {shown}", "use e.g. 64"
+            )
+        )
         return None, diagnostics
     return (batch_size, *shape), diagnostics
 
@@ -701,13 +799,19 @@ def analyze(spec: ModelSpec, batch_size: int = 64) -> Analysis:
     reports, _ = walk.layers(spec.layers, start, (), "", 0)
     totals = _totals(input_shape, reports)
     if totals.training_bytes > TRAINING_MEMORY_WARNING_BYTES:
-        diagnostics.append(Diagnostic(
-            None, "batch_size", "warning",
-            f"training needs about {binary_bytes(totals.training_bytes)} (estimate, batch {batch_size}), more than "
-            f"any single GPU holds ({binary_bytes(TRAINING_MEMORY_WARNING_BYTES)} at most)",
-            "use a smaller batch size or smaller layers"))
-    return Analysis(spec, batch_size, input_shape or (batch_size, *spec.input_shape), tuple(reports),
-                    tuple(diagnostics), totals)
+        diagnostics.append(
+            Diagnostic(
+                None,
+                "batch_size",
+                "warning",
+                f"training needs about {binary_bytes(totals.training_bytes)} (estimate, batch {batch_size}), more than "
+                f"any single GPU holds ({binary_bytes(TRAINING_MEMORY_WARNING_BYTES)} at most)",
+                "use a smaller batch size or smaller layers",
+            )
+        )
+    return Analysis(
+        spec, batch_size, input_shape or (batch_size, *spec.input_shape), tuple(reports), tuple(diagnostics), totals
+    )
 
 
 class _Walk:
@@ -718,8 +822,9 @@ class _Walk:
         self.image = image
         self.diagnostics = diagnostics
 
-    def layers(self, specs: Sequence[LayerSpec], flow: _Flow, prefix: Path, where: str,
-               depth: int) -> tuple[list[LayerReport], _Flow]:
+    def layers(
+        self, specs: Sequence[LayerSpec], flow: _Flow, prefix: Path, where: str, depth: int
+    ) -> tuple[list[LayerReport], _Flow]:
         reports = []
         for index, layer_spec in enumerate(specs):
             path = (*prefix, index)
@@ -737,8 +842,26 @@ class _Walk:
         if ltype is None:
             diag = _unknown_layer(path, layer_spec, where)
             self.diagnostics.append(diag)
-            return (LayerReport(path[0], layer_spec.type, dict(layer_spec.args), shape, None, 0, 0, 0, 0, 0,
-                                None, None, None, (diag,), path=path), _Flow(None))
+            return (
+                LayerReport(
+                    path[0],
+                    layer_spec.type,
+                    dict(layer_spec.args),
+                    shape,
+                    None,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                    None,
+                    None,
+                    None,
+                    (diag,),
+                    path=path,
+                ),
+                _Flow(None),
+            )
         layer = _Layer(path, layer_spec, ltype, shape, flow.origin, self.image, where)
         layer.parse()
         result = SHAPE_RULES[ltype.name](layer)
@@ -758,9 +881,23 @@ class _Walk:
             origin = None
         activation = math.prod(output) * BYTES_PER_VALUE if output else 0
         self.diagnostics.extend(layer.diagnostics)
-        report = LayerReport(path[0], ltype.name, layer.resolved, shape, output, result.params, result.params,
-                             result.buffers, result.macs, activation, rf, jump, result.geometry,
-                             tuple(layer.diagnostics), path=path)
+        report = LayerReport(
+            path[0],
+            ltype.name,
+            layer.resolved,
+            shape,
+            output,
+            result.params,
+            result.params,
+            result.buffers,
+            result.macs,
+            activation,
+            rf,
+            jump,
+            result.geometry,
+            tuple(layer.diagnostics),
+            path=path,
+        )
         return report, _Flow(output, origin, rf, jump)
 
     def block(self, spec: LayerSpec, flow: _Flow, path: Path, where: str, depth: int) -> tuple[LayerReport, _Flow]:
@@ -776,10 +913,21 @@ class _Walk:
         for number, layers in enumerate(branches):
             if layers and layers[0].args.get("inplace") is True and len(branches) > 1:
                 # The other paths would read the overwritten input: torch runs, computing something else.
-                own.append(Diagnostic(path[0], None, "warning", _placed(
-                    where, f"{branch_name(spec.type, number)} starts with {layers[0].type}(inplace=True): it "
-                    "overwrites the block's input, which the other paths read too"),
-                    f"set inplace = false on that {layers[0].type}", None, nested))
+                own.append(
+                    Diagnostic(
+                        path[0],
+                        None,
+                        "warning",
+                        _placed(
+                            where,
+                            f"{branch_name(spec.type, number)} starts with {layers[0].type}(inplace=True): it "
+                            "overwrites the block's input, which the other paths read too",
+                        ),
+                        f"set inplace = false on that {layers[0].type}",
+                        None,
+                        nested,
+                    )
+                )
         reports: list[tuple[LayerReport, ...]] = []
         outputs: list[_Flow] = []
         if depth >= MAX_BLOCK_DEPTH:
@@ -787,8 +935,9 @@ class _Walk:
         else:
             for number, layers in enumerate(branches):
                 name = branch_name(spec.type, number)
-                inner, out = self.layers(layers, flow, (*path, number), f"{where} > {name}" if where else name,
-                                         depth + 1)
+                inner, out = self.layers(
+                    layers, flow, (*path, number), f"{where} > {name}" if where else name, depth + 1
+                )
                 reports.append(tuple(inner))
                 outputs.append(out)
         merged = _Flow(None)
@@ -806,10 +955,24 @@ class _Walk:
         if merged.shape is not None:
             activation += math.prod(merged.shape) * BYTES_PER_VALUE
         params = sum(r.params for r in inner)
-        report = LayerReport(path[0], spec.type, {}, flow.shape, merged.shape, params,
-                             sum(r.trainable_params for r in inner), sum(r.buffers for r in inner),
-                             sum(r.macs for r in inner), activation, merged.rf, merged.jump, None, tuple(own),
-                             branches=tuple(reports), path=path)
+        report = LayerReport(
+            path[0],
+            spec.type,
+            {},
+            flow.shape,
+            merged.shape,
+            params,
+            sum(r.trainable_params for r in inner),
+            sum(r.buffers for r in inner),
+            sum(r.macs for r in inner),
+            activation,
+            merged.rf,
+            merged.jump,
+            None,
+            tuple(own),
+            branches=tuple(reports),
+            path=path,
+        )
         return report, merged
 
 
@@ -823,7 +986,8 @@ def _check_block_args(spec: LayerSpec, error: Callable[..., None]) -> None:
         value = spec.args.get(name, ())
         lists = value if name == "branches" and isinstance(value, tuple) else (value,)
         if not isinstance(value, tuple) or not all(
-                isinstance(items, tuple) and all(isinstance(v, LayerSpec) for v in items) for items in lists):
+            isinstance(items, tuple) and all(isinstance(v, LayerSpec) for v in items) for items in lists
+        ):
             error(f"{spec.type}'s {name} must be a list of layers, got {value!r:.60}")
 
 
@@ -844,8 +1008,9 @@ def _n(shape: Shape) -> str:
     return "(N, " + ", ".join(str(v) for v in shape[1:]) + ")"
 
 
-def _merge_residual(spec: LayerSpec, given: Shape, outputs: list[Shape], path: Path,
-                    error: Callable[..., None]) -> Shape | None:
+def _merge_residual(
+    spec: LayerSpec, given: Shape, outputs: list[Shape], path: Path, error: Callable[..., None]
+) -> Shape | None:
     """body(x) + shortcut(x): the two must have the same shape (a broadcast would change the
     block's output shape, which no residual block means to do)."""
     body, shortcut = outputs
@@ -861,19 +1026,24 @@ def _merge_residual(spec: LayerSpec, given: Shape, outputs: list[Shape], path: P
             differ.append(f"channels ({body[1]} vs {shortcut[1]})")
         if body[2:] != shortcut[2:]:
             differ.append(f"sizes ({' x '.join(map(str, body[2:]))} vs {' x '.join(map(str, shortcut[2:]))})")
-    message = (f"Residual cannot add its body's output {_n(body)} to {what} {_n(shortcut)}: "
-               f"{' and '.join(differ)} differ")
+    message = (
+        f"Residual cannot add its body's output {_n(body)} to {what} {_n(shortcut)}: {' and '.join(differ)} differ"
+    )
     shortcut_layers = projection(given, body)
     if shortcut_layers is None:
-        error(message, "make the body keep the shape it gets (stride 1, padding that keeps the size, "
-              f"out_channels = {given[1] if len(given) > 1 else '?'})")
+        error(
+            message,
+            "make the body keep the shape it gets (stride 1, padding that keeps the size, "
+            f"out_channels = {given[1] if len(given) > 1 else '?'})",
+        )
         return None
     stride = shortcut_layers[0].args["stride"]
     call = f"Conv2d({given[1]}, {body[1]}, kernel_size=1, stride={stride}, bias=False)"
     label = f"{'replace the shortcut with' if has_shortcut else 'add'} a 1x1 projection shortcut"
     fix = Fix(label, path[0], set_args=(("shortcut", shortcut_layers),), path=path if len(path) > 1 else ())
-    keep = (f", or set the body's last out_channels = {given[1]}" if body[2:] == given[2:] and body[1] != given[1]
-            else "")
+    keep = (
+        f", or set the body's last out_channels = {given[1]}" if body[2:] == given[2:] and body[1] != given[1] else ""
+    )
     error(message, f"{label}: {call} + BatchNorm2d{keep}", fix)
     return None
 
@@ -891,25 +1061,32 @@ def projection(given: Shape, body: Shape) -> tuple[LayerSpec, ...] | None:
             return None
         strides.append(stride)
     stride = strides[0] if strides[0] == strides[1] else tuple(strides)
-    return (LayerSpec.of("Conv2d", out_channels=body[1], kernel_size=1, stride=stride, bias=False),
-            LayerSpec("BatchNorm2d"))
+    return (
+        LayerSpec.of("Conv2d", out_channels=body[1], kernel_size=1, stride=stride, bias=False),
+        LayerSpec("BatchNorm2d"),
+    )
 
 
-def _merge_concat(spec: LayerSpec, given: Shape, outputs: list[Shape], path: Path,
-                  error: Callable[..., None]) -> Shape | None:
+def _merge_concat(
+    spec: LayerSpec, given: Shape, outputs: list[Shape], path: Path, error: Callable[..., None]
+) -> Shape | None:
     """cat(branches, dim=1): every other size must agree (and there must be a dim 1)."""
     first = outputs[0]
     for number, other in enumerate(outputs[1:], start=1):
         if len(other) != len(first) or len(first) < 2:
-            error(f"Concat cannot join branch 0 {_n(first)} and branch {number} {_n(other)} along the channels: "
-                  "they must both be (N, C, H, W) or both (N, features)",
-                  "end every branch before the Flatten, or every branch after it")
+            error(
+                f"Concat cannot join branch 0 {_n(first)} and branch {number} {_n(other)} along the channels: "
+                "they must both be (N, C, H, W) or both (N, features)",
+                "end every branch before the Flatten, or every branch after it",
+            )
             return None
         if other[2:] != first[2:]:
-            error(f"Concat cannot join branch 0 {_n(first)} and branch {number} {_n(other)} along the channels: "
-                  f"sizes ({' x '.join(map(str, first[2:]))} vs {' x '.join(map(str, other[2:]))}) differ",
-                  "give every branch the same total stride, and padding that keeps the size "
-                  "(padding = 1 for a 3x3 kernel at stride 1)")
+            error(
+                f"Concat cannot join branch 0 {_n(first)} and branch {number} {_n(other)} along the channels: "
+                f"sizes ({' x '.join(map(str, first[2:]))} vs {' x '.join(map(str, other[2:]))}) differ",
+                "give every branch the same total stride, and padding that keeps the size "
+                "(padding = 1 for a 3x3 kernel at stride 1)",
+            )
             return None
     if len(first) < 2:
         error(f"Concat joins along the channels (dim 1), but its branch gives {_n(first)}", "unwrap the block")
@@ -921,11 +1098,19 @@ def _check_counts(layer: _Layer, result: _Result) -> None:
     """Sizes that are each in bounds can still multiply past what PyTorch counts in 64 bits
     (a 2**31-channel conv on a 2**31-channel input): say so, rather than let torch overflow."""
     if result.params > MAX_COUNT:
-        layer.error(None, f"{layer.type.name} would have {result.params:.3g} parameters, more than PyTorch can count "
-                    f"({MAX_COUNT:.3g})", "use fewer channels or features")
+        layer.error(
+            None,
+            f"{layer.type.name} would have {result.params:.3g} parameters, more than PyTorch can count "
+            f"({MAX_COUNT:.3g})",
+            "use fewer channels or features",
+        )
     if result.output is not None and math.prod(result.output) > MAX_COUNT:
-        layer.error(None, f"the output {result.output} would hold {math.prod(result.output):.3g} values, more than "
-                    f"PyTorch can count ({MAX_COUNT:.3g})", "use a smaller batch, input or fewer channels")
+        layer.error(
+            None,
+            f"the output {result.output} would hold {math.prod(result.output):.3g} values, more than "
+            f"PyTorch can count ({MAX_COUNT:.3g})",
+            "use a smaller batch, input or fewer channels",
+        )
         result.output = None
 
 
@@ -954,5 +1139,6 @@ def _totals(input_shape: Shape | None, reports: list[LayerReport]) -> Totals:
     input_bytes = math.prod(input_shape) * BYTES_PER_VALUE if input_shape else 0
     param_bytes = (params + buffers) * BYTES_PER_VALUE
     training = 4 * params * BYTES_PER_VALUE + buffers * BYTES_PER_VALUE + input_bytes + 2 * activations
-    return Totals(params, trainable, buffers, sum(r.macs for r in reports), param_bytes, input_bytes,
-                  activations, training)
+    return Totals(
+        params, trainable, buffers, sum(r.macs for r in reports), param_bytes, input_bytes, activations, training
+    )

@@ -31,8 +31,18 @@ WAITING = ("PENDING", "CONFIGURING", "REQUEUED", "RESIZING", "SUSPENDED")
 #: States in which the job's processes run.
 RUNNING = ("RUNNING", "COMPLETING", "STAGE_OUT", "SIGNALING")
 #: States SLURM ends a job in; a run that wrote no end event by then failed with this state.
-ENDED = ("COMPLETED", "CANCELLED", "FAILED", "TIMEOUT", "NODE_FAIL", "PREEMPTED", "OUT_OF_MEMORY",
-         "BOOT_FAIL", "DEADLINE", "REVOKED")
+ENDED = (
+    "COMPLETED",
+    "CANCELLED",
+    "FAILED",
+    "TIMEOUT",
+    "NODE_FAIL",
+    "PREEMPTED",
+    "OUT_OF_MEMORY",
+    "BOOT_FAIL",
+    "DEADLINE",
+    "REVOKED",
+)
 #: squeue and scontrol answer at once on a healthy cluster; a hung controller must not hang a listing.
 QUERY_TIMEOUT_S = 10
 _TIME = re.compile(r"^(\d+-)?\d{1,2}(:\d{2}){0,2}$")
@@ -45,14 +55,24 @@ class SlurmError(ValueError):
 #: The job's settings a person sets, declared once: the CLI's --nodes/--partition/--time/--account
 #: and the monitor's SLURM fields are made from these, and parse what is typed with them.
 SLURM_SETTINGS: dict[str, Setting] = {
-    "nodes": Setting(int, "--slurm: nodes (each runs --nproc-per-node ranks)", label="nodes", minimum=1,
-                     maximum=4096),
-    "partition": Setting(str, "--slurm: the partition (default: the cluster's)", label="partition", optional=True,
-                         placeholder="cluster default"),
-    "time": Setting(str, "--slurm: the job's time limit, HH:MM:SS, MM:SS or D-HH:MM:SS", label="time limit",
-                    optional=True, placeholder="partition limit"),
-    "account": Setting(str, "--slurm: the account to charge", label="account", optional=True,
-                       placeholder="your default"),
+    "nodes": Setting(int, "--slurm: nodes (each runs --nproc-per-node ranks)", label="nodes", minimum=1, maximum=4096),
+    "partition": Setting(
+        str,
+        "--slurm: the partition (default: the cluster's)",
+        label="partition",
+        optional=True,
+        placeholder="cluster default",
+    ),
+    "time": Setting(
+        str,
+        "--slurm: the job's time limit, HH:MM:SS, MM:SS or D-HH:MM:SS",
+        label="time limit",
+        optional=True,
+        placeholder="partition limit",
+    ),
+    "account": Setting(
+        str, "--slurm: the account to charge", label="account", optional=True, placeholder="your default"
+    ),
 }
 
 
@@ -92,8 +112,10 @@ class SlurmOptions:
             found.append(f"--time takes HH:MM:SS, MM:SS or D-HH:MM:SS, got {self.time!r}")
         resolved = Path(run_dir).resolve()
         if self.nodes > 1 and (resolved == Path("/tmp") or Path("/tmp") in resolved.parents):
-            found.append(f"{run_dir} is under /tmp, which each node has its own of: a job on {self.nodes} nodes "
-                         "needs a run directory on a filesystem every node shares (your home or a project folder)")
+            found.append(
+                f"{run_dir} is under /tmp, which each node has its own of: a job on {self.nodes} nodes "
+                "needs a run directory on a filesystem every node shares (your home or a project folder)"
+            )
         return found
 
 
@@ -120,15 +142,17 @@ def job_script(run_dir: str | Path, python: str, options: SlurmOptions, cuda: bo
     """The sbatch script that trains the run whose request is ``run_dir``/request.json."""
     run_dir = Path(run_dir).resolve()
     cpus = options.cpus_per_task or options.nproc_per_node
-    lines = ["#!/bin/bash",
-             f"# tui-cnn: trains the run in {run_dir} ({options.nodes} node(s) x {options.nproc_per_node} rank(s)).",
-             "# Written by `tui-cnn train --slurm`; submit it again with sbatch to retry.",
-             f"#SBATCH --job-name={_safe(job_name)}",
-             f"#SBATCH --nodes={options.nodes}",
-             "#SBATCH --ntasks-per-node=1",
-             f"#SBATCH --cpus-per-task={cpus}",
-             f"#SBATCH --output={run_dir / SLURM_OUTPUT}",
-             f"#SBATCH --chdir={run_dir}"]
+    lines = [
+        "#!/bin/bash",
+        f"# tui-cnn: trains the run in {run_dir} ({options.nodes} node(s) x {options.nproc_per_node} rank(s)).",
+        "# Written by `tui-cnn train --slurm`; submit it again with sbatch to retry.",
+        f"#SBATCH --job-name={_safe(job_name)}",
+        f"#SBATCH --nodes={options.nodes}",
+        "#SBATCH --ntasks-per-node=1",
+        f"#SBATCH --cpus-per-task={cpus}",
+        f"#SBATCH --output={run_dir / SLURM_OUTPUT}",
+        f"#SBATCH --chdir={run_dir}",
+    ]
     if cuda:
         lines.append(f"#SBATCH --gres=gpu:{options.nproc_per_node}")
     if options.time:
@@ -143,16 +167,16 @@ def job_script(run_dir: str | Path, python: str, options: SlurmOptions, cuda: bo
         "set -euo pipefail",
         "# The rendezvous: the allocation's first host (where this script runs), on a port free there.",
         'MASTER_ADDR=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)',
-        f"MASTER_PORT=$({shlex.quote(python)} -c 'import socket; s = socket.socket(); s.bind((\"\", 0)); "
+        f'MASTER_PORT=$({shlex.quote(python)} -c \'import socket; s = socket.socket(); s.bind(("", 0)); '
         "print(s.getsockname()[1])')",
         "export MASTER_ADDR MASTER_PORT",
         f"export OMP_NUM_THREADS=${{OMP_NUM_THREADS:-{max(1, cpus // options.nproc_per_node)}}}",
         "export PYTHONSAFEPATH=1  # no module from the working directory runs inside the trainer",
         "",
         f"srun --kill-on-bad-exit=1 {shlex.quote(python)} -P -m torch.distributed.run \\",
-        "    --nnodes=\"$SLURM_NNODES\" --node-rank=\"$SLURM_NODEID\" \\",
+        '    --nnodes="$SLURM_NNODES" --node-rank="$SLURM_NODEID" \\',
         f"    --nproc-per-node={options.nproc_per_node} \\",
-        "    --rdzv-backend=c10d --rdzv-id=\"$SLURM_JOB_ID\" --rdzv-endpoint=\"$MASTER_ADDR:$MASTER_PORT\" \\",
+        '    --rdzv-backend=c10d --rdzv-id="$SLURM_JOB_ID" --rdzv-endpoint="$MASTER_ADDR:$MASTER_PORT" \\',
         f"    -m tui_cnn.backend.child --request {shlex.quote(str(run_dir / REQUEST_FILE))}",
         "",
     ]
@@ -196,7 +220,10 @@ def job_status(state: str, reason: str, run_has_started: bool, run_has_ended: bo
     trained; ``failed`` with SLURM's state when SLURM ended the job before the run's end event."""
     state = state.split()[0].rstrip("+") if state else ""
     if state in WAITING:
-        return "queued", f"waiting in SLURM's queue ({reason})" if reason and reason != "None" else "waiting in SLURM's queue"
+        return (
+            "queued",
+            f"waiting in SLURM's queue ({reason})" if reason and reason != "None" else "waiting in SLURM's queue",
+        )
     if state in RUNNING:
         return ("running" if run_has_started else "starting"), None
     if state in ENDED and not run_has_ended:
@@ -221,12 +248,15 @@ def read_jobs(run_dir: str | Path) -> SlurmJobs:
 
 def job_state(job_id: str) -> tuple[str, str] | None:
     """(SLURM state, reason) of a job; None when SLURM no longer knows it (or cannot be asked)."""
-    for command, read in ((["squeue", "-h", "-j", job_id, "-o", "%T|%r"], read_squeue),
-                          (["scontrol", "show", "job", job_id], read_scontrol),
-                          (["sacct", "-n", "-X", "-P", "-j", job_id, "-o", "State"], read_sacct)):
+    for command, read in (
+        (["squeue", "-h", "-j", job_id, "-o", "%T|%r"], read_squeue),
+        (["scontrol", "show", "job", job_id], read_scontrol),
+        (["sacct", "-n", "-X", "-P", "-j", job_id, "-o", "State"], read_sacct),
+    ):
         try:
-            done = subprocess.run(command, capture_output=True, text=True, timeout=QUERY_TIMEOUT_S,
-                                  stdin=subprocess.DEVNULL)
+            done = subprocess.run(
+                command, capture_output=True, text=True, timeout=QUERY_TIMEOUT_S, stdin=subprocess.DEVNULL
+            )
         except (OSError, subprocess.TimeoutExpired):
             continue
         if done.returncode == 0:
@@ -239,16 +269,16 @@ def job_state(job_id: str) -> tuple[str, str] | None:
 def cancel_job(job_id: str) -> None:
     """scancel the job; SlurmError when SLURM refuses or cannot be asked."""
     try:
-        done = subprocess.run(["scancel", job_id], capture_output=True, text=True, timeout=30,
-                              stdin=subprocess.DEVNULL)
+        done = subprocess.run(["scancel", job_id], capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise SlurmError(f"scancel could not run: {exc}") from None
     if done.returncode != 0:
         raise SlurmError(f"scancel refused: {done.stderr.strip() or done.returncode}")
 
 
-def slurm_status(run_dir: str | Path, started: bool, ended: bool, since: float | None = None
-                 ) -> tuple[str, str | None, SlurmJobRecord] | None:
+def slurm_status(
+    run_dir: str | Path, started: bool, ended: bool, since: float | None = None
+) -> tuple[str, str | None, SlurmJobRecord] | None:
     """What the run's current SLURM job says of it, where its own files cannot: (status, what
     to say, the job); None for a run that was never submitted, or whose job SLURM no longer
     knows or leaves to the run's events. ``since``: when the run's events last ended it (a

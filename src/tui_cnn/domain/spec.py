@@ -74,6 +74,7 @@ def branches_of(layer: LayerSpec) -> tuple[tuple[LayerSpec, ...], ...]:
     """A block's paths as layer lists: a Residual's (body, shortcut), an absent shortcut
     being the identity (no layers); a Concat's branches. A plain layer has none. Values of
     the wrong type (a hand-made spec) count as no layers: the shape engine says what is wrong."""
+
     def layers(value: Any) -> tuple[LayerSpec, ...]:
         return value if isinstance(value, tuple) and all(isinstance(v, LayerSpec) for v in value) else ()
 
@@ -125,8 +126,9 @@ def edit_at(layers: tuple[LayerSpec, ...], path: Path, edit: Any) -> tuple[Layer
 
 def _replaced(layer: LayerSpec | None) -> Any:
     def edit(items: list[LayerSpec], index: int) -> list[LayerSpec]:
-        items[index:index + 1] = [] if layer is None else [layer]
+        items[index : index + 1] = [] if layer is None else [layer]
         return items
+
     return edit
 
 
@@ -134,6 +136,7 @@ def _inserted(layer: LayerSpec) -> Any:
     def edit(items: list[LayerSpec], index: int) -> list[LayerSpec]:
         items.insert(index, layer)
         return items
+
     return edit
 
 

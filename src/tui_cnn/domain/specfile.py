@@ -43,22 +43,26 @@ _BLOCK_LISTS = {"Residual": ("body", "shortcut"), "Concat": ("branches",)}
 def _layer_from_table(layer: Any, where: str, source: str, depth: int) -> LayerSpec:
     """One layer table, a block's inner layers read the same way, level by level."""
     if not isinstance(layer, dict) or not isinstance(layer.get("type"), str):
-        raise SpecError(f"{source}: {where} needs a type, e.g. type = \"Conv2d\"")
+        raise SpecError(f'{source}: {where} needs a type, e.g. type = "Conv2d"')
     kind = layer["type"]
     if kind in BLOCK_TYPES:
         return _block_from_table(layer, f"{where} ({kind})", source, depth)
     for key, value in layer.items():
         if _nesting(value) > MAX_VALUE_NESTING:
-            raise SpecError(f"{source}: {where} ({kind}): {key} is nested more than "
-                            f"{MAX_VALUE_NESTING} deep; a layer's value is a number, a string or a pair [h, w]")
+            raise SpecError(
+                f"{source}: {where} ({kind}): {key} is nested more than "
+                f"{MAX_VALUE_NESTING} deep; a layer's value is a number, a string or a pair [h, w]"
+            )
     return LayerSpec(kind, {k: freeze(v) for k, v in layer.items() if k != "type"})
 
 
 def _block_from_table(layer: dict[str, Any], where: str, source: str, depth: int) -> LayerSpec:
     kind = layer["type"]
     if depth >= MAX_BLOCK_DEPTH:
-        raise SpecError(f"{source}: {where.split(' (')[0]}: blocks nest more than {MAX_BLOCK_DEPTH} deep "
-                        "(a block inside a block ...); real networks need two or three levels")
+        raise SpecError(
+            f"{source}: {where.split(' (')[0]}: blocks nest more than {MAX_BLOCK_DEPTH} deep "
+            "(a block inside a block ...); real networks need two or three levels"
+        )
     names = _BLOCK_LISTS[kind]
     unknown = [key for key in layer if key not in ("type", *names)]
     if unknown:
@@ -66,24 +70,31 @@ def _block_from_table(layer: dict[str, Any], where: str, source: str, depth: int
 
     def layer_list(value: Any, what: str) -> tuple[LayerSpec, ...]:
         if not isinstance(value, list):
-            raise SpecError(f"{source}: {where}: {what} must be an array of layer tables, e.g. "
-                            f"[{{type = \"ReLU\"}}], got {type(value).__name__} {_short(value)}")
-        return tuple(_layer_from_table(item, f"{where} {what} layer {j}", source, depth + 1)
-                     for j, item in enumerate(value))
+            raise SpecError(
+                f"{source}: {where}: {what} must be an array of layer tables, e.g. "
+                f'[{{type = "ReLU"}}], got {type(value).__name__} {_short(value)}'
+            )
+        return tuple(
+            _layer_from_table(item, f"{where} {what} layer {j}", source, depth + 1) for j, item in enumerate(value)
+        )
 
     if kind == "Residual":
         if "body" not in layer:
-            raise SpecError(f"{source}: {where} needs a body, e.g. body = [{{type = \"Conv2d\", out_channels = 16, "
-                            "kernel_size = 3, padding = 1}]")
+            raise SpecError(
+                f'{source}: {where} needs a body, e.g. body = [{{type = "Conv2d", out_channels = 16, '
+                "kernel_size = 3, padding = 1}]"
+            )
         args: dict[str, Any] = {"body": layer_list(layer["body"], "body")}
         if "shortcut" in layer:
             args["shortcut"] = layer_list(layer["shortcut"], "shortcut")
         return LayerSpec(kind, args)
     branches = layer.get("branches")
     if not isinstance(branches, list) or not branches:
-        raise SpecError(f"{source}: {where} needs branches, an array of layer arrays, e.g. "
-                        f"branches = [[{{type = \"Conv2d\", out_channels = 8, kernel_size = 1}}], []], got "
-                        f"{_short(branches)}")
+        raise SpecError(
+            f"{source}: {where} needs branches, an array of layer arrays, e.g. "
+            f'branches = [[{{type = "Conv2d", out_channels = 8, kernel_size = 1}}], []], got '
+            f"{_short(branches)}"
+        )
     return LayerSpec(kind, {"branches": tuple(layer_list(b, f"branch {j}") for j, b in enumerate(branches))})
 
 
@@ -126,6 +137,7 @@ def _reject_misspelt_tables(data: dict[str, Any], source: str) -> None:
 def _check_writable(spec: ModelSpec) -> None:
     """TOML has no null: PyTorch's None (e.g. AdaptiveAvgPool2d output_size = (None, 7))
     cannot be written, so say which value it is instead of failing inside the writer."""
+
     def check(layers: tuple[LayerSpec, ...], where: str) -> None:
         for index, layer in enumerate(layers):
             if is_block(layer):
@@ -134,8 +146,10 @@ def _check_writable(spec: ModelSpec) -> None:
                 continue
             for name, value in layer.args.items():
                 if value is None or (isinstance(value, tuple) and None in value):
-                    raise SpecError(f"{where}{index} ({layer.type}): {name} = {value!r} cannot be saved: TOML has "
-                                    "no None, so write the number it stands for (the incoming height or width)")
+                    raise SpecError(
+                        f"{where}{index} ({layer.type}): {name} = {value!r} cannot be saved: TOML has "
+                        "no None, so write the number it stands for (the incoming height or width)"
+                    )
 
     check(spec.layers, "layer ")
 
@@ -164,8 +178,10 @@ def loads_spec(text: str, source: str = "spec") -> ModelSpec:
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(f"{source}: not valid TOML ({exc})") from None
     except RecursionError:  # tomllib parses nested arrays and tables by recursion
-        raise SpecError(f"{source}: arrays or tables nested too deeply to read (a spec needs at most "
-                        f"[[layers]] with pairs such as [3, 3])") from None
+        raise SpecError(
+            f"{source}: arrays or tables nested too deeply to read (a spec needs at most "
+            f"[[layers]] with pairs such as [3, 3])"
+        ) from None
     return spec_from_dict(data, source)
 
 
@@ -239,10 +255,18 @@ def _refuse_what_is_not_a_regular_file(path: Path) -> None:
     if stat.S_ISREG(mode):
         return
     if stat.S_ISLNK(mode):
-        raise NotARegularFileError(path, f"it is a symbolic link (to {os.readlink(path)}): writing would replace the "
-                                   "link itself, not the file it points to; give that file's path instead")
-    kinds = ((stat.S_ISDIR, "a directory"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-             (stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket"))
+        raise NotARegularFileError(
+            path,
+            f"it is a symbolic link (to {os.readlink(path)}): writing would replace the "
+            "link itself, not the file it points to; give that file's path instead",
+        )
+    kinds = (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISFIFO, "a named pipe"),
+        (stat.S_ISSOCK, "a socket"),
+    )
     kind = next((name for test, name in kinds if test(mode)), "not a regular file")
     raise NotARegularFileError(path, f"it is {kind}, not a regular file: refusing to replace it")
 

@@ -49,8 +49,10 @@ def flow_rows(reports: Sequence[LayerReport]) -> tuple[LayerRow, ...]:
             if not report.is_block:
                 source = add(report, name, fmt.layer_call(report.type, report.args), (source,), path)
                 continue
-            ends = [walk(branch, source, f"{name}.{module_path(report.type, b)}.")
-                    for b, branch in enumerate(report.branches)]
+            ends = [
+                walk(branch, source, f"{name}.{module_path(report.type, b)}.")
+                for b, branch in enumerate(report.branches)
+            ]
             merge = "add" if report.type == "Residual" else "cat"
             # The merge's own figures only (its paths have rows of their own), as a tracked
             # model's add: the rows add up to the totals, and a fold to the block's.
@@ -96,8 +98,15 @@ class ModelSummary:
             kinds = {row.name: row.report.type for row in rows if row.report.is_block}  # what a fold calls it
         else:
             rows = tuple(LayerRow(str(r.index), fmt.layer_call(r.type, r.args), r) for r in analysis.layers)
-        return cls(analysis.spec.name, analysis.input_shape, rows, analysis.totals, analysis.diagnostics,
-                   output_shape=analysis.output_shape, kinds=kinds)
+        return cls(
+            analysis.spec.name,
+            analysis.input_shape,
+            rows,
+            analysis.totals,
+            analysis.diagnostics,
+            output_shape=analysis.output_shape,
+            kinds=kinds,
+        )
 
     @property
     def final_shape(self) -> Shape | None:

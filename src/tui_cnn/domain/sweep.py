@@ -204,8 +204,8 @@ def trial_dirs(sweep_dir: str | Path) -> list[Path]:
         return []
     prefix = f"{sweep_dir.name}-t"
     for entry in entries:
-        if entry.name.startswith(prefix) and entry.name[len(prefix):].isdigit():
-            found.append((int(entry.name[len(prefix):]), Path(entry.path)))
+        if entry.name.startswith(prefix) and entry.name[len(prefix) :].isdigit():
+            found.append((int(entry.name[len(prefix) :]), Path(entry.path)))
     return [path for _, path in sorted(found)]
 
 
@@ -240,8 +240,11 @@ def unfinished_sweeps(base: str | Path) -> list[Path]:
         entries = [entry for entry in os.scandir(base) if entry.name.startswith("sweep-")]
     except OSError:
         return []
-    return [Path(entry.path) for entry in entries
-            if is_sweep_dir(entry.path) and not os.path.lexists(os.path.join(entry.path, DONE_FILE))]
+    return [
+        Path(entry.path)
+        for entry in entries
+        if is_sweep_dir(entry.path) and not os.path.lexists(os.path.join(entry.path, DONE_FILE))
+    ]
 
 
 def request_stop(sweep_dir: Path) -> None:

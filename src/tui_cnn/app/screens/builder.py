@@ -209,8 +209,11 @@ class BuilderScreen(KeysWaitForMount, Screen):
         panel = self.query_one("#problems", Static)
         if not analysis.diagnostics:
             # One line before and after: no re-layout, the cheap case while typing.
-            panel.update(f"[$success]✓ valid[/] · {fmt.grouped(analysis.totals.params)} parameters · "
-                         f"output {per_sample(analysis.output_shape)} · [b]t[/b] trains it", layout=not self._one_line)
+            panel.update(
+                f"[$success]✓ valid[/] · {fmt.grouped(analysis.totals.params)} parameters · "
+                f"output {per_sample(analysis.output_shape)} · [b]t[/b] trains it",
+                layout=not self._one_line,
+            )
             self._one_line = True
             return
         self._one_line = False
@@ -359,8 +362,11 @@ class BuilderScreen(KeysWaitForMount, Screen):
         path = self._layer_or_bell()
         if path is not None:
             self._wrap_mark = path
-            self.notify(f"Marked layer {self._layer_name(path)}: move to the last layer to wrap and press w (residual) "
-                        "or W (concat)", timeout=3)
+            self.notify(
+                f"Marked layer {self._layer_name(path)}: move to the last layer to wrap and press w (residual) "
+                "or W (concat)",
+                timeout=3,
+            )
 
     def action_wrap(self, block_type: str) -> None:
         """The layers from the mark to the cursor (the cursor's alone without a mark, or when
@@ -375,9 +381,9 @@ class BuilderScreen(KeysWaitForMount, Screen):
         start = (*path[:-1], first)
 
         def wrap(items: list[LayerSpec], index: int) -> list[LayerSpec]:
-            inner = items[first:last + 1]
+            inner = items[first : last + 1]
             block = residual(inner) if block_type == "Residual" else concat(inner)
-            return items[:first] + [block] + items[last + 1:]
+            return items[:first] + [block] + items[last + 1 :]
 
         self._commit(self.spec.with_layers(edit_at(self.spec.layers, start, wrap)), select=start)
         count = last - first + 1
@@ -404,8 +410,11 @@ class BuilderScreen(KeysWaitForMount, Screen):
         layers = projection(report.input_shape, out) if out and report.input_shape else None
         if layers is None:
             self.app.bell()
-            self.notify("Put the cursor on a residual block whose body has a known output (N, C, H, W)",
-                        severity="warning", timeout=3)
+            self.notify(
+                "Put the cursor on a residual block whose body has a known output (N, C, H, W)",
+                severity="warning",
+                timeout=3,
+            )
             return
         block = self.spec.layer_at(path)
         spec = self.spec.replace_at(path, with_branches(block, (branches_of(block)[0], layers)))
@@ -453,7 +462,7 @@ class BuilderScreen(KeysWaitForMount, Screen):
         inner = branches_of(self.spec.layer_at(path))[branch]
 
         def unwrap(items: list[LayerSpec], index: int) -> list[LayerSpec]:
-            return items[:index] + list(inner) + items[index + 1:]
+            return items[:index] + list(inner) + items[index + 1 :]
 
         self._commit(self.spec.with_layers(edit_at(self.spec.layers, path, unwrap)), select=path if inner else None)
 
@@ -503,8 +512,9 @@ class BuilderScreen(KeysWaitForMount, Screen):
         if not self.dirty:
             then()
             return
-        question = ConfirmScreen("Discard unsaved changes?", f"{self.spec.name} has changes that are not saved.",
-                                 confirm="Discard")
+        question = ConfirmScreen(
+            "Discard unsaved changes?", f"{self.spec.name} has changes that are not saved.", confirm="Discard"
+        )
         self.app.push_screen(question, lambda confirmed: confirmed and then())
 
     def _load(self, spec: ModelSpec, path: str | None) -> None:
@@ -513,22 +523,30 @@ class BuilderScreen(KeysWaitForMount, Screen):
         self._stack.move_cursor(row=0)
         self._show_spec(spec, refill=True)
 
-    def _unless_replacing(self, path: str, own: str | None, then: Callable[[], None],
-                          own_is: str = "opened from or saved to") -> None:
+    def _unless_replacing(
+        self, path: str, own: str | None, then: Callable[[], None], own_is: str = "opened from or saved to"
+    ) -> None:
         """Run ``then`` now, or after the user agreed to replace ``path``: a file that exists
         and is not ``own`` (the one this model was opened from, saved or exported to). A link is
         not asked about: the write refuses it, in one line."""
         if not os.path.isfile(path) or os.path.islink(path) or (own is not None and _same_file(path, own)):
             then()
             return
-        question = ConfirmScreen(f"Replace {escape(path)}?", f"{escape(path)} exists and is not the file "
-                                 f"{escape(self.spec.name)} was {own_is}: its contents would be lost.",
-                                 confirm="Replace", cancel="Keep it")
+        question = ConfirmScreen(
+            f"Replace {escape(path)}?",
+            f"{escape(path)} exists and is not the file "
+            f"{escape(self.spec.name)} was {own_is}: its contents would be lost.",
+            confirm="Replace",
+            cancel="Keep it",
+        )
         self.app.push_screen(question, lambda confirmed: confirmed and then())
 
     def action_save(self) -> None:
-        self._ask_path("Save the model as (TOML)", session(self).spec_path or f"{self.spec.name}.toml",
-                       lambda path: self._unless_replacing(path, session(self).spec_path, lambda: self._save(path)))
+        self._ask_path(
+            "Save the model as (TOML)",
+            session(self).spec_path or f"{self.spec.name}.toml",
+            lambda path: self._unless_replacing(path, session(self).spec_path, lambda: self._save(path)),
+        )
 
     def _save(self, path: str) -> None:
         try:
@@ -567,10 +585,14 @@ class BuilderScreen(KeysWaitForMount, Screen):
         if not self._analysis.valid:
             self.notify("Fix the model first: exported code must run", severity="error")
             return
-        self._ask_path("Export as PyTorch code to", self._exported or "model.py",
-                       lambda path: self._unless_replacing(path, self._exported, lambda: self._export(path),
-                                                           own_is="last exported to"),
-                       hint="an nn.Module with features and classifier · enter writes it")
+        self._ask_path(
+            "Export as PyTorch code to",
+            self._exported or "model.py",
+            lambda path: self._unless_replacing(
+                path, self._exported, lambda: self._export(path), own_is="last exported to"
+            ),
+            hint="an nn.Module with features and classifier · enter writes it",
+        )
 
     def _export(self, path: str) -> None:
         from ...domain.export import export_code

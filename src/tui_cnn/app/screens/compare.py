@@ -88,8 +88,10 @@ class CompareScreen(KeysWaitForMount, Screen):
         yield Header()
         yield Static(self._summary(), id="compare-summary")
         with TabbedContent(initial="accuracy"):
-            for tab, title, metrics in (("accuracy", "Accuracy", ("val_acc", "train_acc")),
-                                        ("loss", "Loss", ("val_loss", "train_loss"))):
+            for tab, title, metrics in (
+                ("accuracy", "Accuracy", ("val_acc", "train_acc")),
+                ("loss", "Loss", ("val_loss", "train_loss")),
+            ):
                 with TabPane(title, id=tab):
                     with Horizontal(classes="curves"):
                         for metric in metrics:
@@ -123,8 +125,10 @@ class CompareScreen(KeysWaitForMount, Screen):
             text.append(f"\nleft out: {out.reason}", style="bold")
         for run in comparison.runs:
             if run.problems:
-                text.append(f"\n{run.label}: {run.problems[0]}"
-                            + (f" (and {len(run.problems) - 1} more)" if len(run.problems) > 1 else ""))
+                text.append(
+                    f"\n{run.label}: {run.problems[0]}"
+                    + (f" (and {len(run.problems) - 1} more)" if len(run.problems) > 1 else "")
+                )
         return text
 
     def _fill_settings(self) -> None:
@@ -145,8 +149,12 @@ class CompareScreen(KeysWaitForMount, Screen):
         for row in self.comparison.rows:
             style = "bold" if row.differs else ""
             mark = Text(DIFFERS_MARK if row.differs else "", style=style)
-            table.add_row(mark, Text(row.name, style=style),
-                          *(Text(cut(value, share), style=style) for value in row.values), key=row.name)
+            table.add_row(
+                mark,
+                Text(row.name, style=style),
+                *(Text(cut(value, share), style=style) for value in row.values),
+                key=row.name,
+            )
 
     def on_resize(self) -> None:
         if self.is_mounted:

@@ -91,10 +91,15 @@ class DataScreen(Screen):
     def on_preview_ready(self, message: PreviewReady) -> None:
         self.preview, self.augmented = message.preview, message.augmented
         preview = message.preview
-        shown = f"after augmentation ({preview.augmentation}; r: draw again)" if message.augmented else \
-            "as they are (a: after augmentation)"
-        title = f"Data · {preview.title} · {self.input_shape[0]}x{self.input_shape[1]}x{self.input_shape[2]} · " \
-                f"training images {shown}"
+        shown = (
+            f"after augmentation ({preview.augmentation}; r: draw again)"
+            if message.augmented
+            else "as they are (a: after augmentation)"
+        )
+        title = (
+            f"Data · {preview.title} · {self.input_shape[0]}x{self.input_shape[1]}x{self.input_shape[2]} · "
+            f"training images {shown}"
+        )
         self.query_one("#data-title", Static).update(Text(title))
         self.query_one("#data-counts", Static).update(self._counts(preview))
         self._show_samples(preview.classes, message.images)

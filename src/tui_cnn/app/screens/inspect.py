@@ -14,8 +14,6 @@ arrays and numbers, and paints before torch has loaded.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from rich.console import Group
 from rich.text import Text
@@ -30,7 +28,7 @@ from textual.worker import get_current_worker
 
 from ...domain import format as fmt
 from ...domain.inspect import Prediction, dot_product_lines, normalise, pool_lines, receptive_box
-from ..session import session
+from ..session import InspectRequest, session
 from ..widgets.inspect.canvas import DigitCanvas
 from ..widgets.inspect.pixels import MARK, WINNER, PixelView, fit_columns, magnify, picture, tiled
 from ..widgets.keys_footer import KeysFooter
@@ -39,16 +37,6 @@ from ..widgets.ready import KeysWaitForMount
 BAR_CELLS = 12
 MAX_KERNELS = 32  # a filter's kernels drawn one per input channel, up to this many
 DETAIL_MAP_PIXELS = 28  # a selected map is drawn at least this many pixels wide (magnified)
-
-
-@dataclass(frozen=True)
-class InspectRequest:
-    """What to show: a run (None: the current model, untrained) and optionally one image
-    (a misclassified example's gray pixels from the monitor's evaluation) with its label."""
-
-    run_dir: str | None
-    image: list[list[int]] | None = None
-    label: int | None = None
 
 
 class ViewReady(Message):
@@ -137,8 +125,11 @@ class InspectScreen(KeysWaitForMount, Screen):
         if wanted is None:
             wanted = InspectRequest(session(self).latest_run_dir)
             same_run = self.request is not None and wanted.run_dir == self.request.run_dir
-            if same_run and (self._loading or self.inspector is not None and (
-                    wanted.run_dir is not None or self.inspector.spec == self.app.spec)):
+            if same_run and (
+                self._loading
+                or self.inspector is not None
+                and (wanted.run_dir is not None or self.inspector.spec == self.app.spec)
+            ):
                 return  # still what the app shows, or on its way (a failed load is tried again)
         self.open(wanted)
 
@@ -155,8 +146,11 @@ class InspectScreen(KeysWaitForMount, Screen):
     def _load(self, request: InspectRequest, spec) -> None:
         from ...backend.inspect import Inspector
 
-        self._run_in_worker(lambda: self._first_view(Inspector.for_run(request.run_dir) if request.run_dir
-                                                     else Inspector.untrained(spec), request))
+        self._run_in_worker(
+            lambda: self._first_view(
+                Inspector.for_run(request.run_dir) if request.run_dir else Inspector.untrained(spec), request
+            )
+        )
 
     def _first_view(self, inspector, request: InspectRequest):
         index = None
@@ -397,8 +391,10 @@ class InspectScreen(KeysWaitForMount, Screen):
             return Group(text.append(f"{self.inspector.spec.name} has no layers to look inside", "bold"))
         text.append(f"{layer.name} {layer.type} · {fmt.dims(layer.output.shape)}", "bold")
         if not layer.is_map:
-            text.append(f"\nmin {layer.stats.min:.4g} max {layer.stats.max:.4g} mean {layer.stats.mean:.4g}"
-                        f" · ↑↓ picks a layer with maps to see more")
+            text.append(
+                f"\nmin {layer.stats.min:.4g} max {layer.stats.max:.4g} mean {layer.stats.mean:.4g}"
+                f" · ↑↓ picks a layer with maps to see more"
+            )
             return Group(text)
         row, col = self.cell
         value = float(layer.output[self.channel, row, col])
@@ -411,8 +407,10 @@ class InspectScreen(KeysWaitForMount, Screen):
             parts += self._conv_detail(layer)
         elif kind.pools == "max" and not kind.adaptive:  # an adaptive window varies: no one winner
             parts += self._pool_detail(layer)
-        parts += [_line("map (normalised), the position marked:", "italic"),
-                  _large_map(layer.output[self.channel], marks=[self.cell])]
+        parts += [
+            _line("map (normalised), the position marked:", "italic"),
+            _large_map(layer.output[self.channel], marks=[self.cell]),
+        ]
         return Group(*parts)
 
     def _conv_detail(self, layer) -> list:
@@ -421,22 +419,30 @@ class InspectScreen(KeysWaitForMount, Screen):
         kernels = layer.weight.mean(1)  # each filter, its input channels averaged
         factor = max(1, 6 // max(kernels.shape[1:]))
         maps = [magnify(np.asarray(normalise(k.tolist())), factor) for k in kernels]
-        parts: list = [_line(f"filters ({len(maps)}, averaged over {layer.weight.shape[1]} input channels):", "italic"),
-                       picture(tiled(maps, fit_columns(60, maps[0].shape[1]), self.channel))]
+        parts: list = [
+            _line(f"filters ({len(maps)}, averaged over {layer.weight.shape[1]} input channels):", "italic"),
+            picture(tiled(maps, fit_columns(60, maps[0].shape[1]), self.channel)),
+        ]
         weights = layer.weight[self.channel]
         if weights.shape[0] == 1 and weights.size <= 49:
             parts.append(_line("filter weights:", "italic"))
             parts.append(_line("\n".join("  ".join(f"{w:>7.3f}" for w in row) for row in weights[0])))
         else:
             shown = weights[:MAX_KERNELS]
-            parts.append(_line(f"filter {self.channel}, one kernel per input channel"
-                               f"{f' (first {len(shown)} of {len(weights)})' if len(weights) > len(shown) else ''}:",
-                               "italic"))
+            parts.append(
+                _line(
+                    f"filter {self.channel}, one kernel per input channel"
+                    f"{f' (first {len(shown)} of {len(weights)})' if len(weights) > len(shown) else ''}:",
+                    "italic",
+                )
+            )
             kernels = [magnify(np.asarray(normalise(k.tolist())), factor) for k in shown]
             parts.append(picture(tiled(kernels, fit_columns(60, kernels[0].shape[1]))))
         patch = window_values(layer, *self.cell)
         bias = float(layer.bias[self.channel]) if layer.bias is not None else None
-        following = self.view.layers[self.layer_index + 1].type if self.layer_index + 1 < len(self.view.layers) else None
+        following = (
+            self.view.layers[self.layer_index + 1].type if self.layer_index + 1 < len(self.view.layers) else None
+        )
         parts.append(_line("the dot product at this position:", "italic"))
         parts.append(_line("\n".join(dot_product_lines(weights.tolist(), patch.tolist(), bias, following))))
         return parts
@@ -445,9 +451,12 @@ class InspectScreen(KeysWaitForMount, Screen):
         from ...backend.inspect import pool_winners, window_values
 
         values = window_values(layer, *self.cell, fill=-np.inf)[self.channel]
-        return [_line("the window at this position (* won):", "italic"), _line("\n".join(pool_lines(values.tolist()))),
-                _line("the input map, each window's winner marked:", "italic"),
-                _large_map(layer.input[self.channel], winners=pool_winners(layer, self.channel))]
+        return [
+            _line("the window at this position (* won):", "italic"),
+            _line("\n".join(pool_lines(values.tolist()))),
+            _line("the input map, each window's winner marked:", "italic"),
+            _large_map(layer.input[self.channel], winners=pool_winners(layer, self.channel)),
+        ]
 
 
 def _line(text: str, style: str = "") -> Text:
@@ -474,8 +483,11 @@ def prediction_text(prediction: Prediction) -> Text:
     predicted = prediction.predicted
     if prediction.label is not None:
         verdict = "right" if prediction.label == predicted else "WRONG"
-        text.append(f"true {prediction.class_name(prediction.label)} · predicted "
-                    f"{prediction.class_name(predicted)} ({verdict})\n", "bold")
+        text.append(
+            f"true {prediction.class_name(prediction.label)} · predicted "
+            f"{prediction.class_name(predicted)} ({verdict})\n",
+            "bold",
+        )
     else:
         text.append(f"predicted {prediction.class_name(predicted)}\n", "bold")
     text.append("top 3: " + ", ".join(f"{prediction.class_name(i)} {p:.0%}" for i, p in prediction.top(3)) + "\n")
@@ -485,7 +497,9 @@ def prediction_text(prediction: Prediction) -> Text:
         bar = "█" * int(filled) + (" ▏▎▍▌▋▊▉"[int((filled % 1) * 8)] if int(filled) < BAR_CELLS else "")
         style = "bold" if index == predicted else ""
         text.append(f"{prediction.class_name(index)[:12]:<{min(width, 12)}} ", style)
-        text.append(bar.ljust(BAR_CELLS), "green" if index == prediction.label else ("red" if index == predicted else ""))
+        text.append(
+            bar.ljust(BAR_CELLS), "green" if index == prediction.label else ("red" if index == predicted else "")
+        )
         text.append(f" {p:6.1%}\n", style)
     text.rstrip()
     return text

@@ -102,8 +102,9 @@ class EventsRead(Message):
     """What one read of the followed run's events.jsonl found (read in a thread worker: a
     slow disk or a run's megabytes never hold the UI)."""
 
-    def __init__(self, follower: EventFollower, events: list[TrainingEvent], problems: list[str],
-                 caught_up: bool) -> None:
+    def __init__(
+        self, follower: EventFollower, events: list[TrainingEvent], problems: list[str], caught_up: bool
+    ) -> None:
         super().__init__()
         self.follower, self.events, self.problems, self.caught_up = follower, events, problems, caught_up
 
@@ -121,10 +122,21 @@ class MonitorScreen(KeysWaitForMount, Screen):
     CSS_PATH = "monitor.tcss"
     BINDINGS = [
         Binding("r", "start_run", "Start"),
-        Binding("q", "queue_run", "Queue", show=False, tooltip="Add the run set up here to the box's queue: it "
-                "starts when the runs queued before it have ended"),
-        Binding("S", "submit_slurm", "SLURM", show=False, tooltip="Submit the run set up here to SLURM (sbatch) "
-                "with the SLURM fields: it trains when the cluster starts it; the Runs screen (4) follows it"),
+        Binding(
+            "q",
+            "queue_run",
+            "Queue",
+            show=False,
+            tooltip="Add the run set up here to the box's queue: it starts when the runs queued before it have ended",
+        ),
+        Binding(
+            "S",
+            "submit_slurm",
+            "SLURM",
+            show=False,
+            tooltip="Submit the run set up here to SLURM (sbatch) "
+            "with the SLURM fields: it trains when the cluster starts it; the Runs screen (4) follows it",
+        ),
         Binding("x", "stop_run", "Stop"),
         Binding("p", "toggle_pause", "Pause/resume"),
         Binding("o", "open_run", "Open run"),
@@ -132,10 +144,21 @@ class MonitorScreen(KeysWaitForMount, Screen):
         Binding("t", "show_tab('training')", "Training"),
         Binding("e", "show_tab('evaluation')", "Evaluation"),
         Binding("l", "show_tab('log')", "Log"),
-        Binding("f", "lr_find", "LR find", show=False, tooltip="The learning-rate range test: a learning rate "
-                "to start from, for the model and the setup's dataset and optimizer"),
-        Binding("d", "show_data", "Data", show=False, tooltip="The dataset the setup names: images per class, "
-                "samples, and the same after augmentation"),
+        Binding(
+            "f",
+            "lr_find",
+            "LR find",
+            show=False,
+            tooltip="The learning-rate range test: a learning rate "
+            "to start from, for the model and the setup's dataset and optimizer",
+        ),
+        Binding(
+            "d",
+            "show_data",
+            "Data",
+            show=False,
+            tooltip="The dataset the setup names: images per class, samples, and the same after augmentation",
+        ),
         Binding("escape", "leave_field", "Leave field", show=False),
     ]
 
@@ -214,8 +237,9 @@ class MonitorScreen(KeysWaitForMount, Screen):
             if start:
                 self.start_run(config)
 
-        self.app.push_screen(ConfirmScreen("It will probably not fit in memory", warning, confirm="Start anyway"),
-                             decided)
+        self.app.push_screen(
+            ConfirmScreen("It will probably not fit in memory", warning, confirm="Start anyway"), decided
+        )
 
     def action_queue_run(self) -> None:
         config, problems = self.query_one(RunSetupForm).read()
@@ -234,15 +258,23 @@ class MonitorScreen(KeysWaitForMount, Screen):
         except (QueueError, OSError) as exc:
             self.app.call_from_thread(self.notify, str(exc), title="Cannot queue", severity="error")
             return
-        self.app.call_from_thread(self.notify, f"{spec.name} is number {place} in the queue of {run_dir.parent}/ "
-                                  f"({run_dir.name}); the Runs screen (4) shows it", title="Queued")
+        self.app.call_from_thread(
+            self.notify,
+            f"{spec.name} is number {place} in the queue of {run_dir.parent}/ "
+            f"({run_dir.name}); the Runs screen (4) shows it",
+            title="Queued",
+        )
 
     def action_submit_slurm(self) -> None:
         from ...backend.slurm import available
 
         if not available():
-            self.notify("SLURM submits with sbatch, which is not on this machine's PATH (run the app on the "
-                        "cluster's login node)", title="No SLURM here", severity="warning")
+            self.notify(
+                "SLURM submits with sbatch, which is not on this machine's PATH (run the app on the "
+                "cluster's login node)",
+                title="No SLURM here",
+                severity="warning",
+            )
             return
         config, options, problems = self.query_one(RunSetupForm).slurm_job()
         if config is None or options is None or problems:
@@ -262,24 +294,44 @@ class MonitorScreen(KeysWaitForMount, Screen):
             self.app.call_from_thread(self.notify, str(exc), title="Cannot submit", severity="error", markup=False)
             return
         except OSError as exc:
-            self.app.call_from_thread(self.notify, f"cannot write the job into {config.run_dir or 'runs/'}: "
-                                      f"{exc.strerror or exc}", title="Cannot submit", severity="error", markup=False)
+            self.app.call_from_thread(
+                self.notify,
+                f"cannot write the job into {config.run_dir or 'runs/'}: {exc.strerror or exc}",
+                title="Cannot submit",
+                severity="error",
+                markup=False,
+            )
             return
-        self.app.call_from_thread(self.notify, f"{spec.name} is SLURM job {job_id} ({options.nodes} node(s) x "
-                                  f"{options.nproc_per_node} rank(s)) in {run_dir}: the Runs screen (4) shows it "
-                                  "queued, then training", title="Submitted", markup=False)
+        self.app.call_from_thread(
+            self.notify,
+            f"{spec.name} is SLURM job {job_id} ({options.nodes} node(s) x "
+            f"{options.nproc_per_node} rank(s)) in {run_dir}: the Runs screen (4) shows it "
+            "queued, then training",
+            title="Submitted",
+            markup=False,
+        )
         self.app.call_from_thread(self._log, f"submitted {spec.name} to SLURM as job {job_id}: {run_dir}")
 
     def start_run(self, config: TrainConfig, spec: ModelSpec | None = None) -> None:
         """Train ``spec`` (the app's current model) with ``config`` in a process of its own,
         then follow it."""
         spec = spec or self.app.model_to_train()
-        self._show_state(RunState(status="starting", model=spec.name, dataset=config.dataset,
-                                  epochs_total=config.epochs, started_at=time.time()), None)
+        self._show_state(
+            RunState(
+                status="starting",
+                model=spec.name,
+                dataset=config.dataset,
+                epochs_total=config.epochs,
+                started_at=time.time(),
+            ),
+            None,
+        )
         self._pending_control = None
-        self._log(f"starting {spec.name} on {config.dataset}: {count(config.epochs, 'epoch')}, batch size "
-                  f"{config.batch_size}, {config.optimizer} lr {config.lr:g}, {config.schedule}, device {config.device}"
-                  + (f" x {config.nproc_per_node} processes (torchrun)" if config.nproc_per_node > 1 else ""))
+        self._log(
+            f"starting {spec.name} on {config.dataset}: {count(config.epochs, 'epoch')}, batch size "
+            f"{config.batch_size}, {config.optimizer} lr {config.lr:g}, {config.schedule}, device {config.device}"
+            + (f" x {config.nproc_per_node} processes (torchrun)" if config.nproc_per_node > 1 else "")
+        )
         self._redraw()
         self.action_show_tab("training")
         self._launch(spec, config)
@@ -299,8 +351,12 @@ class MonitorScreen(KeysWaitForMount, Screen):
         except RunLocked as exc:
             self.post_message(LaunchFailed(str(exc)))
         except OSError as exc:
-            self.post_message(LaunchFailed(f"cannot make the run directory {config.run_dir or 'under runs/'}: "
-                                           f"{exc.strerror or exc}; choose another"))
+            self.post_message(
+                LaunchFailed(
+                    f"cannot make the run directory {config.run_dir or 'under runs/'}: "
+                    f"{exc.strerror or exc}; choose another"
+                )
+            )
 
     def on_run_launched(self, message: RunLaunched) -> None:
         launched = message.launched
@@ -310,8 +366,10 @@ class MonitorScreen(KeysWaitForMount, Screen):
         self._follower = EventFollower(launched.run_dir)
         self.state.run_dir = str(launched.run_dir)
         session(self).latest_run_dir = str(launched.run_dir)
-        self._log(f"training in its own process (pid {launched.process.pid}): it goes on if this app or its "
-                  f"terminal goes away; tui-cnn attach {launched.run_dir} shows it again")
+        self._log(
+            f"training in its own process (pid {launched.process.pid}): it goes on if this app or its "
+            f"terminal goes away; tui-cnn attach {launched.run_dir} shows it again"
+        )
 
     def on_launch_failed(self, message: LaunchFailed) -> None:
         self._fold([Failed(message.reason)])
@@ -355,8 +413,10 @@ class MonitorScreen(KeysWaitForMount, Screen):
         """What the app says as it exits: a run this screen shows trains on without it."""
         if not self.state.active or self.state.run_dir is None:
             return None
-        return (f"{self.state.model} keeps training in {self.state.run_dir}: tui-cnn attach {self.state.run_dir} "
-                f"shows it, tui-cnn stop {self.state.run_dir} stops it")
+        return (
+            f"{self.state.model} keeps training in {self.state.run_dir}: tui-cnn attach {self.state.run_dir} "
+            f"shows it, tui-cnn stop {self.state.run_dir} stops it"
+        )
 
     # --- the run's directory, read a few times a second ---
 
@@ -461,11 +521,17 @@ class MonitorScreen(KeysWaitForMount, Screen):
         if self.state.status == "starting":  # no RunStarted: it ended before it could start
             self._fold([Failed(said or "the training process ended before the run started")])
             return
-        status = self._launched.exit_status if self._launched is not None and \
-            str(self._launched.run_dir) == run_dir else None  # how it ended, when this app started it
+        status = (
+            self._launched.exit_status
+            if self._launched is not None and str(self._launched.run_dir) == run_dir
+            else None
+        )  # how it ended, when this app started it
         how = f"killed by signal {-status}" if status is not None and status < 0 else "its process is gone"
-        again = "run your script again" if self.state.script else \
-            f"continue it from its last checkpoint: c on the Runs screen, or tui-cnn train --resume {run_dir}"
+        again = (
+            "run your script again"
+            if self.state.script
+            else f"continue it from its last checkpoint: c on the Runs screen, or tui-cnn train --resume {run_dir}"
+        )
         self.state.crashed(f"{how} with no end event; {again}", heartbeat(run_dir) or now)
         self._log(f"CRASHED: {self.state.failure}" + (f" (its last output: {said})" if said else ""), "error")
         self.notify(self.state.failure, title=f"{self.state.model} crashed", severity="error", timeout=10)
@@ -485,22 +551,33 @@ class MonitorScreen(KeysWaitForMount, Screen):
                 log(f"started: your own training loop, {event.script} (tui_cnn.init); run directory {event.run_dir}")
                 return
             source = validation_source(float(event.config.get("val_fraction", 0) or 0))
-            log(f"started: {event.params:,} parameters, {event.train_size:,} training / {event.val_size:,} "
-                f"validation images ({source}) on {event.device_name}; run directory {event.run_dir}")
+            log(
+                f"started: {event.params:,} parameters, {event.train_size:,} training / {event.val_size:,} "
+                f"validation images ({source}) on {event.device_name}; run directory {event.run_dir}"
+            )
         elif isinstance(event, EpochEnd):
             m = event.metrics
-            saved = "" if self.state.script else \
-                "; saved checkpoint-last.pt" + (" and checkpoint-best.pt" if event.best else "")
-            log(f"epoch {m.epoch}: train loss {m.train_loss:.4f}, val acc {percent(m.val_acc)}"
-                f"{' (best)' if event.best else ''}{saved}")
+            saved = (
+                ""
+                if self.state.script
+                else "; saved checkpoint-last.pt" + (" and checkpoint-best.pt" if event.best else "")
+            )
+            log(
+                f"epoch {m.epoch}: train loss {m.train_loss:.4f}, val acc {percent(m.val_acc)}"
+                f"{' (best)' if event.best else ''}{saved}"
+            )
         elif isinstance(event, Evaluated):
             log(f"evaluated once on the {event.evaluation.split} split: accuracy {percent(event.evaluation.accuracy)}")
         elif isinstance(event, Finished):
-            log(f"finished in {duration(event.total_time_s)}: best epoch {event.best_epoch} "
-                f"(val acc {percent(event.best_val_acc)})")
+            log(
+                f"finished in {duration(event.total_time_s)}: best epoch {event.best_epoch} "
+                f"(val acc {percent(event.best_val_acc)})"
+            )
             if live:
-                self.notify(f"{self.state.model} finished: test accuracy "
-                            f"{percent(self.state.evaluation.accuracy) if self.state.evaluation else '--'}")
+                self.notify(
+                    f"{self.state.model} finished: test accuracy "
+                    f"{percent(self.state.evaluation.accuracy) if self.state.evaluation else '--'}"
+                )
                 self.action_show_tab("evaluation")
         elif isinstance(event, Stopped):
             log(f"stopped in epoch {event.epoch}; checkpoint kept: {event.checkpoint}")
@@ -568,8 +645,9 @@ class MonitorScreen(KeysWaitForMount, Screen):
 
     def on_device_described(self, message: DeviceDescribed) -> None:
         probe, info = message.info, message.info.info
-        self.query_one(RunSetupForm).show_device(message.device, info.free_bytes if info else None, probe.problem,
-                                                  kind=probe.kind)
+        self.query_one(RunSetupForm).show_device(
+            message.device, info.free_bytes if info else None, probe.problem, kind=probe.kind
+        )
         if info is not None and self.state.status == "idle":
             self.query_one(DevicePanel).show_device(info.kind, info.name, info.free_bytes)
 
@@ -684,8 +762,11 @@ class MonitorScreen(KeysWaitForMount, Screen):
 
         config = self.query_one(RunSetupForm).typed() or self._form_defaults()
         if session(self).tracked is not None:
-            self.notify("The learning-rate range test runs on the app's specs, not on your own module yet",
-                        title="Cannot find a learning rate", severity="warning")
+            self.notify(
+                "The learning-rate range test runs on the app's specs, not on your own module yet",
+                title="Cannot find a learning rate",
+                severity="warning",
+            )
             return
 
         def use(suggestion: float | None) -> None:

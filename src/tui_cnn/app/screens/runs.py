@@ -67,9 +67,18 @@ PART_S = 0.25
 SCROLLBAR = 2  # the table's vertical scrollbar, kept out of the room the columns share
 MARK = "✓"
 #: The status's colour (the word itself says it too): a component class of RunTable.
-STATUS_STYLE = {"queued": "paused", "starting": "running", "running": "running", "paused": "paused",
-                "stopped": "stopped", "pruned": "stopped", "cancelled": "stopped", "failed": "failed", "crashed": "failed",
-                "unreadable": "failed"}
+STATUS_STYLE = {
+    "queued": "paused",
+    "starting": "running",
+    "running": "running",
+    "paused": "paused",
+    "stopped": "stopped",
+    "pruned": "stopped",
+    "cancelled": "stopped",
+    "failed": "failed",
+    "crashed": "failed",
+    "unreadable": "failed",
+}
 
 
 class RowsRead(Message):
@@ -83,8 +92,14 @@ class RowsRead(Message):
 class WorkDone(Message):
     """A worker's outcome for the user: a line, and what it did to a run."""
 
-    def __init__(self, text: str, severity: str = "information", deleted: str | None = None,
-                 launched: object | None = None, path: str = "") -> None:
+    def __init__(
+        self,
+        text: str,
+        severity: str = "information",
+        deleted: str | None = None,
+        launched: object | None = None,
+        path: str = "",
+    ) -> None:
         super().__init__()
         self.text, self.severity, self.deleted, self.launched, self.path = text, severity, deleted, launched, path
 
@@ -100,13 +115,20 @@ class RunTable(DataTable, inherit_bindings=False):
     """The runs, a row each. Enter is the screen's (open the run), not DataTable's select:
     the footer and help show it."""
 
-    BINDINGS = [binding for binding in DataTable.BINDINGS if getattr(binding, "key", "") not in ("enter", "home", "end")]
+    BINDINGS = [
+        binding for binding in DataTable.BINDINGS if getattr(binding, "key", "") not in ("enter", "home", "end")
+    ]
     BINDINGS += [  # rows, not columns: home and end go to the newest and the oldest run
         Binding("home", "scroll_top", "Newest run", show=False),
         Binding("end", "scroll_bottom", "Oldest run", show=False),
     ]
-    COMPONENT_CLASSES = {"run-table--running", "run-table--paused", "run-table--stopped", "run-table--failed",
-                         "run-table--mark"}
+    COMPONENT_CLASSES = {
+        "run-table--running",
+        "run-table--paused",
+        "run-table--stopped",
+        "run-table--failed",
+        "run-table--mark",
+    }
 
     def __init__(self, **kwargs) -> None:
         super().__init__(cursor_type="row", **kwargs)
@@ -128,8 +150,13 @@ class RunsScreen(KeysWaitForMount, Screen):
     CSS_PATH = "runs.tcss"
     BINDINGS = [
         # Enter opens, as in any list: left out of the footer so that ? Help fits at 80 columns.
-        Binding("enter", "open_run", "Open", tooltip="Show the run on the monitor (followed live while it trains)",
-                show=False),
+        Binding(
+            "enter",
+            "open_run",
+            "Open",
+            tooltip="Show the run on the monitor (followed live while it trains)",
+            show=False,
+        ),
         Binding("x", "stop_run", "Stop", tooltip="Stop the run after its current batch (its checkpoint is kept)"),
         Binding("p", "toggle_pause", "Pause", tooltip="Pause the run, or resume it when paused"),
         Binding("c", "continue_run", "Continue", tooltip="Train a stopped, crashed or finished run to more epochs"),
@@ -137,12 +164,27 @@ class RunsScreen(KeysWaitForMount, Screen):
         Binding("space", "toggle_mark", "Mark", tooltip="Mark or unmark the run to compare", key_display="␣"),
         Binding("v", "compare", "Compare", tooltip="Compare the marked runs"),
         Binding("r", "refresh", "Refresh", tooltip="Read every run again now", show=False),
-        Binding("w", "show_sweep", "Sweep", show=False,
-                tooltip="A sweep's trial: the sweep's table of parameter values against results, the best marked"),
-        Binding("shift+up,K", "move_queued(1)", "Earlier in the queue", show=False,
-                tooltip="Move a queued run one place towards the front of the queue"),
-        Binding("shift+down,J", "move_queued(-1)", "Later in the queue", show=False,
-                tooltip="Move a queued run one place towards the back of the queue"),
+        Binding(
+            "w",
+            "show_sweep",
+            "Sweep",
+            show=False,
+            tooltip="A sweep's trial: the sweep's table of parameter values against results, the best marked",
+        ),
+        Binding(
+            "shift+up,K",
+            "move_queued(1)",
+            "Earlier in the queue",
+            show=False,
+            tooltip="Move a queued run one place towards the front of the queue",
+        ),
+        Binding(
+            "shift+down,J",
+            "move_queued(-1)",
+            "Later in the queue",
+            show=False,
+            tooltip="Move a queued run one place towards the back of the queue",
+        ),
     ]
 
     def __init__(self) -> None:
@@ -203,8 +245,9 @@ class RunsScreen(KeysWaitForMount, Screen):
         self._shown.clear()
         for column in self._columns:
             width = self._run_width if column.key == "run" else column.width
-            table.add_column(Text(column.label, justify="right" if column.right else "left"), width=width,
-                             key=column.key)
+            table.add_column(
+                Text(column.label, justify="right" if column.right else "left"), width=width, key=column.key
+            )
         for row in newest_first(self._rows.values()):
             self._shown[row.path] = cells = self._cells(row)
             table.add_row(*cells.values(), key=row.path)
@@ -223,8 +266,9 @@ class RunsScreen(KeysWaitForMount, Screen):
                 style = table.status_style(row.status) if column.key == "status" else ""
                 if column.key == "mark" and text:
                     style = table.get_component_rich_style("run-table--mark", partial=True)
-                cell = Text(cut(text, column.width), style=style, no_wrap=True,
-                            justify="right" if column.right else "left")
+                cell = Text(
+                    cut(text, column.width), style=style, no_wrap=True, justify="right" if column.right else "left"
+                )
             cells[column.key] = cell
         return cells
 
@@ -266,8 +310,11 @@ class RunsScreen(KeysWaitForMount, Screen):
                 continue
             del self._launched[path]
             if status != 0:
-                self._say(f"{run_name(path)} ended with exit status {status}: "
-                          f"{last_output_line(path) or 'see its output.log'}", severity="error")
+                self._say(
+                    f"{run_name(path)} ended with exit status {status}: "
+                    f"{last_output_line(path) or 'see its output.log'}",
+                    severity="error",
+                )
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group == "runs-watch" and event.state == WorkerState.ERROR:
@@ -351,13 +398,17 @@ class RunsScreen(KeysWaitForMount, Screen):
         if self._folder_problem:
             text = self._folder_problem[0].upper() + self._folder_problem[1:] + "."
         elif not self._rows:
-            text = (f"Reading the runs in {folder}…" if self._loading else
-                    f"No runs in {folder} yet: start one with r on the Train screen (key 3), "
-                    "or tui-cnn train MODEL --detach.")
+            text = (
+                f"Reading the runs in {folder}…"
+                if self._loading
+                else f"No runs in {folder} yet: start one with r on the Train screen (key 3), "
+                "or tui-cnn train MODEL --detach."
+            )
         else:
             counts = [sum(row.status == status for row in self._rows.values()) for status in LIVE]
             text = f"{len(self._rows)} run{'s' if len(self._rows) != 1 else ''} in {folder}" + "".join(
-                f" · {count} {status}" for count, status in zip(counts, LIVE) if count)
+                f" · {count} {status}" for count, status in zip(counts, LIVE) if count
+            )
             if self._marked:
                 text += f" · {len(self._marked)} marked" + (": v compares" if len(self._marked) > 1 else "")
             if self._loading:
@@ -398,7 +449,9 @@ class RunsScreen(KeysWaitForMount, Screen):
         if row is None:
             return
         if row.status != "queued" or row.position is None:
-            self._say(f"{run_name(row.path)} is {row.status}: only a run waiting in the queue moves.", severity="warning")
+            self._say(
+                f"{run_name(row.path)} is {row.status}: only a run waiting in the queue moves.", severity="warning"
+            )
             return
         try:
             place = move_in_queue(row.path, steps)
@@ -467,8 +520,13 @@ class RunsScreen(KeysWaitForMount, Screen):
         except OSError as exc:
             self.post_message(WorkDone(f"Cannot start {name}: {exc.strerror or exc}", "error"))
             return
-        self.post_message(WorkDone(f"Continuing {name} to {fmt.count(epochs, 'epoch')}, in the background (enter follows it).",
-                               launched=launched, path=path))
+        self.post_message(
+            WorkDone(
+                f"Continuing {name} to {fmt.count(epochs, 'epoch')}, in the background (enter follows it).",
+                launched=launched,
+                path=path,
+            )
+        )
 
     def action_delete_run(self) -> None:
         row = self._selected("delete")
@@ -488,10 +546,14 @@ class RunsScreen(KeysWaitForMount, Screen):
             else:
                 self._delete(row.path)
 
-        self.app.push_screen(ConfirmScreen(  # its title and detail are markup
-            f"Delete the run {escape(run_name(row.path))}?",
-            f"{escape(printable(row.path))} and all it holds (checkpoints, metrics, evaluation, log) are deleted for good.",
-            confirm="Delete"), decided)
+        self.app.push_screen(
+            ConfirmScreen(  # its title and detail are markup
+                f"Delete the run {escape(run_name(row.path))}?",
+                f"{escape(printable(row.path))} and all it holds (checkpoints, metrics, evaluation, log) are deleted for good.",
+                confirm="Delete",
+            ),
+            decided,
+        )
 
     def _deletion_refused(self, path: str) -> str | None:
         row = self._rows.get(path)
@@ -512,8 +574,13 @@ class RunsScreen(KeysWaitForMount, Screen):
             shutil.rmtree(path)
         except OSError as exc:
             gone = not Path(path).exists()
-            self.post_message(WorkDone(f"Cannot delete {run_name(path)} whole: {exc.strerror or exc}", "error",
-                                   deleted=path if gone else None))
+            self.post_message(
+                WorkDone(
+                    f"Cannot delete {run_name(path)} whole: {exc.strerror or exc}",
+                    "error",
+                    deleted=path if gone else None,
+                )
+            )
             return
         self.post_message(WorkDone(f"Deleted {run_name(path)}.", deleted=path))
 

@@ -30,7 +30,7 @@ from ...domain.spec import ModelSpec, parse_input_shape
 from ...domain.summary import ModelSummary
 from ...domain.train_config import SETTINGS
 from ..focus import focus_now
-from ..session import session
+from ..session import Tracked, session
 from ..widgets.formula_panel import FormulaPanel
 from ..widgets.keys_footer import KeysFooter
 from ..widgets.layer_table import LayerTable, has_flow, spec_cells
@@ -40,7 +40,7 @@ from ..widgets.typed_input import TypedInput
 from ..widgets.validators import ParsedBy
 
 if TYPE_CHECKING:
-    from ...backend.track_process import TrackSession
+    pass
 
 WIDE = 120  # columns from which the table shows every column and the panels sit side by side
 APPLY_AFTER_S = 0.4  # an edit applies once typing pauses this long
@@ -55,30 +55,6 @@ def parse_batch_size(text: str) -> int:
     """The batch size as the training settings declare it: the limit and the words of the
     monitor's form and of --batch-size."""
     return parse_setting("batch_size", SETTINGS["batch_size"], text)
-
-
-class Tracked:
-    """A user's nn.Module, built and traced in a child process that keeps it (a
-    ``TrackSession``: its code may block, and only a process can be stopped), the input it was
-    last tracked with and, once traced, that summary."""
-
-    def __init__(self, target: str, input_shape: tuple[int, int, int], session: "TrackSession | None" = None,
-                 summary: ModelSummary | None = None) -> None:
-        if session is None:
-            from ...backend.track_process import TrackSession
-
-            session = TrackSession(target, quiet=True)  # the app owns the terminal: the user's output is dropped
-        self.target, self.input_shape, self.session, self.first_summary = target, input_shape, session, summary
-
-    def summary(self, batch_size: int, on_progress: Callable[[str], None] | None = None) -> ModelSummary:
-        """Traced again in its child (imported and built again there only if that child was stopped)."""
-        first, self.first_summary = self.first_summary, None
-        if first is not None and first.input_shape == (batch_size, *self.input_shape):
-            return first
-        return self.session.summary(self.input_shape, batch_size, on_progress=on_progress)
-
-    def close(self) -> None:
-        self.session.close()
 
 
 def _tracked_note(summary: ModelSummary) -> str:
@@ -167,8 +143,9 @@ class TrackerScreen(KeysWaitForMount, Screen):
 
         self.run_worker(work, thread=True, exclusive=True, group="summary", exit_on_error=False)
 
-    def _show_if_still_wanted(self, spec: ModelSpec, batch: int, summary: ModelSummary,
-                              cells: list[dict[str, str]]) -> None:
+    def _show_if_still_wanted(
+        self, spec: ModelSpec, batch: int, summary: ModelSummary, cells: list[dict[str, str]]
+    ) -> None:
         if self.tracked is None and self.app.spec is spec and self.app.batch_size == batch:
             self.show(summary, cells=cells)
 
@@ -269,8 +246,9 @@ class TrackerScreen(KeysWaitForMount, Screen):
 
     def _show_input_shape(self) -> None:
         shape = self.tracked.input_shape if self.tracked else self.app.spec.input_shape
-        self._show_in_box(self.query_one("#input-shape", Input), tuple(shape), parse_input_shape,
-                          ",".join(str(v) for v in shape))
+        self._show_in_box(
+            self.query_one("#input-shape", Input), tuple(shape), parse_input_shape, ",".join(str(v) for v in shape)
+        )
 
     def _show_in_box(self, box: Input, value: object, parse: Callable[[str], object], text: str = "") -> None:
         """Write a value set elsewhere (the builder, m, the start) into ``box``, unless it says
@@ -444,7 +422,9 @@ class TrackerScreen(KeysWaitForMount, Screen):
             from ...backend.track_process import TrackCancelled, TrackError
 
             try:
-                summary = loading.summary(batch, on_progress=lambda stage: self._from_worker(progress.show_stage, stage))
+                summary = loading.summary(
+                    batch, on_progress=lambda stage: self._from_worker(progress.show_stage, stage)
+                )
             except TrackError as exc:
                 loading.close()
                 self._from_worker(self._track_failed, loading, progress, exc, isinstance(exc, TrackCancelled))

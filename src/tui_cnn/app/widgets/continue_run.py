@@ -42,17 +42,26 @@ class ContinueRunScreen(Dialog[int | None]):
         row = self.row
         with Vertical(id="dialog"):
             yield Label(Text(f"Continue {run_name(row.path)}", style="bold"))
-            yield Static(f"It {row.status} after {row.epoch} of {count(row.epochs, 'epoch')}. It goes on from its last "
-                         "checkpoint, in the background, to this many epochs in all:", markup=False)
-            yield TypedInput(str(default_epochs(row)), id="epochs", restrict=r"[0-9_e.+-]*", max_length=12,
-                        validators=[ParsedBy(partial(parse_epochs_total, done=row.epoch))])
+            yield Static(
+                f"It {row.status} after {row.epoch} of {count(row.epochs, 'epoch')}. It goes on from its last "
+                "checkpoint, in the background, to this many epochs in all:",
+                markup=False,
+            )
+            yield TypedInput(
+                str(default_epochs(row)),
+                id="epochs",
+                restrict=r"[0-9_e.+-]*",
+                max_length=12,
+                validators=[ParsedBy(partial(parse_epochs_total, done=row.epoch))],
+            )
             yield Static(id="continue-error", markup=False)
             yield Label("enter continues · escape cancels", classes="hint")
 
     def on_input_changed(self, event: Input.Changed) -> None:
         failure = event.validation_result
         self.query_one("#continue-error", Static).update(
-            "" if failure is None or failure.is_valid else f"✗ {failure.failure_descriptions[0]}")
+            "" if failure is None or failure.is_valid else f"✗ {failure.failure_descriptions[0]}"
+        )
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         try:

@@ -16,19 +16,43 @@ from textual.widgets import Label, Static
 from .dialog import Dialog
 
 #: Keys every Textual screen has: listed last, after the keys of this app.
-_TEXTUAL_ACTIONS = {"app.focus_next", "app.focus_previous", "focus_next", "focus_previous", "screen.copy_text",
-                    "copy_text", "command_palette", "app.command_palette"}
+_TEXTUAL_ACTIONS = {
+    "app.focus_next",
+    "app.focus_previous",
+    "focus_next",
+    "focus_previous",
+    "screen.copy_text",
+    "copy_text",
+    "command_palette",
+    "app.command_palette",
+}
 
 
 #: What a person calls the widget whose keys a section lists, by its class or the nearest base
 #: class named here (class names such as "contenttabs" meant nothing to a user).
 WIDGET_NAMES = {
-    "LayerTable": "layer table", "StackTable": "layer stack", "RunTable": "run list", "EpochTable": "epoch table",
-    "DigitCard": "digit", "DigitCanvas": "drawing", "MisclassifiedDigits": "misclassified digits",
-    "ConfusionGrid": "confusion matrix", "DataTable": "table", "Tabs": "tab bar", "Input": "text box",
-    "SelectOverlay": "drop-down list", "Select": "drop-down", "OptionList": "list", "Button": "button",
-    "TextArea": "text area", "Log": "log", "RichLog": "log", "Tree": "tree", "Checkbox": "checkbox",
-    "Switch": "switch", "ScrollableContainer": "scrolling view",
+    "LayerTable": "layer table",
+    "StackTable": "layer stack",
+    "RunTable": "run list",
+    "EpochTable": "epoch table",
+    "DigitCard": "digit",
+    "DigitCanvas": "drawing",
+    "MisclassifiedDigits": "misclassified digits",
+    "ConfusionGrid": "confusion matrix",
+    "DataTable": "table",
+    "Tabs": "tab bar",
+    "Input": "text box",
+    "SelectOverlay": "drop-down list",
+    "Select": "drop-down",
+    "OptionList": "list",
+    "Button": "button",
+    "TextArea": "text area",
+    "Log": "log",
+    "RichLog": "log",
+    "Tree": "tree",
+    "Checkbox": "checkbox",
+    "Switch": "switch",
+    "ScrollableContainer": "scrolling view",
 }
 
 

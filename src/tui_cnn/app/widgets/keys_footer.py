@@ -36,11 +36,18 @@ class KeysFooter(Footer):
         if not self._bindings_ready:
             return
         with HorizontalGroup(classes="right-keys"):  # a class: two recomposes may overlap
-            yield FooterKey(HELP_KEY, "?", "Help", "app.help", classes="-help",
-                            tooltip="Show or hide the keys of this screen").data_bind(compact=Footer.compact)
+            yield FooterKey(
+                HELP_KEY, "?", "Help", "app.help", classes="-help", tooltip="Show or hide the keys of this screen"
+            ).data_bind(compact=Footer.compact)
             palette = self.screen.active_bindings.get(self.app.COMMAND_PALETTE_BINDING)
             if self.app.ENABLE_COMMAND_PALETTE and palette is not None:
                 _node, binding, enabled, tooltip = palette
-                yield FooterKey(binding.key, self.app.get_key_display(binding), binding.description, binding.action,
-                                classes="-command-palette", disabled=not enabled,
-                                tooltip=binding.tooltip or binding.description).data_bind(compact=Footer.compact)
+                yield FooterKey(
+                    binding.key,
+                    self.app.get_key_display(binding),
+                    binding.description,
+                    binding.action,
+                    classes="-command-palette",
+                    disabled=not enabled,
+                    tooltip=binding.tooltip or binding.description,
+                ).data_bind(compact=Footer.compact)

@@ -105,8 +105,14 @@ class LayerTable(DataTable):
     def on_mount(self) -> None:
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self._restyle())
 
-    def show(self, summary: ModelSummary, wide: bool, room: int = 0, top: bool = False,
-             cells: list[dict[str, str]] | None = None) -> None:
+    def show(
+        self,
+        summary: ModelSummary,
+        wide: bool,
+        room: int = 0,
+        top: bool = False,
+        cells: list[dict[str, str]] | None = None,
+    ) -> None:
         """``room``: the terminal columns the table may take (a tracked model's columns are
         the ones that fit); ``top``: a new model, the cursor goes to its first row;
         ``cells``: the rows' text already written (``spec_cells``, by a worker thread)."""
@@ -178,8 +184,9 @@ class LayerTable(DataTable):
             new, old = shown[index], self._applied[index]
             for column in self._columns:
                 if new[0][column.key] != old[0][column.key] or new[1] != old[1]:
-                    self.update_cell(str(index), column.key, self._cell(column, *new),
-                                     update_width=(index, column.key) in grows)
+                    self.update_cell(
+                        str(index), column.key, self._cell(column, *new), update_width=(index, column.key) in grows
+                    )
             self._applied[index] = new
         if len(rows) > ROWS_PER_TURN:
             self.call_later(self._apply_rows, rows[ROWS_PER_TURN:], shown, grows, generation)

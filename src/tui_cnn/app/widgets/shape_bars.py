@@ -65,13 +65,17 @@ class ShapeFlow(Widget, can_focus=False):
             rows = [("", "input", self._summary.input_shape)]
             rows += [(row.name, row.report.type, row.report.output_shape) for row in self._summary.rows]
             images = [s for _, _, s in rows if s is not None and len(s) == 4]
-            self._layout = (self._summary, rows, {
-                "widest": max((math.sqrt(s[2] * s[3]) for s in images), default=1),
-                "deepest": max((s[1] for s in images), default=1),
-                "name": max(len(name) for name, _, _ in rows),
-                "type": min(18, max(len(t) for _, t, _ in rows)),
-                "label": max(len(fmt.per_sample(s)) for _, _, s in rows),
-            })
+            self._layout = (
+                self._summary,
+                rows,
+                {
+                    "widest": max((math.sqrt(s[2] * s[3]) for s in images), default=1),
+                    "deepest": max((s[1] for s in images), default=1),
+                    "name": max(len(name) for name, _, _ in rows),
+                    "type": min(18, max(len(t) for _, t, _ in rows)),
+                    "label": max(len(fmt.per_sample(s)) for _, _, s in rows),
+                },
+            )
         return self._layout[1]
 
     def _line(self, rows: list, index: int) -> Content:

@@ -46,12 +46,23 @@ class SweepScreen(Dialog[None]):
         searched = " ".join(f"{p.name}={p.values_text}" for p in record.params)
         with Vertical(id="dialog"):
             yield Label(Text(f"Sweep {printable(run_name(sweep.sweep_dir))}", style="bold"))
-            yield Static(f"{len(sweep.trials)} of {record.trials} trials · searching {searched}"
-                         f"{' · pruning' if record.prune else ''}", markup=False)
+            yield Static(
+                f"{len(sweep.trials)} of {record.trials} trials · searching {searched}"
+                f"{' · pruning' if record.prune else ''}",
+                markup=False,
+            )
             yield DataTable(id="sweep-trials", cursor_type="row")
-            yield Static("best: " + (f"trial {best.number}, validation accuracy {best.row.best_val_acc:.2%} "
-                                     f"({printable(run_name(best.row.path))})" if best else "none finished yet"),
-                         id="sweep-best", markup=False)
+            yield Static(
+                "best: "
+                + (
+                    f"trial {best.number}, validation accuracy {best.row.best_val_acc:.2%} "
+                    f"({printable(run_name(best.row.path))})"
+                    if best
+                    else "none finished yet"
+                ),
+                id="sweep-best",
+                markup=False,
+            )
             yield Label("escape closes · tui-cnn compare SWEEP_DIR compares the trials", classes="hint")
 
     def on_mount(self) -> None:
@@ -61,8 +72,12 @@ class SweepScreen(Dialog[None]):
         best = self.sweep.best
         for trial in self.sweep.trials:
             accuracy = trial.row.best_val_acc
-            table.add_row(BEST if best is not None and trial is best else "", str(trial.number), trial.row.status,
-                          "—" if accuracy is None else f"{accuracy:.2%}",
-                          *[_value(trial.params.get(name)) for name in names],
-                          Text(printable(run_name(trial.row.path))))
+            table.add_row(
+                BEST if best is not None and trial is best else "",
+                str(trial.number),
+                trial.row.status,
+                "—" if accuracy is None else f"{accuracy:.2%}",
+                *[_value(trial.params.get(name)) for name in names],
+                Text(printable(run_name(trial.row.path))),
+            )
         table.focus()

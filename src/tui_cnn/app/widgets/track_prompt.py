@@ -31,12 +31,19 @@ class TrackPrompt(Dialog[Choice | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Label("[b]Track your own nn.Module[/b]")
-            yield Static("MODULE:ATTR — a class with a no-argument constructor, or a function returning a "
-                         "module; from the current directory or an installed package. Importing it runs its code.")
+            yield Static(
+                "MODULE:ATTR — a class with a no-argument constructor, or a function returning a "
+                "module; from the current directory or an installed package. Importing it runs its code."
+            )
             yield TypedInput(placeholder="mymodel:Net or torchvision.models:resnet18", id="target")
             yield Label("Input shape C,H,W")
-            yield TypedInput(",".join(map(str, self.input_shape)), placeholder="3,224,224", id="track-input-shape",
-                        restrict=r"[0-9, x]*", max_length=24)
+            yield TypedInput(
+                ",".join(map(str, self.input_shape)),
+                placeholder="3,224,224",
+                id="track-input-shape",
+                restrict=r"[0-9, x]*",
+                max_length=24,
+            )
             yield Static(id="prompt-error")
             yield Static("[dim]enter tracks · tab moves · escape cancels[/dim]")
 

@@ -27,7 +27,8 @@ class TypedInput(Input):
     @classmethod
     def _own_binding(cls, key: str) -> Binding | None:
         """The binding this class (and its bases) declare for ``key``, not a priority one."""
-        bindings = BindingsMap([binding for klass in reversed(cls.__mro__)
-                                for binding in getattr(klass, "BINDINGS", ())])
+        bindings = BindingsMap(
+            [binding for klass in reversed(cls.__mro__) for binding in getattr(klass, "BINDINGS", ())]
+        )
         own = [binding for binding in bindings.key_to_bindings.get(key, ()) if not binding.priority]
         return own[-1] if own else None  # a subclass's binding comes after its base's

@@ -111,8 +111,9 @@ class LayerForm(VerticalScroll):
         """``index``: the layer's number, or its module name inside a block (``3.body.1``)."""
         ltype = LAYER_TYPES.get(report.type)
         if report.is_block:
-            self._rebuild((index, report.type), f"[b]{index}: {escape(block_call(report))}[/b]\n[dim]{BLOCK_KEYS}[/dim]",
-                          [])
+            self._rebuild(
+                (index, report.type), f"[b]{index}: {escape(block_call(report))}[/b]\n[dim]{BLOCK_KEYS}[/dim]", []
+            )
             return
         if ltype is None:
             self._rebuild((index, report.type), f"[b]{index}: {escape(report.type)}[/b]  unknown layer type", [])

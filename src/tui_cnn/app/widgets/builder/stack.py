@@ -36,6 +36,7 @@ class Entry:
     path: Path = ()
     branch: int = 0
 
+
 ERROR_MARK, WARNING_MARK = "✗", "!"
 
 
@@ -85,8 +86,9 @@ class StackTable(DataTable):
 
     def _use_theme_colours(self) -> None:
         variables = self.app.get_css_variables()
-        self._styles = {name: Style(color=Color.parse(variables[name]).rich_color, bold=True)
-                        for name in ("error", "warning")}
+        self._styles = {
+            name: Style(color=Color.parse(variables[name]).rich_color, bold=True) for name in ("error", "warning")
+        }
         self._rows = []  # restyle every row
         if self._analysis is not None:
             self.show(self._analysis)
@@ -158,8 +160,12 @@ class StackTable(DataTable):
         style = self._styles["error"] if report.has_error else Style()
         text = block_call(report) if report.is_block else call_text(report)
         call = Text("│ " * depth + text, style=style)
-        return (self._mark(report), str(report.path[-1] if report.path else report.index),
-                per_sample(report.output_shape), call)
+        return (
+            self._mark(report),
+            str(report.path[-1] if report.path else report.index),
+            per_sample(report.output_shape),
+            call,
+        )
 
     def _nested(self, report: LayerReport, depth: int, rows: list[tuple[Entry, Row]]) -> None:
         """A layer's row; a block's also its paths' (what each brings to the merge) and their layers'."""
@@ -175,8 +181,12 @@ class StackTable(DataTable):
     def _rows_for(self, analysis: Analysis) -> list[tuple[Entry, Row]]:
         c, h, w = analysis.spec.input_shape
         output = analysis.output_shape if analysis.valid else None
-        rows = [(Entry("input"), (Text(" "), "", per_sample(analysis.input_shape),
-                                  Text(f"Input {c}x{h}x{w}", style="bold")))]
+        rows = [
+            (
+                Entry("input"),
+                (Text(" "), "", per_sample(analysis.input_shape), Text(f"Input {c}x{h}x{w}", style="bold")),
+            )
+        ]
         for report in analysis.layers:
             self._nested(report, 0, rows)
         rows.append((Entry("output"), (Text(" "), "", per_sample(output), Text("Output", style="bold"))))

@@ -13,8 +13,18 @@ from .pixels import MARK, picture
 
 SIZE = 28
 # A pen like MNIST's strokes (about 2-3 pixels wide, soft edges): full at the centre.
-_BRUSH = ((0, 0, 255), (0, 1, 200), (1, 0, 200), (1, 1, 160), (-1, 0, 90), (0, -1, 90), (1, -1, 60), (-1, 1, 60),
-          (2, 0, 40), (0, 2, 40))
+_BRUSH = (
+    (0, 0, 255),
+    (0, 1, 200),
+    (1, 0, 200),
+    (1, 1, 160),
+    (-1, 0, 90),
+    (0, -1, 90),
+    (1, -1, 60),
+    (-1, 1, 60),
+    (2, 0, 40),
+    (0, 2, 40),
+)
 
 
 class DigitCanvas(Static, can_focus=True):

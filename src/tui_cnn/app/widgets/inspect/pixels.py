@@ -97,8 +97,8 @@ def tiled(maps: Sequence[np.ndarray], columns: int, selected: int | None = None,
         row, col = divmod(index, columns)
         top, left = row * cell_h + gap, col * cell_w + gap
         if index == selected and gap:
-            canvas[top - 1:top + height + 1, left - 1:left + width + 1] = MARK
-        canvas[top:top + height, left:left + width] = image
+            canvas[top - 1 : top + height + 1, left - 1 : left + width + 1] = MARK
+        canvas[top : top + height, left : left + width] = image
     return canvas
 
 

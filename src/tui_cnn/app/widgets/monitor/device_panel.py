@@ -39,15 +39,22 @@ class DevicePanel(Static):
         lines = [f"[b]{self._device or 'device'}[/b] {self._name or '…'}{processes}"]
         if len(self._gpus) == 1:
             gpu = self._gpus[0]
-            lines.append(f"GPU {gpu.utilization_percent}%  mem {binary_bytes(gpu.memory_used_bytes)}"
-                         f"/{binary_bytes(gpu.memory_total_bytes)}")
-            extras = [f"{gpu.temperature_c}°C" if gpu.temperature_c is not None else "",
-                      f"{gpu.power_w:.0f} W" if gpu.power_w is not None else ""]
+            lines.append(
+                f"GPU {gpu.utilization_percent}%  mem {binary_bytes(gpu.memory_used_bytes)}"
+                f"/{binary_bytes(gpu.memory_total_bytes)}"
+            )
+            extras = [
+                f"{gpu.temperature_c}°C" if gpu.temperature_c is not None else "",
+                f"{gpu.power_w:.0f} W" if gpu.power_w is not None else "",
+            ]
             if any(extras):
                 lines.append("  ".join(e for e in extras if e))
         elif self._gpus:  # a run on several GPUs: one short line each
-            lines += [f"GPU{index} {gpu.utilization_percent:>3}%  mem {binary_bytes(gpu.memory_used_bytes)}"
-                      f"/{binary_bytes(gpu.memory_total_bytes)}" for index, gpu in enumerate(self._gpus)]
+            lines += [
+                f"GPU{index} {gpu.utilization_percent:>3}%  mem {binary_bytes(gpu.memory_used_bytes)}"
+                f"/{binary_bytes(gpu.memory_total_bytes)}"
+                for index, gpu in enumerate(self._gpus)
+            ]
         elif self._free is not None:
             lines.append(f"{binary_bytes(self._free)} free")
         if self._peak is not None:

@@ -76,8 +76,10 @@ class EpochTable(DataTable):
         for metrics in epochs:
             best = metrics.epoch == best_epoch
             cells = self._cells(metrics, best)
-            self.add_row(*(Text(cell, style=best_style if best else "", justify="right") for cell in cells),
-                         key=str(metrics.epoch))
+            self.add_row(
+                *(Text(cell, style=best_style if best else "", justify="right") for cell in cells),
+                key=str(metrics.epoch),
+            )
         if epochs:
             self.move_cursor(row=len(epochs) - 1)
 
@@ -85,7 +87,14 @@ class EpochTable(DataTable):
     def _cells(m: EpochMetrics, best: bool) -> tuple[str, ...]:
         # NaN: a figure your own loop did not log (tui_cnn.init), or a diverged one
         shown = lambda value, text: text(value) if math.isfinite(value) else "--"  # noqa: E731
-        return (BEST_MARK if best else "", str(m.epoch), shown(m.train_loss, "{:.4f}".format),
-                shown(m.train_acc, percent), shown(m.val_loss, "{:.4f}".format), shown(m.val_acc, percent),
-                shown(m.lr, learning_rate), shown(m.epoch_time_s, duration),
-                shown(m.images_per_s, lambda speed: compact(round(speed))))
+        return (
+            BEST_MARK if best else "",
+            str(m.epoch),
+            shown(m.train_loss, "{:.4f}".format),
+            shown(m.train_acc, percent),
+            shown(m.val_loss, "{:.4f}".format),
+            shown(m.val_acc, percent),
+            shown(m.lr, learning_rate),
+            shown(m.epoch_time_s, duration),
+            shown(m.images_per_s, lambda speed: compact(round(speed))),
+        )

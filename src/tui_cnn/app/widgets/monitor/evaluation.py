@@ -98,8 +98,10 @@ class MisclassifiedDigits(HorizontalScroll):
         cards = []
         for wrong in evaluation.misclassified[:MAX_DIGITS]:
             image = half_block_image(wrong.image)
-            image.append(f"\ntrue {class_label(wrong.true, evaluation.classes)}\n"
-                         f"predicted {class_label(wrong.predicted, evaluation.classes)}")
+            image.append(
+                f"\ntrue {class_label(wrong.true, evaluation.classes)}\n"
+                f"predicted {class_label(wrong.predicted, evaluation.classes)}"
+            )
             cards.append(DigitCard(wrong, image))
         return cards
 
@@ -108,12 +110,16 @@ def no_evaluation_text(status: str) -> str:
     """Why a run shows no evaluation, and how to get one: a run is scored on its test split once,
     when it finishes, so a stopped or crashed one never was."""
     if status == "stopped":
-        return ("No evaluation: this run was stopped before its last epoch, and a run is scored on the test "
-                "split only when it finishes. To score it, continue it to its last epoch (Runs, 4, then c); "
-                "Inspect (5) shows its checkpoint's predictions now.")
+        return (
+            "No evaluation: this run was stopped before its last epoch, and a run is scored on the test "
+            "split only when it finishes. To score it, continue it to its last epoch (Runs, 4, then c); "
+            "Inspect (5) shows its checkpoint's predictions now."
+        )
     if status in ("failed", "crashed"):
-        return ("No evaluation: this run ended before it finished, so it was never scored. Continue it from "
-                "its last checkpoint (Runs, 4, then c) and it is scored when it finishes.")
+        return (
+            "No evaluation: this run ended before it finished, so it was never scored. Continue it from "
+            "its last checkpoint (Runs, 4, then c) and it is scored when it finishes."
+        )
     if status in ("starting", "running", "paused", "stopping"):
         return "No evaluation yet: the test split is scored once, when this run finishes."
     return "No evaluation yet: it appears when a run finishes."
@@ -140,5 +146,6 @@ class EvaluationPanel(VerticalScroll):
         self.query_one(ConfusionGrid).show(evaluation)
         wrong = len(evaluation.misclassified)
         self.query_one("#misclassified-title", Static).update(
-            f"[b]Misclassified[/b] ({min(wrong, MAX_DIGITS)} shown)" if wrong else "")
+            f"[b]Misclassified[/b] ({min(wrong, MAX_DIGITS)} shown)" if wrong else ""
+        )
         self.query_one(MisclassifiedDigits).show(evaluation)

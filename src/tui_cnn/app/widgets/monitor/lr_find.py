@@ -31,8 +31,19 @@ from ..dialog import Dialog
 #: Batches the app's test runs at most (the command line's default is 200): an answer in seconds.
 BATCHES = 100
 #: The settings the range test reads, passed to it as command-line options.
-PASSED = ("dataset", "data_dir", "resize", "batch_size", "optimizer", "momentum", "weight_decay", "label_smoothing",
-          "val_fraction", "seed", "device")
+PASSED = (
+    "dataset",
+    "data_dir",
+    "resize",
+    "batch_size",
+    "optimizer",
+    "momentum",
+    "weight_decay",
+    "label_smoothing",
+    "val_fraction",
+    "seed",
+    "device",
+)
 
 
 class RangeTested(Message):
@@ -43,10 +54,21 @@ class RangeTested(Message):
 
 def lr_find_command(spec_path: str, config: TrainConfig) -> list[str]:
     """The child's command line: this interpreter, no working-directory imports (-P)."""
-    options = [f"--{name.replace('_', '-')}={getattr(config, name)}" for name in PASSED
-               if getattr(config, name) is not None]
-    return [sys.executable, "-P", "-m", "tui_cnn", "lr-find", spec_path, *options,
-            *(["--nesterov"] if config.nesterov else []), f"--batches={BATCHES}", "--json"]
+    options = [
+        f"--{name.replace('_', '-')}={getattr(config, name)}" for name in PASSED if getattr(config, name) is not None
+    ]
+    return [
+        sys.executable,
+        "-P",
+        "-m",
+        "tui_cnn",
+        "lr-find",
+        spec_path,
+        *options,
+        *(["--nesterov"] if config.nesterov else []),
+        f"--batches={BATCHES}",
+        "--json",
+    ]
 
 
 class LrFindScreen(Dialog[float | None]):
@@ -66,8 +88,10 @@ class LrFindScreen(Dialog[float | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Label(f"[b]LR find[/b] · {self.spec.name} · {self.config.optimizer} · {self.config.dataset}")
-            yield Static(f"training a throwaway copy of the model while the learning rate grows (up to {BATCHES} "
-                         "batches)…", id="lr-result")
+            yield Static(
+                f"training a throwaway copy of the model while the learning rate grows (up to {BATCHES} batches)…",
+                id="lr-result",
+            )
             yield PlotextPlot(id="lr-plot")
             with Horizontal(id="buttons"):
                 yield Button("Cancel (n)", id="cancel")
@@ -87,9 +111,14 @@ class LrFindScreen(Dialog[float | None]):
             spec_path = Path(folder) / "model.toml"
             spec_path.write_text(dumps_spec(self.spec))
             try:
-                self._child = spawn(lr_find_command(str(spec_path), self.config), stdin=subprocess.DEVNULL,
-                                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                               cwd=folder)
+                self._child = spawn(
+                    lr_find_command(str(spec_path), self.config),
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                    cwd=folder,
+                )
                 out, err = self._child.communicate()
             except OSError as exc:
                 self.post_message(RangeTested(None, f"could not start the test: {exc}"))
@@ -126,8 +155,10 @@ class LrFindScreen(Dialog[float | None]):
         if self.suggestion is None:
             shown.update("no descent of the loss was found: try another optimizer or batch size")
             return
-        shown.update(f"suggested learning rate [b]{self.suggestion:.2g}[/b] (red: steepest descent of the loss; "
-                     f"gray: its lowest, {result['minimum']:.2g}). A starting point, not a tuned value.")
+        shown.update(
+            f"suggested learning rate [b]{self.suggestion:.2g}[/b] (red: steepest descent of the loss; "
+            f"gray: its lowest, {result['minimum']:.2g}). A starting point, not a tuned value."
+        )
         use = self.query_one("#use", Button)
         use.label = f"Use {self.suggestion:.2g} (y)"
         use.disabled = False

@@ -59,7 +59,9 @@ def tell_apart(first: PlotextColor, second: PlotextColor) -> bool:
     greys, another lightness."""
     if not (isinstance(first, tuple) and isinstance(second, tuple)):
         return first != second
-    (hue1, light1, sat1), (hue2, light2, sat2) = (colorsys.rgb_to_hls(*(c / 255 for c in rgb)) for rgb in (first, second))
+    (hue1, light1, sat1), (hue2, light2, sat2) = (
+        colorsys.rgb_to_hls(*(c / 255 for c in rgb)) for rgb in (first, second)
+    )
     if sat1 < 0.2 or sat2 < 0.2:  # a grey: only lightness tells it apart
         return (sat1 < 0.2) != (sat2 < 0.2) or abs(light1 - light2) >= 0.3
     return min(abs(hue1 - hue2), 1 - abs(hue1 - hue2)) * 360 >= 30
@@ -76,8 +78,12 @@ def series_colors(theme_variables: Mapping[str, str], background: Color) -> list
         except Exception:  # absent, or relative ("auto 87%")
             continue
         plotted = plotext_color(color)
-        readable = (not isinstance(plotted, tuple) or background.a == 0 or background.ansi is not None
-                    or contrast_ratio(plotted, background.rgb) >= MIN_SERIES_CONTRAST)
+        readable = (
+            not isinstance(plotted, tuple)
+            or background.a == 0
+            or background.ansi is not None
+            or contrast_ratio(plotted, background.rgb) >= MIN_SERIES_CONTRAST
+        )
         if readable and all(tell_apart(plotted, other) for other in chosen):
             chosen.append(plotted)
     return chosen or ["default"]
@@ -110,8 +116,14 @@ class _Plot(PlotextPlot):
         self._plotted_theme: str | None = None  # the app theme whose colours the series have
         self._rendered: tuple[object, object] = (None, None)  # (what was drawn at which size, the Text)
 
-    def _draw(self, key: object, series: list[tuple[list[float], list[float], str]], xlabel: str,
-              xticks: list[int] | None = None, xlim: tuple[float, float] | None = None) -> None:
+    def _draw(
+        self,
+        key: object,
+        series: list[tuple[list[float], list[float], str]],
+        xlabel: str,
+        xticks: list[int] | None = None,
+        xlim: tuple[float, float] | None = None,
+    ) -> None:
         """Plot the series (x, y, label); skip when ``key`` says nothing changed, since
         plotext renders in Python on the UI thread."""
         if key == self._drawn:
@@ -216,5 +228,9 @@ class BatchLossPlot(_Plot):
         xs = [batch for batch, _ in losses]
         ys = [loss for _, loss in losses]
         xlim = (xs[0], max(batches, xs[-1])) if xs and batches > xs[0] else None
-        self._draw((epoch, len(losses)), [(xs, ys, f"epoch {epoch}")], "batch" if losses else "batch (live runs only)",
-                   xlim=xlim)
+        self._draw(
+            (epoch, len(losses)),
+            [(xs, ys, f"epoch {epoch}")],
+            "batch" if losses else "batch (live runs only)",
+            xlim=xlim,
+        )

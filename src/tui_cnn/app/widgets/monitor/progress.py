@@ -73,7 +73,8 @@ class RunProgress(Vertical):
         left = eta(elapsed, done - trained_from, total - trained_from) if state.active else None
         self.query_one("#run-info", TickerText).show(
             f"{state.epochs_done}/{state.epochs_total} epochs done  elapsed {duration(elapsed)}"
-            + (f"  ETA {duration(left)}" if state.active else ""))
+            + (f"  ETA {duration(left)}" if state.active else "")
+        )
 
     def _show_epoch(self, state: RunState) -> None:
         batch = state.batch
@@ -89,9 +90,10 @@ class RunProgress(Vertical):
             return
         bar.update(total=batch.batches, progress=batch.batch)
         left = eta(batch.elapsed_s, batch.batch, batch.batches) if state.active else None
-        info.show(f"epoch {batch.epoch}: batch {batch.batch}/{batch.batches}  "
-                         f"elapsed {duration(batch.elapsed_s)}"
-                         + (f"  ETA {duration(left)}" if state.active else ""))
+        info.show(
+            f"epoch {batch.epoch}: batch {batch.batch}/{batch.batches}  "
+            f"elapsed {duration(batch.elapsed_s)}" + (f"  ETA {duration(left)}" if state.active else "")
+        )
 
     def _show_stats(self, state: RunState) -> None:
         stats = self.query_one("#run-stats", TickerText)
@@ -105,5 +107,7 @@ class RunProgress(Vertical):
             if str(stats.content) != words:  # a failure's words may wrap: lay the screen out again
                 stats.update(words, layout=True)
             return
-        stats.show(f"loss {batch.smoothed_loss:.4f} (smoothed)  {compact(round(batch.images_per_s))} img/s  "
-                   f"lr {learning_rate(batch.lr)}  · {words}")
+        stats.show(
+            f"loss {batch.smoothed_loss:.4f} (smoothed)  {compact(round(batch.images_per_s))} img/s  "
+            f"lr {learning_rate(batch.lr)}  · {words}"
+        )

@@ -33,8 +33,11 @@ def changed_regions(before: Text, after: Text) -> list[Region]:
         if old == new:
             continue
         width = max(len(old), len(new))
-        differs = [index for index in range(width)
-                   if (old[index] if index < len(old) else None) != (new[index] if index < len(new) else None)]
+        differs = [
+            index
+            for index in range(width)
+            if (old[index] if index < len(old) else None) != (new[index] if index < len(new) else None)
+        ]
         first, last = differs[0], differs[-1] + 1
         start = cell_len(new_line.plain[:first])
         end = max(cell_len(old_line.plain[:last]), cell_len(new_line.plain[:last]))

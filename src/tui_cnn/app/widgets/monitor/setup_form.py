@@ -62,16 +62,21 @@ class RunSetupForm(VerticalScroll):
                     yield self._field(name, getattr(self._base, name))
                     yield Static("", id=f"error-{name}", classes="field-error").set_styles("display: none;")
         if self._slurm:
-            yield Static("SLURM: [b]S[/b] submits the run set up above as a job of these", id="slurm-title",
-                         classes="note")
+            yield Static(
+                "SLURM: [b]S[/b] submits the run set up above as a job of these", id="slurm-title", classes="note"
+            )
             with Grid(id="slurm-fields"):
                 for name, declared in SLURM_SETTINGS.items():
                     yield Label(declared.label, classes="field-label")
                     with Vertical(classes="field-box"):
-                        yield TypedInput("1" if name == "nodes" else "", compact=True, id=f"slurm-{name}",
-                                         validators=[ParsedBy(partial(parse_setting, name, declared))],
-                                         tooltip=declared.help.removeprefix("--slurm: "),
-                                         placeholder=declared.placeholder)
+                        yield TypedInput(
+                            "1" if name == "nodes" else "",
+                            compact=True,
+                            id=f"slurm-{name}",
+                            validators=[ParsedBy(partial(parse_setting, name, declared))],
+                            tooltip=declared.help.removeprefix("--slurm: "),
+                            placeholder=declared.placeholder,
+                        )
             yield Static("", id="slurm-problems", classes="field-error")
         yield Button("Start training (r)", id="start", variant="success", compact=True)
         yield Static("", id="problems", classes="note")
@@ -82,16 +87,33 @@ class RunSetupForm(VerticalScroll):
     def _field(name: str, value) -> TypedInput | Select:
         declared = SETTINGS[name]
         if declared.choices:
-            return Select([(choice, choice) for choice in declared.choices], value=value, allow_blank=False,
-                          compact=True, id=f"field-{name}", tooltip=declared.help)
+            return Select(
+                [(choice, choice) for choice in declared.choices],
+                value=value,
+                allow_blank=False,
+                compact=True,
+                id=f"field-{name}",
+                tooltip=declared.help,
+            )
         if declared.kind is bool:  # a choice of two, read and changed like the other choices
-            return Select([("on", True), ("off", False)], value=bool(value), allow_blank=False, compact=True,
-                          id=f"field-{name}", tooltip=declared.help)
+            return Select(
+                [("on", True), ("off", False)],
+                value=bool(value),
+                allow_blank=False,
+                compact=True,
+                id=f"field-{name}",
+                tooltip=declared.help,
+            )
         # A plain text field: no key filter, no length cut, so what is typed stays what was
         # typed; the declaration's parser says what is wrong with it, beside the field.
-        return TypedInput("" if value is None else str(value), compact=True, id=f"field-{name}",
-                     validators=[ParsedBy(partial(parse_setting, name, declared))], tooltip=declared.help,
-                     placeholder=declared.placeholder)
+        return TypedInput(
+            "" if value is None else str(value),
+            compact=True,
+            id=f"field-{name}",
+            validators=[ParsedBy(partial(parse_setting, name, declared))],
+            tooltip=declared.help,
+            placeholder=declared.placeholder,
+        )
 
     def on_mount(self) -> None:
         self.watch(self.app, "spec", lambda _: self._spec_changed(), init=False)
@@ -160,8 +182,9 @@ class RunSetupForm(VerticalScroll):
         model = self.app.model_to_train()
         if not is_module(model) and not analyze(model, config.batch_size).valid:
             problems.append(f"{model.name} has errors: fix them in the builder (2)")
-        mismatch = (check_source_matches(model, config.dataset, config.data_dir)
-                    if config.dataset in DATASET_NAMES else None)
+        mismatch = (
+            check_source_matches(model, config.dataset, config.data_dir) if config.dataset in DATASET_NAMES else None
+        )
         if mismatch:
             problems.append(mismatch)
         return (None if problems else config), problems
@@ -189,8 +212,9 @@ class RunSetupForm(VerticalScroll):
             self.post_message(self.DeviceChosen(str(event.value)))
         self.recheck()
 
-    def show_device(self, device: str, free_bytes: int | None, problem: str | None = None, *,
-                    kind: str | None = None) -> None:
+    def show_device(
+        self, device: str, free_bytes: int | None, problem: str | None = None, *, kind: str | None = None
+    ) -> None:
         """What the screen found out about ``device``: what it resolves to (``kind``: auto is
         cuda, mps or cpu), its free memory, or why it cannot train here."""
         self._free_bytes[device] = free_bytes
@@ -259,9 +283,11 @@ class RunSetupForm(VerticalScroll):
         need = analysis.totals.training_bytes
         if need <= free:
             return None
-        return (f"training {self.app.spec.name} at batch size {batch} needs about "
-                f"{binary_bytes(need)} but {self._device_name(config.device)} has {binary_bytes(free)} free: "
-                f"a smaller batch size will fit")
+        return (
+            f"training {self.app.spec.name} at batch size {batch} needs about "
+            f"{binary_bytes(need)} but {self._device_name(config.device)} has {binary_bytes(free)} free: "
+            f"a smaller batch size will fit"
+        )
 
     def _show_memory_note(self, config: TrainConfig | None) -> None:
         note = self.query_one("#memory-note", Static)
@@ -288,10 +314,15 @@ class RunSetupForm(VerticalScroll):
         else:
             where = f"checking {device}…"
         each = " per process" if config.nproc_per_node > 1 else ""
-        larger = (f"batch size {config.process_batch_size:,} is larger than the {images:,} training images, "
-                  f"so each step takes all of them; " if images is not None else "")
-        note.update(f"memory: {larger}about {binary_bytes(need)} to train at batch size {batch:,}{each} "
-                    f"(estimate); {where}")
+        larger = (
+            f"batch size {config.process_batch_size:,} is larger than the {images:,} training images, "
+            f"so each step takes all of them; "
+            if images is not None
+            else ""
+        )
+        note.update(
+            f"memory: {larger}about {binary_bytes(need)} to train at batch size {batch:,}{each} (estimate); {where}"
+        )
 
     # --- start ---
 
