@@ -204,8 +204,6 @@ def run(options: Options) -> list[Figure]:
         load_after = os.getloadavg()[0]
         speeds = {how: [speed for run_speeds, _ in runs_of for speed in run_speeds] for how, runs_of in results.items()}
         app_cpu = [report["app_cpu"] * 100 for _, report in results["monitor open"]]
-        # The keys last: the app in this process yields its priority (backend.priority) to the
-        # run it trains, and the processes this one started after that would inherit it.
         keyed_run = config(UNTIL_STOPPED, dataset=DATASET, data_dir=tmp, val_fraction=0.5)
         latencies = asyncio.run(key_latencies(keyed_run, presses))
     pair_ratios = [

@@ -48,15 +48,6 @@ def no_slurm_unless_asked(request, monkeypatch):
 
 
 @pytest.fixture(autouse=True)
-def ui_at_level_priority(monkeypatch):
-    """The app's event loop yields to training (backend.priority) in use; in the tests it
-    stays level: each test process mounts hundreds of apps, and the tests that train race
-    their own trainers, which a yielded test process would fall behind on a loaded machine.
-    tests/backend/test_priority.py checks the yielding itself, in processes of its own."""
-    monkeypatch.setenv("TUI_CNN_UI_NICE", "0")
-
-
-@pytest.fixture(autouse=True)
 def private_state_dir(tmp_path, monkeypatch):
     """Each test has its own $XDG_STATE_HOME: a crash recovery file a test writes never
     reaches the user's, and the user's never makes the app open on a restore dialog."""

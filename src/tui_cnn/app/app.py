@@ -19,7 +19,6 @@ from textual.filter import LineFilter
 from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 
-from ..backend.priority import yield_to_training
 from ..domain.format import printable_lines
 from ..domain.model_source import ModuleSource
 from ..domain.paths import RUNS_DIR
@@ -187,9 +186,6 @@ class TuiCnnApp(App[None]):
             raise SystemExit(self.return_code)
 
     def on_mount(self) -> None:
-        # Before any worker exists: the threads the event loop makes from here on draw and
-        # read at its lower priority, while what the app starts trains at the user's.
-        yield_to_training()
         self._repaint_on_sigcont()
         self.switch_mode(self.start_mode)
         self.run_worker(self._resume_queue, thread=True, group="queue", exit_on_error=False)

@@ -40,7 +40,6 @@ from ..domain.run_files import EventFollower
 from ..domain.run_lock import RunLock
 from ..domain.run_records import RunRequest
 from ..domain.train_config import TrainConfig
-from .priority import spawn
 
 #: The training process's module: ``backend.child``.
 CHILD_MODULE = "tui_cnn.backend.child"
@@ -121,7 +120,7 @@ def start_detached(spec: ModelSource, config: TrainConfig) -> Launched:
     run_dir = lock.run_dir
     try:
         with (run_dir / OUTPUT_LOG).open("ab") as log:
-            child = spawn(
+            child = subprocess.Popen(
                 python_command(CHILD_MODULE, "--detached", "--lock-fd", str(lock.fd)),
                 stdin=subprocess.PIPE,
                 stdout=log,

@@ -10,7 +10,6 @@ import subprocess
 
 from ..domain.notify import NOTIFY_ENV, notify_environment
 from ..domain.run_state import RunState
-from .priority import spawn
 
 
 def run_notify_command(state: RunState, command: str | None = None) -> bool:
@@ -21,7 +20,7 @@ def run_notify_command(state: RunState, command: str | None = None) -> bool:
     env = notify_environment(state)
     env.pop(NOTIFY_ENV, None)  # the command's own children are not runs
     try:
-        spawn(
+        subprocess.Popen(
             command,
             shell=True,
             env=env,

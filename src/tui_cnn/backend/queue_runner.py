@@ -25,7 +25,6 @@ from ..domain.slurm import REQUEST_FILE
 from ..domain.spec import ModelSpec
 from ..domain.train_config import TrainConfig
 from .launch import child_environment, request_line, start_detached
-from .priority import spawn
 
 #: How often the runner looks whether the run it started has ended.
 LOOK_EVERY_S = 0.1
@@ -52,7 +51,7 @@ def ensure_runner(base: str | Path) -> bool:
     if not waiting_runs(base) or runner_running(base):
         return False
     with open(Path(base) / RUNNER_LOG, "ab") as log:
-        spawn(
+        subprocess.Popen(
             [sys.executable, "-P", "-m", "tui_cnn.backend.queue_runner", str(base)],
             stdin=subprocess.DEVNULL,
             stdout=log,

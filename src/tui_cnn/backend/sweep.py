@@ -48,7 +48,6 @@ from ..domain.sweep import (
 )
 from ..domain.train_config import TrainConfig
 from .launch import child_environment, python_command
-from .priority import spawn
 from .queue_runner import queue_run
 
 #: How often the driver looks at the run of the trial it follows.
@@ -154,7 +153,7 @@ def ensure_driver(sweep_dir: Path) -> bool:
     if driver_running(sweep_dir):
         return False
     with open(sweep_dir / DRIVER_LOG, "ab") as log:
-        spawn(
+        subprocess.Popen(
             python_command("tui_cnn.backend.sweep", str(sweep_dir)),
             stdin=subprocess.DEVNULL,
             stdout=log,

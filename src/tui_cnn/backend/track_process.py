@@ -27,7 +27,6 @@ from typing import Any, Callable
 import msgspec
 
 from ..domain.summary import ModelSummary
-from .priority import spawn
 
 CHILD_MODULE = "tui_cnn.backend.track_child"
 DEFAULT_TIMEOUT_S = 120.0
@@ -142,7 +141,7 @@ class TrackSession:
             if self._child is not None and self._child.poll() is None:
                 return self._child
             self.stage = "starting"
-            self._child = spawn(
+            self._child = subprocess.Popen(
                 [sys.executable, "-P", "-m", CHILD_MODULE],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,

@@ -42,7 +42,6 @@ from .launch import (  # noqa: F401 - tests' names
     python_command,
     request_line,
 )
-from .priority import spawn
 
 Listener = Callable[[TrainingEvent], None]
 ENDINGS = (Finished, Stopped, Failed)
@@ -109,7 +108,7 @@ class TrainingProcess:
             with self._lock:
                 # A session of its own: a terminal's Ctrl+C or hang-up reaches the app, which
                 # stops the run itself when it quits; an app killed outright leaves it training.
-                self._process = spawn(
+                self._process = subprocess.Popen(
                     command,
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,

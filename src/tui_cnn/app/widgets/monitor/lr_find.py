@@ -22,7 +22,6 @@ from textual.message import Message
 from textual.widgets import Button, Label, Static
 from textual_plotext import PlotextPlot
 
-from ....backend.priority import spawn
 from ....domain.spec import ModelSpec
 from ....domain.specfile import dumps_spec
 from ....domain.train_config import TrainConfig
@@ -111,7 +110,7 @@ class LrFindScreen(Dialog[float | None]):
             spec_path = Path(folder) / "model.toml"
             spec_path.write_text(dumps_spec(self.spec))
             try:
-                self._child = spawn(
+                self._child = subprocess.Popen(
                     lr_find_command(str(spec_path), self.config),
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.PIPE,
