@@ -140,6 +140,7 @@ def assert_nothing_raw_drawn(app) -> str:
     return text
 
 
+@pytest.mark.slow
 async def test_the_builder_titles_a_model_named_with_escape_codes_escaped():
     app = TuiCnnApp(replace(load_preset("SimpleCNN"), name=EVIL), start_mode="builder")
     async with app.run_test(size=(120, 30)) as pilot:
@@ -149,6 +150,7 @@ async def test_the_builder_titles_a_model_named_with_escape_codes_escaped():
         assert text.count(SHOWN) >= 2  # the header and the layer stack's border
 
 
+@pytest.mark.slow
 async def test_the_runs_screen_shows_a_run_folder_and_model_named_with_escape_codes_escaped(tmp_path):
     evil_run(tmp_path / "runs")
     app = TuiCnnApp(start_mode="runs", runs_dir=str(tmp_path / "runs"))
@@ -168,6 +170,7 @@ async def test_the_runs_screen_shows_a_run_folder_and_model_named_with_escape_co
         assert FOLDER_SHOWN in str(app.screen.query_one("#run-detail").render())
 
 
+@pytest.mark.slow
 async def test_whatever_a_widget_draws_reaches_the_terminal_without_control_characters():
     """The guard under all screens: text no screen made printable (a module's error quoted
     as it is, here) loses its control characters rather than acting on the terminal."""

@@ -170,6 +170,7 @@ def test_the_atomic_writer_replaces_a_regular_file_and_refuses_a_link(tmp_path):
     assert target.read_text() == "new" and link.is_symlink()
 
 
+@pytest.mark.slow
 async def test_the_builder_says_why_it_cannot_save_over_a_link(tmp_path):
     from textual.widgets import Input
 
@@ -192,6 +193,7 @@ async def test_the_builder_says_why_it_cannot_save_over_a_link(tmp_path):
 # --- the builder's open dialog ------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_the_builder_opens_no_hostile_spec_and_keeps_its_model(tmp_path):
     from textual.widgets import Input
 

@@ -44,6 +44,7 @@ def user_dir(tmp_path, monkeypatch):
     yield tmp_path
 
 
+@pytest.mark.slow
 def test_every_leaf_is_tracked_with_torchinfo_names_and_shapes(user_dir):
     summary = track(load_target("usernet:Net"), (3, 32, 32), 8, "usernet:Net")
     names = [row.name for row in summary.rows]
@@ -59,6 +60,7 @@ def test_every_leaf_is_tracked_with_torchinfo_names_and_shapes(user_dir):
     assert first.report.input_shape == (8, 3, 32, 32)
 
 
+@pytest.mark.slow
 def test_parameters_and_macs_match_torchinfo(user_dir):
     torchinfo = pytest.importorskip("torchinfo")
     model = load_target("usernet:make_net")
@@ -103,6 +105,7 @@ def test_a_bad_target_says_why(user_dir, target, message):
         load_target(target)
 
 
+@pytest.mark.slow
 def test_the_cli_prints_json_and_exits_clearly_on_errors(user_dir, on_a_terminal):
     runner = CliRunner()
     ok = runner.invoke(main, ["track", "usernet:Net", "--input", "3,32,32", "--batch-size", "2", "--json"])
@@ -117,6 +120,7 @@ def test_the_cli_prints_json_and_exits_clearly_on_errors(user_dir, on_a_terminal
     assert "the forward pass on an input of shape (64, 1, 32, 32) failed in features.0" in wrong_input.output
 
 
+@pytest.mark.slow
 async def test_the_tracker_shows_a_tracked_module(user_dir):
     from tui_cnn.app.app import TuiCnnApp
     from tui_cnn.app.session import Tracked

@@ -81,6 +81,7 @@ def test_a_hand_made_graph_has_the_receptive_fields_worked_out_by_hand():
     assert summary.output_shape == (2, 4)
 
 
+@pytest.mark.slow
 def test_resnet_receptive_fields_follow_the_flow_not_the_call_order():
     import torchvision.models
 
@@ -99,6 +100,7 @@ def test_resnet_receptive_fields_follow_the_flow_not_the_call_order():
         assert rows["flatten"].report.output_shape == (1, 512)
 
 
+@pytest.mark.slow
 def test_a_squeeze_excitation_gate_does_not_widen_the_receptive_field():
     import torchvision.models
 
@@ -228,6 +230,7 @@ def test_a_3d_layer_given_a_4d_input_says_the_batch_became_one_volume():
     assert not fine.diagnostics
 
 
+@pytest.mark.slow
 def test_parameters_outside_leaf_modules_are_in_rows():
     import torchvision.models
 
@@ -245,6 +248,7 @@ def test_parameters_outside_leaf_modules_are_in_rows():
     assert sum(row.report.params for row in scaled) == 6624  # every block's layer_scale
 
 
+@pytest.mark.slow
 def test_a_model_that_cannot_be_built_on_meta_is_built_on_the_cpu(monkeypatch):
     result = CliRunner().invoke(
         main, ["track", "torchvision.models:regnet_y_400mf", "--input", "3,224,224", "-b", "1", "--json"]
@@ -285,6 +289,7 @@ def test_a_forward_that_exits_is_an_error_not_an_exit():
         track(Quits(), (3, 8, 8), 1, "Quits")
 
 
+@pytest.mark.slow
 def test_json_has_the_top_level_fields_of_shapes_json():
     runner = CliRunner()
     shapes = json.loads(runner.invoke(main, ["shapes", "SimpleCNN", "--json"]).output)
@@ -297,6 +302,7 @@ def test_json_has_the_top_level_fields_of_shapes_json():
     assert len(add["inputs"]) == 2 and add["depth"] == 3
 
 
+@pytest.mark.slow
 def test_a_model_that_returns_a_dict_has_an_output_shape():
     class Heads(nn.Module):
         def __init__(self) -> None:

@@ -124,6 +124,7 @@ class SmallUNet(nn.Module):
         (ChannelsLast(), 9),  # 7, then 3 more
     ],
 )
+@pytest.mark.slow
 def test_windows_read_from_functional_calls_and_subclasses(model, expected):
     ours, _ = tracked_rf(model, (3, 32, 32))
     assert ours == (expected, expected)
@@ -155,6 +156,7 @@ def test_adaptive_pooling_gets_its_largest_window(size, expected):
 
 
 @pytest.mark.parametrize("up, over", [("nearest", 0), ("bilinear", 4)])
+@pytest.mark.slow
 def test_a_unet_keeps_its_field_after_upsampling(up, over):
     """After upsampling, neighbouring positions see different amounts (some see the same
     thing): the field shown is the largest, never smaller than any position's. Exact with

@@ -58,6 +58,7 @@ async def answer_path(pilot, path) -> None:
     await pilot.press("enter")
 
 
+@pytest.mark.slow
 async def test_build_simple_cnn_from_a_blank_model_with_keys_only(tmp_path, monkeypatch, simple_cnn):
     monkeypatch.chdir(tmp_path)
     app = TuiCnnApp(start_mode="builder")
@@ -79,6 +80,7 @@ async def test_build_simple_cnn_from_a_blank_model_with_keys_only(tmp_path, monk
     assert analyze(saved).to_json() == analyze(simple_cnn).to_json()
 
 
+@pytest.mark.slow
 async def test_kernel_29_on_28x28_breaks_the_rows_after_it_then_its_own(simple_cnn):
     app = TuiCnnApp(simple_cnn, start_mode="builder")
     async with app.run_test(size=SIZE) as pilot:
@@ -101,6 +103,7 @@ async def test_kernel_29_on_28x28_breaks_the_rows_after_it_then_its_own(simple_c
         assert "layer 0" not in problems(app)
 
 
+@pytest.mark.slow
 async def test_removing_the_flatten_is_diagnosed_and_fixed_with_one_key(simple_cnn):
     app = TuiCnnApp(simple_cnn, start_mode="builder")
     async with app.run_test(size=SIZE) as pilot:
@@ -115,6 +118,7 @@ async def test_removing_the_flatten_is_diagnosed_and_fixed_with_one_key(simple_c
         assert "✓ valid" in problems(app)
 
 
+@pytest.mark.slow
 async def test_a_pinned_in_features_that_does_not_match_offers_the_right_one(simple_cnn):
     app = TuiCnnApp(simple_cnn, start_mode="builder")
     async with app.run_test(size=SIZE) as pilot:
@@ -137,6 +141,7 @@ async def test_a_pinned_in_features_that_does_not_match_offers_the_right_one(sim
         ("", "kernel_size is required"),
     ],
 )
+@pytest.mark.slow
 async def test_a_bad_value_shows_an_inline_error_and_keeps_the_last_valid_model(simple_cnn, text, error):
     app = TuiCnnApp(simple_cnn, start_mode="builder")
     async with app.run_test(size=SIZE) as pilot:
@@ -150,6 +155,7 @@ async def test_a_bad_value_shows_an_inline_error_and_keeps_the_last_valid_model(
         assert not field(app, "kernel_size").error.display
 
 
+@pytest.mark.slow
 async def test_bad_model_settings_keep_the_model(simple_cnn):
     app = TuiCnnApp(simple_cnn, start_mode="builder")
     async with app.run_test(size=SIZE) as pilot:
@@ -169,6 +175,7 @@ async def test_bad_model_settings_keep_the_model(simple_cnn):
         assert "(N, 4)" in row_text(app, len(simple_cnn.layers) + 1)
 
 
+@pytest.mark.slow
 async def test_undo_and_redo_restore_every_state(simple_cnn):
     app = TuiCnnApp(simple_cnn, start_mode="builder")
     async with app.run_test(size=SIZE) as pilot:
@@ -193,6 +200,7 @@ async def test_undo_and_redo_restore_every_state(simple_cnn):
         assert field(app, "out_channels").input.value == "16"
 
 
+@pytest.mark.slow
 async def test_layers_are_added_after_the_cursor_with_usual_arguments(simple_cnn):
     app = TuiCnnApp(simple_cnn, start_mode="builder")
     async with app.run_test(size=SIZE) as pilot:
@@ -206,6 +214,7 @@ async def test_layers_are_added_after_the_cursor_with_usual_arguments(simple_cnn
         assert app.spec.layers[6].type == "Conv2d"
 
 
+@pytest.mark.slow
 async def test_a_bad_file_leaves_the_model_untouched_and_unsaved_changes_are_guarded(tmp_path, simple_cnn):
     bad = tmp_path / "bad.toml"
     bad.write_text("[model]\nname = 'x'\ninput_shape = [1, 28]\n")
@@ -229,6 +238,7 @@ async def test_a_bad_file_leaves_the_model_untouched_and_unsaved_changes_are_gua
         assert builder(app).quit_warning() is None
 
 
+@pytest.mark.slow
 async def test_export_writes_the_code_and_t_goes_to_training(tmp_path, monkeypatch, simple_cnn):
     monkeypatch.chdir(tmp_path)
     app = TuiCnnApp(simple_cnn, start_mode="builder")
@@ -240,6 +250,7 @@ async def test_export_writes_the_code_and_t_goes_to_training(tmp_path, monkeypat
         assert app.current_mode == "monitor"
 
 
+@pytest.mark.slow
 async def test_quitting_with_unsaved_changes_asks_first_and_help_lists_every_key(simple_cnn):
     app = TuiCnnApp(simple_cnn, start_mode="builder")
     async with app.run_test(size=SIZE) as pilot:
@@ -268,6 +279,7 @@ async def test_quitting_with_unsaved_changes_asks_first_and_help_lists_every_key
         assert app.is_running and app.spec.layers[0].type == "BatchNorm2d"  # the cursor was on the input
 
 
+@pytest.mark.slow
 async def test_a_model_set_elsewhere_shows_in_the_builder_and_can_be_undone(simple_cnn):
     app = TuiCnnApp(simple_cnn, start_mode="builder")
     async with app.run_test(size=SIZE) as pilot:
@@ -284,6 +296,7 @@ async def test_a_model_set_elsewhere_shows_in_the_builder_and_can_be_undone(simp
 # --- the file a model belongs to: saved back to it, named in the title, others replaced only when asked ---
 
 
+@pytest.mark.slow
 async def test_a_spec_opened_from_the_command_line_saves_back_to_its_file(tmp_path, monkeypatch, simple_cnn):
     """`tui-cnn work/Net.toml`, edit, ctrl+s wrote ./Net.toml: the app did not know the file."""
     from tui_cnn.cli import resolve_open_target
@@ -309,6 +322,7 @@ async def test_a_spec_opened_from_the_command_line_saves_back_to_its_file(tmp_pa
 
 
 @pytest.mark.parametrize("key, name", [("ctrl+s", "other.toml"), ("e", "model.py"), ("e", "[b]net.py")])
+@pytest.mark.slow
 async def test_save_as_and_export_ask_before_replacing_another_file(key, name, tmp_path, monkeypatch, simple_cnn):
     monkeypatch.chdir(tmp_path)
     (tmp_path / name).write_text("# the user's own file\n")

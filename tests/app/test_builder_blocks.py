@@ -114,6 +114,7 @@ async def test_resnet20_is_built_from_a_blank_model_by_keys_alone():
         assert analyze(app.spec).totals.params == 272_474
 
 
+@pytest.mark.slow
 async def test_wrap_shortcut_branch_unwrap_each_one_undo_step_and_the_stack_shows_the_merge():
     spec = ModelSpec(
         "m", (8, 16, 16), (L("Conv2d", out_channels=16, kernel_size=3, stride=2, padding=1), L("ReLU"), L("Flatten"))
@@ -163,6 +164,7 @@ async def test_wrap_shortcut_branch_unwrap_each_one_undo_step_and_the_stack_show
             assert app.spec == expected
 
 
+@pytest.mark.slow
 async def test_a_preset_with_blocks_opens_in_the_builder_and_a_layer_inside_is_edited_in_the_form():
     app = TuiCnnApp(load_preset("InceptionMini"), start_mode="builder")
     async with app.run_test(size=SIZE) as pilot:

@@ -14,12 +14,14 @@ def broken_simple_cnn():
 
 
 @pytest.mark.parametrize("size", SIZES)
+@pytest.mark.slow
 def test_builder_valid(snap_compare, size):
     app = TuiCnnApp(load_preset("SimpleCNN"), start_mode="builder")
     assert snap_compare(app, press=["down"], terminal_size=SIZES[size])
 
 
 @pytest.mark.parametrize("size", SIZES)
+@pytest.mark.slow
 def test_builder_invalid(snap_compare, size):
     app = TuiCnnApp(broken_simple_cnn(), start_mode="builder")
     assert snap_compare(app, press=["down"], terminal_size=SIZES[size])

@@ -49,6 +49,7 @@ def test_cli_opens_the_app_on_the_compare_screen(runs, monkeypatch, on_a_termina
     assert seen == {"runs": [str(adam), str(sgd), str(broken)]}  # the screen says why one is left out
 
 
+@pytest.mark.slow
 async def test_compare_screen_curves_settings_and_back(runs):
     adam, sgd, broken = runs
     app = TuiCnnApp()
@@ -85,10 +86,12 @@ def _open_compared(runs, monkeypatch):
     return TuiCnnApp(compare_run_dirs=[run.name for run in runs])
 
 
+@pytest.mark.slow
 def test_snapshot_compare_80x24(snap_compare, runs, monkeypatch):
     assert snap_compare(_open_compared(runs, monkeypatch), terminal_size=(80, 24))
 
 
+@pytest.mark.slow
 def test_snapshot_compare_settings_160x50_light(snap_compare, runs, monkeypatch):
     async def settings_in_light(pilot):
         pilot.app.theme = "textual-light"
@@ -97,6 +100,7 @@ def test_snapshot_compare_settings_160x50_light(snap_compare, runs, monkeypatch)
     assert snap_compare(_open_compared(runs, monkeypatch), terminal_size=(160, 50), run_before=settings_in_light)
 
 
+@pytest.mark.slow
 async def test_more_runs_than_readable_colours_take_another_marker(tmp_path):
     from tests.compare_runs import write_run
 
@@ -114,6 +118,7 @@ async def test_more_runs_than_readable_colours_take_another_marker(tmp_path):
         assert "•" in str(plot.render())  # the series past the colours: dots, not braille
 
 
+@pytest.mark.slow
 async def test_every_runs_settings_column_is_in_view_at_80_columns(tmp_path):
     """A long value (a device's full name, a folder) once pushed the second run off the screen."""
     import json as _json

@@ -3,6 +3,7 @@ once said the evaluation "appears when a run finishes", as if it were still comi
 
 from __future__ import annotations
 
+import pytest
 from textual.widgets import Static
 
 from tests.run_corpus import write_good_run
@@ -10,6 +11,7 @@ from tui_cnn.app.app import TuiCnnApp
 from tui_cnn.app.widgets.monitor.evaluation import EvaluationPanel
 
 
+@pytest.mark.slow
 async def test_a_stopped_runs_evaluation_tab_says_it_was_stopped_and_how_to_score_it(tmp_path):
     run_dir = write_good_run(tmp_path / "stopped-run")
     (run_dir / "eval.json").unlink()

@@ -11,6 +11,7 @@ from tui_cnn.app.widgets.help import HelpScreen
 
 
 @pytest.mark.parametrize("mode", [mode for _, mode, _ in SCREENS_BY_KEY])
+@pytest.mark.slow
 async def test_help_is_in_the_footer_at_80x24_and_opens_the_key_list(mode):
     app = TuiCnnApp(start_mode=mode)
     async with app.run_test(size=(80, 24)) as pilot:

@@ -38,6 +38,7 @@ async def settle(pilot) -> None:
 
 
 @pytest.mark.parametrize("gap", [0.0, 0.04])
+@pytest.mark.slow
 async def test_held_down_arrow_does_not_crash_the_builder(gap):
     """Down 8x, 40 ms apart (a held key): the form's edits of the layer left behind used to be
     applied to the layer now under the cursor (AttributeError in parse_field)."""
@@ -53,6 +54,7 @@ async def test_held_down_arrow_does_not_crash_the_builder(gap):
         assert form.target == (7, app.spec.layers[7].type)
 
 
+@pytest.mark.slow
 async def test_escape_from_a_field_then_fast_down_does_not_crash():
     app = TuiCnnApp(load_preset("SimpleCNN"), start_mode="builder")
     async with app.run_test(size=SIZE) as pilot:
@@ -64,6 +66,7 @@ async def test_escape_from_a_field_then_fast_down_does_not_crash():
 
 
 @pytest.mark.parametrize("gap", [0.0, 0.03])
+@pytest.mark.slow
 async def test_escape_then_down_in_one_burst_moves_the_stack_cursor(gap):
     """escape and down arriving together (one SSH read): the down moves the stack's cursor.
     The focus once moved after the keys already queued, and the down went to the field."""
@@ -75,6 +78,7 @@ async def test_escape_then_down_in_one_burst_moves_the_stack_cursor(gap):
         assert builder(app).query_one(StackTable).cursor_row == 3
 
 
+@pytest.mark.slow
 async def test_enter_then_typing_in_one_burst_lands_in_the_field():
     """enter on a layer and the digits after it in one burst: the digits are the field's."""
     app = TuiCnnApp(load_preset("SimpleCNN"), start_mode="builder")
@@ -85,6 +89,7 @@ async def test_enter_then_typing_in_one_burst_lands_in_the_field():
         assert app.spec.layers[0].args["out_channels"] == 12
 
 
+@pytest.mark.slow
 async def test_an_edit_applies_to_the_layer_it_was_typed_on():
     """Typing then moving on at once: the text lands on the layer it was typed into."""
     app = TuiCnnApp(load_preset("SimpleCNN"), start_mode="builder")
@@ -100,6 +105,7 @@ async def test_an_edit_applies_to_the_layer_it_was_typed_on():
 # --- 1. an unexpected error keeps the model ---
 
 
+@pytest.mark.slow
 async def test_an_unexpected_error_saves_the_model_and_exits_1(monkeypatch):
     spec = load_preset("SimpleCNN").remove(0)
     app = TuiCnnApp(spec, start_mode="builder")
@@ -122,6 +128,7 @@ async def test_an_unexpected_error_saves_the_model_and_exits_1(monkeypatch):
     )
 
 
+@pytest.mark.slow
 async def test_next_start_offers_the_model_back_and_enter_keeps_the_file():
     spec = load_preset("SimpleCNN").remove(0)
     save_recovery(spec)
@@ -134,6 +141,7 @@ async def test_next_start_offers_the_model_back_and_enter_keeps_the_file():
         assert app.spec != spec and recovery_path().exists()
 
 
+@pytest.mark.slow
 async def test_restoring_puts_the_model_in_the_builder_as_unsaved():
     spec = load_preset("SimpleCNN").remove(0)
     save_recovery(spec)
@@ -151,6 +159,7 @@ async def test_restoring_puts_the_model_in_the_builder_as_unsaved():
 
 
 @pytest.mark.parametrize("mode", ["tracker", "builder", "monitor", "runs"])
+@pytest.mark.slow
 async def test_help_lists_the_keys_of_the_screen(mode):
     """It was an empty 6x4 box on every screen."""
     app = TuiCnnApp(load_preset("SimpleCNN"), start_mode=mode)
@@ -177,6 +186,7 @@ async def test_help_lists_the_keys_of_the_screen(mode):
         ("runs", None),
     ],
 )
+@pytest.mark.slow
 async def test_help_names_the_focused_widget_in_words(mode, focus):
     """Its sections were titled by class name: "In the contenttabs", "In the typedinput"."""
     from tui_cnn.app.widgets.help import WIDGET_NAMES
@@ -193,6 +203,7 @@ async def test_help_names_the_focused_widget_in_words(mode, focus):
         assert titles and all(title.removeprefix("In the ") in WIDGET_NAMES.values() for title in titles), titles
 
 
+@pytest.mark.slow
 def test_help_snapshot(snap_compare):
     app = TuiCnnApp(load_preset("SimpleCNN"), start_mode="builder")
     assert snap_compare(app, press=["question_mark"], terminal_size=SIZE)
@@ -201,6 +212,7 @@ def test_help_snapshot(snap_compare):
 # --- 3. dialogs: enter is safe, a dialog owns the keyboard ---
 
 
+@pytest.mark.slow
 async def test_enter_in_discard_dialog_keeps_the_changes():
     app = TuiCnnApp(load_preset("SimpleCNN"), start_mode="builder")
     async with app.run_test(size=SIZE) as pilot:
@@ -212,6 +224,7 @@ async def test_enter_in_discard_dialog_keeps_the_changes():
         assert isinstance(app.screen, BuilderScreen) and app.spec == edited and builder(app).dirty
 
 
+@pytest.mark.slow
 async def test_enter_in_quit_dialog_does_not_quit():
     app = TuiCnnApp(load_preset("SimpleCNN"), start_mode="builder")
     async with app.run_test(size=SIZE) as pilot:
@@ -222,6 +235,7 @@ async def test_enter_in_quit_dialog_does_not_quit():
         assert app.is_running and isinstance(app.screen, BuilderScreen)
 
 
+@pytest.mark.slow
 async def test_a_dialog_owns_the_keyboard():
     """Keys typed in a dialog never reach the app or the screen under it."""
     app = TuiCnnApp(load_preset("SimpleCNN"), start_mode="builder")
@@ -235,17 +249,20 @@ async def test_a_dialog_owns_the_keyboard():
 
 
 @pytest.mark.parametrize("size", [(80, 24), (160, 50)])
+@pytest.mark.slow
 def test_help_snapshot_tracker(snap_compare, size):
     assert snap_compare(TuiCnnApp(load_preset("SimpleCNN")), press=["question_mark"], terminal_size=size)
 
 
 @pytest.mark.parametrize("dialog", ["discard", "quit"])
+@pytest.mark.slow
 def test_dialog_snapshot(snap_compare, dialog):
     app = TuiCnnApp(load_preset("SimpleCNN"), start_mode="builder")
     keys = ["down", "delete", "n" if dialog == "discard" else "ctrl+q"]
     assert snap_compare(app, press=keys, terminal_size=SIZE)
 
 
+@pytest.mark.slow
 def test_restore_dialog_snapshot(snap_compare, monkeypatch, tmp_path_factory):
     # A fixed state directory: the dialog names the file, and the snapshot must not change.
     state = Path(tempfile.gettempdir()) / "tui-cnn-test-state"
@@ -264,6 +281,7 @@ def test_restore_dialog_snapshot(snap_compare, monkeypatch, tmp_path_factory):
 
 
 @pytest.mark.parametrize("mode", ["builder", "monitor"])
+@pytest.mark.slow
 async def test_a_focused_field_stands_out(mode):
     """A compact field was only tinted 5% when focused: typing "2" meant for a field that did
     not have the focus switched screens instead."""
@@ -289,6 +307,7 @@ async def test_a_focused_field_stands_out(mode):
 # --- found by the key fuzzer: answers and pages faster than the screen ---
 
 
+@pytest.mark.slow
 async def test_a_dialog_answered_twice_closes_once():
     """escape escape: the second answer reached the dialog after it closed and popped the
     builder itself (ScreenStackError, the app died). Both answers land before the screen
@@ -303,6 +322,7 @@ async def test_a_dialog_answered_twice_closes_once():
         assert app.is_running and isinstance(app.screen, BuilderScreen)
 
 
+@pytest.mark.slow
 async def test_the_command_palette_answered_twice_closes_once():
     """Textual's palette is no dialog of ours: the app refuses to pop a mode's own screen."""
     app = TuiCnnApp(load_preset("SimpleCNN"))
@@ -316,6 +336,7 @@ async def test_the_command_palette_answered_twice_closes_once():
 
 
 @pytest.mark.parametrize("opener", [["a"], ["ctrl+p"], ["ctrl+p", "z", "z", "z", "q"]])
+@pytest.mark.slow
 async def test_page_keys_right_after_a_list_opens(opener):
     """Textual's OptionList raised KeyError on pageup before it was laid out."""
     app = TuiCnnApp(load_preset("SimpleCNN"), start_mode="builder")
@@ -327,6 +348,7 @@ async def test_page_keys_right_after_a_list_opens(opener):
         assert [type(screen) for screen in app.screen_stack][:1] == [BuilderScreen] and len(app.screen_stack) == 2
 
 
+@pytest.mark.slow
 async def test_page_keys_right_after_the_theme_palette_opens():
     """The palette's Theme command opens a second palette, Textual's own, whose list was not
     guarded (KeyError: 0 in _move_page, the app died: the fuzzer's seed 0, app 108)."""
@@ -339,6 +361,7 @@ async def test_page_keys_right_after_the_theme_palette_opens():
         assert app.is_running
 
 
+@pytest.mark.slow
 async def test_page_keys_right_after_a_drop_down_opens():
     """A Select's drop-down (the training form's optimizer) is Textual's OptionList too."""
     from textual.widgets import Select
@@ -353,6 +376,7 @@ async def test_page_keys_right_after_a_drop_down_opens():
         assert app.is_running
 
 
+@pytest.mark.slow
 async def test_help_closed_before_it_mounted():
     """ "? escape" in one read (a burst): the help screen was closed before it mounted, and its
     on_mount found no key list to focus (NoMatches, the app died: fuzzer seed 338908)."""
@@ -367,6 +391,7 @@ async def test_help_closed_before_it_mounted():
         assert isinstance(app.screen, HelpScreen) and app.screen.query_one("#help-keys").has_focus
 
 
+@pytest.mark.slow
 async def test_a_screens_key_before_the_screen_is_built_does_nothing():
     """ "2c" in one read: the builder's c reached it while it was still mounting its widgets and
     mounted form fields into a form not yet mounted (MountError, the app died: fuzzer seed 1).
@@ -382,6 +407,7 @@ async def test_a_screens_key_before_the_screen_is_built_does_nothing():
         assert len(app.spec.layers) == len(load_preset("SimpleCNN").layers) + 1
 
 
+@pytest.mark.slow
 async def test_a_confirmation_answered_before_it_mounted():
     """ "q y" in one read: the dialog was answered before it mounted, and its on_mount found no
     button to focus (NoMatches, the app died: fuzzer seed 338908)."""
@@ -398,6 +424,7 @@ async def test_a_confirmation_answered_before_it_mounted():
         assert app.screen.query_one("#cancel").has_focus  # the safe answer, as before
 
 
+@pytest.mark.slow
 async def test_palette_keys_before_the_palette_is_built_do_nothing():
     """ctrl+p then down in one read: the palette's down looked for its list before it had one
     (NoMatches, the app died: fuzzer seed 338908)."""
@@ -410,6 +437,7 @@ async def test_palette_keys_before_the_palette_is_built_do_nothing():
         assert app.is_running
 
 
+@pytest.mark.slow
 async def test_a_key_after_quitting_does_nothing():
     """ctrl+q y c in one read: the c reached the builder after the app began to exit, when
     Textual mounts nothing any more (MountError: the quit ended in an error, fuzzer seed 1)."""
@@ -426,6 +454,7 @@ async def test_a_key_after_quitting_does_nothing():
     assert app.return_code == 0 and app.spec == load_preset("SimpleCNN")
 
 
+@pytest.mark.slow
 async def test_a_screen_switched_to_as_the_app_quits_ends_the_quit_without_an_error():
     """1 (the tracker, never shown yet) in the same moment as the quit: the tracker mounted
     without its children and on_mount found no table (NoMatches: the quit ended in an error;
@@ -442,6 +471,7 @@ async def test_a_screen_switched_to_as_the_app_quits_ends_the_quit_without_an_er
     assert app.return_code == 0
 
 
+@pytest.mark.slow
 async def test_work_queued_before_quitting_mounts_nothing():
     """The palette's Keys command ran after ctrl+q in the same read: it mounted its panel when
     Textual mounts nothing any more (MountError ended the quit in an error: fuzzer seed 739953)."""
@@ -454,6 +484,7 @@ async def test_work_queued_before_quitting_mounts_nothing():
     assert app.return_code == 0
 
 
+@pytest.mark.slow
 async def test_the_command_palette_escaped_twice():
     """The second escape ran the palette's callback again (InvalidStateError, the app died)."""
     app = TuiCnnApp(load_preset("SimpleCNN"))
@@ -466,6 +497,7 @@ async def test_the_command_palette_escaped_twice():
         assert not isinstance(app.screen, CommandPalette) and app.screen.query_one("LayerTable")  # the tracker again
 
 
+@pytest.mark.slow
 async def test_the_command_palette_reopened_at_once():
     """ctrl+p escape ctrl+p: the closing palette still held its id (DuplicateIds, the app died)."""
     app = TuiCnnApp(load_preset("SimpleCNN"))
@@ -481,6 +513,7 @@ async def test_the_command_palette_reopened_at_once():
 
 
 @pytest.mark.parametrize("size", [(80, 24), (160, 50)])
+@pytest.mark.slow
 async def test_the_builders_code_and_form_fit(size):
     """At 80 columns the form kept 36 of them and cut the code to "Conv2d(1, 32, kern"; at
     160 the stack kept ~80 empty columns while the form wrapped."""

@@ -3,6 +3,7 @@ nothing while a dialog covers it, a few cells where a clock ticks or a curve mov
 
 from __future__ import annotations
 
+import pytest
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.geometry import Region
@@ -92,6 +93,7 @@ async def test_a_curve_redrawn_under_a_new_legend_repaints_only_the_legend(monke
         assert legend.height == 1 and legend.width < 10  # "1" became "2", not the whole plot
 
 
+@pytest.mark.slow
 async def test_a_dialog_over_the_monitor_holds_its_redraws_until_it_closes(tmp_path):
     run_dir = write_run(tmp_path, "live", batch(3), live=True)
     app = TuiCnnApp(start_mode="monitor", run_dir=str(run_dir))

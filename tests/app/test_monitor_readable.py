@@ -68,6 +68,7 @@ def _readable(style, minimum: float) -> bool:
 THEMES = ("ansi-light", "ansi-dark", "textual-light", "textual-dark", "solarized-light", "flexoki")
 
 
+@pytest.mark.slow
 async def test_plot_titles_and_curves_read_on_light_and_dark_themes(tmp_path):
     run_dir = write_finished_run(tmp_path / "run")
     app = TuiCnnApp(start_mode="monitor", run_dir=str(run_dir))
@@ -91,6 +92,7 @@ async def test_plot_titles_and_curves_read_on_light_and_dark_themes(tmp_path):
     assert not unreadable, f"unreadable title, ticks or curves: {unreadable}"
 
 
+@pytest.mark.slow
 async def test_the_best_epochs_row_keeps_the_rows_background_in_any_theme(tmp_path):
     """The best epoch's cells were painted with the background the table had when its rows
     were made: dark blocks on a light theme after ctrl+p -> theme, and on zebra rows."""
@@ -118,6 +120,7 @@ async def test_the_best_epochs_row_keeps_the_rows_background_in_any_theme(tmp_pa
         ((160, 50), ["loss per epoch", "accuracy per epoch (%)", "loss per batch, this epoch"]),
     ],
 )
+@pytest.mark.slow
 async def test_every_plot_has_a_title_at_80_and_160_columns(tmp_path, size, titles):
     """plotext drops a title wider than its canvas: at 80 columns the batch plot had none."""
     from tui_cnn.app.widgets.monitor.plots import BatchLossPlot

@@ -121,16 +121,19 @@ def finished_run(tmp_path: Path) -> Path:
     return write_finished_run(tmp_path / "run")
 
 
+@pytest.mark.slow
 def test_finished_run_curves_and_table(snap_compare, finished_run):
     app = TuiCnnApp(start_mode="monitor", run_dir=str(finished_run))
     assert snap_compare(app, terminal_size=(120, 36))
 
 
+@pytest.mark.slow
 def test_finished_run_evaluation(snap_compare, finished_run):
     app = TuiCnnApp(start_mode="monitor", run_dir=str(finished_run))
     assert snap_compare(app, press=["e"], terminal_size=(120, 44))
 
 
+@pytest.mark.slow
 async def test_o_opens_a_run_directory_and_says_when_it_is_not_one(finished_run, tmp_path):
     from tui_cnn.app.widgets.monitor.epoch_table import EpochTable
 
@@ -152,6 +155,7 @@ async def test_o_opens_a_run_directory_and_says_when_it_is_not_one(finished_run,
         assert screen.state.best_epoch == 3 and screen.state.evaluation.accuracy > 0.9
 
 
+@pytest.mark.slow
 async def test_a_batch_too_big_for_the_device_asks_before_starting():
     app = TuiCnnApp(start_mode="monitor")
     async with app.run_test(size=(100, 32)) as pilot:
@@ -171,6 +175,7 @@ async def test_a_batch_too_big_for_the_device_asks_before_starting():
         assert app.screen.state.status == "idle"  # not started
 
 
+@pytest.mark.slow
 async def test_the_processes_field_checks_the_machine_and_splits_the_memory_estimate(monkeypatch):
     monkeypatch.setattr("os.cpu_count", lambda: 2)
     monkeypatch.setattr("tui_cnn.backend.devices.gpu_count", lambda: 0)

@@ -21,6 +21,7 @@ from tui_cnn.domain.run_records import EpochMetrics, ProcessRecord, encode_recor
 from tui_cnn.domain.run_state import RunState
 
 
+@pytest.mark.slow
 async def test_a_run_with_nan_metrics_opens_from_the_command_line(tmp_path):
     run_dir = spoiled_run(tmp_path, "metrics-nan-and-infinity")  # crashed in the epoch table and plotext
     app = TuiCnnApp(load_preset("SimpleCNN"), start_mode="monitor", run_dir=str(run_dir))
@@ -76,6 +77,7 @@ def repeated_epochs_run(base: Path) -> Path:
     return run_dir
 
 
+@pytest.mark.slow
 async def test_a_run_with_an_epoch_recorded_twice_opens_and_says_so(tmp_path):
     """It ended the app (DuplicateKey in the epoch table); the last record of an epoch stands."""
     run_dir = repeated_epochs_run(tmp_path)
@@ -93,6 +95,7 @@ async def test_a_run_with_an_epoch_recorded_twice_opens_and_says_so(tmp_path):
     assert [m.epoch for m in state.epochs] == [1, 2] and "epoch 1, 2 recorded more than once" in state.problems[0]
 
 
+@pytest.mark.slow
 async def test_events_truncated_or_deleted_under_a_followed_run_are_said(tmp_path):
     """A run training (this process stands for its trainer) whose events.jsonl is truncated,
     then deleted, while the monitor follows it: each is said; the run is neither crashed nor

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import async_wait_until, record_notifications
 from tests.run_corpus import write_good_run
 from tui_cnn.app.app import TuiCnnApp
@@ -35,6 +37,7 @@ def huge_finished_run(base: Path) -> Path:
     return run
 
 
+@pytest.mark.slow
 async def test_a_huge_ended_run_opens_piece_by_piece_and_the_keys_answer_meanwhile(tmp_path):
     run = huge_finished_run(tmp_path)
     assert (run / "events.jsonl").stat().st_size > 3 * 2**20  # more than one piece of 2 MiB

@@ -107,6 +107,7 @@ def runs(tmp_path) -> Path:
     return base
 
 
+@pytest.mark.slow
 async def test_the_table_lists_the_runs_newest_first_with_their_status(runs):
     app = TuiCnnApp(start_mode="runs", runs_dir=str(runs))
     async with app.run_test(size=(80, 24)) as pilot:
@@ -124,6 +125,7 @@ async def test_the_table_lists_the_runs_newest_first_with_their_status(runs):
         assert "5 runs in" in summary and "1 running" in summary and "1 paused" in summary
 
 
+@pytest.mark.slow
 async def test_the_key_4_shows_it_and_an_empty_folder_says_how_to_start_a_run(tmp_path):
     app = TuiCnnApp(runs_dir=str(tmp_path / "no-runs-yet"))
     async with app.run_test(size=(80, 24)) as pilot:
@@ -135,6 +137,7 @@ async def test_the_key_4_shows_it_and_an_empty_folder_says_how_to_start_a_run(tm
         assert app.current_mode == "runs"
 
 
+@pytest.mark.slow
 async def test_a_new_theme_recolours_the_statuses(runs):
     app = TuiCnnApp(start_mode="runs", runs_dir=str(runs))
     async with app.run_test(size=(80, 24)) as pilot:
@@ -147,6 +150,7 @@ async def test_a_new_theme_recolours_the_statuses(runs):
         assert str(dark) == str(light) == "running" and light.style != dark.style
 
 
+@pytest.mark.slow
 async def test_a_run_appearing_then_ending_shows_within_seconds(runs):
     """Polled twice a second: shown within one poll and a read (4 s: room for a loaded machine)."""
     app = TuiCnnApp(start_mode="runs", runs_dir=str(runs))
@@ -164,6 +168,7 @@ async def test_a_run_appearing_then_ending_shows_within_seconds(runs):
         assert row[3:] == ("2/3", "90.00%", "50.00%")
 
 
+@pytest.mark.slow
 async def test_a_live_run_whose_process_is_gone_shows_crashed(tmp_path):
     import subprocess
     import sys
@@ -186,6 +191,7 @@ async def test_a_live_run_whose_process_is_gone_shows_crashed(tmp_path):
         child.wait()
 
 
+@pytest.mark.slow
 async def test_marking_two_runs_and_v_compares_them(runs):
     app = TuiCnnApp(start_mode="runs", runs_dir=str(runs))
     notes = record_notifications(app)
@@ -211,6 +217,7 @@ async def test_marking_two_runs_and_v_compares_them(runs):
         assert [row[0] for row in table_rows(app)].count("✓") == 1
 
 
+@pytest.mark.slow
 async def test_delete_asks_first_cancel_keeps_the_run_and_yes_deletes_it(runs):
     app = TuiCnnApp(start_mode="runs", runs_dir=str(runs))
     async with app.run_test(size=(80, 24)) as pilot:
@@ -232,6 +239,7 @@ async def test_delete_asks_first_cancel_keeps_the_run_and_yes_deletes_it(runs):
         assert len(table_rows(app)) == 4
 
 
+@pytest.mark.slow
 async def test_a_live_run_is_not_deleted_nor_a_link_out_of_the_folder(runs, tmp_path):
     elsewhere = write_run(tmp_path / "elsewhere", "precious", Finished(1, 0.71, 12.0), started_at=T0 - 60)
     (runs / "z-link").symlink_to(elsewhere, target_is_directory=True)
@@ -252,6 +260,7 @@ async def test_a_live_run_is_not_deleted_nor_a_link_out_of_the_folder(runs, tmp_
         assert (runs / "d-running").is_dir() and (elsewhere / "config.json").is_file()
 
 
+@pytest.mark.slow
 async def test_stop_and_pause_write_the_run_control_file_and_an_ended_run_refuses(runs):
     app = TuiCnnApp(start_mode="runs", runs_dir=str(runs))
     notes = record_notifications(app)
@@ -271,6 +280,7 @@ async def test_stop_and_pause_write_the_run_control_file_and_an_ended_run_refuse
         assert read_control(runs / "a-finished") is None
 
 
+@pytest.mark.slow
 async def test_enter_opens_the_run_on_the_monitor(runs):
     app = TuiCnnApp(start_mode="runs", runs_dir=str(runs))
     async with app.run_test(size=(80, 24)) as pilot:
@@ -287,6 +297,7 @@ async def test_enter_opens_the_run_on_the_monitor(runs):
         assert len(table_rows(app)) == 5
 
 
+@pytest.mark.slow
 async def test_unreadable_runs_are_listed_as_such_and_never_end_the_screen(tmp_path):
     base = tmp_path / "runs"
     for name in SPOILERS:
@@ -310,6 +321,7 @@ async def test_unreadable_runs_are_listed_as_such_and_never_end_the_screen(tmp_p
         assert app.is_running and len(table_rows(app)) == len(SPOILERS) - 1
 
 
+@pytest.mark.slow
 async def test_continue_asks_how_many_epochs_and_starts_the_run_detached(runs, monkeypatch):
     started = []
 
@@ -375,6 +387,7 @@ def utc():
 
 
 @pytest.mark.parametrize("size, theme", [((80, 24), None), ((160, 50), "textual-light")], ids=["80x24", "160x50-light"])
+@pytest.mark.slow
 def test_snapshot(snap_compare, runs, size, theme, monkeypatch, utc):
     """Every status once, a marked run, a long name cut, an unreadable run under the cursor;
     the wide one in a light theme (the statuses' colours come from the theme)."""
@@ -447,6 +460,7 @@ async def test_c_continues_a_real_run_to_two_epochs(mnist_root, tmp_path):
     assert (run_dir / "output.log").is_file()
 
 
+@pytest.mark.slow
 async def test_home_and_end_go_to_the_newest_and_the_oldest_run(runs):
     """DataTable's own home and end scroll sideways: x after home stopped the run the cursor
     was left on, not the newest."""
@@ -460,6 +474,7 @@ async def test_home_and_end_go_to_the_newest_and_the_oldest_run(runs):
         assert table_rows(app)[table.cursor_row][2] == "e-paused"
 
 
+@pytest.mark.slow
 async def test_queued_runs_move_in_the_queue_and_x_cancels_one(tmp_path):
     from tui_cnn.domain.run_queue import enqueue, waiting_runs
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from tests.app.test_runs_screen import cursor_to, opened, statuses
 from tests.domain.test_run_lock import hold_in_a_process, holders  # noqa: F401 - the fixture
 from tests.helpers import async_wait_until, record_notifications
@@ -14,6 +16,7 @@ from tui_cnn.app.app import TuiCnnApp
 from tui_cnn.domain.run_control import read_control
 
 
+@pytest.mark.slow
 async def test_a_starting_run_and_a_loop_of_links_are_listed_with_the_rest(tmp_path, holders):  # noqa: F811
     base = tmp_path / "runs"
     write_good_run(base / "good")
@@ -34,6 +37,7 @@ async def test_a_starting_run_and_a_loop_of_links_are_listed_with_the_rest(tmp_p
         await async_wait_until(lambda: statuses(app).get("starting") == "failed", timeout=10, what="failed")
 
 
+@pytest.mark.slow
 async def test_a_runs_folder_that_cannot_be_read_says_why(tmp_path):
     looped = tmp_path / "runs"
     os.symlink(looped, looped)

@@ -31,6 +31,7 @@ async def type_into(pilot, field: Input, text: str) -> None:
         ("lr", "1e308", "learning rate must be > 0 and <= 1e+12"),
     ],
 )
+@pytest.mark.slow
 async def test_a_typed_value_stays_as_typed_and_a_refused_one_says_why_beside_its_field(name, text, error):
     app = TuiCnnApp(start_mode="monitor")
     async with app.run_test(size=(120, 40)) as pilot:
@@ -47,6 +48,7 @@ async def test_a_typed_value_stays_as_typed_and_a_refused_one_says_why_beside_it
             assert app.current_mode == "monitor"  # digits typed into a field never switched screens
 
 
+@pytest.mark.slow
 async def test_every_declared_setting_with_a_label_has_a_field():
     app = TuiCnnApp(start_mode="monitor")
     async with app.run_test(size=(120, 40)):
@@ -57,6 +59,7 @@ async def test_every_declared_setting_with_a_label_has_a_field():
             assert form.query_one(f"#field-{name}").tooltip == declared.help, name
 
 
+@pytest.mark.slow
 async def test_cuda_chosen_without_a_gpu_says_so_beside_the_device_and_never_waits_forever(monkeypatch):
     from tui_cnn.backend import devices
 
@@ -74,6 +77,7 @@ async def test_cuda_chosen_without_a_gpu_says_so_beside_the_device_and_never_wai
         assert form.query_one("#start", Button).disabled
 
 
+@pytest.mark.slow
 def test_setup_tab_at_80x24_with_a_refused_value(snap_compare, monkeypatch):
     """At 80x24 the errors stand beside their fields, in view (they once sat below the screen)."""
     from tui_cnn.backend import devices
@@ -107,6 +111,7 @@ def test_setup_tab_at_80x24_with_a_refused_value(snap_compare, monkeypatch):
         ([("end", None), ("backspace", None), ("backspace", None), ("9", "9")], "9"),  # was "69" or "9" by chance
     ],
 )
+@pytest.mark.slow
 async def test_editing_keys_keep_their_place_among_typed_characters(keys, expected):
     """Keys posted to the app all at once, as the terminal driver does when a fast typist or a
     loaded machine delivers them: ctrl+k and backspace used to bubble back to the app's queue,
@@ -122,6 +127,7 @@ async def test_editing_keys_keep_their_place_among_typed_characters(keys, expect
         assert field.value == expected
 
 
+@pytest.mark.slow
 async def test_enter_in_a_field_confirms_it_and_only_r_or_the_button_starts(monkeypatch):
     """Enter in a field started a run (minutes of a GPU and a new run directory): it now moves
     on to the next field; r (out of the field) starts."""
@@ -142,6 +148,7 @@ async def test_enter_in_a_field_confirms_it_and_only_r_or_the_button_starts(monk
         assert started[0].epochs == 2
 
 
+@pytest.mark.slow
 async def test_the_memory_check_caps_the_batch_at_the_training_set_and_names_the_resolved_device(monkeypatch):
     """Batch 100,000 on the 3,600 training images of the sample once 'needed 65.7 GiB' on 'auto':
     a step cannot take more images than the training set holds."""
@@ -167,6 +174,7 @@ async def test_the_memory_check_caps_the_batch_at_the_training_set_and_names_the
         assert "batch size 3600" in warning and "cpu (auto) has" in warning
 
 
+@pytest.mark.slow
 async def test_a_3x32x32_model_defaults_to_the_dataset_of_its_shape():
     from tui_cnn.domain.presets import load_preset
 
@@ -181,6 +189,7 @@ async def test_a_3x32x32_model_defaults_to_the_dataset_of_its_shape():
         assert form.query_one("#field-dataset", Select).value in ("mnist", "mnist-sample")
 
 
+@pytest.mark.slow
 async def test_a_focused_dropdown_stands_out_in_every_theme():
     """A compact Select hid Textual's focus border, leaving a 5% tint (colour 234 against 235):
     focus on the dataset or optimizer dropdown was invisible."""

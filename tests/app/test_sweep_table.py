@@ -4,6 +4,7 @@ directories, as the trainer and the sweep's driver leave them."""
 
 from __future__ import annotations
 
+import pytest
 from textual.widgets import DataTable, Static
 
 from tests.app.test_runs_screen import T0, cursor_to, opened, write_run
@@ -41,6 +42,7 @@ def write_sweep_with_trials(runs):
     return sweep_dir
 
 
+@pytest.mark.slow
 async def test_w_on_a_trial_shows_its_sweeps_table_with_the_best_marked(tmp_path):
     runs = tmp_path / "runs"
     write_sweep_with_trials(runs)

@@ -31,6 +31,7 @@ async def replace_text(pilot, key: str, text: str, then: str = "enter") -> None:
     await pilot.pause()
 
 
+@pytest.mark.slow
 async def test_moving_through_the_table_shows_each_layers_formula():
     app = TuiCnnApp(load_preset("SimpleCNN"))
     async with app.run_test(size=(80, 24)) as pilot:
@@ -48,6 +49,7 @@ async def test_moving_through_the_table_shows_each_layers_formula():
         assert "31,370" not in detail(app)
 
 
+@pytest.mark.slow
 async def test_the_table_and_totals_show_the_lecture_figures():
     app = TuiCnnApp(load_preset("SimpleCNN"))
     async with app.run_test(size=(80, 24)) as pilot:
@@ -62,6 +64,7 @@ async def test_the_table_and_totals_show_the_lecture_figures():
         assert "for batch 64" in totals
 
 
+@pytest.mark.slow
 async def test_changing_the_batch_size_updates_every_figure():
     app = TuiCnnApp(load_preset("SimpleCNN"))
     async with app.run_test(size=(80, 24)) as pilot:
@@ -73,6 +76,7 @@ async def test_changing_the_batch_size_updates_every_figure():
         assert "320 * 8 * 28 * 28 = 2,007,040" in detail(app)
 
 
+@pytest.mark.slow
 async def test_changing_the_input_shape_re_runs_the_shapes(monkeypatch):
     # A pause long enough that Pilot's typing (it waits for the app after each key) never
     # outlasts it on a loaded machine: with 0.4 s the edit sometimes applied before the check.
@@ -110,6 +114,7 @@ BAD_SHAPE = "input shape must be three positive integers C, H, W"
         ("b", "100000000000", BAD_BATCH + "100,000,000,000"),
     ],
 )
+@pytest.mark.slow
 async def test_a_bad_value_is_kept_as_typed_said_in_full_and_keeps_the_last_good_model(key, bad, message, monkeypatch):
     """Typed at typing speed, then enter. The typing pause is 2 s here: on a loaded machine two
     keys 10 ms apart once arrived 0.4 s apart, and the valid prefix "100" applied, as it
@@ -134,6 +139,7 @@ async def test_a_bad_value_is_kept_as_typed_said_in_full_and_keeps_the_last_good
         assert "Activation memory" in detail(app)
 
 
+@pytest.mark.slow
 async def test_an_invalid_layer_is_marked_and_explained():
     spec = load_preset("SimpleCNN")
     spec = spec.replace_layer(7, LayerSpec.of("Linear", in_features=3000, out_features=10))
@@ -148,6 +154,7 @@ async def test_an_invalid_layer_is_marked_and_explained():
         assert "fix: set in_features = 3136" in detail(app)
 
 
+@pytest.mark.slow
 async def test_a_model_set_elsewhere_replaces_the_table():
     app = TuiCnnApp(load_preset("SimpleCNN"))
     async with app.run_test(size=(80, 24)) as pilot:
@@ -159,6 +166,7 @@ async def test_a_model_set_elsewhere_replaces_the_table():
         assert "VGGSmall" in app.screen.sub_title
 
 
+@pytest.mark.slow
 async def test_the_shape_bars_replace_the_detail_panel_on_a_narrow_terminal():
     app = TuiCnnApp(load_preset("SimpleCNN"))
     async with app.run_test(size=(80, 24)) as pilot:
@@ -170,6 +178,7 @@ async def test_the_shape_bars_replace_the_detail_panel_on_a_narrow_terminal():
         assert "64x7x7" in str(flow.render())
 
 
+@pytest.mark.slow
 async def test_help_lists_the_trackers_keys():
     app = TuiCnnApp(load_preset("SimpleCNN"))
     async with app.run_test(size=(80, 24)) as pilot:
@@ -180,6 +189,7 @@ async def test_help_lists_the_trackers_keys():
         assert app.screen.query_one(LayerTable)
 
 
+@pytest.mark.slow
 async def test_the_command_palette_asks_which_module_to_track():
     from tui_cnn.app.widgets.track_prompt import TrackPrompt
 
@@ -196,6 +206,7 @@ async def test_the_command_palette_asks_which_module_to_track():
         assert app.screen.query_one(LayerTable).row_count == 8  # still SimpleCNN
 
 
+@pytest.mark.slow
 async def test_a_big_models_edit_reaches_every_row_and_the_newest_edit_wins():
     """Over BACKGROUND_LAYERS, the analysis runs in a thread and the table updates a few
     hundred rows a turn: two quick edits end with every row showing the second."""
@@ -223,6 +234,7 @@ async def test_a_big_models_edit_reaches_every_row_and_the_newest_edit_wins():
         assert app.is_running
 
 
+@pytest.mark.slow
 async def test_the_batch_box_takes_what_the_training_form_takes(monkeypatch):
     """One parser and one limit, the training settings' (the tracker refused 1e9 as "not a
     whole number" below its own 1,000,000 while the form took 1e3 up to 1,048,576)."""
@@ -244,6 +256,7 @@ async def test_the_batch_box_takes_what_the_training_form_takes(monkeypatch):
         assert "<= 1,048,576" in text_of(app, "#edit-error") and app.batch_size == MAX_BATCH_SIZE
 
 
+@pytest.mark.slow
 async def test_the_error_line_keeps_a_boxs_error_while_it_holds_bad_text(monkeypatch):
     """Both boxes bad, then the batch fixed: the input shape's error stays (it was dropped)."""
     monkeypatch.setattr("tui_cnn.app.screens.tracker.APPLY_AFTER_S", 2.0)
@@ -262,6 +275,7 @@ async def test_the_error_line_keeps_a_boxs_error_while_it_holds_bad_text(monkeyp
         assert text_of(app, "#edit-error") == ""
 
 
+@pytest.mark.slow
 async def test_a_key_typed_right_after_enter_goes_where_enter_moved_the_focus():
     """3, enter, 2 in one read: enter applies 3 and moves back to the table, so the 2 is the
     app's key there (the builder), as if typed slowly. The 2 once landed in the box before the

@@ -3,6 +3,7 @@ order it runs, the data flow's gutter (as for a tracked nn.Module), and the merg
 
 from __future__ import annotations
 
+import pytest
 from textual.widgets import Static
 
 from tui_cnn.app.app import TuiCnnApp
@@ -14,6 +15,7 @@ def cell(app: TuiCnnApp, row: int, column: str) -> str:
     return app.screen.query_one(LayerTable).get_cell(str(row), column).plain
 
 
+@pytest.mark.slow
 async def test_a_residual_nets_rows_show_the_branch_and_merge_and_the_detail_explains_the_add():
     app = TuiCnnApp(load_preset("ResNet20"))
     async with app.run_test(size=(80, 24)) as pilot:
@@ -29,6 +31,7 @@ async def test_a_residual_nets_rows_show_the_branch_and_merge_and_the_detail_exp
         assert "merges 2 branches" in detail
 
 
+@pytest.mark.slow
 async def test_an_inception_modules_four_branches_meet_in_one_row():
     app = TuiCnnApp(load_preset("InceptionMini"))
     async with app.run_test(size=(80, 24)) as pilot:
@@ -40,6 +43,7 @@ async def test_an_inception_modules_four_branches_meet_in_one_row():
         assert cell(app, merge, "output") == "32x14x14"
 
 
+@pytest.mark.slow
 async def test_minus_folds_each_block_into_one_row_and_plus_unfolds_it():
     app = TuiCnnApp(load_preset("ResNet20"))
     async with app.run_test(size=(80, 24)) as pilot:

@@ -42,6 +42,7 @@ async def test_the_prompt_takes_an_input_shape_and_a_new_model_opens_at_its_top(
         assert sum(column.get_render_width(table) for column in table.columns.values()) <= 80
 
 
+@pytest.mark.slow
 async def test_a_bad_input_shape_is_said_in_the_prompt():
     app = TuiCnnApp(batch_size=1)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -53,6 +54,7 @@ async def test_a_bad_input_shape_is_said_in_the_prompt():
         assert "✗" in str(app.screen.query_one("#prompt-error").render())
 
 
+@pytest.mark.slow
 async def test_branches_show_in_the_gutter_and_modules_fold_by_depth():
     app = TuiCnnApp(batch_size=1, tracked=Tracked("torchvision.models:resnet18", (3, 224, 224)))
     async with app.run_test(size=(160, 50)) as pilot:

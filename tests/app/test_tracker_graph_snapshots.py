@@ -3,6 +3,7 @@ skip connections, and the figures (output, params, MACs) on screen."""
 
 from __future__ import annotations
 
+import pytest
 from textual.widgets import Input
 
 from tests.helpers import async_wait_until
@@ -21,11 +22,13 @@ async def tracked_and_still(pilot) -> None:
     await pilot.pause()
 
 
+@pytest.mark.slow
 def test_tracked_resnet18_at_80x24(snap_compare):
     app = TuiCnnApp(batch_size=1, tracked=Tracked("torchvision.models:resnet18", (3, 224, 224)))
     assert snap_compare(app, press=["down"] * 5, terminal_size=(80, 24), run_before=tracked_and_still)
 
 
+@pytest.mark.slow
 def test_track_prompt_at_80x24(snap_compare):
     async def prompt_open(pilot) -> None:
         await pilot.press("t")

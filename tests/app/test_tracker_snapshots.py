@@ -24,17 +24,20 @@ async def no_blinking(pilot) -> None:
 
 
 @pytest.mark.parametrize("size", SIZES)
+@pytest.mark.slow
 def test_tracker_simple_cnn(snap_compare, size):
     app = TuiCnnApp(load_preset("SimpleCNN"))
     assert snap_compare(app, press=["down", "down"], terminal_size=SIZES[size], run_before=no_blinking)
 
 
 @pytest.mark.parametrize("size", SIZES)
+@pytest.mark.slow
 def test_tracker_invalid_model(snap_compare, size):
     app = TuiCnnApp(broken_simple_cnn())
     assert snap_compare(app, press=["end"], terminal_size=SIZES[size], run_before=no_blinking)
 
 
+@pytest.mark.slow
 def test_tracker_shape_bars_narrow(snap_compare):
     app = TuiCnnApp(load_preset("VGGSmall"))
     assert snap_compare(app, press=["v", "down"], terminal_size=SIZES["80x24"], run_before=no_blinking)

@@ -50,6 +50,7 @@ async def focused_box(app) -> TypedInput:
     return app.focused
 
 
+@pytest.mark.slow
 async def test_a_burst_in_the_builder_form_keeps_its_order():
     app = TuiCnnApp(load_preset("SimpleCNN"), start_mode="builder")
     async with app.run_test(size=SIZE) as pilot:
@@ -71,6 +72,7 @@ async def test_a_burst_in_the_builder_form_keeps_its_order():
         ("i", ["home", "delete", "3"], "3,28,28"),
     ],
 )
+@pytest.mark.slow
 async def test_a_burst_in_the_tracker_boxes_keeps_its_order(key, burst, typed):
     app = TuiCnnApp(load_preset("SimpleCNN"))
     async with app.run_test(size=SIZE) as pilot:
@@ -100,6 +102,7 @@ DIALOGS = {
 
 
 @pytest.mark.parametrize("dialog", DIALOGS)
+@pytest.mark.slow
 async def test_a_burst_in_each_dialog_keeps_its_order(dialog):
     make, burst, typed = DIALOGS[dialog]
     app = TuiCnnApp(load_preset("SimpleCNN"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from tui_cnn.backend.data import load_data, random_translate
@@ -10,6 +11,7 @@ from tui_cnn.domain.datasets import DATASETS, check_spec_matches, default_data_d
 from tui_cnn.domain.presets import load_preset
 
 
+@pytest.mark.slow
 def test_the_packaged_sample_loads_5000_real_digits(tmp_path):
     data = load_data("mnist-sample", tmp_path, "cpu")
 

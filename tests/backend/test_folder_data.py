@@ -67,6 +67,7 @@ def test_a_decompression_bomb_is_refused_before_it_is_decoded(tmp_path):
         decode_image(str(tmp_path / "bomb.png"), (1, 28, 28), "crop")
 
 
+@pytest.mark.slow
 def test_a_truncated_jpeg_is_skipped_and_counted(digit_folder, tmp_path, monkeypatch):
     import shutil
 
@@ -85,6 +86,7 @@ def test_a_truncated_jpeg_is_skipped_and_counted(digit_folder, tmp_path, monkeyp
     assert 0.05 < data.info.mean[0] < 0.25
 
 
+@pytest.mark.slow
 def test_the_decoded_folder_is_cached_until_a_file_changes(digit_folder, tmp_path, monkeypatch):
     import shutil
 

@@ -268,12 +268,14 @@ def _spec(layers: list[LayerSpec], input_shape: tuple[int, int, int]) -> ModelSp
 
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(stacks, input_shapes, batch_sizes)
+@pytest.mark.slow
 def test_every_layer_agrees_with_torch(layers, input_shape, batch_size):
     spec = _spec(layers, input_shape)
     analysis = analyze(spec, batch_size)
     assert_engine_agrees(analysis, run_in_torch(spec, batch_size))
 
 
+@pytest.mark.slow
 def test_random_stacks_cover_valid_and_invalid_models():
     """The property test's stacks exercise both verdicts, in numbers: drawn as it draws them
     and judged by the engine alone (no torch), so this holds on its own, on any xdist worker."""
@@ -291,6 +293,7 @@ def test_random_stacks_cover_valid_and_invalid_models():
 @pytest.mark.filterwarnings("ignore::UserWarning")  # Dropout2d on (N, F), as the engine warns
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(cnn_stack, input_shapes)
+@pytest.mark.slow
 def test_macs_match_torchinfo(layers, input_shape):
     analysis = analyze(_spec(layers, input_shape), batch_size=2)  # BatchNorm2d needs 2 values
     assume(analysis.valid)  # torchinfo only summarises models that run
@@ -346,6 +349,7 @@ def _reach(model: nn.Module, size: int) -> tuple[int, int]:
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.one_of(_rf_conv, _rf_pool, st.just(LayerSpec.of("ReLU"))), min_size=1, max_size=4))
+@pytest.mark.slow
 def test_receptive_field_is_what_the_gradient_reaches(layers):
     size = 64
     analysis = analyze(_spec(layers, (1, size, size)), batch_size=1)
@@ -373,6 +377,7 @@ def _index_after(fix: Fix, index: int | None) -> int | None:
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(stacks, input_shapes)
+@pytest.mark.slow
 def test_every_offered_fix_removes_its_own_diagnostic(layers, input_shape):
     spec = _spec(layers, input_shape)
     for diagnostic in analyze(spec).diagnostics:

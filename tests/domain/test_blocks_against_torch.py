@@ -103,6 +103,7 @@ def _has_block(layers) -> bool:
 
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(specs, st.integers(1, 2))
+@pytest.mark.slow
 def test_branched_specs_agree_with_torch_or_are_refused_where_torch_refuses(spec, batch_size):
     analysis = analyze(spec, batch_size)
     run = TorchRun()
@@ -121,6 +122,7 @@ def test_branched_specs_agree_with_torch_or_are_refused_where_torch_refuses(spec
         assert run.error is not None or run.nonsense, (analysis.errors, spec)
 
 
+@pytest.mark.slow
 def test_random_branched_specs_cover_valid_and_invalid_models():
     """The property test's specs exercise both verdicts, on specs with blocks: drawn as it
     draws them and judged by the engine alone, so this holds on its own, on any xdist worker."""

@@ -88,6 +88,7 @@ def _named_types(node: ast.expr) -> list[str]:
     return [item.value for item in items if isinstance(item, ast.Constant) and item.value in LAYER_TYPES]
 
 
+@pytest.mark.slow
 def test_no_code_compares_a_type_to_a_catalogued_name():
     found = []
     for path in sorted(SOURCE.rglob("*.py")):

@@ -271,6 +271,7 @@ _any_input = st.tuples(st.integers(-1, 30) | st.floats(0, 3) | st.just(True), st
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(_any_layer, max_size=6), _any_input, st.integers(-1, 3))
+@pytest.mark.slow
 def test_any_input_gives_diagnostics_not_exceptions(layers, input_shape, batch_size):
     analysis = analyze(ModelSpec("fuzz", input_shape, tuple(layers)), batch_size)
     json.dumps(analysis.to_json())

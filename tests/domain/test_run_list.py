@@ -111,6 +111,7 @@ def test_a_continued_run_keeps_its_first_start_time(tmp_path):
     assert run_row(run_dir).started_at == 1_000.0
 
 
+@pytest.mark.slow
 def test_a_huge_events_file_is_folded_with_bounded_memory(tmp_path):
     """A 200 MB events.jsonl took `runs` to 490 MB: read whole, then split. Line by line, the
     row costs a few lines' memory whatever the file's size (here 30 MB of batch progress)."""

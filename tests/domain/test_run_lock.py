@@ -74,6 +74,7 @@ def write_process_json(run_dir: Path, pid: int, create_time: float | None) -> No
 # --- the lock ---
 
 
+@pytest.mark.slow
 def test_a_second_taker_is_refused_naming_the_live_process_and_the_kernel_frees_it_on_death(tmp_path, holders):
     holder = hold_in_a_process(tmp_path)
     holders.append(holder)
@@ -180,6 +181,7 @@ def test_a_folder_held_before_its_first_file_is_starting_and_a_stop_waits_for_it
     assert read_control(run_dir).command == "stop"
 
 
+@pytest.mark.slow
 def test_attach_waits_for_a_starting_run_to_write_its_files(tmp_path, holders):
     run_dir = tmp_path / "starting"
     run_dir.mkdir()

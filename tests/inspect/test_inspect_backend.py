@@ -10,6 +10,7 @@ from tui_cnn.domain.presets import load_preset
 from tui_cnn.domain.spec import LayerSpec, ModelSpec
 
 
+@pytest.mark.slow
 def test_a_model_whose_dataset_is_missing_has_no_test_images_and_downloads_nothing(monkeypatch, tmp_path):
     import torchvision
 
