@@ -117,18 +117,24 @@ async def watch_training(config: TrainConfig) -> float:
     async with app.run_test(size=TERMINAL_SIZE):
         await wait_until(lambda: app.screen.state.status == "running")
         cpu_at, wall_at = time.process_time(), time.perf_counter()
-        await wait_until(lambda: not app.screen.state.active, timeout=3600, what="the run to end")
+        # Looked at once a second: a person watching wakes the app no more often than that,
+        # and a check every 20 ms was 50 wake-ups a second of this process, each one taking a
+        # core from training (a harness cost no user has).
+        await wait_until(lambda: not app.screen.state.active, timeout=3600, what="the run to end", every_s=1.0)
         return (time.process_time() - cpu_at) / (time.perf_counter() - wall_at)
 
 
 async def wait_until(
-    condition: Callable[[], bool], timeout: float = 120, what: str = "training to start in the monitor"
+    condition: Callable[[], bool],
+    timeout: float = 120,
+    what: str = "training to start in the monitor",
+    every_s: float = 0.02,
 ) -> None:
     deadline = time.perf_counter() + timeout
     while not condition():
         if time.perf_counter() > deadline:
             raise RuntimeError(f"waited {timeout:.0f} s for {what}")
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(every_s)
 
 
 def headless_run(config: TrainConfig) -> None:

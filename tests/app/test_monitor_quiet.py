@@ -3,6 +3,9 @@ nothing while a dialog covers it, a few cells where a clock ticks or a curve mov
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import pytest
 from rich.text import Text
 from textual.app import App, ComposeResult
@@ -12,11 +15,12 @@ from textual.widget import Widget
 from tests.app.test_runs_screen import event_lines, write_run
 from tests.helpers import async_wait_until
 from tui_cnn.app.app import TuiCnnApp
-from tui_cnn.app.screens.monitor import MonitorScreen
+from tui_cnn.app.screens.monitor import TICK_SLACK_S, MonitorScreen
 from tui_cnn.app.widgets.confirm import ConfirmScreen
 from tui_cnn.app.widgets.monitor.plots import BatchLossPlot
 from tui_cnn.app.widgets.monitor.repaint import TickerText, changed_regions
 from tui_cnn.domain.run_events import BatchProgress
+from tui_cnn.domain.watch_pace import BRISK, CALM, CALM_AFTER_S, watch_pace
 
 
 def batch(number: int) -> BatchProgress:
@@ -111,3 +115,65 @@ async def test_a_dialog_over_the_monitor_holds_its_redraws_until_it_closes(tmp_p
         assert "batch 3/8" in str(info.content)  # covered: not redrawn, nothing sent
         app.pop_screen()
         await async_wait_until(lambda: "batch 5/8" in str(info.content), what="the monitor to catch up")
+
+
+async def test_the_batch_curve_waits_as_long_as_the_monitor_asks(monkeypatch):
+    """Nobody at the keys, the monitor asks for the batch curve every few seconds
+    (domain.watch_pace): a new point within that time is drawn later, not now."""
+
+    class Plot(App):
+        def compose(self) -> ComposeResult:
+            yield BatchLossPlot(("loss per batch, this epoch", "batch loss"))
+
+    app = Plot()
+    async with app.run_test(size=(70, 24)) as pilot:
+        plot = app.query_one(BatchLossPlot)
+        plot.show(1, [(1, 1.0)], now=0.0, batches=30, every_s=CALM.batch_plot_every_s)
+        await pilot.pause()
+        refreshes = spy_on_refresh(monkeypatch, plot)
+        plot.show(1, [(1, 1.0), (2, 0.5)], now=CALM.batch_plot_every_s - 1, batches=30, every_s=CALM.batch_plot_every_s)
+        await pilot.pause()
+        assert refreshes == []
+        plot.show(1, [(1, 1.0), (2, 0.5)], now=CALM.batch_plot_every_s, batches=30, every_s=CALM.batch_plot_every_s)
+        await pilot.pause()
+        assert len(refreshes) == 1
+
+
+def test_the_monitor_turns_calm_only_after_a_while_without_input():
+    assert watch_pace(0.0) == BRISK and watch_pace(CALM_AFTER_S - 0.1) == BRISK
+    assert watch_pace(CALM_AFTER_S) == CALM
+    assert CALM.redraw_every_s <= 1.0  # clocks still tick every second
+    assert CALM.batch_plot_every_s > BRISK.batch_plot_every_s and CALM.redraw_every_s > BRISK.redraw_every_s
+
+
+@pytest.mark.slow
+async def test_nobody_at_the_keys_the_monitor_redraws_a_live_run_once_a_second_and_a_key_wakes_it(
+    tmp_path, monkeypatch
+):
+    run_dir = write_run(tmp_path, "live", batch(1), live=True)
+    app = TuiCnnApp(start_mode="monitor", run_dir=str(run_dir))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await async_wait_until(lambda: isinstance(app.screen, MonitorScreen))
+        monitor = app.screen
+        info = monitor.query_one("#epoch-info", TickerText)
+        await async_wait_until(lambda: "batch 1/8" in str(info.content), what="the run's progress")
+        redraws: list[float] = []
+        redraw = MonitorScreen._redraw
+
+        def counted(self, *args, **kwargs):
+            redraws.append(time.monotonic())
+            return redraw(self, *args, **kwargs)
+
+        monkeypatch.setattr(MonitorScreen, "_redraw", counted)
+        app.session.last_input_at = time.monotonic() - 60  # nobody touched the app for a minute
+        with (run_dir / "events.jsonl").open("a") as events:
+            for number in range(2, 8):  # a batch every 0.4 s: more often than a calm monitor redraws
+                events.write(event_lines(batch(number)))
+                events.flush()
+                await asyncio.sleep(0.4)
+        await async_wait_until(lambda: "batch 7/8" in str(info.content), what="the monitor to catch up")
+        gaps = [later - earlier for earlier, later in zip(redraws, redraws[1:])]
+        assert redraws and all(gap >= CALM.redraw_every_s - TICK_SLACK_S for gap in gaps), gaps
+        quiet_since = app.session.last_input_at
+        await pilot.press("l")  # the log tab: a person is back
+        assert app.session.last_input_at > quiet_since + 50

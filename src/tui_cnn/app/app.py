@@ -7,6 +7,7 @@ the next start offers to restore it.
 
 from __future__ import annotations
 
+import time
 import traceback
 from typing import TYPE_CHECKING, Iterable, Sequence
 
@@ -336,6 +337,8 @@ class TuiCnnApp(App[None]):
         Textual mounts nothing any more, and the builder's c adding a layer's form fields
         ended the quit in an error (MountError, found by the key fuzzer). Each key waits for
         the one before it to be handled (key_order)."""
+        if isinstance(event, (events.Key, events.MouseEvent)):
+            self.session.last_input_at = time.monotonic()  # a person at the keys: the monitor redraws briskly
         if isinstance(event, events.Key) and self.exiting:
             return
         if isinstance(event, events.Key) and not event.is_forwarded:

@@ -5,7 +5,8 @@ the app has (a screen's ``self.app`` is any Textual App to a type checker)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Protocol
 
 from ..domain.paths import RUNS_DIR
@@ -77,6 +78,9 @@ class Session:
     spec_path: str | None = None
     #: The model came from the crash recovery file: the builder shows it as unsaved.
     recovered: bool = False
+    #: When a key or the mouse last reached the app (time.monotonic()): the monitor redraws a
+    #: live run calmly once nobody has touched the app for a while (domain.watch_pace).
+    last_input_at: float = field(default_factory=time.monotonic)
 
 
 class _HasApp(Protocol):

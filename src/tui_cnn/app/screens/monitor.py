@@ -49,6 +49,7 @@ from ...domain.run_records import RunFileError
 from ...domain.run_state import RunState
 from ...domain.spec import ModelSpec
 from ...domain.train_config import TrainConfig, validation_source
+from ...domain.watch_pace import WatchPace, watch_pace
 from ..session import session
 from ..widgets.confirm import ConfirmScreen
 from ..widgets.keys_footer import KeysFooter
@@ -65,8 +66,11 @@ from ..widgets.ready import KeysWaitForMount
 # Reads of the run's events, each followed by one redraw: a redraw costs the UI CPU that torch
 # would otherwise use (measured on a 2-core box: ~8% of a core at 8/s, ~6% at 4/s, and at 4/s
 # training ran at 0.915x its headless speed); twice a second still reads as live (W&B's
-# terminal view updates less often), and keys repaint at once whatever this is.
+# terminal view updates less often), and keys repaint at once whatever this is. Nobody at the
+# keys, a tick in two is skipped (domain.watch_pace).
 REDRAWS_PER_S = 2
+#: A timer's tick comes a little late or early: a tick this close to the pace counts as on time.
+TICK_SLACK_S = 0.1
 #: A followed run's new events up to this size are read on the UI thread (a tick's worth of a
 #: live run); more (a long past) is read by a worker.
 READ_INLINE_BYTES = 64 * 1024
@@ -171,6 +175,7 @@ class MonitorScreen(KeysWaitForMount, Screen):
         self._replaying = False  # folding an opened run's past events: no notifications
         self._opening: OpeningRun | None = None  # an opened run whose past is still being read
         self._liveness_checked_at = 0.0
+        self._ticked_at = float("-inf")  # the last tick that read and redrew (time.monotonic())
         self._shown_evaluation = None
         self._stale = False  # a redraw was skipped while another screen covered this one
         self._reading: Worker | None = None  # the read of events.jsonl in flight, until folded
@@ -429,7 +434,7 @@ class MonitorScreen(KeysWaitForMount, Screen):
             if self.state.active:
                 self._redraw()  # starting: the elapsed time moves
             return
-        if self._reading is not None:
+        if self._reading is not None or not self._tick_due():
             return
         if follower.backlog() <= READ_INLINE_BYTES:
             # what a live run appended since the last tick (a few KiB at most): read here. A
@@ -437,6 +442,18 @@ class MonitorScreen(KeysWaitForMount, Screen):
             self.on_events_read(self._events_from(follower))
         else:  # a long past to catch up on: off the UI thread, as a worker
             self._reading = self._read_events(follower)
+
+    def _pace(self) -> WatchPace:
+        return watch_pace(time.monotonic() - session(self).last_input_at)
+
+    def _tick_due(self) -> bool:
+        """Whether this tick reads and redraws: each tick while a person works the app, one a
+        second while they only watch (a run that catches up on its past reads at every tick)."""
+        now = time.monotonic()
+        if self._opening is None and now - self._ticked_at < self._pace().redraw_every_s - TICK_SLACK_S:
+            return False
+        self._ticked_at = now
+        return True
 
     @work(thread=True, group="events", exit_on_error=False)
     def _read_events(self, follower: EventFollower) -> None:
@@ -603,7 +620,13 @@ class MonitorScreen(KeysWaitForMount, Screen):
         now = time.time() if now is None else now
         self.query_one(RunProgress).show(state, now)
         self.query_one(EpochTable).show(state.epochs, state.best_epoch, now, live=state.active)
-        self.query_one(BatchLossPlot).show(state.current_epoch, state.batch_losses, now, state.batches_per_epoch)
+        self.query_one(BatchLossPlot).show(
+            state.current_epoch,
+            state.batch_losses,
+            now,
+            state.batches_per_epoch,
+            every_s=self._pace().batch_plot_every_s,
+        )
         # query_one is cached; query() matched every node of the screen (the setup form's too),
         # at each redraw: that was most of a redraw's cost
         for curves in ("#loss-curves", "#acc-curves"):

@@ -210,19 +210,22 @@ class EpochCurves(_Plot):
 
 
 class BatchLossPlot(_Plot):
-    #: plotext draws in Python while training wants the CPU: at most this often mid-epoch
+    #: plotext draws in Python while training wants the CPU: at most this often mid-epoch,
+    #: unless the monitor says otherwise (domain.watch_pace: less often while nobody types)
     REDRAW_EVERY_S = 1.0
 
     def __init__(self, titles: tuple[str, str], **kwargs) -> None:
         super().__init__(titles, **kwargs)
         self._drawn_at = float("-inf")
 
-    def show(self, epoch: int, losses: list[tuple[int, float]], now: float, batches: int = 0) -> None:
+    def show(
+        self, epoch: int, losses: list[tuple[int, float]], now: float, batches: int = 0, every_s: float | None = None
+    ) -> None:
         """The losses of ``epoch`` so far, on an axis of its ``batches`` (when known): the
         curve grows to the right and what is drawn stays put, so a redraw sends the new
-        points, not the whole plot again."""
+        points, not the whole plot again. Within an epoch, at most once in ``every_s``."""
         same_epoch = isinstance(self._drawn, tuple) and self._drawn[0] == epoch
-        if same_epoch and now - self._drawn_at < self.REDRAW_EVERY_S:
+        if same_epoch and now - self._drawn_at < (self.REDRAW_EVERY_S if every_s is None else every_s):
             return
         self._drawn_at = now
         xs = [batch for batch, _ in losses]

@@ -1,0 +1,32 @@
+"""How often the monitor redraws a live run: briskly while a person works the app, calmly while
+they only watch it.
+
+On a CPU box every redraw is taken from training: the trainer's threads fill the cores and wait
+for each other, so a few milliseconds of drawing stall all of them (a 2-core box trained at
+0.92x its headless speed with the monitor redrawing twice a second and the batch curve once a
+second, the app using ~5% of a core). Nobody needs the batch curve every second while they
+only look: after a few seconds without a key or the mouse, the monitor redraws once a second
+and the batch curve every few seconds; a key brings the brisk pace back at once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class WatchPace:
+    redraw_every_s: float  # progress bars, clocks, loss line
+    batch_plot_every_s: float  # the current epoch's loss curve (plotext draws it in Python)
+
+
+#: A person pressing keys or moving the mouse: what they do shows at once anyway; the run's
+#: progress twice a second, its batch curve every second.
+BRISK = WatchPace(redraw_every_s=0.5, batch_plot_every_s=1.0)
+#: Nobody touching the app: the clocks still tick every second.
+CALM = WatchPace(redraw_every_s=1.0, batch_plot_every_s=5.0)
+#: This long without input, the monitor turns calm.
+CALM_AFTER_S = 5.0
+
+
+def watch_pace(seconds_since_input: float) -> WatchPace:
+    return CALM if seconds_since_input >= CALM_AFTER_S else BRISK
