@@ -114,12 +114,34 @@ def launch_once(command: list[str]) -> tuple[float, int, bool]:
         app.quit()
 
 
+#: The floor under any Textual app on this machine: Python, Textual's import and one painted
+#: widget, no more. It tells a slow machine from a slow app (launch times vary 1.5x between
+#: days on the same kind of machine).
+BARE_TEXTUAL_APP = f"""
+from textual.app import App
+from textual.widgets import Static
+
+class Bare(App):
+    BINDINGS = [("ctrl+q", "quit")]
+
+    def compose(self):
+        yield Static({FIRST_FRAME_MARKER!r})
+
+Bare().run()
+"""
+
+
 def run(options: Options) -> list[Figure]:
     if not Path("/proc/self/status").exists():
         raise Skipped("needs Linux /proc to read the app's memory")
     command = console_script()
+    bare = [sys.executable, "-c", BARE_TEXTUAL_APP]
     launch_once(command)  # warm-up: fills the OS file cache and Python's bytecode cache
-    launches = [launch_once(command) for _ in range(options.runs(full=10, quick=2))]
+    launch_once(bare)
+    launches, bare_times = [], []
+    for _ in range(options.runs(full=10, quick=2)):  # alternating, so load hits both alike
+        launches.append(launch_once(command))
+        bare_times.append(launch_once(bare)[0])
     times = [t for t, _, _ in launches]
     memory = [m for _, m, _ in launches]
     torch_loaded = any(loaded for _, _, loaded in launches)
@@ -130,6 +152,21 @@ def run(options: Options) -> list[Figure]:
     )
     return [
         Figure("startup", "launch to first paint", median(times), "s", how, target="< 0.25", samples=times),
+        Figure(
+            "startup",
+            "a bare Textual app, launch to first paint",
+            median(bare_times),
+            "s",
+            "one Static in the same pty, same Python, alternating with tui-cnn's launches: the floor",
+            samples=bare_times,
+        ),
+        Figure(
+            "startup",
+            "tui-cnn / bare Textual app",
+            median(times) / median(bare_times),
+            "x",
+            "launch to first paint, medians",
+        ),
         Figure(
             "startup",
             "memory at first paint",

@@ -115,6 +115,9 @@ def _inspect_screen() -> Screen:
 class TuiCnnApp(App[None]):
     TITLE = "tui-cnn"
     CSS_PATH = "app.tcss"
+    #: The first screen is the tracker's own (not Textual's blank default switched away from
+    #: on mount): one CSS parse and one style pass fewer before the first frame.
+    DEFAULT_MODE = "tracker"
     MODES = {
         "tracker": TrackerScreen,
         "builder": _builder_screen,
@@ -188,7 +191,8 @@ class TuiCnnApp(App[None]):
 
     def on_mount(self) -> None:
         self._repaint_on_sigcont()
-        self.switch_mode(self.start_mode)
+        if self.start_mode != self.current_mode:
+            self.switch_mode(self.start_mode)
         self.run_worker(self._resume_queue, thread=True, group="queue", exit_on_error=False)
         if self.session.compare_run_dirs:
             self.compare(self.session.compare_run_dirs)
