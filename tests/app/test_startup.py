@@ -57,3 +57,33 @@ def test_showing_the_monitor_describes_the_device_without_torch():
     result = subprocess.run([sys.executable, "-c", MONITOR_SHOWN], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["described:", "True", "torch:", "False"]
+
+
+@pytest.mark.parametrize("width, expected", [(80, "-narrow"), (160, "-wide")])
+async def test_the_first_screen_is_styled_once_at_its_width(width, expected):
+    """The tracker is the app's first screen and has its width class when it is made: no
+    blank default screen switched away from, and no second styling of every widget on its
+    first resize (the two cost ~30 ms of the launch). Counted, not timed."""
+    from textual.css.stylesheet import Stylesheet
+
+    from tui_cnn.app.app import TuiCnnApp
+    from tui_cnn.app.screens.tracker import TrackerScreen
+
+    styled: list[str] = []
+    apply = Stylesheet.apply
+
+    def counting_apply(self, node, *args, **kwargs):
+        styled.append(type(node).__name__)
+        return apply(self, node, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Stylesheet, "apply", counting_apply)
+        app = TuiCnnApp()
+        async with app.run_test(size=(width, 30)) as pilot:
+            await pilot.pause()
+            screen = app.screen
+            assert isinstance(screen, TrackerScreen) and screen.has_class(expected)
+            assert [s.id for s in app.screen_stack] == [screen.id]
+            layer_tables = styled.count("LayerTable")
+    # styled on mount, on the screen's resume, and when it takes the focus; before, twice more
+    assert 1 <= layer_tables <= 3, styled

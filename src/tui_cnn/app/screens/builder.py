@@ -50,6 +50,7 @@ from ..widgets.builder.stack import ERROR_MARK, WARNING_MARK, StackTable, per_sa
 from ..widgets.confirm import ConfirmScreen
 from ..widgets.keys_footer import KeysFooter
 from ..widgets.ready import KeysWaitForMount
+from .breakpoints import BreakpointsFromTheStart
 
 CONV_BLOCK = ("Conv2d", "BatchNorm2d", "ReLU", "MaxPool2d")
 BLANK_NAME = "MyCNN"
@@ -71,7 +72,7 @@ def _where(diagnostic: Diagnostic, analysis: Analysis) -> str:
     return f"{where} · {diagnostic.field}" if diagnostic.field else where
 
 
-class BuilderScreen(KeysWaitForMount, Screen):
+class BuilderScreen(BreakpointsFromTheStart, KeysWaitForMount, Screen):
     CSS_PATH = "builder.tcss"
     #: Under 100 columns the form goes under the stack: beside it, both were cut.
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]

@@ -38,6 +38,7 @@ from ..widgets.ready import KeysWaitForMount
 from ..widgets.shape_bars import ShapeFlow
 from ..widgets.typed_input import TypedInput
 from ..widgets.validators import ParsedBy
+from .breakpoints import BreakpointsFromTheStart
 
 if TYPE_CHECKING:
     pass
@@ -63,7 +64,7 @@ def _tracked_note(summary: ModelSummary) -> str:
     return " (tracked nn.Module)"
 
 
-class TrackerScreen(KeysWaitForMount, Screen):
+class TrackerScreen(BreakpointsFromTheStart, KeysWaitForMount, Screen):
     CSS_PATH = "tracker.tcss"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE, "-wide")]
     BINDINGS = [
