@@ -4,6 +4,17 @@ of 80x24, then 160x50, and every byte the app writes to the terminal is counted 
 window after its first paint. Bytes per second is what the connection carries while you
 watch a run train (the curves tab, as it opens).
 
+It also says what watching costs the run: one attached app (160x50, settled into the calm pace
+of a monitor nobody touches) is frozen (SIGSTOP) and let go (SIGCONT) in turn, every few
+seconds, and the trainer's own images/s in each window comes from its progress events (images
+trained between two reports of one epoch over the seconds between them: validation and epoch
+ends left out). The ratio is the median of adjacent windows' (the app running / frozen; the
+order flips every pair). One trainer process and windows seconds apart: on this shared 2-core
+machine a fresh process's speed moves by +-15% from one start to the next, and the machine's
+by ~10% from one minute to the next, which the ui benchmark's fresh-process pairs carry and
+these do not. The same windows with the app never frozen are the noise floor (their median
+ratio should read 1.0).
+
 The app gets a state folder of its own ($XDG_STATE_HOME): a crash recovery file another
 program left in the user's would open the "restore the model?" dialog over the monitor, and
 the figure would be that dialog's (every redraw under a dialog repainted the whole screen:
@@ -16,13 +27,16 @@ import signal
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .harness import Figure, Options, median, start_in_a_terminal
 
 SIZES = ((80, 24), (160, 50))
 TARGETS = {(160, 50): f"<= {8 * 1024}"}  # bytes/s: a monitor that stays live over a slow SSH link (issue 25)
 FIRST_PAINT_S = 4.0  # the app starts, reads the run's past and paints it all once: not counted
+COST_PAIRS, FLOOR_PAIRS, COST_WINDOW_S = 50, 20, 3.0  # pairs of windows: ~5 min, ~2 min
 
 
 def _count_bytes(master: int, counted: list[int]) -> None:
@@ -52,6 +66,63 @@ def _attached_bytes_per_s(run_dir: Path, size: tuple[int, int], window_s: float,
         os.close(master)
 
 
+@dataclass(frozen=True)
+class Window:
+    """A stretch of wall-clock time (time.time(), as the run's events carry it)."""
+
+    start: float
+    end: float
+
+
+def training_images_per_s(events: list[Any], window: Window) -> float:
+    """The trainer's speed inside ``window``: images trained between successive progress
+    reports of one epoch, over the seconds between them (a report's images so far are its
+    images/s times its seconds into the epoch)."""
+    from tui_cnn.domain.run_events import BatchProgress
+
+    reports = [e for e in events if isinstance(e, BatchProgress) and e.at is not None]
+    images = seconds = 0.0
+    for before, after in zip(reports, reports[1:]):
+        if before.epoch == after.epoch and window.start <= before.at < after.at <= window.end:
+            images += after.images_per_s * after.elapsed_s - before.images_per_s * before.elapsed_s
+            seconds += after.at - before.at
+    if not seconds:
+        raise RuntimeError(f"no progress reports between {window.start:.1f} and {window.end:.1f}")
+    return images / seconds
+
+
+def watching_cost(run_dir: Path, state_dir: Path, pairs: int, window_s: float, freeze: bool) -> list[float]:
+    """The trainer's images/s with the attached app running over its images/s with the app
+    frozen, for ``pairs`` pairs of adjacent windows; without ``freeze`` the app runs in both
+    windows of a pair (the noise floor)."""
+    from tui_cnn.domain.run_files import read_events
+    from tui_cnn.domain.watch_pace import CALM_AFTER_S
+
+    pid, master = start_in_a_terminal(["attach", str(run_dir)], 160, 50, environment={"XDG_STATE_HOME": str(state_dir)})
+    threading.Thread(target=_count_bytes, args=(master, [0]), daemon=True).start()
+    windows: list[dict[str, Window]] = []
+    try:
+        time.sleep(FIRST_PAINT_S + CALM_AFTER_S)  # painted, and calm: nobody touches it
+        for pair in range(pairs):
+            windows.append({})
+            for running in (True, False) if pair % 2 == 0 else (False, True):
+                if freeze:
+                    os.kill(pid, signal.SIGCONT if running else signal.SIGSTOP)
+                start = time.time()
+                time.sleep(window_s)
+                windows[-1]["running" if running else "frozen"] = Window(start, time.time())
+    finally:
+        os.kill(pid, signal.SIGCONT)
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        os.close(master)
+    events = read_events(run_dir)
+    return [
+        training_images_per_s(events, pair["running"]) / training_images_per_s(events, pair["frozen"])
+        for pair in windows
+    ]
+
+
 def run(options: Options) -> list[Figure]:
     from tui_cnn.backend.launch import start_detached
     from tui_cnn.domain.presets import load_preset
@@ -72,6 +143,7 @@ def run(options: Options) -> list[Figure]:
                 if time.monotonic() > deadline or launched.exit_status is not None:
                     raise RuntimeError(f"the run did not start training: see {run_dir}/output.log")
                 time.sleep(0.2)
+            figures += _cost_to_training(run_dir, Path(tmp), options)
             for size in SIZES:
                 samples = [_attached_bytes_per_s(run_dir, size, window_s, Path(tmp)) for _ in range(rounds)]
                 figures.append(
@@ -94,3 +166,30 @@ def run(options: Options) -> list[Figure]:
             if launched.exit_status is None:
                 os.killpg(launched.process.pid, signal.SIGKILL)
     return figures
+
+
+def _cost_to_training(run_dir: Path, state_dir: Path, options: Options) -> list[Figure]:
+    cost_pairs, floor_pairs = (2, 2) if options.quick else (COST_PAIRS, FLOOR_PAIRS)
+    cost = watching_cost(run_dir, state_dir, cost_pairs, COST_WINDOW_S, freeze=True)
+    floor = watching_cost(run_dir, state_dir, floor_pairs, COST_WINDOW_S, freeze=False)
+    how = (
+        f"SimpleCNN training detached on mnist-sample (CPU), tui-cnn attach at 160x50 (calm: nobody at the "
+        f"keys) frozen and let go in turn; median of {cost_pairs} pairs of adjacent {COST_WINDOW_S:.0f} s windows' "
+        f"ratios of the trainer's images/s (quartiles {quartiles(cost)}); one trainer process"
+    )
+    return [
+        Figure("attach", "training, monitor attached / frozen", median(cost), "x", how, target=">= 0.97", samples=cost),
+        Figure(
+            "attach",
+            "the same, the monitor never frozen (noise floor)",
+            median(floor),
+            "x",
+            f"{floor_pairs} pairs of windows as above, the app running in both (quartiles {quartiles(floor)})",
+            samples=floor,
+        ),
+    ]
+
+
+def quartiles(values: list[float]) -> str:
+    ordered = sorted(values)
+    return f"{ordered[len(ordered) // 4]:.3f}-{ordered[(3 * len(ordered)) // 4]:.3f}"
