@@ -4,8 +4,9 @@ of 80x24, then 160x50, and every byte the app writes to the terminal is counted 
 window after its first paint. Bytes per second is what the connection carries while you
 watch a run train (the curves tab, as it opens).
 
-It also says what watching costs the run: one attached app (160x50, settled into the calm pace
-of a monitor nobody touches) is frozen (SIGSTOP) and let go (SIGCONT) in turn, every few
+It also says what watching costs the run, on a run of its own with epochs of a realistic length
+(20,000 MNIST-sized images, as the ui benchmark's): one attached app (160x50, settled into the
+calm pace of a monitor nobody touches) is frozen (SIGSTOP) and let go (SIGCONT) in turn, every few
 seconds, and the trainer's own images/s in each window comes from its progress events (images
 trained between two reports of one epoch over the seconds between them: validation and epoch
 ends left out). The ratio is the median of adjacent windows' (the app running / frozen; the
@@ -27,6 +28,8 @@ import signal
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +40,9 @@ SIZES = ((80, 24), (160, 50))
 TARGETS = {(160, 50): f"<= {8 * 1024}"}  # bytes/s: a monitor that stays live over a slow SSH link (issue 25)
 FIRST_PAINT_S = 4.0  # the app starts, reads the run's past and paints it all once: not counted
 COST_PAIRS, FLOOR_PAIRS, COST_WINDOW_S = 50, 20, 3.0  # pairs of windows: ~5 min, ~2 min
+#: Epochs of a realistic length, as the ui benchmark's: what the monitor does once an epoch
+#: (table, curves) would weigh 10x too much on the sample's 1.5 s epochs.
+COST_IMAGES = 20_000
 
 
 def _count_bytes(master: int, counted: list[int]) -> None:
@@ -123,27 +129,45 @@ def watching_cost(run_dir: Path, state_dir: Path, pairs: int, window_s: float, f
     ]
 
 
-def run(options: Options) -> list[Figure]:
+@contextmanager
+def training_detached(config: Any) -> Iterator[Path]:
+    """SimpleCNN training detached as ``config`` says, from its first progress report until
+    the block ends (then stopped); yields its run directory."""
     from tui_cnn.backend.launch import start_detached
     from tui_cnn.domain.presets import load_preset
     from tui_cnn.domain.run_control import write_control
     from tui_cnn.domain.run_events import BatchProgress
     from tui_cnn.domain.run_files import read_events
+
+    run_dir = Path(config.run_dir)
+    launched = start_detached(load_preset("SimpleCNN"), config)
+    try:
+        deadline = time.monotonic() + 120
+        while not any(isinstance(e, BatchProgress) for e in read_events(run_dir)):
+            if time.monotonic() > deadline or launched.exit_status is not None:
+                raise RuntimeError(f"the run did not start training: see {run_dir}/output.log")
+            time.sleep(0.2)
+        yield run_dir
+    finally:
+        write_control(run_dir, "stop")
+        deadline = time.monotonic() + 30
+        while launched.exit_status is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if launched.exit_status is None:
+            os.killpg(launched.process.pid, signal.SIGKILL)
+
+
+def run(options: Options) -> list[Figure]:
     from tui_cnn.domain.train_config import TrainConfig
 
     window_s, rounds = (3.0, 1) if options.quick else (30.0, 3)
     figures = []
     with tempfile.TemporaryDirectory() as tmp:
-        run_dir = Path(tmp) / "run"
-        config = TrainConfig(dataset="mnist-sample", epochs=10_000, batch_size=64, device="cpu", run_dir=str(run_dir))
-        launched = start_detached(load_preset("SimpleCNN"), config)
-        try:
-            deadline = time.monotonic() + 120
-            while not any(isinstance(e, BatchProgress) for e in read_events(run_dir)):
-                if time.monotonic() > deadline or launched.exit_status is not None:
-                    raise RuntimeError(f"the run did not start training: see {run_dir}/output.log")
-                time.sleep(0.2)
-            figures += _cost_to_training(run_dir, Path(tmp), options)
+        figures += _cost_to_training(Path(tmp), options)
+        config = TrainConfig(
+            dataset="mnist-sample", epochs=10_000, batch_size=64, device="cpu", run_dir=f"{tmp}/sample-run"
+        )
+        with training_detached(config) as run_dir:
             for size in SIZES:
                 samples = [_attached_bytes_per_s(run_dir, size, window_s, Path(tmp)) for _ in range(rounds)]
                 figures.append(
@@ -158,22 +182,26 @@ def run(options: Options) -> list[Figure]:
                         samples=samples,
                     )
                 )
-        finally:
-            write_control(run_dir, "stop")
-            deadline = time.monotonic() + 30
-            while launched.exit_status is None and time.monotonic() < deadline:
-                time.sleep(0.2)
-            if launched.exit_status is None:
-                os.killpg(launched.process.pid, signal.SIGKILL)
     return figures
 
 
-def _cost_to_training(run_dir: Path, state_dir: Path, options: Options) -> list[Figure]:
+def _cost_to_training(tmp: Path, options: Options) -> list[Figure]:
+    from tui_cnn.domain.train_config import TrainConfig
+
+    from .datapath import mnist_sized_root
+
     cost_pairs, floor_pairs = (2, 2) if options.quick else (COST_PAIRS, FLOOR_PAIRS)
-    cost = watching_cost(run_dir, state_dir, cost_pairs, COST_WINDOW_S, freeze=True)
-    floor = watching_cost(run_dir, state_dir, floor_pairs, COST_WINDOW_S, freeze=False)
+    images = 2_000 if options.quick else COST_IMAGES
+    data = mnist_sized_root(tmp, images)
+    config = TrainConfig(
+        dataset="mnist", data_dir=str(data), epochs=10_000, batch_size=64, device="cpu", run_dir=f"{tmp}/cost-run"
+    )
+    with training_detached(config) as run_dir:
+        cost = watching_cost(run_dir, tmp, cost_pairs, COST_WINDOW_S, freeze=True)
+        floor = watching_cost(run_dir, tmp, floor_pairs, COST_WINDOW_S, freeze=False)
     how = (
-        f"SimpleCNN training detached on mnist-sample (CPU), tui-cnn attach at 160x50 (calm: nobody at the "
+        f"SimpleCNN training detached on {images:,} MNIST-sized images an epoch (CPU), tui-cnn attach at 160x50 "
+        f"(calm: nobody at the "
         f"keys) frozen and let go in turn; median of {cost_pairs} pairs of adjacent {COST_WINDOW_S:.0f} s windows' "
         f"ratios of the trainer's images/s (quartiles {quartiles(cost)}); one trainer process"
     )

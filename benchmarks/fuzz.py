@@ -102,16 +102,43 @@ class FuzzResult:
         return len(self.crashes) * 100_000 / max(self.keys, 1)
 
 
+def _not_started(*_args, **_kwargs):
+    raise OSError("fuzz: no process started")
+
+
+def _nothing(*_args, **_kwargs) -> None:
+    return None
+
+
+def _process_starts() -> list[tuple[object, str, object]]:
+    """Every way the app's keys start a process that trains (object, name, what it becomes):
+    the monitor's start (counted in run()), the Runs screen's continue, the queue and its
+    runner (a detached process that outlives the app: a queued run trained on during the
+    fuzz, and after it), sweeps' drivers and SLURM's sbatch. Each refuses as the real one
+    does when it cannot start (an OSError, which the app says in a notification)."""
+    from tui_cnn.app.screens.monitor import MonitorScreen
+    from tui_cnn.backend import launch, queue_runner, slurm, sweep
+
+    return [
+        (MonitorScreen, "start_run", lambda screen, config, spec=None: screen.notify("fuzz: training not started")),
+        (launch, "start_detached", _not_started),
+        (queue_runner, "queue_run", _not_started),
+        (queue_runner, "ensure_runner", _nothing),
+        (sweep, "ensure_drivers", _nothing),
+        (slurm, "submit_run", _not_started),
+    ]
+
+
 @contextmanager
 def _sandbox() -> Iterator[None]:
-    """A scratch current directory and state directory; training starts only counted."""
-    from tui_cnn.app.screens.monitor import MonitorScreen
-
-    before = os.getcwd(), os.environ.get("XDG_STATE_HOME"), MonitorScreen.start_run
+    """A scratch current directory and state directory; no training process can start."""
+    patches = _process_starts()
+    before = os.getcwd(), os.environ.get("XDG_STATE_HOME"), [getattr(obj, name) for obj, name, _ in patches]
     with tempfile.TemporaryDirectory(prefix="tui-cnn-fuzz-") as scratch:
         os.chdir(scratch)
         os.environ["XDG_STATE_HOME"] = os.path.join(scratch, "state")
-        MonitorScreen.start_run = lambda screen, config, spec=None: screen.notify("fuzz: training not started")
+        for obj, name, replacement in patches:
+            setattr(obj, name, replacement)
         try:
             yield
         finally:
@@ -120,7 +147,8 @@ def _sandbox() -> Iterator[None]:
                 os.environ.pop("XDG_STATE_HOME", None)
             else:
                 os.environ["XDG_STATE_HOME"] = before[1]
-            MonitorScreen.start_run = before[2]
+            for (obj, name, _), original in zip(patches, before[2]):
+                setattr(obj, name, original)
 
 
 def _typing_into_a_box(app) -> bool:

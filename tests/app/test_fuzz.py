@@ -27,3 +27,19 @@ def test_random_keys_at_typing_speed_never_crash_the_app(seed):
     assert result.keys == 200
     assert result.sessions >= 2
     assert result.crashes == []
+
+
+def test_the_fuzz_starts_no_process_that_trains():
+    """A fuzzed key that queued a run once started a real queue runner, a detached process that
+    trained during the soak and after it: in the fuzz's sandbox every way the app starts a
+    training process refuses (as a real one that cannot start does), and leaving it restores them."""
+    from benchmarks.fuzz import _process_starts, _sandbox
+    from tui_cnn.backend import launch, queue_runner, slurm, sweep
+
+    originals = [getattr(obj, name) for obj, name, _ in _process_starts()]
+    with _sandbox():
+        for start in (queue_runner.queue_run, launch.start_detached, slurm.submit_run):
+            with pytest.raises(OSError):
+                start(None, None, None)
+        assert queue_runner.ensure_runner("runs") is None and sweep.ensure_drivers("runs") is None
+    assert [getattr(obj, name) for obj, name, _ in _process_starts()] == originals

@@ -62,6 +62,17 @@ def test_changed_regions_are_the_changed_cells_of_each_changed_line():
     assert changed_regions(before, restyled) == [Region(2, 0, 2, 1)]  # a style is a change too
 
 
+def test_the_same_cells_in_other_spans_are_no_change_and_a_line_style_is_one():
+    """The quick comparison of whole lines skips only lines that are the same; lines that
+    differ in how their spans are cut, not in what they show, still compare cell by cell."""
+    whole, cut = Text("ab"), Text("ab")
+    whole.stylize("bold", 0, 2)
+    cut.stylize("bold", 0, 1)
+    cut.stylize("bold", 1, 2)
+    assert changed_regions(whole, cut) == []
+    assert changed_regions(Text("ab"), Text("ab", style="red")) == [Region(0, 0, 2, 1)]
+
+
 async def test_a_ticking_label_repaints_only_the_cells_that_tick(monkeypatch):
     class Ticker(App):
         def compose(self) -> ComposeResult:

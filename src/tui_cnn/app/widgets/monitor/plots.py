@@ -7,11 +7,12 @@ import colorsys
 import math
 from typing import Mapping, Union
 
+from rich.text import Text
 from textual.color import Color
 from textual_plotext import PlotextPlot
 
 from ....domain.run_records import EpochMetrics
-from .repaint import changed_regions
+from .repaint import changed_line_regions, text_lines
 
 #: A colour as plotext takes it: "default" (the terminal's own), a palette index, or RGB.
 PlotextColor = Union[str, int, tuple[int, int, int]]
@@ -115,6 +116,7 @@ class _Plot(PlotextPlot):
         self._figure: tuple = ([], "", None, None)  # the last series, x label, x ticks, x range given to _draw
         self._plotted_theme: str | None = None  # the app theme whose colours the series have
         self._rendered: tuple[object, object] = (None, None)  # (what was drawn at which size, the Text)
+        self._lines: tuple[object, list[Text]] = (None, [])  # (a rendered Text, its lines)
 
     def _draw(
         self,
@@ -141,9 +143,17 @@ class _Plot(PlotextPlot):
         if before is None or not self.is_on_screen or drawn[1] != self.size:
             self.refresh()
             return
-        regions = changed_regions(before, self.render())
+        before_lines = self._rendered_lines(before)
+        regions = changed_line_regions(before_lines, self._rendered_lines(self.render()))
         if regions:
             self.refresh(*regions)
+
+    def _rendered_lines(self, text: Text) -> list[Text]:
+        """``text`` (what render() last returned) in lines, split once: the lines of one
+        redraw are what the next one is compared with."""
+        if self._lines[0] is not text:
+            self._lines = (text, text_lines(text))
+        return self._lines[1]
 
     def _plot_figure(self) -> None:
         """Give plotext the last figure, its series in the current theme's colours."""

@@ -24,11 +24,23 @@ def _cells(line: Text) -> list[tuple[str, tuple]]:
 def changed_regions(before: Text, after: Text) -> list[Region]:
     """Where ``after`` reads differently from ``before``: for each line that changed, one
     region a line high from its first changed cell to its last."""
-    old_lines, new_lines = before.split("\n", allow_blank=True), after.split("\n", allow_blank=True)
+    return changed_line_regions(text_lines(before), text_lines(after))
+
+
+def text_lines(text: Text) -> list[Text]:
+    """``text`` line by line. (Splitting a plot's Text, a span for every run of one colour,
+    is most of what comparing two of them takes: a plot keeps the lines it was drawn as.)"""
+    return list(text.split("\n", allow_blank=True))
+
+
+def changed_line_regions(old_lines: list[Text], new_lines: list[Text]) -> list[Region]:
+    """``changed_regions`` of two texts already split into lines."""
     regions = []
     for y in range(max(len(old_lines), len(new_lines))):
         old_line = old_lines[y] if y < len(old_lines) else Text()
         new_line = new_lines[y] if y < len(new_lines) else Text()
+        if old_line.plain == new_line.plain and old_line.style == new_line.style and old_line.spans == new_line.spans:
+            continue  # the same characters in the same styles (most of a growing curve's lines)
         old, new = _cells(old_line), _cells(new_line)
         if old == new:
             continue
