@@ -201,8 +201,8 @@ def _cost_to_training(tmp: Path, options: Options) -> list[Figure]:
         floor = watching_cost(run_dir, tmp, floor_pairs, COST_WINDOW_S, freeze=False)
     how = (
         f"SimpleCNN training detached on {images:,} MNIST-sized images an epoch (CPU), tui-cnn attach at 160x50 "
-        f"(calm: nobody at the "
-        f"keys) frozen and let go in turn; median of {cost_pairs} pairs of adjacent {COST_WINDOW_S:.0f} s windows' "
+        f"(calm: nobody at the keys) frozen and let go in turn; median of {cost_pairs} pairs of adjacent "
+        f"{COST_WINDOW_S:.0f} s windows' "
         f"ratios of the trainer's images/s (quartiles {quartiles(cost)}); one trainer process"
     )
     return [

@@ -7,8 +7,9 @@ between them, as SSH delivers several keys in one read. While a text box has the
 keys are what people type into one (characters, digits, backspace, enter, tab). Each session
 starts a fresh app on a screen drawn at random, at 80x24 and 160x50 in turn, and ends after
 its keys or when the keys quit the app (ctrl+q, then y). A crash is the app ending on an
-unhandled error. Training is never started for real: the monitor's start is replaced by a
-note. Files the keys save or export land in a temporary directory (the current one, changed).
+unhandled error. No training process is ever started: the monitor's start is replaced by a
+note, and the queue, the Runs screen's continue, sweeps and sbatch refuse (``_process_starts``).
+Files the keys save or export land in a temporary directory (the current one, changed).
 
 Every session is reproducible from its seed and number (``random.Random(f"{seed}-{session}")``),
 though not exactly: the app's timing decides where in its work each key lands.
