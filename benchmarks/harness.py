@@ -159,10 +159,12 @@ def start_in_a_terminal(
     """``python -m tui_cnn ARGS`` in a new pseudo-terminal of ``columns`` x ``rows`` that is
     its controlling terminal (a hang-up reaches it as a closed SSH connection would), with
     ``environment`` added to this process's; returns (pid, the terminal's master side). The
-    caller reads the master side, or the app blocks."""
+    caller reads the master side, or the app blocks. The app takes a hang-up as a login shell's
+    child does (SIGHUP at its default), even when this process was started under nohup."""
     import fcntl
     import os
     import pty
+    import signal
     import struct
     import sys
     import termios
@@ -170,6 +172,7 @@ def start_in_a_terminal(
     pid, master = pty.fork()
     if pid == 0:  # the child (a session leader on the new terminal, fd 0-2): never back to the caller
         try:
+            signal.signal(signal.SIGHUP, signal.SIG_DFL)  # nohup's "ignored" is inherited through exec
             fcntl.ioctl(1, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
             os.execvpe(
                 sys.executable,
