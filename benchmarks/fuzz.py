@@ -8,7 +8,8 @@ keys are what people type into one (characters, digits, backspace, enter, tab). 
 starts a fresh app on a screen drawn at random, at 80x24 and 160x50 in turn, and ends after
 its keys or when the keys quit the app (ctrl+q, then y). A crash is the app ending on an
 unhandled error. No training process is ever started: the monitor's start is replaced by a
-note, and the queue, the Runs screen's continue, sweeps and sbatch refuse (``_process_starts``).
+note, and the queue, the Runs screen's continue, sweeps and sbatch refuse (``_process_starts``;
+the LR range test's short child runs, killed with its dialog).
 Files the keys save or export land in a temporary directory (the current one, changed).
 
 Every session is reproducible from its seed and number (``random.Random(f"{seed}-{session}")``),
@@ -116,7 +117,9 @@ def _process_starts() -> list[tuple[object, str, object]]:
     the monitor's start (counted in run()), the Runs screen's continue, the queue and its
     runner (a detached process that outlives the app: a queued run trained on during the
     fuzz, and after it), sweeps' drivers and SLURM's sbatch. Each refuses as the real one
-    does when it cannot start (an OSError, which the app says in a notification)."""
+    does when it cannot start (an OSError, which the app says in a notification). Left to
+    run: the LR range test's child, which lives only as long as its dialog (killed when the
+    dialog closes or the app ends), a dialog the fuzz is there to drive."""
     from tui_cnn.app.screens.monitor import MonitorScreen
     from tui_cnn.backend import launch, queue_runner, slurm, sweep
 
