@@ -53,6 +53,7 @@ def train_on_two(spec, config, on_event=lambda process, event: None, pause_first
 
 @pytest.mark.slow
 def test_two_ranks_train_as_one_process_with_the_same_global_batch(simple_cnn, tiny_config, tmp_path):
+    tiny_config = replace(tiny_config, device="cpu")  # gloo: "auto" on a 1-GPU box is CUDA, one rank at most
     one = []
     Trainer(simple_cnn, replace(tiny_config, run_dir=str(tmp_path / "one")), [one.append]).run()
 
@@ -95,7 +96,7 @@ def test_two_gpus_train_as_one_gpu_with_the_same_global_batch(simple_cnn, tiny_c
 @pytest.mark.slow
 @pytest.mark.heavy  # two torchrun launches; two ranks training as one is in the default run
 def test_a_stop_reaches_every_rank_and_the_run_resumes_under_torchrun(simple_cnn, tiny_config, tmp_path):
-    config = replace(tiny_config, epochs=2)
+    config = replace(tiny_config, epochs=2, device="cpu")  # gloo, as above
 
     def stop_when_paused(process, event) -> None:
         if isinstance(event, Paused):

@@ -350,9 +350,9 @@ def test_training_memory_beyond_any_gpu_is_a_warning_not_an_error():
         ),
     )
     small = analyze(wide, batch_size=8)
-    assert small.totals.training_bytes < TRAINING_MEMORY_WARNING_BYTES and not small.diagnostics
+    assert small.totals.training_bytes_mixed < TRAINING_MEMORY_WARNING_BYTES and not small.diagnostics
     big = analyze(wide, batch_size=256)
-    assert big.valid and big.totals.training_bytes > TRAINING_MEMORY_WARNING_BYTES
+    assert big.valid and big.totals.training_bytes_mixed > TRAINING_MEMORY_WARNING_BYTES
     (warning,) = big.diagnostics
     assert (warning.layer, warning.field, warning.severity) == (None, "batch_size", "warning")
-    assert binary_bytes(big.totals.training_bytes) in warning.message and "TiB" not in warning.message
+    assert binary_bytes(big.totals.training_bytes_mixed) in warning.message and "TiB" not in warning.message

@@ -68,4 +68,8 @@ def test_training_memory_is_the_rule_with_the_models_numbers(simple_cnn):
     analysis = analyze(simple_cnn, 64)
     text = as_text(explain_training_memory(analysis.totals, 64))
     assert "4 x 50,186 parameters x 4 B" in text
-    assert "= 43.8 MiB for batch 64" in text
+    assert "+ kept for the backward pass at its peak: 13.8 MiB (of 16.1 MiB the forward pass keeps" in text
+    assert "= 20.9 MiB for batch 64 in float32 (the CPU)" in text
+    assert (
+        "with bf16 autocast (a GPU): 10.0 MiB kept + 1.9 MiB of gradients + 98.0 KiB of bf16 weights = 13.0 MiB" in text
+    )

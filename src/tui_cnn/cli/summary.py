@@ -79,7 +79,12 @@ def totals_grid(analysis: Analysis) -> Table:
     grid.add_row(
         "Parameter memory", fmt.binary_bytes(t.param_bytes), "activations", fmt.binary_bytes(t.activation_bytes)
     )
-    grid.add_row("Training memory (est.)", fmt.binary_bytes(t.training_bytes), "", "")
+    grid.add_row(
+        "Training memory (est.)",
+        fmt.binary_bytes(t.training_bytes),
+        "on a GPU (bf16)",
+        fmt.binary_bytes(t.training_bytes_mixed),
+    )
     return grid
 
 

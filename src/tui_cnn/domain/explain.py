@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from . import format as fmt
 from .shapes import (
     BYTES_PER_VALUE,
-    TRAINING_MEMORY_RULE,
     Geometry,
     LayerReport,
     Totals,
@@ -340,18 +339,25 @@ def _memory(report: LayerReport) -> list[Section]:
 
 
 def explain_training_memory(totals: Totals, batch_size: int) -> tuple[Section, ...]:
-    """The estimate's rule, then the model's own numbers in it."""
+    """The estimate's parts with the model's own numbers: in float32 (the CPU), then what
+    bf16 autocast (a GPU) changes."""
     b = BYTES_PER_VALUE
-    lines = [
-        TRAINING_MEMORY_RULE + ":",
-        f"4 x {fmt.grouped(totals.params)} parameters x {b} B = {fmt.binary_bytes(4 * totals.params * b)}",
-    ]
+    full, mixed = totals.training, totals.training_mixed
+    size = fmt.binary_bytes
+    lines = [f"weights, gradients, Adam's two moments: 4 x {fmt.grouped(totals.params)} parameters x {b} B"]
+    lines[0] += f" = {size(4 * totals.params * b)}"
     if totals.buffers:
-        lines.append(f"+ {fmt.grouped(totals.buffers)} buffers x {b} B = {fmt.binary_bytes(totals.buffers * b)}")
+        lines.append(f"+ {fmt.grouped(totals.buffers)} buffers x {b} B = {size(totals.buffers * b)}")
     lines += [
-        f"+ input batch {fmt.binary_bytes(totals.input_bytes)}",
-        f"+ 2 x {fmt.binary_bytes(totals.activation_bytes)} of layer outputs",
-        f"= {fmt.binary_bytes(totals.training_bytes)} for batch {batch_size}",
+        f"+ input batch {size(full.input_batch)}",
+        f"+ kept for the backward pass at its peak: {size(full.kept)} (of {size(full.saved)} the forward pass "
+        "keeps, each layer's input or output once; a layer's backward frees its share)",
+        f"+ gradients in and out of one layer: {size(full.working_set)}",
+        f"+ the loss's log-probabilities: {size(full.loss)}",
+        f"= {size(full.total)} for batch {batch_size} in float32 (the CPU)",
+        f"with bf16 autocast (a GPU): {size(mixed.kept)} kept + {size(mixed.working_set)} of gradients "
+        f"+ {size(mixed.weight_copies)} of bf16 weights = {size(mixed.total)}",
+        "not counted: cuDNN's workspace (it takes what memory is free), the CUDA context",
     ]
     return (Section("Training memory (estimate)", tuple(lines)),)
 

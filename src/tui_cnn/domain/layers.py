@@ -228,6 +228,15 @@ class LayerType:
     #: The argument a new layer takes from its neighbours rather than from starter_args: twice
     #: the last one of its type before it (how CNNs widen), inside a block the incoming channels.
     widens: str = ""
+    #: What its backward pass needs kept from the forward pass (PyTorch's derivative formulas),
+    #: so what training holds for it until the backward pass reaches it: its "input" (conv,
+    #: Linear, pools, BatchNorm, GELU, SiLU, LeakyReLU), its "output" (ReLU, Sigmoid, Tanh), a
+    #: "mask" of its input's size (Dropout), or nothing (Flatten, a view; Dropout2d's mask is a
+    #: value a channel). Max pooling keeps its argmax indices besides (``pools``).
+    keeps: Literal["", "input", "output", "mask"] = ""
+    #: Computes in bfloat16 under autocast (a GPU's mixed precision): it keeps a bfloat16 copy
+    #: of a float32 input, and what comes out is bfloat16.
+    autocasts: bool = False
 
     def field(self, name: str) -> Field | None:
         for f in self.fields:
@@ -244,8 +253,8 @@ def _inplace() -> Field:
     return Field("inplace", boolean, False, help="overwrite the input (saves memory)")
 
 
-def _activation(name: str, summary: str, *extra: Field) -> LayerType:
-    return LayerType(name, "activation", extra, summary=summary)
+def _activation(name: str, summary: str, keeps: Literal["input", "output"], *extra: Field) -> LayerType:
+    return LayerType(name, "activation", extra, summary=summary, keeps=keeps)
 
 
 _KERNEL = Field("kernel_size", positive_pair, required=True, help="window size (h, w)")
@@ -278,6 +287,8 @@ LAYER_TYPES: dict[str, LayerType] = {
             starter_args=(("kernel_size", 3), ("padding", 1)),
             weights="filters",
             widens="out_channels",
+            keeps="input",
+            autocasts=True,
         ),
         LayerType(
             "MaxPool2d",
@@ -293,6 +304,7 @@ LAYER_TYPES: dict[str, LayerType] = {
             summary="keeps the largest value of each window",
             starter_args=(("kernel_size", 2),),
             pools="max",
+            keeps="input",
         ),
         LayerType(
             "AvgPool2d",
@@ -309,6 +321,7 @@ LAYER_TYPES: dict[str, LayerType] = {
             summary="averages each window",
             starter_args=(("kernel_size", 2),),
             pools="average",
+            keeps="input",
         ),
         LayerType(
             "AdaptiveAvgPool2d",
@@ -319,6 +332,7 @@ LAYER_TYPES: dict[str, LayerType] = {
             starter_args=(("output_size", 1),),
             pools="average",
             adaptive=True,
+            keeps="input",  # but nothing for output_size 1: PyTorch takes the mean (training_memory.py)
         ),
         LayerType(
             "AdaptiveMaxPool2d",
@@ -329,6 +343,7 @@ LAYER_TYPES: dict[str, LayerType] = {
             starter_args=(("output_size", 1),),
             pools="max",
             adaptive=True,
+            keeps="input",
         ),
         LayerType(
             "BatchNorm2d",
@@ -343,6 +358,7 @@ LAYER_TYPES: dict[str, LayerType] = {
             positional=("num_features",),
             summary="normalises each channel over the batch",
             weights="per channel",
+            keeps="input",
         ),
         LayerType(
             "Dropout",
@@ -351,6 +367,7 @@ LAYER_TYPES: dict[str, LayerType] = {
             always_shown=("p",),
             summary="zeroes random values while training",
             starter_args=(("p", 0.5),),
+            keeps="mask",
         ),
         LayerType(
             "Dropout2d",
@@ -379,18 +396,23 @@ LAYER_TYPES: dict[str, LayerType] = {
             summary="fully connected: every input to every output",
             starter_args=(("out_features", 10),),
             weights="dense",
+            keeps="input",
+            autocasts=True,
         ),
-        _activation("ReLU", "max(0, x)", _inplace()),
+        _activation("ReLU", "max(0, x)", "output", _inplace()),
         _activation(
             "LeakyReLU",
             "x if x > 0 else negative_slope * x",
+            "input",
             Field("negative_slope", number, 0.01),
             _inplace(),
         ),
-        _activation("GELU", "x * P(X <= x), smooth ReLU", Field("approximate", choice("none", "tanh"), "none")),
-        _activation("SiLU", "x * sigmoid(x)", _inplace()),
-        _activation("Sigmoid", "1 / (1 + exp(-x))"),
-        _activation("Tanh", "tanh(x)"),
+        _activation(
+            "GELU", "x * P(X <= x), smooth ReLU", "input", Field("approximate", choice("none", "tanh"), "none")
+        ),
+        _activation("SiLU", "x * sigmoid(x)", "input", _inplace()),
+        _activation("Sigmoid", "1 / (1 + exp(-x))", "output"),
+        _activation("Tanh", "tanh(x)", "output"),
     )
 }
 

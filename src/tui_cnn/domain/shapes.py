@@ -18,15 +18,12 @@ from typing import Any, Callable, Sequence, cast
 from .format import binary_bytes, per_sample
 from .layers import LAYER_TYPES, MAX_SIZE, UNSUPPORTED_ARGS, ArgError, LayerType, Pair, layer_type
 from .spec import BLOCK_TYPES, MAX_BLOCK_DEPTH, Diagnostic, Fix, LayerSpec, ModelSpec, Path, branches_of
+from .training_memory import TRAINING_MEMORY_RULE, TrainingMemory, training_memory
+
+__all__ = ["TRAINING_MEMORY_RULE"]  # shown beside the figure (cli/summary.py)
 
 BYTES_PER_VALUE = 4  # float32
 Shape = tuple[int, ...]
-
-#: How the training-memory estimate is made, shown to users next to the figure.
-TRAINING_MEMORY_RULE = (
-    "weights + gradients + Adam's two moments (4 x parameters) + buffers"
-    " + the input batch + every layer's output twice (kept for backward, and its gradient)"
-)
 
 
 #: PyTorch counts a tensor's values and a layer's parameters in signed 64-bit integers.
@@ -119,7 +116,16 @@ class Totals:
     param_bytes: int
     input_bytes: int
     activation_bytes: int
-    training_bytes: int  # estimate, see TRAINING_MEMORY_RULE
+    training: TrainingMemory  # in float32, as on the CPU
+    training_mixed: TrainingMemory  # with bfloat16 autocast, as the engine trains on a GPU
+
+    @property
+    def training_bytes(self) -> int:
+        return self.training.total
+
+    @property
+    def training_bytes_mixed(self) -> int:
+        return self.training_mixed.total
 
     def to_json(self) -> dict[str, int]:
         return {
@@ -132,6 +138,7 @@ class Totals:
             "input_bytes": self.input_bytes,
             "activation_bytes": self.activation_bytes,
             "training_bytes": self.training_bytes,
+            "training_bytes_mixed_precision": self.training_bytes_mixed,
         }
 
 
@@ -798,13 +805,14 @@ def analyze(spec: ModelSpec, batch_size: int = 64) -> Analysis:
     walk = _Walk(input_shape, diagnostics)
     reports, _ = walk.layers(spec.layers, start, (), "", 0)
     totals = _totals(input_shape, reports)
-    if totals.training_bytes > TRAINING_MEMORY_WARNING_BYTES:
+    if totals.training_bytes_mixed > TRAINING_MEMORY_WARNING_BYTES:  # a GPU's need: with bf16 autocast
         diagnostics.append(
             Diagnostic(
                 None,
                 "batch_size",
                 "warning",
-                f"training needs about {binary_bytes(totals.training_bytes)} (estimate, batch {batch_size}), more than "
+                f"training needs about {binary_bytes(totals.training_bytes_mixed)} on a GPU (estimate, batch "
+                f"{batch_size}, bf16 autocast), more than "
                 f"any single GPU holds ({binary_bytes(TRAINING_MEMORY_WARNING_BYTES)} at most)",
                 "use a smaller batch size or smaller layers",
             )
@@ -1138,7 +1146,14 @@ def _totals(input_shape: Shape | None, reports: list[LayerReport]) -> Totals:
     activations = sum(r.activation_bytes for r in reports)
     input_bytes = math.prod(input_shape) * BYTES_PER_VALUE if input_shape else 0
     param_bytes = (params + buffers) * BYTES_PER_VALUE
-    training = 4 * params * BYTES_PER_VALUE + buffers * BYTES_PER_VALUE + input_bytes + 2 * activations
     return Totals(
-        params, trainable, buffers, sum(r.macs for r in reports), param_bytes, input_bytes, activations, training
+        params,
+        trainable,
+        buffers,
+        sum(r.macs for r in reports),
+        param_bytes,
+        input_bytes,
+        activations,
+        training_memory(input_shape, reports, params, buffers, mixed_precision=False),
+        training_memory(input_shape, reports, params, buffers, mixed_precision=True),
     )

@@ -21,7 +21,7 @@ from ....domain.datasets import DATASET_NAMES, DATASETS, default_dataset, traini
 from ....domain.format import binary_bytes
 from ....domain.model_source import check_source_matches, is_module
 from ....domain.settings import SettingError, parse_setting
-from ....domain.shapes import analyze
+from ....domain.shapes import Totals, analyze
 from ....domain.slurm import SLURM_SETTINGS, SlurmOptions
 from ....domain.train_config import SETTINGS, TrainConfig
 from ..typed_input import TypedInput
@@ -257,6 +257,12 @@ class RunSetupForm(VerticalScroll):
         kind = self._device_kinds.get(device)
         return f"{kind} (auto)" if device == "auto" and kind else device
 
+    def _training_bytes(self, totals: Totals, config: TrainConfig) -> int:
+        """The estimate in the precision the run will train in: bf16 autocast on CUDA unless
+        --no-amp, float32 elsewhere."""
+        on_cuda = (self._device_kinds.get(config.device) or config.device) == "cuda"
+        return totals.training_bytes_mixed if on_cuda and config.amp else totals.training_bytes
+
     @staticmethod
     def _step_batch(config: TrainConfig) -> tuple[int, int | None]:
         """The batch one process trains at, and the training images when the batch is larger than
@@ -280,7 +286,7 @@ class RunSetupForm(VerticalScroll):
         free = self._free_bytes.get(config.device)
         if not analysis.valid or free is None:
             return None
-        need = analysis.totals.training_bytes
+        need = self._training_bytes(analysis.totals, config)
         if need <= free:
             return None
         return (
@@ -304,7 +310,7 @@ class RunSetupForm(VerticalScroll):
             note.update(f"training memory: not estimated for your own module {model.target}")
             return
         batch, images = self._step_batch(config)
-        need = analyze(model, batch).totals.training_bytes
+        need = self._training_bytes(analyze(model, batch).totals, config)
         free = self._free_bytes.get(config.device)
         device = self._device_name(config.device)
         if free is not None:
