@@ -204,4 +204,4 @@ def test_a_burst_in_a_real_terminal_keeps_its_order_in_the_tracker_batch_box(tmu
     wait_until(lambda: "t Track" not in app.screen(), timeout=30, what="the box's focus (its footer)")
     app.send("End", "BSpace", "BSpace", "3", "2", "Enter")
     screen = app.wait_for("for batch 3")
-    assert "for batch 32 " in screen and "Batch  32 " in screen
+    assert "for batch 32," in screen and "Batch  32 " in screen

@@ -196,7 +196,7 @@ class TrackerScreen(BreakpointsFromTheStart, KeysWaitForMount, Screen):
         lines = [
             f"[b]Params[/b] {fmt.grouped(t.params)}{trainable}  [b]MACs[/b] {fmt.compact(t.macs)}  "
             f"[b]Memory[/b] weights {fmt.binary_bytes(t.param_bytes)} + activations {fmt.binary_bytes(t.activation_bytes)}",
-            f"[b]Training memory[/b] ≈ {fmt.binary_bytes(t.training_bytes)} at batch {s.batch_size}, "
+            f"[b]Training memory[/b] ≈ {fmt.binary_bytes(t.training_bytes)} for batch {s.batch_size}, "
             f"{fmt.binary_bytes(t.training_bytes_mixed)} on a GPU [dim](estimate)[/dim]",
         ]
         for d in s.model_diagnostics:
