@@ -188,3 +188,71 @@ async def test_nobody_at_the_keys_the_monitor_redraws_a_live_run_once_a_second_a
         quiet_since = app.session.last_input_at
         await pilot.press("l")  # the log tab: a person is back
         assert app.session.last_input_at > quiet_since + 50
+
+
+@pytest.mark.slow
+async def test_nobody_at_the_keys_the_clock_ticks_every_second_and_the_epoch_line_every_few(tmp_path, monkeypatch):
+    """Calm, the run's clock still moves each second, the epoch's bar, batch count and the loss
+    line every CALM.details_every_s (most of a calm monitor's repainting was those lines)."""
+    from tui_cnn.app.widgets.monitor.progress import RunProgress
+
+    run_dir = write_run(tmp_path, "live", batch(1), live=True)
+    app = TuiCnnApp(start_mode="monitor", run_dir=str(run_dir))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await async_wait_until(lambda: isinstance(app.screen, MonitorScreen))
+        monitor = app.screen
+        info = monitor.query_one("#epoch-info", TickerText)
+        await async_wait_until(lambda: "batch 1/8" in str(info.content), what="the run's progress")
+        clock: list[float] = []
+        epoch_line: list[float] = []
+        show_run, show_epoch = RunProgress._show_run, RunProgress._show_epoch
+        monkeypatch.setattr(
+            RunProgress, "_show_run", lambda self, *a: clock.append(time.monotonic()) or show_run(self, *a)
+        )
+        monkeypatch.setattr(
+            RunProgress, "_show_epoch", lambda self, *a: epoch_line.append(time.monotonic()) or show_epoch(self, *a)
+        )
+        app.session.last_input_at = time.monotonic() - 60  # nobody touched the app for a minute
+        with (run_dir / "events.jsonl").open("a") as events:
+            for number in range(2, 8):  # a batch every 0.8 s: each second shows something new
+                events.write(event_lines(batch(number)))
+                events.flush()
+                await asyncio.sleep(0.8)
+        await async_wait_until(lambda: "batch 7/8" in str(info.content), 10, what="the epoch line to catch up")
+        gaps = [later - earlier for earlier, later in zip(epoch_line, epoch_line[1:])]
+        assert len(epoch_line) >= 2 and all(gap >= CALM.details_every_s - TICK_SLACK_S for gap in gaps), gaps
+        assert len(clock) >= 2 * len(epoch_line) - 1, (len(clock), len(epoch_line))  # the clock: every redraw
+        await pilot.pause()
+
+
+async def test_a_new_epoch_is_a_new_row_and_the_others_stay(monkeypatch):
+    """The table adds the epochs after the ones it shows (remaking every row re-rendered every
+    cell at each epoch's end); a best epoch that moves restars its rows."""
+    from tui_cnn.app.widgets.monitor.epoch_table import BEST_MARK, EpochTable
+    from tui_cnn.domain.run_records import EpochMetrics
+
+    def epoch(number: int) -> EpochMetrics:
+        return EpochMetrics(number, 1.0 / number, 0.5, 1.0, 0.5, 1e-3, 2.0, 1000.0)
+
+    class Table(App):
+        def compose(self) -> ComposeResult:
+            yield EpochTable()
+
+    app = Table()
+    async with app.run_test(size=(100, 20)) as pilot:
+        table = app.query_one(EpochTable)
+        epochs = [epoch(1), epoch(2)]
+        table.show(epochs, best_epoch=2)
+        await pilot.pause()
+        cleared: list[bool] = []
+        clear = EpochTable.clear
+        monkeypatch.setattr(EpochTable, "clear", lambda self, *a, **k: cleared.append(True) or clear(self, *a, **k))
+        epochs = [*epochs, epoch(3)]
+        table.show(epochs, best_epoch=1)  # the best went back to epoch 1
+        await pilot.pause()
+        assert cleared == []
+        assert [str(table.get_row_at(row)[0]) for row in range(3)] == [BEST_MARK, "", ""]
+        assert [str(table.get_row_at(row)[1]) for row in range(3)] == ["1", "2", "3"]
+        table.show([epoch(1), epoch(2)], best_epoch=2)  # another run's (or a repeat): made again
+        await pilot.pause()
+        assert cleared == [True] and table.row_count == 2

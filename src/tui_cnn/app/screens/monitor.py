@@ -176,6 +176,8 @@ class MonitorScreen(KeysWaitForMount, Screen):
         self._opening: OpeningRun | None = None  # an opened run whose past is still being read
         self._liveness_checked_at = 0.0
         self._ticked_at = float("-inf")  # the last tick that read and redrew (time.monotonic())
+        self._details_shown: tuple | None = None  # what the epoch's line last moved for (status, epochs)
+        self._details_at = float("-inf")  # and when (time.monotonic())
         self._shown_evaluation = None
         self._stale = False  # a redraw was skipped while another screen covered this one
         self._reading: Worker | None = None  # the read of events.jsonl in flight, until folded
@@ -618,7 +620,7 @@ class MonitorScreen(KeysWaitForMount, Screen):
         self._stale = False
         state = self.state
         now = time.time() if now is None else now
-        self.query_one(RunProgress).show(state, now)
+        self.query_one(RunProgress).show(state, now, details=self._details_due())
         self.query_one(EpochTable).show(state.epochs, state.best_epoch, now, live=state.active)
         self.query_one(BatchLossPlot).show(
             state.current_epoch,
@@ -630,12 +632,26 @@ class MonitorScreen(KeysWaitForMount, Screen):
         # query_one is cached; query() matched every node of the screen (the setup form's too),
         # at each redraw: that was most of a redraw's cost
         for curves in ("#loss-curves", "#acc-curves"):
-            self.query_one(curves, EpochCurves).show(state.epochs, now, live=state.active)
+            self.query_one(curves, EpochCurves).show(
+                state.epochs, now, live=state.active, every_s=self._pace().epoch_curves_every_s
+            )
         self.query_one(DevicePanel).show_peak(state.peak_mem_bytes)
         if (state.evaluation, state.status) != self._shown_evaluation:  # identity first: no deep compare per frame
             self._shown_evaluation = (state.evaluation, state.status)
             self.query_one(EvaluationPanel).show(state.evaluation, state.status)
         self.sub_title = self._subtitle()
+
+    def _details_due(self) -> bool:
+        """Whether this redraw moves the epoch's line and the stats: at each redraw while a
+        person works the app, every few seconds while they only watch, and at once when the
+        run's status or epoch changes."""
+        state = self.state
+        shown = (state.status, state.epochs_done, state.current_epoch, state.failure)
+        now = time.monotonic()
+        if shown == self._details_shown and now - self._details_at < self._pace().details_every_s - TICK_SLACK_S:
+            return False
+        self._details_shown, self._details_at = shown, now
+        return True
 
     def _subtitle(self) -> str:
         state = self.state

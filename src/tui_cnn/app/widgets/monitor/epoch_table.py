@@ -58,30 +58,54 @@ class EpochTable(DataTable):
     def show(self, epochs: list[EpochMetrics], best_epoch: int | None, now: float = 0.0, live: bool = False) -> None:
         """Redraw only when an epoch ended, was recorded again (a repeat: the last one
         stands), or the best one changed (rows are few); while a run trains (``live``), at
-        most every LIVE_REDRAW_EVERY_S."""
+        most every LIVE_REDRAW_EVERY_S. New epochs after the ones shown are added as rows,
+        the rest kept: remaking every row re-rendered every cell (a calm monitor's largest
+        cost at each epoch's end, py-spy)."""
         shown = (tuple(epochs), best_epoch)
         if shown == self._shown:
             return
         if live and self._shown[0] and now - self._shown_at < self.LIVE_REDRAW_EVERY_S:
             return
-        self._shown, self._shown_at = shown, now
+        (before, best_before), self._shown, self._shown_at = self._shown, shown, now
         self._epochs = epochs
         height = table_height(len(epochs))
         if self.styles.height != Scalar.from_number(height):
             self.styles.height = height
-        self.clear()
+        rows = {m.epoch for m in before}
+        added = shown[0][len(before) :]
+        appended = (
+            before
+            and shown[0][: len(before)] == before
+            and self.row_count == len(before)
+            and not any(m.epoch in rows for m in added)  # an epoch's number is its row's key
+        )
+        if appended:
+            self._add_epochs(added, best_epoch, {best_before, best_epoch} & rows)
+        else:
+            self.clear()
+            self._add_epochs(shown[0], best_epoch, set())
+        if epochs:
+            self.move_cursor(row=len(epochs) - 1)
+
+    def _add_epochs(self, new: tuple[EpochMetrics, ...], best_epoch: int | None, restyle: set[int | None]) -> None:
+        """Rows for ``new`` epochs, and the cells of the rows in ``restyle`` (the best epoch
+        was another) made again."""
         # partial: its colour and boldness only, over the row's own (zebra, cursor) background;
         # the full style would paint the background this widget had when the rows were made.
         best_style = self.get_component_rich_style("epoch-table--best", partial=True)
-        for metrics in epochs:
+
+        def row(metrics: EpochMetrics) -> list[Text]:
             best = metrics.epoch == best_epoch
-            cells = self._cells(metrics, best)
-            self.add_row(
-                *(Text(cell, style=best_style if best else "", justify="right") for cell in cells),
-                key=str(metrics.epoch),
-            )
-        if epochs:
-            self.move_cursor(row=len(epochs) - 1)
+            return [
+                Text(cell, style=best_style if best else "", justify="right") for cell in self._cells(metrics, best)
+            ]
+
+        for metrics in self._epochs:
+            if metrics.epoch in restyle:
+                for column, cell in zip(self.columns, row(metrics)):
+                    self.update_cell(str(metrics.epoch), column, cell)
+        for metrics in new:
+            self.add_row(*row(metrics), key=str(metrics.epoch))
 
     @staticmethod
     def _cells(m: EpochMetrics, best: bool) -> tuple[str, ...]:

@@ -203,12 +203,16 @@ class EpochCurves(_Plot):
         self._metric = metric
         self._drawn_at = float("-inf")
 
-    def show(self, epochs: list[EpochMetrics], now: float = 0.0, live: bool = False) -> None:
+    def show(
+        self, epochs: list[EpochMetrics], now: float = 0.0, live: bool = False, every_s: float | None = None
+    ) -> None:
         """``epochs`` of a run (a list of its own: another run's is redrawn even with as many
-        epochs); ``live``: the run trains, and ``now`` says when."""
+        epochs); ``live``: the run trains, and ``now`` says when; then at most once in
+        ``every_s`` (LIVE_REDRAW_EVERY_S unless the monitor says otherwise: domain.watch_pace)."""
         key = (id(epochs), len(epochs))
         same_run = isinstance(self._drawn, tuple) and self._drawn[0] == key[0]
-        if key == self._drawn or (live and same_run and now - self._drawn_at < self.LIVE_REDRAW_EVERY_S):
+        wait_s = self.LIVE_REDRAW_EVERY_S if every_s is None else every_s
+        if key == self._drawn or (live and same_run and now - self._drawn_at < wait_s):
             return
         self._drawn_at = now
         xs = [m.epoch for m in epochs]

@@ -51,10 +51,13 @@ class RunProgress(Vertical):
             yield TickerText("", id="epoch-info", classes="bar-info", markup=False)
         yield TickerText("", id="run-stats", markup=False)
 
-    def show(self, state: RunState, now: float) -> None:
+    def show(self, state: RunState, now: float, *, details: bool = True) -> None:
+        """The run's bar and clock; with ``details`` the epoch's line and the stats too (a
+        calm monitor moves them less often than its clock: domain.watch_pace)."""
         self._show_run(state, now)
-        self._show_epoch(state)
-        self._show_stats(state)
+        if details:
+            self._show_epoch(state)
+            self._show_stats(state)
 
     def _show_run(self, state: RunState, now: float) -> None:
         total = max(state.epochs_total, 1)
