@@ -18,7 +18,7 @@ class WatchPace:
     redraw_every_s: float  # reads the run; the run's clock
     details_every_s: float  # the epoch's bar, batch count and clock, the loss and speed line
     batch_plot_every_s: float  # the current epoch's loss curve (plotext draws it in Python)
-    epoch_curves_every_s: float  # the loss and accuracy curves, as epochs end (the table shows each at once)
+    epoch_curves_every_s: float  # the loss and accuracy curves, as epochs end (the table has its own pace)
 
 
 #: A person pressing keys or moving the mouse: what they do shows at once anyway; the run's
@@ -27,10 +27,10 @@ BRISK = WatchPace(redraw_every_s=0.5, details_every_s=0.5, batch_plot_every_s=1.
 #: Nobody touching the app: the run's clock still ticks every second, the epoch's progress moves
 #: every 3 s (a calm monitor at 160x50 spent most of its 1.6% of a core repainting the five
 #: lines that change each second: py-spy), and the batch curve (plotext, in Python; drawn every
-#: 5 s it was 38% of a calm monitor's main-thread time) every 10 s, the epoch curves every 20 s
-#: (with epochs of a few seconds, redrawing both at each epoch's end was the next 35%). A run's
-#: status, an epoch's end (in the table) or a new epoch show at the next tick whatever the pace.
-CALM = WatchPace(redraw_every_s=1.0, details_every_s=3.0, batch_plot_every_s=10.0, epoch_curves_every_s=20.0)
+#: 5 s it was 38% of a calm monitor's main-thread time) and the epoch curves every 10 s (with
+#: epochs of a few seconds, redrawing both at each epoch's end was the next 35%). A run's
+#: status or a new epoch show at the next tick whatever the pace.
+CALM = WatchPace(redraw_every_s=1.0, details_every_s=3.0, batch_plot_every_s=10.0, epoch_curves_every_s=10.0)
 #: This long without input, the monitor turns calm.
 CALM_AFTER_S = 5.0
 
