@@ -4,6 +4,7 @@ asserted: these machines are noisy)."""
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 
@@ -86,3 +87,15 @@ def test_figures_read_as_a_person_writes_them():
     assert Figure("t", "fast enough", 0.4, "s", target="< 0.5").met is True
     assert Figure("t", "fast enough", 0.6, "s", target="< 0.5").met is False
     assert Figure("t", "no target", 0.6, "s").met is None
+
+
+def test_the_watching_cost_summary_is_a_geometric_mean_with_its_interval():
+    from benchmarks.attach_cost import summary
+
+    steady = summary([0.97] * 20)
+    assert steady["median"] == steady["geometric_mean"] == pytest.approx(0.97)
+    assert steady["ci90"] == [pytest.approx(0.97), pytest.approx(0.97)]
+    spread = summary([0.9, 1.0] * 30)
+    low, high = spread["ci90"]
+    assert spread["geometric_mean"] == pytest.approx(math.sqrt(0.9))
+    assert low < spread["geometric_mean"] < high
