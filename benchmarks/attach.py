@@ -186,19 +186,9 @@ def run(options: Options) -> list[Figure]:
 
 
 def _cost_to_training(tmp: Path, options: Options) -> list[Figure]:
-    from tui_cnn.domain.train_config import TrainConfig
-
-    from .datapath import mnist_sized_root
-
     cost_pairs, floor_pairs = (2, 2) if options.quick else (COST_PAIRS, FLOOR_PAIRS)
     images = 2_000 if options.quick else COST_IMAGES
-    data = mnist_sized_root(tmp, images)
-    config = TrainConfig(
-        dataset="mnist", data_dir=str(data), epochs=10_000, batch_size=64, device="cpu", run_dir=f"{tmp}/cost-run"
-    )
-    with training_detached(config) as run_dir:
-        cost = watching_cost(run_dir, tmp, cost_pairs, COST_WINDOW_S, freeze=True)
-        floor = watching_cost(run_dir, tmp, floor_pairs, COST_WINDOW_S, freeze=False)
+    cost, floor = cost_and_floor(tmp, images, cost_pairs, floor_pairs)
     how = (
         f"SimpleCNN training detached on {images:,} MNIST-sized images an epoch (CPU), tui-cnn attach at 160x50 "
         f"(calm: nobody at the keys) frozen and let go in turn; median of {cost_pairs} pairs of adjacent "
@@ -216,6 +206,23 @@ def _cost_to_training(tmp: Path, options: Options) -> list[Figure]:
             samples=floor,
         ),
     ]
+
+
+def cost_and_floor(tmp: Path, images: int, cost_pairs: int, floor_pairs: int) -> tuple[list[float], list[float]]:
+    """The pairs' ratios with the app frozen in turn, then never (the noise floor), on one run
+    training SimpleCNN on ``images`` MNIST-sized images an epoch."""
+    from tui_cnn.domain.train_config import TrainConfig
+
+    from .datapath import mnist_sized_root
+
+    data = mnist_sized_root(tmp, images)
+    config = TrainConfig(
+        dataset="mnist", data_dir=str(data), epochs=10_000, batch_size=64, device="cpu", run_dir=f"{tmp}/cost-run"
+    )
+    with training_detached(config) as run_dir:
+        cost = watching_cost(run_dir, tmp, cost_pairs, COST_WINDOW_S, freeze=True)
+        floor = watching_cost(run_dir, tmp, floor_pairs, COST_WINDOW_S, freeze=False)
+    return cost, floor
 
 
 def quartiles(values: list[float]) -> str:

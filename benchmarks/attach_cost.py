@@ -16,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .attach import COST_IMAGES, COST_WINDOW_S, training_detached, watching_cost
+from .attach import COST_IMAGES, cost_and_floor
 
 
 def summary(ratios: list[float], resamples: int = 2000) -> dict[str, object]:
@@ -35,20 +35,9 @@ def summary(ratios: list[float], resamples: int = 2000) -> dict[str, object]:
 
 
 def main(argv: list[str]) -> int:
-    from tui_cnn.domain.train_config import TrainConfig
-
-    from .datapath import mnist_sized_root
-
     pairs, floor_pairs = (int(argv[0]) if argv else 150), (int(argv[1]) if len(argv) > 1 else 50)
     with tempfile.TemporaryDirectory() as folder:
-        tmp = Path(folder)
-        data = mnist_sized_root(tmp, COST_IMAGES)
-        config = TrainConfig(
-            dataset="mnist", data_dir=str(data), epochs=10_000, batch_size=64, device="cpu", run_dir=f"{tmp}/cost-run"
-        )
-        with training_detached(config) as run_dir:
-            cost = watching_cost(run_dir, tmp, pairs, COST_WINDOW_S, freeze=True)
-            floor = watching_cost(run_dir, tmp, floor_pairs, COST_WINDOW_S, freeze=False)
+        cost, floor = cost_and_floor(Path(folder), COST_IMAGES, pairs, floor_pairs)
     print(json.dumps({"watching": summary(cost), "noise floor": summary(floor)}, indent=1))
     return 0
 

@@ -37,6 +37,14 @@ def batch(number: int) -> BatchProgress:
     )
 
 
+async def following_a_live_run(app: TuiCnnApp) -> TickerText:
+    """Once the monitor shows the run's first batch: its epoch line."""
+    await async_wait_until(lambda: isinstance(app.screen, MonitorScreen))
+    info = app.screen.query_one("#epoch-info", TickerText)
+    await async_wait_until(lambda: "batch 1/8" in str(info.content), what="the run's progress")
+    return info
+
+
 def spy_on_refresh(monkeypatch, widget) -> list[tuple[Region, ...]]:
     """The regions each refresh of ``widget`` asked Textual for (none: the whole widget);
     the refresh still happens."""
@@ -164,10 +172,7 @@ async def test_nobody_at_the_keys_the_monitor_redraws_a_live_run_once_a_second_a
     run_dir = write_run(tmp_path, "live", batch(1), live=True)
     app = TuiCnnApp(start_mode="monitor", run_dir=str(run_dir))
     async with app.run_test(size=(100, 30)) as pilot:
-        await async_wait_until(lambda: isinstance(app.screen, MonitorScreen))
-        monitor = app.screen
-        info = monitor.query_one("#epoch-info", TickerText)
-        await async_wait_until(lambda: "batch 1/8" in str(info.content), what="the run's progress")
+        info = await following_a_live_run(app)
         redraws: list[float] = []
         redraw = MonitorScreen._redraw
 
@@ -199,10 +204,7 @@ async def test_nobody_at_the_keys_the_clock_ticks_every_second_and_the_epoch_lin
     run_dir = write_run(tmp_path, "live", batch(1), live=True)
     app = TuiCnnApp(start_mode="monitor", run_dir=str(run_dir))
     async with app.run_test(size=(100, 30)) as pilot:
-        await async_wait_until(lambda: isinstance(app.screen, MonitorScreen))
-        monitor = app.screen
-        info = monitor.query_one("#epoch-info", TickerText)
-        await async_wait_until(lambda: "batch 1/8" in str(info.content), what="the run's progress")
+        info = await following_a_live_run(app)
         clock: list[float] = []
         epoch_line: list[float] = []
         show_run, show_epoch = RunProgress._show_run, RunProgress._show_epoch
