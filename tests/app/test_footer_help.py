@@ -16,7 +16,12 @@ async def test_help_is_in_the_footer_at_80x24_and_opens_the_key_list(mode):
     app = TuiCnnApp(start_mode=mode)
     async with app.run_test(size=(80, 24)) as pilot:
         await async_wait_until(lambda: bool(app.screen.query("KeysFooter FooterKey.-help")), what="the footer's keys")
-        await pilot.pause()
+        # laid out (the footer may compose its keys again meanwhile): one pause was not always
+        # enough on a loaded machine, which then read a width of 0
+        await async_wait_until(
+            lambda: any(key.region.width > 0 for key in app.screen.query("KeysFooter FooterKey.-help")),
+            what="the footer's layout",
+        )
         key = app.screen.query_one("KeysFooter FooterKey.-help")
         assert "Help" in str(key.render())
         assert key.region.width > 0 and key.region.right <= 80 and key.region.y == 23
