@@ -12,7 +12,8 @@ from rich.text import Text
 
 from ..domain import format as fmt
 from ..domain.layer_table import SPEC_COLUMNS, pair
-from ..domain.shapes import TRAINING_MEMORY_RULE, Analysis, FlatRow, block_call, flat_reports
+from ..domain.shapes import Analysis, FlatRow, block_call, flat_reports
+from ..domain.training_memory import TRAINING_MEMORY_RULE
 
 
 def _layer_cell(row: FlatRow) -> Text:

@@ -344,8 +344,10 @@ def explain_training_memory(totals: Totals, batch_size: int) -> tuple[Section, .
     b = BYTES_PER_VALUE
     full, mixed = totals.training, totals.training_mixed
     size = fmt.binary_bytes
-    lines = [f"weights, gradients, Adam's two moments: 4 x {fmt.grouped(totals.params)} parameters x {b} B"]
-    lines[0] += f" = {size(4 * totals.params * b)}"
+    lines = [
+        f"weights, gradients, Adam's two moments: 4 x {fmt.grouped(totals.params)} parameters x {b} B "
+        f"= {size(4 * totals.params * b)}"
+    ]
     if totals.buffers:
         lines.append(f"+ {fmt.grouped(totals.buffers)} buffers x {b} B = {size(totals.buffers * b)}")
     lines += [

@@ -18,9 +18,7 @@ from typing import Any, Callable, Sequence, cast
 from .format import binary_bytes, per_sample
 from .layers import LAYER_TYPES, MAX_SIZE, UNSUPPORTED_ARGS, ArgError, LayerType, Pair, layer_type
 from .spec import BLOCK_TYPES, MAX_BLOCK_DEPTH, Diagnostic, Fix, LayerSpec, ModelSpec, Path, branches_of
-from .training_memory import TRAINING_MEMORY_RULE, TrainingMemory, training_memory
-
-__all__ = ["TRAINING_MEMORY_RULE"]  # shown beside the figure (cli/summary.py)
+from .training_memory import TrainingMemory, training_memory
 
 BYTES_PER_VALUE = 4  # float32
 Shape = tuple[int, ...]

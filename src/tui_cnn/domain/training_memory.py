@@ -1,7 +1,7 @@
 """How much memory training a model takes at a batch size: an estimate from its layer
 reports, in parts a person can check (the tracker explains it, the setup form warns with it).
 
-What training holds at its peak, the start of the backward pass:
+What training holds at its peak, somewhere in the backward pass:
 - the weights, their gradients and Adam's two moments: 4 float32 values a parameter, and
   the buffers (BatchNorm's running statistics);
 - with mixed precision (bfloat16 autocast, as the engine trains on a GPU), a bfloat16 copy
@@ -14,8 +14,9 @@ What training holds at its peak, the start of the backward pass:
   ReLU, a Flatten's view) is freed as soon as it is used. Under autocast these are bfloat16
   from the first convolution or Linear on; a convolution keeps a bfloat16 copy of a float32
   input;
-- the backward pass's working set: the gradient coming in and the one going out of the
-  largest layer output;
+- the backward pass's working set: the gradients coming into and going out of the layer
+  whose backward step is the peak (kept tensors are freed as the backward pass passes their
+  first keeper, so the peak is where what is still kept plus these is largest);
 - the loss's log-probabilities (float32).
 
 Not counted: cuDNN's and cuBLAS's workspaces (cuDNN picks its algorithms by what memory is
@@ -54,7 +55,6 @@ VALUES_PER_PARAMETER = 4
 class TrainingMemory:
     """The estimate's parts, in bytes; ``total`` is what the warnings compare."""
 
-    mixed_precision: bool
     weights_and_optimizer: int  # weights, gradients, Adam's moments, buffers
     weight_copies: int  # bfloat16 copies of the weights (mixed precision only)
     input_batch: int
@@ -77,8 +77,8 @@ class TrainingMemory:
 
 @dataclass(eq=False, slots=True)
 class _Tensor:
-    """One tensor of the forward pass as the estimate follows it; compared by identity, so a
-    tensor kept by two layers counts once."""
+    """One tensor of the forward pass as the estimate follows it; compared and hashed by
+    identity (eq=False), so a tensor kept by two layers counts once."""
 
     values: int
     bytes_per_value: int
@@ -106,12 +106,10 @@ class _Forward:
     def __init__(self, mixed_precision: bool) -> None:
         self.mixed = mixed_precision
         self.steps: list[_Step] = []
-        self.kept: dict[int, tuple[int, int]] = {}  # id(tensor) -> (bytes, the first step that keeps it)
-        self._alive: list[_Tensor] = []  # so ids stay unique while the walk runs
+        self.kept: dict[_Tensor, int] = {}  # a kept tensor -> the first step that keeps it
 
     def keep(self, tensor: _Tensor) -> None:
-        self._alive.append(tensor)
-        self.kept.setdefault(id(tensor), (tensor.bytes, len(self.steps) - 1))
+        self.kept.setdefault(tensor, len(self.steps) - 1)
 
     def layers(self, reports: Iterable, incoming: _Tensor) -> _Tensor:
         current = incoming
@@ -163,9 +161,9 @@ class _Forward:
     def peak(self) -> tuple[int, int]:
         """(kept, gradients) when their sum is largest: as the backward pass reaches step i,
         every step up to i still holds what it keeps."""
-        kept_from = [0] * len(self.steps)  # bytes that stay kept while the backward pass is at or past this step
-        for size, first in self.kept.values():
-            kept_from[first] += size
+        kept_from = [0] * len(self.steps)  # bytes first kept at each step: held until its backward is done
+        for tensor, first in self.kept.items():
+            kept_from[first] += tensor.bytes
         best = (0, 0)
         held = 0
         for step, newly_kept in zip(self.steps, kept_from):
@@ -183,12 +181,12 @@ def training_memory(
     weights = VALUES_PER_PARAMETER * params * FLOAT32 + buffers * FLOAT32
     copies = params * BFLOAT16 if mixed_precision else 0
     if not input_shape:
-        return TrainingMemory(mixed_precision, weights, copies, 0, 0, 0, 0, 0)
+        return TrainingMemory(weights, copies, 0, 0, 0, 0, 0)
     forward = _Forward(mixed_precision)
     batch = _Tensor(math.prod(input_shape), FLOAT32, needs_gradient=False)
     out = forward.layers(reports, batch)
-    forward.kept.pop(id(batch), None)  # the batch is counted once, as the input
+    forward.kept.pop(batch, None)  # the batch is counted once, as the input
     kept, gradients = forward.peak()
-    saved = sum(size for size, _ in forward.kept.values()) + sum(step.extra for step in forward.steps)
+    saved = sum(tensor.bytes for tensor in forward.kept) + sum(step.extra for step in forward.steps)
     loss = out.values * FLOAT32 if out is not batch else 0
-    return TrainingMemory(mixed_precision, weights, copies, batch.bytes, saved, kept, gradients, loss)
+    return TrainingMemory(weights, copies, batch.bytes, saved, kept, gradients, loss)
