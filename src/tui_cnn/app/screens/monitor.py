@@ -621,19 +621,23 @@ class MonitorScreen(KeysWaitForMount, Screen):
         state = self.state
         now = time.time() if now is None else now
         self.query_one(RunProgress).show(state, now, details=self._details_due())
-        self.query_one(EpochTable).show(state.epochs, state.best_epoch, now, live=state.active)
+        pace = self._pace()
+        self.query_one(EpochTable).show(
+            state.epochs, state.best_epoch, now, live=state.active, every_s=pace.epoch_table_every_s
+        )
         self.query_one(BatchLossPlot).show(
             state.current_epoch,
             state.batch_losses,
             now,
             state.batches_per_epoch,
-            every_s=self._pace().batch_plot_every_s,
+            every_s=pace.batch_plot_every_s,
+            live=state.active,
         )
         # query_one is cached; query() matched every node of the screen (the setup form's too),
         # at each redraw: that was most of a redraw's cost
         for curves in ("#loss-curves", "#acc-curves"):
             self.query_one(curves, EpochCurves).show(
-                state.epochs, now, live=state.active, every_s=self._pace().epoch_curves_every_s
+                state.epochs, now, live=state.active, every_s=pace.epoch_curves_every_s
             )
         self.query_one(DevicePanel).show_peak(state.peak_mem_bytes)
         if (state.evaluation, state.status) != self._shown_evaluation:  # identity first: no deep compare per frame

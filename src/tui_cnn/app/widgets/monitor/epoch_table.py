@@ -55,16 +55,25 @@ class EpochTable(DataTable):
         self._shown = ((), -1)
         self.show(self._epochs, best_epoch)
 
-    def show(self, epochs: list[EpochMetrics], best_epoch: int | None, now: float = 0.0, live: bool = False) -> None:
+    def show(
+        self,
+        epochs: list[EpochMetrics],
+        best_epoch: int | None,
+        now: float = 0.0,
+        live: bool = False,
+        every_s: float | None = None,
+    ) -> None:
         """Redraw only when an epoch ended, was recorded again (a repeat: the last one
         stands), or the best one changed (rows are few); while a run trains (``live``), at
-        most every LIVE_REDRAW_EVERY_S. New epochs after the ones shown are added as rows,
+        most once in ``every_s`` (LIVE_REDRAW_EVERY_S unless the monitor says otherwise:
+        domain.watch_pace). New epochs after the ones shown are added as rows,
         the rest kept: remaking every row re-rendered every cell (a calm monitor's largest
         cost at each epoch's end, py-spy)."""
         shown = (tuple(epochs), best_epoch)
         if shown == self._shown:
             return
-        if live and self._shown[0] and now - self._shown_at < self.LIVE_REDRAW_EVERY_S:
+        wait_s = self.LIVE_REDRAW_EVERY_S if every_s is None else every_s
+        if live and self._shown[0] and now - self._shown_at < wait_s:
             return
         (before, best_before), self._shown, self._shown_at = self._shown, shown, now
         self._epochs = epochs

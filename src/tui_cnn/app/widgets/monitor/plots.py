@@ -233,13 +233,22 @@ class BatchLossPlot(_Plot):
         self._drawn_at = float("-inf")
 
     def show(
-        self, epoch: int, losses: list[tuple[int, float]], now: float, batches: int = 0, every_s: float | None = None
+        self,
+        epoch: int,
+        losses: list[tuple[int, float]],
+        now: float,
+        batches: int = 0,
+        every_s: float | None = None,
+        live: bool = True,
     ) -> None:
         """The losses of ``epoch`` so far, on an axis of its ``batches`` (when known): the
         curve grows to the right and what is drawn stays put, so a redraw sends the new
-        points, not the whole plot again. Within an epoch, at most once in ``every_s``."""
-        same_epoch = isinstance(self._drawn, tuple) and self._drawn[0] == epoch
-        if same_epoch and now - self._drawn_at < (self.REDRAW_EVERY_S if every_s is None else every_s):
+        points, not the whole plot again. While the run trains (``live``), at most once in
+        ``every_s``, a new epoch's curve too (a calm monitor's epochs of a few seconds each
+        redrew it whole); a run that ended is drawn as it ended, at once."""
+        if (epoch, len(losses)) == self._drawn:
+            return
+        if live and now - self._drawn_at < (self.REDRAW_EVERY_S if every_s is None else every_s):
             return
         self._drawn_at = now
         xs = [batch for batch, _ in losses]
