@@ -94,3 +94,49 @@ def test_a_burst_of_stops_and_continues_ends_with_the_whole_screen_repainted(tmp
         process.kill()
         process.wait(timeout=10)
         os.close(main)
+
+
+def test_frozen_from_outside_and_let_go_the_app_goes_on_as_it_was(tmp_path):
+    """SIGSTOP (a debugger, kill -STOP, a job scheduler) cannot be caught; the SIGCONT after it
+    restarted Textual's driver: two more threads at each continue, both reading the keys, and
+    the whole screen painted again. Now nothing changes, and a key still answers."""
+    main, child = pty.openpty()
+    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    env = {**os.environ, "TERM": "xterm-256color", "XDG_STATE_HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tui_cnn"],
+        stdin=child,
+        stdout=child,
+        stderr=child,
+        env=env,
+        cwd=tmp_path,
+        start_new_session=True,
+    )
+    os.close(child)
+    terminal = Terminal(main)
+    try:
+        painted = [b""]
+
+        def painted_has(*parts: bytes) -> bool:
+            painted[0] += terminal.take()
+            return all(part in painted[0] for part in parts)
+
+        wait_until(lambda: painted_has(b"Quit"), timeout=60, what="the first frame's footer")
+        time.sleep(1.0)  # let it settle
+        threads = len(os.listdir(f"/proc/{process.pid}/task"))
+        terminal.take()
+        for _ in range(5):
+            process.send_signal(signal.SIGSTOP)
+            wait_until_stopped(process.pid)
+            process.send_signal(signal.SIGCONT)
+            time.sleep(0.1)
+        time.sleep(1.0)
+        assert len(os.listdir(f"/proc/{process.pid}/task")) == threads
+        assert len(terminal.take()) < 2048  # no screen painted again (the tracker's is ~10 KiB)
+        os.write(main, b"\x11")  # ctrl+q
+        assert process.wait(timeout=30) == 0
+    finally:
+        process.send_signal(signal.SIGCONT)
+        process.kill()
+        process.wait(timeout=10)
+        os.close(main)

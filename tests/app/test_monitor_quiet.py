@@ -158,11 +158,62 @@ async def test_the_batch_curve_waits_as_long_as_the_monitor_asks(monkeypatch):
         assert len(refreshes) == 1
 
 
+async def test_a_new_epochs_batch_curve_waits_too_and_an_ended_run_is_drawn_at_once(monkeypatch):
+    """Calm, a new epoch's curve waits for the pace like a new point (epochs of a few seconds
+    each redrew the whole plot); once the run has ended, its last curve is drawn at once."""
+
+    class Plot(App):
+        def compose(self) -> ComposeResult:
+            yield BatchLossPlot(("loss per batch, this epoch", "batch loss"))
+
+    app = Plot()
+    every_s = CALM.batch_plot_every_s
+    async with app.run_test(size=(70, 24)) as pilot:
+        plot = app.query_one(BatchLossPlot)
+        plot.show(1, [(1, 1.0)], now=0.0, batches=30, every_s=every_s)
+        await pilot.pause()
+        refreshes = spy_on_refresh(monkeypatch, plot)
+        plot.show(2, [(1, 0.9)], now=every_s / 2, batches=30, every_s=every_s)
+        await pilot.pause()
+        assert refreshes == []
+        plot.show(2, [(1, 0.9), (2, 0.8)], now=every_s / 2 + 1, batches=30, every_s=every_s, live=False)
+        await pilot.pause()
+        assert len(refreshes) == 1 and "epoch 2" in plot.render().plain
+
+
+async def test_the_table_adds_epochs_at_the_pace_asked_until_the_run_ends():
+    from tui_cnn.app.widgets.monitor.epoch_table import EpochTable
+    from tui_cnn.domain.run_records import EpochMetrics
+
+    def epochs(count: int) -> list[EpochMetrics]:
+        return [EpochMetrics(n, 1.0 / n, 0.5, 1.0, 0.5, 1e-3, 2.0, 1000.0) for n in range(1, count + 1)]
+
+    class Table(App):
+        def compose(self) -> ComposeResult:
+            yield EpochTable()
+
+    app = Table()
+    every_s = CALM.epoch_table_every_s
+    async with app.run_test(size=(100, 20)) as pilot:
+        table = app.query_one(EpochTable)
+        table.show(epochs(1), best_epoch=1, now=0.0, live=True, every_s=every_s)
+        table.show(epochs(2), best_epoch=2, now=every_s - 1, live=True, every_s=every_s)
+        await pilot.pause()
+        assert table.row_count == 1  # waits for the pace
+        table.show(epochs(3), best_epoch=3, now=every_s, live=True, every_s=every_s)
+        await pilot.pause()
+        assert table.row_count == 3  # both epochs that waited, in one redraw
+        table.show(epochs(4), best_epoch=4, now=every_s + 1, live=False, every_s=every_s)
+        await pilot.pause()
+        assert table.row_count == 4  # the run ended: at once
+
+
 def test_the_monitor_turns_calm_only_after_a_while_without_input():
     assert watch_pace(0.0) == BRISK and watch_pace(CALM_AFTER_S - 0.1) == BRISK
     assert watch_pace(CALM_AFTER_S) == CALM
     assert CALM.redraw_every_s <= 1.0  # clocks still tick every second
     assert CALM.batch_plot_every_s > BRISK.batch_plot_every_s and CALM.redraw_every_s > BRISK.redraw_every_s
+    assert CALM.epoch_table_every_s > BRISK.epoch_table_every_s and CALM.epoch_curves_every_s > BRISK.epoch_curves_every_s
 
 
 @pytest.mark.slow

@@ -7,6 +7,7 @@ the next start offers to restore it.
 
 from __future__ import annotations
 
+import sys
 import time
 import traceback
 from typing import TYPE_CHECKING, Iterable, Sequence
@@ -112,6 +113,16 @@ def _inspect_screen() -> Screen:
     return InspectScreen()
 
 
+def terminal_modes() -> list | None:
+    """The terminal's modes (termios), or None without a terminal."""
+    import termios
+
+    try:
+        return termios.tcgetattr(sys.__stdin__.fileno())
+    except (termios.error, OSError, ValueError, AttributeError):  # no terminal, or stdin closed
+        return None
+
+
 class TuiCnnApp(App[None]):
     TITLE = "tui-cnn"
     CSS_PATH = "app.tcss"
@@ -201,14 +212,22 @@ class TuiCnnApp(App[None]):
 
     def _repaint_on_sigcont(self) -> None:
         """Stop (SIGTSTP) and continue (SIGCONT, fg) handled in the event loop, and the whole
-        screen repainted on each continue.
+        screen repainted on each continue that follows the app's own stop.
 
         Textual's driver handles both in Python signal handlers, which write to its output
         queue: a SIGTSTP that came while the main thread was itself inside that queue's put
         deadlocked the app (hung for good; seen under load). In the loop, a handler runs
         between tasks, never inside one. And the driver re-enters the alternate screen on
         SIGCONT but repaints only what changes next: after a burst of stops and continues
-        the screen stayed half blank until a key was pressed."""
+        the screen stayed half blank until a key was pressed.
+
+        A continue with no SIGTSTP before it comes after a SIGSTOP from outside (a debugger,
+        ``kill -STOP``, a job scheduler, a benchmark freezing the app), which nothing can
+        catch: the driver never let go of the terminal, and restarting it started a second
+        input thread and writer thread at each continue (two threads reading the keys) and
+        repainted the whole screen (38 KiB at 160x50). Then the app goes on as it was, unless
+        the terminal's modes changed meanwhile (a shell took the terminal): then it lets go
+        of the terminal and takes it again, and repaints."""
         import asyncio
         import signal
 
@@ -216,12 +235,28 @@ class TuiCnnApp(App[None]):
         if not (callable(stop) and callable(resume)):  # not a terminal driver's handlers (a test, the web)
             return
         loop = asyncio.get_running_loop()
+        stopped_by_us = False
+        modes = terminal_modes()  # raw, as the driver set them before the app mounted
+
+        def stopping() -> None:
+            nonlocal stopped_by_us
+            stopped_by_us = True
+            stop(signal.SIGTSTP, None)
 
         def continued() -> None:
-            resume(signal.SIGCONT, None)
+            nonlocal stopped_by_us, modes
+            if stopped_by_us:
+                stopped_by_us = False
+                resume(signal.SIGCONT, None)
+            elif terminal_modes() != modes:
+                with self.suspend():  # the terminal given back, then set up again
+                    pass
+            else:
+                return
+            modes = terminal_modes()
             self._repaint_everything()
 
-        loop.add_signal_handler(signal.SIGTSTP, stop, signal.SIGTSTP, None)
+        loop.add_signal_handler(signal.SIGTSTP, stopping)
         loop.add_signal_handler(signal.SIGCONT, continued)
 
     def _repaint_everything(self) -> None:
