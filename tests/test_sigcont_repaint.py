@@ -1,6 +1,7 @@
-"""The app in a real pseudo-terminal, stopped and continued in a burst (ctrl+z and fg, as a
-shell does it, many times quickly): after the last continue it repaints the whole screen by
-itself (the screen once stayed half blank until a key was pressed)."""
+"""The app in a real pseudo-terminal, stopped and continued: in a burst (ctrl+z and fg, as a
+shell does it, many times quickly), after the last continue it repaints the whole screen by
+itself (the screen once stayed half blank until a key was pressed); frozen from outside
+(SIGSTOP) and let go, it goes on as it was, unless its terminal was taken meanwhile."""
 
 from __future__ import annotations
 
@@ -14,6 +15,9 @@ import sys
 import termios
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 import pytest
 
@@ -52,7 +56,31 @@ def wait_until_stopped(pid: int) -> None:
     assert os.WIFSTOPPED(status), status
 
 
-def test_a_burst_of_stops_and_continues_ends_with_the_whole_screen_repainted(tmp_path):
+@dataclass
+class RunningApp:
+    process: subprocess.Popen
+    terminal: Terminal
+    tty: int  # the app's side of the pty, kept open: its modes can be read and set
+    painted: bytes = field(default=b"")
+
+    def painted_has(self, *parts: bytes) -> bool:
+        """Whether what arrived since the last ``forget`` holds all of ``parts``."""
+        self.painted += self.terminal.take()
+        return all(part in self.painted for part in parts)
+
+    def forget(self) -> None:
+        """Drop what arrived so far: only what follows counts."""
+        self.terminal.take()
+        self.painted = b""
+
+    def threads(self) -> int:
+        return len(os.listdir(f"/proc/{self.process.pid}/task"))
+
+
+@contextmanager
+def app_in_a_pty(tmp_path) -> Iterator[RunningApp]:
+    """tui-cnn in a new 80x24 pseudo-terminal of its own session, once it painted its first
+    frame and settled; killed at the end."""
     main, child = pty.openpty()
     fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
     env = {**os.environ, "TERM": "xterm-256color", "XDG_STATE_HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path)}
@@ -65,78 +93,67 @@ def test_a_burst_of_stops_and_continues_ends_with_the_whole_screen_repainted(tmp
         cwd=tmp_path,
         start_new_session=True,
     )
-    os.close(child)
-    terminal = Terminal(main)
+    app = RunningApp(process, Terminal(main), child)
     try:
-        painted = [b""]
-
-        def painted_has(*parts: bytes) -> bool:
-            painted[0] += terminal.take()
-            return all(part in painted[0] for part in parts)
-
-        wait_until(lambda: painted_has(b"Quit"), timeout=60, what="the first frame's footer")
+        wait_until(lambda: app.painted_has(b"Quit"), timeout=60, what="the first frame's footer")
         time.sleep(1.0)  # let it settle
-        for burst in range(8):  # as a shell does it: fg continues a process it has seen stop
-            process.send_signal(signal.SIGTSTP)
-            wait_until_stopped(process.pid)
-            if burst == 7:  # what the stopped app wrote is read and dropped: only what follows counts
-                time.sleep(0.3)
-                terminal.take()
-                painted[0] = b""
-            process.send_signal(signal.SIGCONT)
-            time.sleep(0.02)
-        # up to 30 s: a loaded machine repaints late, never not at all
-        wait_until(
-            lambda: painted_has(b"SimpleCNN", b"Quit"), timeout=30, what="the title row and the footer, drawn again"
-        )
+        yield app
     finally:
         process.send_signal(signal.SIGCONT)
         process.kill()
         process.wait(timeout=10)
+        os.close(child)
         os.close(main)
+
+
+def test_a_burst_of_stops_and_continues_ends_with_the_whole_screen_repainted(tmp_path):
+    with app_in_a_pty(tmp_path) as app:
+        for burst in range(8):  # as a shell does it: fg continues a process it has seen stop
+            app.process.send_signal(signal.SIGTSTP)
+            wait_until_stopped(app.process.pid)
+            if burst == 7:  # what the stopped app wrote is read and dropped: only what follows counts
+                time.sleep(0.3)
+                app.forget()
+            app.process.send_signal(signal.SIGCONT)
+            time.sleep(0.02)
+        # up to 30 s: a loaded machine repaints late, never not at all
+        wait_until(
+            lambda: app.painted_has(b"SimpleCNN", b"Quit"), timeout=30, what="the title row and the footer, drawn again"
+        )
+
+
+def test_frozen_while_a_shell_took_the_terminal_the_app_takes_it_back_and_repaints(tmp_path):
+    """Stopped from outside while something else set the terminal's modes (a shell's job
+    control: cooked, echoing): on the continue the app sets its raw modes again and paints the
+    whole screen, with no more threads than before."""
+    with app_in_a_pty(tmp_path) as app:
+        threads, raw = app.threads(), termios.tcgetattr(app.tty)
+        app.process.send_signal(signal.SIGSTOP)
+        wait_until_stopped(app.process.pid)
+        cooked = termios.tcgetattr(app.tty)
+        cooked[3] |= termios.ICANON | termios.ECHO  # lflag, as a shell leaves it
+        termios.tcsetattr(app.tty, termios.TCSANOW, cooked)
+        app.forget()
+        app.process.send_signal(signal.SIGCONT)
+        wait_until(lambda: app.painted_has(b"SimpleCNN", b"Quit"), timeout=30, what="the whole screen painted again")
+        wait_until(lambda: termios.tcgetattr(app.tty) == raw, timeout=10, what="the app's raw modes back")
+        assert app.threads() == threads
 
 
 def test_frozen_from_outside_and_let_go_the_app_goes_on_as_it_was(tmp_path):
     """SIGSTOP (a debugger, kill -STOP, a job scheduler) cannot be caught; the SIGCONT after it
     restarted Textual's driver: two more threads at each continue, both reading the keys, and
     the whole screen painted again. Now nothing changes, and a key still answers."""
-    main, child = pty.openpty()
-    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
-    env = {**os.environ, "TERM": "xterm-256color", "XDG_STATE_HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tui_cnn"],
-        stdin=child,
-        stdout=child,
-        stderr=child,
-        env=env,
-        cwd=tmp_path,
-        start_new_session=True,
-    )
-    os.close(child)
-    terminal = Terminal(main)
-    try:
-        painted = [b""]
-
-        def painted_has(*parts: bytes) -> bool:
-            painted[0] += terminal.take()
-            return all(part in painted[0] for part in parts)
-
-        wait_until(lambda: painted_has(b"Quit"), timeout=60, what="the first frame's footer")
-        time.sleep(1.0)  # let it settle
-        threads = len(os.listdir(f"/proc/{process.pid}/task"))
-        terminal.take()
+    with app_in_a_pty(tmp_path) as app:
+        threads = app.threads()
+        app.forget()
         for _ in range(5):
-            process.send_signal(signal.SIGSTOP)
-            wait_until_stopped(process.pid)
-            process.send_signal(signal.SIGCONT)
+            app.process.send_signal(signal.SIGSTOP)
+            wait_until_stopped(app.process.pid)
+            app.process.send_signal(signal.SIGCONT)
             time.sleep(0.1)
         time.sleep(1.0)
-        assert len(os.listdir(f"/proc/{process.pid}/task")) == threads
-        assert len(terminal.take()) < 2048  # no screen painted again (the tracker's is ~10 KiB)
-        os.write(main, b"\x11")  # ctrl+q
-        assert process.wait(timeout=30) == 0
-    finally:
-        process.send_signal(signal.SIGCONT)
-        process.kill()
-        process.wait(timeout=10)
-        os.close(main)
+        assert app.threads() == threads
+        assert len(app.terminal.take()) < 2048  # no screen painted again (the tracker's is ~10 KiB)
+        os.write(app.terminal.fd, b"\x11")  # ctrl+q
+        assert app.process.wait(timeout=30) == 0

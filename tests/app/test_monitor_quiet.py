@@ -213,7 +213,9 @@ def test_the_monitor_turns_calm_only_after_a_while_without_input():
     assert watch_pace(CALM_AFTER_S) == CALM
     assert CALM.redraw_every_s <= 1.0  # clocks still tick every second
     assert CALM.batch_plot_every_s > BRISK.batch_plot_every_s and CALM.redraw_every_s > BRISK.redraw_every_s
-    assert CALM.epoch_table_every_s > BRISK.epoch_table_every_s and CALM.epoch_curves_every_s > BRISK.epoch_curves_every_s
+    assert (
+        CALM.epoch_table_every_s > BRISK.epoch_table_every_s and CALM.epoch_curves_every_s > BRISK.epoch_curves_every_s
+    )
 
 
 @pytest.mark.slow

@@ -37,7 +37,11 @@ BRISK = WatchPace(
 #: Python; a new epoch redrew the batch curve at once). A run's status shows at the next tick
 #: whatever the pace, and a finished run's figures at once.
 CALM = WatchPace(
-    redraw_every_s=1.0, details_every_s=3.0, batch_plot_every_s=30.0, epoch_curves_every_s=30.0, epoch_table_every_s=30.0
+    redraw_every_s=1.0,
+    details_every_s=3.0,
+    batch_plot_every_s=30.0,
+    epoch_curves_every_s=30.0,
+    epoch_table_every_s=30.0,
 )
 #: This long without input, the monitor turns calm.
 CALM_AFTER_S = 5.0
